@@ -1,0 +1,51 @@
+/**
+ * What every REST route needs: the registry, the session hub, settings, metrics, and the
+ * `authorize` step (401 / 403 / 404 in that order).
+ */
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from '../config.ts';
+import { NsError } from '../errors.ts';
+import type { Permission, Principal } from '../registry/access.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { ServerRecord } from '../store/data.ts';
+import type { Metrics } from './metrics.ts';
+import type { SessionHub } from '../sessions/hub.ts';
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface ApiContext {
+  config: Config;
+  registry: Registry;
+  hub: SessionHub;
+  metrics: Metrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** No api key needed (healthz, metrics, openapi, pages). */
+    public?: boolean;
+  }
+}
+
+/** The caller, authenticated by the onRequest hook. */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new NsError('MISSING_API_KEY');
+  return req.principal;
+}
+
+/** 403 unless the caller has one of `perms` on the server (or globally when no serverid). */
+export function authorize(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid?: string): Principal {
+  const principal = principalOf(req);
+  ctx.registry.access.require(principal, perms, serverid);
+  return principal;
+}
+
+/** authorize, then the server itself (404 only to a caller allowed to know). */
+export function authorizeServer(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid: string): ServerRecord {
+  authorize(ctx, req, perms, serverid);
+  return ctx.registry.servers.require(serverid);
+}

@@ -1,0 +1,159 @@
+/**
+ * Every setting of the NS: from NEXTAUTH_* environment variables, overridden by CLI flags
+ * (`--port 0`, `--data /tmp/x`, …), with defaults and a clear error for a bad value.
+ */
+import path from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Limits {
+  /** ms an app has between `challenge` and `proof`. */
+  challenge: number;
+  /** ms a `waiting` or `loggedOut` session lives without an event. */
+  idle: number;
+  /** ms an `authenticated` session lasts. */
+  session: number;
+  /** Failed proofs before a session refuses `hello`. */
+  maxFailures: number;
+  /** ms a session refuses `hello` after too many failed proofs. */
+  lock: number;
+  /** ms an enrol code lives at most. */
+  enrol: number;
+}
+
+export interface Config {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  dataDir: string;
+  /** Base URL put in QR codes and links (http(s)://host:port); the app channel is its ws(s) form. */
+  publicUrl: string;
+  rootApiKey?: string;
+  logLevel: LogLevel;
+  /** Origins allowed to open browser sockets; empty means any. */
+  allowedOrigins: string[];
+  /** Create a demo virtual server on an empty data folder. */
+  demo: boolean;
+  limits: Limits;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface Setting {
+  env: string;
+  flag: string;
+  help: string;
+}
+
+/** The table of settings, for `--help` and for parsing. */
+export const settings = {
+  host: { env: 'NEXTAUTH_HOST', flag: 'host', help: 'interface to listen on (default 127.0.0.1)' },
+  port: { env: 'NEXTAUTH_PORT', flag: 'port', help: 'TCP port (default 8080; 0 picks a free one)' },
+  dataDir: { env: 'NEXTAUTH_DATA', flag: 'data', help: 'data folder (default ./data)' },
+  publicUrl: { env: 'NEXTAUTH_PUBLIC_URL', flag: 'public-url', help: 'base URL for QR codes and links (default http://host:port)' },
+  rootApiKey: { env: 'NEXTAUTH_ROOT_API_KEY', flag: 'root-api-key', help: 'the global root api key (default: made on first start)' },
+  logLevel: { env: 'NEXTAUTH_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  allowedOrigins: { env: 'NEXTAUTH_ALLOWED_ORIGINS', flag: 'allowed-origins', help: 'comma-separated origins allowed on browser sockets (default any)' },
+  demo: { env: 'NEXTAUTH_DEMO', flag: 'demo', help: 'create a demo server on an empty data folder: true|false (default true)' },
+  challenge: { env: 'NEXTAUTH_CHALLENGE_SECONDS', flag: 'challenge-seconds', help: 'seconds between challenge and proof (default 60)' },
+  idle: { env: 'NEXTAUTH_IDLE_SECONDS', flag: 'idle-seconds', help: 'seconds an idle session lives (default 900)' },
+  session: { env: 'NEXTAUTH_SESSION_SECONDS', flag: 'session-seconds', help: 'seconds a login lasts (default 43200)' },
+  maxFailures: { env: 'NEXTAUTH_MAX_FAILURES', flag: 'max-failures', help: 'failed proofs before a session is locked (default 5)' },
+  lock: { env: 'NEXTAUTH_LOCK_SECONDS', flag: 'lock-seconds', help: 'seconds a locked session refuses hello (default 300)' },
+  enrol: { env: 'NEXTAUTH_ENROL_SECONDS', flag: 'enrol-seconds', help: 'seconds an enrol code lives at most (default 600)' },
+} as const satisfies Record<string, Setting>;
+
+type Key = keyof typeof settings;
+
+/** Reads `--flag value` and `--flag=value` pairs; anything else is left to the caller. */
+export function parseFlags(argv: readonly string[]): { flags: Map<string, string>; rest: string[] } {
+  const flags = new Map<string, string>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      rest.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.set(arg.slice(2), argv[++i]!);
+    else flags.set(arg.slice(2), 'true');
+  }
+  return { flags, rest };
+}
+
+export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = (key: Key): string | undefined => {
+    const s = settings[key];
+    const v = flags.get(s.flag) ?? env[s.env];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const bad = (key: Key, value: string, expected: string): never => {
+    const s = settings[key];
+    throw new ConfigError(`${s.env} / --${s.flag}: "${value}" is not ${expected}`);
+  };
+  const int = (key: Key, fallback: number, min: number, max: number): number => {
+    const v = raw(key);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) bad(key, v, `an integer from ${min} to ${max}`);
+    return n;
+  };
+  const seconds = (key: Key, fallback: number) => int(key, fallback, 1, 30 * 24 * 3600) * 1000;
+
+  const host = raw('host') ?? '127.0.0.1';
+  const port = int('port', 8080, 0, 65535);
+  const logLevel = (raw('logLevel') ?? 'info') as LogLevel;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) bad('logLevel', logLevel, 'a log level');
+
+  let publicUrl = raw('publicUrl') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  try {
+    const url = new URL(publicUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+    publicUrl = url.href.replace(/\/$/, '');
+  } catch {
+    bad('publicUrl', publicUrl, 'an http(s) URL');
+  }
+
+  const rootApiKey = raw('rootApiKey');
+  if (rootApiKey !== undefined && !/^[\x21-\x7e]{16,256}$/.test(rootApiKey)) {
+    bad('rootApiKey', '(hidden)', '16 to 256 printable characters without spaces');
+  }
+
+  const demoRaw = raw('demo') ?? 'true';
+  if (demoRaw !== 'true' && demoRaw !== 'false') bad('demo', demoRaw, 'true or false');
+
+  const origins = (raw('allowedOrigins') ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of origins) {
+    try {
+      new URL(o);
+    } catch {
+      bad('allowedOrigins', o, 'an origin like https://example.com');
+    }
+  }
+
+  return {
+    host,
+    port,
+    dataDir: path.resolve(raw('dataDir') ?? 'data'),
+    publicUrl,
+    rootApiKey,
+    logLevel,
+    allowedOrigins: origins,
+    demo: demoRaw === 'true',
+    limits: {
+      challenge: seconds('challenge', 60),
+      idle: seconds('idle', 15 * 60),
+      session: seconds('session', 12 * 3600),
+      maxFailures: int('maxFailures', 5, 1, 1000),
+      lock: seconds('lock', 5 * 60),
+      enrol: seconds('enrol', 10 * 60),
+    },
+  };
+}
+
+/** The ws(s):// URL of the app channel, derived from the public URL. */
+export const appChannelUrl = (publicUrl: string): string => publicUrl.replace(/^http/, 'ws') + '/ns/sigmai';

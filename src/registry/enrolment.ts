@@ -1,0 +1,61 @@
+/**
+ * Enrol codes (PROTOCOL.md §3): one per session, single-use, valid 10 minutes from issue and for
+ * one challenge limit after it is first scanned.
+ */
+import { NsError } from '../errors.ts';
+import type { EnrolCodeRecord } from '../store/data.ts';
+import type { Store } from '../store/store.ts';
+import type { Limits } from '../config.ts';
+
+export const enrolKey = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
+
+export class Enrolment {
+  constructor(
+    private readonly store: Store,
+    private readonly limits: Pick<Limits, 'enrol' | 'challenge'>,
+  ) {}
+
+  /** getQrEnrol: a fresh code for the session (it replaces an unused earlier one). */
+  issue(serverid: string, hsid: string, name: string, userid: string | undefined, now: number): Promise<EnrolCodeRecord> {
+    const code: EnrolCodeRecord = { serverid, hsid, name, created: now };
+    if (userid !== undefined) code.userid = userid;
+    return this.store.update((data) => {
+      this.pruneInChange(data.enrolCodes, now);
+      data.enrolCodes[enrolKey(serverid, hsid)] = code;
+      return code;
+    });
+  }
+
+  /** The code of the session if it can still be used at `now`; ENROL_USED otherwise. */
+  usable(serverid: string, hsid: string, now: number): EnrolCodeRecord {
+    const code = this.store.data.enrolCodes[enrolKey(serverid, hsid)];
+    if (!code || !this.isLive(code, now)) throw new NsError('ENROL_USED');
+    return code;
+  }
+
+  /** Marks the first scan (the code then lives one challenge limit more). */
+  markScanned(code: EnrolCodeRecord, now: number): void {
+    if (code.scanned !== undefined) return;
+    void this.store.update((data) => {
+      const c = data.enrolCodes[enrolKey(code.serverid, code.hsid)];
+      if (c) c.scanned = now;
+    });
+  }
+
+  /** Uses the code inside the change that creates the account. */
+  useInChange(codes: Record<string, EnrolCodeRecord>, code: EnrolCodeRecord, now: number): void {
+    const live = codes[enrolKey(code.serverid, code.hsid)];
+    if (!live || live !== code || !this.isLive(live, now)) throw new NsError('ENROL_USED');
+    live.used = now;
+  }
+
+  private isLive(code: EnrolCodeRecord, now: number): boolean {
+    if (code.used !== undefined) return false;
+    if (now - code.created > this.limits.enrol) return false;
+    return code.scanned === undefined || now - code.scanned <= this.limits.challenge;
+  }
+
+  private pruneInChange(codes: Record<string, EnrolCodeRecord>, now: number): void {
+    for (const [key, code] of Object.entries(codes)) if (now - code.created > this.limits.enrol) delete codes[key];
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Starts a real NS on 127.0.0.1 with an ephemeral port and a temp data folder, and gives tests a
+ * small REST client. No mocks: the store, the sockets and the server are the real ones.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { startServer, type RunningServer } from '../../src/main.ts';
+
+export const ROOT_KEY = 'test-root-key-0123456789abcdef';
+
+export interface Reply<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+  raw: Uint8Array;
+}
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  rootKey: string;
+  /** Calls the REST API; `key` defaults to the root key (pass null for none). */
+  api<T = any>(method: string, url: string, opts?: { key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<Reply<T>>;
+  /** Stops the server (and keeps the data folder unless `remove`). */
+  stop(remove?: boolean): Promise<void>;
+  /** Stops and starts again on the same data folder. */
+  restart(): Promise<TestServer>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nextauth-test-'));
+  const config: Config = loadConfig(new Map(), {
+    NEXTAUTH_HOST: '127.0.0.1',
+    NEXTAUTH_PORT: '0',
+    NEXTAUTH_DATA: dir,
+    NEXTAUTH_ROOT_API_KEY: ROOT_KEY,
+    NEXTAUTH_LOG_LEVEL: process.env.NEXTAUTH_LOG_LEVEL ?? 'silent',
+    NEXTAUTH_DEMO: 'false',
+    ...env,
+  });
+  const server = await startServer(config);
+  const api: TestServer['api'] = async (method, url, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    const key = opts.key === undefined ? ROOT_KEY : opts.key;
+    if (key !== null) headers['x-apikey'] = key;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(server.url + url, { method, headers, body });
+    const raw = new Uint8Array(await res.arrayBuffer());
+    const text = Buffer.from(raw).toString('utf8');
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
+    return { status: res.status, body: parsed as any, headers: res.headers, raw };
+  };
+  const stop = async (remove = false) => {
+    await server.close();
+    if (remove) rmSync(dir, { recursive: true, force: true });
+  };
+  return { ...server, dataDir: dir, rootKey: ROOT_KEY, api, stop, restart: async () => (await stop(), startTestServer(env, dir)) };
+}
