@@ -16,6 +16,7 @@ export const errors = {
   FORBIDDEN: { status: 403, message: 'The api key lacks the permission for this operation' },
   BAD_SU: { status: 403, message: 'X-su needs global root or setrid and a known role' },
   INVALID_USERID: { status: 403, message: 'userid must be 1 to 256 characters' },
+  NO_ACCOUNT: { status: 403, message: 'No account is logged in to this session' },
   CANNOT_PROVOKE: { status: 403, message: 'This session has no account a login can be pushed to' },
   // What is asked for
   NOT_FOUND: { status: 404, message: 'No such route' },
@@ -39,7 +40,6 @@ export const errors = {
   BAD_SIGNATURE: { status: 403, message: 'The signature does not verify' },
   SECOND_FACTOR_REQUIRED: { status: 403, message: 'A second factor is required' },
   ENROL_USED: { status: 410, message: 'This enrol code was used or has expired' },
-  NO_HANDSHAKE: { status: 409, message: 'No handshake is in progress on this connection' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errors;

@@ -3,13 +3,19 @@
  * start the transports on one HTTP server.
  */
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { createMetrics } from './api/metrics.ts';
 import type { App } from './api/context.ts';
 import type { Config } from './config.ts';
+import { createProofVerifier } from './protocol/verify-proof.ts';
 import { Registry } from './registry/registry.ts';
-import { SessionHub } from './sessions/hub.ts';
+import { SessionHub, type Clock } from './sessions/hub.ts';
 import { LowdbStore } from './store/lowdb-store.ts';
+import { createAppSocket } from './transports/app-socket.ts';
+import { createBrowserSocket } from './transports/browser-socket.ts';
 import { createHttpApp } from './transports/http.ts';
+import { createSocketIo, originAllowed } from './transports/socket-io.ts';
 
 export interface RunningServer {
   config: Config;
@@ -30,7 +36,12 @@ export interface Bootstrap {
   demoServerId?: string;
 }
 
-export async function startServer(config: Config): Promise<RunningServer & { bootstrap: Bootstrap }> {
+export interface StartOptions {
+  /** The clock of session timers (tests pass XState's SimulatedClock). */
+  clock?: Clock;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer & { bootstrap: Bootstrap }> {
   const store = await LowdbStore.open(config.dataDir);
   const registry = new Registry(store, config.limits);
   const bootstrap: Bootstrap = {};
@@ -42,8 +53,37 @@ export async function startServer(config: Config): Promise<RunningServer & { boo
   }
 
   const metrics = createMetrics();
-  const hub = new SessionHub();
+  const now = () => (options.clock ?? { now: Date.now }).now();
+  const hub = new SessionHub({
+    limits: config.limits,
+    verifyProof: createProofVerifier(registry, now),
+    accountExists: (serverid, id) => registry.accounts.get(serverid, id) !== undefined,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  registry.accounts.events.on('revoked', (serverid, id, reason) => hub.revoke(serverid, id, reason === 'deleted'));
+
   const app = await createHttpApp({ config, registry, hub, metrics });
+  const log = app.log;
+  const appSocket = createAppSocket({ hub, registry, log, metrics, now });
+  const browserDeps = { hub, registry, metrics, log };
+  const browserSocket = createBrowserSocket(browserDeps);
+  const socketIo = createSocketIo(app.server, browserDeps, config.allowedOrigins);
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/ns/sigmai') {
+      appSocket.wss.handleUpgrade(req, socket, head, (ws) => appSocket.wss.emit('connection', ws, req));
+    } else if (path === '/ns/websocket') {
+      if (!originAllowed(config.allowedOrigins, req.headers.origin)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      browserSocket.wss.handleUpgrade(req, socket, head, (ws) => browserSocket.wss.emit('connection', ws, req));
+    } else if (!path?.startsWith('/socket.io/')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  });
+
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -54,6 +94,7 @@ export async function startServer(config: Config): Promise<RunningServer & { boo
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
       await app.close();
       await store.close();

@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
 import { NsError } from '../errors.ts';
 import type { Permission, Principal } from '../registry/access.ts';
+import { isValidUserid } from '../registry/accounts.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { ServerRecord } from '../store/data.ts';
 import type { Metrics } from './metrics.ts';
@@ -48,4 +49,10 @@ export function authorize(ctx: ApiContext, req: FastifyRequest, perms: readonly 
 export function authorizeServer(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid: string): ServerRecord {
   authorize(ctx, req, perms, serverid);
   return ctx.registry.servers.require(serverid);
+}
+
+/** 400 BAD_USERID for a userid path parameter the NS would never have made. */
+export function userid(params: { userid: string }): string {
+  if (!isValidUserid(params.userid)) throw new NsError('BAD_USERID', 'params/userid: must be 1 to 256 characters');
+  return params.userid;
 }

@@ -17,7 +17,7 @@ export const AccountIdParams = Type.Object({
 });
 export const UserIdParams = Type.Object({
   serverid: ServerIdParams.properties.serverid,
-  userid: Type.String({ minLength: 1, maxLength: 256, description: 'User name' }),
+  userid: Type.String({ minLength: 1, maxLength: 1024, description: 'User name (1 to 256 UTF-16 units, checked by the handler)' }),
 });
 export const AttributeKeyParams = Type.Object({
   serverid: ServerIdParams.properties.serverid,

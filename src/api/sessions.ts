@@ -1,3 +1,82 @@
+/** 2.2 tag Sessions: getSession, getQrLogin, logout (provokeLogin comes with pushes). */
+import { Type } from '@sinclair/typebox';
+import { toB64 } from '../crypto/encoding.ts';
+import { loginQrBytes } from '../protocol/qr.ts';
 import type { ApiContext, App } from './context.ts';
+import { qrImage } from './images.ts';
+import { LoginStatus, NonceHeaders, ServerIdParams, UserContext, ok, type UserContextBody } from './schemas.ts';
+import { sessionOf } from './session-of.ts';
 
-export function sessionRoutes(_app: App, _ctx: ApiContext): void {}
+const tags = ['Sessions'];
+
+export const QrQuery = Type.Object({
+  img: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('svg')], { description: "'png' or 'svg' for an image; not set for the raw QR bytes" })),
+  s: Type.Optional(Type.Integer({ minimum: 64, maximum: 2000, default: 500, description: 'size in pixels (default 500)' })),
+});
+
+export function sessionRoutes(app: App, ctx: ApiContext): void {
+  const { registry, hub, config } = ctx;
+
+  app.get('/servers/:serverid/sessions/', {
+    schema: {
+      operationId: 'getSession',
+      summary: 'Check if the user is logged in',
+      tags: ['Sessions', 'HTML'],
+      params: ServerIdParams,
+      headers: NonceHeaders,
+      response: { 200: LoginStatus },
+    },
+  }, async (req) => {
+    const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+    hub.ensure(server.serverid, hsid);
+    const status = hub.status(server.serverid, hsid);
+    const account = status.account !== null ? registry.accounts.get(server.serverid, status.account) : undefined;
+    return {
+      loggedin: status.state === 'authenticated' && account !== undefined,
+      ...(account ? { accountid: account.id, pk: Buffer.from(account.pk, 'base64url').toString('base64') } : {}),
+      ...(account?.userid !== undefined ? { userid: account.userid } : {}),
+      hsid,
+      loginqrdata: toB64(loginQrBytes(server, hsid, config.publicUrl)),
+      canprovoke: status.canprovoke,
+      state: status.state,
+      ...(status.userinput !== null ? { userinput: status.userinput } : {}),
+      ...(status.expires !== undefined ? { expires: status.expires } : {}),
+    };
+  });
+
+  // GET as 2.2; POST carries the UserContext body (fastify reads no GET body).
+  for (const method of ['GET', 'POST'] as const) {
+    app.route({
+      method,
+      url: '/servers/:serverid/sessions/qr/login',
+      schema: {
+        operationId: 'getQrLogin',
+        summary: 'Generate data for a login qr code',
+        tags,
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        querystring: QrQuery,
+        ...(method === 'POST' ? { body: Type.Optional(UserContext) } : {}),
+      },
+      handler: async (req, reply) => {
+        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        hub.ensure(server.serverid, hsid);
+        const body = req.body as UserContextBody | undefined;
+        if (body && (body.sessioninfo || body.announceinfo)) hub.setContext(server.serverid, hsid, body);
+        const bytes = loginQrBytes(server, hsid, config.publicUrl);
+        reply.header('cache-control', 'no-store');
+        if (!req.query.img) return reply.type('application/octet-stream').send(Buffer.from(bytes));
+        const image = await qrImage(bytes, req.query.img, req.query.s ?? 500);
+        return reply.type(image.type).send(image.body);
+      },
+    });
+  }
+
+  app.post('/servers/:serverid/sessions/logout', {
+    schema: { operationId: 'logout', summary: 'Force a logout on the given session', tags: ['Sessions', 'HTML'], params: ServerIdParams, headers: NonceHeaders, response: { 200: ok } },
+  }, async (req) => {
+    const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+    hub.logout(server.serverid, hsid);
+    return null;
+  });
+}

@@ -40,23 +40,25 @@ export class Access {
   /** Resolves X-apikey (and X-su) to a principal; 401 / 403 otherwise. */
   authenticate(apikey: string | undefined, su: string | undefined): Principal {
     if (!apikey) throw new NsError('MISSING_API_KEY');
-    const record = this.data.apiKeys[sha256hex(apikey)];
+    const hash = sha256hex(apikey);
+    const record = Object.hasOwn(this.data.apiKeys, hash) ? this.data.apiKeys[hash] : undefined;
     if (!record) throw new NsError('UNKNOWN_API_KEY');
     const principal = { role: record.role, keyRole: record.role };
     if (su === undefined || su === '') return principal;
     if (!this.has(principal, 'root') && !this.has(principal, 'setrid')) {
       throw new NsError('BAD_SU', 'X-su needs an api key with global root or setrid');
     }
-    if (!this.data.roles[su]) throw new NsError('BAD_SU', 'X-su names no known role');
+    // hasOwn: "constructor" or "__proto__" must not pass for a role.
+    if (!this.roleExists(su)) throw new NsError('BAD_SU', 'X-su names no known role');
     return { role: su, keyRole: record.role };
   }
 
   /** True when the role has `perm` (or root) globally, or on `serverid`. */
   has(principal: Principal, perm: Permission, serverid?: string): boolean {
-    const scopes = this.data.permissions[principal.role];
-    if (!scopes) return false;
+    if (!Object.hasOwn(this.data.permissions, principal.role)) return false;
+    const scopes = this.data.permissions[principal.role]!;
     const holds = (scope: string) => {
-      const acl = scopes[scope];
+      const acl = Object.hasOwn(scopes, scope) ? scopes[scope] : undefined;
       return acl !== undefined && (acl.includes(perm) || acl.includes('root'));
     };
     return holds(GLOBAL) || (serverid !== undefined && holds(serverid));
@@ -71,6 +73,11 @@ export class Access {
 
   roleExists(role: string): boolean {
     return Object.hasOwn(this.data.roles, role);
+  }
+
+  /** 404 UNKNOWN_ROLE unless the role exists. */
+  requireRole(role: string): void {
+    if (!this.roleExists(role)) throw new NsError('UNKNOWN_ROLE', `No role ${role}`);
   }
 
   /** Makes the global root key from NEXTAUTH_ROOT_API_KEY, or a new one when no root key exists. */
@@ -116,36 +123,43 @@ export class Access {
       .map((k) => ({ apikey: k.hint, role: k.role, description: k.description }));
   }
 
-  /** Permissions on one server, for every role or for one. */
+  /**
+   * Permissions on one server (that scope only: global ones are not shown), for every role or
+   * for one (404 UNKNOWN_ROLE for an unknown one).
+   */
   listPermissions(serverid: string, role?: string): Array<{ role: string; server: string; acl: string }> {
+    if (role !== undefined) this.requireRole(role);
     const out: Array<{ role: string; server: string; acl: string }> = [];
     for (const [r, scopes] of Object.entries(this.data.permissions)) {
       if (role !== undefined && r !== role) continue;
-      const acl = scopes[serverid];
+      const acl = Object.hasOwn(scopes, serverid) ? scopes[serverid] : undefined;
       if (acl && acl.length) out.push({ role: r, server: serverid, acl: acl.join(',') });
     }
     return out;
   }
 
-  /** grantPermissions: replaces the role's permissions on the server. */
+  /** grantPermissions: replaces the role's permissions on the server (an empty list revokes them). */
   async grant(serverid: string, role: string, acl: readonly string[]): Promise<void> {
-    for (const p of acl) {
+    acl.forEach((p, i) => {
       if (!(PERMISSIONS as readonly string[]).includes(p)) {
-        throw new NsError('BAD_REQUEST', `body: "${p}" is not a permission (${PERMISSIONS.join(', ')})`);
+        throw new NsError('BAD_REQUEST', `body/${i}: "${p}" is not a permission (${PERMISSIONS.join(', ')})`);
       }
-    }
-    if (!this.roleExists(role)) throw new NsError('UNKNOWN_ROLE');
+    });
+    this.requireRole(role);
     await this.store.update((data) => {
+      if (acl.length === 0) {
+        if (Object.hasOwn(data.permissions, role)) delete data.permissions[role]![serverid];
+        return;
+      }
       (data.permissions[role] ??= {})[serverid] = [...new Set(acl)];
     });
   }
 
   /** revokePermissions: removes the role's permissions on the server. */
   async revoke(serverid: string, role: string): Promise<void> {
-    if (!this.roleExists(role)) throw new NsError('UNKNOWN_ROLE');
+    this.requireRole(role);
     await this.store.update((data) => {
-      const scopes = data.permissions[role];
-      if (scopes) delete scopes[serverid];
+      if (Object.hasOwn(data.permissions, role)) delete data.permissions[role]![serverid];
     });
   }
 

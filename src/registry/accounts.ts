@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { NsError } from '../errors.ts';
 import type { AccountRecord, Data } from '../store/data.ts';
 import type { Store } from '../store/store.ts';
-import { matches, page, parseFilter, sortItems, type ListQuery } from './query.ts';
+import { matches, own, page, parseFilter, putOwn, sortItems, type ListQuery } from './query.ts';
 
 /** The 2.2 `Account` as REST shows it. */
 export interface AccountView {
@@ -87,11 +87,11 @@ export class Accounts {
         (ACCOUNT_COLUMNS as readonly string[]).includes(key)
           ? (v as unknown as Record<string, unknown>)[key]
           : v.userid !== undefined
-            ? users[v.userid]?.attributes[key]
+            ? own(own(users, v.userid)?.attributes, key)
             : undefined,
       ),
     );
-    views = sortItems(views, q.sort ?? 'id', ACCOUNT_COLUMNS);
+    views = sortItems(views, q.sort, ACCOUNT_COLUMNS, 'id');
     const { items, totalnumber } = page(views, q);
     return { accounts: items, totalnumber };
   }
@@ -156,7 +156,7 @@ export class Accounts {
 
   linkInChange(data: Data, serverid: string, account: AccountRecord, userid: string, at: number): void {
     const users = (data.users[serverid] ??= {});
-    if (!Object.hasOwn(users, userid)) users[userid] = { userid, attributes: {}, created: at };
+    if (!Object.hasOwn(users, userid)) putOwn(users, userid, { userid, attributes: {}, created: at });
     account.userid = userid;
   }
 
@@ -166,6 +166,22 @@ export class Accounts {
       delete data.accounts[serverid]![id];
     });
     this.events.emit('revoked', serverid, id, 'deleted');
+  }
+
+  /** Removes every account of the user inside a change (deleteUser); returns their ids, to `announceRevoked` once on disk. */
+  removeOfUserInChange(data: Data, serverid: string, userid: string): number[] {
+    const accounts = data.accounts[serverid];
+    if (!accounts) return [];
+    const ids = Object.values(accounts)
+      .filter((a) => a.userid === userid)
+      .map((a) => a.id);
+    for (const id of ids) delete accounts[id];
+    return ids;
+  }
+
+  /** Tells sessions and live connections that these accounts can no longer log in. */
+  announceRevoked(serverid: string, ids: readonly number[], reason: 'blocked' | 'deleted'): void {
+    for (const id of ids) this.events.emit('revoked', serverid, id, reason);
   }
 
   /** deleteUserAccounts / deleteUser: every account of the user; returns their ids. */

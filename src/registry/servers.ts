@@ -150,7 +150,7 @@ export class Servers {
 function assign(server: ServerRecord, input: ServerInput): void {
   for (const key of EDITABLE) {
     const value = input[key];
-    if (value !== undefined) (server as unknown as Record<string, unknown>)[key] = Array.isArray(value) ? [...value] : value;
+    if (value !== undefined) (server as unknown as Record<string, unknown>)[key] = Array.isArray(value) ? [...new Set(value)] : value;
   }
 }
 

@@ -1,7 +1,304 @@
-/** The actor hub (filled in by the login work). */
+/**
+ * The actor hub: finds or makes the session actor of (serverid, hsid), stops and forgets it when
+ * it ends, routes the machine's answers to app connections (peers), and fans its `notify`
+ * events out to the browsers watching that session.
+ *
+ * Browser subscriptions are kept by session key, not by actor: a browser that watches a session
+ * whose actor expires keeps watching, and hears the next actor of that key.
+ */
+import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import {
+  sessionMachine,
+  stateName,
+  type Notice,
+  type Op,
+  type ProofPayload,
+  type SessionLimits,
+  type SessionState,
+  type UserContext,
+  type VerifyInput,
+  type VerifyOutput,
+} from '../../machines/session.ts';
+
+export type SessionActor = ActorRefFrom<typeof sessionMachine>;
+
+/** An app connection, as the hub sees it (implemented by the app channel). */
+export interface AppPeer {
+  readonly id: string;
+  /** The hello for `session` was taken: send the challenge. */
+  accepted(session: SessionKey): void;
+  refused(code: string): void;
+  /** The proof verified and the session is logged in. */
+  confirmed(session: SessionKey, output: VerifyOutput): void;
+}
+
+export interface SessionKey {
+  serverid: string;
+  hsid: string;
+}
+
+/** What a browser hears about a session. */
+export interface SessionUpdate extends SessionKey {
+  event: Notice;
+  state: SessionState;
+  account: number | null;
+}
+
+export interface SessionStatus {
+  state: SessionState;
+  account: number | null;
+  lastAccount: number | null;
+  canprovoke: boolean;
+  userinput: string | null;
+  userContext: UserContext | null;
+  /** When the current state ends by itself (ms since epoch), if it does. */
+  expires?: number;
+}
+
+export type Listener = (update: SessionUpdate) => void;
+
+/** XState's clock, plus the time (XState's SimulatedClock fits). */
+export interface Clock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+  now(): number;
+}
+
+export interface HubOptions {
+  limits: SessionLimits;
+  /** Checks a proof (see machines/session.ts); the protocol layer provides it. */
+  verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
+  /** Does this account still exist (for canprovoke)? */
+  accountExists: (serverid: string, account: number) => boolean;
+  clock?: Clock;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+interface Entry {
+  actor: SessionActor;
+  /** When the actor entered its current state. */
+  since: number;
+  state: SessionState;
+}
+
+const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
+const realClock: Clock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+  now: () => Date.now(),
+};
+
 export class SessionHub {
-  get size(): number {
-    return 0;
+  private readonly actors = new Map<string, Entry>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly peers = new Map<string, AppPeer>();
+  /** Recently expired sessions (key → when), so a late hello hears SESSION_EXPIRED. */
+  private readonly expired = new Map<string, number>();
+  private readonly machine;
+  readonly clock: Clock;
+
+  constructor(private readonly opts: HubOptions) {
+    this.clock = opts.clock ?? realClock;
+    const peer = (id: string) => this.peers.get(id);
+    this.machine = sessionMachine.provide({
+      actors: { verifyProof: fromPromise<VerifyOutput, VerifyInput>(({ input }) => opts.verifyProof(input)) },
+      actions: {
+        accept: ({ context }, { peer: id }) => peer(id)?.accepted({ serverid: context.serverid, hsid: context.hsid }),
+        refuse: (_, { peer: id, code }) => peer(id)?.refused(code),
+        confirm: ({ context }, { peer: id, output }) => peer(id)?.confirmed({ serverid: context.serverid, hsid: context.hsid }, output),
+      },
+    });
   }
-  async close(): Promise<void> {}
+
+  /** Live actors. */
+  get size(): number {
+    return this.actors.size;
+  }
+
+  /** Live actors per observable state. */
+  countByState(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const e of this.actors.values()) counts[e.state] = (counts[e.state] ?? 0) + 1;
+    return counts;
+  }
+
+  find(serverid: string, hsid: string): SessionActor | undefined {
+    return this.actors.get(keyOf(serverid, hsid))?.actor;
+  }
+
+  /** The actor of the session, made (`waiting`) if there is none. */
+  ensure(serverid: string, hsid: string): SessionActor {
+    const key = keyOf(serverid, hsid);
+    const entry = this.actors.get(key);
+    if (entry) return entry.actor;
+    this.expired.delete(key);
+    const actor = createActor(this.machine, { input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock });
+    this.track(key, actor);
+    actor.start();
+    return actor;
+  }
+
+  private track(key: string, actor: SessionActor): void {
+    const entry: Entry = { actor, since: this.clock.now(), state: stateName(actor.getSnapshot().value) };
+    this.actors.set(key, entry);
+    actor.subscribe({
+      next: (snapshot) => {
+        const state = stateName(snapshot.value);
+        if (state !== entry.state) {
+          entry.state = state;
+          entry.since = this.clock.now();
+        }
+        if (snapshot.status === 'done') this.forget(key, entry);
+      },
+      error: (err) => {
+        this.opts.log?.warn({ err, session: key.split(':')[0] }, 'session actor failed');
+        this.forget(key, entry);
+      },
+    });
+    actor.on('notify', ({ event }) => {
+      const { serverid, hsid, account } = actor.getSnapshot().context;
+      const update: SessionUpdate = { serverid, hsid, event, state: stateName(actor.getSnapshot().value), account };
+      for (const listener of this.listeners.get(key) ?? []) listener(update);
+    });
+  }
+
+  private forget(key: string, entry: Entry): void {
+    if (this.actors.get(key) !== entry) return;
+    this.actors.delete(key);
+    entry.actor.stop();
+    const now = this.clock.now();
+    this.expired.set(key, now);
+    // Tombstones live one idle limit; prune the oldest as they age out.
+    for (const [k, at] of this.expired) {
+      if (now - at <= this.opts.limits.idle && this.expired.size < 100_000) break;
+      this.expired.delete(k);
+    }
+  }
+
+  wasExpired(serverid: string, hsid: string): boolean {
+    return this.expired.has(keyOf(serverid, hsid));
+  }
+
+  /** The session's status; a session without an actor is `waiting`. */
+  status(serverid: string, hsid: string): SessionStatus {
+    const entry = this.actors.get(keyOf(serverid, hsid));
+    if (!entry) return { state: 'waiting', account: null, lastAccount: null, canprovoke: false, userinput: null, userContext: null };
+    const snapshot = entry.actor.getSnapshot();
+    const { context } = snapshot;
+    const lastAccount = context.lastAccount !== null && this.opts.accountExists(serverid, context.lastAccount) ? context.lastAccount : null;
+    const limits = this.opts.limits;
+    const inLock = typeof snapshot.value === 'object' && (snapshot.value as { waiting?: string }).waiting === 'locked';
+    const length: Partial<Record<SessionState, number>> = {
+      waiting: inLock ? limits.lock + limits.idle : limits.idle,
+      loggedOut: limits.idle,
+      challenged: limits.challenge,
+      authenticated: limits.session,
+    };
+    const status: SessionStatus = {
+      state: entry.state,
+      account: context.account,
+      lastAccount,
+      canprovoke: lastAccount !== null,
+      userinput: context.userinput,
+      userContext: context.userContext,
+    };
+    const ms = length[entry.state];
+    if (ms !== undefined) status.expires = entry.since + ms;
+    return status;
+  }
+
+  // ---- browsers -------------------------------------------------------------------------------
+
+  /** Hear every notice of the session (whatever actor carries it); returns the unsubscribe. */
+  subscribe(serverid: string, hsid: string, listener: Listener): () => void {
+    const key = keyOf(serverid, hsid);
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
+    };
+  }
+
+  get watchers(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
+  setContext(serverid: string, hsid: string, userContext: UserContext): void {
+    this.ensure(serverid, hsid).send({ type: 'setContext', userContext });
+  }
+
+  logout(serverid: string, hsid: string): void {
+    this.find(serverid, hsid)?.send({ type: 'logout' });
+  }
+
+  /** An account was blocked or deleted: log out its sessions. */
+  revoke(serverid: string, account: number, deleted: boolean): void {
+    for (const { actor } of this.actors.values()) {
+      const { context } = actor.getSnapshot();
+      if (context.serverid === serverid && (context.account === account || context.lastAccount === account)) {
+        actor.send({ type: 'revoke', account, deleted });
+      }
+    }
+  }
+
+  // ---- app connections ------------------------------------------------------------------------
+
+  attach(peer: AppPeer): void {
+    this.peers.set(peer.id, peer);
+  }
+
+  /** The connection closed: abandon its handshakes. */
+  detach(peer: AppPeer): void {
+    this.peers.delete(peer.id);
+    for (const { actor } of this.actors.values()) {
+      if (actor.getSnapshot().context.peer === peer.id) actor.send({ type: 'abandon', peer: peer.id });
+    }
+  }
+
+  /**
+   * An app's hello for an existing session. The machine answers through the peer (`accepted`
+   * or `refused`); a session that does not exist is refused here.
+   */
+  hello(peer: AppPeer, serverid: string, hsid: string, op: Op): void {
+    const actor = this.find(serverid, hsid);
+    if (!actor) return peer.refused(this.wasExpired(serverid, hsid) ? 'SESSION_EXPIRED' : 'UNKNOWN_SESSION');
+    actor.send({ type: 'hello', peer: peer.id, op });
+  }
+
+  proof(peer: AppPeer, session: SessionKey, proof: ProofPayload): void {
+    this.handshakeOf(peer, session)?.send({ type: 'proof', peer: peer.id, proof });
+  }
+
+  fail(peer: AppPeer, session: SessionKey, code: string): void {
+    this.handshakeOf(peer, session)?.send({ type: 'fail', peer: peer.id, code });
+  }
+
+  decline(peer: AppPeer, session: SessionKey): void {
+    this.handshakeOf(peer, session)?.send({ type: 'decline', peer: peer.id });
+  }
+
+  /**
+   * The actor whose handshake this peer runs; when the handshake is over (its challenge limit
+   * passed, the session expired) the peer hears SESSION_EXPIRED and gets undefined.
+   */
+  private handshakeOf(peer: AppPeer, session: SessionKey): SessionActor | undefined {
+    const actor = this.find(session.serverid, session.hsid);
+    const snapshot = actor?.getSnapshot();
+    if (!actor || snapshot?.context.peer !== peer.id || stateName(snapshot.value) !== 'challenged') {
+      peer.refused('SESSION_EXPIRED');
+      return undefined;
+    }
+    return actor;
+  }
+
+  /** Stops every actor (on shutdown). */
+  async close(): Promise<void> {
+    for (const { actor } of this.actors.values()) actor.stop();
+    this.actors.clear();
+    this.listeners.clear();
+  }
 }

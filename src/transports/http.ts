@@ -26,6 +26,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     bodyLimit: 1024 * 1024,
+    frameworkErrors: (error, _req, reply) => void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 

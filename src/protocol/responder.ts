@@ -1,0 +1,281 @@
+/**
+ * The SIGMA-I responder of one app connection (PROTOCOL.md §4): it turns frames into session
+ * events and the machine's answers into frames. It runs one handshake at a time; once a
+ * handshake completes, the connection is sealed with that handshake's keys (§4.2) and every
+ * later frame, both ways, travels inside `{t:"sealed", box}`.
+ */
+import { randomUUID } from 'node:crypto';
+import { NsError, errors, isErrorCode, type ErrorCode } from '../errors.ts';
+import { toB64url } from '../crypto/encoding.ts';
+import { ed25519PrivateKey } from '../crypto/keys.ts';
+import { counterNonce, open, seal } from '../crypto/secretbox.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { EnrolCodeRecord } from '../store/data.ts';
+import type { AppPeer, SessionHub, SessionKey } from '../sessions/hub.ts';
+import type { VerifyOutput } from '../../machines/session.ts';
+import { check, decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame } from './frames.ts';
+import { deriveKeys, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from './handshake.ts';
+import type { ProofEvidence } from './verify-proof.ts';
+
+const KNOWN_TYPES = new Set(['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error'].flatMap((t) => [t, `sealed:${t}`]).concat(['sealed:logout', 'sealed:pong']));
+
+export interface Link {
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+export interface ResponderDeps {
+  hub: SessionHub;
+  registry: Registry;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Counts frames and refusals (metrics). */
+  count?: { frame(t: string, dir: 'in' | 'out'): void; refusal(code: string): void };
+  now?: () => number;
+}
+
+interface Handshake {
+  op: 'login' | 'enrol';
+  session: SessionKey;
+  keys: HandshakeKeys;
+  hello: HelloFrame;
+  enrolCode?: EnrolCodeRecord;
+  /** set once the challenge is sent */
+  h2?: Uint8Array;
+  verifying?: boolean;
+}
+
+interface Channel {
+  kS: Uint8Array;
+  kC: Uint8Array;
+  /** next nonce counter for what the NS sends (starts at 2) */
+  out: number;
+  /** next nonce counter expected from the app (starts at 1) */
+  in: number;
+}
+
+export class AppResponder implements AppPeer {
+  readonly id = randomUUID();
+  private handshake?: Handshake;
+  private channel?: Channel;
+  /** Accounts this connection has proven, per server (for its sealed logout frames). */
+  private readonly proven = new Map<string, Set<number>>();
+  private closed = false;
+
+  constructor(
+    private readonly link: Link,
+    private readonly deps: ResponderDeps,
+  ) {
+    deps.hub.attach(this);
+  }
+
+  /** One WebSocket message. */
+  receive(data: Uint8Array, isBinary: boolean): void {
+    if (this.closed) return;
+    try {
+      if (!isBinary) throw new NsError('BAD_FRAME', 'Frames are binary msgpack, not text');
+      const frame = decodeFrame(data);
+      this.count('in', frame.t);
+      if (this.channel) return this.receiveSealed(frame);
+      this.dispatch(frame, data);
+    } catch (e) {
+      this.refuse(e);
+    }
+  }
+
+  /** The connection closed: abandon a handshake in flight. */
+  closedByPeer(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deps.hub.detach(this);
+  }
+
+  private receiveSealed(frame: Frame): void {
+    const channel = this.channel!;
+    const { box } = check('sealed', frame);
+    const plain = open(box, counterNonce(channel.in), channel.kC);
+    if (!plain) {
+      // A replayed, dropped or reordered frame: the channel is no longer trustworthy.
+      this.deps.log.warn({ conn: this.id, code: 'BAD_BOX' }, 'sealed frame did not open; closing');
+      this.deps.count?.refusal('BAD_BOX');
+      this.closed = true;
+      this.deps.hub.detach(this);
+      this.link.close(1008, 'BAD_BOX');
+      return;
+    }
+    channel.in++;
+    const inner = decodeFrame(plain);
+    this.count('in', `sealed:${inner.t}`);
+    this.dispatch(inner, plain);
+  }
+
+  private dispatch(frame: Frame, bytes: Uint8Array): void {
+    switch (frame.t) {
+      case 'hello':
+        return this.onHello(frame, bytes);
+      case 'proof':
+        return this.onProof(frame);
+      case 'decline':
+        return this.onDecline(frame);
+      case 'logout':
+        return this.onLogout(frame);
+      case 'pong':
+        check('pong', frame);
+        return;
+      default:
+        throw new NsError('BAD_MESSAGE', `Unknown frame type "${String(frame.t).slice(0, 32)}"`);
+    }
+  }
+
+  private onHello(frame: Frame, m1: Uint8Array): void {
+    if (frame.v !== PROTOCOL_VERSION) throw new NsError('UNSUPPORTED_VERSION', `Version ${String(frame.v)} is not supported; use ${PROTOCOL_VERSION}`);
+    const hello = check('hello', frame);
+    if (this.handshake) throw new NsError('BAD_MESSAGE', 'A handshake is already running on this connection');
+    if (hello.op === 'listen') throw new NsError('BAD_MESSAGE', 'op "listen" is not offered by this server yet');
+    if (!hello.hsid) throw new NsError('BAD_MESSAGE', `hello: hsid is required for op "${hello.op}"`);
+    const serverid = toB64url(hello.srv);
+    if (!this.deps.registry.servers.get(serverid)) throw new NsError('UNKNOWN_SERVER');
+    const session = { serverid, hsid: toB64url(hello.hsid) };
+    const enrolCode = hello.op === 'enrol' ? this.deps.registry.enrolment.usable(serverid, session.hsid, this.now()) : undefined;
+    const keys = deriveKeys(m1, hello.ea);
+    if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
+    this.handshake = { op: hello.op, session, keys, hello, ...(enrolCode ? { enrolCode } : {}) };
+    this.deps.hub.hello(this, serverid, session.hsid, hello.op); // answers through accepted / refused
+  }
+
+  /** AppPeer: the session took the hello; send the challenge. */
+  accepted(session: SessionKey): void {
+    const hs = this.handshake;
+    if (!hs || hs.session.hsid !== session.hsid || hs.session.serverid !== session.serverid) return;
+    try {
+      this.sendChallenge(hs);
+    } catch (e) {
+      // Never throw into the machine: answer the app and give the session back.
+      this.handshake = undefined;
+      this.refuse(e);
+      this.deps.hub.decline(this, session);
+    }
+  }
+
+  private sendChallenge(hs: Handshake): void {
+    const { session } = hs;
+    const { registry, hub } = this.deps;
+    const server = registry.servers.require(session.serverid);
+    const status = hub.status(session.serverid, session.hsid);
+    const sessioninfo = status.userContext?.sessioninfo;
+    const info: Record<string, unknown> = {
+      name: server.serverName,
+      pinTimeout: server.pinTimeout,
+      session: {
+        ...(sessioninfo?.ip !== undefined ? { ip: sessioninfo.ip } : {}),
+        ...(sessioninfo?.useragent !== undefined ? { ua: sessioninfo.useragent } : {}),
+        ...(sessioninfo?.info !== undefined ? { info: sessioninfo.info } : {}),
+      },
+    };
+    if (server.logo) info.logo = server.logo;
+    if (status.userContext?.announceinfo) info.announce = status.userContext.announceinfo;
+    const code = hs.enrolCode;
+    if (code) {
+      info.enrol = { name: code.name, ...(code.userid !== undefined ? { userid: code.userid } : {}) };
+      registry.enrolment.markScanned(code, this.now());
+    }
+    const { m2, h2 } = makeChallenge(hs.keys, hs.hello.srv, ed25519PrivateKey(server), info);
+    hs.h2 = h2;
+    this.sendBytes(m2, 'challenge');
+  }
+
+  private onProof(frame: Frame): void {
+    const { box } = check('proof', frame);
+    const hs = this.handshake;
+    if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge is waiting for a proof on this connection');
+    const plain = openProof(hs.keys, box);
+    if (!plain) return this.deps.hub.fail(this, hs.session, 'BAD_BOX');
+    let evidence: ProofEvidence;
+    try {
+      const body = decodeFrame(plain) as unknown;
+      evidence = hs.op === 'login' ? { op: 'login', body: check('loginProof', body), h2: hs.h2 } : { op: 'enrol', body: check('enrolProof', body), h2: hs.h2 };
+    } catch (e) {
+      const code = e instanceof NsError ? e.code : 'BAD_MESSAGE';
+      return this.deps.hub.fail(this, hs.session, code === 'BAD_FRAME' ? 'BAD_MESSAGE' : code);
+    }
+    hs.verifying = true;
+    this.deps.hub.proof(this, hs.session, evidence as unknown as Record<string, unknown>);
+  }
+
+  private onDecline(frame: Frame): void {
+    check('decline', frame);
+    const hs = this.handshake;
+    if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge to decline on this connection');
+    this.handshake = undefined;
+    this.deps.hub.decline(this, hs.session);
+  }
+
+  /** AppPeer: the proof verified; send the result (and seal the connection after the first). */
+  confirmed(session: SessionKey, output: VerifyOutput): void {
+    const hs = this.handshake;
+    if (!hs) return;
+    this.handshake = undefined;
+    const { registry } = this.deps;
+    const server = registry.servers.require(session.serverid);
+    let set = this.proven.get(session.serverid);
+    if (!set) this.proven.set(session.serverid, (set = new Set()));
+    set.add(output.account);
+    const result: Record<string, unknown> = { t: 'result', ok: true, acc: output.account };
+    if (hs.op === 'enrol') {
+      result.box = sealEnrolResult(hs.keys, {
+        acc: output.account,
+        name: server.serverName,
+        ...(server.logo ? { logo: server.logo } : {}),
+        pinTimeout: server.pinTimeout,
+        pingTime: server.pingTime,
+      });
+    }
+    this.deps.log.info({ conn: this.id, serverid: session.serverid, acc: output.account, op: hs.op }, `${hs.op} ok`);
+    this.sendBytes(encodeFrame(result), 'result');
+    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: 2, in: 1 };
+  }
+
+  /** AppPeer: the session said no (hello or proof). */
+  refused(code: string): void {
+    this.handshake = undefined;
+    this.refuse(new NsError(isErrorCode(code) ? code : 'INTERNAL'));
+  }
+
+  private onLogout(frame: Frame): void {
+    const { hsid } = check('logout', frame);
+    if (!this.channel) throw new NsError('BAD_MESSAGE', 'logout travels only on a sealed channel');
+    const id = toB64url(hsid);
+    for (const [serverid, accounts] of this.proven) {
+      const status = this.deps.hub.status(serverid, id);
+      if (status.account !== null && accounts.has(status.account)) {
+        this.deps.hub.logout(serverid, id);
+        return;
+      }
+    }
+    throw new NsError('UNKNOWN_SESSION', 'No session logged in by this connection has that hsid');
+  }
+
+  private refuse(e: unknown): void {
+    const error = e instanceof NsError ? e : new NsError('INTERNAL');
+    if (!(e instanceof NsError)) this.deps.log.warn({ conn: this.id, err: e }, 'app frame failed');
+    this.deps.log.info({ conn: this.id, code: error.code }, `app refused: ${error.message}`);
+    this.deps.count?.refusal(error.code);
+    const code: ErrorCode = error.code;
+    this.sendBytes(encodeFrame({ t: 'error', code, message: error.message || errors[code].message }), 'error');
+  }
+
+  private sendBytes(bytes: Uint8Array, t: string): void {
+    if (this.closed) return;
+    this.count('out', t);
+    if (!this.channel) return this.link.send(bytes);
+    const box = seal(bytes, counterNonce(this.channel.out++), this.channel.kS);
+    this.link.send(encodeFrame({ t: 'sealed', box }));
+  }
+
+  private count(dir: 'in' | 'out', t: string): void {
+    this.deps.count?.frame(KNOWN_TYPES.has(t) ? t : 'other', dir);
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+}

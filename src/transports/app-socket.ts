@@ -1,0 +1,41 @@
+/**
+ * The app channel transport: WebSocket at /ns/sigmai, binary msgpack frames, 16 KiB at most
+ * (a larger frame closes with 1009), WebSocket ping/pong liveness. Each connection gets its own
+ * SIGMA-I responder.
+ */
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Metrics } from '../api/metrics.ts';
+import { MAX_FRAME_BYTES } from '../protocol/frames.ts';
+import { AppResponder, type ResponderDeps } from '../protocol/responder.ts';
+import { heartbeat } from './heartbeat.ts';
+
+export function createAppSocket(deps: Omit<ResponderDeps, 'count'> & { metrics: Metrics }) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  const count: ResponderDeps['count'] = {
+    frame: (t, dir) => deps.metrics.appFrames.inc({ t, dir }),
+    refusal: (code) => deps.metrics.refusals.inc({ code, channel: 'app' }),
+  };
+  wss.on('connection', (ws: WebSocket) => {
+    const responder = new AppResponder(
+      {
+        send: (bytes) => ws.send(bytes, { binary: true }),
+        close: (code, reason) => ws.close(code, reason),
+      },
+      { ...deps, count },
+    );
+    ws.on('message', (data, isBinary) => responder.receive(toBytes(data), isBinary));
+    ws.on('close', () => responder.closedByPeer());
+    ws.on('error', () => ws.terminate());
+  });
+  const stopHeartbeat = heartbeat(wss);
+  return { wss, close: () => (stopHeartbeat(), closeAll(wss)) };
+}
+
+export const toBytes = (data: Buffer | ArrayBuffer | Buffer[]): Uint8Array =>
+  Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+
+/** Closes every client with 1001 (going away) and the server. */
+export function closeAll(wss: WebSocketServer): Promise<void> {
+  for (const ws of wss.clients) ws.close(1001, 'server stopping');
+  return new Promise((resolve) => wss.close(() => resolve()));
+}
