@@ -84,8 +84,8 @@ export const isFrameType = (t: unknown): t is FrameType => typeof t === 'string'
 
 export type Frame = Record<string, unknown> & { t: string };
 
-/** Decodes one frame: BAD_FRAME unless it is exactly one msgpack map with a string `t`. */
-export function decodeFrame(data: Uint8Array): Frame {
+/** Decodes one msgpack map (BAD_FRAME for anything else). */
+export function decodeMap(data: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
     value = decode(data, { maxStrLength: MAX_FRAME_BYTES, maxBinLength: MAX_FRAME_BYTES, maxArrayLength: 256, maxMapLength: 64, maxExtLength: 0 });
@@ -95,7 +95,13 @@ export function decodeFrame(data: Uint8Array): Frame {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
     throw new NsError('BAD_FRAME', 'A frame must be a msgpack map');
   }
-  if (typeof (value as { t?: unknown }).t !== 'string') throw new NsError('BAD_FRAME', 'A frame needs a string field t');
+  return value as Record<string, unknown>;
+}
+
+/** Decodes one frame: BAD_FRAME unless it is exactly one msgpack map with a string `t`. */
+export function decodeFrame(data: Uint8Array): Frame {
+  const value = decodeMap(data);
+  if (typeof value.t !== 'string') throw new NsError('BAD_FRAME', 'A frame needs a string field t');
   return value as Frame;
 }
 

@@ -13,7 +13,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { EnrolCodeRecord } from '../store/data.ts';
 import type { AppPeer, SessionHub, SessionKey } from '../sessions/hub.ts';
 import type { VerifyOutput } from '../../machines/session.ts';
-import { check, decodeFrame, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame } from './frames.ts';
+import { check, decodeFrame, decodeMap, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame } from './frames.ts';
 import { deriveKeys, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from './handshake.ts';
 import type { ProofEvidence } from './verify-proof.ts';
 
@@ -191,11 +191,11 @@ export class AppResponder implements AppPeer {
     if (!plain) return this.deps.hub.fail(this, hs.session, 'BAD_BOX');
     let evidence: ProofEvidence;
     try {
-      const body = decodeFrame(plain) as unknown;
+      const body = decodeMap(plain);
       evidence = hs.op === 'login' ? { op: 'login', body: check('loginProof', body), h2: hs.h2 } : { op: 'enrol', body: check('enrolProof', body), h2: hs.h2 };
     } catch (e) {
-      const code = e instanceof NsError ? e.code : 'BAD_MESSAGE';
-      return this.deps.hub.fail(this, hs.session, code === 'BAD_FRAME' ? 'BAD_MESSAGE' : code);
+      this.deps.log.info({ conn: this.id, code: 'BAD_MESSAGE' }, `proof refused: ${(e as Error).message}`);
+      return this.deps.hub.fail(this, hs.session, 'BAD_MESSAGE');
     }
     hs.verifying = true;
     this.deps.hub.proof(this, hs.session, evidence as unknown as Record<string, unknown>);

@@ -64,6 +64,10 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
       const missing = first?.keyword === 'required' ? `/${String((first.params as { missingProperty?: string }).missingProperty)}` : '';
       const extra = first?.keyword === 'additionalProperties' ? `/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : '';
       const message = `${where}${missing}${extra}: ${first?.message ?? 'invalid'}`;
+      if (fe.validationContext === 'headers' && message.includes('x-nonce')) {
+        ctx.metrics.refusals.inc({ code: 'BAD_NONCE', channel: 'rest' });
+        return reply.code(400).send({ code: 'BAD_NONCE', message: errors.BAD_NONCE.message });
+      }
       req.log.info({ code: 'BAD_REQUEST', route: req.routeOptions.url }, `refused: ${message}`);
       ctx.metrics.refusals.inc({ code: 'BAD_REQUEST', channel: 'rest' });
       return reply.code(400).send({ code: 'BAD_REQUEST', message });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { startServer, type RunningServer } from '../../src/main.ts';
+import { startServer, type RunningServer, type StartOptions } from '../../src/main.ts';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
 
@@ -28,7 +28,7 @@ export interface TestServer extends RunningServer {
   restart(): Promise<TestServer>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nextauth-test-'));
   const config: Config = loadConfig(new Map(), {
     NEXTAUTH_HOST: '127.0.0.1',
@@ -39,7 +39,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     NEXTAUTH_DEMO: 'false',
     ...env,
   });
-  const server = await startServer(config);
+  const server = await startServer(config, options);
   const api: TestServer['api'] = async (method, url, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
     const key = opts.key === undefined ? ROOT_KEY : opts.key;
@@ -60,5 +60,5 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     await server.close();
     if (remove) rmSync(dir, { recursive: true, force: true });
   };
-  return { ...server, dataDir: dir, rootKey: ROOT_KEY, api, stop, restart: async () => (await stop(), startTestServer(env, dir)) };
+  return { ...server, dataDir: dir, rootKey: ROOT_KEY, api, stop, restart: async () => (await stop(), startTestServer(env, dir, options)) };
 }
