@@ -82,6 +82,8 @@ interface Entry {
 }
 
 const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
+/** How long an expired session is remembered, so a late scan hears SESSION_EXPIRED. */
+const EXPIRED_MEMORY_MS = 3600_000;
 const realClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
@@ -168,9 +170,9 @@ export class SessionHub {
     entry.actor.stop();
     const now = this.clock.now();
     this.expired.set(key, now);
-    // Tombstones live one idle limit; prune the oldest as they age out.
+    // Tombstones live an hour (at most 100,000 of them); prune the oldest as they age out.
     for (const [k, at] of this.expired) {
-      if (now - at <= this.opts.limits.idle && this.expired.size < 100_000) break;
+      if (now - at <= EXPIRED_MEMORY_MS && this.expired.size < 100_000) break;
       this.expired.delete(k);
     }
   }
