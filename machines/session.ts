@@ -68,7 +68,9 @@ export type SessionEvent =
   | { type: 'logout' }
   | { type: 'setContext'; userContext: UserContext }
   /** The account was blocked or deleted. */
-  | { type: 'revoke'; account: number; deleted: boolean };
+  | { type: 'revoke'; account: number; deleted: boolean }
+  /** The state's limit passed while no timer ran (a session restored after a restart). */
+  | { type: 'expire' };
 
 export interface VerifyInput {
   serverid: string;
@@ -225,6 +227,7 @@ export const sessionMachine = setup({
       on: {
         hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
         logout: { target: 'loggedOut', actions: emit({ type: 'notify', event: 'logout' }) },
+        expire: { target: 'loggedOut', actions: emit({ type: 'notify', event: 'logout' }) },
         revoke: [
           {
             guard: 'revokesLoggedIn',
@@ -242,6 +245,7 @@ export const sessionMachine = setup({
       entry: assign({ account: null }),
       after: { idle: 'expired' },
       on: {
+        expire: 'expired',
         hello: {
           target: 'challenged',
           actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, emit({ type: 'notify', event: 'confirmscan' })],

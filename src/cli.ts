@@ -2,20 +2,59 @@
  * The `nextauth` command line. `start` runs the server; the other commands work on the data
  * folder of a stopped server, or on the REST API of a running one with --url and --key.
  */
+import { OpError, UsageError, parseArgs } from './cli/args.ts';
 import { ConfigError, loadConfig, parseFlags, settings } from './config.ts';
-import { startServer } from './main.ts';
+import { NsError } from './errors.ts';
 import { StoreDamagedError } from './store/lowdb-store.ts';
+import { RunLockError } from './store/run-lock.ts';
 
 const usage = `nextauth <command> [options]
 
   start                      run the server (data in ./data unless --data)
 
-Options (each also an environment variable):
+Admin commands. Two modes:
+  1. a RUNNING server: --url http://host:port --key <apikey>
+     (or the environment variables NEXTAUTH_URL and NEXTAUTH_API_KEY); they call its REST API.
+  2. a STOPPED server: without --url, they open its data folder (--data, default ./data)
+     directly. Refused while a server runs on that folder (its run lock names its URL).
+
+  server create --name N                     make a virtual server
+  server list                                list servers
+  server show <serverid>                     one server's configuration
+  key create --description D [--server <serverid> --permissions sessions,users]
+                                             make an api key (printed once), with
+                                             permissions on one server
+  user list <serverid>                       users of a server
+  user show <serverid> <userid>              a user's attributes and accounts
+  user set-attributes <serverid> <userid> '<json>'
+                                             replace a user's attributes (makes the user)
+  account list <serverid>                    accounts of a server
+  account block <serverid> <id> [--unblock]  block (or unblock) an account
+  account delete <serverid> <id>             delete an account
+
+  Output is a table; --json prints JSON instead.
+
+Phone simulator (does what the nextAuth app does with a scanned code):
+  app enrol <qr> [--keystore FILE] [--yes] [--description D] [--sf none|pin|biometric]
+  app login <qr> [--keystore FILE] [--yes] [--acc N] [--sf ...] [--stay]
+  app list [--keystore FILE]                 accounts of the simulated phone
+
+  <qr> is the QR code's bytes in base64 or base64url (e.g. LoginStatus.loginqrdata), or an
+  app link (...?qr=...). Before the proof it shows the server, the action and the browser,
+  then asks "Confirm? [y/N]" unless --yes. The keystore (default ./nextauth-phone.json) holds
+  the account keys (mode 0600). --stay keeps a login's connection (answering pings) until Ctrl-C.
+
+Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.
+
+Options of start (each also an environment variable):
 ${Object.values(settings).map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`).join('\n')}
 `;
 
 async function start(flags: Map<string, string>): Promise<void> {
   const config = loadConfig(flags);
+  // Imported here: the server's modules (fastify, socket.io, …) take a while to load, and the
+  // other commands do not need them.
+  const { startServer } = await import('./main.ts');
   const server = await startServer(config);
   const say = (line: string) => process.stdout.write(line + '\n');
   say(`nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), data in ${config.dataDir}`);
@@ -37,24 +76,40 @@ async function start(flags: Map<string, string>): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { flags, rest } = parseFlags(argv);
-  const [command = 'help'] = rest;
-  if (command === 'help' || flags.has('help')) {
+  const args = parseArgs(argv);
+  const [command = 'help'] = args.rest;
+  if (command === 'help' || args.flags.has('help')) {
     process.stdout.write(usage);
     return;
   }
-  switch (command) {
-    case 'start':
-      return start(flags);
-    default:
-      throw new ConfigError(`Unknown command "${command}". Try nextauth help.`);
+  if (command === 'start') return start(parseFlags(argv).flags);
+  // Each kind of command loads only its own modules (start up stays quick).
+  if (command === 'app') {
+    const { askStdin, runApp } = await import('./cli/phone.ts');
+    const json = args.flags.get('json') === 'true';
+    const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+    return runApp(args, { out: write(process.stdout), screen: write(json ? process.stderr : process.stdout), ask: askStdin });
   }
+  if (['server', 'key', 'user', 'account'].includes(command)) {
+    const { runAdmin } = await import('./cli/admin.ts');
+    process.stdout.write(await runAdmin(command, args));
+    return;
+  }
+  throw new UsageError(`Unknown command "${command}". Try nextauth help.`);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof ConfigError || e instanceof StoreDamagedError) {
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof StoreDamagedError) {
     process.stderr.write(`nextauth: ${e.message}\n`);
     process.exit(2);
+  }
+  if (e instanceof OpError || e instanceof NsError) {
+    process.stderr.write(`nextauth: ${e.code}: ${e.message}\n`);
+    process.exit(1);
+  }
+  if (e instanceof RunLockError) {
+    process.stderr.write(`nextauth: ${e.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`nextauth: ${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);

@@ -3,6 +3,7 @@
  * start the transports on one HTTP server.
  */
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { createMetrics } from './api/metrics.ts';
@@ -12,6 +13,7 @@ import { createProofVerifier } from './protocol/verify-proof.ts';
 import { Registry } from './registry/registry.ts';
 import { SessionHub, type Clock } from './sessions/hub.ts';
 import { LowdbStore } from './store/lowdb-store.ts';
+import { emptySessions } from './store/data.ts';
 import { createAppSocket } from './transports/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-socket.ts';
 import { createHttpApp } from './transports/http.ts';
@@ -52,18 +54,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     bootstrap.demoServerId = demo.serverid;
   }
 
+  const log = pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
+  });
+  const saved = await LowdbStore.openFile(config.dataDir, 'sessions.json', emptySessions);
   const metrics = createMetrics();
   const now = () => (options.clock ?? { now: Date.now }).now();
   const hub = new SessionHub({
     limits: config.limits,
     verifyProof: createProofVerifier(registry, now),
     accountExists: (serverid, id) => registry.accounts.get(serverid, id) !== undefined,
+    saved,
+    log,
     ...(options.clock ? { clock: options.clock } : {}),
   });
   registry.accounts.events.on('revoked', (serverid, id, reason) => hub.revoke(serverid, id, reason === 'deleted'));
 
-  const app = await createHttpApp({ config, registry, hub, metrics });
-  const log = app.log;
+  const app = await createHttpApp({ config, registry, hub, metrics, log });
+  const restored = await hub.restore();
+  if (restored) log.info({ restored }, 'sessions restored');
   const appSocket = createAppSocket({ hub, registry, log, metrics, now });
   const browserDeps = { hub, registry, metrics, log };
   const browserSocket = createBrowserSocket(browserDeps);
@@ -97,7 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
       await app.close();
-      await store.close();
+      await Promise.all([store.close(), saved.close()]);
     })());
 
   return { config, url, port, registry, hub, app, close, bootstrap };

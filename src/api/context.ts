@@ -20,6 +20,7 @@ export interface ApiContext {
   registry: Registry;
   hub: SessionHub;
   metrics: Metrics;
+  log: FastifyBaseLogger;
 }
 
 declare module 'fastify' {

@@ -7,6 +7,8 @@
  * whose actor expires keeps watching, and hears the next actor of that key.
  */
 import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import type { Store } from '../store/store.ts';
+import type { SessionsData } from '../store/data.ts';
 import {
   sessionMachine,
   stateName,
@@ -66,6 +68,8 @@ export interface Clock {
 
 export interface HubOptions {
   limits: SessionLimits;
+  /** Where sessions that must survive a restart are saved (none: nothing survives). */
+  saved?: Store<SessionsData>;
   /** Checks a proof (see machines/session.ts); the protocol layer provides it. */
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
   /** Does this account still exist (for canprovoke)? */
@@ -79,6 +83,10 @@ interface Entry {
   /** When the actor entered its current state. */
   since: number;
   state: SessionState;
+  /** The last save (or removal) of this session: true once on disk, false if it failed. */
+  saved: Promise<boolean>;
+  /** The limit timer of a restored state (XState does not keep timers across a restart). */
+  resumeTimer?: unknown;
 }
 
 const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
@@ -107,7 +115,13 @@ export class SessionHub {
       actions: {
         accept: ({ context }, { peer: id }) => peer(id)?.accepted({ serverid: context.serverid, hsid: context.hsid }),
         refuse: (_, { peer: id, code }) => peer(id)?.refused(code),
-        confirm: ({ context }, { peer: id, output }) => peer(id)?.confirmed({ serverid: context.serverid, hsid: context.hsid }, output),
+        // The result goes to the phone once the login is on disk (the transition's save).
+        confirm: ({ context }, { peer: id, output }) => {
+          const key = keyOf(context.serverid, context.hsid);
+          void Promise.resolve()
+            .then(() => this.actors.get(key)?.saved)
+            .then((ok) => (ok === false ? peer(id)?.refused('INTERNAL') : peer(id)?.confirmed({ serverid: context.serverid, hsid: context.hsid }, output)));
+        },
       },
     });
   }
@@ -135,13 +149,13 @@ export class SessionHub {
     if (entry) return entry.actor;
     this.expired.delete(key);
     const actor = createActor(this.machine, { input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock });
-    this.track(key, actor);
+    this.track(key, actor, this.clock.now());
     actor.start();
     return actor;
   }
 
-  private track(key: string, actor: SessionActor): void {
-    const entry: Entry = { actor, since: this.clock.now(), state: stateName(actor.getSnapshot().value) };
+  private track(key: string, actor: SessionActor, since: number): Entry {
+    const entry: Entry = { actor, since, state: stateName(actor.getSnapshot().value), saved: Promise.resolve(true) };
     this.actors.set(key, entry);
     actor.subscribe({
       next: (snapshot) => {
@@ -149,6 +163,11 @@ export class SessionHub {
         if (state !== entry.state) {
           entry.state = state;
           entry.since = this.clock.now();
+          if (entry.resumeTimer !== undefined) this.clock.clearTimeout(entry.resumeTimer);
+          entry.resumeTimer = undefined;
+          entry.saved = this.save(key, entry);
+        } else if (snapshot.context.lastAccount === null && state === 'loggedOut') {
+          entry.saved = this.save(key, entry);
         }
         if (snapshot.status === 'done') this.forget(key, entry);
       },
@@ -162,6 +181,58 @@ export class SessionHub {
       const update: SessionUpdate = { serverid, hsid, event, state: stateName(actor.getSnapshot().value), account };
       for (const listener of this.listeners.get(key) ?? []) listener(update);
     });
+    return entry;
+  }
+
+  /** Saves a session that must survive a restart, or removes one that need not. */
+  private save(key: string, entry: Entry): Promise<boolean> {
+    const store = this.opts.saved;
+    if (!store) return Promise.resolve(true);
+    const snapshot = entry.actor.getSnapshot();
+    const keep = entry.state === 'authenticated' || (entry.state === 'loggedOut' && snapshot.context.lastAccount !== null);
+    if (!keep && !Object.hasOwn(store.data.sessions, key)) return Promise.resolve(true);
+    return store
+      .update((data) => {
+        if (keep) data.sessions[key] = { snapshot: entry.actor.getPersistedSnapshot(), since: entry.since };
+        else delete data.sessions[key];
+      })
+      .then(
+        () => true,
+        (err: unknown) => {
+          this.opts.log?.warn({ err, session: key.split(':')[0] }, 'could not save a session');
+          return false;
+        },
+      );
+  }
+
+  /**
+   * Brings back the saved sessions as running actors. Each goes on with the time its state had
+   * left; one whose limit passed while the process was down ends at once.
+   */
+  async restore(): Promise<number> {
+    const store = this.opts.saved;
+    if (!store) return 0;
+    const now = this.clock.now();
+    let restored = 0;
+    for (const [key, saved] of Object.entries(store.data.sessions)) {
+      let actor: SessionActor;
+      try {
+        const [serverid = '', hsid = ''] = key.split(':');
+        actor = createActor(this.machine, { snapshot: saved.snapshot as never, input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock });
+      } catch (err) {
+        this.opts.log?.warn({ err, session: key.split(':')[0] }, 'a saved session could not be restored; dropped');
+        await store.update((data) => void delete data.sessions[key]);
+        continue;
+      }
+      const entry = this.track(key, actor, saved.since);
+      actor.start();
+      restored++;
+      const limit = entry.state === 'authenticated' ? this.opts.limits.session : this.opts.limits.idle;
+      const left = saved.since + limit - now;
+      if (left <= 0) actor.send({ type: 'expire' });
+      else entry.resumeTimer = this.clock.setTimeout(() => actor.send({ type: 'expire' }), left);
+    }
+    return restored;
   }
 
   private forget(key: string, entry: Entry): void {
@@ -297,9 +368,13 @@ export class SessionHub {
     return actor;
   }
 
-  /** Stops every actor (on shutdown). */
+  /** Stops every actor (on shutdown); what is saved stays saved. */
   async close(): Promise<void> {
-    for (const { actor } of this.actors.values()) actor.stop();
+    await Promise.all([...this.actors.values()].map((e) => e.saved));
+    for (const e of this.actors.values()) {
+      if (e.resumeTimer !== undefined) this.clock.clearTimeout(e.resumeTimer);
+      e.actor.stop();
+    }
     this.actors.clear();
     this.listeners.clear();
   }

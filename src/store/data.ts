@@ -102,9 +102,24 @@ export interface Data {
   accounts: Record<string, Record<string, AccountRecord>>;
   /** `${serverid}:${hsid}` → enrol code */
   enrolCodes: Record<string, EnrolCodeRecord>;
-  /** `${serverid}:${hsid}` → persisted session actor snapshot */
-  sessions: Record<string, unknown>;
 }
+
+/** A session saved so that it survives a restart (`authenticated`, or `loggedOut` with canprovoke). */
+export interface SavedSession {
+  /** XState's persisted snapshot of the actor. */
+  snapshot: unknown;
+  /** When the actor entered its state (ms since epoch), so its limit goes on after a restart. */
+  since: number;
+}
+
+/** The second file of the store, `sessions.json`: written on every login, kept apart from the registry. */
+export interface SessionsData {
+  version: 1;
+  /** `${serverid}:${hsid}` → saved session */
+  sessions: Record<string, SavedSession>;
+}
+
+export const emptySessions = (): SessionsData => ({ version: 1, sessions: {} });
 
 export const emptyData = (): Data => ({
   version: 1,
@@ -116,5 +131,4 @@ export const emptyData = (): Data => ({
   users: {},
   accounts: {},
   enrolCodes: {},
-  sessions: {},
 });

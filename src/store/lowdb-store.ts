@@ -57,41 +57,46 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
-export class LowdbStore implements Store {
+export class LowdbStore<T extends object = Data> implements Store<T> {
   readonly stats = { changes: 0, writes: 0 };
   private waiters: Waiter[] = [];
   private writing = false;
   private closed = false;
 
-  private constructor(private readonly db: Low<Data>) {}
+  private constructor(private readonly db: Low<T>) {}
 
-  /** Opens (or creates) `<dir>/nextauth.json`; the folder is made 0700. */
-  static async open(dir: string): Promise<LowdbStore> {
+  /** Opens (or creates) `<dir>/nextauth.json`, the registry's data; the folder is made 0700. */
+  static open(dir: string): Promise<LowdbStore<Data>> {
+    return LowdbStore.openFile(dir, 'nextauth.json', emptyData);
+  }
+
+  /** Opens (or creates) `<dir>/<name>` holding a T (fields missing from the file get `empty()`'s). */
+  static async openFile<T extends object>(dir: string, name: string, empty: () => T): Promise<LowdbStore<T>> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     await fs.chmod(dir, 0o700);
-    const file = path.join(dir, 'nextauth.json');
-    const db = new Low<Data>(new SecureJsonFile<Data>(file), emptyData());
+    const file = path.join(dir, name);
+    const db = new Low<T>(new SecureJsonFile<T>(file), empty());
     await db.read(); // throws StoreDamagedError on a damaged file, before anything is written
-    db.data = { ...emptyData(), ...db.data };
+    db.data = { ...empty(), ...db.data };
     try {
       await fs.copyFile(file, `${file}.bak`);
       await fs.chmod(`${file}.bak`, 0o600);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    await removeStaleTemps(dir);
-    const store = new LowdbStore(db);
+    await removeStaleTemps(dir, name);
+    const store = new LowdbStore<T>(db);
     await store.flush();
     return store;
   }
 
-  get data(): Data {
+  get data(): T {
     return this.db.data;
   }
 
-  update<T>(change: (data: Data) => T): Promise<T> {
+  update<R>(change: (data: T) => R): Promise<R> {
     if (this.closed) return Promise.reject(new Error('The store is closed'));
-    let result: T;
+    let result: R;
     try {
       result = change(this.db.data);
     } catch (e) {
@@ -137,8 +142,8 @@ export class LowdbStore implements Store {
   }
 }
 
-async function removeStaleTemps(dir: string): Promise<void> {
+async function removeStaleTemps(dir: string, file: string): Promise<void> {
   for (const name of await fs.readdir(dir)) {
-    if (/^nextauth\.json\.\d+\.\d+\.tmp$/.test(name)) await fs.rm(path.join(dir, name), { force: true });
+    if (name.startsWith(`${file}.`) && /\.\d+\.\d+\.tmp$/.test(name)) await fs.rm(path.join(dir, name), { force: true });
   }
 }

@@ -4,16 +4,16 @@
  */
 import type { Data } from './data.ts';
 
-export interface Store {
+export interface Store<T = Data> {
   /** The current data. Read it freely; change it only inside `update`. */
-  readonly data: Readonly<Data>;
+  readonly data: Readonly<T>;
   /**
    * Applies `change` at once (synchronously, so readers see it in order) and resolves with its
    * result once the change is on disk. Many changes made while a write is running share the next
    * write. A `change` must check everything before it mutates anything: a throw must leave the
    * data as it was (it rejects and nothing is written for it).
    */
-  update<T>(change: (data: Data) => T): Promise<T>;
+  update<R>(change: (data: T) => R): Promise<R>;
   /** Resolves when everything changed so far is on disk. */
   flush(): Promise<void>;
   close(): Promise<void>;

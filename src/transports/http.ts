@@ -20,10 +20,7 @@ const header = (value: string | string[] | undefined): string | undefined => (Ar
 
 export async function createHttpApp(ctx: ApiContext): Promise<App> {
   const app = Fastify({
-    logger: {
-      level: ctx.config.logLevel,
-      redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
-    },
+    loggerInstance: ctx.log,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     bodyLimit: 1024 * 1024,
     frameworkErrors: (error, _req, reply) => void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),

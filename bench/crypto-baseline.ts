@@ -1,0 +1,122 @@
+/**
+ * The pure cost of a login's cryptography on this machine, with node:crypto, done the way the NS
+ * does it (src/crypto/keys.ts): per login the NS makes an X25519 key pair, agrees with the
+ * phone's key, signs the transcript (Ed25519), verifies the phone's signature (cached public
+ * KeyObject) and hashes three times (SHA-512). Also, for reference: the tweetnacl secretbox the
+ * NS seals its frames with, and what a phone pays with tweetnacl alone (the SDK's default).
+ *
+ * Run alone: `npx tsx bench/crypto-baseline.ts [ms per op]`.
+ */
+import {
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  verify,
+} from 'node:crypto';
+import nacl from 'tweetnacl';
+import { round } from './lib/stats.ts';
+
+export interface OpCost {
+  /** µs per operation */
+  us: number;
+  perSecond: number;
+}
+
+export interface CryptoBaseline {
+  ops: {
+    x25519Keygen: OpCost;
+    x25519Agree: OpCost;
+    ed25519Sign: OpCost;
+    ed25519Verify: OpCost;
+    sha512: OpCost;
+    /** tweetnacl secretbox seal of a 150-byte frame (the NS's sealing) */
+    secretboxSeal: OpCost;
+    secretboxOpen: OpCost;
+    /** tweetnacl, what the SDK uses by default on a phone */
+    naclX25519Keygen: OpCost;
+    naclX25519Agree: OpCost;
+    naclEd25519Sign: OpCost;
+    naclEd25519Verify: OpCost;
+  };
+  /** keygen + agree + sign + verify + 3 × sha512: the NS's asymmetric crypto of one login, µs */
+  loginCryptoUs: number;
+  /** logins per second one core could do if that crypto were all it did */
+  loginCryptoPerSecondPerCore: number;
+  /** plus the 6 secretbox operations of a login on a kept-open sealed connection, µs */
+  loginCryptoWithSecretboxUs: number;
+  /** a phone's crypto per login with tweetnacl only (keygen, agree, verify, sign, 3 × sha512), µs */
+  phoneLoginCryptoTweetnaclUs: number;
+}
+
+/** µs per call of `fn`, run for about `ms` after a short warm-up. */
+export function timeOp(fn: () => unknown, ms: number): OpCost {
+  const warm = performance.now() + ms / 5;
+  for (let i = 0; i < 20 || performance.now() < warm; i++) fn();
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  const batch = 10;
+  while (now - start < ms) {
+    for (let i = 0; i < batch; i++) fn();
+    n += batch;
+    now = performance.now();
+  }
+  const us = ((now - start) * 1000) / n;
+  return { us: round(us, 2), perSecond: Math.round(1e6 / us) };
+}
+
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+
+export function cryptoBaseline(msPerOp = 500): CryptoBaseline {
+  const transcript = randomBytes(200);
+  const message = Buffer.concat([Buffer.from('nextauth/login'), randomBytes(64)]);
+  const ed = generateKeyPairSync('ed25519');
+  const signature = sign(null, message, ed.privateKey);
+  const x = generateKeyPairSync('x25519');
+  const peer = Buffer.from(generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const frame = randomBytes(150);
+  const key = randomBytes(32);
+  const nonce = new Uint8Array(24);
+  const box = nacl.secretbox(frame, nonce, key);
+  const naclEd = nacl.sign.keyPair();
+  const naclSig = nacl.sign.detached(message, naclEd.secretKey);
+  const naclX = nacl.box.keyPair();
+
+  const ops: CryptoBaseline['ops'] = {
+    // As generateX25519: a key pair and its raw public key.
+    x25519Keygen: timeOp(() => generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x, msPerOp),
+    // As agreeX25519: the peer's raw key imported, then the agreement.
+    x25519Agree: timeOp(
+      () => diffieHellman({ privateKey: x.privateKey, publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI, peer]), format: 'der', type: 'spki' }) }),
+      msPerOp,
+    ),
+    ed25519Sign: timeOp(() => sign(null, message, ed.privateKey), msPerOp),
+    ed25519Verify: timeOp(() => verify(null, message, ed.publicKey, signature), msPerOp),
+    sha512: timeOp(() => createHash('sha512').update(transcript).digest(), msPerOp),
+    secretboxSeal: timeOp(() => nacl.secretbox(frame, nonce, key), msPerOp),
+    secretboxOpen: timeOp(() => nacl.secretbox.open(box, nonce, key), msPerOp),
+    naclX25519Keygen: timeOp(() => nacl.box.keyPair(), msPerOp),
+    naclX25519Agree: timeOp(() => nacl.scalarMult(naclX.secretKey, peer), msPerOp),
+    naclEd25519Sign: timeOp(() => nacl.sign.detached(message, naclEd.secretKey), msPerOp),
+    naclEd25519Verify: timeOp(() => nacl.sign.detached.verify(message, naclSig, naclEd.publicKey), msPerOp),
+  };
+  const loginCryptoUs = ops.x25519Keygen.us + ops.x25519Agree.us + ops.ed25519Sign.us + ops.ed25519Verify.us + 3 * ops.sha512.us;
+  const naclSha512 = timeOp(() => nacl.hash(transcript), Math.min(msPerOp, 200)).us;
+  return {
+    ops,
+    loginCryptoUs: round(loginCryptoUs, 2),
+    loginCryptoPerSecondPerCore: Math.round(1e6 / loginCryptoUs),
+    loginCryptoWithSecretboxUs: round(loginCryptoUs + 3 * ops.secretboxSeal.us + 3 * ops.secretboxOpen.us, 2),
+    phoneLoginCryptoTweetnaclUs: round(
+      ops.naclX25519Keygen.us + ops.naclX25519Agree.us + ops.naclEd25519Sign.us + ops.naclEd25519Verify.us + 3 * naclSha512,
+      2,
+    ),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(cryptoBaseline(Number(process.argv[2] ?? 500)), null, 2));
+}

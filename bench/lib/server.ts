@@ -1,0 +1,206 @@
+/**
+ * The NS under test, in its own process: started with the real CLI, measured from outside
+ * (/proc/<pid>/stat and /status, its data folder, /metrics) and through bench/probe.ts (CPU
+ * time in µs and heap after a full GC).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ProbeSample {
+  /** process.cpuUsage() of the server, µs */
+  cpu: { user: number; system: number };
+  mem: NodeJS.MemoryUsage;
+}
+
+export interface ServerSample {
+  at: number;
+  /** user + system CPU of the server, µs (process.cpuUsage via the probe) */
+  cpuUs: number;
+  /** user + system CPU from /proc/<pid>/stat, µs (clock-tick resolution) */
+  procCpuUs: number;
+  /** VmRSS from /proc/<pid>/status, bytes */
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** open file descriptors of the server */
+  fds: number;
+  /** store file writes seen so far (renames onto nextauth.json) */
+  storeWrites: number;
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process, µs. */
+export function procCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
+
+/** A line of /proc/<pid>/status in bytes (VmRSS, VmHWM…). */
+export function procStatusBytes(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+/** The soft limit of open files of a process. */
+export function fdLimit(pid: number | 'self' = 'self'): number {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+export interface StartOptions {
+  rootKey: string;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+}
+
+export class NsProcess {
+  readonly #child: ChildProcess;
+  readonly #watcher: FSWatcher;
+  #writes = 0;
+  #seq = 0;
+  readonly #pending = new Map<number, (s: ProbeSample) => void>();
+  stderr = '';
+
+  private constructor(
+    child: ChildProcess,
+    readonly url: string,
+    readonly dataDir: string,
+  ) {
+    this.#child = child;
+    // Every store write ends with a rename of its temp file onto nextauth.json (inotify IN_MOVED_TO).
+    this.#watcher = watch(dataDir, (event, name) => {
+      if (event === 'rename' && name === 'nextauth.json') this.#writes++;
+    });
+    child.on('message', (m: { probe?: string; id: number } & ProbeSample) => {
+      if (m?.probe !== 'sample') return;
+      this.#pending.get(m.id)?.(m);
+      this.#pending.delete(m.id);
+    });
+  }
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  get appUrl(): string {
+    return this.url.replace(/^http/, 'ws') + '/ns/sigmai';
+  }
+
+  static async start(opts: StartOptions): Promise<NsProcess> {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-'));
+    const args = [
+      '--expose-gc',
+      ...(opts.nodeFlags ?? []),
+      '--import',
+      'tsx',
+      '--import',
+      './bench/probe.ts',
+      'src/cli.ts',
+      'start',
+      '--port',
+      '0',
+      '--data',
+      dataDir,
+      '--log-level',
+      'warn',
+      '--demo',
+      'false',
+      '--root-api-key',
+      opts.rootKey,
+    ];
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d;
+        const line = out.split('\n')[0]!;
+        if (!out.includes('\n')) return;
+        const m = /listening on (http:\/\/\S+)/.exec(line);
+        child.stdout!.off('data', onData);
+        child.stdout!.resume(); // later lines are not read
+        if (m) resolve(m[1]!);
+        else reject(new Error(`unexpected first line from the server: ${line}\n${stderr}`));
+      };
+      child.stdout!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${stderr}`)));
+    });
+    const ns = new NsProcess(child, url, dataDir);
+    child.stderr!.on('data', (d) => (ns.stderr = (ns.stderr + d).slice(-20_000)));
+    ns.stderr = stderr;
+    return ns;
+  }
+
+  /** CPU and memory of the server now; `gc` runs two full collections first (heap figures). */
+  async sample(gc = false): Promise<ServerSample> {
+    const id = ++this.#seq;
+    const probe = await new Promise<ProbeSample>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server probe did not answer')), 30_000);
+      this.#pending.set(id, (s) => (clearTimeout(timer), resolve(s)));
+      this.#child.send({ probe: 'sample', id, gc });
+    });
+    return {
+      at: performance.now(),
+      cpuUs: probe.cpu.user + probe.cpu.system,
+      procCpuUs: procCpuUs(this.pid),
+      rss: procStatusBytes(this.pid, 'VmRSS'),
+      heapUsed: probe.mem.heapUsed,
+      heapTotal: probe.mem.heapTotal,
+      external: probe.mem.external,
+      fds: fdCount(this.pid),
+      storeWrites: this.#writes,
+    };
+  }
+
+  /** The server's /metrics as a map of `name{labels}` → value. */
+  async metrics(): Promise<Map<string, number>> {
+    const text = await (await fetch(this.url + '/metrics')).text();
+    const map = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line || line.startsWith('#')) continue;
+      const i = line.lastIndexOf(' ');
+      map.set(line.slice(0, i), Number(line.slice(i + 1)));
+    }
+    return map;
+  }
+
+  /** Store changes and writes as the server counts them, when /metrics exposes them (see README). */
+  async storeStats(): Promise<{ changes: number; writes: number } | undefined> {
+    const m = await this.metrics();
+    const changes = m.get('nextauth_store_changes_total');
+    const writes = m.get('nextauth_store_writes_total');
+    return changes === undefined || writes === undefined ? undefined : { changes, writes };
+  }
+
+  /** SIGTERM, wait for the exit (the store flushes), remove the data folder. */
+  async stop(): Promise<void> {
+    this.#watcher.close();
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      const exited = new Promise((r) => this.#child.once('exit', r));
+      this.#child.kill('SIGTERM');
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The `nextauth` command line, run as a child process: admin commands on the data folder of a
+ * stopped server, the same commands on a running server's REST API, the run lock, and the
+ * phone simulator (enrol, login, decline) against a running server.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Registry } from '../../src/registry/registry.ts';
+import { LowdbStore } from '../../src/store/lowdb-store.ts';
+import { RUN_LOCK_FILE, RunLockError, acquireRunLock, liveRunLock, readRunLock, removeRunLock, writeRunLock } from '../../src/store/run-lock.ts';
+import { startTestServer, type TestServer } from '../helpers/ns.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'nextauth-cli-'));
+const limits = { enrol: 600_000, challenge: 60_000 };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `nextauth …` as a child process (cwd: the repository); `input` goes to its stdin. */
+function cli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  for (const name of ['NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'NEXTAUTH_DATA']) delete env[name];
+  Object.assign(env, opts.env);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  if (opts.input !== undefined) child.stdin.write(opts.input);
+  child.stdin.end();
+  const t0 = Date.now(); return new Promise((resolve) => child.on("close", (code) => { console.error(Date.now() - t0, args.slice(0, 3).join(" ")); resolve({ code, stdout, stderr }); }));
+}
+
+function ok(r: Run, what: string): Run {
+  assert.is(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}`);
+  return r;
+}
+const okJson = <T = any>(r: Run, what: string): T => JSON.parse(ok(r, what).stdout) as T;
+
+/** A failed run: its exit code, and stderr naming `text`. */
+function fails(r: Run, code: number, text: string | RegExp, what: string): void {
+  assert.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, text, `${what}: stderr ${r.stderr}`);
+}
+
+/** Makes an account directly in a stopped server's data folder. */
+async function makeAccount(dataDir: string, serverid: string, userid: string): Promise<number> {
+  const store = await LowdbStore.open(dataDir);
+  const registry = new Registry(store, limits);
+  const pk = Buffer.alloc(32, 7).toString('base64url');
+  const account = await store.update((data) =>
+    registry.accounts.createInChange(data, serverid, { pk, description: 'test phone', secondFactor: 'none', userid }, Date.now()),
+  );
+  await store.close();
+  return account.id;
+}
+
+/** The pid of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.on('close', resolve));
+  return child.pid!;
+}
+
+/** Reads a stopped server's data file. */
+const dataOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'nextauth.json'), 'utf8'));
+
+let ns: TestServer | undefined;
+test.after(async () => {
+  await ns?.stop(true);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+// ───────────────────────────── (a) a stopped server's data folder ─────────────────────────────
+
+test('local mode: servers, keys, users and accounts in the data folder of a stopped server', async () => {
+  const data = path.join(tmp, 'local');
+  const d = ['--data', data];
+
+  // Nothing there yet: reading commands refuse (no empty store for a mistyped --data), create makes it.
+  fails(await cli(['server', 'list', ...d]), 1, /NO_DATA: no nextAuth data in/, 'list on an empty folder');
+  assert.not.ok(existsSync(path.join(data, 'nextauth.json')), 'a refused list made no store');
+
+  const created = okJson(await cli(['server', 'create', '--name', 'Shop', '--json', ...d]), 'server create');
+  const sid: string = created.serverid;
+  assert.match(sid, /^[A-Za-z0-9_-]{22}$/);
+  assert.is(created.serverName, 'Shop');
+  assert.is(created.accountCount, 0);
+
+  const [listText, listJson, show] = await Promise.all([
+    cli(['server', 'list', ...d]),
+    cli(['server', 'list', '--json', ...d]),
+    cli(['server', 'show', sid, '--json', ...d]),
+  ]);
+  assert.match(ok(listText, 'server list').stdout, /^SERVERID\s+NAME\s+ACCOUNTS\s+LAST LOGIN\n/);
+  assert.match(listText.stdout, new RegExp(`${sid}\\s+Shop\\s+0\\s+-`));
+  assert.equal(okJson(listJson, 'server list --json').map((s: any) => s.serverid), [sid]);
+  const shown = okJson(show, 'server show');
+  assert.is(shown.serverid, sid);
+  assert.is(shown.serverpk, created.serverpk);
+
+  // A key with permissions on the server: printed once, stored as a hash with its grant.
+  const key = okJson(await cli(['key', 'create', '--description', 'shop backend', '--server', sid, '--permissions', 'sessions,users', '--json', ...d]), 'key create');
+  assert.match(key.apikey, /^\S{16,}$/);
+  assert.is(key.description, 'shop backend');
+  assert.equal(key.permissions, ['sessions', 'users']);
+  const stored = dataOf(data);
+  assert.equal(stored.permissions[key.role][sid], ['sessions', 'users']);
+  assert.not.ok(JSON.stringify(stored).includes(key.apikey), 'the key itself is not stored');
+
+  // Attributes make the user; show gives them back with its accounts.
+  ok(await cli(['user', 'set-attributes', sid, 'alice', '{"mail":"alice@example.com","level":3}', ...d]), 'set-attributes');
+  const accountId = await makeAccount(data, sid, 'alice');
+  const [user, users, accounts, accountsText] = await Promise.all([
+    cli(['user', 'show', sid, 'alice', '--json', ...d]),
+    cli(['user', 'list', sid, '--json', ...d]),
+    cli(['account', 'list', sid, '--json', ...d]),
+    cli(['account', 'list', sid, ...d]),
+  ]);
+  const alice = okJson(user, 'user show');
+  assert.equal(alice.attributes, { mail: 'alice@example.com', level: 3 });
+  assert.is(alice.numberaccounts, 1);
+  assert.is(alice.accounts[0].id, accountId);
+  assert.equal(okJson(users, 'user list').map((u: any) => [u.userid, u.numberaccounts]), [['alice', 1]]);
+  const [account] = okJson(accounts, 'account list');
+  assert.equal([account.id, account.userid, account.blocked, account.description], [accountId, 'alice', false, 'test phone']);
+  assert.match(ok(accountsText, 'account list').stdout, new RegExp(`^ID\\s+USERID\\s+DESCRIPTION\\s+BLOCKED.*\\n${accountId}\\s+alice\\s+test phone\\s+no`));
+
+  // Block, unblock, delete.
+  assert.is(okJson(await cli(['account', 'block', sid, String(accountId), '--json', ...d]), 'block').blocked, true);
+  assert.is(dataOf(data).accounts[sid][accountId].blocked, true);
+  assert.match(ok(await cli(['account', 'block', sid, String(accountId), '--unblock', ...d]), 'unblock').stdout, `Account ${accountId} unblocked.`);
+  assert.is(dataOf(data).accounts[sid][accountId].blocked, false);
+  ok(await cli(['account', 'delete', sid, String(accountId), ...d]), 'delete');
+  assert.equal(dataOf(data).accounts[sid], {});
+  assert.is(dataOf(data).users[sid].alice.userid, 'alice', 'the user stays');
+});
+
+test('local mode: failed operations exit 1 with the error code, bad usage exits 2 naming the argument', async () => {
+  const data = path.join(tmp, 'local-errors');
+  const d = ['--data', data];
+  const sid = okJson(await cli(['server', 'create', '--name', 'E', '--json', ...d]), 'create').serverid as string;
+  const before = readFileSync(path.join(data, 'nextauth.json'), 'utf8');
+  const unknownServer = 'AAAAAAAAAAAAAAAAAAAAAA';
+  const runs = await Promise.all([
+    cli(['server', 'show', unknownServer, ...d]),
+    cli(['user', 'show', sid, 'nobody', ...d]),
+    cli(['account', 'delete', sid, '99', ...d]),
+    cli(['key', 'create', '--description', 'x', '--server', unknownServer, '--permissions', 'users', ...d]),
+    cli(['server', 'show', 'not-a-serverid', ...d]),
+    cli(['user', 'set-attributes', sid, 'bob', '{nope', ...d]),
+    cli(['key', 'create', '--description', 'x', '--server', sid, '--permissions', 'users,fly', ...d]),
+    cli(['user', 'show', sid, ...d]),
+    cli(['server', 'list', '--bogus', '1', ...d]),
+    cli(['frobnicate']),
+    cli(['server', 'list', '--url', 'http://127.0.0.1:1']),
+  ]);
+  fails(runs[0]!, 1, 'UNKNOWN_SERVER', 'unknown server');
+  fails(runs[1]!, 1, 'UNKNOWN_USER', 'unknown user');
+  fails(runs[2]!, 1, 'UNKNOWN_ACCOUNT', 'unknown account');
+  fails(runs[3]!, 1, 'UNKNOWN_SERVER', 'key for an unknown server');
+  fails(runs[4]!, 2, '<serverid>', 'bad serverid');
+  fails(runs[5]!, 2, '<json>: not JSON', 'bad json');
+  fails(runs[6]!, 2, /--permissions: "fly"/, 'bad permission');
+  fails(runs[7]!, 2, 'missing <userid>', 'missing argument');
+  fails(runs[8]!, 2, 'unknown option --bogus', 'unknown option');
+  fails(runs[9]!, 2, 'Unknown command "frobnicate"', 'unknown command');
+  fails(runs[10]!, 2, '--url needs --key', '--url without --key');
+  assert.is(dataOf(data).apiKeys && Object.keys(dataOf(data).apiKeys).length, 0, 'no key was made');
+  assert.is(readFileSync(path.join(data, 'nextauth.json'), 'utf8'), before, 'no failed command changed the data');
+});
+
+test('help names both modes and every command', async () => {
+  const help = ok(await cli(['--help']), 'help').stdout;
+  for (const word of ['--url', '--key', 'NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'STOPPED', 'RUNNING', 'server create', 'key create', 'user set-attributes', 'account block', 'app enrol', 'app login', '--json']) {
+    assert.ok(help.includes(word), `help mentions ${word}`);
+  }
+});
+
+// ───────────────────────────── (c) the run lock ─────────────────────────────
+
+test('run lock: written 0600, taken with O_EXCL, refused while another live process holds it, removed only by its holder', async () => {
+  const dir = path.join(tmp, 'lock-unit');
+  const lock = await writeRunLock(dir, 'http://127.0.0.1:8080');
+  assert.is(lock.pid, process.pid);
+  assert.is(statSync(path.join(dir, RUN_LOCK_FILE)).mode & 0o777, 0o600);
+  assert.equal(await readRunLock(dir), lock);
+  assert.equal(await liveRunLock(dir), lock);
+  await removeRunLock(dir, process.pid + 1);
+  assert.ok(await readRunLock(dir), 'another process does not remove it');
+  await removeRunLock(dir);
+  assert.is(await readRunLock(dir), undefined);
+  await removeRunLock(dir); // no error when there is none
+
+  // Another live process (our parent) holds it: refused, naming its URL.
+  writeFileSync(path.join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: process.ppid, url: 'http://127.0.0.1:9090', started: 1 }));
+  try {
+    await acquireRunLock(dir, 'http://127.0.0.1:8080');
+    assert.unreachable('acquired a held lock');
+  } catch (e) {
+    assert.instance(e, RunLockError);
+    assert.match((e as Error).message, 'http://127.0.0.1:9090');
+  }
+  // A stale lock (a pid that is gone) and this process's own lock are taken over.
+  writeFileSync(path.join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: await deadPid(), url: 'http://x', started: 1 }));
+  assert.is((await acquireRunLock(dir, 'http://127.0.0.1:8080')).url, 'http://127.0.0.1:8080');
+  assert.is((await acquireRunLock(dir, 'http://127.0.0.1:8081')).url, 'http://127.0.0.1:8081');
+  assert.is(statSync(path.join(dir, RUN_LOCK_FILE)).mode & 0o777, 0o600);
+  writeFileSync(path.join(dir, RUN_LOCK_FILE), 'garbage');
+  assert.is(await readRunLock(dir), undefined);
+});
+
+test('run lock: local mode refuses while the lock names a live process, and ignores a stale one', async () => {
+  const data = path.join(tmp, 'locked');
+  ok(await cli(['server', 'create', '--name', 'L', '--data', data]), 'create');
+  await writeRunLock(data, 'http://127.0.0.1:4567'); // this test process: alive
+  const before = readFileSync(path.join(data, 'nextauth.json'), 'utf8');
+  const [list, create] = await Promise.all([
+    cli(['server', 'list', '--data', data]),
+    cli(['server', 'create', '--name', 'M', '--data', data]),
+  ]);
+  for (const r of [list, create]) {
+    fails(r, 1, /SERVER_RUNNING: .*running on the data folder .*--url http:\/\/127\.0\.0\.1:4567/, 'refused while running');
+  }
+  assert.is(readFileSync(path.join(data, 'nextauth.json'), 'utf8'), before, 'nothing written');
+
+  // Another command working on the folder holds it too.
+  await writeRunLock(data, '', 'cli');
+  fails(await cli(['server', 'list', '--data', data], { env: { NEXTAUTH_CLI_BUSY_WAIT_MS: '300' } }), 1, /DATA_BUSY: a nextauth command \(pid \d+\) is working on the data folder/, 'busy');
+
+  // A lock left by a process that is gone is stale; the command takes it and removes it when done.
+  writeFileSync(path.join(data, RUN_LOCK_FILE), JSON.stringify({ pid: await deadPid(), url: 'http://127.0.0.1:4567', started: 1 }));
+  assert.is(okJson(await cli(['server', 'list', '--json', '--data', data]), 'stale lock').length, 1);
+  assert.not.ok(existsSync(path.join(data, RUN_LOCK_FILE)), 'the command removed its lock');
+});
+
+// ───────────────────────────── (b) a running server, over REST ─────────────────────────────
+
+test('REST mode: the same commands on a running server with --url and --key (or the environment)', async () => {
+  ns = await startTestServer();
+  const r = ['--url', ns.url, '--key', ns.rootKey];
+  const created = okJson(await cli(['server', 'create', '--name', 'Remote', '--json', ...r]), 'create');
+  const sid: string = created.serverid;
+  assert.is((await ns.api('GET', `/servers/${sid}/`)).body.serverName, 'Remote');
+
+  const env = { NEXTAUTH_URL: ns.url, NEXTAUTH_API_KEY: ns.rootKey };
+  const [list, show, key, set] = await Promise.all([
+    cli(['server', 'list', '--json'], { env }),
+    cli(['server', 'show', sid], { env }),
+    cli(['key', 'create', '--description', 'remote backend', '--server', sid, '--permissions', 'sessions,users', '--json', ...r]),
+    cli(['user', 'set-attributes', sid, 'bob', '{"team":"red"}', ...r]),
+  ]);
+  assert.ok(okJson(list, 'list').some((s: any) => s.serverid === sid));
+  assert.match(ok(show, 'show').stdout, new RegExp(`serverid:\\s+${sid}\\n`));
+  const newKey = okJson(key, 'key create');
+  ok(set, 'set-attributes');
+
+  // The new key works on its server (and only with what it was granted).
+  const users = await ns.api('GET', `/servers/${sid}/users/`, { key: newKey.apikey });
+  assert.is(users.status, 200);
+  assert.equal(users.body.users.map((u: any) => u.userid), ['bob']);
+  assert.is((await ns.api('GET', `/servers/${sid}/accounts/`, { key: newKey.apikey })).status, 403);
+
+  // Accounts (one made through the running server's registry).
+  const account = await ns.registry.store.update((data) =>
+    ns!.registry.accounts.createInChange(data, sid, { pk: Buffer.alloc(32, 9).toString('base64url'), description: 'remote phone', secondFactor: 'none', userid: 'bob' }, Date.now()),
+  );
+  const [bob, accounts, denied, wrongKey] = await Promise.all([
+    cli(['user', 'show', sid, 'bob', '--json', ...r]),
+    cli(['account', 'list', sid, '--json', ...r]),
+    cli(['account', 'list', sid, '--url', ns.url, '--key', newKey.apikey]),
+    cli(['server', 'list', '--url', ns.url, '--key', 'wrong-wrong-wrong-wrong']),
+  ]);
+  const bobView = okJson(bob, 'user show');
+  assert.equal(bobView.attributes, { team: 'red' });
+  assert.equal(bobView.accounts.map((a: any) => a.id), [account.id]);
+  assert.equal(okJson(accounts, 'account list').map((a: any) => a.id), [account.id]);
+  fails(denied, 1, 'FORBIDDEN', 'a key without accounts');
+  fails(wrongKey, 1, 'UNKNOWN_API_KEY', 'a wrong key');
+
+  assert.is(okJson(await cli(['account', 'block', sid, String(account.id), '--json', ...r]), 'block').blocked, true);
+  assert.is(ns.registry.accounts.get(sid, account.id)?.blocked, true);
+  ok(await cli(['account', 'block', sid, String(account.id), '--unblock', ...r]), 'unblock');
+  assert.is(ns.registry.accounts.get(sid, account.id)?.blocked, false);
+  ok(await cli(['account', 'delete', sid, String(account.id), ...r]), 'delete');
+  assert.is(ns.registry.accounts.get(sid, account.id), undefined);
+
+  const [unknown, unreachable] = await Promise.all([
+    cli(['account', 'delete', sid, String(account.id), ...r]),
+    cli(['server', 'list', '--url', 'http://127.0.0.1:1', '--key', 'k']),
+  ]);
+  fails(unknown, 1, 'UNKNOWN_ACCOUNT', 'deleted twice');
+  fails(unreachable, 1, 'UNREACHABLE', 'nobody listening');
+});
+
+// ───────────────────────────── the phone simulator ─────────────────────────────
+
+test('app enrol then app login against a running server; "n" at the prompt declines', async () => {
+  ns ??= await startTestServer();
+  const sid: string = (await ns.api('POST', '/servers/', { body: { serverName: 'Phone shop' } })).body.serverid;
+  const keystore = path.join(tmp, 'phone', 'keys.json');
+  const session = async (nonce: string) => (await ns!.api('GET', `/servers/${sid}/sessions/`, { headers: { 'x-nonce': nonce } })).body;
+
+  // Enrol: the QR bytes as base64.
+  const enrolNonce = 'enrol-nonce-0123456789';
+  const enrolQr = await ns.api('GET', `/servers/${sid}/sessions/qr/enrol?name=phone&userid=alice`, { headers: { 'x-nonce': enrolNonce } });
+  assert.is(enrolQr.status, 200);
+  const enrol = ok(await cli(['app', 'enrol', Buffer.from(enrolQr.raw).toString('base64'), '--yes', '--keystore', keystore]), 'app enrol');
+  assert.match(enrol.stdout, /Server:\s+Phone shop/);
+  assert.match(enrol.stdout, /Action:\s+enrol as phone \(user alice\)/);
+  assert.match(enrol.stdout, /Enrolled: account 1 on Phone shop/);
+  assert.ok(enrol.stdout.includes(`Stored in ${keystore}`));
+  assert.is(statSync(keystore).mode & 0o777, 0o600);
+  const enrolled = await session(enrolNonce);
+  assert.is(enrolled.loggedin, true);
+  assert.is(enrolled.userid, 'alice');
+  assert.is(enrolled.accountid, 1);
+
+  // Login: an app link (base64url) for a second nonce, with the browser's context in the QR call.
+  const loginNonce = 'login-nonce-0123456789';
+  const loginQr = await ns.api('POST', `/servers/${sid}/sessions/qr/login`, {
+    headers: { 'x-nonce': loginNonce },
+    body: { sessioninfo: { ip: '203.0.113.7', useragent: 'TestBrowser/1.0' }, announceinfo: { info: 'Order #42' } },
+  });
+  assert.is(loginQr.status, 200);
+  const link = `nextauth:?qr=${Buffer.from(loginQr.raw).toString('base64url')}`;
+  const loginRun = await cli(['app', 'login', link, '--yes', '--json', '--keystore', keystore]);
+  const login = okJson(loginRun, 'app login');
+  assert.equal(login, { acc: 1, serverid: sid, server: 'Phone shop', userid: 'alice', loggedin: true });
+  // With --json the phone's screen goes to stderr, so stdout stays JSON.
+  assert.match(loginRun.stderr, /Browser:\s+ip 203\.0\.113\.7, user agent TestBrowser\/1\.0/);
+  assert.match(loginRun.stderr, /Announce:\s+\{"info":"Order #42"\}/);
+  const loggedIn = await session(loginNonce);
+  assert.is(loggedIn.loggedin, true);
+  assert.is(loggedIn.accountid, 1);
+
+  // Decline: the consent screen is shown, "n" answers it, the session stays logged out.
+  const declineNonce = 'decline-nonce-0123456789';
+  const declineQr = await ns.api('POST', `/servers/${sid}/sessions/qr/login`, {
+    headers: { 'x-nonce': declineNonce },
+    body: { sessioninfo: { ip: '198.51.100.9', useragent: 'OtherBrowser/2' } },
+  });
+  const declined = await cli(['app', 'login', Buffer.from(declineQr.raw).toString('base64'), '--keystore', keystore], { input: 'n\n' });
+  fails(declined, 1, 'DECLINED', 'declined login');
+  assert.match(declined.stdout, /Server:\s+Phone shop/);
+  assert.match(declined.stdout, /Action:\s+log in as account 1 \(user alice\)/);
+  assert.match(declined.stdout, /Browser:\s+ip 198\.51\.100\.9, user agent OtherBrowser\/2/);
+  assert.match(declined.stdout, /Confirm\? \[y\/N\]/);
+  const after = await session(declineNonce);
+  assert.is(after.loggedin, false);
+  assert.is(after.state, 'waiting');
+
+  // The wrong kind of code, and a code that is not one, are usage errors.
+  const [wrongKind, garbage, noAccount] = await Promise.all([
+    cli(['app', 'enrol', link, '--yes', '--keystore', keystore]),
+    cli(['app', 'login', 'not*a*qr', '--yes', '--keystore', keystore]),
+    cli(['app', 'login', link, '--yes', '--keystore', path.join(tmp, 'phone', 'empty.json')]),
+  ]);
+  fails(wrongKind, 2, '<qr>: this is a login code', 'login code to enrol');
+  fails(garbage, 2, '<qr>: bad QR code', 'garbage');
+  fails(noAccount, 1, 'NO_ACCOUNT', 'no stored account');
+});
+
+test.run();
