@@ -9,7 +9,7 @@
  * - actions `accept`, `refuse`, `confirm`: answer an app connection (a `peer` id).
  * Browsers hear it through emitted `notify` events.
  */
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { and, assign, emit, fromPromise, setup } from 'xstate';
 
 export type Op = 'login' | 'enrol';
 
@@ -52,6 +52,12 @@ export interface SessionContext extends SessionInput {
   failures: number;
   userContext: UserContext | null;
   userinput: string | null;
+  /** A push is out for this session: to which accounts, and the number the browser shows. */
+  push: { accounts: number[]; number?: string } | null;
+  /** Continuous session: the connection that logged in, the ping interval (ms), the ping counter. */
+  pinger: string | null;
+  pingTime: number;
+  pings: number;
 }
 
 /** What a proof carries to `verifyProof` (opaque here: the protocol layer fills it). */
@@ -62,7 +68,11 @@ export type SessionEvent =
   | { type: 'proof'; peer: string; proof: ProofPayload }
   /** A proof that failed before verification (its box did not open, or it did not fit its schema). */
   | { type: 'fail'; peer: string; code: string }
-  | { type: 'decline'; peer: string }
+  /** The user said no; `report` mutes pushes to the accounts pushed to. */
+  | { type: 'decline'; peer: string; report?: boolean }
+  /** A push went out to these accounts (a number to match, with the number-match flag). */
+  | { type: 'provoke'; accounts: number[]; number?: string }
+  | { type: 'pong'; peer: string; n: number }
   /** The app connection went away mid-handshake. */
   | { type: 'abandon'; peer: string }
   | { type: 'logout' }
@@ -77,15 +87,19 @@ export interface VerifyInput {
   hsid: string;
   op: Op;
   proof: ProofPayload;
+  /** The number the proof must carry (number match after a push). */
+  number?: string;
 }
 export interface VerifyOutput {
   account: number;
   userinput?: string;
+  /** > 0: a continuous session, pinged every pingTime/2 ms, logged out without a pong in pingTime ms. */
+  pingTime?: number;
 }
 
 /** Browser-facing events (PROTOCOL.md §5), in lower case. */
 export type Notice = 'confirmscan' | 'confirmprovoke' | 'login' | 'logout' | 'cancel' | 'noaccounts';
-export type SessionEmitted = { type: 'notify'; event: Notice };
+export type SessionEmitted = { type: 'notify'; event: Notice; number?: string };
 
 /** The code of a failed verification (errors from verifyProof carry one; anything else is INTERNAL). */
 export const failureCode = (error: unknown): string =>
@@ -119,21 +133,34 @@ export const sessionMachine = setup({
     refuse: (_, _params: { peer: string; code: string }) => {},
     /** The proof verified: send the app its result. */
     confirm: (_, _params: { peer: string; output: VerifyOutput }) => {},
+    /** Send the phone of a continuous session a ping. */
+    ping: (_, _params: { peer: string; n: number }) => {},
+    /** The user declined a push and reported it: mute pushes to these accounts. */
+    mute: (_, _params: { accounts: number[] }) => {},
     startHandshake: assign(({ event }) => (event.type === 'hello' ? { peer: event.peer, op: event.op } : {})),
-    endHandshake: assign({ peer: null, op: null }),
+    endHandshake: assign({ peer: null, op: null, push: null }),
+    notifyScan: emit(({ context }) => ({ type: 'notify', event: context.push ? 'confirmprovoke' : 'confirmscan', ...(context.push?.number ? { number: context.push.number } : {}) }) as const),
+    setUserContext: assign({ userContext: ({ event }) => (event.type === 'setContext' ? event.userContext : null) }),
+    countPing: assign({ pings: ({ context }) => context.pings + 1 }),
     countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
+    takePush: assign({ push: ({ event }) => (event.type === 'provoke' ? { accounts: event.accounts, ...(event.number ? { number: event.number } : {}) } : null) }),
   },
   guards: {
     fromPeer: ({ context, event }) => 'peer' in event && event.peer === context.peer,
     isLastFailure: ({ context }) => context.failures + 1 >= context.limits.maxFailures,
     revokesLoggedIn: ({ context, event }) => event.type === 'revoke' && event.account === context.account,
     deletesLastAccount: ({ context, event }) => event.type === 'revoke' && event.deleted && event.account === context.lastAccount,
+    isContinuous: ({ context }) => context.pingTime > 0 && context.pinger !== null,
+    answersPing: ({ context, event }) => event.type === 'pong' && event.peer === context.pinger && event.n === context.pings,
+    reportsPush: ({ context, event }) => event.type === 'decline' && event.report === true && context.push !== null,
   },
   delays: {
     challenge: ({ context }) => context.limits.challenge,
     idle: ({ context }) => context.limits.idle,
     session: ({ context }) => context.limits.session,
     lock: ({ context }) => context.limits.lock,
+    pingTimeout: ({ context }) => context.pingTime,
+    pingInterval: ({ context }) => Math.max(1, Math.floor(context.pingTime / 2)),
   },
 }).createMachine({
   id: 'session',
@@ -146,10 +173,14 @@ export const sessionMachine = setup({
     failures: 0,
     userContext: null,
     userinput: null,
+    push: null,
+    pinger: null,
+    pingTime: 0,
+    pings: 0,
   }),
   initial: 'waiting',
   on: {
-    setContext: { actions: assign({ userContext: ({ event }) => event.userContext }) },
+    setContext: { actions: 'setUserContext' },
     revoke: { guard: 'deletesLastAccount', actions: assign({ lastAccount: null }) },
   },
   states: {
@@ -159,9 +190,12 @@ export const sessionMachine = setup({
         open: {
           after: { idle: '#session.expired' },
           on: {
+            // Any event restarts the idle limit.
+            setContext: { target: 'open', reenter: true, actions: 'setUserContext' },
+            provoke: { target: 'open', reenter: true, actions: 'takePush' },
             hello: {
               target: '#session.challenged',
-              actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, emit({ type: 'notify', event: 'confirmscan' })],
+              actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, 'notifyScan'],
             },
           },
         },
@@ -178,7 +212,14 @@ export const sessionMachine = setup({
         hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
         proof: { guard: 'fromPeer', target: 'verifying' },
         fail: { guard: 'fromPeer', target: 'failing' },
-        decline: { guard: 'fromPeer', target: 'waiting', actions: ['endHandshake', emit({ type: 'notify', event: 'cancel' })] },
+        decline: [
+          {
+            guard: and(['fromPeer', 'reportsPush']),
+            target: 'waiting',
+            actions: [{ type: 'mute', params: ({ context }) => ({ accounts: context.push?.accounts ?? [] }) }, 'endHandshake', emit({ type: 'notify', event: 'cancel' })],
+          },
+          { guard: 'fromPeer', target: 'waiting', actions: ['endHandshake', emit({ type: 'notify', event: 'cancel' })] },
+        ],
         abandon: { guard: 'fromPeer', target: 'waiting', actions: ['endHandshake', emit({ type: 'notify', event: 'cancel' })] },
       },
     },
@@ -190,6 +231,7 @@ export const sessionMachine = setup({
           hsid: context.hsid,
           op: context.op ?? 'login',
           proof: event.type === 'proof' ? event.proof : {},
+          ...(context.push?.number ? { number: context.push.number } : {}),
         }),
         onDone: {
           target: 'authenticated',
@@ -199,6 +241,9 @@ export const sessionMachine = setup({
               lastAccount: ({ event }) => event.output.account,
               userinput: ({ event }) => event.output.userinput ?? null,
               failures: 0,
+              pinger: ({ context }) => context.peer,
+              pingTime: ({ event }) => event.output.pingTime ?? 0,
+              pings: 0,
             }),
             { type: 'confirm', params: ({ context, event }) => ({ peer: context.peer!, output: event.output }) },
             'endHandshake',
@@ -223,6 +268,19 @@ export const sessionMachine = setup({
       ],
     },
     authenticated: {
+      initial: 'oneShot',
+      states: {
+        /** pingTime 0: the login lasts its session limit. */
+        oneShot: { always: { guard: 'isContinuous', target: 'pinging' } },
+        /** A ping is out: without its pong in pingTime the session ends. */
+        pinging: {
+          entry: ['countPing', { type: 'ping', params: ({ context }) => ({ peer: context.pinger ?? '', n: context.pings }) }],
+          after: { pingTimeout: { target: '#session.loggedOut', actions: emit({ type: 'notify', event: 'logout' }) } },
+          on: { pong: { guard: 'answersPing', target: 'ponged' } },
+        },
+        /** The phone answered; the next ping goes out after pingTime/2. */
+        ponged: { after: { pingInterval: 'pinging' } },
+      },
       after: { session: { target: 'loggedOut', actions: emit({ type: 'notify', event: 'logout' }) } },
       on: {
         hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
@@ -242,13 +300,15 @@ export const sessionMachine = setup({
       },
     },
     loggedOut: {
-      entry: assign({ account: null }),
+      entry: assign({ account: null, pinger: null, pingTime: 0 }),
       after: { idle: 'expired' },
       on: {
         expire: 'expired',
+        setContext: { target: 'loggedOut', reenter: true, actions: 'setUserContext' },
+        provoke: { target: 'loggedOut', reenter: true, actions: 'takePush' },
         hello: {
           target: 'challenged',
-          actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, emit({ type: 'notify', event: 'confirmscan' })],
+          actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, 'notifyScan'],
         },
       },
     },

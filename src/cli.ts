@@ -52,18 +52,24 @@ ${Object.values(settings).map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28
 
 async function start(flags: Map<string, string>): Promise<void> {
   const config = loadConfig(flags);
+  const say = (line: string) => process.stdout.write(line + '\n');
+  // Signals are taken from the start: one that comes while the server starts stops it once started.
+  let signalled: string | undefined;
+  let stop: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => (stop ? stop(signal) : (signalled ??= signal));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   // Imported here: the server's modules (fastify, socket.io, …) take a while to load, and the
   // other commands do not need them.
   const { startServer } = await import('./main.ts');
   const server = await startServer(config);
-  const say = (line: string) => process.stdout.write(line + '\n');
   say(`nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), data in ${config.dataDir}`);
   if (server.bootstrap.rootApiKey) {
     say(`Root api key (shown once, keep it safe): ${server.bootstrap.rootApiKey}`);
   }
   if (server.bootstrap.demoServerId) say(`Demo server created: ${server.bootstrap.demoServerId}`);
   let stopping = false;
-  const stop = (signal: string) => {
+  stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     say(`${signal}: stopping`);
@@ -71,8 +77,7 @@ async function start(flags: Map<string, string>): Promise<void> {
     timer.unref();
     server.close().then(() => process.exit(0), () => process.exit(1));
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (signalled) stop(signalled);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -19,6 +19,11 @@ export interface Limits {
   lock: number;
   /** ms an enrol code lives at most. */
   enrol: number;
+  /** Pushes per account: at most one per `pushInterval` ms and `pushHourly` an hour. */
+  pushInterval: number;
+  pushHourly: number;
+  /** ms pushes to an account stay muted after a "deny and report". */
+  mute: number;
 }
 
 export interface Config {
@@ -34,6 +39,8 @@ export interface Config {
   allowedOrigins: string[];
   /** Create a demo virtual server on an empty data folder. */
   demo: boolean;
+  /** Default push gateway for phones that are not connected. */
+  pushGateway?: string;
   limits: Limits;
 }
 
@@ -63,6 +70,10 @@ export const settings = {
   maxFailures: { env: 'NEXTAUTH_MAX_FAILURES', flag: 'max-failures', help: 'failed proofs before a session is locked (default 5)' },
   lock: { env: 'NEXTAUTH_LOCK_SECONDS', flag: 'lock-seconds', help: 'seconds a locked session refuses hello (default 300)' },
   enrol: { env: 'NEXTAUTH_ENROL_SECONDS', flag: 'enrol-seconds', help: 'seconds an enrol code lives at most (default 600)' },
+  pushInterval: { env: 'NEXTAUTH_PUSH_INTERVAL_SECONDS', flag: 'push-interval-seconds', help: 'seconds between two pushes to one account (default 10)' },
+  pushHourly: { env: 'NEXTAUTH_PUSH_HOURLY', flag: 'push-hourly', help: 'pushes to one account per hour (default 20)' },
+  mute: { env: 'NEXTAUTH_MUTE_SECONDS', flag: 'mute-seconds', help: 'seconds pushes stay muted after "deny and report" (default 1200)' },
+  pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
 } as const satisfies Record<string, Setting>;
 
 type Key = keyof typeof settings;
@@ -135,7 +146,17 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     }
   }
 
+  const pushGateway = raw('pushGateway');
+  if (pushGateway !== undefined) {
+    try {
+      if (!/^https?:$/.test(new URL(pushGateway).protocol)) throw new Error();
+    } catch {
+      bad('pushGateway', pushGateway, 'an http(s) URL');
+    }
+  }
+
   return {
+    ...(pushGateway !== undefined ? { pushGateway } : {}),
     host,
     port,
     dataDir: path.resolve(raw('dataDir') ?? 'data'),
@@ -151,6 +172,9 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       maxFailures: int('maxFailures', 5, 1, 1000),
       lock: seconds('lock', 5 * 60),
       enrol: seconds('enrol', 10 * 60),
+      pushInterval: int('pushInterval', 10, 0, 86400) * 1000,
+      pushHourly: int('pushHourly', 20, 1, 100000),
+      mute: seconds('mute', 20 * 60),
     },
   };
 }

@@ -10,9 +10,12 @@ import { createMetrics } from './api/metrics.ts';
 import type { App } from './api/context.ts';
 import type { Config } from './config.ts';
 import { createProofVerifier } from './protocol/verify-proof.ts';
+import { provokeSession } from './sessions/provoke.ts';
 import { Registry } from './registry/registry.ts';
 import { SessionHub, type Clock } from './sessions/hub.ts';
 import { LowdbStore } from './store/lowdb-store.ts';
+import { acquireRunLock, removeRunLock, writeRunLock } from './store/run-lock.ts';
+import { PushService } from './sessions/push.ts';
 import { emptySessions } from './store/data.ts';
 import { createAppSocket } from './transports/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-socket.ts';
@@ -26,6 +29,7 @@ export interface RunningServer {
   port: number;
   registry: Registry;
   hub: SessionHub;
+  push: PushService;
   app: App;
   /** Stops taking connections, flushes the store, closes sockets (1001). */
   close(): Promise<void>;
@@ -44,6 +48,8 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer & { bootstrap: Bootstrap }> {
+  // Refuses (RunLockError) while another live process — a server or an admin command — holds the data folder.
+  await acquireRunLock(config.dataDir, config.publicUrl);
   const store = await LowdbStore.open(config.dataDir);
   const registry = new Registry(store, config.limits);
   const bootstrap: Bootstrap = {};
@@ -59,7 +65,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
   });
   const saved = await LowdbStore.openFile(config.dataDir, 'sessions.json', emptySessions);
-  const metrics = createMetrics();
+  const metrics = createMetrics({
+    stores: { registry: store.stats, sessions: saved.stats },
+    liveSessions: () => hub.countByState(),
+  });
   const now = () => (options.clock ?? { now: Date.now }).now();
   const hub = new SessionHub({
     limits: config.limits,
@@ -67,15 +76,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     accountExists: (serverid, id) => registry.accounts.get(serverid, id) !== undefined,
     saved,
     log,
+    onMute: (serverid, accounts) => push.mute(serverid, accounts),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  registry.accounts.events.on('revoked', (serverid, id, reason) => hub.revoke(serverid, id, reason === 'deleted'));
+  const push = new PushService({
+    registry,
+    hub,
+    limits: config.limits,
+    clock: hub.clock,
+    log,
+    ...(config.pushGateway ? { gateway: config.pushGateway } : {}),
+  });
+  registry.accounts.events.on('revoked', (serverid, id, reason) => {
+    hub.revoke(serverid, id, reason === 'deleted');
+    push.revoke(serverid, id);
+  });
 
-  const app = await createHttpApp({ config, registry, hub, metrics, log });
+  const app = await createHttpApp({ config, registry, hub, push, metrics, log });
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');
-  const appSocket = createAppSocket({ hub, registry, log, metrics, now });
-  const browserDeps = { hub, registry, metrics, log };
+  const appSocket = createAppSocket({ hub, push, registry, log, metrics, now });
+  const browserDeps = { hub, registry, metrics, log, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
   const socketIo = createSocketIo(app.server, browserDeps, config.allowedOrigins);
 
@@ -100,15 +121,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const url = `http://${host}:${port}`;
   // With port 0 the default public URL names the port we got.
   if (config.port === 0 && config.publicUrl.endsWith(':0')) config.publicUrl = url;
+  await writeRunLock(config.dataDir, url);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
+      await push.close();
       await app.close();
       await Promise.all([store.close(), saved.close()]);
+      await removeRunLock(config.dataDir);
     })());
 
-  return { config, url, port, registry, hub, app, close, bootstrap };
+  return { config, url, port, registry, hub, push, app, close, bootstrap };
 }

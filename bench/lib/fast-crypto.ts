@@ -23,11 +23,8 @@ import nacl from 'tweetnacl';
 import { fromB64url, type Signer, type StoredAccount } from '../../src/sdk/app.ts';
 
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
-const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 
-/** The Ed25519 private KeyObject of a 32-byte seed. */
+/** The Ed25519 private KeyObject of a 32-byte seed (PKCS8 DER; done once per phone). */
 export const ed25519FromSeed = (seed: Uint8Array): KeyObject =>
   createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' });
 
@@ -44,28 +41,37 @@ export function nodeSigner(account: StoredAccount, onSign?: () => void): Signer 
   };
 }
 
-/** A bounded map of KeyObjects made from raw keys (the server's key is the same every login). */
-function cache(make: (raw: Uint8Array) => KeyObject, max = 10_000): (raw: Uint8Array) => KeyObject {
-  const map = new Map<string, KeyObject>();
-  return (raw) => {
+/**
+ * A bounded map from raw key bytes to KeyObjects. Keys are imported as JWK: on OpenSSL 3 a DER
+ * import costs 80–350 µs, a JWK import of a public key 5 µs (see bench/README.md).
+ */
+class KeyCache {
+  readonly #map = new Map<string, KeyObject>();
+  constructor(private readonly max = 10_000) {}
+  get(raw: Uint8Array, make: () => KeyObject): KeyObject {
     const id = Buffer.from(raw).toString('latin1');
-    let key = map.get(id);
-    if (!key) {
-      key = make(raw);
-      if (map.size >= max) map.delete(map.keys().next().value!);
-      map.set(id, key);
-    }
+    let key = this.#map.get(id);
+    if (!key) this.set(raw, (key = make()));
     return key;
-  };
+  }
+  peek(raw: Uint8Array): KeyObject | undefined {
+    return this.#map.get(Buffer.from(raw).toString('latin1'));
+  }
+  set(raw: Uint8Array, key: KeyObject): void {
+    if (this.#map.size >= this.max) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(Buffer.from(raw).toString('latin1'), key);
+  }
 }
 
-const edPublic = cache((raw) => createPublicKey({ key: Buffer.concat([ED25519_SPKI, raw]), format: 'der', type: 'spki' }));
-const edPrivate = cache((secretKey) => ed25519FromSeed(secretKey.subarray(0, 32)));
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+const fromJwk = (value: string | undefined) => new Uint8Array(Buffer.from(value!, 'base64url'));
 
-const rawOf = (key: KeyObject, kind: 'spki' | 'pkcs8'): Uint8Array => {
-  const der = key.export({ format: 'der', type: kind });
-  return new Uint8Array(der.subarray(der.length - 32));
-};
+/** Ed25519 public keys seen (the server's key is the same every login). */
+const edPublic = new KeyCache();
+/** Ed25519 private keys by their 64-byte NaCl secret key, filled when they are made. */
+const edPrivate = new KeyCache();
+/** X25519 private keys by their raw 32 bytes, filled when they are made (the next agreement uses it). */
+const xPrivate = new KeyCache(1_000);
 
 let patched = false;
 
@@ -77,9 +83,11 @@ export function useNodeCryptoForTweetnacl(): void {
 
   n.hash = (message: Uint8Array) => new Uint8Array(createHash('sha512').update(message).digest());
 
+  const naclScalarMult = nacl.scalarMult;
   const scalarMult = (scalar: Uint8Array, point: Uint8Array): Uint8Array => {
-    const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8, scalar]), format: 'der', type: 'pkcs8' });
-    const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, point]), format: 'der', type: 'spki' });
+    const privateKey = xPrivate.peek(scalar);
+    if (!privateKey) return naclScalarMult(scalar, point); // a key this process did not make
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(point) }, format: 'jwk' });
     try {
       return new Uint8Array(diffieHellman({ privateKey, publicKey }));
     } catch {
@@ -89,26 +97,33 @@ export function useNodeCryptoForTweetnacl(): void {
   n.scalarMult = Object.assign(scalarMult, { base: nacl.scalarMult.base, scalarLength: 32, groupElementLength: 32 });
 
   const boxKeyPair = () => {
-    const { publicKey, privateKey } = generateKeyPairSync('x25519');
-    return { publicKey: rawOf(publicKey, 'spki'), secretKey: rawOf(privateKey, 'pkcs8') };
+    const { privateKey } = generateKeyPairSync('x25519');
+    const jwk = privateKey.export({ format: 'jwk' });
+    const pair = { publicKey: fromJwk(jwk.x), secretKey: fromJwk(jwk.d) };
+    xPrivate.set(pair.secretKey, privateKey);
+    return pair;
   };
   n.box.keyPair = Object.assign(boxKeyPair, { fromSecretKey: nacl.box.keyPair.fromSecretKey });
 
   const signKeyPair = () => {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const pk = rawOf(publicKey, 'spki');
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const jwk = privateKey.export({ format: 'jwk' });
+    const publicKey = fromJwk(jwk.x);
     const secretKey = new Uint8Array(64);
-    secretKey.set(rawOf(privateKey, 'pkcs8'));
-    secretKey.set(pk, 32);
-    return { publicKey: pk, secretKey };
+    secretKey.set(fromJwk(jwk.d));
+    secretKey.set(publicKey, 32);
+    edPrivate.set(secretKey, privateKey);
+    return { publicKey, secretKey };
   };
   n.sign.keyPair = Object.assign(signKeyPair, { fromSecretKey: nacl.sign.keyPair.fromSecretKey, fromSeed: nacl.sign.keyPair.fromSeed });
 
-  const detached = (message: Uint8Array, secretKey: Uint8Array) => new Uint8Array(sign(null, message, edPrivate(secretKey)));
+  const detached = (message: Uint8Array, secretKey: Uint8Array) =>
+    new Uint8Array(sign(null, message, edPrivate.get(secretKey, () => ed25519FromSeed(secretKey.subarray(0, 32)))));
   const detachedVerify = (message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean => {
     if (signature.length !== 64 || publicKey.length !== 32) return false;
     try {
-      return verify(null, message, edPublic(publicKey), signature);
+      const key = edPublic.get(publicKey, () => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' }));
+      return verify(null, message, key, signature);
     } catch {
       return false;
     }

@@ -12,6 +12,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { ServerRecord } from '../store/data.ts';
 import type { Metrics } from './metrics.ts';
 import type { SessionHub } from '../sessions/hub.ts';
+import type { PushService } from '../sessions/push.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -19,6 +20,7 @@ export interface ApiContext {
   config: Config;
   registry: Registry;
   hub: SessionHub;
+  push: PushService;
   metrics: Metrics;
   log: FastifyBaseLogger;
 }
@@ -30,6 +32,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** No api key needed (healthz, metrics, openapi, pages). */
     public?: boolean;
+    /** The body may be left out (it is then `{}`). */
+    optionalBody?: boolean;
   }
 }
 

@@ -1,9 +1,46 @@
 /** Prometheus metrics of the NS (served at GET /metrics). */
 import client from 'prom-client';
 
-export function createMetrics() {
+export interface MetricSources {
+  /** Changes asked of each store and the file writes that carried them (coalescing). */
+  stores: Record<string, { changes: number; writes: number }>;
+  /** Live session actors per state. */
+  liveSessions: () => Record<string, number>;
+}
+
+export function createMetrics(sources?: MetricSources) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
+  if (sources) {
+    new client.Gauge({
+      name: 'nextauth_store_changes',
+      help: 'Changes asked of the store since start',
+      labelNames: ['store'] as const,
+      registers: [registry],
+      collect() {
+        for (const [store, stats] of Object.entries(sources.stores)) this.set({ store }, stats.changes);
+      },
+    });
+    new client.Gauge({
+      name: 'nextauth_store_writes',
+      help: 'File writes of the store since start (coalesced changes)',
+      labelNames: ['store'] as const,
+      registers: [registry],
+      collect() {
+        for (const [store, stats] of Object.entries(sources.stores)) this.set({ store }, stats.writes);
+      },
+    });
+    new client.Gauge({
+      name: 'nextauth_sessions_live',
+      help: 'Live session actors by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(sources.liveSessions())) this.set({ state }, n);
+      },
+    });
+  }
   return {
     registry,
     httpRequests: new client.Counter({

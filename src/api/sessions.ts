@@ -1,10 +1,12 @@
-/** 2.2 tag Sessions: getSession, getQrLogin, logout (provokeLogin comes with pushes). */
+/** 2.2 tag Sessions: getSession, getQrLogin, logout, and the three provokeLogin operations. */
 import { Type } from '@sinclair/typebox';
 import { toB64 } from '../crypto/encoding.ts';
 import { loginQrBytes } from '../protocol/qr.ts';
-import type { ApiContext, App } from './context.ts';
+import { userid, type ApiContext, type App } from './context.ts';
 import { qrImage } from './images.ts';
-import { LoginStatus, NonceHeaders, ServerIdParams, UserContext, ok, type UserContextBody } from './schemas.ts';
+import { AccountIdParams, LoginStatus, NonceHeaders, ServerIdParams, UserContext, UserIdParams, ok, type UserContextBody } from './schemas.ts';
+import { NsError } from '../errors.ts';
+import { provokeSession } from '../sessions/provoke.ts';
 import { sessionOf } from './session-of.ts';
 
 const tags = ['Sessions'];
@@ -49,6 +51,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     app.route({
       method,
       url: '/servers/:serverid/sessions/qr/login',
+      config: { optionalBody: true },
       schema: {
         operationId: 'getQrLogin',
         summary: 'Generate data for a login qr code',
@@ -56,7 +59,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
         params: ServerIdParams,
         headers: NonceHeaders,
         querystring: QrQuery,
-        ...(method === 'POST' ? { body: Type.Optional(UserContext) } : {}),
+        ...(method === 'POST' ? { body: UserContext } : {}),
       },
       handler: async (req, reply) => {
         const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
@@ -71,6 +74,72 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
     });
   }
+
+  // ---- pushes --------------------------------------------------------------------------------
+  const withContext = (serverid: string, hsid: string, body: UserContextBody | undefined) => {
+    hub.ensure(serverid, hsid);
+    if (body && (body.sessioninfo || body.announceinfo)) hub.setContext(serverid, hsid, body);
+  };
+  const pushed = { 200: ok };
+
+  app.post('/servers/:serverid/sessions/provokelogin', {
+    config: { optionalBody: true },
+    schema: {
+      operationId: 'provokeLogin',
+      summary: "Push a login to the app of the session's last account",
+      tags,
+      params: ServerIdParams,
+      headers: NonceHeaders,
+      body: UserContext,
+      response: pushed,
+    },
+  }, async (req) => {
+    const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+    withContext(server.serverid, hsid, req.body);
+    await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
+    return null;
+  });
+
+  app.post('/servers/:serverid/users/:userid/provokelogin', {
+    config: { optionalBody: true },
+    schema: {
+      operationId: 'provokeLoginOnUser',
+      summary: "Push a login to the apps of the user's accounts",
+      tags,
+      params: UserIdParams,
+      headers: NonceHeaders,
+      body: UserContext,
+      response: pushed,
+    },
+  }, async (req) => {
+    const { server, hsid } = sessionOf(ctx, req, ['sessions', 'users'], req.params.serverid);
+    registry.users.require(server.serverid, userid(req.params));
+    const accounts = registry.accounts.ofUser(server.serverid, req.params.userid).map((a) => a.id);
+    if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
+    withContext(server.serverid, hsid, req.body);
+    await ctx.push.provoke(server.serverid, hsid, accounts);
+    return null;
+  });
+
+  app.post('/servers/:serverid/accounts/:accountid/provokelogin', {
+    config: { optionalBody: true },
+    schema: {
+      operationId: 'provokeLoginOnAccount',
+      summary: "Push a login to the account's app",
+      tags,
+      params: AccountIdParams,
+      headers: NonceHeaders,
+      body: UserContext,
+      response: pushed,
+    },
+  }, async (req) => {
+    const { server, hsid } = sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
+    const account = registry.accounts.require(server.serverid, req.params.accountid);
+    if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
+    withContext(server.serverid, hsid, req.body);
+    await ctx.push.provoke(server.serverid, hsid, [account.id]);
+    return null;
+  });
 
   app.post('/servers/:serverid/sessions/logout', {
     schema: { operationId: 'logout', summary: 'Force a logout on the given session', tags: ['Sessions', 'HTML'], params: ServerIdParams, headers: NonceHeaders, response: { 200: ok } },

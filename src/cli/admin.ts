@@ -20,7 +20,7 @@ import { RunLockError, acquireRunLock, removeRunLock } from '../store/run-lock.t
 import {
   OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args,
 } from './args.ts';
-import { fields, json, table, time } from './output.ts';
+import { clean, fields, json, table, time } from './output.ts';
 
 export interface NewKey {
   apikey: string;
@@ -113,7 +113,12 @@ export class RestBackend implements Backend {
     if (grant) await this.getServer(grant.server);
     const key = await this.call<NewKey>('POST', '/apikeys/', { query: { description } });
     if (!grant) return key;
-    await this.call('POST', `${this.server(grant.server)}/permissions/${encodeURIComponent(key.role)}`, { body: grant.permissions });
+    try {
+      await this.call('POST', `${this.server(grant.server)}/permissions/${encodeURIComponent(key.role)}`, { body: grant.permissions });
+    } catch (e) {
+      if (!(e instanceof OpError)) throw e;
+      throw new OpError(e.code, `${e.message} (the key of role ${key.role} was made, without permissions: ${key.apikey})`);
+    }
     return { ...key, ...grant };
   }
 
@@ -411,7 +416,7 @@ export const COMMANDS: Record<string, Command> = {
       const attributes = parseJsonObject(attrs!, '<json>');
       return async (b) => {
         await b.setUserAttributes(sid, uid, attributes);
-        return { data: { userid: uid, attributes }, text: `Attributes of user ${uid} set.\n` };
+        return { data: { userid: uid, attributes }, text: `Attributes of user ${clean(uid)} set.\n` };
       };
     },
   },

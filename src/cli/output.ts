@@ -8,7 +8,12 @@ export function time(ms: number | undefined): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-const text = (c: Cell): string => (c === undefined || c === null || c === '' ? '-' : String(c).replace(/[\r\n\t]/g, ' '));
+/**
+ * One cell as text. Control characters become "?": names, user agents and descriptions come
+ * from browsers and phones, and must not drive the terminal (escape sequences) or break lines.
+ */
+export const clean = (s: string): string => s.replace(/[\t\r\n]/g, ' ').replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, '?');
+const text = (c: Cell): string => (c === undefined || c === null || c === '' ? '-' : clean(String(c)));
 
 /** A table with a header line; "(none)" when there are no rows. */
 export function table(headers: readonly string[], rows: readonly Cell[][]): string {

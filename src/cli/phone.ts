@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { Phone, SdkError, parseQrText, toB64url, type ChallengeInfo, type Consent, type QrCode } from '../sdk/app.ts';
 import { FileKeyStore } from '../sdk/file-keystore.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, switchOn, type Args } from './args.ts';
-import { fields, json, table } from './output.ts';
+import { clean, fields, json, table } from './output.ts';
 
 export const DEFAULT_KEYSTORE = 'nextauth-phone.json';
 const SECOND_FACTORS = ['none', 'pin', 'biometric'] as const;
@@ -111,7 +111,7 @@ export async function runApp(a: Args, io: Io): Promise<void> {
     const phone = new Phone({ keystore, WebSocket: WS, consent, clientVersion: 'nextauth-cli/1' });
     const { acc, account } = await sdk(() => phone.enrol(code, description !== undefined ? { description } : {}));
     const result = { acc, serverid: account.serverid, server: account.name, userid: account.userid ?? null, keystore: keystore.file };
-    io.out(asJson ? json(result) : `Enrolled: account ${acc} on ${account.name} (server ${account.serverid}).\nStored in ${keystore.file}\n`);
+    io.out(asJson ? json(result) : `Enrolled: account ${acc} on ${clean(account.name)} (server ${account.serverid}).\nStored in ${keystore.file}\n`);
     return;
   }
 
@@ -134,7 +134,7 @@ export async function runApp(a: Args, io: Io): Promise<void> {
     const phone = new Phone({ keystore, WebSocket: WS, consent, clientVersion: 'nextauth-cli/1' });
     const { connection, info } = await sdk(() => phone.login(code, { acc: account.acc }));
     const result = { acc: account.acc, serverid, server: info.name, userid: account.userid ?? null, loggedin: true };
-    io.out(asJson ? json(result) : `Logged in: ${who} on ${info.name} (server ${serverid}).\n`);
+    io.out(asJson ? json(result) : `Logged in: ${clean(who)} on ${clean(info.name)} (server ${serverid}).\n`);
     if (!stay) {
       connection.close();
       return;

@@ -136,8 +136,9 @@ function namedAction(action: unknown): string | null {
   return name !== null && !BUILTIN_ACTION.test(name) ? name : null;
 }
 
-/** The actions shown on an arrow: only readable emits. */
-const arrowActions = (actions: readonly unknown[]): string[] => actions.map(emitText).filter((a): a is string => a !== null);
+/** The actions shown on an arrow: readable emits, and named actions that notify (`notifyScan`). */
+const arrowActions = (actions: readonly unknown[]): string[] =>
+  actions.map((a) => emitText(a) ?? (namedAction(a)?.startsWith('notify') ? namedAction(a) : null)).filter((a): a is string => a !== null);
 
 /** The actions shown inside a state: named actions and readable emits, in order. */
 const stateActions = (actions: readonly unknown[]): string[] =>

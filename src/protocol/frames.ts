@@ -27,7 +27,7 @@ export const Hello = Type.Object(
   strict,
 );
 export const Proof = Type.Object({ t: Type.Literal('proof'), box: Type.Uint8Array({ maxByteLength: 8192 }) }, strict);
-export const Decline = Type.Object({ t: Type.Literal('decline') }, strict);
+export const Decline = Type.Object({ t: Type.Literal('decline'), report: Type.Optional(Type.Boolean()) }, strict);
 export const Sealed = Type.Object({ t: Type.Literal('sealed'), box: Type.Uint8Array({ maxByteLength: MAX_FRAME_BYTES }) }, strict);
 export const Logout = Type.Object({ t: Type.Literal('logout'), hsid: bytes(32) }, strict);
 export const Pong = Type.Object({ t: Type.Literal('pong'), n: Type.Integer({ minimum: 0 }) }, strict);
@@ -39,6 +39,8 @@ export const LoginProof = Type.Object(
     sig: bytes(64),
     sf: SecondFactor,
     input: Type.Optional(Type.String({ maxLength: 256 })),
+    /** The two digits shown by the browser, after a push with number match. */
+    number: Type.Optional(Type.String({ maxLength: 8 })),
   },
   strict,
 );

@@ -14,10 +14,11 @@ import type { EnrolCodeRecord } from '../store/data.ts';
 import type { AppPeer, SessionHub, SessionKey } from '../sessions/hub.ts';
 import type { VerifyOutput } from '../../machines/session.ts';
 import { check, decodeFrame, decodeMap, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame } from './frames.ts';
-import { deriveKeys, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from './handshake.ts';
-import type { ProofEvidence } from './verify-proof.ts';
+import { deriveKeys, LABELS, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from './handshake.ts';
+import { checkAccountProof, type ProofEvidence } from './verify-proof.ts';
+import type { PushService, PushTarget } from '../sessions/push.ts';
 
-const KNOWN_TYPES = new Set(['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error'].flatMap((t) => [t, `sealed:${t}`]).concat(['sealed:logout', 'sealed:pong']));
+const KNOWN_TYPES = new Set(['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout'].flatMap((t) => [t, `sealed:${t}`]));
 
 export interface Link {
   send(bytes: Uint8Array): void;
@@ -26,6 +27,7 @@ export interface Link {
 
 export interface ResponderDeps {
   hub: SessionHub;
+  push: PushService;
   registry: Registry;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Counts frames and refusals (metrics). */
@@ -34,7 +36,7 @@ export interface ResponderDeps {
 }
 
 interface Handshake {
-  op: 'login' | 'enrol';
+  op: 'login' | 'enrol' | 'listen';
   session: SessionKey;
   keys: HandshakeKeys;
   hello: HelloFrame;
@@ -53,8 +55,11 @@ interface Channel {
   in: number;
 }
 
-export class AppResponder implements AppPeer {
+export class AppResponder implements AppPeer, PushTarget {
   readonly id = randomUUID();
+  /** Pings out on this connection: the connection's ping number → the session's. */
+  private readonly pings = new Map<number, { session: SessionKey; n: number }>();
+  private pingCounter = 0;
   private handshake?: Handshake;
   private channel?: Channel;
   /** Accounts this connection has proven, per server (for its sealed logout frames). */
@@ -87,6 +92,7 @@ export class AppResponder implements AppPeer {
     if (this.closed) return;
     this.closed = true;
     this.deps.hub.detach(this);
+    this.deps.push.drop(this);
   }
 
   private receiveSealed(frame: Frame): void {
@@ -97,8 +103,7 @@ export class AppResponder implements AppPeer {
       // A replayed, dropped or reordered frame: the channel is no longer trustworthy.
       this.deps.log.warn({ conn: this.id, code: 'BAD_BOX' }, 'sealed frame did not open; closing');
       this.deps.count?.refusal('BAD_BOX');
-      this.closed = true;
-      this.deps.hub.detach(this);
+      this.closedByPeer();
       this.link.close(1008, 'BAD_BOX');
       return;
     }
@@ -119,8 +124,7 @@ export class AppResponder implements AppPeer {
       case 'logout':
         return this.onLogout(frame);
       case 'pong':
-        check('pong', frame);
-        return;
+        return this.onPong(frame);
       default:
         throw new NsError('BAD_MESSAGE', `Unknown frame type "${String(frame.t).slice(0, 32)}"`);
     }
@@ -130,16 +134,41 @@ export class AppResponder implements AppPeer {
     if (frame.v !== PROTOCOL_VERSION) throw new NsError('UNSUPPORTED_VERSION', `Version ${String(frame.v)} is not supported; use ${PROTOCOL_VERSION}`);
     const hello = check('hello', frame);
     if (this.handshake) throw new NsError('BAD_MESSAGE', 'A handshake is already running on this connection');
-    if (hello.op === 'listen') throw new NsError('BAD_MESSAGE', 'op "listen" is not offered by this server yet');
-    if (!hello.hsid) throw new NsError('BAD_MESSAGE', `hello: hsid is required for op "${hello.op}"`);
+    if (hello.op === 'listen' ? hello.hsid !== undefined : hello.hsid === undefined) {
+      throw new NsError('BAD_MESSAGE', `hello: hsid is ${hello.op === 'listen' ? 'not taken' : 'required'} for op "${hello.op}"`);
+    }
     const serverid = toB64url(hello.srv);
     if (!this.deps.registry.servers.get(serverid)) throw new NsError('UNKNOWN_SERVER');
+    if (hello.op === 'listen') return this.onListenHello(hello, m1, serverid);
+    if (!hello.hsid) return;
     const session = { serverid, hsid: toB64url(hello.hsid) };
     const enrolCode = hello.op === 'enrol' ? this.deps.registry.enrolment.usable(serverid, session.hsid, this.now()) : undefined;
     const keys = deriveKeys(m1, hello.ea);
     if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
     this.handshake = { op: hello.op, session, keys, hello, ...(enrolCode ? { enrolCode } : {}) };
     this.deps.hub.hello(this, serverid, session.hsid, hello.op); // answers through accepted / refused
+  }
+
+  /** A `listen` hello runs without a session: the challenge goes out at once. */
+  private onListenHello(hello: HelloFrame, m1: Uint8Array, serverid: string): void {
+    const keys = deriveKeys(m1, hello.ea);
+    if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
+    const hs: Handshake = { op: 'listen', session: { serverid, hsid: '' }, keys, hello };
+    this.handshake = hs;
+    this.sendChallenge(hs);
+  }
+
+  /** A listen proof: check the account's signature, then push frames may come on this connection. */
+  private onListenProof(hs: Handshake, box: Uint8Array): void {
+    this.handshake = undefined;
+    const plain = openProof(hs.keys, box);
+    if (!plain) throw new NsError('BAD_BOX');
+    const body = check('loginProof', decodeMapAsMessage(plain));
+    const account = checkAccountProof(this.deps.registry, hs.session.serverid, body, LABELS.listen, hs.h2!);
+    this.deps.push.listen(hs.session.serverid, account.id, this);
+    this.deps.log.info({ conn: this.id, serverid: hs.session.serverid, acc: account.id }, 'listening for pushes');
+    this.sendBytes(encodeFrame({ t: 'result', ok: true, acc: account.id }), 'result');
+    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: 2, in: 1 };
   }
 
   /** AppPeer: the session took the hello; send the challenge. */
@@ -149,10 +178,11 @@ export class AppResponder implements AppPeer {
     try {
       this.sendChallenge(hs);
     } catch (e) {
-      // Never throw into the machine: answer the app and give the session back.
+      // Never throw into the machine: answer the app, and give the session back once the
+      // machine has finished the transition that called us.
       this.handshake = undefined;
       this.refuse(e);
-      this.deps.hub.decline(this, session);
+      queueMicrotask(() => this.deps.hub.decline(this, session));
     }
   }
 
@@ -160,7 +190,7 @@ export class AppResponder implements AppPeer {
     const { session } = hs;
     const { registry, hub } = this.deps;
     const server = registry.servers.require(session.serverid);
-    const status = hub.status(session.serverid, session.hsid);
+    const status = hs.op === 'listen' ? { userContext: null, number: undefined } : { ...hub.status(session.serverid, session.hsid), number: hub.pushNumber(session.serverid, session.hsid) };
     const sessioninfo = status.userContext?.sessioninfo;
     const info: Record<string, unknown> = {
       name: server.serverName,
@@ -173,6 +203,10 @@ export class AppResponder implements AppPeer {
     };
     if (server.logo) info.logo = server.logo;
     if (status.userContext?.announceinfo) info.announce = status.userContext.announceinfo;
+    if (status.number !== undefined) info.number = status.number;
+    if (hs.op === 'listen') {
+      info.session = {};
+    }
     const code = hs.enrolCode;
     if (code) {
       info.enrol = { name: code.name, ...(code.userid !== undefined ? { userid: code.userid } : {}) };
@@ -187,6 +221,7 @@ export class AppResponder implements AppPeer {
     const { box } = check('proof', frame);
     const hs = this.handshake;
     if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge is waiting for a proof on this connection');
+    if (hs.op === 'listen') return this.onListenProof(hs, box);
     const plain = openProof(hs.keys, box);
     if (!plain) return this.deps.hub.fail(this, hs.session, 'BAD_BOX');
     let evidence: ProofEvidence;
@@ -202,11 +237,39 @@ export class AppResponder implements AppPeer {
   }
 
   private onDecline(frame: Frame): void {
-    check('decline', frame);
+    const { report } = check('decline', frame);
     const hs = this.handshake;
     if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge to decline on this connection');
     this.handshake = undefined;
-    this.deps.hub.decline(this, hs.session);
+    if (hs.op !== 'listen') this.deps.hub.decline(this, hs.session, report === true);
+  }
+
+  /** AppPeer: ping the phone for a continuous session (sealed; the phone answers `pong`). */
+  ping(session: SessionKey, n: number): void {
+    if (!this.channel) return;
+    const m = ++this.pingCounter;
+    this.pings.set(m, { session, n });
+    // Keep only the recent pings: an unanswered one is the session's loss, not a leak.
+    if (this.pings.size > 64) this.pings.delete(this.pings.keys().next().value!);
+    this.sendBytes(encodeFrame({ t: 'ping', n: m }), 'ping');
+  }
+
+  private onPong(frame: Frame): void {
+    const { n } = check('pong', frame);
+    const ping = this.pings.get(n);
+    if (!ping) throw new NsError('BAD_MESSAGE', `No ping ${n} is waiting for a pong`);
+    this.pings.delete(n);
+    this.deps.hub.pong(this, ping.session, ping.n);
+  }
+
+  /** PushTarget: a push for a session of an account this connection listens for. */
+  push(content: Record<string, unknown>): void {
+    if (this.channel) this.sendBytes(encodeFrame(content), 'push');
+  }
+
+  /** PushTarget: an account this connection proved was blocked or deleted. */
+  deleted(_serverid: string, acc: number): void {
+    if (this.channel) this.sendBytes(encodeFrame({ t: 'deleted', acc }), 'deleted');
   }
 
   /** AppPeer: the proof verified; send the result (and seal the connection after the first). */
@@ -219,6 +282,7 @@ export class AppResponder implements AppPeer {
     let set = this.proven.get(session.serverid);
     if (!set) this.proven.set(session.serverid, (set = new Set()));
     set.add(output.account);
+    this.deps.push.proved(session.serverid, output.account, this);
     const result: Record<string, unknown> = { t: 'result', ok: true, acc: output.account };
     if (hs.op === 'enrol') {
       result.box = sealEnrolResult(hs.keys, {
@@ -277,5 +341,14 @@ export class AppResponder implements AppPeer {
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
+  }
+}
+
+/** A proof box's content: a msgpack map, else BAD_MESSAGE. */
+function decodeMapAsMessage(plain: Uint8Array): Record<string, unknown> {
+  try {
+    return decodeMap(plain);
+  } catch {
+    throw new NsError('BAD_MESSAGE', 'The proof is not a msgpack map');
   }
 }

@@ -9,6 +9,7 @@ import { toB64url } from '../crypto/encoding.ts';
 import { verifyEd25519 } from '../crypto/keys.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { SecondFactor } from '../registry/accounts.ts';
+import type { AccountRecord } from '../store/data.ts';
 import type { VerifyInput, VerifyOutput } from '../../machines/session.ts';
 import { LABELS } from './handshake.ts';
 import type { EnrolProofBody, LoginProofBody } from './frames.ts';
@@ -28,20 +29,32 @@ export function secondFactorSatisfied(pinTimeout: number, lastSecondFactor: numb
   return now - lastSecondFactor <= pinTimeout * 60_000;
 }
 
+/**
+ * The checks of a login or listen proof that name an account: it exists on THIS server, it is
+ * not blocked, and its key signed `label || h2`.
+ */
+export function checkAccountProof(registry: Registry, serverid: string, body: LoginProofBody, label: Uint8Array, h2: Uint8Array): AccountRecord {
+  const account = registry.accounts.get(serverid, body.acc);
+  if (!account) throw new NsError('UNKNOWN_ACCOUNT');
+  if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
+  if (!verifyEd25519(Buffer.from(account.pk, 'base64url'), Buffer.concat([label, h2]), body.sig)) throw new NsError('BAD_SIGNATURE');
+  return account;
+}
+
 export function createProofVerifier(registry: Registry, now: () => number = Date.now) {
   return async function verifyProof(input: VerifyInput): Promise<VerifyOutput> {
     const evidence = input.proof as unknown as ProofEvidence;
     const server = registry.servers.require(input.serverid);
     const at = now();
+    const pingTime = server.pingTime * 1000;
     if (evidence.op === 'login') {
       const { body, h2 } = evidence;
-      const account = registry.accounts.get(input.serverid, body.acc);
-      if (!account) throw new NsError('UNKNOWN_ACCOUNT');
-      if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
-      if (!verifyEd25519(Buffer.from(account.pk, 'base64url'), Buffer.concat([LABELS.login, h2]), body.sig)) throw new NsError('BAD_SIGNATURE');
+      const account = checkAccountProof(registry, input.serverid, body, LABELS.login, h2);
+      // Number match: the digits the browser showed must be in the (signed) proof.
+      if (input.number !== undefined && body.number !== input.number) throw new NsError('BAD_SIGNATURE', 'The number does not match the one the browser shows');
       if (!secondFactorSatisfied(server.pinTimeout, account.lastSecondFactor, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
       await registry.accounts.recordLogin(input.serverid, account.id, body.sf, at);
-      return body.input === undefined ? { account: account.id } : { account: account.id, userinput: body.input };
+      return { account: account.id, pingTime, ...(body.input !== undefined ? { userinput: body.input } : {}) };
     }
     const { body, h2 } = evidence;
     const code = registry.enrolment.usable(input.serverid, input.hsid, at);
@@ -65,6 +78,6 @@ export function createProofVerifier(registry: Registry, now: () => number = Date
         at,
       );
     });
-    return { account: account.id };
+    return { account: account.id, pingTime };
   };
 }

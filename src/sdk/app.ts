@@ -597,6 +597,10 @@ export interface Consent {
   sf?: 'none' | 'pin' | 'biometric';
   /** Text the user typed, passed to the relying party (login only). */
   input?: string;
+  /** After a push with number match: the number the user picked (it must be `info.number`). */
+  number?: string;
+  /** With `accept: false` after a push: "deny and report" mutes pushes to this account for a while. */
+  report?: boolean;
 }
 
 /** A checked challenge: what to show, and what the proof needs. */
@@ -854,7 +858,8 @@ export class Phone {
     const signer = this.#opts.signer?.(account) ?? naclSigner(fromB64url(account.secretKey));
     const sig = await signer.sign(concat(op === 'login' ? LABEL.login : LABEL.listen, challenge.h2));
     const input = consent.input !== undefined ? { input: consent.input } : {};
-    const proof = { acc: account.acc, sig, sf: consent.sf ?? 'none', ...input };
+    const number = consent.number !== undefined ? { number: consent.number } : {};
+    const proof = { acc: account.acc, sig, sf: consent.sf ?? 'none', ...input, ...number };
     const result = await sendProof(conn, challenge, proof, this.#timeoutMs);
     return { acc: result.acc, info: challenge.info, connection: conn };
   }
@@ -863,7 +868,7 @@ export class Phone {
   async #askConsent(conn: AppConnection, info: ChallengeInfo, op: 'login' | 'enrol'): Promise<Consent> {
     const consent = this.#opts.consent ? await this.#opts.consent(info, op) : { accept: true };
     if (consent.accept) return consent;
-    conn.send({ t: 'decline' });
+    conn.send(consent.report ? { t: 'decline', report: true } : { t: 'decline' });
     throw new SdkError('DECLINED', `the user declined the ${op}`);
   }
 
@@ -890,4 +895,33 @@ export class Phone {
       throw e;
     }
   }
+}
+
+/** A push frame's content (`{t:"push", hsid, srv, info}`) as a login code the phone can answer with `login`. */
+export function pushToQr(push: Frame, appUrl: string): QrCode {
+  const { hsid, srv } = push;
+  if (!(hsid instanceof Uint8Array) || hsid.length !== 32 || !(srv instanceof Uint8Array) || srv.length !== 16) {
+    throw new SdkError('BAD_FRAME', 'not a push frame');
+  }
+  return { v: 1, op: 'login', srv, hsid, appUrl };
+}
+
+/**
+ * Opens a push that came through the push gateway: `payload` is base64 of msgpack
+ * `{epk, nonce, box}`, a `nacl.box` to the account's X25519 key. Returns the push frame's content.
+ */
+export function openPushPayload(payload: string, boxSecretKey: Uint8Array): Frame {
+  let sealed: unknown;
+  try {
+    sealed = decode(fromB64(payload));
+  } catch {
+    throw new SdkError('BAD_FRAME', 'the push payload is not msgpack');
+  }
+  const { epk, nonce, box } = (sealed ?? {}) as { epk?: unknown; nonce?: unknown; box?: unknown };
+  if (!(epk instanceof Uint8Array) || !(nonce instanceof Uint8Array) || !(box instanceof Uint8Array)) throw new SdkError('BAD_FRAME', 'not a push payload');
+  const plain = nacl.box.open(box, nonce, epk, boxSecretKey);
+  if (!plain) throw new SdkError('BAD_FRAME', 'the push payload does not open with this key');
+  const content = decode(plain);
+  if (typeof content !== 'object' || content === null) throw new SdkError('BAD_FRAME', 'the push payload is not a map');
+  return content as Frame;
 }

@@ -32,6 +32,8 @@ export interface AppPeer {
   refused(code: string): void;
   /** The proof verified and the session is logged in. */
   confirmed(session: SessionKey, output: VerifyOutput): void;
+  /** Ping the phone of a continuous session (`n` counts the session's pings). */
+  ping(session: SessionKey, n: number): void;
 }
 
 export interface SessionKey {
@@ -44,6 +46,8 @@ export interface SessionUpdate extends SessionKey {
   event: Notice;
   state: SessionState;
   account: number | null;
+  /** With `confirmprovoke` on a number-match server: the two digits the phone must match. */
+  number?: string;
 }
 
 export interface SessionStatus {
@@ -74,6 +78,8 @@ export interface HubOptions {
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
   /** Does this account still exist (for canprovoke)? */
   accountExists: (serverid: string, account: number) => boolean;
+  /** The user declined a push and reported it. */
+  onMute?: (serverid: string, accounts: number[]) => void;
   clock?: Clock;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -83,6 +89,8 @@ interface Entry {
   /** When the actor entered its current state. */
   since: number;
   state: SessionState;
+  /** The full state value (JSON); `since` restarts when it changes (waiting.locked → waiting.open too). */
+  value: string;
   /** The last save (or removal) of this session: true once on disk, false if it failed. */
   saved: Promise<boolean>;
   /** The limit timer of a restored state (XState does not keep timers across a restart). */
@@ -104,6 +112,8 @@ export class SessionHub {
   private readonly peers = new Map<string, AppPeer>();
   /** Recently expired sessions (key → when), so a late hello hears SESSION_EXPIRED. */
   private readonly expired = new Map<string, number>();
+  /** Answers to app peers, held until the actor's snapshot is current (see flush). */
+  private readonly outbox: Array<() => void> = [];
   private readonly machine;
   readonly clock: Clock;
 
@@ -113,8 +123,10 @@ export class SessionHub {
     this.machine = sessionMachine.provide({
       actors: { verifyProof: fromPromise<VerifyOutput, VerifyInput>(({ input }) => opts.verifyProof(input)) },
       actions: {
-        accept: ({ context }, { peer: id }) => peer(id)?.accepted({ serverid: context.serverid, hsid: context.hsid }),
-        refuse: (_, { peer: id, code }) => peer(id)?.refused(code),
+        // The machine runs these mid-transition; the peer hears them once the snapshot is current,
+        // so a peer may call back into the hub (AppResponder.accepted → decline).
+        accept: ({ context }, { peer: id }) => this.outbox.push(() => peer(id)?.accepted({ serverid: context.serverid, hsid: context.hsid })),
+        refuse: (_, { peer: id, code }) => this.outbox.push(() => peer(id)?.refused(code)),
         // The result goes to the phone once the login is on disk (the transition's save).
         confirm: ({ context }, { peer: id, output }) => {
           const key = keyOf(context.serverid, context.hsid);
@@ -122,8 +134,33 @@ export class SessionHub {
             .then(() => this.actors.get(key)?.saved)
             .then((ok) => (ok === false ? peer(id)?.refused('INTERNAL') : peer(id)?.confirmed({ serverid: context.serverid, hsid: context.hsid }, output)));
         },
+        // After the result (same order of microtasks), so the ping travels on the sealed channel.
+        ping: ({ context }, { peer: id, n }) => {
+          const key = keyOf(context.serverid, context.hsid);
+          void Promise.resolve()
+            .then(() => this.actors.get(key)?.saved)
+            .then(() => peer(id)?.ping({ serverid: context.serverid, hsid: context.hsid }, n));
+        },
+        mute: ({ context }, { accounts }) => opts.onMute?.(context.serverid, accounts),
       },
     });
+  }
+
+  /** Runs the held peer answers (after each snapshot, and after each event the hub sends). */
+  private flush(): void {
+    for (let fn = this.outbox.shift(); fn; fn = this.outbox.shift()) {
+      try {
+        fn();
+      } catch (err) {
+        this.opts.log?.warn({ err }, 'app peer callback failed');
+      }
+    }
+  }
+
+  /** Sends an event from an app peer, then delivers the answers it caused. */
+  private sendFromPeer(actor: SessionActor, event: Parameters<SessionActor['send']>[0]): void {
+    actor.send(event);
+    this.flush();
   }
 
   /** Live actors. */
@@ -155,11 +192,17 @@ export class SessionHub {
   }
 
   private track(key: string, actor: SessionActor, since: number): Entry {
-    const entry: Entry = { actor, since, state: stateName(actor.getSnapshot().value), saved: Promise.resolve(true) };
+    const first = actor.getSnapshot().value;
+    const entry: Entry = { actor, since, state: stateName(first), value: JSON.stringify(first), saved: Promise.resolve(true) };
     this.actors.set(key, entry);
     actor.subscribe({
       next: (snapshot) => {
         const state = stateName(snapshot.value);
+        const value = JSON.stringify(snapshot.value);
+        if (value !== entry.value) {
+          entry.value = value;
+          if (state === entry.state && state === 'waiting') entry.since = this.clock.now();
+        }
         if (state !== entry.state) {
           entry.state = state;
           entry.since = this.clock.now();
@@ -170,15 +213,17 @@ export class SessionHub {
           entry.saved = this.save(key, entry);
         }
         if (snapshot.status === 'done') this.forget(key, entry);
+        this.flush();
       },
       error: (err) => {
         this.opts.log?.warn({ err, session: key.split(':')[0] }, 'session actor failed');
         this.forget(key, entry);
+        this.flush();
       },
     });
-    actor.on('notify', ({ event }) => {
+    actor.on('notify', ({ event, number }) => {
       const { serverid, hsid, account } = actor.getSnapshot().context;
-      const update: SessionUpdate = { serverid, hsid, event, state: stateName(actor.getSnapshot().value), account };
+      const update: SessionUpdate = { serverid, hsid, event, state: stateName(actor.getSnapshot().value), account, ...(number ? { number } : {}) };
       for (const listener of this.listeners.get(key) ?? []) listener(update);
     });
     return entry;
@@ -228,7 +273,10 @@ export class SessionHub {
       actor.start();
       restored++;
       const limit = entry.state === 'authenticated' ? this.opts.limits.session : this.opts.limits.idle;
-      const left = saved.since + limit - now;
+      let left = saved.since + limit - now;
+      // A continuous session's phone connection did not survive the restart: its next pong is due.
+      const { pingTime } = actor.getSnapshot().context;
+      if (entry.state === 'authenticated' && pingTime > 0) left = Math.min(left, pingTime);
       if (left <= 0) actor.send({ type: 'expire' });
       else entry.resumeTimer = this.clock.setTimeout(() => actor.send({ type: 'expire' }), left);
     }
@@ -302,6 +350,29 @@ export class SessionHub {
 
   setContext(serverid: string, hsid: string, userContext: UserContext): void {
     this.ensure(serverid, hsid).send({ type: 'setContext', userContext });
+    this.restartIdle(serverid, hsid);
+  }
+
+  /** The machine restarts its idle limit on an event in waiting / loggedOut: so does `expires`. */
+  private restartIdle(serverid: string, hsid: string): void {
+    const entry = this.actors.get(keyOf(serverid, hsid));
+    if (entry && (entry.value === '"loggedOut"' || entry.value === '{"waiting":"open"}')) entry.since = this.clock.now();
+  }
+
+  /** A push went out for the session (PushService). */
+  provoke(serverid: string, hsid: string, accounts: number[], number?: string): void {
+    this.ensure(serverid, hsid).send({ type: 'provoke', accounts, ...(number ? { number } : {}) });
+    this.restartIdle(serverid, hsid);
+  }
+
+  /** The number a pushed session's phone must match, if any. */
+  pushNumber(serverid: string, hsid: string): string | undefined {
+    return this.find(serverid, hsid)?.getSnapshot().context.push?.number;
+  }
+
+  /** The phone of a continuous session answered ping `n`. */
+  pong(peer: AppPeer, session: SessionKey, n: number): void {
+    this.find(session.serverid, session.hsid)?.send({ type: 'pong', peer: peer.id, n });
   }
 
   logout(serverid: string, hsid: string): void {
@@ -339,19 +410,22 @@ export class SessionHub {
   hello(peer: AppPeer, serverid: string, hsid: string, op: Op): void {
     const actor = this.find(serverid, hsid);
     if (!actor) return peer.refused(this.wasExpired(serverid, hsid) ? 'SESSION_EXPIRED' : 'UNKNOWN_SESSION');
-    actor.send({ type: 'hello', peer: peer.id, op });
+    this.sendFromPeer(actor, { type: 'hello', peer: peer.id, op });
   }
 
   proof(peer: AppPeer, session: SessionKey, proof: ProofPayload): void {
-    this.handshakeOf(peer, session)?.send({ type: 'proof', peer: peer.id, proof });
+    const actor = this.handshakeOf(peer, session);
+    if (actor) this.sendFromPeer(actor, { type: 'proof', peer: peer.id, proof });
   }
 
   fail(peer: AppPeer, session: SessionKey, code: string): void {
-    this.handshakeOf(peer, session)?.send({ type: 'fail', peer: peer.id, code });
+    const actor = this.handshakeOf(peer, session);
+    if (actor) this.sendFromPeer(actor, { type: 'fail', peer: peer.id, code });
   }
 
-  decline(peer: AppPeer, session: SessionKey): void {
-    this.handshakeOf(peer, session)?.send({ type: 'decline', peer: peer.id });
+  decline(peer: AppPeer, session: SessionKey, report = false): void {
+    const actor = this.handshakeOf(peer, session);
+    if (actor) this.sendFromPeer(actor, { type: 'decline', peer: peer.id, report });
   }
 
   /**

@@ -34,8 +34,16 @@ export function createAppSocket(deps: Omit<ResponderDeps, 'count'> & { metrics: 
 export const toBytes = (data: Buffer | ArrayBuffer | Buffer[]): Uint8Array =>
   Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 
-/** Closes every client with 1001 (going away) and the server. */
-export function closeAll(wss: WebSocketServer): Promise<void> {
-  for (const ws of wss.clients) ws.close(1001, 'server stopping');
-  return new Promise((resolve) => wss.close(() => resolve()));
+/**
+ * Closes every client with 1001 (going away), and the server. A client that does not answer
+ * its close frame within `graceMs` is cut off.
+ */
+export async function closeAll(wss: WebSocketServer, graceMs = 1000): Promise<void> {
+  const clients = [...wss.clients];
+  const closed = clients.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+  for (const ws of clients) ws.close(1001, 'server stopping');
+  const timer = setTimeout(() => clients.forEach((ws) => ws.terminate()), graceMs);
+  await Promise.all(closed);
+  clearTimeout(timer);
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
 }

@@ -22,6 +22,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   const app = Fastify({
     loggerInstance: ctx.log,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    forceCloseConnections: true,
     bodyLimit: 1024 * 1024,
     frameworkErrors: (error, _req, reply) => void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
@@ -36,6 +37,11 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public || req.routeOptions.url === undefined) return;
     req.principal = ctx.registry.access.authenticate(header(req.headers['x-apikey']), header(req.headers['x-su']));
+  });
+
+  // 2.2 bodies that may be left out (UserContext): an absent body is an empty one.
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.config.optionalBody && (req.body === undefined || req.body === null)) req.body = {};
   });
 
   app.addHook('onResponse', async (req, reply) => {

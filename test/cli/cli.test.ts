@@ -5,11 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { table } from '../../src/cli/output.ts';
+import { consentScreen } from '../../src/cli/phone.ts';
 import { Registry } from '../../src/registry/registry.ts';
 import { LowdbStore } from '../../src/store/lowdb-store.ts';
 import { RUN_LOCK_FILE, RunLockError, acquireRunLock, liveRunLock, readRunLock, removeRunLock, writeRunLock } from '../../src/store/run-lock.ts';
@@ -62,6 +65,15 @@ async function makeAccount(dataDir: string, serverid: string, userid: string): P
   );
   await store.close();
   return account.id;
+}
+
+/** A local port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** The pid of a process that has exited. */
@@ -186,6 +198,15 @@ test('help names both modes and every command', async () => {
   }
 });
 
+test('output: control characters from browsers and phones never reach the terminal', () => {
+  const out = table(['ID', 'DESCRIPTION'], [[1, 'evil\x1b[2J\nphone\x07']]);
+  assert.ok(out.includes('evil?[2J phone?'), out);
+  assert.not.ok(/[\x00-\x1f]/.test(out.replace(/\n/g, '')));
+  const screen = consentScreen({ name: 'S\x1b]0;x\x07', pinTimeout: -1, session: { ip: '1.2.3.4', ua: 'UA\r\nFake: line' } }, 'log in');
+  assert.match(screen, /Browser: ip 1\.2\.3\.4, user agent UA  Fake: line\n/);
+  assert.not.ok(/\x1b|\x07/.test(screen));
+});
+
 // ───────────────────────────── (c) the run lock ─────────────────────────────
 
 test('run lock: written 0600, taken with O_EXCL, refused while another live process holds it, removed only by its holder', async () => {
@@ -296,10 +317,10 @@ test('REST mode: the same commands on a running server with --url and --key (or 
 
   const [unknown, unreachable] = await Promise.all([
     cli(['account', 'delete', sid, String(account.id), ...r]),
-    cli(['server', 'list', '--url', 'http://127.0.0.1:1', '--key', 'k']),
+    closedPort().then((port) => cli(['server', 'list', '--url', `http://127.0.0.1:${port}`, '--key', 'k'])),
   ]);
   fails(unknown, 1, 'UNKNOWN_ACCOUNT', 'deleted twice');
-  fails(unreachable, 1, 'UNREACHABLE', 'nobody listening');
+  fails(unreachable, 1, /UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/, 'nobody listening');
 });
 
 // ───────────────────────────── the phone simulator ─────────────────────────────

@@ -63,8 +63,8 @@ test('the session diagram shows the delays by name, events, guards, invokes and 
   assert.match(arrow('authenticated', 'loggedOut'), 'after session / notify logout');
   assert.match(arrow('locked', 'open'), 'after lock');
   assert.not.match(mermaid, /after \d/, 'no delay is shown as a number');
-  assert.match(arrow('waiting', 'challenged'), 'hello (from open) / notify confirmscan');
-  assert.match(arrow('loggedOut', 'challenged'), 'hello / notify confirmscan');
+  assert.match(arrow('waiting', 'challenged'), 'hello (from open) / notifyScan');
+  assert.match(arrow('loggedOut', 'challenged'), 'hello / notifyScan');
   assert.match(arrow('challenged', 'verifying'), 'proof [fromPeer]');
   assert.match(arrow('challenged', 'waiting'), 'decline [fromPeer] / notify cancel');
   assert.match(arrow('verifying', 'authenticated'), 'verifyProof done / notify login');
@@ -74,7 +74,7 @@ test('the session diagram shows the delays by name, events, guards, invokes and 
   assert.match(arrow('authenticated', 'loggedOut'), 'revoke [revokesLoggedIn] / notify logout');
   assert.match(mermaid, /^\s*verifying : invoke verifyProof$/m);
   assert.match(mermaid, /^\s*challenged : hello \/ refuse$/m);
-  assert.match(mermaid, /in every state:\n\s*setContext\n\s*revoke \[deletesLastAccount\]/);
+  assert.match(mermaid, /in every state:\n\s*setContext \/ setUserContext\n\s*revoke \[deletesLastAccount\]/);
   assert.not.match(mermaid, /xstate\./, 'no internal XState event name leaks');
   const dot = committed('session.dot');
   assert.match(dot, '"session.waiting.open" -> "session.expired" [label="after idle", style=dashed];');

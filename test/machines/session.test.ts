@@ -2,10 +2,6 @@
  * The session machine (machines/session.ts) against PROTOCOL.md §2: one test per transition
  * named there, with XState's SimulatedClock (no real time) and stub actions / a stub verifier
  * (no sockets, no store).
- *
- * A test whose title starts with "BUG:" pins down behaviour that differs from §2; its comment
- * `// BUG:` says what §2 asks for. Those assertions describe the code as it is, so they must be
- * changed to the expected values when the bug is fixed.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -48,7 +44,11 @@ async function stubVerify({ proof }: VerifyInput): Promise<VerifyOutput> {
   if (proof.wait) return (proof.wait as ReturnType<typeof deferred<VerifyOutput>>).promise;
   if (typeof proof.code === 'string') throw coded(proof.code);
   if (proof.error) throw new Error('verifier broke');
-  return { account: proof.account as number, ...(typeof proof.userinput === 'string' ? { userinput: proof.userinput } : {}) };
+  return {
+    account: proof.account as number,
+    ...(typeof proof.userinput === 'string' ? { userinput: proof.userinput } : {}),
+    ...(typeof proof.pingTime === 'number' ? { pingTime: proof.pingTime } : {}),
+  };
 }
 
 function start(limitsOverride: Partial<SessionLimits> = {}) {
@@ -74,6 +74,9 @@ function start(limitsOverride: Partial<SessionLimits> = {}) {
       },
       confirm: (_, p) => {
         log.push(['confirm', p]);
+      },
+      ping: (_, p) => {
+        log.push(['ping', p]);
       },
     },
   });
@@ -133,7 +136,7 @@ test('waiting → challenged on hello: accept is called and the browsers hear co
   const s = start();
   assert.is(s.state(), 'waiting');
   assert.equal(s.snap().value, { waiting: 'open' });
-  assert.equal(s.ctx(), { serverid: SRV, hsid: HSID, limits, peer: null, op: null, account: null, lastAccount: null, failures: 0, userContext: null, userinput: null });
+  assert.equal(s.ctx(), { serverid: SRV, hsid: HSID, limits, peer: null, op: null, account: null, lastAccount: null, failures: 0, userContext: null, userinput: null, push: null, pinger: null, pingTime: 0, pings: 0 });
 
   s.hello('A', 'enrol');
   assert.is(s.state(), 'challenged');
@@ -560,30 +563,47 @@ test('challenged and verifying do not expire by the idle limit', async () => {
 
 // ---- where the machine differs from §2 ---------------------------------------------------------
 
-test('BUG: authenticated → loggedOut when no pong arrives within pingTime is missing', async () => {
-  // BUG: §2 says `authenticated → loggedOut` "when the server's pingTime > 0 — no pong within
-  // pingTime" (and §4.2: the NS sends {t:"ping"} every pingTime/2 s). The machine has no pong
-  // event and no ping limit (SessionLimits has no pingTime; it is per server), and nothing else
-  // in src/ sends pings either, so a login whose phone went silent stays authenticated until
-  // the session limit. Expected: 'loggedOut' (browsers hear 'logout') after pingTime.
+test('continuous: authenticated → loggedOut when no pong arrives within pingTime; answered pings keep it', async () => {
   const s = start();
-  await login(s, 'A', 7);
   const pingTime = 30_000; // a server with pingTime 30 s
-  s.clock.increment(2 * pingTime);
-  assert.is(s.state(), 'authenticated'); // BUG: expected 'loggedOut'
-  assert.equal(s.notices, []); // BUG: expected ['logout']
+  s.hello('A');
+  s.proof('A', { account: 7, pingTime });
+  await settle();
+  assert.equal(s.snap().value, { authenticated: 'pinging' });
+  assert.equal(s.log.at(-1), ['ping', { peer: 'A', n: 1 }]);
+  s.actor.send({ type: 'pong', peer: 'B', n: 1 }); // another connection: ignored
+  s.actor.send({ type: 'pong', peer: 'A', n: 9 }); // a wrong number: ignored
+  assert.equal(s.snap().value, { authenticated: 'pinging' });
+  s.actor.send({ type: 'pong', peer: 'A', n: 1 });
+  assert.equal(s.snap().value, { authenticated: 'ponged' });
+  s.clock.increment(pingTime / 2);
+  assert.equal(s.log.at(-1), ['ping', { peer: 'A', n: 2 }]);
+  s.clear();
+  s.clock.increment(pingTime - 1);
+  assert.is(s.state(), 'authenticated');
+  s.clock.increment(1);
+  assert.is(s.state(), 'loggedOut');
+  assert.equal(s.notices, ['logout']);
 });
 
-test('BUG: the idle limit is not restarted by an event that keeps the state (setContext)', () => {
-  // BUG: §2 says `waiting`/`loggedOut` expire "after the idle limit (default 15 min without any
-  // event)". `setContext` (REST getSession/getQrLogin with sessioninfo) is handled at the root
-  // without re-entering the state, so the idle timer keeps counting from the state's entry.
+test('one-shot: with pingTime 0 no ping goes out and the login lasts its session limit', async () => {
+  const s = start();
+  await login(s, 'A', 7);
+  assert.equal(s.snap().value, { authenticated: 'oneShot' });
+  s.clock.increment(limits.session - 1);
+  assert.is(s.state(), 'authenticated');
+  assert.ok(!s.log.some(([name]) => name === 'ping'));
+});
+
+test('an event that keeps the state (setContext) restarts the idle limit', () => {
   const s = start();
   s.clock.increment(limits.idle - 1);
   s.actor.send({ type: 'setContext', userContext: { sessioninfo: { ip: '192.0.2.1' } } });
   assert.equal(s.ctx().userContext, { sessioninfo: { ip: '192.0.2.1' } });
+  s.clock.increment(limits.idle - 1);
+  assert.is(s.snap().status, 'active');
   s.clock.increment(1);
-  assert.is(s.snap().status, 'done'); // BUG: expected 'active' until limits.idle after the setContext
+  assert.is(s.snap().status, 'done');
 });
 
 test.run();

@@ -1,0 +1,139 @@
+/**
+ * Damaged files, with the real command line as a child process: a data file that does not parse
+ * at start is never overwritten. The server refuses to start (exit code not 0) with a message
+ * naming the file and the last good copy beside it (`.bak`, rotated on each successful start);
+ * the damaged file and the copy keep their bytes; copying the `.bak` back brings the data back.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const KEY = 'durability-root-key-0123456789';
+
+interface Cli {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** The URL of the first stdout line, or an error if the process ends first. */
+  listening: Promise<string>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startCli(dataDir: string): Cli {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', KEY],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
+  );
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening: ${err}`)));
+  });
+  listening.catch(() => {});
+  return { child, stdout: () => out, stderr: () => err, listening, exit };
+}
+
+async function stopCli(cli: Cli): Promise<void> {
+  // One answered request first: the CLI prints its "listening" line a moment before it installs
+  // its signal handlers (see stop.test.ts), and this file is not about that.
+  await fetch((await cli.listening) + '/healthz');
+  cli.child.kill('SIGTERM');
+  const { code } = await cli.exit;
+  assert.is(code, 0, `graceful stop: ${cli.stderr()}`);
+}
+
+async function api(url: string, method: string, route: string, body?: unknown) {
+  const res = await fetch(url + route, {
+    method,
+    headers: { 'x-apikey': KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const dirs: string[] = [];
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A data folder after two good starts (so both .bak exist), holding a server and a global attribute. */
+async function preparedFolder(): Promise<{ dir: string; serverid: string }> {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'nextauth-damaged-'));
+  dirs.push(base);
+  const dir = path.join(base, 'data');
+  let cli = startCli(dir);
+  let url = await cli.listening;
+  const serverid = (await api(url, 'POST', '/servers/', { serverName: 'Kept' })).body.serverid as string;
+  assert.is((await api(url, 'PUT', '/attributes/', { kept: 'yes' })).status, 200);
+  await stopCli(cli);
+  cli = startCli(dir);
+  url = await cli.listening;
+  await stopCli(cli);
+  return { dir, serverid };
+}
+
+const damages: Record<string, (good: string) => string> = {
+  truncated: (good) => good.slice(0, Math.floor(good.length / 2)),
+  empty: () => '',
+};
+
+test('a damaged nextauth.json or sessions.json: the CLI refuses to start, names the file and its .bak, changes no byte; the .bak brings it back', async () => {
+  const { dir, serverid } = await preparedFolder();
+  for (const name of ['nextauth.json', 'sessions.json']) {
+    const file = path.join(dir, name);
+    const good = readFileSync(file, 'utf8');
+    const bak = readFileSync(`${file}.bak`);
+    for (const [kind, damage] of Object.entries(damages)) {
+      const what = `${name} ${kind}`;
+      writeFileSync(file, damage(good));
+      const bytes = readFileSync(file);
+      const others = otherFiles(dir, name);
+      const cli = startCli(dir);
+      const timer = setTimeout(() => cli.child.kill('SIGKILL'), 15_000);
+      const { code, signal } = await cli.exit;
+      clearTimeout(timer);
+      assert.is(signal, null, `${what}: the CLI ended by itself`);
+      assert.ok(code !== 0 && code !== null, `${what}: exit code ${code}`);
+      assert.not.match(cli.stdout(), 'listening', `${what}: it did not start`);
+      const stderr = cli.stderr();
+      assert.ok(stderr.includes(file), `${what}: stderr names ${file}: ${stderr}`);
+      assert.ok(stderr.includes(`${file}.bak`), `${what}: stderr names the last good copy: ${stderr}`);
+      assert.not.match(stderr, /\n\s+at /, `${what}: a message, not a stack trace`);
+      assert.equal(readFileSync(file), bytes, `${what}: the damaged file keeps its bytes`);
+      assert.equal(readFileSync(`${file}.bak`), bak, `${what}: the last good copy keeps its bytes`);
+      if (name === 'nextauth.json') assert.equal(otherFiles(dir, name), others, `${what}: sessions.json and its .bak were not touched`);
+      assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], `${what}: no write was begun`);
+    }
+    // The way back the message gives: copy the .bak over the damaged file.
+    copyFileSync(`${file}.bak`, file);
+    const cli = startCli(dir);
+    const url = await cli.listening;
+    assert.is((await api(url, 'GET', `/servers/${serverid}/`)).status, 200, `${name} restored: the data is back`);
+    assert.equal((await api(url, 'GET', '/attributes/')).body, { kept: 'yes' });
+    await stopCli(cli);
+  }
+});
+
+/** The bytes of every data file of the folder but `name` and its .bak (not the run lock). */
+function otherFiles(dir: string, name: string): Record<string, string> {
+  const files = readdirSync(dir).filter((f) => f !== name && f !== `${name}.bak` && f !== 'nextauth.run').sort();
+  return Object.fromEntries(files.map((f) => [f, readFileSync(path.join(dir, f), 'base64')]));
+}
+
+test.run();
