@@ -2,7 +2,7 @@
  * The `nextauth` command line. `start` runs the server; the other commands work on the data
  * folder of a stopped server, or on the REST API of a running one with --url and --key.
  */
-import { OpError, UsageError, parseArgs } from './cli/args.ts';
+import { OpError, UsageError, checkFlags, parseArgs, positionals, switchOn } from './cli/args.ts';
 import { ConfigError, loadConfig, parseFlags, settings } from './config.ts';
 import { NsError } from './errors.ts';
 import { StoreDamagedError } from './store/lowdb-store.ts';
@@ -38,11 +38,21 @@ Phone simulator (does what the nextAuth app does with a scanned code):
   app enrol <qr> [--keystore FILE] [--yes] [--description D] [--sf none|pin|biometric]
   app login <qr> [--keystore FILE] [--yes] [--acc N] [--sf ...] [--stay]
   app list [--keystore FILE]                 accounts of the simulated phone
+  app listen [--keystore FILE] [--yes] [--acc N] [--sf ...] [--server <serverid>]
+                                             stay connected for every stored account (or one
+                                             server's, or one account) and answer pushes
 
   <qr> is the QR code's bytes in base64 or base64url (e.g. LoginStatus.loginqrdata), or an
   app link (...?qr=...). Before the proof it shows the server, the action and the browser,
   then asks "Confirm? [y/N]" unless --yes. The keystore (default ./nextauth-phone.json) holds
   the account keys (mode 0600). --stay keeps a login's connection (answering pings) until Ctrl-C.
+  app listen shows each push (server, browser, and the number the browser shows for number
+  match: type it, or --yes sends it), asks "Confirm? [y/N/r=deny and report]" unless --yes,
+  and prints the outcome; Ctrl-C closes the connections and quits.
+
+Development:
+  diagram [--check]          write the state diagrams of machines/*.ts (Mermaid .md and .dot);
+                             --check writes nothing and exits 1 when one is out of date
 
 Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.
 
@@ -94,6 +104,14 @@ export async function main(argv: string[]): Promise<void> {
     const json = args.flags.get('json') === 'true';
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
     return runApp(args, { out: write(process.stdout), screen: write(json ? process.stderr : process.stdout), ask: askStdin });
+  }
+  if (command === 'diagram') {
+    checkFlags(args.flags, ['check', 'help'], 'diagram');
+    positionals(args.rest.slice(1), [], 'diagram');
+    const check = switchOn(args.flags, 'check');
+    const { runMachines } = await import('../scripts/machines.ts');
+    process.exitCode = await runMachines({ check });
+    return;
   }
   if (['server', 'key', 'user', 'account'].includes(command)) {
     const { runAdmin } = await import('./cli/admin.ts');

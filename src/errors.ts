@@ -25,6 +25,8 @@ export const errors = {
   UNKNOWN_ACCOUNT: { status: 404, message: 'No such account on this server' },
   UNKNOWN_ATTRIBUTE: { status: 404, message: 'No such attribute' },
   UNKNOWN_ROLE: { status: 404, message: 'No such role' },
+  UNKNOWN_TRANSACTION: { status: 404, message: 'No such transaction on this server' },
+  TRANSACTION_CLOSED: { status: 409, message: 'The transaction was answered or has expired' },
   RATE_LIMITED: { status: 429, message: 'Too many attempts; try again later' },
   INTERNAL: { status: 500, message: 'Internal error' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },

@@ -16,10 +16,15 @@ import { SessionHub, type Clock } from './sessions/hub.ts';
 import { LowdbStore } from './store/lowdb-store.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './store/run-lock.ts';
 import { PushService } from './sessions/push.ts';
+import { TransactionService } from './sessions/transactions.ts';
 import { emptySessions } from './store/data.ts';
 import { createAppSocket } from './transports/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-socket.ts';
+import { registerDemo } from './pages/demo.ts';
 import { createHttpApp } from './transports/http.ts';
+import { Inspector } from './inspect/inspector.ts';
+import { registerInspectPage } from './inspect/page.ts';
+import { createInspectSocket } from './inspect/socket.ts';
 import { createSocketIo, originAllowed } from './transports/socket-io.ts';
 
 export interface RunningServer {
@@ -70,13 +75,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     liveSessions: () => hub.countByState(),
   });
   const now = () => (options.clock ?? { now: Date.now }).now();
+  // The live inspector (/inspect): every session actor's inspection events.
+  const inspector = new Inspector({ now, registry: metrics.registry });
   const hub = new SessionHub({
     limits: config.limits,
     verifyProof: createProofVerifier(registry, now),
     accountExists: (serverid, id) => registry.accounts.get(serverid, id) !== undefined,
+    accountUsable: (serverid, id) => registry.accounts.get(serverid, id)?.blocked === false,
     saved,
     log,
     onMute: (serverid, accounts) => push.mute(serverid, accounts),
+    inspect: (e) => inspector.observe(e),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const push = new PushService({
@@ -87,18 +96,32 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log,
     ...(config.pushGateway ? { gateway: config.pushGateway } : {}),
   });
+  const transactions = new TransactionService({
+    registry,
+    hub,
+    push,
+    clock: hub.clock,
+    log,
+    loginConnection: (serverid, hsid) => {
+      const peer = hub.loginPeer(serverid, hsid);
+      return peer?.transaction ? { transaction: (content) => peer.transaction!(content) } : undefined;
+    },
+  });
   registry.accounts.events.on('revoked', (serverid, id, reason) => {
     hub.revoke(serverid, id, reason === 'deleted');
     push.revoke(serverid, id);
   });
 
-  const app = await createHttpApp({ config, registry, hub, push, metrics, log });
+  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log });
+  if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');
-  const appSocket = createAppSocket({ hub, push, registry, log, metrics, now });
+  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, now });
   const browserDeps = { hub, registry, metrics, log, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
   const socketIo = createSocketIo(app.server, browserDeps, config.allowedOrigins);
+  registerInspectPage(app);
+  const inspectSocket = createInspectSocket(socketIo.io, { registry, hub, inspector, now, log });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -126,10 +149,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // No new connection or request from here; requests already running finish, and are cut
+      // only if they take longer than 2 s.
+      const http = app.close();
+      const cut = setTimeout(() => app.server.closeAllConnections(), 2000);
+      inspectSocket.close();
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
+      transactions.close();
       await push.close();
-      await app.close();
+      await http;
+      clearTimeout(cut);
       await Promise.all([store.close(), saved.close()]);
       await removeRunLock(config.dataDir);
     })());

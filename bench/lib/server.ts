@@ -31,8 +31,10 @@ export interface ServerSample {
   external: number;
   /** open file descriptors of the server */
   fds: number;
-  /** store file writes seen so far (renames onto nextauth.json) */
-  storeWrites: number;
+  /** store file writes seen so far in the data folder (renames onto each file: nextauth.json, sessions.json) */
+  fileWrites: Record<string, number>;
+  /** changes and writes per store as the server counts them (/metrics nextauth_store_*), if it does */
+  stores: Record<string, { changes: number; writes: number }>;
 }
 
 const CLK_TCK = (() => {
@@ -74,7 +76,7 @@ export interface StartOptions {
 export class NsProcess {
   readonly #child: ChildProcess;
   readonly #watcher: FSWatcher;
-  #writes = 0;
+  readonly #writes: Record<string, number> = {};
   #seq = 0;
   readonly #pending = new Map<number, (s: ProbeSample) => void>();
   stderr = '';
@@ -85,9 +87,9 @@ export class NsProcess {
     readonly dataDir: string,
   ) {
     this.#child = child;
-    // Every store write ends with a rename of its temp file onto nextauth.json (inotify IN_MOVED_TO).
+    // Every store write ends with a rename of its temp file onto the file (inotify IN_MOVED_TO).
     this.#watcher = watch(dataDir, (event, name) => {
-      if (event === 'rename' && name === 'nextauth.json') this.#writes++;
+      if (event === 'rename' && name && name.endsWith('.json')) this.#writes[name] = (this.#writes[name] ?? 0) + 1;
     });
     child.on('message', (m: { probe?: string; id: number } & ProbeSample) => {
       if (m?.probe !== 'sample') return;
@@ -158,6 +160,7 @@ export class NsProcess {
       this.#pending.set(id, (s) => (clearTimeout(timer), resolve(s)));
       this.#child.send({ probe: 'sample', id, gc });
     });
+    const stores = await this.storeStats();
     return {
       at: performance.now(),
       cpuUs: probe.cpu.user + probe.cpu.system,
@@ -167,7 +170,8 @@ export class NsProcess {
       heapTotal: probe.mem.heapTotal,
       external: probe.mem.external,
       fds: fdCount(this.pid),
-      storeWrites: this.#writes,
+      fileWrites: { ...this.#writes },
+      stores,
     };
   }
 
@@ -183,12 +187,16 @@ export class NsProcess {
     return map;
   }
 
-  /** Store changes and writes as the server counts them, when /metrics exposes them (see README). */
-  async storeStats(): Promise<{ changes: number; writes: number } | undefined> {
-    const m = await this.metrics();
-    const changes = m.get('nextauth_store_changes_total');
-    const writes = m.get('nextauth_store_writes_total');
-    return changes === undefined || writes === undefined ? undefined : { changes, writes };
+  /** Store changes and writes per store as the server counts them (/metrics `nextauth_store_changes{store=…}`). */
+  async storeStats(): Promise<Record<string, { changes: number; writes: number }>> {
+    const stores: Record<string, { changes: number; writes: number }> = {};
+    for (const [key, value] of await this.metrics()) {
+      const m = /^nextauth_store_(changes|writes)\{store="([^"]+)"\}$/.exec(key);
+      if (!m) continue;
+      const entry = (stores[m[2]!] ??= { changes: 0, writes: 0 });
+      entry[m[1] as 'changes' | 'writes'] = value;
+    }
+    return stores;
   }
 
   /** SIGTERM, wait for the exit (the store flushes), remove the data folder. */

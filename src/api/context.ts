@@ -13,6 +13,7 @@ import type { ServerRecord } from '../store/data.ts';
 import type { Metrics } from './metrics.ts';
 import type { SessionHub } from '../sessions/hub.ts';
 import type { PushService } from '../sessions/push.ts';
+import type { TransactionService } from '../sessions/transactions.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -21,6 +22,7 @@ export interface ApiContext {
   registry: Registry;
   hub: SessionHub;
   push: PushService;
+  transactions: TransactionService;
   metrics: Metrics;
   log: FastifyBaseLogger;
 }

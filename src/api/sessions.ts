@@ -145,7 +145,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     schema: { operationId: 'logout', summary: 'Force a logout on the given session', tags: ['Sessions', 'HTML'], params: ServerIdParams, headers: NonceHeaders, response: { 200: ok } },
   }, async (req) => {
     const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
-    hub.logout(server.serverid, hsid);
+    if (!(await hub.logout(server.serverid, hsid))) throw new NsError('INTERNAL', 'The logout could not be saved');
     return null;
   });
 }

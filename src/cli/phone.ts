@@ -1,14 +1,15 @@
 /**
  * The phone simulator: `nextauth app enrol|login <qr>` does what the nextAuth app does with a
  * scanned code, with the SDK's Phone, the `ws` WebSocket and a FileKeyStore. Before the proof it
- * shows what a phone would show and asks for consent (unless --yes).
+ * shows what a phone would show and asks for consent (unless --yes). `nextauth app listen` keeps
+ * the phone connected and answers pushes (provokeLogin*) the same way.
  */
 import path from 'node:path';
 import readline from 'node:readline';
 import WebSocket from 'ws';
-import { Phone, SdkError, parseQrText, toB64url, type ChallengeInfo, type Consent, type QrCode } from '../sdk/app.ts';
+import { Phone, SdkError, parseQrText, pushToQr, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode, type StoredAccount } from '../sdk/app.ts';
 import { FileKeyStore } from '../sdk/file-keystore.ts';
-import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, switchOn, type Args } from './args.ts';
+import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, type Args } from './args.ts';
 import { clean, fields, json, table } from './output.ts';
 
 export const DEFAULT_KEYSTORE = 'nextauth-phone.json';
@@ -24,20 +25,54 @@ export interface Io {
   ask: () => Promise<string | undefined>;
 }
 
-/** Reads one line from stdin (undefined at end of input). */
+/**
+ * Lines of stdin, read by one readline interface for the whole process, so that lines piped in
+ * ahead of the questions are kept for the later ones. Between questions stdin is paused and
+ * unref'd: a terminal or pipe left open does not keep the process alive.
+ */
+const stdin: { rl?: readline.Interface; lines: string[]; waiting: Array<(line: string | undefined) => void>; ended: boolean } = {
+  lines: [],
+  waiting: [],
+  ended: false,
+};
+
+/** ref / unref of stdin when it is a socket (terminal, pipe); a file has neither. */
+const stdinHandle = () => process.stdin as { ref?: () => void; unref?: () => void };
+
+/** Reads one line from stdin (undefined at end of input, or once closeStdin() was called). */
 export function askStdin(): Promise<string | undefined> {
+  if (stdin.lines.length > 0) return Promise.resolve(stdin.lines.shift());
+  if (stdin.ended) return Promise.resolve(undefined);
+  if (!stdin.rl) {
+    const rl = (stdin.rl = readline.createInterface({ input: process.stdin, terminal: false }));
+    rl.on('line', (line) => {
+      const waiter = stdin.waiting.shift();
+      if (waiter) waiter(line);
+      else stdin.lines.push(line);
+      if (stdin.waiting.length === 0) {
+        rl.pause();
+        stdinHandle().unref?.();
+      }
+    });
+    rl.on('close', () => {
+      stdin.ended = true;
+      for (const waiter of stdin.waiting.splice(0)) waiter(undefined);
+    });
+  }
+  const rl = stdin.rl;
   return new Promise((resolve) => {
-    const rl = readline.createInterface({ input: process.stdin, terminal: false });
-    let answered = false;
-    rl.once('line', (line) => {
-      answered = true;
-      rl.close();
-      resolve(line);
-    });
-    rl.once('close', () => {
-      if (!answered) resolve(undefined);
-    });
+    stdin.waiting.push(resolve);
+    stdinHandle().ref?.();
+    rl.resume();
   });
+}
+
+/** Stops reading stdin: a question waiting for an answer gets undefined. */
+export function closeStdin(): void {
+  stdin.ended = true;
+  stdin.rl?.close();
+  stdinHandle().unref?.();
+  for (const waiter of stdin.waiting.splice(0)) waiter(undefined);
 }
 
 function parseQrArg(text: string): QrCode {
@@ -59,7 +94,7 @@ export function consentScreen(info: ChallengeInfo, action: string): string {
   ];
   if (info.session.info !== undefined) pairs.push(['Session', show(info.session.info)]);
   if (info.announce !== undefined && info.announce !== null) pairs.push(['Announce', show(info.announce)]);
-  if (info.number !== undefined) pairs.push(['Number', info.number]);
+  if (info.number !== undefined) pairs.push(['Browser shows', String(info.number)]);
   return fields(pairs);
 }
 
@@ -82,9 +117,33 @@ function consentOf(flags: ReadonlyMap<string, string>, io: Io, action: () => str
   };
 }
 
+/**
+ * The consent callback of a push: as consentOf, plus number match (the number the browser
+ * shows: typed by the user, or with --yes the challenge's own) and "r", deny and report.
+ */
+function pushConsentOf(flags: ReadonlyMap<string, string>, io: Io, action: () => string): (info: ChallengeInfo) => Promise<Consent> {
+  const yes = switchOn(flags, 'yes');
+  const sf = secondFactor(flags);
+  return async (info) => {
+    io.screen(consentScreen(info, action()));
+    const shown = info.number === undefined ? undefined : String(info.number);
+    if (yes) return { accept: true, sf, ...(shown !== undefined ? { number: shown } : {}) };
+    let number: string | undefined;
+    if (shown !== undefined) {
+      io.screen('Type the number shown on the browser: ');
+      number = (await io.ask())?.trim();
+      if (!number) return { accept: false };
+    }
+    io.screen('Confirm? [y/N/r=deny and report] ');
+    const answer = (await io.ask())?.trim().toLowerCase();
+    if (answer === 'r') return { accept: false, report: true };
+    return { accept: answer === 'y' || answer === 'yes', sf, ...(number !== undefined ? { number } : {}) };
+  };
+}
+
 const COMMON = ['keystore', 'yes', 'sf', 'json', 'help'];
 
-/** `nextauth app <enrol|login|list> …` */
+/** `nextauth app <enrol|login|list|listen> …` */
 export async function runApp(a: Args, io: Io): Promise<void> {
   const [sub, ...args] = a.rest.slice(1);
   const { flags } = a;
@@ -153,7 +212,21 @@ export async function runApp(a: Args, io: Io): Promise<void> {
     return;
   }
 
-  throw new UsageError(`${sub === undefined ? 'app: missing subcommand' : `unknown subcommand "app ${sub}"`} (known: enrol, login, list)`);
+  if (sub === 'listen') {
+    checkFlags(flags, ['keystore', 'yes', 'sf', 'acc', 'server', 'help'], 'app listen');
+    positionals(args, [], 'app listen');
+    secondFactor(flags); // a bad --sf is a usage error now, not at the first push
+    switchOn(flags, 'yes');
+    const server = flagValue(flags, 'server');
+    const accFlag = flagValue(flags, 'acc');
+    const filter = {
+      ...(server !== undefined ? { serverid: serverIdArg(server, '--server') } : {}),
+      ...(accFlag !== undefined ? { acc: accountIdArg(accFlag, '--acc') } : {}),
+    };
+    return listen(keystore, filter, flags, io, WS);
+  }
+
+  throw new UsageError(`${sub === undefined ? 'app: missing subcommand' : `unknown subcommand "app ${sub}"`} (known: enrol, login, list, listen)`);
 }
 
 /** Turns the SDK's failures into OpError (exit 1) with their code. */
@@ -163,5 +236,169 @@ async function sdk<T>(op: () => Promise<T>): Promise<T> {
   } catch (e) {
     if (e instanceof SdkError) throw new OpError(e.code, e.message);
     throw e;
+  }
+}
+
+/** One account `app listen` listens for. */
+interface Listening {
+  account: StoredAccount;
+  /** Server name and account, for the messages. */
+  label: string;
+  connection: AppConnection;
+  phone: Phone;
+  /** The user's answer to the latest push. */
+  answered: { consent?: Consent };
+  /** Why it stopped: set once. */
+  ended?: 'deleted' | 'lost' | 'stopped';
+}
+
+/**
+ * `nextauth app listen`: a `listen` handshake per stored account (each on its own connection),
+ * then every push is answered with a login handshake for its hsid on that connection, one push at
+ * a time (the questions share stdin). `deleted` ends the account's listening; Ctrl-C ends all.
+ * Resolves when nothing is left to listen for; throws OpError when a connection was lost.
+ */
+async function listen(
+  keystore: FileKeyStore,
+  filter: { serverid?: string; acc?: number },
+  flags: ReadonlyMap<string, string>,
+  io: Io,
+  WS: new (url: string) => unknown,
+): Promise<void> {
+  const accounts = (await keystore.list()).filter(
+    (a) => (filter.serverid === undefined || a.serverid === filter.serverid) && (filter.acc === undefined || a.acc === filter.acc),
+  );
+  if (accounts.length === 0) {
+    const which = [filter.acc !== undefined ? `account ${filter.acc}` : 'account', filter.serverid !== undefined ? `for server ${filter.serverid}` : ''].join(' ').trim();
+    throw new OpError('NO_ACCOUNT', `no ${which} in ${keystore.file}: enrol first (nextauth app enrol)`);
+  }
+
+  const active = new Set<Listening>();
+  const started: Listening[] = [];
+  let stopping = false;
+  /** True while the listen handshakes run: nothing ends the command before they are all done. */
+  let starting = true;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  /** Pushes are answered one after the other. */
+  let turn: Promise<void> = Promise.resolve();
+  const lost: string[] = [];
+
+  const end = (l: Listening, why: NonNullable<Listening['ended']>) => {
+    if (l.ended) return;
+    l.ended = why;
+    active.delete(l);
+    l.connection.close();
+    if (active.size === 0 && !stopping && !starting) {
+      closeStdin();
+      finish();
+    }
+  };
+
+  let signals = 0;
+  const stop = () => {
+    if (++signals > 1) process.exit(130); // a second Ctrl-C does not wait
+    if (stopping) return;
+    stopping = true;
+    io.screen('\nStopping: closing the connections.\n');
+    closeStdin();
+    for (const l of [...active]) end(l, 'stopped');
+    finish();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  try {
+    const failures: SdkError[] = [];
+    for (const account of accounts) {
+      if (stopping) break;
+      const label = `${clean(account.name)} as account ${account.acc}${account.userid ? ` (user ${clean(account.userid)})` : ''}`;
+      const ask = pushConsentOf(flags, io, () => `log in as account ${account.acc}${account.userid ? ` (user ${account.userid})` : ''}`);
+      const answered: Listening['answered'] = {};
+      const consent = async (info: ChallengeInfo) => (answered.consent = await ask(info));
+      const phone = new Phone({ keystore, WebSocket: WS, consent, clientVersion: 'nextauth-cli/1' });
+      let connection: AppConnection;
+      let name: string;
+      try {
+        const result = await phone.listen(account.serverid, { acc: account.acc });
+        connection = result.connection;
+        name = result.info.name;
+      } catch (e) {
+        if (!(e instanceof SdkError)) throw e;
+        failures.push(e);
+        io.screen(`Cannot listen on ${label} (server ${account.serverid}): ${e.code}: ${clean(e.message)}\n`);
+        continue;
+      }
+      const l: Listening = { account, label: `${clean(name)} as account ${account.acc}`, connection, phone, answered };
+      if (stopping) {
+        connection.close();
+        break;
+      }
+      active.add(l);
+      started.push(l);
+      connection.on('push', (push) => {
+        turn = turn.then(() => answerPush(l, push, io, () => stopping || l.ended !== undefined));
+      });
+      connection.on('deleted', (frame) => {
+        if (frame.acc !== account.acc) return;
+        io.out(`Account ${account.acc} on ${clean(name)} was removed by the server (deleted or blocked): no longer listening for it.\n`);
+        end(l, 'deleted');
+      });
+      void connection.closed.then(({ code, reason }) => {
+        if (l.ended || stopping) return;
+        lost.push(l.label);
+        io.out(`Lost the connection for ${l.label}: ${code}${reason ? ` ${clean(reason)}` : ''}\n`);
+        end(l, 'lost');
+      });
+      io.out(`listening for pushes on ${clean(name)} as account ${account.acc}\n`);
+    }
+    starting = false;
+    if (active.size === 0 && !stopping) {
+      const [first] = failures;
+      if (first && failures.length === 1 && lost.length === 0) throw new OpError(first.code, first.message);
+      if (first && lost.length === 0) throw new OpError(first.code, `could not listen for any account (${failures.map((f) => `${f.code}: ${f.message}`).join('; ')})`);
+      closeStdin();
+      finish();
+    }
+    await finished;
+    // Let the closes complete (and an answer in progress end with CLOSED) before returning.
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+    await Promise.race([Promise.all(started.map((l) => l.connection.closed)), wait(2000)]);
+    await Promise.race([turn, wait(2000)]);
+    if (stopping) io.out('Stopped listening.\n');
+    if (lost.length > 0 && !stopping) throw new OpError('CLOSED', `lost the connection for ${lost.join(', ')}`);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** Answers one push: a login handshake for its hsid on the listening connection; prints the outcome. */
+async function answerPush(l: Listening, push: Frame, io: Io, gone: () => boolean): Promise<void> {
+  if (gone()) return;
+  let code: QrCode;
+  try {
+    code = pushToQr(push, l.account.appUrl);
+  } catch (e) {
+    io.out(`Ignored a malformed push for ${l.label}: ${(e as Error).message}\n`);
+    return;
+  }
+  const hsid = toB64url(code.hsid);
+  io.screen(`\nPush for ${l.label} (browser session ${hsid}):\n`);
+  try {
+    const { info } = await l.phone.login(code, { acc: l.account.acc, connection: l.connection });
+    const ip = info.session.ip !== undefined ? ` (ip ${clean(info.session.ip)})` : '';
+    io.out(`Logged in: the browser${ip} is logged in on ${l.label}.\n`);
+  } catch (e) {
+    if (!(e instanceof SdkError)) {
+      io.out(`Login failed for ${l.label}: ${(e as Error).message}\n`);
+      return;
+    }
+    if (gone() && e.code === 'CLOSED') return;
+    if (e.code === 'DECLINED') {
+      io.out(l.answered.consent?.report ? `Declined and reported: the server mutes pushes to ${l.label} for a while.\n` : 'Declined: the browser stays logged out.\n');
+      return;
+    }
+    io.out(`Login failed for ${l.label}: ${e.code}: ${clean(e.message)}\n`);
   }
 }

@@ -31,6 +31,12 @@ export const Decline = Type.Object({ t: Type.Literal('decline'), report: Type.Op
 export const Sealed = Type.Object({ t: Type.Literal('sealed'), box: Type.Uint8Array({ maxByteLength: MAX_FRAME_BYTES }) }, strict);
 export const Logout = Type.Object({ t: Type.Literal('logout'), hsid: bytes(32) }, strict);
 export const Pong = Type.Object({ t: Type.Literal('pong'), n: Type.Integer({ minimum: 0 }) }, strict);
+/** The phone's answer to a transaction (sealed). */
+export const Approve = Type.Object(
+  { t: Type.Literal('approve'), tid: Type.String({ minLength: 1, maxLength: 64 }), sig: bytes(64), sf: SecondFactor },
+  strict,
+);
+export const Reject = Type.Object({ t: Type.Literal('reject'), tid: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
 
 /** What is inside a login (or listen) proof box. */
 export const LoginProof = Type.Object(
@@ -68,6 +74,8 @@ const checkers = {
   sealed: TypeCompiler.Compile(Sealed),
   logout: TypeCompiler.Compile(Logout),
   pong: TypeCompiler.Compile(Pong),
+  approve: TypeCompiler.Compile(Approve),
+  reject: TypeCompiler.Compile(Reject),
   loginProof: TypeCompiler.Compile(LoginProof),
   enrolProof: TypeCompiler.Compile(EnrolProof),
 };
@@ -78,6 +86,8 @@ interface Checked {
   sealed: Static<typeof Sealed>;
   logout: Static<typeof Logout>;
   pong: Static<typeof Pong>;
+  approve: Static<typeof Approve>;
+  reject: Static<typeof Reject>;
   loginProof: LoginProofBody;
   enrolProof: EnrolProofBody;
 }

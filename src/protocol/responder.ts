@@ -17,8 +17,9 @@ import { check, decodeFrame, decodeMap, encodeFrame, PROTOCOL_VERSION, type Fram
 import { deriveKeys, LABELS, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from './handshake.ts';
 import { checkAccountProof, type ProofEvidence } from './verify-proof.ts';
 import type { PushService, PushTarget } from '../sessions/push.ts';
+import type { TransactionService, TransactionTarget } from '../sessions/transactions.ts';
 
-const KNOWN_TYPES = new Set(['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout'].flatMap((t) => [t, `sealed:${t}`]));
+const KNOWN_TYPES = new Set(['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout', 'transaction', 'approve', 'reject'].flatMap((t) => [t, `sealed:${t}`]));
 
 export interface Link {
   send(bytes: Uint8Array): void;
@@ -28,6 +29,7 @@ export interface Link {
 export interface ResponderDeps {
   hub: SessionHub;
   push: PushService;
+  transactions: TransactionService;
   registry: Registry;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Counts frames and refusals (metrics). */
@@ -55,15 +57,15 @@ interface Channel {
   in: number;
 }
 
-export class AppResponder implements AppPeer, PushTarget {
+export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
   readonly id = randomUUID();
   /** Pings out on this connection: the connection's ping number → the session's. */
   private readonly pings = new Map<number, { session: SessionKey; n: number }>();
   private pingCounter = 0;
   private handshake?: Handshake;
   private channel?: Channel;
-  /** Accounts this connection has proven, per server (for its sealed logout frames). */
-  private readonly proven = new Map<string, Set<number>>();
+  /** Accounts this connection has proven, per server, with the transcript h2 that proved each. */
+  private readonly proven = new Map<string, Map<number, Uint8Array>>();
   private closed = false;
 
   constructor(
@@ -125,6 +127,9 @@ export class AppResponder implements AppPeer, PushTarget {
         return this.onLogout(frame);
       case 'pong':
         return this.onPong(frame);
+      case 'approve':
+      case 'reject':
+        return this.onTransactionAnswer(frame);
       default:
         throw new NsError('BAD_MESSAGE', `Unknown frame type "${String(frame.t).slice(0, 32)}"`);
     }
@@ -165,6 +170,7 @@ export class AppResponder implements AppPeer, PushTarget {
     if (!plain) throw new NsError('BAD_BOX');
     const body = check('loginProof', decodeMapAsMessage(plain));
     const account = checkAccountProof(this.deps.registry, hs.session.serverid, body, LABELS.listen, hs.h2!);
+    this.prove(hs.session.serverid, account.id, hs.h2!);
     this.deps.push.listen(hs.session.serverid, account.id, this);
     this.deps.log.info({ conn: this.id, serverid: hs.session.serverid, acc: account.id }, 'listening for pushes');
     this.sendBytes(encodeFrame({ t: 'result', ok: true, acc: account.id }), 'result');
@@ -262,6 +268,31 @@ export class AppResponder implements AppPeer, PushTarget {
     this.deps.hub.pong(this, ping.session, ping.n);
   }
 
+  private prove(serverid: string, acc: number, h2: Uint8Array): void {
+    let accounts = this.proven.get(serverid);
+    if (!accounts) this.proven.set(serverid, (accounts = new Map()));
+    accounts.set(acc, h2);
+  }
+
+  /** TransactionTarget: show a transaction to the phone. */
+  transaction(content: Record<string, unknown>): void {
+    if (this.channel) this.sendBytes(encodeFrame(content), 'transaction');
+  }
+
+  private onTransactionAnswer(frame: Frame): void {
+    if (!this.channel) throw new NsError('BAD_MESSAGE', 'Transactions are answered only on a sealed channel');
+    const answer = frame.t === 'approve' ? check('approve', frame) : check('reject', frame);
+    const tx = this.deps.transactions.find(answer.tid);
+    const proven = tx ? this.proven.get(tx.serverid) : undefined;
+    if (!tx || !proven) throw new NsError('UNKNOWN_TRANSACTION');
+    this.deps.transactions.answer(
+      tx.serverid,
+      proven,
+      answer.t === 'approve' ? { tid: answer.tid, approve: true, sig: answer.sig, sf: answer.sf } : { tid: answer.tid, approve: false },
+    );
+    this.sendBytes(encodeFrame({ t: 'result', ok: true, tid: answer.tid }), 'result');
+  }
+
   /** PushTarget: a push for a session of an account this connection listens for. */
   push(content: Record<string, unknown>): void {
     if (this.channel) this.sendBytes(encodeFrame(content), 'push');
@@ -279,9 +310,7 @@ export class AppResponder implements AppPeer, PushTarget {
     this.handshake = undefined;
     const { registry } = this.deps;
     const server = registry.servers.require(session.serverid);
-    let set = this.proven.get(session.serverid);
-    if (!set) this.proven.set(session.serverid, (set = new Set()));
-    set.add(output.account);
+    this.prove(session.serverid, output.account, hs.h2!);
     this.deps.push.proved(session.serverid, output.account, this);
     const result: Record<string, unknown> = { t: 'result', ok: true, acc: output.account };
     if (hs.op === 'enrol') {

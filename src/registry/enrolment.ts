@@ -36,10 +36,13 @@ export class Enrolment {
   /** Marks the first scan (the code then lives one challenge limit more). */
   markScanned(code: EnrolCodeRecord, now: number): void {
     if (code.scanned !== undefined) return;
-    void this.store.update((data) => {
-      const c = data.enrolCodes[enrolKey(code.serverid, code.hsid)];
-      if (c) c.scanned = now;
-    });
+    // Not awaited (the hello is not a durable change); a failed write leaves the code unscanned.
+    this.store
+      .update((data) => {
+        const c = data.enrolCodes[enrolKey(code.serverid, code.hsid)];
+        if (c) c.scanned = now;
+      })
+      .catch(() => undefined);
   }
 
   /** Uses the code inside the change that creates the account. */

@@ -266,6 +266,7 @@ const LABEL = {
   login: ascii('nextauth/login'),
   enrol: ascii('nextauth/enrol'),
   listen: ascii('nextauth/listen'),
+  transaction: ascii('nextauth/transaction'),
 };
 
 /** The two keys of one handshake: the NS seals with kS, the app with kC. */
@@ -746,6 +747,8 @@ export interface LoginResult {
   info: ChallengeInfo;
   /** The connection the handshake ran on, now sealed; the caller closes it. */
   connection: AppConnection;
+  /** h2 of this handshake: a transaction approved on this connection is signed with it. */
+  transcript: Uint8Array;
 }
 
 /** A phone: its accounts and what it can do with them. */
@@ -861,7 +864,7 @@ export class Phone {
     const number = consent.number !== undefined ? { number: consent.number } : {};
     const proof = { acc: account.acc, sig, sf: consent.sf ?? 'none', ...input, ...number };
     const result = await sendProof(conn, challenge, proof, this.#timeoutMs);
-    return { acc: result.acc, info: challenge.info, connection: conn };
+    return { acc: result.acc, info: challenge.info, connection: conn, transcript: challenge.h2 };
   }
 
   /** Asks the consent callback; on a refusal sends `{t:"decline"}` and throws DECLINED. */
@@ -924,4 +927,49 @@ export function openPushPayload(payload: string, boxSecretKey: Uint8Array): Fram
   const content = decode(plain);
   if (typeof content !== 'object' || content === null) throw new SdkError('BAD_FRAME', 'the push payload is not a map');
   return content as Frame;
+}
+
+/** A transaction as the phone must show it: the fields of the exact bytes it signs. */
+export interface TransactionView {
+  tid: string;
+  /** base64url server id and account the transaction is for */
+  srv: string;
+  acc: number;
+  amount?: string;
+  benificiary?: string;
+  description?: string;
+}
+
+/** Reads a `transaction` frame; what is shown comes from the signed bytes `tx`, nothing else. */
+export function readTransaction(frame: Frame): TransactionView {
+  if (!(frame.tx instanceof Uint8Array)) throw new SdkError('BAD_FRAME', 'not a transaction frame');
+  const fields = decode(frame.tx) as Record<string, unknown>;
+  if (!isMap(fields) || typeof fields.tid !== 'string' || typeof fields.srv !== 'string' || typeof fields.acc !== 'number') {
+    throw new SdkError('BAD_FRAME', 'not a transaction');
+  }
+  const text = (k: string) => (typeof fields[k] === 'string' ? { [k]: fields[k] as string } : {});
+  return { tid: fields.tid, srv: fields.srv, acc: fields.acc, ...text('amount'), ...text('benificiary'), ...text('description') };
+}
+
+/**
+ * Answers a transaction on the connection it came on. Approving signs
+ * `"nextauth/transaction" || transcript || tx` with the account's key, where `transcript` is the
+ * h2 of the handshake that proved the account on this connection (`LoginResult.transcript`).
+ * A transaction always needs the second factor. Resolves when the NS took the answer.
+ */
+export async function answerTransaction(
+  conn: AppConnection,
+  frame: Frame,
+  opts: { signer: Signer; transcript: Uint8Array; approve: boolean; sf?: 'none' | 'pin' | 'biometric' },
+): Promise<void> {
+  const view = readTransaction(frame);
+  const tx = frame.tx as Uint8Array;
+  if (opts.approve) {
+    const sig = await opts.signer.sign(concat(LABEL.transaction, opts.transcript, tx));
+    conn.send({ t: 'approve', tid: view.tid, sig, sf: opts.sf ?? 'none' });
+  } else {
+    conn.send({ t: 'reject', tid: view.tid });
+  }
+  const { frame: answer } = await conn.receive((f) => f.t === 'error' || (f.t === 'result' && f.tid === view.tid));
+  throwIfError(answer);
 }

@@ -6,7 +6,7 @@
  * Browser subscriptions are kept by session key, not by actor: a browser that watches a session
  * whose actor expires keeps watching, and hears the next actor of that key.
  */
-import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import type { Store } from '../store/store.ts';
 import type { SessionsData } from '../store/data.ts';
 import {
@@ -34,6 +34,8 @@ export interface AppPeer {
   confirmed(session: SessionKey, output: VerifyOutput): void;
   /** Ping the phone of a continuous session (`n` counts the session's pings). */
   ping(session: SessionKey, n: number): void;
+  /** Show a transaction to the phone (a connection that can). */
+  transaction?(content: Record<string, unknown>): void;
 }
 
 export interface SessionKey {
@@ -43,11 +45,13 @@ export interface SessionKey {
 
 /** What a browser hears about a session. */
 export interface SessionUpdate extends SessionKey {
-  event: Notice;
+  event: Notice | 'transaction';
   state: SessionState;
   account: number | null;
   /** With `confirmprovoke` on a number-match server: the two digits the phone must match. */
   number?: string;
+  /** With `transaction`: which one, and how it ended. */
+  transaction?: { tid: string; outcome: string };
 }
 
 export interface SessionStatus {
@@ -78,8 +82,12 @@ export interface HubOptions {
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
   /** Does this account still exist (for canprovoke)? */
   accountExists: (serverid: string, account: number) => boolean;
+  /** Does this account exist, unblocked? A session restored for another one ends at once. */
+  accountUsable?: (serverid: string, account: number) => boolean;
   /** The user declined a push and reported it. */
   onMute?: (serverid: string, accounts: number[]) => void;
+  /** XState's inspection events of every session actor (the live inspector). */
+  inspect?: (event: InspectionEvent) => void;
   clock?: Clock;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -163,9 +171,21 @@ export class SessionHub {
     this.flush();
   }
 
+  private inspection(): { inspect?: (event: InspectionEvent) => void } {
+    return this.opts.inspect ? { inspect: this.opts.inspect } : {};
+  }
+
   /** Live actors. */
   get size(): number {
     return this.actors.size;
+  }
+
+  /** Every live actor, with its key, state and when it entered it (for the inspector). */
+  list(): Array<{ serverid: string; hsid: string; state: SessionState; since: number; actor: SessionActor }> {
+    return [...this.actors.values()].map((e) => {
+      const { serverid, hsid } = e.actor.getSnapshot().context;
+      return { serverid, hsid, state: e.state, since: e.since, actor: e.actor };
+    });
   }
 
   /** Live actors per observable state. */
@@ -185,7 +205,7 @@ export class SessionHub {
     const entry = this.actors.get(key);
     if (entry) return entry.actor;
     this.expired.delete(key);
-    const actor = createActor(this.machine, { input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock });
+    const actor = createActor(this.machine, { input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock, ...this.inspection() });
     this.track(key, actor, this.clock.now());
     actor.start();
     return actor;
@@ -263,7 +283,7 @@ export class SessionHub {
       let actor: SessionActor;
       try {
         const [serverid = '', hsid = ''] = key.split(':');
-        actor = createActor(this.machine, { snapshot: saved.snapshot as never, input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock });
+        actor = createActor(this.machine, { snapshot: saved.snapshot as never, input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock, ...this.inspection() });
       } catch (err) {
         this.opts.log?.warn({ err, session: key.split(':')[0] }, 'a saved session could not be restored; dropped');
         await store.update((data) => void delete data.sessions[key]);
@@ -272,6 +292,13 @@ export class SessionHub {
       const entry = this.track(key, actor, saved.since);
       actor.start();
       restored++;
+      // The registry is the truth about accounts: a session whose account was blocked or deleted
+      // (and answered 200) before the session's own save reached the disk ends now.
+      const { serverid, account } = actor.getSnapshot().context;
+      if (account !== null && !(this.opts.accountUsable ?? this.opts.accountExists)(serverid, account)) {
+        actor.send({ type: 'revoke', account, deleted: !this.opts.accountExists(serverid, account) });
+        continue;
+      }
       const limit = entry.state === 'authenticated' ? this.opts.limits.session : this.opts.limits.idle;
       let left = saved.since + limit - now;
       // A continuous session's phone connection did not survive the restart: its next pong is due.
@@ -359,6 +386,20 @@ export class SessionHub {
     if (entry && (entry.value === '"loggedOut"' || entry.value === '{"waiting":"open"}')) entry.since = this.clock.now();
   }
 
+  /** Tells the session's browsers how a transaction ended. */
+  announce(serverid: string, hsid: string, transaction: { tid: string; outcome: string }): void {
+    const key = keyOf(serverid, hsid);
+    const status = this.status(serverid, hsid);
+    const update: SessionUpdate = { serverid, hsid, event: 'transaction', state: status.state, account: status.account, transaction };
+    for (const listener of this.listeners.get(key) ?? []) listener(update);
+  }
+
+  /** The app connection that logged the session in (while the session is logged in). */
+  loginPeer(serverid: string, hsid: string): AppPeer | undefined {
+    const context = this.find(serverid, hsid)?.getSnapshot().context;
+    return context?.account !== null && context?.pinger ? this.peers.get(context.pinger) : undefined;
+  }
+
   /** A push went out for the session (PushService). */
   provoke(serverid: string, hsid: string, accounts: number[], number?: string): void {
     this.ensure(serverid, hsid).send({ type: 'provoke', accounts, ...(number ? { number } : {}) });
@@ -375,8 +416,12 @@ export class SessionHub {
     this.find(session.serverid, session.hsid)?.send({ type: 'pong', peer: peer.id, n });
   }
 
-  logout(serverid: string, hsid: string): void {
-    this.find(serverid, hsid)?.send({ type: 'logout' });
+  /** Logs the session out; resolves once that is on disk (false: the save failed). */
+  logout(serverid: string, hsid: string): Promise<boolean> {
+    const entry = this.actors.get(keyOf(serverid, hsid));
+    if (!entry) return Promise.resolve(true);
+    entry.actor.send({ type: 'logout' });
+    return entry.saved;
   }
 
   /** An account was blocked or deleted: log out its sessions. */

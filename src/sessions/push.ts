@@ -112,23 +112,9 @@ export class PushService {
         ...(userContext?.announceinfo ? { announce: userContext.announceinfo } : {}),
       },
     };
-    const gateway = typeof server.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
     for (const account of allowed) {
       this.count(serverid, account.id, now);
-      const targets = this.listening.get(key(serverid, account.id));
-      if (targets?.size) {
-        for (const t of targets) t.push(content);
-      } else if (gateway && account.pkx) {
-        const delivery = sendToGateway(
-          gateway,
-          { serverid, accountid: account.id, pkx: Buffer.from(account.pkx, 'base64url'), content },
-          { log: this.deps.log, ...(this.deps.onGatewayResult ? { onResult: this.deps.onGatewayResult } : {}) },
-        );
-        this.inflight.add(delivery);
-        void delivery.finally(() => this.inflight.delete(delivery));
-      } else {
-        this.deps.log.info({ serverid, acc: account.id, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
-      }
+      this.sendToAccount(serverid, account.id, content);
     }
     await registry.store.update((data) => {
       for (const id of pushed) {
@@ -137,6 +123,33 @@ export class PushService {
       }
     });
     return number === undefined ? { pushed } : { pushed, number };
+  }
+
+  /**
+   * Sends a frame's content to every live listening connection of the account, or, when there
+   * is none, through the push gateway. Returns how many live connections got it.
+   */
+  sendToAccount(serverid: string, acc: number, content: Record<string, unknown>): number {
+    const targets = this.listening.get(key(serverid, acc));
+    if (targets?.size) {
+      for (const t of targets) t.push(content);
+      return targets.size;
+    }
+    const server = this.deps.registry.servers.get(serverid);
+    const account = this.deps.registry.accounts.get(serverid, acc);
+    const gateway = typeof server?.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
+    if (!gateway || !account?.pkx) {
+      this.deps.log.info({ serverid, acc, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
+      return 0;
+    }
+    const delivery = sendToGateway(
+      gateway,
+      { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content },
+      { log: this.deps.log, ...(this.deps.onGatewayResult ? { onResult: this.deps.onGatewayResult } : {}) },
+    );
+    this.inflight.add(delivery);
+    void delivery.finally(() => this.inflight.delete(delivery));
+    return 0;
   }
 
   /** Waits for background gateway deliveries (on shutdown). */

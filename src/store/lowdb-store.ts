@@ -29,14 +29,20 @@ class SecureJsonFile<T> implements Adapter<T> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    try {
-      return JSON.parse(text) as T;
-    } catch (e) {
-      throw new StoreDamagedError(
-        `${this.file} does not parse (${(e as Error).message}); it was left untouched. ` +
+    const damaged = (why: string) =>
+      new StoreDamagedError(
+        `${this.file} ${why}; it was left untouched. ` +
           `The last good copy is ${this.file}.bak: check it, then copy it over ${this.file} to start from it.`,
       );
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw damaged(`does not parse (${(e as Error).message})`);
     }
+    // `null`, an array or a scalar parse, but are no data file: refused the same way.
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw damaged('does not hold a JSON object');
+    return value as T;
   }
 
   async write(data: T): Promise<void> {

@@ -26,7 +26,8 @@ export function createBrowserSocket(deps: BrowserDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
   wss.on('connection', (ws: WebSocket) => {
     const watches = new Map<string, () => void>();
-    const send = (type: string, hsid: string, serverid: string, number?: string) => ws.send(`${type} ${hsid} ${serverid}${number ? ` ${number}` : ''}`);
+    const send = (type: string, hsid: string, serverid: string, ...extra: Array<string | undefined>) =>
+      ws.send([type, hsid, serverid, ...extra.filter((x) => x !== undefined)].join(' '));
     const refuse = (code: string) => {
       deps.metrics.refusals.inc({ code, channel: 'browser' });
       ws.send(`ERROR ${code}`);
@@ -43,7 +44,7 @@ export function createBrowserSocket(deps: BrowserDeps) {
           case 'REGISTER': {
             if (!watches.has(key)) {
               if (watches.size >= MAX_WATCHES_PER_SOCKET) throw new NsError('RATE_LIMITED', 'Too many sessions on one socket');
-              watches.set(key, deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number)));
+              watches.set(key, deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number, u.transaction?.tid, u.transaction?.outcome)));
             }
             const status = deps.hub.status(serverid, hsid);
             send(status.state === 'authenticated' ? 'LOGIN' : 'LOGOUT', hsid, serverid);

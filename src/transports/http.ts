@@ -9,12 +9,14 @@ import { NsError, errors } from '../errors.ts';
 import type { ApiContext, App } from '../api/context.ts';
 import { accountRoutes } from '../api/accounts.ts';
 import { globalRoutes } from '../api/global.ts';
+import { htmlRoutes } from '../api/html.ts';
 import { managementRoutes } from '../api/management.ts';
 import { registrationRoutes } from '../api/registration.ts';
 import { serverRoutes } from '../api/servers.ts';
 import { serviceRoutes } from '../api/service.ts';
 import { sessionRoutes } from '../api/sessions.ts';
 import { userRoutes } from '../api/users.ts';
+import { transactionRoutes } from '../api/transactions.ts';
 
 const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
@@ -22,7 +24,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   const app = Fastify({
     loggerInstance: ctx.log,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
-    forceCloseConnections: true,
+    forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
     frameworkErrors: (error, _req, reply) => void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
@@ -83,7 +85,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     return reply.code(500).send({ code: 'INTERNAL', message: errors.INTERNAL.message });
   });
 
-  for (const register of [serviceRoutes, serverRoutes, managementRoutes, globalRoutes, userRoutes, accountRoutes, sessionRoutes, registrationRoutes]) {
+  for (const register of [serviceRoutes, serverRoutes, managementRoutes, globalRoutes, userRoutes, accountRoutes, sessionRoutes, registrationRoutes, htmlRoutes, transactionRoutes]) {
     register(app, ctx, routes);
   }
   return app;

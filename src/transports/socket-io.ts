@@ -48,7 +48,7 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, allowedOrigi
           watches.set(
             key,
             deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) =>
-              socket.emit('status', { srv: serverid, hsid, state: u.state, event: u.event, ...(u.account !== null ? { account: u.account } : {}), ...(u.number ? { number: u.number } : {}) }),
+              socket.emit('status', { srv: serverid, hsid, state: u.state, event: u.event, ...(u.account !== null ? { account: u.account } : {}), ...(u.number ? { number: u.number } : {}), ...(u.transaction ? { transaction: u.transaction } : {}) }),
             ),
           );
         }

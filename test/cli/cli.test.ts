@@ -1,9 +1,9 @@
 /**
  * The `nextauth` command line, run as a child process: admin commands on the data folder of a
- * stopped server, the same commands on a running server's REST API, the run lock, and the
- * phone simulator (enrol, login, decline) against a running server.
+ * stopped server, the same commands on a running server's REST API, the run lock, the phone
+ * simulator (enrol, login, decline, listen for pushes) against a running server, and `diagram`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,7 +16,9 @@ import { consentScreen } from '../../src/cli/phone.ts';
 import { Registry } from '../../src/registry/registry.ts';
 import { LowdbStore } from '../../src/store/lowdb-store.ts';
 import { RUN_LOCK_FILE, RunLockError, acquireRunLock, liveRunLock, readRunLock, removeRunLock, writeRunLock } from '../../src/store/run-lock.ts';
+import { diagramDiff } from '../../scripts/machines.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { until } from '../helpers/peers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nextauth-cli-'));
@@ -86,9 +88,70 @@ async function deadPid(): Promise<number> {
 /** Reads a stopped server's data file. */
 const dataOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'nextauth.json'), 'utf8'));
 
+/** A command that keeps running (app listen): its output so far, and waits on it. */
+interface Live {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  /** Resolves with the first match of `pattern` in stdout at or after `from` (a stdout length). */
+  waitFor(pattern: RegExp, what: string, from?: number, ms?: number): Promise<RegExpExecArray>;
+  exited: Promise<Run>;
+}
+
+function cliLive(args: string[]): Live {
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  for (const name of ['NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'NEXTAUTH_DATA']) delete env[name];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    for (const w of [...waiters]) w();
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const waitFor = (pattern: RegExp, what: string, from = 0, ms = 8000) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(stdout.slice(from));
+        if (!m) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`app listen: no ${what} within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      }, ms);
+      waiters.add(check);
+      check();
+    });
+  return { child, stdout: () => stdout, waitFor, exited };
+}
+
+/** The run of a Live command once it exits; fails (and kills it) after `ms`. */
+async function exitOf(l: Live, what: string, ms = 8000): Promise<Run> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      l.child.kill('SIGKILL');
+      reject(new Error(`${what}: still running after ${ms} ms\nstdout: ${l.stdout()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([l.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 let ns: TestServer | undefined;
+let pushNs: TestServer | undefined;
+const live: Live[] = [];
 test.after(async () => {
+  for (const l of live) l.child.kill('SIGKILL');
   await ns?.stop(true);
+  await pushNs?.stop(true);
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -193,7 +256,7 @@ test('local mode: failed operations exit 1 with the error code, bad usage exits 
 
 test('help names both modes and every command', async () => {
   const help = ok(await cli(['--help']), 'help').stdout;
-  for (const word of ['--url', '--key', 'NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'STOPPED', 'RUNNING', 'server create', 'key create', 'user set-attributes', 'account block', 'app enrol', 'app login', '--json']) {
+  for (const word of ['--url', '--key', 'NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'STOPPED', 'RUNNING', 'server create', 'key create', 'user set-attributes', 'account block', 'app enrol', 'app login', 'app listen', 'diagram [--check]', '--json']) {
     assert.ok(help.includes(word), `help mentions ${word}`);
   }
 });
@@ -389,6 +452,140 @@ test('app enrol then app login against a running server; "n" at the prompt decli
   fails(wrongKind, 2, '<qr>: this is a login code', 'login code to enrol');
   fails(garbage, 2, '<qr>: bad QR code', 'garbage');
   fails(noAccount, 1, 'NO_ACCOUNT', 'no stored account');
+});
+
+// ───────────────────────────── app listen: pushes ─────────────────────────────
+
+/** The push test server: no 10 s between pushes, so only a mute can answer 429. */
+const pushServer = async () => (pushNs ??= await startTestServer({ NEXTAUTH_PUSH_INTERVAL_SECONDS: '0' }));
+
+/** A new virtual server on the push server, and an account on it enrolled by `app enrol --yes` into `keystore`. */
+async function enrolled(name: string, keystore: string, settings: Record<string, unknown> = {}): Promise<{ sid: string; acc: number }> {
+  const p = await pushServer();
+  const sid: string = (await p.api('POST', '/servers/', { body: { serverName: name, ...settings } })).body.serverid;
+  const code = await p.api('GET', `/servers/${sid}/sessions/qr/enrol?name=phone`, { headers: { 'x-nonce': `enrol-${sid}` } });
+  assert.is(code.status, 200);
+  const run = ok(await cli(['app', 'enrol', Buffer.from(code.raw).toString('base64'), '--yes', '--keystore', keystore]), `enrol on ${name}`);
+  return { sid, acc: Number(/Enrolled: account (\d+)/.exec(run.stdout)![1]) };
+}
+
+const provoke = (sid: string, acc: number, nonce: string, body?: unknown) =>
+  pushNs!.api('POST', `/servers/${sid}/accounts/${acc}/provokelogin`, { headers: { 'x-nonce': nonce }, ...(body !== undefined ? { body } : {}) });
+const sessionOf = async (sid: string, nonce: string) => (await pushNs!.api('GET', `/servers/${sid}/sessions/`, { headers: { 'x-nonce': nonce } })).body;
+
+test('app listen --yes: answers pushes for every stored account (number match sent by itself); Ctrl-C exits 0', async () => {
+  const keystore = path.join(tmp, 'listen', 'keys.json');
+  const shop = await enrolled('Push shop', keystore, { pingTime: 30 });
+  const bank = await enrolled('Push bank', keystore, { serverFlags: ['numbermatch'] });
+  const l = cliLive(['app', 'listen', '--yes', '--keystore', keystore]);
+  live.push(l);
+  await l.waitFor(new RegExp(`listening for pushes on Push shop as account ${shop.acc}\n`), 'listening line (shop)');
+  await l.waitFor(new RegExp(`listening for pushes on Push bank as account ${bank.acc}\n`), 'listening line (bank)');
+
+  // A push to the shop account: the phone shows the browser from the challenge and logs it in.
+  let from = l.stdout().length;
+  const r = await provoke(shop.sid, shop.acc, 'listen-nonce-shop-0001', { sessioninfo: { ip: '192.0.2.44', useragent: 'PushBrowser/3' } });
+  assert.is(r.status, 200, JSON.stringify(r.body));
+  await l.waitFor(/Logged in: the browser \(ip 192\.0\.2\.44\) is logged in on Push shop/, 'outcome (shop)', from);
+  const screen = l.stdout().slice(from);
+  assert.match(screen, /Server:\s+Push shop\n/);
+  assert.match(screen, /Browser:\s+ip 192\.0\.2\.44, user agent PushBrowser\/3\n/);
+  assert.not.match(screen, /Browser shows/);
+  assert.not.match(screen, /Confirm\?/);
+  const shopSession = await sessionOf(shop.sid, 'listen-nonce-shop-0001');
+  assert.is(shopSession.loggedin, true);
+  assert.is(shopSession.accountid, shop.acc);
+  // A continuous session (pingTime 30): the server pings the listening connection, the phone answers.
+  await until(() => pushNs!.hub.find(shop.sid, shopSession.hsid)?.getSnapshot().matches({ authenticated: 'ponged' }) === true, 'the pong');
+
+  // Number match: the phone shows the number and (--yes) sends it.
+  from = l.stdout().length;
+  assert.is((await provoke(bank.sid, bank.acc, 'listen-nonce-bank-0001')).status, 200);
+  await l.waitFor(/Logged in: the browser is logged in on Push bank/, 'outcome (bank)', from);
+  assert.match(l.stdout().slice(from), /Browser shows:\s+\d\d\n/);
+  assert.is((await sessionOf(bank.sid, 'listen-nonce-bank-0001')).loggedin, true);
+
+  l.child.kill('SIGINT');
+  const end = await exitOf(l, 'after SIGINT');
+  assert.is(end.code, 0, `exit ${end.code}\n${end.stderr}`);
+  assert.match(end.stdout, /Stopped listening\.\n$/);
+  assert.is(end.stderr, '');
+});
+
+test('app listen without --yes: the typed number and "y" log in, "r" declines and reports (muted: 429); `deleted` ends it', async () => {
+  const keystore = path.join(tmp, 'listen-ask', 'keys.json');
+  const { sid, acc } = await enrolled('Ask shop', keystore, { serverFlags: ['numbermatch'] });
+  const l = cliLive(['app', 'listen', '--keystore', keystore, '--server', sid, '--acc', String(acc)]);
+  live.push(l);
+  await l.waitFor(/listening for pushes on Ask shop as account \d+\n/, 'listening line');
+
+  // Accept: type the number the browser shows, then y.
+  let from = l.stdout().length;
+  assert.is((await provoke(sid, acc, 'ask-nonce-accept-0001')).status, 200);
+  const [, shown] = await l.waitFor(/Browser shows:\s+(\d\d)\n/, 'the number', from);
+  await l.waitFor(/Type the number shown on the browser: $/, 'the number prompt', from);
+  l.child.stdin.write(`${shown}\n`);
+  await l.waitFor(/Confirm\? \[y\/N\/r=deny and report\] $/, 'the confirm prompt', from);
+  l.child.stdin.write('y\n');
+  await l.waitFor(/Logged in: the browser is logged in on Ask shop/, 'accepted', from);
+  assert.is((await sessionOf(sid, 'ask-nonce-accept-0001')).loggedin, true);
+
+  // Deny and report.
+  from = l.stdout().length;
+  assert.is((await provoke(sid, acc, 'ask-nonce-report-0001')).status, 200);
+  await l.waitFor(/Type the number shown on the browser: $/, 'the number prompt', from);
+  l.child.stdin.write('00\n');
+  await l.waitFor(/Confirm\? \[y\/N\/r=deny and report\] $/, 'the confirm prompt', from);
+  l.child.stdin.write('r\n');
+  await l.waitFor(/Declined and reported: the server mutes pushes to Ask shop as account \d+ for a while\.\n/, 'reported', from);
+  const declined = await sessionOf(sid, 'ask-nonce-report-0001');
+  assert.is(declined.loggedin, false);
+  const muted = await provoke(sid, acc, 'ask-nonce-muted-0001');
+  assert.is(muted.status, 429);
+  assert.is(muted.body.code, 'RATE_LIMITED');
+
+  // The account is deleted: the phone hears `deleted`, and with nothing left to listen for it ends.
+  assert.is((await pushNs!.api('DELETE', `/servers/${sid}/accounts/${acc}/`)).status, 200);
+  const end = await exitOf(l, 'after `deleted`');
+  assert.is(end.code, 0, `exit ${end.code}\n${end.stderr}`);
+  assert.match(end.stdout, new RegExp(`Account ${acc} on Ask shop was removed by the server \\(deleted or blocked\\): no longer listening for it\\.\n$`));
+});
+
+test('app listen: no account, a deleted account, and bad options', async () => {
+  const keystore = path.join(tmp, 'listen', 'keys.json'); // the accounts of the first listen test
+  const [none, unknownServer, deleted, badServer, badSf, extra] = await Promise.all([
+    cli(['app', 'listen', '--yes', '--keystore', path.join(tmp, 'listen', 'nothing.json')]),
+    cli(['app', 'listen', '--yes', '--keystore', keystore, '--server', 'AAAAAAAAAAAAAAAAAAAAAA']),
+    // The account of the second listen test, which the server deleted: the listen handshake is refused.
+    cli(['app', 'listen', '--yes', '--keystore', path.join(tmp, 'listen-ask', 'keys.json')]),
+    cli(['app', 'listen', '--keystore', keystore, '--server', 'nope']),
+    cli(['app', 'listen', '--keystore', keystore, '--sf', 'retina']),
+    cli(['app', 'listen', 'something', '--keystore', keystore]),
+  ]);
+  fails(none, 1, /NO_ACCOUNT: no account in .*nothing\.json/, 'empty keystore');
+  fails(unknownServer, 1, 'NO_ACCOUNT: no account for server AAAAAAAAAAAAAAAAAAAAAA', 'no account of that server');
+  fails(deleted, 1, 'UNKNOWN_ACCOUNT', 'deleted account');
+  fails(badServer, 2, '--server: "nope" is not a serverid', 'bad --server');
+  fails(badSf, 2, '--sf: "retina"', 'bad --sf');
+  fails(extra, 2, 'app listen: unexpected argument "something"', 'extra argument');
+});
+
+// ───────────────────────────── diagram ─────────────────────────────
+
+test('diagram --check: exits 0 when the diagrams match the machines, else 1 naming the files; --check takes no value', async () => {
+  const [run, badValue, positional] = await Promise.all([cli(['diagram', '--check']), cli(['diagram', '--check=yes']), cli(['diagram', '--check', 'machines'])]);
+  const { changed, stale } = await diagramDiff();
+  if (changed.length === 0 && stale.length === 0) {
+    assert.is(run.code, 0, `${run.stdout}${run.stderr}`);
+    assert.match(run.stdout, /diagram files are up to date/);
+  } else {
+    // Someone changed a machine without regenerating its diagram: the check must say so.
+    assert.is(run.code, 1, `${run.stdout}${run.stderr}`);
+    for (const f of changed) assert.ok(run.stdout.includes(`differs: machines/${f.name}`), f.name);
+  }
+  fails(badValue, 2, '--check takes no value', '--check=yes');
+  // A switch: the word after --check stays a positional argument (and diagram takes none).
+  fails(positional, 2, 'diagram: unexpected argument "machines"', 'positional after --check');
 });
 
 test.run();

@@ -45,6 +45,8 @@ function startCli(dataDir: string): Cli {
     void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening: ${err}`)));
   });
   listening.catch(() => {});
+  // Never leave a server behind, whatever a test does.
+  process.once('exit', () => child.kill('SIGKILL'));
   return { child, stdout: () => out, stderr: () => err, listening, exit };
 }
 

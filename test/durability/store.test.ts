@@ -172,6 +172,31 @@ for (const name of ['nextauth.json', 'sessions.json']) {
   });
 }
 
+test('a file that parses but holds no data object (null, [], 42, "x") is refused too, and neither it nor its .bak is overwritten', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'nextauth.json');
+  for (let i = 0; i < 2; i++) {
+    const store = await LowdbStore.open(dir);
+    await store.update((d) => void (d.globalAttributes.precious = i));
+    await store.close();
+  }
+  const bak = readFileSync(`${file}.bak`);
+  for (const content of ['null', '[]', '42', '"x"']) {
+    writeFileSync(file, content);
+    let refused: unknown;
+    try {
+      await (await LowdbStore.open(dir)).close();
+    } catch (e) {
+      refused = e;
+    }
+    const now = readFileSync(file, 'utf8');
+    const bakNow = readFileSync(`${file}.bak`);
+    assert.instance(refused, StoreDamagedError, `${content}: refused as damaged`);
+    assert.is(now, content, `${content}: the file keeps its bytes`);
+    assert.equal(bakNow, bak, `${content}: the last good copy keeps its bytes`);
+  }
+});
+
 test('secrets at rest: the store makes its folder 0700 and every file 0600, whatever the umask or the old modes', async () => {
   const old = process.umask(0o000);
   try {

@@ -99,7 +99,7 @@ export class TextBrowser {
 
 /** A browser on socket.io /sessions. */
 export class IoBrowser {
-  readonly heard: Array<{ srv: string; hsid: string; state: string; event: string; account?: number }> = [];
+  readonly heard: Array<{ srv: string; hsid: string; state: string; event: string; account?: number; number?: string; transaction?: { tid: string; outcome: string } }> = [];
   private constructor(readonly socket: Socket) {
     socket.on('status', (s) => this.heard.push(s));
   }

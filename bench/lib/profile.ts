@@ -1,0 +1,79 @@
+/** A summary of a V8 .cpuprofile (node --cpu-prof): where the server's CPU time went. */
+import { readFileSync } from 'node:fs';
+import { repoRoot } from './server.ts';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  /** ms sampled in total, and not idle */
+  totalMs: number;
+  busyMs: number;
+  /** self time by area (node:crypto, tweetnacl, xstate, JSON, GC…), ms and share of busy time */
+  byArea: Array<{ area: string; ms: number; share: number }>;
+  /** the functions with the most self time */
+  top: Array<{ fn: string; where: string; ms: number; share: number }>;
+}
+
+/** The area a frame belongs to, from its URL (package or source folder). */
+function areaOf(url: string, fn: string): string {
+  if (fn === '(garbage collector)') return 'GC';
+  if (fn === '(idle)') return 'idle';
+  if (fn === '(program)') return 'V8 / native (program)';
+  if (!url) return fn === 'stringify' || fn === 'parse' ? `JSON.${fn}` : `native: ${fn || '(anonymous)'}`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:').split('/').slice(0, 2).join('/');
+  const local = url.replace(/^file:\/\//, '').replace(repoRoot + '/', '');
+  return local.split('/').slice(0, 2).join('/');
+}
+
+export function summarizeProfile(file: string, top = 25): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const self = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const byArea = new Map<string, number>();
+  const byFn = new Map<string, { fn: string; where: string; us: number }>();
+  let total = 0;
+  let idle = 0;
+  for (const node of profile.nodes) {
+    const us = self.get(node.id) ?? 0;
+    if (!us) continue;
+    total += us;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const area = areaOf(url, functionName);
+    if (area === 'idle') {
+      idle += us;
+      continue;
+    }
+    byArea.set(area, (byArea.get(area) ?? 0) + us);
+    const where = url ? `${url.replace(/^file:\/\//, '').replace(repoRoot + '/', '')}:${lineNumber + 1}` : '(native)';
+    const key = `${functionName}@${where}`;
+    const entry = byFn.get(key) ?? { fn: functionName || '(anonymous)', where, us: 0 };
+    entry.us += us;
+    byFn.set(key, entry);
+  }
+  const busy = total - idle;
+  const ms = (us: number) => Math.round(us / 100) / 10;
+  const share = (us: number) => Math.round((us / busy) * 1000) / 1000;
+  return {
+    totalMs: ms(total),
+    busyMs: ms(busy),
+    byArea: [...byArea].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
+    top: [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, top).map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
+  };
+}

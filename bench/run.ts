@@ -1,0 +1,425 @@
+/**
+ * The nextAuth server benchmark (see bench/README.md).
+ *
+ *   npm run bench                       quick form, under a minute
+ *   npm run bench -- --full             10,000 + 10,000 idle browsers, a 30 s storm
+ *   npm run bench -- --tiny             tiny numbers (what `npm test` runs)
+ *
+ * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
+ * full form rewrites the table in bench/README.md), --profile (the server runs with --cpu-prof;
+ * a summary goes in the JSON), --only enrol,idle,storm (the storm needs enrol), and overrides
+ * --concurrency N --storm-seconds S --idle N --enrol N.
+ *
+ * Processes: this driver (baselines, measurements), the NS (`src/cli.ts start`, measured from
+ * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
+ * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cryptoBaseline, type CryptoBaseline } from './crypto-baseline.ts';
+import { GeneratorProcess } from './lib/generator-client.ts';
+import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
+import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
+import { Rest } from './lib/rest.ts';
+import { fdLimit, NsProcess, repoRoot, type ServerSample } from './lib/server.ts';
+import { ratio, round, sleep, type Latency } from './lib/stats.ts';
+import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
+import type { EnrolBurstResult } from './scenarios/enrol-burst.ts';
+import type { IdleStep } from './scenarios/idle-browsers.ts';
+import type { StormResult } from './scenarios/login-storm.ts';
+import { pushRoundTrip } from './scenarios/push-round-trip.ts';
+
+// ───────────────────────────── forms and options ─────────────────────────────
+
+interface Form {
+  name: 'tiny' | 'quick' | 'full';
+  /** ms per crypto operation */
+  cryptoMs: number;
+  wsSeconds: number;
+  enrol: number;
+  enrolConcurrency: number;
+  /** phones of the storm (also the ws baseline's sockets) */
+  concurrency: number;
+  stormSeconds: number;
+  /** the one-phone run (latency floor) */
+  latencySeconds: number;
+  idleText: number;
+  idleSocketIo: number;
+}
+
+const FORMS: Record<Form['name'], Form> = {
+  tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40 },
+  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000 },
+  full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000 },
+};
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const form: Form = { ...FORMS[flag('full') ? 'full' : flag('tiny') ? 'tiny' : 'quick'] };
+for (const [opt, key] of [['concurrency', 'concurrency'], ['storm-seconds', 'stormSeconds'], ['enrol', 'enrol']] as const) {
+  if (option(opt)) form[key] = Number(option(opt));
+}
+if (option('idle')) form.idleText = form.idleSocketIo = Number(option('idle'));
+form.enrol = Math.max(form.enrol, form.concurrency);
+const only = new Set((option('only') ?? 'enrol,idle,storm').split(','));
+if (only.has('storm')) only.add('enrol');
+const profile = flag('profile');
+const date = new Date().toISOString();
+const outFile = path.resolve(option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${form.name === 'full' ? '' : `-${form.name}`}${profile ? '-profile' : ''}.json`));
+const writeReadme = flag('readme') || (form.name === 'full' && !flag('no-readme') && !profile);
+
+const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+const t0 = performance.now();
+
+// ───────────────────────────── measuring the server ─────────────────────────────
+
+interface Window {
+  wallSeconds: number;
+  /** server CPU over the window, µs (process.cpuUsage via the probe) */
+  serverCpuUs: number;
+  /** the same from /proc/<pid>/stat (clock ticks), as a check */
+  serverProcCpuUs: number;
+  /** average cores busy: server, load generators, and everything else on the machine */
+  serverCores: number;
+  generatorCores: number;
+  otherCores: number;
+  /** per store: changes asked and file writes done in the window (server's /metrics) */
+  stores: Record<string, { changes: number; writes: number }>;
+  /** renames onto each data file seen by inotify in the window (a check of `stores`) */
+  fileWrites: Record<string, number>;
+}
+
+const diffRecord = <T extends Record<string, number>>(a: Record<string, T>, b: Record<string, T>): Record<string, T> =>
+  Object.fromEntries(
+    Object.entries(b).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, x - (a[k]?.[f] ?? 0)])) as T]),
+  );
+
+async function measured<T>(ns: NsProcess, generators: GeneratorProcess[], fn: () => Promise<T>): Promise<{ result: T; window: Window }> {
+  const s0 = await ns.sample();
+  const g0 = generators.map((g) => g.cpuUs());
+  const m0 = machineBusyUs();
+  const d0 = process.cpuUsage();
+  const result = await fn();
+  const s1 = await ns.sample();
+  const wall = s1.at - s0.at;
+  const generatorUs = generators.reduce((sum, g, i) => sum + g.cpuUs() - g0[i]!, 0);
+  const d = process.cpuUsage(d0);
+  const serverCpuUs = s1.cpuUs - s0.cpuUs;
+  const serverProcCpuUs = s1.procCpuUs - s0.procCpuUs;
+  const others = machineBusyUs() - m0 - serverProcCpuUs - generatorUs - d.user - d.system;
+  const fileWrites: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s1.fileWrites)) fileWrites[k] = v - (s0.fileWrites[k] ?? 0);
+  return {
+    result,
+    window: {
+      wallSeconds: round(wall / 1000, 3),
+      serverCpuUs: Math.round(serverCpuUs),
+      serverProcCpuUs: Math.round(serverProcCpuUs),
+      serverCores: round(serverCpuUs / 1000 / wall, 3),
+      generatorCores: round(generatorUs / 1000 / wall, 3),
+      otherCores: round(Math.max(0, others) / 1000 / wall, 3),
+      stores: diffRecord(s0.stores, s1.stores),
+      fileWrites,
+    },
+  };
+}
+
+/** Changes and writes of all stores in a window, and writes per change. */
+function storeFigures(w: Window, per: number) {
+  const changes = Object.values(w.stores).reduce((n, s) => n + s.changes, 0);
+  const writes = Object.values(w.stores).reduce((n, s) => n + s.writes, 0);
+  return {
+    byStore: Object.fromEntries(
+      Object.entries(w.stores).map(([k, s]) => [k, { ...s, writesPerChange: ratio(s.writes, s.changes), changesPer: ratio(s.changes, per, 2) }]),
+    ),
+    changes,
+    writes,
+    /** store changes made per login / enrolment */
+    changesPer: ratio(changes, per, 2),
+    writesPer: ratio(writes, per, 3),
+    writesPerChange: ratio(writes, changes),
+  };
+}
+
+interface MemoryPer {
+  rssBytes: number;
+  heapBytes: number;
+}
+const memoryPer = (a: ServerSample, b: ServerSample, n: number): MemoryPer => ({
+  rssBytes: n ? Math.round((b.rss - a.rss) / n) : 0,
+  heapBytes: n ? Math.round((b.heapUsed - a.heapUsed) / n) : 0,
+});
+const memorySnapshot = (s: ServerSample) => ({ rss: s.rss, heapUsed: s.heapUsed, heapTotal: s.heapTotal, external: s.external, fds: s.fds });
+
+// ───────────────────────────── the run ─────────────────────────────
+
+const results: Record<string, any> = {
+  date,
+  command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  form,
+  machine: machine() satisfies Machine,
+};
+
+log(`${form.name} form; ${results.machine.nproc} CPUs (${results.machine.cpuModel}), node ${results.machine.node}, load ${results.machine.loadAverageAtStart}`);
+
+log('crypto baseline (node:crypto, as the NS does a login)');
+const crypto: CryptoBaseline = cryptoBaseline(form.cryptoMs);
+results.baselines = { crypto };
+log(`  pure crypto per login ${crypto.loginCryptoUs} µs (${crypto.loginCryptoPerSecondPerCore}/s per core)`);
+
+log(`ws baseline (echo server in its own process, ${form.concurrency} sockets)`);
+const ws: WsBaseline = await wsBaseline({ seconds: form.wsSeconds, concurrency: form.concurrency });
+results.baselines.ws = ws;
+log(`  ${ws.roundTripN.perSecond} round trips/s, ${ws.connectN.perSecond} connects/s, round trip p50 ${ws.roundTrip1.latencyMs.p50} ms`);
+
+const rootKey = randomBytes(24).toString('hex');
+const profileDir = profile ? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-prof-')) : undefined;
+const ns = await NsProcess.start({ rootKey, ...(profileDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}) });
+const generators: GeneratorProcess[] = [];
+let failed = false;
+try {
+  log(`NS at ${ns.url} (pid ${ns.pid}, data ${ns.dataDir})`);
+  const rest = new Rest(ns.url, rootKey);
+  const { serverid } = await rest.ok<{ serverid: string }>('POST', '/servers/', { body: { serverName: 'bench' } });
+  rest.close();
+  const init = { url: ns.url, apikey: rootKey, serverid };
+  const g1 = await GeneratorProcess.start(init);
+  generators.push(g1);
+  results.scenarios = {};
+
+  // (d) enrolment burst; its accounts are the storm's phones.
+  if (only.has('enrol')) {
+    log(`(d) enrolment burst: ${form.enrol} phones, ${form.enrolConcurrency} at a time`);
+    const { result, window } = await measured(ns, generators, () => g1.call<EnrolBurstResult>({ cmd: 'enrol', args: { n: form.enrol, concurrency: form.enrolConcurrency } }));
+    results.scenarios.enrolBurst = {
+      ...result,
+      perSecond: round(result.perSecond),
+      serverCpuUsPerEnrolment: Math.round(window.serverCpuUs / Math.max(1, result.enrolled)),
+      store: storeFigures(window, result.enrolled),
+      window,
+    };
+    log(`  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${results.scenarios.enrolBurst.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`);
+  }
+
+  // (b) idle waiting browsers: text socket (generator 1), then socket.io (generator 2) beside them.
+  if (only.has('idle')) {
+    const serverFdLimit = fdLimit(ns.pid);
+    log(`(b) idle browsers: ${form.idleText} text socket, then ${form.idleSocketIo} socket.io (server fd limit ${serverFdLimit})`);
+    const idle: Record<string, any> = { serverFdLimit };
+    const g2 = await GeneratorProcess.start(init);
+    generators.push(g2);
+    const steps: Array<[kind: 'text' | 'socketio', g: GeneratorProcess, n: number]> = [
+      ['text', g1, form.idleText],
+      ['socketio', g2, form.idleSocketIo],
+    ];
+    for (const [kind, g, asked] of steps) {
+      const before = await ns.sample(true);
+      const sessions = await g.call<IdleStep>({ cmd: 'idle-sessions', args: { kind, n: asked, concurrency: 32 } });
+      const afterSessions = await ns.sample(true);
+      // Room for more sockets in the server: its limit, less what is open, less a margin.
+      const room = Math.max(0, serverFdLimit - afterSessions.fds - 64);
+      const n = Math.min(sessions.done, room);
+      const connect = await g.call<IdleStep>({ cmd: 'idle-connect', args: { kind, n, concurrency: 128 } });
+      await sleep(200);
+      const afterBrowsers = await ns.sample(true);
+      const perSession = memoryPer(before, afterSessions, sessions.done);
+      const perSocket = memoryPer(afterSessions, afterBrowsers, connect.done);
+      idle[kind] = {
+        asked,
+        browsers: connect.done,
+        ...(n < asked ? { limitedBy: `the server's open-file limit (${serverFdLimit}): ${afterSessions.fds} descriptors were open` } : {}),
+        errors: sessions.errors + connect.errors,
+        ...(sessions.firstError || connect.firstError ? { firstError: sessions.firstError ?? connect.firstError } : {}),
+        sessionsSeconds: round(sessions.seconds, 2),
+        connectSeconds: round(connect.seconds, 2),
+        connectsPerSecond: round(connect.done / connect.seconds),
+        /** the session actor a waiting browser's getSession made */
+        perSession,
+        /** the browser's socket and its subscription */
+        perSocket,
+        /** both: what one more waiting browser costs the server */
+        perWaitingBrowser: { rssBytes: perSession.rssBytes + perSocket.rssBytes, heapBytes: perSession.heapBytes + perSocket.heapBytes },
+        server: { before: memorySnapshot(before), afterSessions: memorySnapshot(afterSessions), afterBrowsers: memorySnapshot(afterBrowsers) },
+      };
+      log(
+        `  ${kind}: ${connect.done} browsers waiting (${round(connect.done / connect.seconds)}/s to connect); per waiting browser ` +
+          `${round(idle[kind].perWaitingBrowser.rssBytes / 1024, 1)} KiB RSS, ${round(idle[kind].perWaitingBrowser.heapBytes / 1024, 1)} KiB heap ` +
+          `(session ${round(perSession.heapBytes / 1024, 1)} KiB heap, socket ${round(perSocket.heapBytes / 1024, 1)} KiB heap); ${afterBrowsers.fds} server fds`,
+      );
+    }
+    idle.heldAtOnce = idle.text.browsers + idle.socketio.browsers;
+    idle.serverRssWithAll = (await ns.sample(true)).rss;
+    await Promise.all([g1.call({ cmd: 'idle-close' }), g2.call({ cmd: 'idle-close' })]);
+    await g2.stop();
+    generators.pop();
+    results.scenarios.idleBrowsers = idle;
+    await sleep(500);
+  }
+
+  // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput).
+  if (only.has('storm')) {
+    const storm: Record<string, any> = {};
+    for (const [label, concurrency, seconds] of [
+      ['onePhone', 1, form.latencySeconds],
+      ['manyPhones', form.concurrency, form.stormSeconds],
+    ] as const) {
+      log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s`);
+      await g1.call({ cmd: 'storm-prepare', args: { concurrency } });
+      const { result, window } = await measured(ns, generators, () => g1.call<StormResult>({ cmd: 'storm-run', args: { seconds } }));
+      storm[label] = {
+        ...result,
+        seconds: round(result.seconds, 3),
+        perSecond: round(result.perSecond),
+        generatorCpu: round(result.generatorCpu, 3),
+        serverCpuUsPerLogin: Math.round(window.serverCpuUs / Math.max(1, result.logins)),
+        store: storeFigures(window, result.logins),
+        window,
+      };
+      log(
+        `  ${round(result.perSecond)} logins/s, proof→LOGIN p50 ${result.latencyMs.p50} / p95 ${result.latencyMs.p95} / p99 ${result.latencyMs.p99} ms, ` +
+          `${storm[label].serverCpuUsPerLogin} µs server CPU per login (server ${window.serverCores} cores, generator ${window.generatorCores}, others ${window.otherCores}), ` +
+          `${result.errors} errors`,
+      );
+    }
+    await g1.call({ cmd: 'storm-release' });
+    results.scenarios.loginStorm = storm;
+  }
+
+  // (c) push round trip: not measured (see bench/scenarios/push-round-trip.ts).
+  results.scenarios.pushRoundTrip = pushRoundTrip;
+} catch (e) {
+  failed = true;
+  log(`FAILED: ${(e as Error).stack ?? e}`);
+  if (ns.stderr) log(`server stderr:\n${ns.stderr}`);
+} finally {
+  for (const g of generators) await g.stop();
+  await ns.stop();
+}
+
+if (profileDir) {
+  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+  if (file) {
+    const summary: ProfileSummary = summarizeProfile(path.join(profileDir, file));
+    results.serverProfile = summary;
+    log(`server profile: ${summary.busyMs} ms busy; by area: ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${Math.round(a.share * 100)}%`).join(', ')}`);
+  }
+  rmSync(profileDir, { recursive: true, force: true });
+}
+
+// ───────────────────────────── figures, ratios, output ─────────────────────────────
+
+const storm = results.scenarios?.loginStorm;
+if (storm?.manyPhones && storm?.onePhone) {
+  const many = storm.manyPhones;
+  results.ratios = {
+    /** completed logins/s ÷ the logins/s one core could do if the login's crypto were all it did */
+    loginsPerSecondVsCryptoBoundCore: ratio(many.perSecond, crypto.loginCryptoPerSecondPerCore),
+    /** server CPU per login ÷ the pure crypto of a login */
+    serverCpuPerLoginVsPureCrypto: ratio(many.serverCpuUsPerLogin, crypto.loginCryptoUs, 2),
+    /** completed logins/s ÷ bare ws round trips/s (same number of sockets) */
+    loginsPerSecondVsWsRoundTrips: ratio(many.perSecond, ws.roundTripN.perSecond, 4),
+    /** completed logins/s ÷ bare ws connect+message+close/s (each login opens a browser socket) */
+    loginsPerSecondVsWsConnects: ratio(many.perSecond, ws.connectN.perSecond),
+    /** server CPU per login ÷ the echo server's CPU per bare ws connect */
+    serverCpuPerLoginVsWsConnect: ratio(many.serverCpuUsPerLogin, ws.connectN.serverCpuUs, 2),
+    /** one phone: proof→LOGIN p50 ÷ bare ws round trip p50 (one socket) */
+    latencyP50VsWsRoundTripOnePhone: ratio(storm.onePhone.latencyMs.p50, ws.roundTrip1.latencyMs.p50, 1),
+    /** many phones: proof→LOGIN p50 ÷ bare ws round trip p50 (same number of sockets) */
+    latencyP50VsWsRoundTripManyPhones: ratio(many.latencyMs.p50, ws.roundTripN.latencyMs.p50, 1),
+  };
+}
+results.ok = !failed;
+
+mkdirSync(path.dirname(outFile), { recursive: true });
+writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+log(`results: ${path.relative(process.cwd(), outFile)}`);
+if (writeReadme && !failed) {
+  updateReadme(results, path.relative(path.join(repoRoot, 'bench'), outFile));
+  log('bench/README.md table updated');
+}
+process.exit(failed ? 1 : 0);
+
+// ───────────────────────────── README ─────────────────────────────
+
+function updateReadme(r: Record<string, any>, resultsPath: string): void {
+  const file = path.join(repoRoot, 'bench/README.md');
+  const start = '<!-- results:start -->';
+  const end = '<!-- results:end -->';
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmark\n\n${start}\n${end}\n`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error('bench/README.md has no results markers');
+  writeFileSync(file, text.slice(0, i + start.length) + '\n' + renderTable(r, resultsPath) + text.slice(j));
+}
+
+function renderTable(r: Record<string, any>, resultsPath: string): string {
+  const m: Machine = r.machine;
+  const c: CryptoBaseline = r.baselines.crypto;
+  const w: WsBaseline = r.baselines.ws;
+  const s = r.scenarios;
+  const many = s.loginStorm?.manyPhones;
+  const one = s.loginStorm?.onePhone;
+  const enrol = s.enrolBurst;
+  const idle = s.idleBrowsers;
+  const n = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const lat = (l: Latency) => `${n(l.p50, 2)} / ${n(l.p95, 2)} / ${n(l.p99, 2)} ms`;
+  const kib = (b: number) => `${n(b / 1024, 1)} KiB`;
+  const rows: string[][] = [];
+  const row = (...cells: string[]) => rows.push(cells);
+  if (many && one) {
+    row('**(a) login storm**', '', '', '');
+    row(`completed logins/s (${many.concurrency} phones, ${n(many.seconds, 0)} s, ${n(many.logins)} logins, ${many.errors} errors)`, n(many.perSecond), `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s`, `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}`);
+    row('latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)', lat(one.latencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`);
+    row(`latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.latencyMs), `bare ws round trip p50 ${n(w.roundTripN.latencyMs.p50, 3)} ms (${w.roundTripN.concurrency} sockets)`, `× ${r.ratios.latencyP50VsWsRoundTripManyPhones}`);
+    row(`latency proof → phone result, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.resultLatencyMs), '', '');
+    row('server CPU per login', `${n(many.serverCpuUsPerLogin)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`, `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`);
+    row('CPU during the storm: server / generator / other processes', `${n(many.window.serverCores, 2)} / ${n(many.window.generatorCores, 2)} / ${n(many.window.otherCores, 2)} cores`, `${m.nproc} cores`, '');
+    row('store changes per login; file writes per change', `${n(many.store.changesPer, 2)}; ${n(many.store.writesPerChange, 3)}`, Object.entries(many.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
+  }
+  if (idle) {
+    row('**(b) idle waiting browsers**', '', '', '');
+    for (const [kind, label] of [['text', 'text socket'], ['socketio', 'socket.io']] as const) {
+      const k = idle[kind];
+      row(
+        `${label}: ${n(k.browsers)} waiting${k.limitedBy ? ` (of ${n(k.asked)}: ${k.limitedBy})` : ''}; RSS / heap per waiting browser`,
+        `${kib(k.perWaitingBrowser.rssBytes)} / ${kib(k.perWaitingBrowser.heapBytes)}`,
+        `session ${kib(k.perSession.rssBytes)} / ${kib(k.perSession.heapBytes)}; socket ${kib(k.perSocket.rssBytes)} / ${kib(k.perSocket.heapBytes)}`,
+        '',
+      );
+    }
+    row('browsers waiting at once; server RSS then', `${n(idle.heldAtOnce)}; ${n(idle.serverRssWithAll / 2 ** 20, 0)} MiB`, `open-file limit ${n(idle.serverFdLimit)}`, '');
+  }
+  row('**(c) push round trip**', 'not measured', s.pushRoundTrip.reason, '');
+  if (enrol) {
+    row('**(d) enrolment burst**', '', '', '');
+    row(`enrolments/s (${n(enrol.enrolled)} phones, ${enrol.errors} errors)`, n(enrol.perSecond), '', '');
+    row('latency getQrEnrol → account stored, p50 / p95 / p99', lat(enrol.latencyMs), '', '');
+    row('server CPU per enrolment', `${n(enrol.serverCpuUsPerEnrolment)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs`, `× ${ratio(enrol.serverCpuUsPerEnrolment, c.loginCryptoUs, 2)}`);
+    row('store changes per enrolment; file writes per change', `${n(enrol.store.changesPer, 2)}; ${n(enrol.store.writesPerChange, 3)}`, Object.entries(enrol.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
+  }
+  const table = ['| Figure | Value | Baseline (same run) | Ratio |', '|---|---|---|---|', ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
+  const ops = Object.entries(c.ops)
+    .map(([name, op]) => `| ${name} | ${n(op.us, 2)} | ${n(op.perSecond)} |`)
+    .join('\n');
+  return [
+    '',
+    `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\` (results: [${resultsPath}](${resultsPath})).`,
+    '',
+    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${n(m.memTotalMiB)} MiB, node ${m.node} (OpenSSL ${m.openssl}), Linux ${m.kernel}, open-file limit ${n(m.fdLimit)}, load average ${m.loadAverageAtStart} at the start.`,
+    '',
+    table,
+    '',
+    `Crypto baseline (per operation, median of three rounds): pure login crypto ${n(c.loginCryptoUs, 1)} µs = X25519 keygen + agreement + Ed25519 sign + verify + 3 × SHA-512; as implemented (with the DER import of the phone's key) ${n(c.loginCryptoAsImplementedUs, 1)} µs; a phone with tweetnacl only ${n(c.phoneLoginCryptoTweetnaclUs / 1000, 1)} ms.`,
+    '',
+    '| Operation | µs | per second |',
+    '|---|---|---|',
+    ops,
+    '',
+  ].join('\n');
+}
