@@ -9,6 +9,7 @@
  */
 import {
   createHash,
+  createPrivateKey,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
@@ -17,6 +18,7 @@ import {
   verify,
 } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { safeKeyPair } from './lib/fast-crypto.ts';
 import { round } from './lib/stats.ts';
 
 export interface OpCost {
@@ -28,6 +30,8 @@ export interface OpCost {
 export interface CryptoBaseline {
   ops: {
     x25519Keygen: OpCost;
+    /** importing a private X25519 key from JWK (the deadlock-free way to use a generated key) */
+    x25519PrivateImportJwk: OpCost;
     /** the agreement alone, the phone's key already a KeyObject */
     x25519Agree: OpCost;
     /** importing the phone's raw X25519 key as the NS does (SPKI DER), once per login */
@@ -80,11 +84,14 @@ const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 export function cryptoBaseline(msPerOp = 500): CryptoBaseline {
   const transcript = randomBytes(200);
   const message = Buffer.concat([Buffer.from('nextauth/login'), randomBytes(64)]);
-  const ed = generateKeyPairSync('ed25519');
+  // No KeyObject straight from generateKeyPairSync: using one can deadlock node 20 (see safeKeyPair).
+  const ed = safeKeyPair('ed25519');
+  const edPublic = createPublicKey(ed.privateKey);
   const signature = sign(null, message, ed.privateKey);
-  const x = generateKeyPairSync('x25519');
-  const peerB64 = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x!;
-  const peer = Buffer.from(peerB64, 'base64url');
+  const x = safeKeyPair('x25519');
+  const xJwk = { x: Buffer.from(x.publicKey).toString('base64url'), d: Buffer.from(x.secretKey).toString('base64url') };
+  const peer = Buffer.from(safeKeyPair('x25519').publicKey);
+  const peerB64 = peer.toString('base64url');
   const peerKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, peer]), format: 'der', type: 'spki' });
   const frame = randomBytes(150);
   const key = randomBytes(32);
@@ -95,14 +102,17 @@ export function cryptoBaseline(msPerOp = 500): CryptoBaseline {
   const naclX = nacl.box.keyPair();
 
   const fns: Record<keyof CryptoBaseline['ops'], () => unknown> = {
-    // As generateX25519: a key pair and its raw public key.
-    x25519Keygen: () => generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x,
+    // A key pair and its raw keys. (src/crypto/keys.ts exports the public key of the returned
+    // KeyObject instead, the same work, but that pattern deadlocks node 20 in a loop like this.)
+    x25519Keygen: () => generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } }),
+    // What the safe pattern adds: the private key imported from its JWK.
+    x25519PrivateImportJwk: () => createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', x: xJwk.x, d: xJwk.d }, format: 'jwk' }),
     x25519Agree: () => diffieHellman({ privateKey: x.privateKey, publicKey: peerKey }),
     // As agreeX25519 in src/crypto/keys.ts before its diffieHellman.
     x25519ImportDer: () => createPublicKey({ key: Buffer.concat([X25519_SPKI, peer]), format: 'der', type: 'spki' }),
     x25519ImportJwk: () => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peerB64 }, format: 'jwk' }),
     ed25519Sign: () => sign(null, message, ed.privateKey),
-    ed25519Verify: () => verify(null, message, ed.publicKey, signature),
+    ed25519Verify: () => verify(null, message, edPublic, signature),
     sha512: () => createHash('sha512').update(transcript).digest(),
     secretboxSeal: () => nacl.secretbox(frame, nonce, key),
     secretboxOpen: () => nacl.secretbox.open(box, nonce, key),

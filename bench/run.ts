@@ -295,7 +295,10 @@ try {
   results.scenarios.pushRoundTrip = pushRoundTrip;
 } catch (e) {
   failed = true;
-  log(`FAILED: ${(e as Error).stack ?? e}`);
+  results.error = String((e as Error).stack ?? e);
+  log(`FAILED: ${results.error}`);
+  results.serverDiagnosis = await ns.diagnose();
+  log(`server: ${JSON.stringify(results.serverDiagnosis)}`);
   if (ns.stderr) log(`server stderr:\n${ns.stderr}`);
 } finally {
   for (const g of generators) await g.stop();

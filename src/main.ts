@@ -25,7 +25,7 @@ import { createHttpApp } from './transports/http.ts';
 import { Inspector } from './inspect/inspector.ts';
 import { registerInspectPage } from './inspect/page.ts';
 import { createInspectSocket } from './inspect/socket.ts';
-import { createSocketIo, originAllowed } from './transports/socket-io.ts';
+import { browserOriginAllowed, createSocketIo } from './transports/socket-io.ts';
 
 export interface RunningServer {
   config: Config;
@@ -119,7 +119,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, now });
   const browserDeps = { hub, registry, metrics, log, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
-  const socketIo = createSocketIo(app.server, browserDeps, config.allowedOrigins);
+  const socketIo = createSocketIo(app.server, browserDeps, config);
   registerInspectPage(app);
   const inspectSocket = createInspectSocket(socketIo.io, { registry, hub, inspector, now, log });
 
@@ -128,7 +128,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (path === '/ns/sigmai') {
       appSocket.wss.handleUpgrade(req, socket, head, (ws) => appSocket.wss.emit('connection', ws, req));
     } else if (path === '/ns/websocket') {
-      if (!originAllowed(config.allowedOrigins, req.headers.origin)) {
+      if (!browserOriginAllowed(config, req.headers.origin)) {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }

@@ -41,6 +41,27 @@ export function nodeSigner(account: StoredAccount, onSign?: () => void): Signer 
   };
 }
 
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+const fromJwk = (value: string | undefined) => new Uint8Array(Buffer.from(value!, 'base64url'));
+
+/**
+ * A key pair made so that no KeyObject of node's keygen job is ever used: the job returns JWK
+ * objects and the private key is imported from them. On node 20.20 (OpenSSL 3.0) using a
+ * KeyObject that `generateKeyPairSync()` returned (export, diffieHellman, sign) deadlocks the
+ * process when a garbage collection frees the keygen job meanwhile (~KeyGenJob waits on the
+ * key's mutex held by the running operation): a loop of generate + export + agree hangs within
+ * seconds. See bench/README.md.
+ */
+export function safeKeyPair(type: 'x25519' | 'ed25519'): { publicKey: Uint8Array; secretKey: Uint8Array; privateKey: KeyObject } {
+  const { publicKey, privateKey } = generateKeyPairSync(type as 'x25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
+  const crv = type === 'x25519' ? 'X25519' : 'Ed25519';
+  return {
+    publicKey: fromJwk(publicKey.x),
+    secretKey: fromJwk(privateKey.d),
+    privateKey: createPrivateKey({ key: { kty: 'OKP', crv, x: publicKey.x!, d: privateKey.d! }, format: 'jwk' }),
+  };
+}
+
 /**
  * A bounded map from raw key bytes to KeyObjects. Keys are imported as JWK: on OpenSSL 3 a DER
  * import costs 80–350 µs, a JWK import of a public key 5 µs (see bench/README.md).
@@ -62,9 +83,6 @@ class KeyCache {
     this.#map.set(Buffer.from(raw).toString('latin1'), key);
   }
 }
-
-const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
-const fromJwk = (value: string | undefined) => new Uint8Array(Buffer.from(value!, 'base64url'));
 
 /** Ed25519 public keys seen (the server's key is the same every login). */
 const edPublic = new KeyCache();
@@ -97,23 +115,19 @@ export function useNodeCryptoForTweetnacl(): void {
   n.scalarMult = Object.assign(scalarMult, { base: nacl.scalarMult.base, scalarLength: 32, groupElementLength: 32 });
 
   const boxKeyPair = () => {
-    const { privateKey } = generateKeyPairSync('x25519');
-    const jwk = privateKey.export({ format: 'jwk' });
-    const pair = { publicKey: fromJwk(jwk.x), secretKey: fromJwk(jwk.d) };
-    xPrivate.set(pair.secretKey, privateKey);
-    return pair;
+    const { publicKey, secretKey, privateKey } = safeKeyPair('x25519');
+    xPrivate.set(secretKey, privateKey);
+    return { publicKey, secretKey };
   };
   n.box.keyPair = Object.assign(boxKeyPair, { fromSecretKey: nacl.box.keyPair.fromSecretKey });
 
   const signKeyPair = () => {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const jwk = privateKey.export({ format: 'jwk' });
-    const publicKey = fromJwk(jwk.x);
+    const pair = safeKeyPair('ed25519');
     const secretKey = new Uint8Array(64);
-    secretKey.set(fromJwk(jwk.d));
-    secretKey.set(publicKey, 32);
-    edPrivate.set(secretKey, privateKey);
-    return { publicKey, secretKey };
+    secretKey.set(pair.secretKey);
+    secretKey.set(pair.publicKey, 32);
+    edPrivate.set(secretKey, pair.privateKey);
+    return { publicKey: pair.publicKey, secretKey };
   };
   n.sign.keyPair = Object.assign(signKeyPair, { fromSecretKey: nacl.sign.keyPair.fromSecretKey, fromSeed: nacl.sign.keyPair.fromSeed });
 

@@ -199,6 +199,24 @@ export class NsProcess {
     return stores;
   }
 
+  /**
+   * Why the server does not answer: whether its CPU time still moves over `ms`, and what its
+   * main thread waits on (e.g. futex_wait_queue: blocked on a lock, see bench/README.md).
+   */
+  async diagnose(ms = 2000): Promise<{ alive: boolean; cpuUsOverWindow: number; mainThreadState: string; mainThreadWchan: string }> {
+    const alive = this.#child.exitCode === null && this.#child.signalCode === null;
+    if (!alive) return { alive, cpuUsOverWindow: 0, mainThreadState: 'exited', mainThreadWchan: '' };
+    const a = procCpuUs(this.pid);
+    await new Promise((r) => setTimeout(r, ms));
+    const stat = readFileSync(`/proc/${this.pid}/task/${this.pid}/stat`, 'utf8');
+    return {
+      alive,
+      cpuUsOverWindow: procCpuUs(this.pid) - a,
+      mainThreadState: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!,
+      mainThreadWchan: readFileSync(`/proc/${this.pid}/task/${this.pid}/wchan`, 'utf8'),
+    };
+  }
+
   /** SIGTERM, wait for the exit (the store flushes), remove the data folder. */
   async stop(): Promise<void> {
     this.#watcher.close();

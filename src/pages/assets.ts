@@ -1,7 +1,7 @@
 /**
  * The files the NS serves to browsers itself (no CDN, so pages work with the network cut):
  * `/ns/nextauth.js` (the login block and footer client), `/ns/nextauth.css` (the blocks' looks)
- * and `/ns/socket.io.min.js` (socket.io's browser client, from the socket.io-client package).
+ * and `/ns/socket.io.min.js` (socket.io's browser client, as the socket.io package ships it).
  *
  * Each is read once, kept in memory with a gzip copy, and named in HTML with `?v=<hash>` so a
  * browser may cache it for a day and still gets a new one after an upgrade.
@@ -30,7 +30,7 @@ export function makeAsset(body: Buffer | string, type: string): Asset {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const socketIoClient = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist', 'socket.io.min.js');
+const socketIoClient = path.join(path.dirname(require.resolve('socket.io/package.json')), 'client-dist', 'socket.io.min.js');
 
 const files = {
   'nextauth.js': { file: path.join(here, 'nextauth.js'), type: 'text/javascript; charset=utf-8' },

@@ -16,14 +16,15 @@ interface Ref {
   hsid?: unknown;
 }
 
-export function createSocketIo(http: HttpServer, deps: BrowserDeps, allowedOrigins: string[]) {
+export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { allowedOrigins: string[]; publicUrl: string }) {
+  const allowed = (origin: string | undefined) => browserOriginAllowed(config, origin);
   const io = new Server(http, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 4096,
     destroyUpgrade: false,
-    cors: allowedOrigins.length ? { origin: allowedOrigins } : { origin: true },
-    allowRequest: (req, callback) => callback(null, originAllowed(allowedOrigins, req.headers.origin)),
+    cors: { origin: (origin, callback) => callback(null, allowed(origin)) },
+    allowRequest: (req, callback) => callback(null, allowed(req.headers.origin)),
   });
   const sessions = io.of('/sessions');
   sessions.on('connection', (socket) => {
@@ -98,5 +99,12 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, allowedOrigi
   return { io, close };
 }
 
-export const originAllowed = (allowed: string[], origin: string | undefined): boolean =>
-  allowed.length === 0 || (origin !== undefined && allowed.includes(origin));
+/**
+ * May a browser of this origin open a socket? Any, without an allow-list; with one, those on it
+ * and the NS's own pages (read at call time: with port 0 the public URL is known only once
+ * listening).
+ */
+export function browserOriginAllowed(config: { allowedOrigins: string[]; publicUrl: string }, origin: string | undefined): boolean {
+  if (config.allowedOrigins.length === 0) return true;
+  return origin !== undefined && (config.allowedOrigins.includes(origin) || origin === new URL(config.publicUrl).origin);
+}
