@@ -4,7 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestServer, type Reply, type TestServer } from '../helpers/ns.ts';
+import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { expectErrorExplained as expectError, expectOk, makeKey, newServer, snapshot } from '../helpers/rest.ts';
 import { assertShape } from '../helpers/shape.ts';
 import type { Permission } from '../../src/registry/access.ts';
 
@@ -31,26 +32,6 @@ async function addAccount(sid: string, userid: string | undefined, at = Date.now
   return account.id;
 }
 
-async function makeKey(scope: string, acl: Permission[], description: string): Promise<string> {
-  const made = await ns.registry.access.createApiKey({ role: 'test', keyRole: 'test' }, description);
-  if (acl.length) await ns.registry.access.grant(scope, made.role, acl);
-  return made.apikey;
-}
-
-const snapshot = () => JSON.stringify(ns.registry.store.data);
-const newServer = async (name: string): Promise<string> => (await ns.api('POST', '/servers/', { body: { serverName: name } })).body.serverid;
-
-function expectError(r: Reply<any>, status: number, code: string, mentions?: string): void {
-  assert.is(r.status, status, `expected ${status} ${code}, got ${r.status} ${JSON.stringify(r.body)}`);
-  assert.is(r.body.code, code);
-  assert.type(r.body.message, 'string');
-  if (mentions) assert.ok(r.body.message.includes(mentions), `message "${r.body.message}" should name ${mentions}`);
-}
-
-function expectOk(r: Reply<any>): void {
-  assert.is(r.status, 200, `expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
-}
-
 function expectAccount(body: unknown): void {
   assertShape(body, 'Account', { require: ['blocked', 'created'] });
 }
@@ -73,16 +54,16 @@ async function events<T>(fn: () => Promise<T>): Promise<{ revoked: unknown[]; re
 
 test.before(async () => {
   ns = await startTestServer();
-  A = await newServer('A');
-  B = await newServer('B');
-  for (const p of PERMS) keys[p] = await makeKey(A, [p], `A ${p}`);
-  keys.none = await makeKey(A, [], 'nothing');
-  keys.global = await makeKey('*', ['accounts'], 'global accounts');
+  A = await newServer(ns, 'A');
+  B = await newServer(ns, 'B');
+  for (const p of PERMS) keys[p] = await makeKey(ns, A, [p], `A ${p}`);
+  keys.none = await makeKey(ns, A, [], 'nothing');
+  keys.global = await makeKey(ns, '*', ['accounts'], 'global accounts');
 });
 test.after(() => ns?.stop(true));
 
 test('getAccount and getAllAccounts show accounts as 2.2 Account; 404 for an unknown account', async () => {
-  const S = await newServer('get');
+  const S = await newServer(ns, 'get');
   const linked = await addAccount(S, 'alice', 1000, 'Pixel 8', '2.1.0');
   const loose = await addAccount(S, undefined, 2000, 'iPhone');
   const one = await ns.api('GET', `/servers/${S}/accounts/${linked}`);
@@ -110,7 +91,7 @@ test('getAccount and getAllAccounts show accounts as 2.2 Account; 404 for an unk
 });
 
 test('updateAccount blocks (announced as revoked) and unblocks; blocked is a required boolean', async () => {
-  const S = await newServer('block');
+  const S = await newServer(ns, 'block');
   const id = await addAccount(S, 'bo');
   const other = await addAccount(S, 'bo');
   const blocked = await events(() => ns.api('PUT', `/servers/${S}/accounts/${id}?blocked=true`));
@@ -128,7 +109,7 @@ test('updateAccount blocks (announced as revoked) and unblocks; blocked is a req
   assert.is(unblocked.result.body.blocked, false);
   assert.equal(unblocked.revoked, [], 'unblocking revokes nothing');
 
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const q of ['', '?blocked=', '?blocked=yes', '?blocked=2', '?blocked=true&blocked=false', '?block=true']) {
     const r = await events(() => ns.api('PUT', `/servers/${S}/accounts/${id}${q}`));
     expectError(r.result, 400, 'BAD_REQUEST', 'blocked');
@@ -138,11 +119,11 @@ test('updateAccount blocks (announced as revoked) and unblocks; blocked is a req
   expectError(unknown.result, 404, 'UNKNOWN_ACCOUNT');
   assert.equal(unknown.revoked, []);
   expectError(await ns.api('PUT', `/servers/${S}/accounts/x?blocked=true`), 400, 'BAD_REQUEST', 'accountid');
-  assert.is(snapshot(), before, 'no failed request changed anything');
+  assert.is(snapshot(ns), before, 'no failed request changed anything');
 });
 
 test('deleteAccount deletes it (announced as revoked); the user stays with one account fewer', async () => {
-  const S = await newServer('delete');
+  const S = await newServer(ns, 'delete');
   const gone = await addAccount(S, 'cy', 10);
   const kept = await addAccount(S, 'cy', 20);
   const r = await events(() => ns.api('DELETE', `/servers/${S}/accounts/${gone}/`));
@@ -151,18 +132,18 @@ test('deleteAccount deletes it (announced as revoked); the user stays with one a
   expectError(await ns.api('GET', `/servers/${S}/accounts/${gone}`), 404, 'UNKNOWN_ACCOUNT');
   assert.equal((await ns.api('GET', `/servers/${S}/users/`)).body.users, [{ userid: 'cy', numberaccounts: 1, lastlogin: 20 }]);
   assert.equal((await ns.api('GET', `/servers/${S}/accounts/`)).body.accounts.map((a: { id: number }) => a.id), [kept]);
-  const before = snapshot();
+  const before = snapshot(ns);
   const again = await events(() => ns.api('DELETE', `/servers/${S}/accounts/${gone}`));
   expectError(again.result, 404, 'UNKNOWN_ACCOUNT');
   assert.equal(again.revoked, []);
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // ids are not reused
   const next = await addAccount(S, 'cy');
   assert.ok(next > kept);
 });
 
 test('updateAccountUser links the account to a user, made if new; 403 INVALID_USERID for 0 or >256 characters', async () => {
-  const S = await newServer('relink');
+  const S = await newServer(ns, 'relink');
   const id = await addAccount(S, 'dee');
   const loose = await addAccount(S, undefined);
   const r = await events(() => ns.api('PUT', `/servers/${S}/accounts/${id}/user?userid=fresh`));
@@ -187,7 +168,7 @@ test('updateAccountUser links the account to a user, made if new; 403 INVALID_US
     assert.is(res.body.userid, userid);
     expectOk(await ns.api('GET', `/servers/${S}/users/${enc(userid)}/accounts`));
   }
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const bad of ['', 'x'.repeat(257), '😀'.repeat(129)]) {
     const res = await events(() => ns.api('PUT', `/servers/${S}/accounts/${id}/user?userid=${enc(bad)}`));
     expectError(res.result, 403, 'INVALID_USERID', 'userid');
@@ -196,12 +177,12 @@ test('updateAccountUser links the account to a user, made if new; 403 INVALID_US
   expectError(await ns.api('PUT', `/servers/${S}/accounts/${id}/user`), 400, 'BAD_REQUEST', 'userid');
   expectError(await ns.api('PUT', `/servers/${S}/accounts/999/user?userid=never`), 404, 'UNKNOWN_ACCOUNT');
   expectError(await ns.api('PUT', `/servers/${S}/accounts/0/user?userid=never`), 400, 'BAD_REQUEST', 'accountid');
-  assert.is(snapshot(), before, 'no user was made and nothing changed');
+  assert.is(snapshot(ns), before, 'no user was made and nothing changed');
   expectError(await ns.api('GET', `/servers/${S}/users/never/attributes/`), 404, 'UNKNOWN_USER');
 });
 
 test('getAllAccounts: filter on account fields and on the user\'s attributes, sort, limit, marker, totalnumber', async () => {
-  const S = await newServer('list');
+  const S = await newServer(ns, 'list');
   for (const [id, attrs] of [['ann', { group: 'red', tier: 1 }], ['bob', { group: 'blue', tier: 2 }], ['cat', { group: 'red' }]] as const) {
     expectOk(await ns.api('POST', `/servers/${S}/users/${id}/attributes/`, { body: attrs }));
   }
@@ -274,7 +255,7 @@ const routes: Array<{ name: string; method: string; path: (sid: string) => strin
 test('every route: 401 without a key or with an unknown key, 403 without the permission, allowed with it', async () => {
   if (!ns.registry.accounts.get(A, ACCOUNT)) assert.is(await addAccount(A, 'matrix'), ACCOUNT);
   for (const r of routes) {
-    const before = snapshot();
+    const before = snapshot(ns);
     expectError(await ns.api(r.method, r.path(A), { key: null }), 401, 'MISSING_API_KEY');
     expectError(await ns.api(r.method, r.path(A), { key: 'nak_not-a-key-at-all-0000000000' }), 401, 'UNKNOWN_API_KEY');
     expectError(await ns.api(r.method, r.path(A), { key: keys.none }), 403, 'FORBIDDEN');
@@ -284,7 +265,7 @@ test('every route: 401 without a key or with an unknown key, 403 without the per
     }
     // a bad userid for a key without the permission is still 403 FORBIDDEN, not INVALID_USERID
     if (r.name === 'updateAccountUser') expectError(await ns.api(r.method, `/servers/${A}/accounts/${ACCOUNT}/user?userid=`, { key: keys.users }), 403, 'FORBIDDEN');
-    assert.is(snapshot(), before, `${r.name}: refused calls change nothing`);
+    assert.is(snapshot(ns), before, `${r.name}: refused calls change nothing`);
     for (const p of [...r.perms, 'root' as const]) {
       const res = await ns.api(r.method, r.path(A), { key: keys[p] });
       assert.ok(res.status === 200 || (res.status === 404 && res.body.code === 'UNKNOWN_ACCOUNT'), `${r.name} with '${p}': ${res.status} ${JSON.stringify(res.body)}`);
@@ -296,7 +277,7 @@ test('isolation: a key of server A gets 403 on every route of server B, and A\'s
   const onA = [await addAccount(A, 'iso'), await addAccount(A, 'iso'), await addAccount(A, 'iso')];
   const onB = await addAccount(B, 'iso');
   assert.is(onB, 1, 'B numbers its own accounts');
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const r of routes) {
     for (const p of [...PERMS, 'none']) {
       const res = await events(() => ns.api(r.method, r.path(B), { key: keys[p] }));
@@ -307,7 +288,7 @@ test('isolation: a key of server A gets 403 on every route of server B, and A\'s
     expectError(await ns.api(r.method, r.path(UNKNOWN_SERVER), { key: keys.global }), 404, 'UNKNOWN_SERVER');
     expectError(await ns.api(r.method, r.path(UNKNOWN_SERVER)), 404, 'UNKNOWN_SERVER');
   }
-  assert.is(snapshot(), before, 'nothing was written through B');
+  assert.is(snapshot(ns), before, 'nothing was written through B');
   // even a key allowed on B never reaches A's accounts through B's paths
   const listB = await ns.api('GET', `/servers/${B}/accounts/?limit=1000`);
   assert.equal(listB.body.accounts.map((a: { id: number }) => a.id), [onB]);
@@ -330,7 +311,7 @@ test('isolation: a key of server A gets 403 on every route of server B, and A\'s
 });
 
 test('blocks, deletions and new links survive a restart', async () => {
-  const S = await newServer('restart');
+  const S = await newServer(ns, 'restart');
   const blocked = await addAccount(S, 'rae', 111);
   const relinked = await addAccount(S, 'rae', 222);
   const deleted = await addAccount(S, 'rae', 333);

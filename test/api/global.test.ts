@@ -4,8 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GLOBAL, type Permission } from '../../src/registry/access.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { expectError, keyWith, newServer, snapshot } from '../helpers/rest.ts';
 
 let ns: TestServer;
 test.before(async () => {
@@ -16,32 +16,6 @@ test.after(() => ns.stop(true));
 // --- helpers --------------------------------------------------------------------------------
 
 const UNKNOWN = 'AAAAAAAAAAAAAAAAAAAAAA';
-const snapshot = () => JSON.stringify(ns.registry.store.data);
-
-async function newServer(name = 'srv'): Promise<string> {
-  const r = await ns.api('POST', '/servers/', { body: { serverName: name } });
-  assert.is(r.status, 200, JSON.stringify(r.body));
-  return r.body.serverid;
-}
-
-async function keyWith(perms: Permission[], serverid?: string): Promise<{ apikey: string; role: string }> {
-  const made = await ns.api('POST', '/apikeys/?description=test');
-  assert.is(made.status, 200, JSON.stringify(made.body));
-  if (serverid) {
-    const g = await ns.api('POST', `/servers/${serverid}/permissions/${made.body.role}`, { body: perms });
-    assert.is(g.status, 200, JSON.stringify(g.body));
-  } else {
-    await ns.registry.store.update((data) => ns.registry.access.grantInChange(data, made.body.role, GLOBAL, perms));
-  }
-  return made.body;
-}
-
-function expectError(r: { status: number; body: any }, status: number, code: string, mentions?: string) {
-  assert.is(r.status, status, JSON.stringify(r.body));
-  assert.is(r.body.code, code);
-  assert.type(r.body.message, 'string');
-  if (mentions) assert.ok(r.body.message.includes(mentions), `"${r.body.message}" should name ${mentions}`);
-}
 
 /** The five operations on one bag (base is `/attributes/` or `/servers/<id>/privilegedattributes/`). */
 const routesOf = (base: string): Array<[string, string, unknown?]> => [
@@ -98,13 +72,13 @@ test('global attributes: get, set (replace), update (merge), delete one, delete 
 });
 
 test("global attributes work with a key that has global 'servers' (not root)", async () => {
-  const k = await keyWith(['servers']);
+  const k = await keyWith(ns, ['servers']);
   await crud('/attributes/', k.apikey);
 });
 
 test('global attributes: 400 for a bad body, 404 for an unknown key, nothing written', async () => {
   await ns.api('POST', '/attributes/', { body: { keep: 1 } });
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const method of ['POST', 'PUT']) {
     expectError(await ns.api(method, '/attributes/', { body: [1, 2] }), 400, 'BAD_REQUEST', 'body');
     expectError(await ns.api(method, '/attributes/', { body: '42' }), 400, 'BAD_REQUEST', 'body');
@@ -117,15 +91,15 @@ test('global attributes: 400 for a bad body, 404 for an unknown key, nothing wri
   expectError(await ns.api('DELETE', '/attributes/missing'), 404, 'UNKNOWN_ATTRIBUTE', 'missing');
   expectError(await ns.api('DELETE', '/attributes/constructor'), 404, 'UNKNOWN_ATTRIBUTE');
   expectError(await ns.api('DELETE', `/attributes/${'k'.repeat(257)}`), 400, 'BAD_REQUEST', 'attributekey');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   assert.equal((await ns.api('GET', '/attributes/')).body, { keep: 1 });
 });
 
 // --- privileged server attributes -----------------------------------------------------------
 
 test('privileged attributes: the same cycle, kept apart from the server attributes and from other servers', async () => {
-  const s = await newServer();
-  const t = await newServer();
+  const s = await newServer(ns);
+  const t = await newServer(ns);
   await ns.api('POST', `/servers/${s}/attributes/`, { body: { public: 1 } });
   await ns.api('POST', privileged(t), { body: { other: 1 } });
   await crud(privileged(s));
@@ -141,15 +115,15 @@ test('privileged attributes: the same cycle, kept apart from the server attribut
 });
 
 test("privileged attributes work with global 'servers'", async () => {
-  const s = await newServer();
-  const k = await keyWith(['servers']);
+  const s = await newServer(ns);
+  const k = await keyWith(ns, ['servers']);
   await crud(privileged(s), k.apikey);
 });
 
 test('privileged attributes: 404 unknown server or attribute, 400 bad id or body, nothing written', async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   await ns.api('POST', privileged(s), { body: { keep: 1 } });
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const [method, url, body] of routesOf(privileged(UNKNOWN))) {
     expectError(await ns.api(method, url, { body }), 404, 'UNKNOWN_SERVER');
   }
@@ -162,22 +136,22 @@ test('privileged attributes: 404 unknown server or attribute, 400 bad id or body
     expectError(await ns.api(method, privileged(s), { body: 'true' }), 400, 'BAD_REQUEST', 'body');
     expectError(await ns.api(method, privileged(s)), 400, 'BAD_REQUEST', 'body');
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 // --- who may ---------------------------------------------------------------------------------
 
 test("a key with a permission on one server (even root) gets 403 on every Global route, that server's included", async () => {
-  const a = await newServer('A');
-  const b = await newServer('B');
+  const a = await newServer(ns, 'A');
+  const b = await newServer(ns, 'B');
   await ns.api('POST', '/attributes/', { body: { keep: 'global' } });
   await ns.api('POST', privileged(a), { body: { keep: 'a' } });
   await ns.api('POST', privileged(b), { body: { keep: 'b' } });
-  const serversOnA = await keyWith(['servers'], a);
-  const rootOnA = await keyWith(['root'], a);
-  const globalOthers = await keyWith(['sessions', 'users', 'accounts', 'createserver', 'setrid']);
-  const nothing = await keyWith([]);
-  const before = snapshot();
+  const serversOnA = await keyWith(ns, ['servers'], a);
+  const rootOnA = await keyWith(ns, ['root'], a);
+  const globalOthers = await keyWith(ns, ['sessions', 'users', 'accounts', 'createserver', 'setrid']);
+  const nothing = await keyWith(ns, []);
+  const before = snapshot(ns);
   for (const k of [serversOnA, rootOnA, globalOthers, nothing]) {
     for (const [method, url, body] of [...routesOf('/attributes/'), ...routesOf(privileged(a)), ...routesOf(privileged(b)), ...routesOf(privileged(UNKNOWN))]) {
       expectError(await ns.api(method, url, { key: k.apikey, body }), 403, 'FORBIDDEN', 'servers');
@@ -187,26 +161,26 @@ test("a key with a permission on one server (even root) gets 403 on every Global
   for (const [method, url, body] of routesOf('/attributes/')) {
     expectError(await ns.api(method, url, { headers: { 'x-su': rootOnA.role }, body }), 403, 'FORBIDDEN');
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // the same key still may use A's ordinary attributes
   assert.is((await ns.api('GET', `/servers/${a}/attributes/`, { key: serversOnA.apikey })).status, 200);
 });
 
 test('every Global route: 401 without a key or with a wrong key, before the body is read', async () => {
-  const s = await newServer();
-  const before = snapshot();
+  const s = await newServer(ns);
+  const before = snapshot(ns);
   for (const [method, url, body] of [...routesOf('/attributes/'), ...routesOf(privileged(s))]) {
     expectError(await ns.api(method, url, { key: null, body }), 401, 'MISSING_API_KEY');
     expectError(await ns.api(method, url, { key: 'nak_wrong', body }), 401, 'UNKNOWN_API_KEY');
     if (body) expectError(await ns.api(method, url, { key: null, body: '{broken' }), 401, 'MISSING_API_KEY');
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 // --- persistence ----------------------------------------------------------------------------
 
 test('global and privileged attributes survive a restart', async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   await ns.api('POST', '/attributes/', { body: { g: { deep: [1, 2] } } });
   await ns.api('POST', privileged(s), { body: { p: 'private' } });
   ns = await ns.restart();

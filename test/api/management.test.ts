@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GLOBAL, type Permission } from '../../src/registry/access.ts';
+import { GLOBAL } from '../../src/registry/access.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { expectError, keyWith, newServer, snapshot } from '../helpers/rest.ts';
 import { assertShape } from '../helpers/shape.ts';
 
 let ns: TestServer;
@@ -19,13 +20,6 @@ test.after(() => ns.stop(true));
 // --- helpers --------------------------------------------------------------------------------
 
 const UNKNOWN = 'AAAAAAAAAAAAAAAAAAAAAA'; // a well-formed id nothing has
-const snapshot = () => JSON.stringify(ns.registry.store.data);
-
-async function newServer(name = 'srv'): Promise<string> {
-  const r = await ns.api('POST', '/servers/', { body: { serverName: name } });
-  assert.is(r.status, 200, JSON.stringify(r.body));
-  return r.body.serverid;
-}
 
 async function newKey(description = 'test', key?: string): Promise<{ apikey: string; role: string; description: string }> {
   const r = await ns.api('POST', `/apikeys/?description=${encodeURIComponent(description)}`, { key });
@@ -36,14 +30,6 @@ async function newKey(description = 'test', key?: string): Promise<{ apikey: str
 async function grant(serverid: string, role: string, perms: string[], key?: string): Promise<void> {
   const r = await ns.api('POST', `/servers/${serverid}/permissions/${role}`, { key, body: perms });
   assert.is(r.status, 200, JSON.stringify(r.body));
-}
-
-/** A new key with `perms` on `serverid`, or globally when no serverid. */
-async function keyWith(perms: Permission[], serverid?: string): Promise<{ apikey: string; role: string }> {
-  const k = await newKey();
-  if (serverid) await grant(serverid, k.role, perms);
-  else await ns.registry.store.update((data) => ns.registry.access.grantInChange(data, k.role, GLOBAL, perms));
-  return k;
 }
 
 /** A user on the server (users are made by setUserAttributes, which another area serves). */
@@ -60,13 +46,6 @@ const routesOf = (id: string, role: string, userid: string): Array<[string, stri
   ['GET', `/servers/${id}/users/${userid}/role/`],
   ['POST', `/servers/${id}/users/${userid}/role/`],
 ];
-
-function expectError(r: { status: number; body: any }, status: number, code: string, mentions?: string) {
-  assert.is(r.status, status, JSON.stringify(r.body));
-  assert.is(r.body.code, code);
-  assert.type(r.body.message, 'string');
-  if (mentions) assert.ok(r.body.message.includes(mentions), `"${r.body.message}" should name ${mentions}`);
-}
 
 // --- createApiKey / getApiKeys --------------------------------------------------------------
 
@@ -94,9 +73,9 @@ test('createApiKey makes a new role with a working key and no permissions; the k
 });
 
 test('createApiKey: 400 without a description or with a too long one, 401, 403 without global servers; nothing written', async () => {
-  const s = await newServer();
-  const onS = await keyWith(['root'], s); // root on one server is not global 'servers'
-  const before = snapshot();
+  const s = await newServer(ns);
+  const onS = await keyWith(ns, ['root'], s); // root on one server is not global 'servers'
+  const before = snapshot(ns);
   expectError(await ns.api('POST', '/apikeys/'), 400, 'BAD_REQUEST', 'description');
   expectError(await ns.api('POST', '/apikeys/?description='), 400, 'BAD_REQUEST', 'description');
   expectError(await ns.api('POST', `/apikeys/?description=${'d'.repeat(257)}`), 400, 'BAD_REQUEST', 'description');
@@ -106,11 +85,11 @@ test('createApiKey: 400 without a description or with a too long one, 401, 403 w
   expectError(await ns.api('GET', '/apikeys/', { key: null }), 401, 'MISSING_API_KEY');
   expectError(await ns.api('GET', '/apikeys/', { key: 'nak_wrong' }), 401, 'UNKNOWN_API_KEY');
   expectError(await ns.api('GET', '/apikeys/', { key: onS.apikey }), 403, 'FORBIDDEN', 'servers');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 test('getApiKeys lists the keys made by the acting role, with a hint only', async () => {
-  const admin = await keyWith(['servers']); // global 'servers'
+  const admin = await keyWith(ns, ['servers']); // global 'servers'
   const made1 = await newKey('one', admin.apikey);
   const made2 = await newKey('two', admin.apikey);
   const r = await ns.api('GET', '/apikeys/', { key: admin.apikey });
@@ -132,15 +111,15 @@ test('getApiKeys lists the keys made by the acting role, with a hint only', asyn
   assert.ok(mine.includes(admin.role));
   assert.not.ok(mine.includes(made1.role));
   // a key that made nothing lists nothing
-  const fresh = await keyWith(['servers']);
+  const fresh = await keyWith(ns, ['servers']);
   assert.equal((await ns.api('GET', '/apikeys/', { key: fresh.apikey })).body, { apikeys: [] });
 });
 
 // --- grant / revoke / get permissions -------------------------------------------------------
 
 test('grantPermissions replaces a role\'s permissions on a server; getPermissions and getAllPermissions show them', async () => {
-  const s = await newServer();
-  const other = await newServer();
+  const s = await newServer(ns);
+  const other = await newServer(ns);
   const k = await newKey();
   await grant(s, k.role, ['sessions', 'users', 'sessions']);
   await grant(other, k.role, ['accounts']);
@@ -177,11 +156,11 @@ test('grantPermissions replaces a role\'s permissions on a server; getPermission
 });
 
 test('grantPermissions: 400 naming a bad permission or body, 404 unknown role/server; nothing written', async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   const k = await newKey();
   await grant(s, k.role, ['sessions']);
   const url = `/servers/${s}/permissions/${k.role}`;
-  const before = snapshot();
+  const before = snapshot(ns);
   expectError(await ns.api('POST', url, { body: ['sessions', 'superuser'] }), 400, 'BAD_REQUEST', 'superuser');
   expectError(await ns.api('POST', url, { body: ['ROOT'] }), 400, 'BAD_REQUEST', 'ROOT');
   expectError(await ns.api('POST', url, { body: [1] }), 400, 'BAD_REQUEST', 'body/0');
@@ -194,12 +173,12 @@ test('grantPermissions: 400 naming a bad permission or body, 404 unknown role/se
   expectError(await ns.api('POST', `/servers/${UNKNOWN}/permissions/${k.role}`, { body: ['users'] }), 404, 'UNKNOWN_SERVER');
   expectError(await ns.api('POST', `/servers/${s}/permissions/bad%20role`, { body: ['users'] }), 400, 'BAD_REQUEST', 'roleid');
   expectError(await ns.api('POST', `/servers/nope/permissions/${k.role}`, { body: ['users'] }), 400, 'BAD_REQUEST', 'serverid');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 test('revokePermissions removes a role\'s permissions on one server only; 404 for an unknown role or server', async () => {
-  const s = await newServer();
-  const t = await newServer();
+  const s = await newServer(ns);
+  const t = await newServer(ns);
   const k = await newKey();
   await grant(s, k.role, ['servers']);
   await grant(t, k.role, ['servers']);
@@ -211,23 +190,23 @@ test('revokePermissions removes a role\'s permissions on one server only; 404 fo
   assert.is((await ns.api('GET', `/servers/${t}/`, { key: k.apikey })).status, 200);
   // again: nothing to revoke is fine
   assert.is((await ns.api('DELETE', `/servers/${s}/permissions/${k.role}`)).status, 200);
-  const before = snapshot();
+  const before = snapshot(ns);
   expectError(await ns.api('DELETE', `/servers/${s}/permissions/${UNKNOWN}`), 404, 'UNKNOWN_ROLE');
   expectError(await ns.api('DELETE', `/servers/${UNKNOWN}/permissions/${k.role}`), 404, 'UNKNOWN_SERVER');
   expectError(await ns.api('GET', `/servers/${s}/permissions/${UNKNOWN}`), 404, 'UNKNOWN_ROLE');
   expectError(await ns.api('GET', `/servers/${UNKNOWN}/permissions/${k.role}`), 404, 'UNKNOWN_SERVER');
   expectError(await ns.api('GET', `/servers/${UNKNOWN}/permissions/`), 404, 'UNKNOWN_SERVER');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 test("permissions: 'servers' reads them, only 'root' (on the server or global) changes them", async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   const target = await newKey();
-  const reader = await keyWith(['servers'], s);
-  const owner = await keyWith(['root'], s);
-  const globalServers = await keyWith(['servers']);
-  const usersOnly = await keyWith(['users', 'sessions', 'accounts', 'createserver'], s);
-  const before = snapshot();
+  const reader = await keyWith(ns, ['servers'], s);
+  const owner = await keyWith(ns, ['root'], s);
+  const globalServers = await keyWith(ns, ['servers']);
+  const usersOnly = await keyWith(ns, ['users', 'sessions', 'accounts', 'createserver'], s);
+  const before = snapshot(ns);
   for (const k of [reader, globalServers]) {
     assert.is((await ns.api('GET', `/servers/${s}/permissions/`, { key: k.apikey })).status, 200);
     assert.is((await ns.api('GET', `/servers/${s}/permissions/${target.role}`, { key: k.apikey })).status, 200);
@@ -243,7 +222,7 @@ test("permissions: 'servers' reads them, only 'root' (on the server or global) c
   // without a permission there, an unknown server or role answers 403, not 404
   expectError(await ns.api('GET', `/servers/${UNKNOWN}/permissions/`, { key: reader.apikey }), 403, 'FORBIDDEN');
   expectError(await ns.api('POST', `/servers/${UNKNOWN}/permissions/${target.role}`, { key: owner.apikey, body: ['users'] }), 403, 'FORBIDDEN');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // root on the server may grant and revoke there (root implies every permission in its scope)
   await grant(s, target.role, ['users'], owner.apikey);
   assert.is((await ns.api('GET', `/servers/${s}/permissions/`, { key: owner.apikey })).status, 200);
@@ -253,7 +232,7 @@ test("permissions: 'servers' reads them, only 'root' (on the server or global) c
 // --- users' roles ---------------------------------------------------------------------------
 
 test('getOrCreateUserRole makes a role once; getUserRole returns it; the role can be granted permissions', async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   await newUser(s, 'alice');
   expectError(await ns.api('GET', `/servers/${s}/users/alice/role/`), 404, 'UNKNOWN_ROLE', 'alice');
   const made = await ns.api('POST', `/servers/${s}/users/alice/role/`);
@@ -276,11 +255,11 @@ test('getOrCreateUserRole makes a role once; getUserRole returns it; the role ca
 });
 
 test("users' roles: 404 UNKNOWN_USER, 400 for a bad userid, 'users' needed on the server; nothing written", async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   await newUser(s, 'carol');
-  const usersOnS = await keyWith(['users'], s);
-  const serversOnS = await keyWith(['servers'], s);
-  const before = snapshot();
+  const usersOnS = await keyWith(ns, ['users'], s);
+  const serversOnS = await keyWith(ns, ['servers'], s);
+  const before = snapshot(ns);
   for (const method of ['GET', 'POST']) {
     expectError(await ns.api(method, `/servers/${s}/users/nobody/role/`), 404, 'UNKNOWN_USER', 'nobody');
     expectError(await ns.api(method, `/servers/${s}/users/${'u'.repeat(257)}/role/`), 400, 'BAD_USERID', 'userid');
@@ -291,7 +270,7 @@ test("users' roles: 404 UNKNOWN_USER, 400 for a bad userid, 'users' needed on th
     expectError(await ns.api(method, `/servers/${s}/users/carol/role/`, { key: 'nak_wrong' }), 401, 'UNKNOWN_API_KEY');
   }
   expectError(await ns.api('GET', `/servers/${s}/users/carol/role/`, { key: usersOnS.apikey }), 404, 'UNKNOWN_ROLE');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   const made = await ns.api('POST', `/servers/${s}/users/carol/role/`, { key: usersOnS.apikey });
   assert.is(made.status, 200);
   assert.equal((await ns.api('GET', `/servers/${s}/users/carol/role/`, { key: usersOnS.apikey })).body, made.body);
@@ -300,18 +279,18 @@ test("users' roles: 404 UNKNOWN_USER, 400 for a bad userid, 'users' needed on th
 // --- keys scoped to one server --------------------------------------------------------------
 
 test('a key with root on A gets 403 on every Management route of B, and B is unchanged', async () => {
-  const a = await newServer('A');
-  const b = await newServer('B');
+  const a = await newServer(ns, 'A');
+  const b = await newServer(ns, 'B');
   await newUser(b, 'dave');
   const victim = await newKey();
   await grant(b, victim.role, ['users']);
-  const key = await keyWith(['root'], a);
-  const before = snapshot();
+  const key = await keyWith(ns, ['root'], a);
+  const before = snapshot(ns);
   for (const [method, url, body] of routesOf(b, victim.role, 'dave')) {
     expectError(await ns.api(method, url, { key: key.apikey, body }), 403, 'FORBIDDEN');
   }
   // it cannot reach B by granting on A either: permissions are per server
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   for (const [method, url, body] of routesOf(a, victim.role, 'nobody')) {
     const r = await ns.api(method, url, { key: key.apikey, body });
     assert.ok(r.status === 200 || r.body.code === 'UNKNOWN_USER', `${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
@@ -320,22 +299,22 @@ test('a key with root on A gets 403 on every Management route of B, and B is unc
 });
 
 test('every Management route: 401 without a key or with a wrong key', async () => {
-  const s = await newServer();
+  const s = await newServer(ns);
   const k = await newKey();
   await newUser(s, 'erin');
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const [method, url, body] of [...routesOf(s, k.role, 'erin'), ['GET', '/apikeys/'], ['POST', '/apikeys/?description=x']] as Array<[string, string, unknown?]>) {
     expectError(await ns.api(method, url, { key: null, body }), 401, 'MISSING_API_KEY');
     expectError(await ns.api(method, url, { key: 'nak_wrong', body }), 401, 'UNKNOWN_API_KEY');
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 // --- X-su -----------------------------------------------------------------------------------
 
 test("X-su: the root key acting as a role with only 'sessions' gets 403 on a 'servers' route", async () => {
-  const s = await newServer();
-  const sessions = await keyWith(['sessions'], s);
+  const s = await newServer(ns);
+  const sessions = await keyWith(ns, ['sessions'], s);
   const su = { 'x-su': sessions.role };
   expectError(await ns.api('GET', `/servers/${s}/`, { headers: su }), 403, 'FORBIDDEN');
   expectError(await ns.api('GET', `/servers/${s}/attributes/`, { headers: su }), 403, 'FORBIDDEN');
@@ -344,10 +323,10 @@ test("X-su: the root key acting as a role with only 'sessions' gets 403 on a 'se
   expectError(await ns.api('POST', '/servers/', { headers: su, body: { serverName: 'x' } }), 403, 'FORBIDDEN');
   assert.equal((await ns.api('GET', '/servers/', { headers: su })).body, { servers: [], totalnumber: 0 });
   // acting as a role with 'servers' on s: allowed there
-  const servers = await keyWith(['servers'], s);
+  const servers = await keyWith(ns, ['servers'], s);
   assert.is((await ns.api('GET', `/servers/${s}/`, { headers: { 'x-su': servers.role } })).status, 200);
   // keys made while acting as a role belong to that role
-  const admin = await keyWith(['servers']);
+  const admin = await keyWith(ns, ['servers']);
   const made = await ns.api('POST', '/apikeys/?description=su', { headers: { 'x-su': admin.role } });
   assert.is(made.status, 200);
   assert.ok((await ns.api('GET', '/apikeys/', { key: admin.apikey })).body.apikeys.some((k: any) => k.role === made.body.role));
@@ -356,12 +335,12 @@ test("X-su: the root key acting as a role with only 'sessions' gets 403 on a 'se
 });
 
 test('X-su needs a key with global root or setrid and a known role, else 403 BAD_SU', async () => {
-  const s = await newServer();
-  const target = await keyWith(['servers'], s);
-  const rootOnS = await keyWith(['root'], s);
-  const globalServers = await keyWith(['servers']);
-  const setrid = await keyWith(['setrid']);
-  const before = snapshot();
+  const s = await newServer(ns);
+  const target = await keyWith(ns, ['servers'], s);
+  const rootOnS = await keyWith(ns, ['root'], s);
+  const globalServers = await keyWith(ns, ['servers']);
+  const setrid = await keyWith(ns, ['setrid']);
+  const before = snapshot(ns);
   for (const k of [target, rootOnS, globalServers]) {
     expectError(await ns.api('GET', `/servers/${s}/`, { key: k.apikey, headers: { 'x-su': target.role } }), 403, 'BAD_SU');
     expectError(await ns.api('POST', `/servers/${s}/permissions/${k.role}`, { key: k.apikey, headers: { 'x-su': target.role }, body: ['root'] }), 403, 'BAD_SU');
@@ -371,7 +350,7 @@ test('X-su needs a key with global root or setrid and a known role, else 403 BAD
   }
   // 401 comes first
   expectError(await ns.api('GET', `/servers/${s}/`, { key: null, headers: { 'x-su': target.role } }), 401, 'MISSING_API_KEY');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // global setrid may act as a role, and then has that role's permissions only
   assert.is((await ns.api('GET', `/servers/${s}/`, { key: setrid.apikey, headers: { 'x-su': target.role } })).status, 200);
   expectError(await ns.api('GET', `/servers/${s}/`, { key: setrid.apikey }), 403, 'FORBIDDEN');
@@ -380,8 +359,8 @@ test('X-su needs a key with global root or setrid and a known role, else 403 BAD
 // --- persistence ----------------------------------------------------------------------------
 
 test('keys, permissions and user roles survive a restart', async () => {
-  const s = await newServer();
-  const k = await keyWith(['servers'], s);
+  const s = await newServer(ns);
+  const k = await keyWith(ns, ['servers'], s);
   await newUser(s, 'frank');
   const role = (await ns.api('POST', `/servers/${s}/users/frank/role/`)).body.role;
   ns = await ns.restart();

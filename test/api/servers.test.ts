@@ -1,8 +1,8 @@
 /** 2.2 tag Servers: getServers, createServer, getServer, updateServer and the server attributes. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GLOBAL, type Permission } from '../../src/registry/access.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { createServer, expectError, keyWith, snapshot } from '../helpers/rest.ts';
 import { assertShape } from '../helpers/shape.ts';
 
 let ns: TestServer;
@@ -14,26 +14,6 @@ test.after(() => ns.stop(true));
 // --- helpers --------------------------------------------------------------------------------
 
 const UNKNOWN = 'AAAAAAAAAAAAAAAAAAAAAA'; // a well-formed serverid no server has
-const snapshot = () => JSON.stringify(ns.registry.store.data);
-
-async function newServer(body: Record<string, unknown> = {}): Promise<any> {
-  const r = await ns.api('POST', '/servers/', { body: { serverName: 'srv', ...body } });
-  assert.is(r.status, 200, JSON.stringify(r.body));
-  return r.body;
-}
-
-/** A new key (createApiKey) granted `perms` on `serverid` (grantPermissions), or globally. */
-async function keyWith(perms: Permission[], serverid?: string): Promise<{ apikey: string; role: string }> {
-  const made = await ns.api('POST', '/apikeys/?description=test');
-  assert.is(made.status, 200, JSON.stringify(made.body));
-  if (serverid) {
-    const g = await ns.api('POST', `/servers/${serverid}/permissions/${made.body.role}`, { body: perms });
-    assert.is(g.status, 200, JSON.stringify(g.body));
-  } else {
-    await ns.registry.store.update((data) => ns.registry.access.grantInChange(data, made.body.role, GLOBAL, perms));
-  }
-  return made.body;
-}
 
 /** Every Servers route of one server, with a body that would succeed. */
 const routesOf = (id: string): Array<[string, string, unknown?]> => [
@@ -45,13 +25,6 @@ const routesOf = (id: string): Array<[string, string, unknown?]> => [
   ['DELETE', `/servers/${id}/attributes/`],
   ['DELETE', `/servers/${id}/attributes/color`],
 ];
-
-function expectError(r: { status: number; body: any }, status: number, code: string, mentions?: string) {
-  assert.is(r.status, status, JSON.stringify(r.body));
-  assert.is(r.body.code, code);
-  assert.type(r.body.message, 'string');
-  if (mentions) assert.ok(r.body.message.includes(mentions), `"${r.body.message}" should name ${mentions}`);
-}
 
 // --- createServer ---------------------------------------------------------------------------
 
@@ -86,7 +59,7 @@ test('createServer makes a server with defaults, a fresh id and key, and never s
 });
 
 test('createServer refuses bad input with 400 naming the field, and writes nothing', async () => {
-  const before = snapshot();
+  const before = snapshot(ns);
   const cases: Array<[unknown, string]> = [
     [{}, 'serverName'],
     [{ serverName: '' }, 'serverName'],
@@ -107,25 +80,25 @@ test('createServer refuses bad input with 400 naming the field, and writes nothi
     const r = await ns.api('POST', '/servers/', { body });
     expectError(r, 400, 'BAD_REQUEST', field);
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 test('createServer: 401 without a key or with a wrong one, 403 without global createserver', async () => {
-  const a = await newServer();
-  const onA = await keyWith(['root'], a.serverid); // root on one server is not global createserver
-  const globalServers = await keyWith(['servers']);
-  const before = snapshot();
+  const a = await createServer(ns);
+  const onA = await keyWith(ns, ['root'], a.serverid); // root on one server is not global createserver
+  const globalServers = await keyWith(ns, ['servers']);
+  const before = snapshot(ns);
   expectError(await ns.api('POST', '/servers/', { key: null, body: { serverName: 'x' } }), 401, 'MISSING_API_KEY');
   expectError(await ns.api('POST', '/servers/', { key: 'nak_wrong', body: { serverName: 'x' } }), 401, 'UNKNOWN_API_KEY');
   // 401 comes before the body is looked at
   expectError(await ns.api('POST', '/servers/', { key: null, body: '{not json' }), 401, 'MISSING_API_KEY');
   expectError(await ns.api('POST', '/servers/', { key: onA.apikey, body: { serverName: 'x' } }), 403, 'FORBIDDEN', 'createserver');
   expectError(await ns.api('POST', '/servers/', { key: globalServers.apikey, body: { serverName: 'x' } }), 403, 'FORBIDDEN');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 test('a key with global createserver gets root on the server it makes', async () => {
-  const maker = await keyWith(['createserver']);
+  const maker = await keyWith(ns, ['createserver']);
   const r = await ns.api('POST', '/servers/', { key: maker.apikey, body: { serverName: 'Mine' } });
   assert.is(r.status, 200);
   const perms = await ns.api('GET', `/servers/${r.body.serverid}/permissions/${maker.role}`);
@@ -137,7 +110,7 @@ test('a key with global createserver gets root on the server it makes', async ()
 // --- getServers -----------------------------------------------------------------------------
 
 test('getServers lists every server for global root, pages with limit and marker', async () => {
-  for (let i = 0; i < 3; i++) await newServer({ serverName: `page ${i}` });
+  for (let i = 0; i < 3; i++) await createServer(ns, { serverName: `page ${i}` });
   const all = await ns.api('GET', '/servers/');
   assert.is(all.status, 200);
   assertShape(all.body, 'Servers', { require: ['totalnumber'] });
@@ -162,7 +135,7 @@ test('getServers: 400 for bad limit/marker, 401 without a key, an empty list for
   expectError(await ns.api('GET', '/servers/?marker=1.5'), 400, 'BAD_REQUEST', 'marker');
   expectError(await ns.api('GET', '/servers/', { key: null }), 401, 'MISSING_API_KEY');
   expectError(await ns.api('GET', '/servers/', { key: 'nak_wrong' }), 401, 'UNKNOWN_API_KEY');
-  const nothing = await keyWith([]);
+  const nothing = await keyWith(ns, []);
   const r = await ns.api('GET', '/servers/', { key: nothing.apikey });
   assert.is(r.status, 200);
   assert.equal(r.body, { servers: [], totalnumber: 0 });
@@ -171,7 +144,7 @@ test('getServers: 400 for bad limit/marker, 401 without a key, an empty list for
 // --- getServer / updateServer ---------------------------------------------------------------
 
 test('getServer shows one server; 404 to a caller allowed to know, 403 to others, 400 for a bad id', async () => {
-  const s = await newServer({ serverName: 'One', wsurl: 'wss://one.example/ws' });
+  const s = await createServer(ns, { serverName: 'One', wsurl: 'wss://one.example/ws' });
   const r = await ns.api('GET', `/servers/${s.serverid}/`);
   assert.is(r.status, 200);
   assertShape(r.body, 'Server', { require: ['accountCount'] });
@@ -179,13 +152,13 @@ test('getServer shows one server; 404 to a caller allowed to know, 403 to others
   assert.equal((await ns.api('GET', `/servers/${s.serverid}`)).body, s);
 
   expectError(await ns.api('GET', `/servers/${UNKNOWN}/`), 404, 'UNKNOWN_SERVER');
-  const onS = await keyWith(['servers'], s.serverid);
+  const onS = await keyWith(ns, ['servers'], s.serverid);
   assert.is((await ns.api('GET', `/servers/${s.serverid}/`, { key: onS.apikey })).status, 200);
   // no enumeration: without a permission there, an unknown server is 403 like a known one
   expectError(await ns.api('GET', `/servers/${UNKNOWN}/`, { key: onS.apikey }), 403, 'FORBIDDEN');
-  const createOnS = await keyWith(['createserver'], s.serverid);
+  const createOnS = await keyWith(ns, ['createserver'], s.serverid);
   assert.is((await ns.api('GET', `/servers/${s.serverid}/`, { key: createOnS.apikey })).status, 200);
-  const sessionsOnS = await keyWith(['sessions'], s.serverid);
+  const sessionsOnS = await keyWith(ns, ['sessions'], s.serverid);
   expectError(await ns.api('GET', `/servers/${s.serverid}/`, { key: sessionsOnS.apikey }), 403, 'FORBIDDEN');
   expectError(await ns.api('GET', `/servers/${s.serverid}/`, { key: null }), 401, 'MISSING_API_KEY');
   expectError(await ns.api('GET', `/servers/${s.serverid}/`, { key: 'nak_wrong' }), 401, 'UNKNOWN_API_KEY');
@@ -194,7 +167,7 @@ test('getServer shows one server; 404 to a caller allowed to know, 403 to others
 });
 
 test('updateServer replaces the fields given; serverid, serverpk and secrets never change', async () => {
-  const s = await newServer({ serverName: 'Before', appname: 'a1' });
+  const s = await createServer(ns, { serverName: 'Before', appname: 'a1' });
   const secret = ns.registry.servers.get(s.serverid)!.secretKey;
   const r = await ns.api('PUT', `/servers/${s.serverid}/`, {
     body: { serverName: 'After', pinTimeout: 5, pingTime: 30, serverFlags: ['numbermatch', 'numbermatch'], logo: 'iVBORw0KGgo=', serverid: UNKNOWN, serverpk: 'x' },
@@ -215,10 +188,10 @@ test('updateServer replaces the fields given; serverid, serverpk and secrets nev
 });
 
 test('updateServer: needs createserver (servers is not enough); 404, 400 and nothing written on failure', async () => {
-  const s = await newServer({ serverName: 'Keep' });
-  const serversOnS = await keyWith(['servers'], s.serverid);
-  const createOnS = await keyWith(['createserver'], s.serverid);
-  const before = snapshot();
+  const s = await createServer(ns, { serverName: 'Keep' });
+  const serversOnS = await keyWith(ns, ['servers'], s.serverid);
+  const createOnS = await keyWith(ns, ['createserver'], s.serverid);
+  const before = snapshot(ns);
   expectError(await ns.api('PUT', `/servers/${s.serverid}/`, { key: null, body: { serverName: 'x' } }), 401, 'MISSING_API_KEY');
   expectError(await ns.api('PUT', `/servers/${s.serverid}/`, { key: 'nak_wrong', body: { serverName: 'x' } }), 401, 'UNKNOWN_API_KEY');
   expectError(await ns.api('PUT', `/servers/${s.serverid}/`, { key: serversOnS.apikey, body: { serverName: 'x' } }), 403, 'FORBIDDEN', 'createserver');
@@ -235,7 +208,7 @@ test('updateServer: needs createserver (servers is not enough); 404, 400 and not
     expectError(await ns.api('PUT', `/servers/${s.serverid}/`, { body }), 400, 'BAD_REQUEST', field);
   }
   expectError(await ns.api('PUT', '/servers/bad/', { body: { serverName: 'x' } }), 400, 'BAD_REQUEST', 'serverid');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   const ok = await ns.api('PUT', `/servers/${s.serverid}/`, { key: createOnS.apikey, body: { serverName: 'By creator' } });
   assert.is(ok.status, 200);
   assert.is(ok.body.serverName, 'By creator');
@@ -244,7 +217,7 @@ test('updateServer: needs createserver (servers is not enough); 404, 400 and not
 // --- server attributes ----------------------------------------------------------------------
 
 test('server attributes: set replaces, update merges, delete one, delete all', async () => {
-  const s = await newServer();
+  const s = await createServer(ns);
   const url = `/servers/${s.serverid}/attributes/`;
   const get = async () => {
     const r = await ns.api('GET', url);
@@ -270,10 +243,10 @@ test('server attributes: set replaces, update merges, delete one, delete all', a
 });
 
 test('server attributes: 404 for an unknown attribute or server, 400 for a bad body, nothing written', async () => {
-  const s = await newServer();
+  const s = await createServer(ns);
   const url = `/servers/${s.serverid}/attributes/`;
   await ns.api('POST', url, { body: { keep: 1 } });
-  const before = snapshot();
+  const before = snapshot(ns);
   expectError(await ns.api('DELETE', `${url}missing`), 404, 'UNKNOWN_ATTRIBUTE', 'missing');
   for (const [method, path, body] of routesOf(UNKNOWN).slice(2)) {
     expectError(await ns.api(method, path, { body }), 404, 'UNKNOWN_SERVER');
@@ -287,17 +260,17 @@ test('server attributes: 404 for an unknown attribute or server, 400 for a bad b
     expectError(await ns.api(method, url), 400, 'BAD_REQUEST', 'body');
   }
   expectError(await ns.api('DELETE', `${url}${'k'.repeat(257)}`), 400, 'BAD_REQUEST', 'attributekey');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   assert.equal((await ns.api('GET', url)).body, { keep: 1 });
 });
 
 // --- keys scoped to one server --------------------------------------------------------------
 
 test("a key granted 'servers' on A sees only A and gets 403 on every route of B (B unchanged)", async () => {
-  const a = await newServer({ serverName: 'A' });
-  const b = await newServer({ serverName: 'B' });
+  const a = await createServer(ns, { serverName: 'A' });
+  const b = await createServer(ns, { serverName: 'B' });
   await ns.api('POST', `/servers/${b.serverid}/attributes/`, { body: { color: 'green' } });
-  const key = await keyWith(['servers'], a.serverid);
+  const key = await keyWith(ns, ['servers'], a.serverid);
 
   const list = await ns.api('GET', '/servers/', { key: key.apikey });
   assert.is(list.status, 200);
@@ -305,11 +278,11 @@ test("a key granted 'servers' on A sees only A and gets 403 on every route of B 
   assert.equal(list.body.servers.map((s: any) => s.serverid), [a.serverid]);
   assert.is(list.body.totalnumber, 1);
 
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const [method, path, body] of routesOf(b.serverid)) {
     expectError(await ns.api(method, path, { key: key.apikey, body }), 403, 'FORBIDDEN');
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   assert.equal((await ns.api('GET', `/servers/${b.serverid}/attributes/`)).body, { color: 'green' });
 
   // and on A it may do what 'servers' allows
@@ -320,21 +293,21 @@ test("a key granted 'servers' on A sees only A and gets 403 on every route of B 
 });
 
 test('every Servers route: 401 without a key or with a wrong key', async () => {
-  const s = await newServer();
-  const before = snapshot();
+  const s = await createServer(ns);
+  const before = snapshot(ns);
   for (const [method, path, body] of [...routesOf(s.serverid), ['GET', '/servers/'], ['POST', '/servers/', { serverName: 'x' }]] as Array<[string, string, unknown?]>) {
     expectError(await ns.api(method, path, { key: null, body }), 401, 'MISSING_API_KEY');
     expectError(await ns.api(method, path, { key: 'nak_wrong', body }), 401, 'UNKNOWN_API_KEY');
   }
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
 });
 
 // --- persistence ----------------------------------------------------------------------------
 
 test('servers, their settings, attributes and keys survive a restart', async () => {
-  const s = await newServer({ serverName: 'Durable', pinTimeout: 10, serverFlags: ['numbermatch'] });
+  const s = await createServer(ns, { serverName: 'Durable', pinTimeout: 10, serverFlags: ['numbermatch'] });
   await ns.api('POST', `/servers/${s.serverid}/attributes/`, { body: { persisted: [1, 'two'] } });
-  const key = await keyWith(['servers'], s.serverid);
+  const key = await keyWith(ns, ['servers'], s.serverid);
   const secret = ns.registry.servers.get(s.serverid)!.sessionSecret;
   ns = await ns.restart();
   const r = await ns.api('GET', `/servers/${s.serverid}/`, { key: key.apikey });

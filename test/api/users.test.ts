@@ -4,7 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestServer, type Reply, type TestServer } from '../helpers/ns.ts';
+import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { expectErrorExplained as expectError, expectOk, makeKey, snapshot } from '../helpers/rest.ts';
 import { assertShape } from '../helpers/shape.ts';
 import type { Permission } from '../../src/registry/access.ts';
 
@@ -29,32 +30,13 @@ async function addAccount(sid: string, userid: string | undefined, at = Date.now
   return account.id;
 }
 
-async function makeKey(scope: string, acl: Permission[], description: string): Promise<string> {
-  const made = await ns.registry.access.createApiKey({ role: 'test', keyRole: 'test' }, description);
-  if (acl.length) await ns.registry.access.grant(scope, made.role, acl);
-  return made.apikey;
-}
-
-const snapshot = () => JSON.stringify(ns.registry.store.data);
-
-function expectError(r: Reply<any>, status: number, code: string, mentions?: string): void {
-  assert.is(r.status, status, `expected ${status} ${code}, got ${r.status} ${JSON.stringify(r.body)}`);
-  assert.is(r.body.code, code);
-  assert.type(r.body.message, 'string');
-  if (mentions) assert.ok(r.body.message.includes(mentions), `message "${r.body.message}" should name ${mentions}`);
-}
-
-function expectOk(r: Reply<any>): void {
-  assert.is(r.status, 200, `expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
-}
-
 test.before(async () => {
   ns = await startTestServer();
   A = (await ns.api('POST', '/servers/', { body: { serverName: 'A' } })).body.serverid;
   B = (await ns.api('POST', '/servers/', { body: { serverName: 'B' } })).body.serverid;
-  for (const p of PERMS) keys[p] = await makeKey(A, [p], `A ${p}`);
-  keys.none = await makeKey(A, [], 'nothing');
-  keys.global = await makeKey('*', ['users'], 'global users');
+  for (const p of PERMS) keys[p] = await makeKey(ns, A, [p], `A ${p}`);
+  keys.none = await makeKey(ns, A, [], 'nothing');
+  keys.global = await makeKey(ns, '*', ['users'], 'global users');
 });
 test.after(() => ns?.stop(true));
 
@@ -92,7 +74,7 @@ test('set replaces, update merges, deleteUserAttribute drops one key, deleteUser
 
 test('attribute operations: unknown user or attribute is 404, bad bodies 400 naming the body, nothing written', async () => {
   expectOk(await ns.api('POST', u(A, 'erin', 'attributes/'), { key: keys.users, body: { keep: true } }));
-  const before = snapshot();
+  const before = snapshot(ns);
   expectError(await ns.api('GET', u(A, 'ghost', 'attributes/'), { key: keys.users }), 404, 'UNKNOWN_USER', 'ghost');
   expectError(await ns.api('PUT', u(A, 'ghost', 'attributes/'), { key: keys.users, body: { a: 1 } }), 404, 'UNKNOWN_USER');
   expectError(await ns.api('DELETE', u(A, 'ghost', 'attributes/'), { key: keys.users }), 404, 'UNKNOWN_USER');
@@ -112,7 +94,7 @@ test('attribute operations: unknown user or attribute is 404, bad bodies 400 nam
   // a POST that fails validation never makes the user
   expectError(await ns.api('POST', u(A, 'newbie', 'attributes/'), { key: keys.users, body: '[1]' }), 400, 'BAD_REQUEST', 'body');
   expectError(await ns.api('DELETE', u(A, 'erin', 'attributes/' + 'k'.repeat(257)), { key: keys.users }), 400, 'BAD_REQUEST', 'attributekey');
-  assert.is(snapshot(), before, 'no failed request changed anything');
+  assert.is(snapshot(ns), before, 'no failed request changed anything');
   assert.equal((await ns.api('GET', u(A, 'erin', 'attributes/'), { key: keys.users })).body, { keep: true });
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
@@ -129,7 +111,7 @@ test('a userid may hold any characters, 1 to 256 of them', async () => {
   for (const id of odd) assert.ok(listed.body.users.some((x: { userid: string }) => x.userid === id), `${id} listed`);
   assert.is(Object.getPrototypeOf(ns.registry.store.data.users[A]), Object.prototype, 'a userid "__proto__" is a user, not a prototype');
   // one too many
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const id of ['x'.repeat(257), '😀'.repeat(129)]) {
     expectError(await ns.api('POST', u(A, id, 'attributes/'), { key: keys.users, body: {} }), 400, 'BAD_USERID', 'userid');
     expectError(await ns.api('GET', u(A, id, 'attributes/'), { key: keys.users }), 400, 'BAD_USERID', 'userid');
@@ -137,7 +119,7 @@ test('a userid may hold any characters, 1 to 256 of them', async () => {
     expectError(await ns.api('DELETE', u(A, id), { key: keys.users }), 400, 'BAD_USERID', 'userid');
   }
   expectError(await ns.api('GET', `/servers/${A}/users//attributes/`, { key: keys.users }), 400, 'BAD_REQUEST', 'userid');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // a bad serverid is 400 too
   expectError(await ns.api('GET', '/servers/short/users/', { key: keys.users }), 400, 'BAD_REQUEST', 'serverid');
 });
@@ -275,9 +257,9 @@ test('deleteUserAccounts deletes every account of the user (announced as revoked
   for (const id of mine) expectError(await ns.api('GET', `/servers/${S}/accounts/${id}`), 404, 'UNKNOWN_ACCOUNT');
   // again: nothing left to delete is fine; an unknown user is 404
   expectOk(await ns.api('DELETE', u(S, 'jo', 'accounts')));
-  const before = snapshot();
+  const before = snapshot(ns);
   expectError(await ns.api('DELETE', u(S, 'nobody', 'accounts')), 404, 'UNKNOWN_USER');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // 'accounts' or 'users' on the server may do it; 'sessions' may not
   const a = await addAccount(A, 'lou');
   expectError(await ns.api('DELETE', u(A, 'lou', 'accounts'), { key: keys.sessions }), 403, 'FORBIDDEN');
@@ -312,9 +294,9 @@ test('deleteUser removes the user, its attributes, its accounts and its role', a
   expectError(await ns.api('GET', u(S, 'max', 'accounts')), 404, 'UNKNOWN_USER');
   assert.equal((await ns.api('GET', `/servers/${S}/users/`)).body.users.map((x: { userid: string }) => x.userid), ['ned']);
   assert.not.ok(ns.registry.access.roleExists(role), 'the user role went with the user');
-  const before = snapshot();
+  const before = snapshot(ns);
   expectError(await ns.api('DELETE', u(S, 'max')), 404, 'UNKNOWN_USER');
-  assert.is(snapshot(), before);
+  assert.is(snapshot(ns), before);
   // the same name can be used again, afresh
   expectOk(await ns.api('POST', u(S, 'max', 'attributes/'), { body: {} }));
   assert.equal((await ns.api('GET', u(S, 'max', 'accounts'))).body, { accounts: [], totalnumber: 0 });
@@ -336,7 +318,7 @@ const routes: Array<{ name: string; method: string; path: (sid: string) => strin
 test('every route: 401 without a key or with an unknown key, 403 without the permission, allowed with it', async () => {
   for (const r of routes) {
     const opts = r.body === undefined ? {} : { body: r.body };
-    const before = snapshot();
+    const before = snapshot(ns);
     expectError(await ns.api(r.method, r.path(A), { ...opts, key: null }), 401, 'MISSING_API_KEY');
     expectError(await ns.api(r.method, r.path(A), { ...opts, key: 'nak_not-a-key-at-all-0000000000' }), 401, 'UNKNOWN_API_KEY');
     expectError(await ns.api(r.method, r.path(A), { ...opts, key: keys.none }), 403, 'FORBIDDEN');
@@ -344,7 +326,7 @@ test('every route: 401 without a key or with an unknown key, 403 without the per
       if (r.perms.includes(p) || p === 'root') continue;
       expectError(await ns.api(r.method, r.path(A), { ...opts, key: keys[p] }), 403, 'FORBIDDEN');
     }
-    assert.is(snapshot(), before, `${r.name}: refused calls change nothing`);
+    assert.is(snapshot(ns), before, `${r.name}: refused calls change nothing`);
     for (const p of [...r.perms, 'root' as const]) {
       const res = await ns.api(r.method, r.path(A), { ...opts, key: keys[p] });
       assert.ok(res.status === 200 || (res.status === 404 && res.body.code === 'UNKNOWN_USER') || (res.status === 404 && res.body.code === 'UNKNOWN_ATTRIBUTE'), `${r.name} with '${p}': ${res.status} ${JSON.stringify(res.body)}`);
@@ -357,7 +339,7 @@ test('isolation: a key of server A gets 403 on every route of server B; B never 
   expectOk(await ns.api('POST', u(A, 'shared', 'attributes/'), { key: keys.users, body: { on: 'A' } }));
   const accountOfA = await addAccount(A, 'shared');
   expectOk(await ns.api('POST', u(B, 'shared', 'attributes/'), { body: { on: 'B' } }));
-  const before = snapshot();
+  const before = snapshot(ns);
   for (const r of routes) {
     for (const p of [...PERMS, 'none']) {
       const res = await ns.api(r.method, r.path(B), { key: keys[p], ...(r.body === undefined ? {} : { body: r.body }) });
@@ -368,7 +350,7 @@ test('isolation: a key of server A gets 403 on every route of server B; B never 
     expectError(await ns.api(r.method, r.path(UNKNOWN_SERVER), { key: keys.global, ...(r.body === undefined ? {} : { body: r.body }) }), 404, 'UNKNOWN_SERVER');
     expectError(await ns.api(r.method, r.path(UNKNOWN_SERVER), { ...(r.body === undefined ? {} : { body: r.body }) }), 404, 'UNKNOWN_SERVER');
   }
-  assert.is(snapshot(), before, 'nothing was written for B or for the unknown server');
+  assert.is(snapshot(ns), before, 'nothing was written for B or for the unknown server');
   assert.equal((await ns.api('GET', u(B, 'shared', 'attributes/'))).body, { on: 'B' });
   assert.equal((await ns.api('GET', u(A, 'shared', 'attributes/'), { key: keys.users })).body, { on: 'A' });
   const ofB = await ns.api('GET', u(B, 'shared', 'accounts'));

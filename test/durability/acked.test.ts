@@ -5,75 +5,22 @@
  * same data folder. What was answered must hold after the restart. (crash.test.ts kills at
  * random moments; this file aims each kill right behind an acknowledgement.)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fromB64url } from '../../src/sdk/app.ts';
+import { cliApi, killAll, startCli } from '../helpers/child.ts';
 import { newNonce, newPhone } from '../helpers/peers.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'acked-test-root-key-0123456789';
-
-interface Child {
-  process: ChildProcess;
-  stderr: () => string;
-  listening: Promise<string>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-let current: Child | undefined;
-process.on('exit', () => current?.process.kill('SIGKILL'));
-
-function startServer(dataDir: string): Child {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', KEY],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening; stderr: ${err}`)));
-  });
-  listening.catch(() => {});
-  current = { process: child, stderr: () => err, listening, exit };
-  return current;
-}
-
-interface Reply {
-  status: number;
-  body: any;
-  raw: Buffer;
-}
-
-async function api(url: string, method: string, route: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const res = await fetch(url + route, {
-    method,
-    headers: { 'x-apikey': KEY, ...opts.headers, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const raw = Buffer.from(await res.arrayBuffer());
-  const json = (res.headers.get('content-type') ?? '').includes('json') && raw.length > 0;
-  return { status: res.status, body: json ? JSON.parse(raw.toString('utf8')) : raw.toString('utf8'), raw };
-}
+const startServer = (dataDir: string) => startCli(dataDir, { rootApiKey: KEY });
+const api = cliApi(KEY, { timeoutMs: 10_000 });
 
 const dirs: string[] = [];
 test.after(() => {
-  current?.process.kill('SIGKILL');
+  killAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

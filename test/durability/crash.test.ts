@@ -17,17 +17,15 @@
  * clients, default 4), CRASH_SEED (seeds the choices of ops and moments; printed at the start —
  * the timing of a real process still varies from run to run).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fromB64url } from '../../src/sdk/app.ts';
+import { cliApi, killAll, startCli, type Cli as Child } from '../helpers/child.ts';
 import { newNonce, newPhone } from '../helpers/peers.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'crash-test-root-key-0123456789';
 const KILLS = Number(process.env.CRASH_KILLS ?? 20);
 const MIN_MS = Number(process.env.CRASH_MIN_MS ?? 100);
@@ -56,65 +54,10 @@ const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T | undefined => (items.length ? items[Math.floor(random() * items.length)] : undefined);
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 
-// ───────────────────────── the server as a child process ─────────────────────────
+// ───────────────────────── the server as a child process, REST ─────────────────────────
 
-interface Child {
-  spawnedAt: number;
-  process: ChildProcess;
-  pid: number;
-  stdout: () => string;
-  stderr: () => string;
-  listening: Promise<string>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-let current: Child | undefined;
-process.on('exit', () => current?.process.kill('SIGKILL'));
-
-function startServer(dataDir: string): Child {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', KEY],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening; stderr: ${err}`)));
-  });
-  listening.catch(() => {});
-  current = { spawnedAt: Date.now(), process: child, pid: child.pid!, stdout: () => out, stderr: () => err, listening, exit };
-  return current;
-}
-
-// ───────────────────────── REST ─────────────────────────
-
-interface Reply {
-  status: number;
-  body: any;
-  raw: Buffer;
-}
-
-async function api(url: string, method: string, route: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const res = await fetch(url + route, {
-    method,
-    headers: { 'x-apikey': KEY, ...opts.headers, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const raw = Buffer.from(await res.arrayBuffer());
-  const json = (res.headers.get('content-type') ?? '').includes('json') && raw.length > 0;
-  return { status: res.status, body: json ? JSON.parse(raw.toString('utf8')) : raw.toString('utf8'), raw };
-}
+const startServer = (dataDir: string): Child => startCli(dataDir, { rootApiKey: KEY });
+const api = cliApi(KEY, { timeoutMs: 10_000 });
 
 async function qrCode(url: string, route: string, nonce: string): Promise<string> {
   const r = await api(url, 'GET', route, { headers: { 'x-nonce': nonce } });
@@ -446,7 +389,7 @@ async function checkAfterRestart(url: string, dir: string, child: Child, full: b
 
 const dirs: string[] = [];
 test.after(() => {
-  current?.process.kill('SIGKILL');
+  killAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

@@ -4,60 +4,15 @@
  * naming the file and the last good copy beside it (`.bak`, rotated on each successful start);
  * the damaged file and the copy keep their bytes; copying the `.bak` back brings the data back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { startCli, stopCli } from '../helpers/child.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'durability-root-key-0123456789';
-
-interface Cli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** The URL of the first stdout line, or an error if the process ends first. */
-  listening: Promise<string>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startCli(dataDir: string): Cli {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', KEY],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening: ${err}`)));
-  });
-  listening.catch(() => {});
-  // Never leave a server behind, whatever a test does.
-  process.once('exit', () => child.kill('SIGKILL'));
-  return { child, stdout: () => out, stderr: () => err, listening, exit };
-}
-
-async function stopCli(cli: Cli): Promise<void> {
-  // One answered request first: the CLI prints its "listening" line a moment before it installs
-  // its signal handlers (see stop.test.ts), and this file is not about that.
-  await fetch((await cli.listening) + '/healthz');
-  cli.child.kill('SIGTERM');
-  const { code } = await cli.exit;
-  assert.is(code, 0, `graceful stop: ${cli.stderr()}`);
-}
+const startServer = (dataDir: string) => startCli(dataDir, { rootApiKey: KEY });
 
 async function api(url: string, method: string, route: string, body?: unknown) {
   const res = await fetch(url + route, {
@@ -79,12 +34,12 @@ async function preparedFolder(): Promise<{ dir: string; serverid: string }> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'nextauth-damaged-'));
   dirs.push(base);
   const dir = path.join(base, 'data');
-  let cli = startCli(dir);
+  let cli = startServer(dir);
   let url = await cli.listening;
   const serverid = (await api(url, 'POST', '/servers/', { serverName: 'Kept' })).body.serverid as string;
   assert.is((await api(url, 'PUT', '/attributes/', { kept: 'yes' })).status, 200);
   await stopCli(cli);
-  cli = startCli(dir);
+  cli = startServer(dir);
   url = await cli.listening;
   await stopCli(cli);
   return { dir, serverid };
@@ -106,8 +61,8 @@ test('a damaged nextauth.json or sessions.json: the CLI refuses to start, names 
       writeFileSync(file, damage(good));
       const bytes = readFileSync(file);
       const others = otherFiles(dir, name);
-      const cli = startCli(dir);
-      const timer = setTimeout(() => cli.child.kill('SIGKILL'), 15_000);
+      const cli = startServer(dir);
+      const timer = setTimeout(() => cli.process.kill('SIGKILL'), 15_000);
       const { code, signal } = await cli.exit;
       clearTimeout(timer);
       assert.is(signal, null, `${what}: the CLI ended by itself`);
@@ -124,7 +79,7 @@ test('a damaged nextauth.json or sessions.json: the CLI refuses to start, names 
     }
     // The way back the message gives: copy the .bak over the damaged file.
     copyFileSync(`${file}.bak`, file);
-    const cli = startCli(dir);
+    const cli = startServer(dir);
     const url = await cli.listening;
     assert.is((await api(url, 'GET', `/servers/${serverid}/`)).status, 200, `${name} restored: the data is back`);
     assert.equal((await api(url, 'GET', '/attributes/')).body, { kept: 'yes' });

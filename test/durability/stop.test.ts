@@ -4,72 +4,20 @@
  * (the phone's app channel and the browser's text socket) and exits 0 within 5 s. A change made
  * right before the signal is on disk after it, and a login survives the stop.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
+import { cliApi, startCli } from '../helpers/child.ts';
 import { newNonce, newPhone } from '../helpers/peers.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEY = 'durability-root-key-0123456789';
 const GRACE_MS = 5000;
-
-interface Cli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** The URL of the first stdout line, or an error if the process ends first. */
-  listening: Promise<string>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startCli(dataDir: string): Cli {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', KEY],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening: ${err}`)));
-  });
-  listening.catch(() => {});
-  // Never leave a server behind, whatever a test does.
-  process.once('exit', () => child.kill('SIGKILL'));
-  return { child, stdout: () => out, stderr: () => err, listening, exit };
-}
-
-interface Reply {
-  status: number;
-  body: any;
-  raw: Buffer;
-}
-
-async function api(url: string, method: string, route: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const res = await fetch(url + route, {
-    method,
-    headers: { 'x-apikey': KEY, ...opts.headers, ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-  });
-  const raw = Buffer.from(await res.arrayBuffer());
-  const json = (res.headers.get('content-type') ?? '').includes('json') && raw.length > 0;
-  return { status: res.status, body: json ? JSON.parse(raw.toString('utf8')) : raw.toString('utf8'), raw };
-}
+const startServer = (dataDir: string) => startCli(dataDir, { rootApiKey: KEY });
+const api = cliApi(KEY);
 
 async function qrCode(url: string, serverid: string, nonce: string, kind: 'login' | 'enrol'): Promise<string> {
   const route = kind === 'login' ? `/servers/${serverid}/sessions/qr/login` : `/servers/${serverid}/sessions/qr/enrol?name=phone`;
@@ -127,7 +75,7 @@ const globalAttributesOnDisk = (dir: string) => JSON.parse(readFileSync(path.joi
  * socket, a burst of REST changes with the signal sent as soon as the first one is answered.
  */
 async function gracefulStop(dir: string, signal: 'SIGTERM' | 'SIGINT', before?: { serverid: string; nonce: string }) {
-  const cli = startCli(dir);
+  const cli = startServer(dir);
   const url = await cli.listening;
   // One answered request first, so that the signal handlers are surely installed (the race at the
   // very start has its own test below).
@@ -155,7 +103,7 @@ async function gracefulStop(dir: string, signal: 'SIGTERM' | 'SIGINT', before?: 
   );
   await Promise.race(replies);
   const sent = Date.now();
-  cli.child.kill(signal);
+  cli.process.kill(signal);
 
   // The open sockets hear 1001; new connections are not taken any more.
   const appClose = await connection.closed;
@@ -189,7 +137,7 @@ test('SIGTERM, then SIGINT: sockets close with 1001, pending writes are flushed,
 
 test('requests in flight at the signal are finished, not cut: every change carried out was answered 200', async () => {
   const dir = dataFolder();
-  const cli = startCli(dir);
+  const cli = startServer(dir);
   const url = await cli.listening;
   assert.is((await api(url, 'GET', '/healthz')).status, 200);
   const replies = Array.from({ length: 40 }, (_, i) =>
@@ -199,7 +147,7 @@ test('requests in flight at the signal are finished, not cut: every change carri
     ),
   );
   await Promise.race(replies);
-  cli.child.kill('SIGTERM');
+  cli.process.kill('SIGTERM');
   const { code } = await cli.exit;
   const statuses = await Promise.all(replies);
   assert.is(code, 0);
@@ -212,7 +160,7 @@ test('requests in flight at the signal are finished, not cut: every change carri
 
 test('a client that never answers the close frame does not hold the stop past 5 s', async () => {
   const dir = dataFolder();
-  const cli = startCli(dir);
+  const cli = startServer(dir);
   const url = await cli.listening;
   assert.is((await api(url, 'GET', '/healthz')).status, 200);
   // A raw upgrade to the text socket; then it reads and ignores everything (no close frame back).
@@ -233,7 +181,7 @@ test('a client that never answers the close frame does not hold the stop past 5 
   const change = await api(url, 'PUT', '/attributes/', { body: { stuck: true } });
   assert.is(change.status, 200);
   const sent = Date.now();
-  cli.child.kill('SIGTERM');
+  cli.process.kill('SIGTERM');
   const { code, signal } = await cli.exit;
   const took = Date.now() - sent;
   stuck.destroy();
@@ -248,9 +196,9 @@ test('a SIGTERM sent as soon as the "listening" line appears is a graceful stop 
   // stop asked for right then must go the graceful way: exit 0, not death by the signal.
   const dir = dataFolder();
   for (let i = 0; i < 2; i++) {
-    const cli = startCli(dir);
+    const cli = startServer(dir);
     await cli.listening;
-    cli.child.kill('SIGTERM');
+    cli.process.kill('SIGTERM');
     const { code, signal } = await cli.exit;
     assert.is(signal, null, `run ${i + 1}: killed by ${signal} (stdout: ${JSON.stringify(cli.stdout())})`);
     assert.is(code, 0, `run ${i + 1}: exit code`);

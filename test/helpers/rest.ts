@@ -1,0 +1,68 @@
+/**
+ * Helpers the REST API tests share, over a server of `startTestServer()`: make servers and keys,
+ * take a snapshot of the store, check error answers.
+ */
+import * as assert from 'uvu/assert';
+import { GLOBAL, type Permission } from '../../src/registry/access.ts';
+import type { TestServer } from './ns.ts';
+
+/** Everything the store holds, as a string: equal before and after a request that wrote nothing. */
+export const snapshot = (ns: TestServer): string => JSON.stringify(ns.registry.store.data);
+
+/** createServer with `{ serverName: 'srv', ...body }`; asserts 200 and gives the Server answered. */
+export async function createServer(ns: TestServer, body: Record<string, unknown> = {}): Promise<any> {
+  const r = await ns.api('POST', '/servers/', { body: { serverName: 'srv', ...body } });
+  assert.is(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+}
+
+/** createServer named `name`; gives its serverid. */
+export async function newServer(ns: TestServer, name = 'srv'): Promise<string> {
+  return (await createServer(ns, { serverName: name })).serverid;
+}
+
+/** A new key (createApiKey) granted `perms` on `serverid` (grantPermissions), or globally. */
+export async function keyWith(ns: TestServer, perms: Permission[], serverid?: string): Promise<{ apikey: string; role: string }> {
+  const made = await ns.api('POST', '/apikeys/?description=test');
+  assert.is(made.status, 200, JSON.stringify(made.body));
+  if (serverid) {
+    const g = await ns.api('POST', `/servers/${serverid}/permissions/${made.body.role}`, { body: perms });
+    assert.is(g.status, 200, JSON.stringify(g.body));
+  } else {
+    await ns.registry.store.update((data) => ns.registry.access.grantInChange(data, made.body.role, GLOBAL, perms));
+  }
+  return made.body;
+}
+
+/** A new key made in the registry, granted `acl` in `scope` (a serverid, or '*'); gives the key. */
+export async function makeKey(ns: TestServer, scope: string, acl: Permission[], description: string): Promise<string> {
+  const made = await ns.registry.access.createApiKey({ role: 'test', keyRole: 'test' }, description);
+  if (acl.length) await ns.registry.access.grant(scope, made.role, acl);
+  return made.apikey;
+}
+
+interface Answer {
+  status: number;
+  body: any;
+}
+
+/** An error answer: `status`, `{ code, message }`, and a message that names `mentions`. */
+export function expectError(r: Answer, status: number, code: string, mentions?: string): void {
+  assert.is(r.status, status, JSON.stringify(r.body));
+  assert.is(r.body.code, code);
+  assert.type(r.body.message, 'string');
+  if (mentions) assert.ok(r.body.message.includes(mentions), `"${r.body.message}" should name ${mentions}`);
+}
+
+/** expectError, whose failures say what was expected and what came. */
+export function expectErrorExplained(r: Answer, status: number, code: string, mentions?: string): void {
+  assert.is(r.status, status, `expected ${status} ${code}, got ${r.status} ${JSON.stringify(r.body)}`);
+  assert.is(r.body.code, code);
+  assert.type(r.body.message, 'string');
+  if (mentions) assert.ok(r.body.message.includes(mentions), `message "${r.body.message}" should name ${mentions}`);
+}
+
+/** A 200 answer. */
+export function expectOk(r: Answer): void {
+  assert.is(r.status, 200, `expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
+}
