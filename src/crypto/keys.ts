@@ -1,6 +1,12 @@
 /**
  * Ed25519 and X25519 with node:crypto (PROTOCOL.md §4). Public keys travel as raw 32 bytes; a
  * `KeyObject` is made once per raw key and cached, so verifying a login costs one verify.
+ *
+ * Two things measured in bench/README.md shape this file:
+ * - keys are imported as JWK, not DER: on OpenSSL 3 a DER (SPKI) import costs ~76 µs, a JWK one ~6 µs;
+ * - key pairs are generated straight to JWK and the private key imported from it: on node 20, a
+ *   KeyObject returned by generateKeyPairSync that is exported or used while a garbage collection
+ *   frees its keygen job deadlocks the process (~KeyGenJob waits on the key's mutex).
  */
 import {
   createHash,
@@ -15,8 +21,11 @@ import {
 } from 'node:crypto';
 import { fromB64url, toB64url } from './encoding.ts';
 
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+/** generateKeyPairSync straight to JWK (@types/node has no overload for OKP keys as JWK). */
+const generateJwk = generateKeyPairSync as unknown as (type: 'ed25519' | 'x25519', options: object) => { publicKey: JsonWebKey; privateKey: JsonWebKey };
+const jwkPair = (type: 'ed25519' | 'x25519') => generateJwk(type, { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
+const publicJwk = (crv: 'Ed25519' | 'X25519', raw: Uint8Array): KeyObject =>
+  createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
 
 /** A bounded cache: the oldest entry goes when it is full. */
 class KeyCache {
@@ -38,7 +47,7 @@ const edCache = new KeyCache(100_000);
 /** The public KeyObject of a raw Ed25519 key, cached; throws on a key that is not 32 bytes. */
 export function ed25519PublicKey(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new Error('An Ed25519 public key is 32 bytes');
-  return edCache.get(raw, () => createPublicKey({ key: Buffer.concat([ED25519_SPKI, raw]), format: 'der', type: 'spki' }));
+  return edCache.get(raw, () => publicJwk('Ed25519', raw));
 }
 
 export interface SigningKey {
@@ -49,9 +58,8 @@ export interface SigningKey {
 }
 
 export function generateSigningKey(): SigningKey {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { publicKey: jwk.x!, secretKey: jwk.d! };
+  const { privateKey } = jwkPair('ed25519');
+  return { publicKey: privateKey.x!, secretKey: privateKey.d! };
 }
 
 const privateCache = new Map<string, KeyObject>();
@@ -83,16 +91,18 @@ export interface X25519Pair {
 }
 
 export function generateX25519(): X25519Pair {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  return { publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'), privateKey };
+  const { privateKey } = jwkPair('x25519');
+  return {
+    publicKey: Buffer.from(privateKey.x!, 'base64url'),
+    privateKey: createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', x: privateKey.x!, d: privateKey.d! }, format: 'jwk' }),
+  };
 }
 
 /** X25519 agreement; undefined for a bad peer key or an all-zero result (small-order point). */
 export function agreeX25519(privateKey: KeyObject, peerPublic: Uint8Array): Buffer | undefined {
   if (peerPublic.length !== 32) return undefined;
   try {
-    const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, peerPublic]), format: 'der', type: 'spki' });
-    const dh = diffieHellman({ privateKey, publicKey });
+    const dh = diffieHellman({ privateKey, publicKey: publicJwk('X25519', peerPublic) });
     return dh.every((b) => b === 0) ? undefined : dh;
   } catch {
     return undefined;
