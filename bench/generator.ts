@@ -9,6 +9,7 @@ import { Rest } from './lib/rest.ts';
 import { enrolBurst } from './scenarios/enrol-burst.ts';
 import { IdleBrowsers, type BrowserKind } from './scenarios/idle-browsers.ts';
 import { LoginStorm } from './scenarios/login-storm.ts';
+import { PushRoundTrip } from './scenarios/push-round-trip.ts';
 
 export interface GeneratorContext {
   /** http://host:port of the NS */
@@ -28,7 +29,10 @@ export type Command =
   | { cmd: 'storm-release'; args?: undefined }
   | { cmd: 'idle-sessions'; args: { kind: BrowserKind; n: number; concurrency: number } }
   | { cmd: 'idle-connect'; args: { kind: BrowserKind; n: number; concurrency: number } }
-  | { cmd: 'idle-close'; args?: undefined };
+  | { cmd: 'idle-close'; args?: undefined }
+  | { cmd: 'push-prepare'; args: { concurrency: number } }
+  | { cmd: 'push-run'; args: { seconds: number } }
+  | { cmd: 'push-release'; args?: undefined };
 
 useNodeCryptoForTweetnacl();
 
@@ -36,6 +40,7 @@ let ctx: GeneratorContext | undefined;
 let accounts: StoredAccount[] = [];
 let storm: LoginStorm | undefined;
 let idle: IdleBrowsers | undefined;
+let push: PushRoundTrip | undefined;
 
 const need = (): GeneratorContext => {
   if (!ctx) throw new Error('init first');
@@ -72,6 +77,16 @@ async function handle(c: Command): Promise<unknown> {
       return idle.connect(c.args.kind, c.args.n, c.args.concurrency);
     case 'idle-close':
       await idle?.close();
+      return null;
+    case 'push-prepare':
+      push ??= new PushRoundTrip(need());
+      await push.prepare(accounts, c.args.concurrency);
+      return null;
+    case 'push-run':
+      if (!push) throw new Error('push-prepare first');
+      return push.run(c.args.seconds);
+    case 'push-release':
+      await push?.release();
       return null;
   }
 }

@@ -7,7 +7,7 @@
  *
  * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
  * full form rewrites the table in bench/README.md), --profile (the server runs with --cpu-prof;
- * a summary goes in the JSON), --only enrol,idle,storm (the storm needs enrol), and overrides
+ * a summary goes in the JSON), --only enrol,idle,storm,push (storm and push need enrol), and overrides
  * --concurrency N --storm-seconds S --idle N --enrol N.
  *
  * Processes: this driver (baselines, measurements), the NS (`src/cli.ts start`, measured from
@@ -15,7 +15,7 @@
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cryptoBaseline, type CryptoBaseline } from './crypto-baseline.ts';
@@ -24,12 +24,13 @@ import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
 import { fdLimit, NsProcess, repoRoot, type ServerSample } from './lib/server.ts';
-import { ratio, round, sleep, type Latency } from './lib/stats.ts';
+import { ratio, round, sleep } from './lib/stats.ts';
 import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
+import { updateReadme } from './lib/report.ts';
 import type { EnrolBurstResult } from './scenarios/enrol-burst.ts';
 import type { IdleStep } from './scenarios/idle-browsers.ts';
 import type { StormResult } from './scenarios/login-storm.ts';
-import { pushRoundTrip } from './scenarios/push-round-trip.ts';
+import type { PushResult } from './scenarios/push-round-trip.ts';
 
 // ───────────────────────────── forms and options ─────────────────────────────
 
@@ -47,12 +48,15 @@ interface Form {
   latencySeconds: number;
   idleText: number;
   idleSocketIo: number;
+  /** listening phones of the push run */
+  pushConcurrency: number;
+  pushSeconds: number;
 }
 
 const FORMS: Record<Form['name'], Form> = {
-  tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40 },
-  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000 },
-  full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000 },
+  tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40, pushConcurrency: 2, pushSeconds: 1 },
+  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000, pushConcurrency: 16, pushSeconds: 5 },
+  full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000, pushConcurrency: 32, pushSeconds: 20 },
 };
 
 const argv = process.argv.slice(2);
@@ -67,8 +71,8 @@ for (const [opt, key] of [['concurrency', 'concurrency'], ['storm-seconds', 'sto
 }
 if (option('idle')) form.idleText = form.idleSocketIo = Number(option('idle'));
 form.enrol = Math.max(form.enrol, form.concurrency);
-const only = new Set((option('only') ?? 'enrol,idle,storm').split(','));
-if (only.has('storm')) only.add('enrol');
+const only = new Set((option('only') ?? 'enrol,idle,storm,push').split(','));
+if (only.has('storm') || only.has('push')) only.add('enrol');
 const profile = flag('profile');
 const date = new Date().toISOString();
 const outFile = path.resolve(option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${form.name === 'full' ? '' : `-${form.name}`}${profile ? '-profile' : ''}.json`));
@@ -93,6 +97,8 @@ interface Window {
   stores: Record<string, { changes: number; writes: number }>;
   /** renames onto each data file seen by inotify in the window (a check of `stores`) */
   fileWrites: Record<string, number>;
+  /** size of each data file at the end of the window, and its growth over it, bytes */
+  fileBytes: Record<string, { end: number; growth: number }>;
 }
 
 const diffRecord = <T extends Record<string, number>>(a: Record<string, T>, b: Record<string, T>): Record<string, T> =>
@@ -126,6 +132,7 @@ async function measured<T>(ns: NsProcess, generators: GeneratorProcess[], fn: ()
       otherCores: round(Math.max(0, others) / 1000 / wall, 3),
       stores: diffRecord(s0.stores, s1.stores),
       fileWrites,
+      fileBytes: Object.fromEntries(Object.entries(s1.fileBytes).map(([f, end]) => [f, { end, growth: end - (s0.fileBytes[f] ?? 0) }])),
     },
   };
 }
@@ -156,6 +163,14 @@ const memoryPer = (a: ServerSample, b: ServerSample, n: number): MemoryPer => ({
   heapBytes: n ? Math.round((b.heapUsed - a.heapUsed) / n) : 0,
 });
 const memorySnapshot = (s: ServerSample) => ({ rss: s.rss, heapUsed: s.heapUsed, heapTotal: s.heapTotal, external: s.external, fds: s.fds });
+/** Bytes each store file grew by per login / enrolment, and the average bytes one write carried. */
+const fileFigures = (w: Window, per: number) =>
+  Object.fromEntries(
+    Object.entries(w.fileBytes).map(([f, b]) => [
+      f,
+      { endBytes: b.end, growthBytesPer: per ? Math.round(b.growth / per) : 0, ...(w.fileWrites[f] ? { bytesPerWrite: Math.round(b.end - b.growth / 2) } : {}) },
+    ]),
+  );
 
 // ───────────────────────────── the run ─────────────────────────────
 
@@ -180,7 +195,10 @@ log(`  ${ws.roundTripN.perSecond} round trips/s, ${ws.connectN.perSecond} connec
 
 const rootKey = randomBytes(24).toString('hex');
 const profileDir = profile ? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-prof-')) : undefined;
-const ns = await NsProcess.start({ rootKey, ...(profileDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}) });
+// Push limits lifted for scenario (c): by default an account takes one push per 10 s, 20 an hour.
+const serverFlags = ['--push-interval-seconds', '0', '--push-hourly', '100000'];
+const ns = await NsProcess.start({ rootKey, serverFlags, ...(profileDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}) });
+results.serverCommand = `node --import tsx src/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
 const generators: GeneratorProcess[] = [];
 let failed = false;
 try {
@@ -202,6 +220,7 @@ try {
       perSecond: round(result.perSecond),
       serverCpuUsPerEnrolment: Math.round(window.serverCpuUs / Math.max(1, result.enrolled)),
       store: storeFigures(window, result.enrolled),
+      files: fileFigures(window, result.enrolled),
       window,
     };
     log(`  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${results.scenarios.enrolBurst.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`);
@@ -233,7 +252,7 @@ try {
       idle[kind] = {
         asked,
         browsers: connect.done,
-        ...(n < asked ? { limitedBy: `the server's open-file limit (${serverFdLimit}): ${afterSessions.fds} descriptors were open` } : {}),
+        ...(n < asked ? { limitedBy: `the server's open-file limit, ${serverFdLimit}, with ${afterSessions.fds} already open` } : {}),
         errors: sessions.errors + connect.errors,
         ...(sessions.firstError || connect.firstError ? { firstError: sessions.firstError ?? connect.firstError } : {}),
         sessionsSeconds: round(sessions.seconds, 2),
@@ -279,6 +298,7 @@ try {
         generatorCpu: round(result.generatorCpu, 3),
         serverCpuUsPerLogin: Math.round(window.serverCpuUs / Math.max(1, result.logins)),
         store: storeFigures(window, result.logins),
+        files: fileFigures(window, result.logins),
         window,
       };
       log(
@@ -291,8 +311,34 @@ try {
     results.scenarios.loginStorm = storm;
   }
 
-  // (c) push round trip: not measured (see bench/scenarios/push-round-trip.ts).
-  results.scenarios.pushRoundTrip = pushRoundTrip;
+  // (c) push round trip to listening phones: one phone, then `pushConcurrency`.
+  if (only.has('push')) {
+    const push: Record<string, any> = {};
+    for (const [label, concurrency, seconds] of [
+      ['onePhone', 1, form.latencySeconds],
+      ['manyPhones', form.pushConcurrency, form.pushSeconds],
+    ] as const) {
+      log(`(c) push round trip: ${concurrency} listening phone(s) for ${seconds} s`);
+      await g1.call({ cmd: 'push-prepare', args: { concurrency } });
+      const { result, window } = await measured(ns, generators, () => g1.call<PushResult>({ cmd: 'push-run', args: { seconds } }));
+      push[label] = {
+        ...result,
+        seconds: round(result.seconds, 3),
+        perSecond: round(result.perSecond, 1),
+        generatorCpu: round(result.generatorCpu, 3),
+        /** an iteration is a QR login, a logout, PROVOKE, the push and the login from it */
+        serverCpuUsPerIteration: Math.round(window.serverCpuUs / Math.max(1, result.roundTrips)),
+        store: storeFigures(window, result.roundTrips),
+        window,
+      };
+      log(
+        `  ${round(result.perSecond, 1)} round trips/s, PROVOKE→push p50 ${result.pushLatencyMs.p50} / p95 ${result.pushLatencyMs.p95} / p99 ${result.pushLatencyMs.p99} ms, ` +
+          `PROVOKE→LOGIN p50 ${result.loginLatencyMs.p50} / p95 ${result.loginLatencyMs.p95} / p99 ${result.loginLatencyMs.p99} ms, ${result.errors} errors`,
+      );
+    }
+    await g1.call({ cmd: 'push-release' });
+    results.scenarios.pushRoundTrip = push;
+  }
 } catch (e) {
   failed = true;
   results.error = String((e as Error).stack ?? e);
@@ -347,82 +393,3 @@ if (writeReadme && !failed) {
   log('bench/README.md table updated');
 }
 process.exit(failed ? 1 : 0);
-
-// ───────────────────────────── README ─────────────────────────────
-
-function updateReadme(r: Record<string, any>, resultsPath: string): void {
-  const file = path.join(repoRoot, 'bench/README.md');
-  const start = '<!-- results:start -->';
-  const end = '<!-- results:end -->';
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmark\n\n${start}\n${end}\n`;
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error('bench/README.md has no results markers');
-  writeFileSync(file, text.slice(0, i + start.length) + '\n' + renderTable(r, resultsPath) + text.slice(j));
-}
-
-function renderTable(r: Record<string, any>, resultsPath: string): string {
-  const m: Machine = r.machine;
-  const c: CryptoBaseline = r.baselines.crypto;
-  const w: WsBaseline = r.baselines.ws;
-  const s = r.scenarios;
-  const many = s.loginStorm?.manyPhones;
-  const one = s.loginStorm?.onePhone;
-  const enrol = s.enrolBurst;
-  const idle = s.idleBrowsers;
-  const n = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-  const lat = (l: Latency) => `${n(l.p50, 2)} / ${n(l.p95, 2)} / ${n(l.p99, 2)} ms`;
-  const kib = (b: number) => `${n(b / 1024, 1)} KiB`;
-  const rows: string[][] = [];
-  const row = (...cells: string[]) => rows.push(cells);
-  if (many && one) {
-    row('**(a) login storm**', '', '', '');
-    row(`completed logins/s (${many.concurrency} phones, ${n(many.seconds, 0)} s, ${n(many.logins)} logins, ${many.errors} errors)`, n(many.perSecond), `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s`, `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}`);
-    row('latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)', lat(one.latencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`);
-    row(`latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.latencyMs), `bare ws round trip p50 ${n(w.roundTripN.latencyMs.p50, 3)} ms (${w.roundTripN.concurrency} sockets)`, `× ${r.ratios.latencyP50VsWsRoundTripManyPhones}`);
-    row(`latency proof → phone result, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.resultLatencyMs), '', '');
-    row('server CPU per login', `${n(many.serverCpuUsPerLogin)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`, `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`);
-    row('CPU during the storm: server / generator / other processes', `${n(many.window.serverCores, 2)} / ${n(many.window.generatorCores, 2)} / ${n(many.window.otherCores, 2)} cores`, `${m.nproc} cores`, '');
-    row('store changes per login; file writes per change', `${n(many.store.changesPer, 2)}; ${n(many.store.writesPerChange, 3)}`, Object.entries(many.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
-  }
-  if (idle) {
-    row('**(b) idle waiting browsers**', '', '', '');
-    for (const [kind, label] of [['text', 'text socket'], ['socketio', 'socket.io']] as const) {
-      const k = idle[kind];
-      row(
-        `${label}: ${n(k.browsers)} waiting${k.limitedBy ? ` (of ${n(k.asked)}: ${k.limitedBy})` : ''}; RSS / heap per waiting browser`,
-        `${kib(k.perWaitingBrowser.rssBytes)} / ${kib(k.perWaitingBrowser.heapBytes)}`,
-        `session ${kib(k.perSession.rssBytes)} / ${kib(k.perSession.heapBytes)}; socket ${kib(k.perSocket.rssBytes)} / ${kib(k.perSocket.heapBytes)}`,
-        '',
-      );
-    }
-    row('browsers waiting at once; server RSS then', `${n(idle.heldAtOnce)}; ${n(idle.serverRssWithAll / 2 ** 20, 0)} MiB`, `open-file limit ${n(idle.serverFdLimit)}`, '');
-  }
-  row('**(c) push round trip**', 'not measured', s.pushRoundTrip.reason, '');
-  if (enrol) {
-    row('**(d) enrolment burst**', '', '', '');
-    row(`enrolments/s (${n(enrol.enrolled)} phones, ${enrol.errors} errors)`, n(enrol.perSecond), '', '');
-    row('latency getQrEnrol → account stored, p50 / p95 / p99', lat(enrol.latencyMs), '', '');
-    row('server CPU per enrolment', `${n(enrol.serverCpuUsPerEnrolment)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs`, `× ${ratio(enrol.serverCpuUsPerEnrolment, c.loginCryptoUs, 2)}`);
-    row('store changes per enrolment; file writes per change', `${n(enrol.store.changesPer, 2)}; ${n(enrol.store.writesPerChange, 3)}`, Object.entries(enrol.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
-  }
-  const table = ['| Figure | Value | Baseline (same run) | Ratio |', '|---|---|---|---|', ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
-  const ops = Object.entries(c.ops)
-    .map(([name, op]) => `| ${name} | ${n(op.us, 2)} | ${n(op.perSecond)} |`)
-    .join('\n');
-  return [
-    '',
-    `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\` (results: [${resultsPath}](${resultsPath})).`,
-    '',
-    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${n(m.memTotalMiB)} MiB, node ${m.node} (OpenSSL ${m.openssl}), Linux ${m.kernel}, open-file limit ${n(m.fdLimit)}, load average ${m.loadAverageAtStart} at the start.`,
-    '',
-    table,
-    '',
-    `Crypto baseline (per operation, median of three rounds): pure login crypto ${n(c.loginCryptoUs, 1)} µs = X25519 keygen + agreement + Ed25519 sign + verify + 3 × SHA-512; as implemented (with the DER import of the phone's key) ${n(c.loginCryptoAsImplementedUs, 1)} µs; a phone with tweetnacl only ${n(c.phoneLoginCryptoTweetnaclUs / 1000, 1)} ms.`,
-    '',
-    '| Operation | µs | per second |',
-    '|---|---|---|',
-    ops,
-    '',
-  ].join('\n');
-}

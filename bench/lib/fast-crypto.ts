@@ -17,6 +17,7 @@ import {
   generateKeyPairSync,
   sign,
   verify,
+  type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
 import nacl from 'tweetnacl';
@@ -53,7 +54,9 @@ const fromJwk = (value: string | undefined) => new Uint8Array(Buffer.from(value!
  * seconds. See bench/README.md.
  */
 export function safeKeyPair(type: 'x25519' | 'ed25519'): { publicKey: Uint8Array; secretKey: Uint8Array; privateKey: KeyObject } {
-  const { publicKey, privateKey } = generateKeyPairSync(type as 'x25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
+  // (@types/node has no overload for OKP keys encoded as JWK.)
+  const generate = generateKeyPairSync as unknown as (type: string, options: object) => { publicKey: JsonWebKey; privateKey: JsonWebKey };
+  const { publicKey, privateKey } = generate(type, { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
   const crv = type === 'x25519' ? 'X25519' : 'Ed25519';
   return {
     publicKey: fromJwk(publicKey.x),

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,8 @@ export interface ServerSample {
   fileWrites: Record<string, number>;
   /** changes and writes per store as the server counts them (/metrics nextauth_store_*), if it does */
   stores: Record<string, { changes: number; writes: number }>;
+  /** size of each data file now, bytes (each write rewrites the whole file) */
+  fileBytes: Record<string, number>;
 }
 
 const CLK_TCK = (() => {
@@ -71,6 +73,8 @@ export interface StartOptions {
   rootKey: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Extra flags of `nextauth start`. */
+  serverFlags?: string[];
 }
 
 export class NsProcess {
@@ -127,6 +131,7 @@ export class NsProcess {
       'false',
       '--root-api-key',
       opts.rootKey,
+      ...(opts.serverFlags ?? []),
     ];
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let stderr = '';
@@ -172,6 +177,11 @@ export class NsProcess {
       fds: fdCount(this.pid),
       fileWrites: { ...this.#writes },
       stores,
+      fileBytes: Object.fromEntries(
+        readdirSync(this.dataDir)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => [f, statSync(path.join(this.dataDir, f)).size]),
+      ),
     };
   }
 

@@ -35,6 +35,8 @@ export interface StormResult {
   iterationMs: Latency;
   /** CPU of the generator during the run / wall time (1 = one core busy) */
   generatorCpu: number;
+  /** logins completed in each second of the run (does the rate hold as the data files grow?) */
+  perSecondTimeline: number[];
 }
 
 /** When a phone's next WebSocket send is its proof, and when it went. */
@@ -126,6 +128,7 @@ export class LoginStorm {
     const latencies: number[] = [];
     const resultLatencies: number[] = [];
     const iterations: number[] = [];
+    const timeline: number[] = [];
     let errors = 0;
     let firstError: string | undefined;
     const cpu0 = process.cpuUsage();
@@ -137,6 +140,8 @@ export class LoginStorm {
           try {
             const t = await this.#iteration(p);
             latencies.push(t.login);
+            const second = Math.floor((performance.now() - start) / 1000);
+            timeline[second] = (timeline[second] ?? 0) + 1;
             resultLatencies.push(t.result);
             iterations.push(t.iteration);
           } catch (e) {
@@ -160,6 +165,7 @@ export class LoginStorm {
       resultLatencyMs: latency(resultLatencies),
       iterationMs: latency(iterations),
       generatorCpu: (cpu.user + cpu.system) / 1000 / wall,
+      perSecondTimeline: Array.from(timeline, (n) => n ?? 0),
     };
   }
 

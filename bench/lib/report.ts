@@ -1,0 +1,108 @@
+/** The Markdown table of a run, in bench/README.md between the results markers. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CryptoBaseline } from '../crypto-baseline.ts';
+import type { WsBaseline } from '../ws-baseline.ts';
+import type { Machine } from './machine.ts';
+import { repoRoot } from './server.ts';
+import { ratio, type Latency } from './stats.ts';
+
+export function updateReadme(r: Record<string, any>, resultsPath: string): void {
+  const file = path.join(repoRoot, 'bench/README.md');
+  const start = '<!-- results:start -->';
+  const end = '<!-- results:end -->';
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmark\n\n${start}\n${end}\n`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error('bench/README.md has no results markers');
+  writeFileSync(file, text.slice(0, i + start.length) + '\n' + renderTable(r, resultsPath) + text.slice(j));
+}
+
+export function renderTable(r: Record<string, any>, resultsPath: string): string {
+  const m: Machine = r.machine;
+  const c: CryptoBaseline = r.baselines.crypto;
+  const w: WsBaseline = r.baselines.ws;
+  const s = r.scenarios;
+  const many = s.loginStorm?.manyPhones;
+  const one = s.loginStorm?.onePhone;
+  const enrol = s.enrolBurst;
+  const idle = s.idleBrowsers;
+  const n = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const lat = (l: Latency) => `${n(l.p50, 2)} / ${n(l.p95, 2)} / ${n(l.p99, 2)} ms`;
+  const kib = (b: number) => `${n(b / 1024, 1)} KiB`;
+  const rows: string[][] = [];
+  const row = (...cells: string[]) => rows.push(cells);
+  if (many && one) {
+    row('**(a) login storm**', '', '', '');
+    row(`completed logins/s (${many.concurrency} phones, ${n(many.seconds, 0)} s, ${n(many.logins)} logins, ${many.errors} errors)`, n(many.perSecond), `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s`, `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}`);
+    row('latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)', lat(one.latencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`);
+    row(`latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.latencyMs), `bare ws round trip p50 ${n(w.roundTripN.latencyMs.p50, 3)} ms (${w.roundTripN.concurrency} sockets)`, `× ${r.ratios.latencyP50VsWsRoundTripManyPhones}`);
+    row(`latency proof → phone result, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.resultLatencyMs), '', '');
+    row('server CPU per login', `${n(many.serverCpuUsPerLogin)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`, `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`);
+    row('CPU during the storm: server / generator / other processes', `${n(many.window.serverCores, 2)} / ${n(many.window.generatorCores, 2)} / ${n(many.window.otherCores, 2)} cores`, `${m.nproc} cores`, '');
+    const t: number[] = many.perSecondTimeline ?? [];
+    if (t.length >= 4) row('logins/s second by second, first 3 … last 3 (full seconds)', `${t.slice(0, 3).join(', ')} … ${t.slice(-4, -1).join(', ')}`, '', '');
+    row(
+      'data files at the end of the storm (a write rewrites its whole file)',
+      Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>).map(([f, v]) => `${f} ${n(v.endBytes / 2 ** 20, 2)} MiB`).join('; '),
+      Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>).map(([f, v]) => `${f} +${n(v.growthBytesPer)} bytes per login`).join('; '),
+      '',
+    );
+    row('store changes per login; file writes per change', `${n(many.store.changesPer, 2)}; ${n(many.store.writesPerChange, 3)}`, Object.entries(many.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
+  }
+  if (idle) {
+    row('**(b) idle waiting browsers**', '', '', '');
+    for (const [kind, label] of [['text', 'text socket'], ['socketio', 'socket.io']] as const) {
+      const k = idle[kind];
+      row(
+        `${label}: ${n(k.browsers)} waiting${k.browsers < k.asked ? ` (of ${n(k.asked)}: the server's open-file limit, ${n(idle.serverFdLimit)})` : ''}; RSS / heap per waiting browser`,
+        `${kib(k.perWaitingBrowser.rssBytes)} / ${kib(k.perWaitingBrowser.heapBytes)}`,
+        `session ${kib(k.perSession.rssBytes)} / ${kib(k.perSession.heapBytes)}; socket ${kib(k.perSocket.rssBytes)} / ${kib(k.perSocket.heapBytes)}`,
+        '',
+      );
+    }
+    row('browsers waiting at once; server RSS then', `${n(idle.heldAtOnce)}; ${n(idle.serverRssWithAll / 2 ** 20, 0)} MiB`, `open-file limit ${n(idle.serverFdLimit)}`, '');
+  }
+  const push = s.pushRoundTrip;
+  if (push?.manyPhones && push?.onePhone) {
+    row('**(c) push round trip to listening phones**', '', '', '');
+    row('latency PROVOKE → push at the phone, p50 / p95 / p99 (1 phone)', lat(push.onePhone.pushLatencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${ratio(push.onePhone.pushLatencyMs.p50, w.roundTrip1.latencyMs.p50, 1)}`);
+    row(`latency PROVOKE → push at the phone, p50 / p95 / p99 (${push.manyPhones.concurrency} phones)`, lat(push.manyPhones.pushLatencyMs), '', '');
+    row('latency PROVOKE → browser LOGIN (the phone logs in from the push), p50 / p95 / p99 (1 phone)', lat(push.onePhone.loginLatencyMs), '', '');
+    row(`latency PROVOKE → browser LOGIN, p50 / p95 / p99 (${push.manyPhones.concurrency} phones)`, lat(push.manyPhones.loginLatencyMs), '', '');
+    row(
+      `push round trips/s (${push.manyPhones.concurrency} phones, ${push.manyPhones.errors} errors); server CPU per iteration (QR login + logout + PROVOKE + push login)`,
+      `${n(push.manyPhones.perSecond, 1)}; ${n(push.manyPhones.serverCpuUsPerIteration)} µs`,
+      many ? `storm: ${n(many.serverCpuUsPerLogin)} µs per login` : '',
+      many ? `× ${ratio(push.manyPhones.serverCpuUsPerIteration, many.serverCpuUsPerLogin, 2)}` : '',
+    );
+  } else {
+    row('**(c) push round trip**', 'not measured', push?.reason ?? 'not run (--only)', '');
+  }
+  if (enrol) {
+    row('**(d) enrolment burst**', '', '', '');
+    row(`enrolments/s (${n(enrol.enrolled)} phones, ${enrol.errors} errors)`, n(enrol.perSecond), '', '');
+    row('latency getQrEnrol → account stored, p50 / p95 / p99', lat(enrol.latencyMs), '', '');
+    row('server CPU per enrolment', `${n(enrol.serverCpuUsPerEnrolment)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs`, `× ${ratio(enrol.serverCpuUsPerEnrolment, c.loginCryptoUs, 2)}`);
+    row('store changes per enrolment; file writes per change', `${n(enrol.store.changesPer, 2)}; ${n(enrol.store.writesPerChange, 3)}`, Object.entries(enrol.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
+  }
+  const table = ['| Figure | Value | Baseline (same run) | Ratio |', '|---|---|---|---|', ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
+  const ops = Object.entries(c.ops)
+    .map(([name, op]) => `| ${name} | ${n(op.us, 2)} | ${n(op.perSecond)} |`)
+    .join('\n');
+  return [
+    '',
+    `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\` (results: [${resultsPath}](${resultsPath})).`,
+    '',
+    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${n(m.memTotalMiB)} MiB, node ${m.node} (OpenSSL ${m.openssl}), Linux ${m.kernel}, open-file limit ${n(m.fdLimit)}, load average ${m.loadAverageAtStart} at the start.`,
+    '',
+    table,
+    '',
+    `Crypto baseline (per operation, median of three rounds): pure login crypto ${n(c.loginCryptoUs, 1)} µs = X25519 keygen + agreement + Ed25519 sign + verify + 3 × SHA-512; as implemented (with the DER import of the phone's key) ${n(c.loginCryptoAsImplementedUs, 1)} µs; a phone with tweetnacl only ${n(c.phoneLoginCryptoTweetnaclUs / 1000, 1)} ms.`,
+    '',
+    '| Operation | µs | per second |',
+    '|---|---|---|',
+    ops,
+    '',
+  ].join('\n');
+}

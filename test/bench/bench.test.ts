@@ -1,0 +1,131 @@
+/**
+ * The benchmark still works: `bench/run.ts --tiny` (the real driver, server process and load
+ * generators, with tiny numbers) exits 0 and its JSON has every figure, and the README table
+ * renders from it. The numbers themselves are not judged here (a busy machine changes them).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderTable } from '../../bench/lib/report.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-test-'));
+const out = path.join(dir, 'results.json');
+let results: any;
+let log = '';
+
+test.before(async () => {
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('close', (c) => (clearTimeout(timer), resolve(c)));
+  });
+  assert.is(code, 0, log);
+  results = JSON.parse(readFileSync(out, 'utf8'));
+});
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The value at a dotted path. */
+const at = (p: string): any => p.split('.').reduce((v: any, k) => v?.[k], results);
+const positive = (...paths: string[]) => {
+  for (const p of paths) {
+    const v = at(p);
+    assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${p} = ${v}`);
+  }
+};
+const finite = (...paths: string[]) => {
+  for (const p of paths) assert.ok(Number.isFinite(at(p)), `${p} = ${at(p)}`);
+};
+const latency = (p: string) => {
+  positive(`${p}.p50`, `${p}.p95`, `${p}.p99`);
+  assert.ok(at(`${p}.p50`) <= at(`${p}.p95`) && at(`${p}.p95`) <= at(`${p}.p99`), `${p} percentiles in order`);
+};
+
+test('the run succeeded and names its machine and command', () => {
+  assert.is(results.ok, true);
+  assert.is(results.form.name, 'tiny');
+  assert.match(results.command, 'npm run bench -- --tiny');
+  positive('machine.nproc', 'machine.fdLimit', 'machine.memTotalMiB');
+  assert.ok(results.machine.cpuModel.length > 0);
+  assert.match(results.machine.node, /^v\d+/);
+});
+
+test('baselines: node:crypto per operation and bare ws', () => {
+  for (const op of ['x25519Keygen', 'x25519Agree', 'x25519ImportDer', 'ed25519Sign', 'ed25519Verify', 'sha512', 'secretboxSeal', 'naclEd25519Verify']) {
+    positive(`baselines.crypto.ops.${op}.us`, `baselines.crypto.ops.${op}.perSecond`);
+  }
+  positive('baselines.crypto.loginCryptoUs', 'baselines.crypto.loginCryptoPerSecondPerCore', 'baselines.crypto.phoneLoginCryptoTweetnaclUs');
+  for (const run of ['roundTrip1', 'roundTripN', 'connectN']) {
+    positive(`baselines.ws.${run}.perSecond`, `baselines.ws.${run}.count`);
+    latency(`baselines.ws.${run}.latencyMs`);
+  }
+});
+
+test('(a) login storm: rate, latency proof → LOGIN, server CPU per login, store writes per change', () => {
+  for (const run of ['onePhone', 'manyPhones']) {
+    const p = `scenarios.loginStorm.${run}`;
+    assert.is(at(`${p}.errors`), 0, at(`${p}.firstError`));
+    positive(`${p}.logins`, `${p}.perSecond`, `${p}.serverCpuUsPerLogin`, `${p}.window.serverCpuUs`, `${p}.store.writesPerChange`);
+    latency(`${p}.latencyMs`);
+    latency(`${p}.resultLatencyMs`);
+    assert.ok(at(`${p}.store.changesPer`) >= 1, 'a login changes the store at least once');
+    assert.ok(at(`${p}.store.writesPerChange`) <= 1, 'writes never outnumber changes');
+    // inotify saw every write the server counted
+    for (const [store, file] of [['registry', 'nextauth.json'], ['sessions', 'sessions.json']]) {
+      if (at(`${p}.store.byStore.${store}`)) assert.is(at(`${p}.window.fileWrites`)[file!], at(`${p}.store.byStore.${store}.writes`), file);
+    }
+  }
+  assert.is(at('scenarios.loginStorm.manyPhones.concurrency'), results.form.concurrency);
+  assert.ok(at('scenarios.loginStorm.manyPhones.perSecondTimeline').length >= 1);
+});
+
+test('(b) idle browsers: every text-socket and socket.io browser waiting, memory per browser', () => {
+  for (const kind of ['text', 'socketio']) {
+    const p = `scenarios.idleBrowsers.${kind}`;
+    assert.is(at(`${p}.browsers`), at(`${p}.asked`), `${kind} browsers all waiting (${at(`${p}.firstError`)})`);
+    assert.is(at(`${p}.errors`), 0);
+    finite(`${p}.perWaitingBrowser.rssBytes`, `${p}.perWaitingBrowser.heapBytes`, `${p}.perSession.heapBytes`, `${p}.perSocket.heapBytes`);
+    positive(`${p}.server.afterBrowsers.rss`, `${p}.server.afterBrowsers.heapUsed`);
+  }
+  assert.is(at('scenarios.idleBrowsers.heldAtOnce'), results.form.idleText + results.form.idleSocketIo);
+});
+
+test('(c) push round trip: PROVOKE → push at the phone and → LOGIN at the browser', () => {
+  for (const run of ['onePhone', 'manyPhones']) {
+    const p = `scenarios.pushRoundTrip.${run}`;
+    assert.is(at(`${p}.errors`), 0, at(`${p}.firstError`));
+    positive(`${p}.roundTrips`, `${p}.perSecond`, `${p}.serverCpuUsPerIteration`);
+    latency(`${p}.pushLatencyMs`);
+    latency(`${p}.loginLatencyMs`);
+    assert.ok(at(`${p}.pushLatencyMs.p50`) <= at(`${p}.loginLatencyMs.p50`), 'the push comes before the login');
+  }
+});
+
+test('(d) enrolment burst: every phone enrolled, rate, latency, CPU, store writes per change', () => {
+  const p = 'scenarios.enrolBurst';
+  assert.is(at(`${p}.enrolled`), at(`${p}.asked`), at(`${p}.firstError`));
+  positive(`${p}.perSecond`, `${p}.serverCpuUsPerEnrolment`, `${p}.store.writesPerChange`);
+  latency(`${p}.latencyMs`);
+  assert.ok(at(`${p}.store.changesPer`) >= 3, 'issue, scan and use of the enrol code at least');
+});
+
+test('ratios to the baselines', () => {
+  for (const name of Object.keys(results.ratios)) positive(`ratios.${name}`);
+  assert.ok(Object.keys(results.ratios).length >= 6);
+});
+
+test('the README table renders every scenario from the JSON', () => {
+  const table = renderTable(results, 'results/x.json');
+  for (const text of ['(a) login storm', 'completed logins/s', 'proof → browser LOGIN', 'server CPU per login', 'writes per change', '(b) idle waiting browsers', 'socket.io', '(c) push round trip', 'PROVOKE → push', '(d) enrolment burst', 'x25519Keygen', results.machine.cpuModel]) {
+    assert.ok(table.includes(text), `table has "${text}"`);
+  }
+  assert.not.match(table, /NaN|undefined/);
+});
+
+test.run();
