@@ -48,7 +48,9 @@ Phone simulator (does what the nextAuth app does with a scanned code):
   the account keys (mode 0600). --stay keeps a login's connection (answering pings) until Ctrl-C.
   app listen shows each push (server, browser, and the number the browser shows for number
   match: type it, or --yes sends it), asks "Confirm? [y/N/r=deny and report]" unless --yes,
-  and prints the outcome; Ctrl-C closes the connections and quits.
+  and prints the outcome; Ctrl-C closes the connections and quits. app listen and
+  app login --stay show each transaction (amount, beneficiary, description: the signed
+  fields), ask "Approve? [y/N]" unless --yes, and approve with a second factor (--sf, else pin).
 
 Development:
   diagram [--check]          write the state diagrams of machines/*.ts (Mermaid .md and .dot);

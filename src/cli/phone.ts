@@ -2,12 +2,13 @@
  * The phone simulator: `nextauth app enrol|login <qr>` does what the nextAuth app does with a
  * scanned code, with the SDK's Phone, the `ws` WebSocket and a FileKeyStore. Before the proof it
  * shows what a phone would show and asks for consent (unless --yes). `nextauth app listen` keeps
- * the phone connected and answers pushes (provokeLogin*) the same way.
+ * the phone connected and answers pushes (provokeLogin*) the same way. Both `app listen` and
+ * `app login --stay` answer transactions sent on their connection (always with a second factor).
  */
 import path from 'node:path';
 import readline from 'node:readline';
 import WebSocket from 'ws';
-import { Phone, SdkError, parseQrText, pushToQr, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode, type StoredAccount } from '../sdk/app.ts';
+import { Phone, SdkError, answerTransaction, fromB64url, naclSigner, parseQrText, pushToQr, readTransaction, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode, type StoredAccount } from '../sdk/app.ts';
 import { FileKeyStore } from '../sdk/file-keystore.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, type Args } from './args.ts';
 import { clean, fields, json, table } from './output.ts';
@@ -191,7 +192,7 @@ export async function runApp(a: Args, io: Io): Promise<void> {
     const who = `account ${account.acc}${account.userid ? ` (user ${account.userid})` : ''}`;
     const consent = consentOf(flags, io, () => `log in as ${who}`);
     const phone = new Phone({ keystore, WebSocket: WS, consent, clientVersion: 'nextauth-cli/1' });
-    const { connection, info } = await sdk(() => phone.login(code, { acc: account.acc }));
+    const { connection, info, transcript } = await sdk(() => phone.login(code, { acc: account.acc }));
     const result = { acc: account.acc, serverid, server: info.name, userid: account.userid ?? null, loggedin: true };
     io.out(asJson ? json(result) : `Logged in: ${clean(who)} on ${clean(info.name)} (server ${serverid}).\n`);
     if (!stay) {
@@ -200,6 +201,11 @@ export async function runApp(a: Args, io: Io): Promise<void> {
     }
     // Keep the sealed connection (answering pings) until Ctrl-C, then log out.
     io.screen('Staying connected; Ctrl-C logs out and quits.\n');
+    const proven: Proven = { account, name: info.name, label: `${clean(info.name)} as account ${account.acc}`, connection, transcript };
+    let turn: Promise<void> = Promise.resolve();
+    connection.on('transaction', (frame) => {
+      turn = turn.then(() => answerTx(proven, frame, flags, io));
+    });
     const stop = () => {
       connection.logout(code.hsid);
       setTimeout(() => connection.close(), 200);
@@ -239,12 +245,20 @@ async function sdk<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-/** One account `app listen` listens for. */
-interface Listening {
+/** A connection on which an account is proven: what a transaction's answer needs. */
+interface Proven {
   account: StoredAccount;
+  /** The server's name (from the handshake's challenge). */
+  name: string;
   /** Server name and account, for the messages. */
   label: string;
   connection: AppConnection;
+  /** h2 of the latest handshake that proved the account on this connection (the NS keeps the latest). */
+  transcript: Uint8Array;
+}
+
+/** One account `app listen` listens for. */
+interface Listening extends Proven {
   phone: Phone;
   /** The user's answer to the latest push. */
   answered: { consent?: Consent };
@@ -319,17 +333,19 @@ async function listen(
       const phone = new Phone({ keystore, WebSocket: WS, consent, clientVersion: 'nextauth-cli/1' });
       let connection: AppConnection;
       let name: string;
+      let transcript: Uint8Array;
       try {
         const result = await phone.listen(account.serverid, { acc: account.acc });
         connection = result.connection;
         name = result.info.name;
+        transcript = result.transcript;
       } catch (e) {
         if (!(e instanceof SdkError)) throw e;
         failures.push(e);
         io.screen(`Cannot listen on ${label} (server ${account.serverid}): ${e.code}: ${clean(e.message)}\n`);
         continue;
       }
-      const l: Listening = { account, label: `${clean(name)} as account ${account.acc}`, connection, phone, answered };
+      const l: Listening = { account, name, label: `${clean(name)} as account ${account.acc}`, connection, transcript, phone, answered };
       if (stopping) {
         connection.close();
         break;
@@ -338,6 +354,9 @@ async function listen(
       started.push(l);
       connection.on('push', (push) => {
         turn = turn.then(() => answerPush(l, push, io, () => stopping || l.ended !== undefined));
+      });
+      connection.on('transaction', (frame) => {
+        turn = turn.then(() => (stopping || l.ended !== undefined ? undefined : answerTx(l, frame, flags, io)));
       });
       connection.on('deleted', (frame) => {
         if (frame.acc !== account.acc) return;
@@ -386,7 +405,8 @@ async function answerPush(l: Listening, push: Frame, io: Io, gone: () => boolean
   const hsid = toB64url(code.hsid);
   io.screen(`\nPush for ${l.label} (browser session ${hsid}):\n`);
   try {
-    const { info } = await l.phone.login(code, { acc: l.account.acc, connection: l.connection });
+    const { info, transcript } = await l.phone.login(code, { acc: l.account.acc, connection: l.connection });
+    l.transcript = transcript; // this login proved the account again: a transaction is signed with it
     const ip = info.session.ip !== undefined ? ` (ip ${clean(info.session.ip)})` : '';
     io.out(`Logged in: the browser${ip} is logged in on ${l.label}.\n`);
   } catch (e) {
@@ -400,5 +420,48 @@ async function answerPush(l: Listening, push: Frame, io: Io, gone: () => boolean
       return;
     }
     io.out(`Login failed for ${l.label}: ${e.code}: ${clean(e.message)}\n`);
+  }
+}
+
+/**
+ * Answers one transaction: shows the fields of the signed bytes (never the frame's `info`), asks
+ * "Approve? [y/N]" unless --yes, then approves with the second factor (--sf if pin or
+ * biometric, else pin: a transaction always asks for it) or declines; prints the outcome.
+ */
+async function answerTx(p: Proven, frame: Frame, flags: ReadonlyMap<string, string>, io: Io): Promise<void> {
+  let view: ReturnType<typeof readTransaction>;
+  try {
+    view = readTransaction(frame);
+  } catch (e) {
+    io.out(`Ignored a malformed transaction for ${p.label}: ${(e as Error).message}\n`);
+    return;
+  }
+  const tid = clean(view.tid);
+  const parts = [
+    view.amount !== undefined ? `amount ${clean(view.amount)}` : undefined,
+    view.benificiary !== undefined ? `to ${clean(view.benificiary)}` : undefined,
+    view.description !== undefined ? `description ${clean(view.description)}` : undefined,
+  ].filter((x) => x !== undefined);
+  const mine = view.srv === p.account.serverid && view.acc === p.account.acc;
+  io.screen(`\nTransaction for ${clean(p.name)}: ${parts.length > 0 ? parts.join(', ') : 'no details'}\n`);
+  let approve = false;
+  if (!mine) {
+    io.screen(`It names account ${view.acc} of server ${clean(view.srv)}, not ${p.label}: declining.\n`);
+  } else if (switchOn(flags, 'yes')) {
+    approve = true;
+  } else {
+    io.screen('Approve? [y/N] ');
+    const answer = (await io.ask())?.trim().toLowerCase();
+    approve = answer === 'y' || answer === 'yes';
+  }
+  const given = secondFactor(flags);
+  const sf = given === 'none' ? 'pin' : given;
+  try {
+    const signer = naclSigner(fromB64url(p.account.secretKey));
+    await answerTransaction(p.connection, frame, { signer, transcript: p.transcript, approve, ...(approve ? { sf } : {}) });
+    io.out(approve ? `Approved: transaction ${tid} on ${p.label} (second factor ${sf}).\n` : `Declined: transaction ${tid} on ${p.label}.\n`);
+  } catch (e) {
+    const why = e instanceof SdkError ? `${e.code}: ${clean(e.message)}` : (e as Error).message;
+    io.out(`Transaction ${tid} on ${p.label} failed: ${why}\n`);
   }
 }

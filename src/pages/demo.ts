@@ -121,6 +121,72 @@ ${body}
 
 const demoCss = makeAsset(readFileSync(path.join(here, 'demo.css')), 'text/css; charset=utf-8');
 
+/**
+ * The site's own script (/demo/site.js, plain ES2017): sends the payment form without leaving
+ * the page and follows the transaction's result until the phone answers. The footer script's
+ * `nextauth` event with `event: "transaction"` makes it ask at once; otherwise it asks every
+ * second. Without scripts the form posts and the page shows the result on reload.
+ */
+const siteJs = makeAsset(
+  `(function () {
+  var form = document.getElementById('pay');
+  var out = document.getElementById('payment-status');
+  if (!form || !out) return;
+  var tid = out.getAttribute('data-tid') || '';
+  var timer = null;
+  var words = { waiting: 'Waiting for your phone to approve…', approved: 'Payment approved on your phone.', declined: 'Payment declined on your phone.', expired: 'The payment expired: nobody answered on the phone.', failed: 'Could not ask the phone: ' };
+  function show(outcome, extra) {
+    out.setAttribute('data-outcome', outcome);
+    out.textContent = words[outcome] + (extra || '');
+  }
+  function poll() {
+    clearTimeout(timer);
+    if (!tid) return;
+    var asked = tid;
+    fetch('/demo/site/pay/' + encodeURIComponent(tid), { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(new Error('HTTP ' + r.status)); })
+      .then(function (r) {
+        if (asked !== tid) return;
+        if (r.outcome === 'waiting') timer = setTimeout(poll, 1000);
+        show(r.outcome);
+      })
+      .catch(function () { if (asked === tid) timer = setTimeout(poll, 2000); });
+  }
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    var button = form.querySelector('button[type=submit]');
+    if (button) button.disabled = true;
+    fetch(form.action, { method: 'POST', credentials: 'same-origin', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(new FormData(form)).toString() })
+      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (!r.tid) return show('failed', r.message || 'unknown error');
+        tid = r.tid;
+        out.setAttribute('data-tid', tid);
+        try { history.replaceState(null, '', '/demo/site?tid=' + encodeURIComponent(tid)); } catch (err) {}
+        show('waiting');
+        poll();
+      })
+      .catch(function (err) { show('failed', String(err && err.message)); })
+      .then(function () { if (button) button.disabled = false; });
+  });
+  document.addEventListener('nextauth', function (e) {
+    if (e.detail && e.detail.event === 'transaction') poll();
+  });
+  if (tid && out.getAttribute('data-outcome') === 'waiting') poll();
+})();
+`,
+  'text/javascript; charset=utf-8',
+);
+
+/** What a getTransactionResult answer means for the visitor. */
+const outcomeOf = (r: { tstatus?: string; state?: string }) => (r.tstatus === '1' ? 'approved' : r.tstatus === '2' ? (r.state === 'expired' ? 'expired' : 'declined') : 'waiting');
+const OUTCOME_TEXT: Record<string, string> = {
+  waiting: 'Waiting for your phone to approve…',
+  approved: 'Payment approved on your phone.',
+  declined: 'Payment declined on your phone.',
+  expired: 'The payment expired: nobody answered on the phone.',
+};
+
 const framePage = () =>
   page(
     'nextAuth demo',
@@ -190,6 +256,12 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
   const serverid = findDemoServer(registry, await savedServer(deps.config), deps.demoServerId);
   const apikey = serverid ? await siteKey(deps, serverid) : undefined;
   const pub = { config: { public: true } };
+  /** The transactions the site asked for, per tid: the visitor's nonce (only they see the result). */
+  const payments = new Map<string, string>();
+  const remember = (tid: string, nonce: string) => {
+    payments.set(tid, nonce);
+    while (payments.size > 1000) payments.delete(payments.keys().next().value!);
+  };
 
   /** The NS's REST API, as the site's backend calls it. */
   async function rest<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT', url: string, opts: { nonce?: string; body?: unknown } = {}): Promise<{ status: number; body: T; text: string }> {
@@ -222,6 +294,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(phonePage(script.version));
     });
     demo.get('/demo/phone.js', pub, async (req, reply) => sendAsset(req, reply, await bundle('phone-panel')));
+    demo.get('/demo/site.js', pub, async (req, reply) => sendAsset(req, reply, siteJs));
     demo.get('/demo/sdk.js', pub, async (req, reply) => sendAsset(req, reply, await bundle('sdk')));
     // Build the phone's bundle now, so the first visitor does not wait for it.
     void bundle('phone-panel').catch((err: unknown) => deps.log?.warn({ err }, 'demo: could not bundle the phone panel'));
@@ -296,6 +369,13 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
         rest('POST', `${base}/sessions/html/enrol?name=${encodeURIComponent('Another device')}&userid=${user}`, { nonce: addNonce, body: context }),
         rest('POST', `${base}/sessions/html/footer`, { nonce, body: { sessions: [{ serverid, sessionid: Buffer.from(addNonce).toString('base64') }] } }),
       ]);
+      // A payment the visitor asked the phone to approve (?tid= after the form was sent).
+      const askedTid = typeof (req.query as Record<string, unknown>).tid === 'string' ? String((req.query as Record<string, unknown>).tid) : '';
+      let payment = '';
+      if (askedTid && payments.get(askedTid) === nonce) {
+        const r = await rest<{ tstatus: string; state: string }>('GET', `${base}/transactions/${encodeURIComponent(askedTid)}`).catch(() => undefined);
+        if (r) payment = outcomeOf(r.body);
+      }
       const rows = accounts.body.accounts
         .map((a) => `<tr><td>${a.id}${a.id === status.accountid ? ' <small>(this login)</small>' : ''}</td><td>${esc(a.description)}</td><td>${date(a.created)}</td><td>${date(a.lastlogin)}</td></tr>`)
         .join('');
@@ -312,6 +392,15 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
   <form method="post" action="/demo/site/logout"><button class="btn" type="submit" id="logout">Log out</button></form>
   <form method="post" action="/demo/site/reset"><button class="btn secondary" type="submit">Start over as a new visitor</button></form>
   </div></section>
+  <section class="card" aria-labelledby="pay-label"><h2 id="pay-label">Approve a payment</h2>
+  <p class="lead">The site asks your phone to approve it: the phone shows what it signs.</p>
+  <form id="pay" class="pay" method="post" action="/demo/site/pay">
+  <label for="pay-amount">Amount</label><input id="pay-amount" name="amount" maxlength="1024" required value="EUR 25.00">
+  <label for="pay-benificiary">Beneficiary</label><input id="pay-benificiary" name="benificiary" maxlength="1024" value="Example Shop">
+  <label for="pay-description">Description</label><input id="pay-description" name="description" maxlength="1024" value="Order 1001">
+  <button class="btn" type="submit" id="pay-send">Ask my phone</button>
+  </form>
+  <p id="payment-status" class="payment" role="status" data-outcome="${payment}"${payment ? ` data-tid="${esc(askedTid)}"` : ''}>${payment ? esc(OUTCOME_TEXT[payment]!) : ''}</p></section>
   <section class="card" aria-labelledby="attrs-label"><h2 id="attrs-label">Your attributes</h2>${attributesTable(attrs.body)}</section>
   <section class="card" aria-labelledby="devices-label"><h2 id="devices-label">Your devices</h2>
   <table><thead><tr><th scope="col">Account</th><th scope="col">Name</th><th scope="col">Enrolled</th><th scope="col">Last login</th></tr></thead><tbody>${rows}</tbody></table></section>
@@ -319,7 +408,8 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
   <section aria-labelledby="add-label"><h2 id="add-label">Add another device</h2>${enrol.text}</section>
   </div>
   </main>
-  ${footer.text}`;
+  ${footer.text}
+  <script src="/demo/site.js?v=${siteJs.version}" defer></script>`;
       return reply.type('text/html; charset=utf-8').send(page(`Example Site · ${userid}`, 'site-page', body));
     });
 
@@ -327,6 +417,41 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       const nonce = cookies(req)[NONCE_COOKIE];
       if (serverid && isNonce(nonce)) await rest('POST', `/servers/${serverid}/sessions/logout`, { nonce });
       return reply.code(303).header('location', '/demo/site').send();
+    });
+
+    // The payment form: createTransaction for the visitor's session (the phone that logged it in
+    // is asked). A script gets JSON; a plain form post is sent back to the page with ?tid=.
+    demo.post('/demo/site/pay', pub, async (req, reply) => {
+      const nonce = cookies(req)[NONCE_COOKIE];
+      const json = String(req.headers.accept ?? '').includes('application/json');
+      const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
+      const body: Record<string, string> = {};
+      for (const k of ['amount', 'benificiary', 'description']) {
+        const v = form.get(k)?.trim();
+        if (v) body[k] = v.slice(0, 1024);
+      }
+      let tid: string | undefined;
+      let message = 'You are not logged in.';
+      if (serverid && isNonce(nonce)) {
+        try {
+          tid = (await rest<{ tid: string }>('POST', `/servers/${serverid}/sessions/transactions`, { nonce, body })).body.tid;
+          remember(tid, nonce);
+        } catch (e) {
+          message = e instanceof Error ? e.message : String(e);
+        }
+      }
+      if (json) return reply.code(tid ? 200 : 409).header('cache-control', 'no-store').send(tid ? { tid } : { message });
+      return reply.code(303).header('location', tid ? `/demo/site?tid=${encodeURIComponent(tid)}` : '/demo/site').send();
+    });
+
+    demo.get('/demo/site/pay/:tid', pub, async (req, reply) => {
+      const { tid } = req.params as { tid: string };
+      const nonce = cookies(req)[NONCE_COOKIE];
+      reply.header('cache-control', 'no-store');
+      if (!serverid || !isNonce(nonce) || payments.get(tid) !== nonce) return reply.code(404).send({ message: 'No such payment' });
+      const r = await rest<{ tstatus: string; state: string }>('GET', `/servers/${serverid}/transactions/${encodeURIComponent(tid)}`).catch(() => undefined);
+      if (!r) return reply.code(404).send({ message: 'No such payment' });
+      return { outcome: outcomeOf(r.body), tstatus: r.body.tstatus };
     });
 
     demo.post('/demo/site/reset', pub, async (req, reply) => {

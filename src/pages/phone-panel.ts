@@ -5,9 +5,10 @@
  * It takes a code (from the site shown next to it, pasted, or `?qr=` in its own URL), shows what
  * a phone shows before it asks for consent (the server's name, the browser's ip and user agent,
  * the number to match after a push), and enrols, logs in, declines, and listens for pushes.
+ * It also shows the transactions a site asks it to approve (the fields it signs), with a PIN.
  * Its accounts live in localStorage, so a reload keeps them.
  */
-import { Phone, parseQrText, pushToQr, SdkError, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode } from '../sdk/app.ts';
+import { answerTransaction, fromB64url, naclSigner, Phone, parseQrText, pushToQr, readTransaction, SdkError, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode } from '../sdk/app.ts';
 import { withAccount, type KeyStore, type StoredAccount } from '../sdk/keystore.ts';
 
 // ───────────────────────── storage ─────────────────────────
@@ -91,6 +92,8 @@ function describe(e: unknown): string {
       UNKNOWN_ACCOUNT: 'The server does not know this account any more.',
       ACCOUNT_BLOCKED: 'The server has blocked this account.',
       CLOSED: 'The connection to the server closed.',
+      TRANSACTION_CLOSED: 'That payment was answered already or has expired.',
+      UNKNOWN_TRANSACTION: 'The server does not know that payment (any more).',
       TIMEOUT: 'The server did not answer in time.',
     };
     return `${words[e.code] ?? e.message} (${e.code})`;
@@ -207,7 +210,7 @@ function askConsent(ask: Ask): Promise<Consent> {
 }
 
 function showHome(text: string, tone: 'ok' | 'error' | 'info' = 'info'): void {
-  if (asking) return;
+  if (asking || approving) return;
   const screen = byId('screen');
   screen.replaceChildren(h('p', { class: `home ${tone}`, 'data-tone': tone, id: 'screen-text' }, text));
   for (const login of logins) {
@@ -260,7 +263,8 @@ async function useCode(text: string): Promise<void> {
   if (acc === undefined) return showHome('Cancelled.');
   try {
     pushContext = false;
-    const { info, connection } = await phone.login(code, { acc });
+    const { info, connection, transcript } = await phone.login(code, { acc });
+    proved(connection, serverid, acc, transcript);
     log(`Logged in to ${info.name} with account ${acc}.`, 'ok');
     remember({ hsid: code.hsid, name: info.name, acc, connection, closeOwn: true });
     void connection.closed.then(() => {
@@ -306,7 +310,8 @@ async function listen(account: StoredAccount): Promise<void> {
   if (!entry) listening.set(key, (entry = { stopped: false, attempt: 0 }));
   const me = entry;
   try {
-    const { connection } = await phone.listen(account.serverid, { acc: account.acc });
+    const { connection, transcript } = await phone.listen(account.serverid, { acc: account.acc });
+    proved(connection, account.serverid, account.acc, transcript);
     me.connection = connection;
     me.attempt = 0;
     renderListenState();
@@ -342,7 +347,8 @@ async function onPush(account: StoredAccount, connection: AppConnection, frame: 
   log(`A login was pushed for account ${account.acc}.`);
   try {
     pushContext = true;
-    const { info } = await phone.login(pushToQr(frame, account.appUrl), { acc: account.acc, connection });
+    const { info, transcript } = await phone.login(pushToQr(frame, account.appUrl), { acc: account.acc, connection });
+    proved(connection, account.serverid, account.acc, transcript);
     log(`Logged in to ${info.name} after the push.`, 'ok');
     const hsid = frame.hsid as Uint8Array;
     remember({ hsid, name: info.name, acc: account.acc, connection, closeOwn: false });
@@ -367,6 +373,103 @@ async function renderAccounts(): Promise<void> {
   const list = byId<HTMLUListElement>('accounts');
   list.replaceChildren(...accounts.map((a) => h('li', {}, h('strong', {}, a.name), ` · account ${a.acc}`, a.userid ? ` · user ${a.userid}` : '')));
   if (!accounts.length) list.append(h('li', { class: 'none' }, 'No accounts yet.'));
+}
+
+// ───────────────────────── transactions ─────────────────────────
+
+/**
+ * Per connection, the transcript (h2) of the latest handshake that proved each account on it
+ * ("serverid:acc"): an approval on that connection is signed with it.
+ */
+const transcripts = new WeakMap<AppConnection, Map<string, Uint8Array>>();
+let approving = false;
+let transactions: Promise<void> = Promise.resolve();
+
+function proved(connection: AppConnection, serverid: string, acc: number, transcript: Uint8Array): void {
+  let map = transcripts.get(connection);
+  if (!map) {
+    transcripts.set(connection, (map = new Map()));
+    // One at a time: a second transaction waits for the answer to the first.
+    connection.on('transaction', (frame) => {
+      transactions = transactions.then(() => onTransaction(connection, frame));
+    });
+  }
+  map.set(`${serverid}:${acc}`, transcript);
+}
+
+async function onTransaction(connection: AppConnection, frame: Frame): Promise<void> {
+  let view: ReturnType<typeof readTransaction>;
+  try {
+    view = readTransaction(frame);
+  } catch (e) {
+    log(`A transaction the phone cannot read: ${describe(e)}`, 'error');
+    return;
+  }
+  const account = (await keystore.find(view.srv)).find((a) => a.acc === view.acc);
+  const transcript = transcripts.get(connection)?.get(`${view.srv}:${view.acc}`);
+  if (!account || !transcript) {
+    log(`A transaction for account ${view.acc}, which this phone did not prove here: ignored.`, 'error');
+    return;
+  }
+  log(`${account.name} asks to approve a payment.`);
+  const approve = await askTransaction(account.name, view);
+  try {
+    const signer = naclSigner(fromB64url(account.secretKey));
+    await answerTransaction(connection, frame, { signer, transcript, approve, sf: 'pin' });
+    log(approve ? 'Payment approved.' : 'Payment declined.', 'ok');
+    showHome(approve ? `Payment to ${account.name} approved.` : 'Payment declined.', approve ? 'ok' : 'info');
+  } catch (e) {
+    log(`Could not answer the payment: ${describe(e)}`, 'error');
+    showHome(describe(e), 'error');
+  }
+}
+
+/** Shows the fields the phone signs (decoded from the signed bytes) and asks; resolves true to approve. */
+function askTransaction(name: string, view: ReturnType<typeof readTransaction>): Promise<boolean> {
+  // A consent screen that is open goes first.
+  if (asking) return new Promise((resolve) => setTimeout(() => resolve(askTransaction(name, view)), 300));
+  approving = true;
+  const screen = byId('screen');
+  screen.replaceChildren();
+  return new Promise<boolean>((resolve) => {
+    const done = (approve: boolean) => {
+      approving = false;
+      showHome(approve ? 'Approving…' : 'Declining…');
+      resolve(approve);
+    };
+    const heading = h('h2', { id: 'tx-title', tabindex: '-1' }, `Approve a payment for ${name}?`);
+    const fields: Array<[string, string, string | undefined]> = [
+      ['amount', 'Amount', view.amount],
+      ['benificiary', 'Beneficiary', view.benificiary],
+      ['description', 'Description', view.description],
+    ];
+    const details = h('dl', { class: 'facts' }, h('dt', {}, 'Account'), h('dd', { 'data-field': 'account' }, String(view.acc)));
+    for (const [key, label, value] of fields) if (value !== undefined) details.append(h('dt', {}, label), h('dd', { 'data-field': key }, value));
+    const pin = h('input', { id: 'tx-pin', type: 'password', inputmode: 'numeric', autocomplete: 'off', minlength: '4', 'aria-describedby': 'tx-pin-help' });
+    const error = h('p', { class: 'error', role: 'alert' });
+    const approve = h('button', { type: 'button', class: 'primary', id: 'tx-approve' }, 'Approve');
+    approve.addEventListener('click', () => {
+      if (!/^\d{4,}$/.test(pin.value)) {
+        error.textContent = 'Enter your PIN (4 digits or more).';
+        pin.focus();
+        return;
+      }
+      done(true);
+    });
+    pin.addEventListener('input', () => (error.textContent = ''));
+    pin.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') approve.click();
+    });
+    const decline = h('button', { type: 'button', id: 'tx-decline' }, 'Decline');
+    decline.addEventListener('click', () => done(false));
+    screen.append(
+      h('div', { class: 'consent transaction', role: 'group', 'aria-labelledby': 'tx-title' }, heading, details),
+      h('p', { class: 'pin' }, h('label', { for: 'tx-pin' }, 'PIN '), pin, h('span', { id: 'tx-pin-help', class: 'hint' }, ' (simulated: any 4 digits)')),
+      h('div', { class: 'buttons' }, approve, decline),
+      error,
+    );
+    heading.focus();
+  });
 }
 
 // ───────────────────────── codes on the site next door ─────────────────────────

@@ -551,6 +551,39 @@ test('app listen without --yes: the typed number and "y" log in, "r" declines an
   assert.match(end.stdout, new RegExp(`Account ${acc} on Ask shop was removed by the server \\(deleted or blocked\\): no longer listening for it\\.\n$`));
 });
 
+test('app listen --yes: approves a transaction on the session its push logged in (with a PIN); the result is tstatus "1"', async () => {
+  const keystore = path.join(tmp, 'listen-tx', 'keys.json');
+  const { sid, acc } = await enrolled('Tx bank', keystore);
+  const l = cliLive(['app', 'listen', '--yes', '--keystore', keystore]);
+  live.push(l);
+  await l.waitFor(/listening for pushes on Tx bank as account \d+\n/, 'listening line');
+  let from = l.stdout().length;
+  const nonce = 'listen-tx-nonce-0001';
+  assert.is((await provoke(sid, acc, nonce)).status, 200);
+  await l.waitFor(/Logged in: the browser is logged in on Tx bank/, 'the login', from);
+  assert.is((await sessionOf(sid, nonce)).loggedin, true);
+
+  from = l.stdout().length;
+  const made = await pushNs!.api('POST', `/servers/${sid}/sessions/transactions`, {
+    headers: { 'x-nonce': nonce },
+    body: { amount: 'EUR 12.50', benificiary: 'ACME Ltd', description: 'Invoice 7' },
+  });
+  assert.is(made.status, 200, JSON.stringify(made.body));
+  const { tid } = made.body;
+  await l.waitFor(new RegExp(`Approved: transaction ${tid} on Tx bank as account ${acc} \\(second factor pin\\)\\.\n`), 'the approval', from);
+  const screen = l.stdout().slice(from);
+  assert.match(screen, /Transaction for Tx bank: amount EUR 12\.50, to ACME Ltd, description Invoice 7\n/);
+  assert.not.match(screen, /Approve\?/);
+  const r = (await pushNs!.api('GET', `/servers/${sid}/transactions/${tid}`)).body;
+  assert.is(r.tstatus, '1');
+  assert.is(r.account, acc);
+  assert.is(r.sf, 'pin');
+
+  l.child.kill('SIGINT');
+  const end = await exitOf(l, 'after SIGINT');
+  assert.is(end.code, 0, `exit ${end.code}\n${end.stderr}`);
+});
+
 test('app listen: no account, a deleted account, and bad options', async () => {
   const keystore = path.join(tmp, 'listen', 'keys.json'); // the accounts of the first listen test
   const [none, unknownServer, deleted, badServer, badSf, extra] = await Promise.all([

@@ -157,6 +157,39 @@ test('add another device: the enrol block of a second session; the site sees it 
   assert.match(await sdk.text(), 'NextAuthSdk');
 });
 
+test('a payment: the site asks, the phone shows exactly the signed fields, a PIN, approve → the site says approved', async () => {
+  await site.locator('#pay').waitFor();
+  await site.locator('#pay-amount').fill('EUR 1,250.00');
+  await site.locator('#pay-benificiary').fill('ACME Ltd');
+  await site.locator('#pay-description').fill('Invoice 42');
+  await site.locator('#pay-send').click();
+  await site.locator('#payment-status[data-outcome="waiting"]').waitFor();
+  await phone.locator('#tx-approve').waitFor({ timeout: 8000 });
+  assert.is(await phone.locator('.transaction [data-field="amount"]').textContent(), 'EUR 1,250.00');
+  assert.is(await phone.locator('.transaction [data-field="benificiary"]').textContent(), 'ACME Ltd');
+  assert.is(await phone.locator('.transaction [data-field="description"]').textContent(), 'Invoice 42');
+  // Approve without a PIN is refused on the phone; then by keyboard: the PIN and Enter.
+  await phone.locator('#tx-approve').click();
+  assert.match((await phone.locator('#screen .error').textContent()) ?? '', 'PIN');
+  await phone.locator('#tx-pin').focus();
+  await page.keyboard.type('1234');
+  await screenshot(page, 'demo-8-transaction');
+  await page.keyboard.press('Enter');
+  await site.locator('#payment-status[data-outcome="approved"]').waitFor({ timeout: 8000 });
+  assert.match((await site.locator('#payment-status').textContent()) ?? '', 'approved');
+  assert.match((await phone.locator('#screen').textContent()) ?? '', 'approved');
+  // The NS kept the evidence, with the PIN as second factor.
+  const tid = new URL(siteFrame().url()).searchParams.get('tid')!;
+  const r = (await ns.api('GET', `/servers/${srv}/transactions/${tid}`)).body;
+  assert.is(r.tstatus, '1');
+  assert.is(r.sf, 'pin');
+  await site.locator('#payment-status').scrollIntoViewIfNeeded();
+  await screenshot(page, 'demo-9-approved');
+  // Another visitor cannot read this payment through the site.
+  assert.is((await fetch(`${ns.url}/demo/site/pay/${tid}`)).status, 404);
+  assert.equal(errors, []);
+});
+
 test('on a phone-sized screen with a phone’s browser: the app link first, the QR code on request, all readable', async () => {
   const mobile = await browser.newContext({
     viewport: { width: 390, height: 844 },
