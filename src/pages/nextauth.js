@@ -546,7 +546,9 @@
         if (parts.length < 3) return;
         var event = parts[0].toLowerCase();
         if (event === 'confirmprovoke' || event === 'noaccounts' || event === 'cancel' || event === 'login') pending = null;
-        onEvent(parts[2], parts[1], event, event === 'confirmprovoke' && parts[3] ? { number: parts[3] } : null, false);
+        var more = event === 'confirmprovoke' && parts[3] ? { number: parts[3] } : null;
+        if (event === 'transaction' && parts[4]) more = { transaction: { tid: parts[3], outcome: parts[4] } };
+        onEvent(parts[2], parts[1], event, more, false);
       };
       ws.onclose = function () {
         ws = null;
@@ -626,6 +628,7 @@
       if (st.number) extra.number = String(st.number);
       if (st.account !== undefined) extra.account = st.account;
       if (st.state) extra.state = st.state;
+      if (st.transaction) extra.transaction = st.transaction;
       onEvent(st.srv, st.hsid, String(st.event), extra, false);
     });
     return self;
