@@ -17,7 +17,7 @@ import { LowdbStore } from './store/lowdb-store.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './store/run-lock.ts';
 import { PushService } from './sessions/push.ts';
 import { TransactionService } from './sessions/transactions.ts';
-import { emptySessions } from './store/data.ts';
+import { SessionJournal } from './store/session-journal.ts';
 import { createAppSocket } from './transports/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-socket.ts';
 import { registerDemo } from './pages/demo.ts';
@@ -69,7 +69,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     level: config.logLevel,
     redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
   });
-  const saved = await LowdbStore.openFile(config.dataDir, 'sessions.json', emptySessions);
+  const saved = await SessionJournal.open(config.dataDir);
   const metrics = createMetrics({
     stores: { registry: store.stats, sessions: saved.stats },
     liveSessions: () => hub.countByState(),

@@ -7,8 +7,7 @@
  * whose actor expires keeps watching, and hears the next actor of that key.
  */
 import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import type { Store } from '../store/store.ts';
-import type { SessionsData } from '../store/data.ts';
+import type { SessionSaver } from '../store/session-journal.ts';
 import {
   sessionMachine,
   stateName,
@@ -77,7 +76,7 @@ export interface Clock {
 export interface HubOptions {
   limits: SessionLimits;
   /** Where sessions that must survive a restart are saved (none: nothing survives). */
-  saved?: Store<SessionsData>;
+  saved?: SessionSaver;
   /** Checks a proof (see machines/session.ts); the protocol layer provides it. */
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
   /** Does this account still exist (for canprovoke)? */
@@ -255,19 +254,15 @@ export class SessionHub {
     if (!store) return Promise.resolve(true);
     const snapshot = entry.actor.getSnapshot();
     const keep = entry.state === 'authenticated' || (entry.state === 'loggedOut' && snapshot.context.lastAccount !== null);
-    if (!keep && !Object.hasOwn(store.data.sessions, key)) return Promise.resolve(true);
-    return store
-      .update((data) => {
-        if (keep) data.sessions[key] = { snapshot: entry.actor.getPersistedSnapshot(), since: entry.since };
-        else delete data.sessions[key];
-      })
-      .then(
-        () => true,
-        (err: unknown) => {
-          this.opts.log?.warn({ err, session: key.split(':')[0] }, 'could not save a session');
-          return false;
-        },
-      );
+    if (!keep && !Object.hasOwn(store.sessions, key)) return Promise.resolve(true);
+    const write = keep ? store.put(key, { snapshot: entry.actor.getPersistedSnapshot(), since: entry.since }) : store.remove(key);
+    return write.then(
+      () => true,
+      (err: unknown) => {
+        this.opts.log?.warn({ err, session: key.split(':')[0] }, 'could not save a session');
+        return false;
+      },
+    );
   }
 
   /**
@@ -279,14 +274,14 @@ export class SessionHub {
     if (!store) return 0;
     const now = this.clock.now();
     let restored = 0;
-    for (const [key, saved] of Object.entries(store.data.sessions)) {
+    for (const [key, saved] of Object.entries(store.sessions)) {
       let actor: SessionActor;
       try {
         const [serverid = '', hsid = ''] = key.split(':');
         actor = createActor(this.machine, { snapshot: saved.snapshot as never, input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock, ...this.inspection() });
       } catch (err) {
         this.opts.log?.warn({ err, session: key.split(':')[0] }, 'a saved session could not be restored; dropped');
-        await store.update((data) => void delete data.sessions[key]);
+        await store.remove(key);
         continue;
       }
       const entry = this.track(key, actor, saved.since);
