@@ -29,7 +29,6 @@ export const errors = {
   TRANSACTION_CLOSED: { status: 409, message: 'The transaction was answered or has expired' },
   RATE_LIMITED: { status: 429, message: 'Too many attempts; try again later' },
   INTERNAL: { status: 500, message: 'Internal error' },
-  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
   // App channel (PROTOCOL.md §4)
   BAD_FRAME: { status: 400, message: 'A frame must be one binary msgpack map' },
   BAD_MESSAGE: { status: 400, message: 'The frame does not fit its schema' },

@@ -45,8 +45,6 @@ const EnrolQuery = Type.Object({
   userid: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'User name to register this user under' })),
 });
 
-const hasContext = (body: UserContextBody | undefined): body is UserContextBody => !!body && (body.sessioninfo !== undefined || body.announceinfo !== undefined);
-
 /** Decodes a ServerSession's sessionid (base64 or base64url of the nonce); BAD_NONCE otherwise. */
 function nonceOf(sessionid: string, where: string): string {
   const text = sessionid.trim();
@@ -64,18 +62,10 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
   const { registry, hub, config } = ctx;
   assetRoutes(app);
 
-  /**
-   * The session of a block: made if need be, its context set from the body, and — while it
-   * waits — its idle limit restarted, so the code stays good as long as pages keep showing it.
-   */
+  /** The session of a block (hub.show: made, given its context, kept alive while it waits). */
   const prepare = (server: ServerRecord, hsid: string, body: UserContextBody | undefined) => {
-    hub.ensure(server.serverid, hsid);
-    const before = hub.status(server.serverid, hsid);
-    const touch = before.state === 'waiting' || before.state === 'loggedOut';
-    if (hasContext(body)) hub.setContext(server.serverid, hsid, body);
-    else if (touch) hub.setContext(server.serverid, hsid, before.userContext ?? {});
-    const status = hub.status(server.serverid, hsid);
-    const ua = (hasContext(body) ? body : status.userContext)?.sessioninfo?.useragent;
+    const status = hub.show(server.serverid, hsid, body);
+    const ua = status.userContext?.sessioninfo?.useragent;
     return { status, mobile: isMobileAgent(ua) };
   };
 

@@ -5,8 +5,17 @@
 import { createHash } from 'node:crypto';
 import { crc32, deflateSync } from 'node:zlib';
 import QRCode from 'qrcode';
+import type { FastifyReply } from 'fastify';
 
 export type ImageKind = 'png' | 'svg';
+
+/** Answers a QR code: its raw bytes, or (`img`) a PNG or SVG `s` pixels wide; never cached. */
+export async function sendQr(reply: FastifyReply, bytes: Uint8Array, query: { img?: ImageKind | undefined; s?: number | undefined }) {
+  reply.header('cache-control', 'no-store');
+  if (!query.img) return reply.type('application/octet-stream').send(Buffer.from(bytes));
+  const image = await qrImage(bytes, query.img, query.s ?? 500);
+  return reply.type(image.type).send(image.body);
+}
 
 export async function qrImage(bytes: Uint8Array, kind: ImageKind, size: number): Promise<{ body: Buffer | string; type: string }> {
   const segments = [{ data: Buffer.from(bytes), mode: 'byte' as const }];

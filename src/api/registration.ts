@@ -4,7 +4,7 @@ import { NsError } from '../errors.ts';
 import { isValidUserid } from '../registry/accounts.ts';
 import { enrolQrBytes } from '../protocol/qr.ts';
 import { authorizeServer, type ApiContext, type App } from './context.ts';
-import { qrImage, vashPng } from './images.ts';
+import { sendQr, vashPng } from './images.ts';
 import { NonceHeaders, ServerIdParams, ok } from './schemas.ts';
 import { QrQuery } from './sessions.ts';
 import { sessionOf } from './session-of.ts';
@@ -32,12 +32,8 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
     const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
     const { name, userid, img, s } = req.query;
     await registry.enrolment.issue(server.serverid, hsid, name, userid, hub.clock.now());
-    hub.ensure(server.serverid, hsid);
-    const bytes = enrolQrBytes(server, hsid, config.publicUrl, name, userid);
-    reply.header('cache-control', 'no-store');
-    if (!img) return reply.type('application/octet-stream').send(Buffer.from(bytes));
-    const image = await qrImage(bytes, img, s ?? 500);
-    return reply.type(image.type).send(image.body);
+    hub.show(server.serverid, hsid);
+    return sendQr(reply, enrolQrBytes(server, hsid, config.publicUrl, name, userid), { img, s });
   });
 
   app.post('/servers/:serverid/sessions/registeruser', {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { toB64 } from '../crypto/encoding.ts';
 import { loginQrBytes } from '../protocol/qr.ts';
 import { userid, type ApiContext, type App } from './context.ts';
-import { qrImage } from './images.ts';
+import { sendQr } from './images.ts';
 import { AccountIdParams, LoginStatus, NonceHeaders, ServerIdParams, UserContext, UserIdParams, ok, type UserContextBody } from './schemas.ts';
 import { NsError } from '../errors.ts';
 import { provokeSession } from '../sessions/provoke.ts';
@@ -63,23 +63,13 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
       handler: async (req, reply) => {
         const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
-        hub.ensure(server.serverid, hsid);
-        const body = req.body as UserContextBody | undefined;
-        if (body && (body.sessioninfo || body.announceinfo)) hub.setContext(server.serverid, hsid, body);
-        const bytes = loginQrBytes(server, hsid, config.publicUrl);
-        reply.header('cache-control', 'no-store');
-        if (!req.query.img) return reply.type('application/octet-stream').send(Buffer.from(bytes));
-        const image = await qrImage(bytes, req.query.img, req.query.s ?? 500);
-        return reply.type(image.type).send(image.body);
+        hub.show(server.serverid, hsid, req.body as UserContextBody | undefined);
+        return sendQr(reply, loginQrBytes(server, hsid, config.publicUrl), req.query);
       },
     });
   }
 
   // ---- pushes --------------------------------------------------------------------------------
-  const withContext = (serverid: string, hsid: string, body: UserContextBody | undefined) => {
-    hub.ensure(serverid, hsid);
-    if (body && (body.sessioninfo || body.announceinfo)) hub.setContext(serverid, hsid, body);
-  };
   const pushed = { 200: ok };
 
   app.post('/servers/:serverid/sessions/provokelogin', {
@@ -95,7 +85,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     },
   }, async (req) => {
     const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
-    withContext(server.serverid, hsid, req.body);
+    hub.show(server.serverid, hsid, req.body);
     await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
     return null;
   });
@@ -116,7 +106,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     registry.users.require(server.serverid, userid(req.params));
     const accounts = registry.accounts.ofUser(server.serverid, req.params.userid).map((a) => a.id);
     if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
-    withContext(server.serverid, hsid, req.body);
+    hub.show(server.serverid, hsid, req.body);
     await ctx.push.provoke(server.serverid, hsid, accounts);
     return null;
   });
@@ -136,7 +126,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     const { server, hsid } = sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
     const account = registry.accounts.require(server.serverid, req.params.accountid);
     if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
-    withContext(server.serverid, hsid, req.body);
+    hub.show(server.serverid, hsid, req.body);
     await ctx.push.provoke(server.serverid, hsid, [account.id]);
     return null;
   });

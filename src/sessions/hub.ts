@@ -370,6 +370,18 @@ export class SessionHub {
     return n;
   }
 
+  /**
+   * A code of this session is being shown (QR, HTML block, push): the session is made if need
+   * be, takes the relying party's context if one is given, and — while it waits — its idle limit
+   * restarts, so a code stays good as long as pages keep showing it.
+   */
+  show(serverid: string, hsid: string, userContext?: UserContext): SessionStatus {
+    const given = userContext && (userContext.sessioninfo !== undefined || userContext.announceinfo !== undefined) ? userContext : undefined;
+    const current = this.ensure(serverid, hsid).getSnapshot().context.userContext;
+    this.setContext(serverid, hsid, given ?? current ?? {});
+    return this.status(serverid, hsid);
+  }
+
   setContext(serverid: string, hsid: string, userContext: UserContext): void {
     this.ensure(serverid, hsid).send({ type: 'setContext', userContext });
     this.restartIdle(serverid, hsid);

@@ -155,6 +155,9 @@ test("a login's events and transitions arrive in order, with the machine's diagr
     [
       ['event', 'xstate.init', undefined, undefined],
       ['transition', 'xstate.init', undefined, 'waiting.open'],
+      // getQrLogin shows the code: the session re-enters waiting.open, restarting its idle limit.
+      ['event', 'setContext', undefined, undefined],
+      ['transition', 'setContext', 'waiting.open', 'waiting.open'],
     ],
   );
 
