@@ -181,7 +181,7 @@ test("a login's events and transitions arrive in order, with the machine's diagr
 
   // Selecting again gives the whole log so far.
   const again = await c.ask('select', { id: row.id });
-  assert.is(again.log.length, 8);
+  assert.is(again.log.length, 10); // start (2), the shown QR's setContext (2), the login (6)
   assert.is(again.state, 'authenticated.oneShot');
 
   // A logout by REST is heard too.
