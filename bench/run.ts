@@ -23,7 +23,7 @@ import { GeneratorProcess } from './lib/generator-client.ts';
 import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
-import { fdLimit, NsProcess, repoRoot, type ServerSample } from './lib/server.ts';
+import { fdLimit, NsProcess, repoRoot, type ServerSample, type StoreStats } from './lib/server.ts';
 import { ratio, round, sleep } from './lib/stats.ts';
 import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
 import { updateReadme } from './lib/report.ts';
@@ -94,7 +94,7 @@ interface Window {
   generatorCores: number;
   otherCores: number;
   /** per store: changes asked and file writes done in the window (server's /metrics) */
-  stores: Record<string, { changes: number; writes: number }>;
+  stores: Record<string, StoreStats>;
   /** renames onto each data file seen by inotify in the window (a check of `stores`) */
   fileWrites: Record<string, number>;
   /** size of each data file at the end of the window, and its growth over it, bytes */

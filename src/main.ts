@@ -17,7 +17,7 @@ import { LowdbStore } from './store/lowdb-store.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './store/run-lock.ts';
 import { PushService } from './sessions/push.ts';
 import { TransactionService } from './sessions/transactions.ts';
-import { SessionJournal } from './store/session-journal.ts';
+import { openSessionStore, sessionSaver } from './store/saved-sessions.ts';
 import { createAppSocket } from './transports/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-socket.ts';
 import { registerDemo } from './pages/demo.ts';
@@ -69,9 +69,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     level: config.logLevel,
     redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
   });
-  const saved = await SessionJournal.open(config.dataDir);
+  const sessionStore = await openSessionStore(config.dataDir);
   const metrics = createMetrics({
-    stores: { registry: store.stats, sessions: saved.stats },
+    stores: { registry: store.stats, sessions: sessionStore.stats },
     liveSessions: () => hub.countByState(),
   });
   const now = () => (options.clock ?? { now: Date.now }).now();
@@ -82,7 +82,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     verifyProof: createProofVerifier(registry, now),
     accountExists: (serverid, id) => registry.accounts.get(serverid, id) !== undefined,
     accountUsable: (serverid, id) => registry.accounts.get(serverid, id)?.blocked === false,
-    saved,
+    saved: sessionSaver(sessionStore),
     log,
     onMute: (serverid, accounts) => push.mute(serverid, accounts),
     inspect: (e) => inspector.observe(e),
@@ -160,7 +160,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await push.close();
       await http;
       clearTimeout(cut);
-      await Promise.all([store.close(), saved.close()]);
+      await Promise.all([store.close(), sessionStore.close()]);
       await removeRunLock(config.dataDir);
     })());
 

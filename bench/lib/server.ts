@@ -12,6 +12,15 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** A store's counters as the server's /metrics shows them. */
+export type StoreStats = {
+  changes: number;
+  /** journal appends and whole-file writes */
+  writes: number;
+  /** whole-file writes */
+  snapshots: number;
+};
+
 export interface ProbeSample {
   /** process.cpuUsage() of the server, µs */
   cpu: { user: number; system: number };
@@ -34,7 +43,7 @@ export interface ServerSample {
   /** store file writes seen so far in the data folder (renames onto each file: nextauth.json, sessions.json) */
   fileWrites: Record<string, number>;
   /** changes and writes per store as the server counts them (/metrics nextauth_store_*), if it does */
-  stores: Record<string, { changes: number; writes: number }>;
+  stores: Record<string, StoreStats>;
   /** size of each data file now, bytes (each write rewrites the whole file) */
   fileBytes: Record<string, number>;
 }
@@ -91,7 +100,8 @@ export class NsProcess {
     readonly dataDir: string,
   ) {
     this.#child = child;
-    // Every store write ends with a rename of its temp file onto the file (inotify IN_MOVED_TO).
+    // Every whole-file store write ends with a rename of its temp file onto the file (inotify
+    // IN_MOVED_TO); journal appends are not counted here.
     this.#watcher = watch(dataDir, (event, name) => {
       if (event === 'rename' && name && name.endsWith('.json')) this.#writes[name] = (this.#writes[name] ?? 0) + 1;
     });
@@ -179,7 +189,7 @@ export class NsProcess {
       stores,
       fileBytes: Object.fromEntries(
         readdirSync(this.dataDir)
-          .filter((f) => f.endsWith('.json'))
+          .filter((f) => f.endsWith('.json') || f.endsWith('.journal'))
           .map((f) => [f, statSync(path.join(this.dataDir, f)).size]),
       ),
     };
@@ -198,13 +208,13 @@ export class NsProcess {
   }
 
   /** Store changes and writes per store as the server counts them (/metrics `nextauth_store_changes{store=…}`). */
-  async storeStats(): Promise<Record<string, { changes: number; writes: number }>> {
-    const stores: Record<string, { changes: number; writes: number }> = {};
+  async storeStats(): Promise<Record<string, StoreStats>> {
+    const stores: Record<string, StoreStats> = {};
     for (const [key, value] of await this.metrics()) {
-      const m = /^nextauth_store_(changes|writes)\{store="([^"]+)"\}$/.exec(key);
+      const m = /^nextauth_store_(changes|writes|snapshots)\{store="([^"]+)"\}$/.exec(key);
       if (!m) continue;
-      const entry = (stores[m[2]!] ??= { changes: 0, writes: 0 });
-      entry[m[1] as 'changes' | 'writes'] = value;
+      const entry = (stores[m[2]!] ??= { changes: 0, writes: 0, snapshots: 0 });
+      entry[m[1] as keyof StoreStats] = value;
     }
     return stores;
   }

@@ -2,8 +2,8 @@
 import client from 'prom-client';
 
 export interface MetricSources {
-  /** Changes asked of each store and the file writes that carried them (coalescing). */
-  stores: Record<string, { changes: number; writes: number }>;
+  /** Changes asked of each store, the file writes that carried them (coalescing), and the whole-file ones. */
+  stores: Record<string, { changes: number; writes: number; snapshots: number }>;
   /** Live session actors per state. */
   liveSessions: () => Record<string, number>;
 }
@@ -12,24 +12,22 @@ export function createMetrics(sources?: MetricSources) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   if (sources) {
-    new client.Gauge({
-      name: 'nextauth_store_changes',
-      help: 'Changes asked of the store since start',
-      labelNames: ['store'] as const,
-      registers: [registry],
-      collect() {
-        for (const [store, stats] of Object.entries(sources.stores)) this.set({ store }, stats.changes);
-      },
-    });
-    new client.Gauge({
-      name: 'nextauth_store_writes',
-      help: 'File writes of the store since start (coalesced changes)',
-      labelNames: ['store'] as const,
-      registers: [registry],
-      collect() {
-        for (const [store, stats] of Object.entries(sources.stores)) this.set({ store }, stats.writes);
-      },
-    });
+    const storeGauges = {
+      changes: 'Changes asked of the store since start',
+      writes: 'File writes of the store since start (coalesced changes): journal appends and whole-file writes',
+      snapshots: 'Whole-file writes of the store since start (the rest were journal appends)',
+    } as const;
+    for (const [field, help] of Object.entries(storeGauges) as [keyof typeof storeGauges, string][]) {
+      new client.Gauge({
+        name: `nextauth_store_${field}`,
+        help,
+        labelNames: ['store'] as const,
+        registers: [registry],
+        collect() {
+          for (const [store, stats] of Object.entries(sources.stores)) this.set({ store }, stats[field]);
+        },
+      });
+    }
     new client.Gauge({
       name: 'nextauth_sessions_live',
       help: 'Live session actors by state',

@@ -118,16 +118,16 @@ export class Accounts {
     return account;
   }
 
-  /** Records a login: lastlogin, the second factor, the server's lastLogin. Resolves when on disk. */
+  /**
+   * Records a login: lastlogin, the second factor, the server's lastLogin. Resolves when on
+   * disk. Patched in place (two journal lines), not a whole-file write: it is on every login.
+   */
   recordLogin(serverid: string, id: number, secondFactor: SecondFactor, at: number): Promise<void> {
-    return this.store.update((data) => {
-      const account = data.accounts[serverid]?.[id];
-      if (!account) throw new NsError('UNKNOWN_ACCOUNT');
-      account.lastlogin = at;
-      if (secondFactor !== 'none') account.lastSecondFactor = at;
-      const server = data.servers[serverid];
-      if (server) server.lastLogin = at;
-    });
+    if (!this.get(serverid, id)) return Promise.reject(new NsError('UNKNOWN_ACCOUNT'));
+    return Promise.all([
+      this.store.patch(['accounts', serverid, String(id)], { lastlogin: at, ...(secondFactor !== 'none' ? { lastSecondFactor: at } : {}) }),
+      this.store.patch(['servers', serverid], { lastLogin: at }),
+    ]).then(() => undefined);
   }
 
   async setBlocked(serverid: string, id: number, blocked: boolean): Promise<AccountRecord> {

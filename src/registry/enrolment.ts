@@ -9,21 +9,28 @@ import type { Limits } from '../config.ts';
 
 export const enrolKey = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
 
+/** How often `issue` looks for dead codes to remove. */
+const PRUNE_EVERY = 60_000;
+
 export class Enrolment {
+  private pruned = 0;
+
   constructor(
     private readonly store: Store,
     private readonly limits: Pick<Limits, 'enrol' | 'challenge'>,
   ) {}
 
-  /** getQrEnrol: a fresh code for the session (it replaces an unused earlier one). */
+  /** getQrEnrol: a fresh code for the session (it replaces an unused earlier one); dead codes go at most once a minute. */
   issue(serverid: string, hsid: string, name: string, userid: string | undefined, now: number): Promise<EnrolCodeRecord> {
     const code: EnrolCodeRecord = { serverid, hsid, name, created: now };
     if (userid !== undefined) code.userid = userid;
-    return this.store.update((data) => {
-      this.pruneInChange(data.enrolCodes, now);
-      data.enrolCodes[enrolKey(serverid, hsid)] = code;
-      return code;
-    });
+    const fields: Record<string, EnrolCodeRecord | undefined> = {};
+    if (now - this.pruned >= PRUNE_EVERY) {
+      this.pruned = now;
+      for (const [key, old] of Object.entries(this.store.data.enrolCodes)) if (now - old.created > this.limits.enrol) fields[key] = undefined;
+    }
+    fields[enrolKey(serverid, hsid)] = code;
+    return this.store.patch(['enrolCodes'], fields).then(() => code);
   }
 
   /** The code of the session if it can still be used at `now`; ENROL_USED otherwise. */
@@ -37,12 +44,7 @@ export class Enrolment {
   markScanned(code: EnrolCodeRecord, now: number): void {
     if (code.scanned !== undefined) return;
     // Not awaited (the hello is not a durable change); a failed write leaves the code unscanned.
-    this.store
-      .update((data) => {
-        const c = data.enrolCodes[enrolKey(code.serverid, code.hsid)];
-        if (c) c.scanned = now;
-      })
-      .catch(() => undefined);
+    this.store.patch(['enrolCodes', enrolKey(code.serverid, code.hsid)], { scanned: now }).catch(() => undefined);
   }
 
   /** Uses the code inside the change that creates the account. */
@@ -58,7 +60,4 @@ export class Enrolment {
     return code.scanned === undefined || now - code.scanned <= this.limits.challenge;
   }
 
-  private pruneInChange(codes: Record<string, EnrolCodeRecord>, now: number): void {
-    for (const [key, code] of Object.entries(codes)) if (now - code.created > this.limits.enrol) delete codes[key];
-  }
 }

@@ -7,7 +7,7 @@
  * whose actor expires keeps watching, and hears the next actor of that key.
  */
 import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import type { SessionSaver } from '../store/session-journal.ts';
+import type { SessionSaver } from '../store/saved-sessions.ts';
 import {
   sessionMachine,
   stateName,

@@ -116,12 +116,9 @@ export class PushService {
       this.count(serverid, account.id, now);
       this.sendToAccount(serverid, account.id, content);
     }
-    await registry.store.update((data) => {
-      for (const id of pushed) {
-        const a = data.accounts[serverid]?.[id];
-        if (a) a.lastprovoke = now;
-      }
-    });
+    await Promise.all(
+      pushed.filter((id) => registry.accounts.get(serverid, id)).map((id) => registry.store.patch(['accounts', serverid, String(id)], { lastprovoke: now })),
+    );
     return number === undefined ? { pushed } : { pushed, number };
   }
 

@@ -1,0 +1,138 @@
+/**
+ * The store's journal (src/store/lowdb-store.ts): a patch is one appended line, on disk before it
+ * resolves, coalesced; replayed on start and folded into the snapshot; a torn last line dropped,
+ * a damaged line refused; numbered, so a crash between a snapshot and the journal's truncation
+ * replays nothing twice; a failed append is carried by the next whole write.
+ */
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LowdbStore, StoreDamagedError } from '../../src/store/lowdb-store.ts';
+import { openSessionStore, sessionSaver } from '../../src/store/saved-sessions.ts';
+
+const tempDir = () => mkdtempSync(path.join(os.tmpdir(), 'nextauth-journal-'));
+const session = (n: number) => ({ snapshot: { n }, since: n });
+const journal = (dir: string, name = 'sessions') => path.join(dir, `${name}.journal`);
+const lines = (dir: string, name = 'sessions') =>
+  readFileSync(journal(dir, name), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { n: number; p: string[]; s?: Record<string, unknown>; d?: string[] });
+const file = (dir: string, name: string) => JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as Record<string, unknown>;
+
+test('each saved session is one appended line, on disk when it resolves; a burst shares few writes', async () => {
+  const dir = tempDir();
+  const store = await openSessionStore(dir);
+  const saver = sessionSaver(store);
+  await saver.put('a', session(1));
+  assert.equal(lines(dir), [{ n: 1, p: ['sessions'], s: { a: session(1) } }]);
+  const writes = store.stats.writes;
+  await Promise.all(Array.from({ length: 500 }, (_, i) => saver.put(`k${i}`, session(i))));
+  assert.ok(store.stats.writes - writes < 10, `${store.stats.writes - writes} writes for 500 changes`);
+  await saver.remove('a');
+  assert.equal(lines(dir).at(-1), { n: 502, p: ['sessions'], d: ['a'] });
+  assert.is((statSync(journal(dir)).mode & 0o777).toString(8), '600');
+  // Not closed (as after a crash): the next start replays the journal…
+  const again = await openSessionStore(dir);
+  assert.is(Object.keys(again.data.sessions).length, 500);
+  assert.is(again.data.sessions.a, undefined);
+  assert.equal(again.data.sessions.k7, session(7));
+  // …and folds it into sessions.json (which names the last change it holds), emptying the journal.
+  assert.equal(lines(dir), []);
+  const snapshot = file(dir, 'sessions.json');
+  assert.is(snapshot.journal, 502);
+  assert.is(Object.keys(snapshot.sessions as object).length, 500);
+  await again.close();
+});
+
+test('a torn last line (a crash mid-append) is dropped; a damaged line before it is refused, untouched', async () => {
+  const dir = tempDir();
+  const store = await openSessionStore(dir);
+  await sessionSaver(store).put('a', session(1));
+  appendFileSync(journal(dir), '{"n":2,"p":["sessions"],"s":{"b":{"snap');
+  const again = await openSessionStore(dir);
+  assert.equal(Object.keys(again.data.sessions), ['a']);
+  await again.close();
+
+  writeFileSync(journal(dir), 'garbage\n{"n":9,"p":["sessions"],"s":{"c":{"snapshot":1,"since":1}}}\n');
+  const bytes = readFileSync(journal(dir));
+  for (const damaged of [bytes, Buffer.from('{"k":"c"}\n{"n":9,"p":["sessions"]}\n')]) {
+    writeFileSync(journal(dir), damaged);
+    try {
+      await openSessionStore(dir);
+      assert.unreachable('opened a damaged journal');
+    } catch (e) {
+      assert.instance(e, StoreDamagedError);
+      assert.match((e as Error).message, 'sessions.journal line 1');
+    }
+    assert.equal(readFileSync(journal(dir)), damaged, 'left untouched');
+  }
+});
+
+test('a crash between the snapshot and emptying the journal replays nothing the snapshot holds', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  await store.update((d) => {
+    d.servers.s = { serverid: 's' } as never;
+    d.accounts.s = { '1': { id: 1, lastlogin: 0 }, '2': { id: 2 } } as never;
+  });
+  await store.patch(['accounts', 's', '1'], { lastlogin: 5 });
+  await store.patch(['accounts', 's', '2'], { lastlogin: 6 });
+  const old = readFileSync(journal(dir, 'nextauth'));
+  assert.is(lines(dir, 'nextauth').length, 2);
+  // A later whole write changes the same field and deletes the other record.
+  await store.update((d) => {
+    d.accounts.s!['1']!.lastlogin = 7;
+    delete d.accounts.s!['2'];
+  });
+  assert.equal(lines(dir, 'nextauth'), [], 'a whole write empties the journal');
+  await store.patch(['accounts', 's', '1'], { lastSecondFactor: 8 });
+  // As if the crash came after the snapshot's rename but before the journal was emptied.
+  writeFileSync(journal(dir, 'nextauth'), Buffer.concat([old, readFileSync(journal(dir, 'nextauth'))]));
+  const again = await LowdbStore.open(dir);
+  assert.equal(again.data.accounts.s, { '1': { id: 1, lastlogin: 7, lastSecondFactor: 8 } } as never);
+  await again.close();
+  await store.close();
+});
+
+test('a patch of an object that is not there rejects and writes nothing', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  const before = readFileSync(path.join(dir, 'nextauth.json'));
+  for (const at of [['accounts', 'nope', '1'], ['version'], ['accounts', '__proto__'], ['accounts', 'constructor']]) {
+    try {
+      await store.patch(at, { lastlogin: 1 });
+      assert.unreachable(`patched ${at.join('.')}`);
+    } catch (e) {
+      assert.match((e as Error).message, 'holds no object');
+    }
+  }
+  assert.is(store.stats.changes, 0);
+  assert.equal(readFileSync(path.join(dir, 'nextauth.json')), before);
+  assert.equal(({} as Record<string, unknown>).lastlogin, undefined, 'no prototype touched');
+  await store.close();
+});
+
+test('a failed append is never skipped: the next write is the whole file, with it', async () => {
+  const dir = tempDir();
+  const store = await openSessionStore(dir);
+  const saver = sessionSaver(store);
+  mkdirSync(journal(dir)); // the append cannot open it
+  try {
+    await saver.put('a', session(1));
+    assert.unreachable('the append succeeded');
+  } catch (e) {
+    assert.is((e as NodeJS.ErrnoException).code, 'EISDIR');
+  }
+  rmSync(journal(dir), { recursive: true });
+  await saver.put('b', session(2));
+  assert.equal(Object.keys((file(dir, 'sessions.json').sessions as object)), ['a', 'b'], 'the snapshot carries both');
+  await store.close();
+  const again = await openSessionStore(dir);
+  assert.equal(again.data.sessions, { a: session(1), b: session(2) });
+  await again.close();
+});
+
+test.run();
