@@ -7,15 +7,15 @@
  *
  * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
  * full form rewrites the table in bench/README.md), --profile (the server runs with --cpu-prof;
- * a summary goes in the JSON), --only enrol,idle,storm,push (storm and push need enrol), and overrides
- * --concurrency N --storm-seconds S --idle N --enrol N.
+ * a summary goes in the JSON), --only enrol,idle,storm,push,soak (storm and push need enrol), and
+ * overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S.
  *
  * Processes: this driver (baselines, measurements), the NS (`src/cli.ts start`, measured from
  * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cryptoBaseline, type CryptoBaseline } from './crypto-baseline.ts';
@@ -51,12 +51,16 @@ interface Form {
   /** listening phones of the push run */
   pushConcurrency: number;
   pushSeconds: number;
+  /** (e) the storm's length on a server whose logins and idle sessions last `soakLimitSeconds`; sampled every `soakSampleSeconds` */
+  soakSeconds: number;
+  soakLimitSeconds: number;
+  soakSampleSeconds: number;
 }
 
 const FORMS: Record<Form['name'], Form> = {
-  tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40, pushConcurrency: 2, pushSeconds: 1 },
-  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000, pushConcurrency: 16, pushSeconds: 5 },
-  full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000, pushConcurrency: 32, pushSeconds: 20 },
+  tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40, pushConcurrency: 2, pushSeconds: 1, soakSeconds: 3, soakLimitSeconds: 1, soakSampleSeconds: 1 },
+  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000, pushConcurrency: 16, pushSeconds: 5, soakSeconds: 40, soakLimitSeconds: 10, soakSampleSeconds: 5 },
+  full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000, pushConcurrency: 32, pushSeconds: 20, soakSeconds: 600, soakLimitSeconds: 60, soakSampleSeconds: 30 },
 };
 
 const argv = process.argv.slice(2);
@@ -66,12 +70,12 @@ const option = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const form: Form = { ...FORMS[flag('full') ? 'full' : flag('tiny') ? 'tiny' : 'quick'] };
-for (const [opt, key] of [['concurrency', 'concurrency'], ['storm-seconds', 'stormSeconds'], ['enrol', 'enrol']] as const) {
+for (const [opt, key] of [['concurrency', 'concurrency'], ['storm-seconds', 'stormSeconds'], ['enrol', 'enrol'], ['soak-seconds', 'soakSeconds']] as const) {
   if (option(opt)) form[key] = Number(option(opt));
 }
 if (option('idle')) form.idleText = form.idleSocketIo = Number(option('idle'));
 form.enrol = Math.max(form.enrol, form.concurrency);
-const only = new Set((option('only') ?? 'enrol,idle,storm,push').split(','));
+const only = new Set((option('only') ?? 'enrol,idle,storm,push,soak').split(','));
 if (only.has('storm') || only.has('push')) only.add('enrol');
 const profile = flag('profile');
 const date = new Date().toISOString();
@@ -339,6 +343,11 @@ try {
     await g1.call({ cmd: 'push-release' });
     results.scenarios.pushRoundTrip = push;
   }
+
+  // (e) soak: the storm for a long while, on a server of its own whose logins (and idle sessions)
+  // last `soakLimitSeconds`: once the first ones have expired, what the server holds must stop
+  // growing (actors, sockets, saved sessions all released).
+  if (only.has('soak')) results.scenarios.soak = await soak();
 } catch (e) {
   failed = true;
   results.error = String((e as Error).stack ?? e);
@@ -357,8 +366,84 @@ if (profileDir) {
     const summary: ProfileSummary = summarizeProfile(path.join(profileDir, file));
     results.serverProfile = summary;
     log(`server profile: ${summary.busyMs} ms busy; by area: ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${Math.round(a.share * 100)}%`).join(', ')}`);
+    log(`  the whole profile: ${path.join(profileDir, file)} (open it in Chrome DevTools → Performance)`);
   }
-  rmSync(profileDir, { recursive: true, force: true });
+}
+
+async function soak(): Promise<Record<string, unknown>> {
+  const limit = form.soakLimitSeconds;
+  const soakFlags = ['--session-seconds', String(limit), '--idle-seconds', String(limit)];
+  log(`(e) soak: ${form.concurrency} phones for ${form.soakSeconds} s; logins last ${limit} s (${soakFlags.join(' ')})`);
+  const server = await NsProcess.start({ rootKey, serverFlags: soakFlags });
+  let g: GeneratorProcess | undefined;
+  try {
+    const rest = new Rest(server.url, rootKey);
+    const { serverid } = await rest.ok<{ serverid: string }>('POST', '/servers/', { body: { serverName: 'soak' } });
+    rest.close();
+    g = await GeneratorProcess.start({ url: server.url, apikey: rootKey, serverid });
+    await g.call<EnrolBurstResult>({ cmd: 'enrol', args: { n: form.concurrency, concurrency: form.enrolConcurrency } });
+    await g.call({ cmd: 'storm-prepare', args: { concurrency: form.concurrency } });
+    const live = async () => {
+      let n = 0;
+      for (const [key, value] of await server.metrics()) if (key.startsWith('nextauth_sessions_live{')) n += value;
+      return n;
+    };
+    const samples: Array<{ seconds: number; logins: number; errors: number; rss: number; heapUsed: number; liveSessions: number; fds: number }> = [];
+    const start = performance.now();
+    let logins = 0;
+    let errors = 0;
+    let firstError: string | undefined;
+    const sample = async () => {
+      const s = await server.sample(true);
+      samples.push({ seconds: round((performance.now() - start) / 1000, 1), logins, errors, rss: s.rss, heapUsed: s.heapUsed, liveSessions: await live(), fds: s.fds });
+    };
+    await sample();
+    while (performance.now() - start < form.soakSeconds * 1000) {
+      const r = await g.call<StormResult>({ cmd: 'storm-run', args: { seconds: form.soakSampleSeconds } });
+      logins += r.logins;
+      errors += r.errors;
+      firstError ??= r.firstError;
+      await sample();
+    }
+    await g.call({ cmd: 'storm-release' });
+    // Growth after the warm-up (two limits: the first logins have expired, and their tombstones
+    // and saved copies are being replaced at the rate they are made): least squares over time.
+    const warm = samples.filter((s) => s.seconds >= 2 * limit);
+    const slope = (pick: (s: (typeof samples)[number]) => number) => {
+      if (warm.length < 2) return 0;
+      const mx = warm.reduce((a, s) => a + s.seconds, 0) / warm.length;
+      const my = warm.reduce((a, s) => a + pick(s), 0) / warm.length;
+      const sxy = warm.reduce((a, s) => a + (s.seconds - mx) * (pick(s) - my), 0);
+      const sxx = warm.reduce((a, s) => a + (s.seconds - mx) ** 2, 0);
+      return sxx ? (sxy / sxx) * 60 : 0;
+    };
+    const first = warm[0] ?? samples[0]!;
+    const last = samples.at(-1)!;
+    const result = {
+      seconds: last.seconds,
+      limitSeconds: limit,
+      serverFlags: soakFlags,
+      logins,
+      perSecond: round(logins / last.seconds),
+      errors,
+      ...(firstError ? { firstError } : {}),
+      afterWarmUp: { fromSeconds: first.seconds, samples: warm.length },
+      /** least-squares growth after the warm-up, per minute */
+      growthPerMinute: { heapBytes: Math.round(slope((s) => s.heapUsed)), rssBytes: Math.round(slope((s) => s.rss)), liveSessions: round(slope((s) => s.liveSessions), 1), fds: round(slope((s) => s.fds), 1) },
+      /** heap at the end ÷ heap when the warm-up ended */
+      heapEndVsWarm: ratio(last.heapUsed, first.heapUsed, 3),
+      timeline: samples,
+    };
+    log(
+      `  ${logins} logins (${result.perSecond}/s, ${errors} errors); after ${first.seconds} s: heap ${round(first.heapUsed / 2 ** 20, 1)} → ${round(last.heapUsed / 2 ** 20, 1)} MiB ` +
+        `(${round(result.growthPerMinute.heapBytes / 1024, 1)} KiB/min), RSS ${round(first.rss / 2 ** 20, 1)} → ${round(last.rss / 2 ** 20, 1)} MiB, ` +
+        `live sessions ${first.liveSessions} → ${last.liveSessions}, fds ${first.fds} → ${last.fds}`,
+    );
+    return result;
+  } finally {
+    await g?.stop();
+    await server.stop();
+  }
 }
 
 // ───────────────────────────── figures, ratios, output ─────────────────────────────

@@ -24,6 +24,8 @@ export interface ProfileSummary {
   byArea: Array<{ area: string; ms: number; share: number }>;
   /** the functions with the most self time */
   top: Array<{ fn: string; where: string; ms: number; share: number }>;
+  /** the functions with the most time spent in them and what they called (recursion counted once) */
+  inclusive: Array<{ fn: string; where: string; ms: number; share: number }>;
 }
 
 /** The area a frame belongs to, from its URL (package or source folder). */
@@ -54,20 +56,43 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     const us = self.get(node.id) ?? 0;
     if (!us) continue;
     total += us;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url } = node.callFrame;
     const area = areaOf(url, functionName);
     if (area === 'idle') {
       idle += us;
       continue;
     }
     byArea.set(area, (byArea.get(area) ?? 0) + us);
-    const where = url ? `${url.replace(/^file:\/\//, '').replace(repoRoot + '/', '')}:${lineNumber + 1}` : '(native)';
+    const where = whereOf(node);
     const key = `${functionName}@${where}`;
     const entry = byFn.get(key) ?? { fn: functionName || '(anonymous)', where, us: 0 };
     entry.us += us;
     byFn.set(key, entry);
   }
   const busy = total - idle;
+
+  // Inclusive time: each node's self time plus its subtree's, summed per function over the nodes
+  // that have no caller of the same function above them.
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const inclusive = new Map<string, { fn: string; where: string; us: number }>();
+  const subtree = (id: number, open: Map<string, number>): number => {
+    const node = byId.get(id)!;
+    const key = `${node.callFrame.functionName}@${whereOf(node)}`;
+    open.set(key, (open.get(key) ?? 0) + 1);
+    let us = node.callFrame.functionName === '(idle)' ? 0 : (self.get(id) ?? 0);
+    for (const child of node.children ?? []) us += subtree(child, open);
+    const depth = open.get(key)! - 1;
+    if (depth === 0) open.delete(key);
+    else open.set(key, depth);
+    if (depth === 0 && us > 0) {
+      const entry = inclusive.get(key) ?? { fn: node.callFrame.functionName || '(anonymous)', where: whereOf(node), us: 0 };
+      entry.us += us;
+      inclusive.set(key, entry);
+    }
+    return us;
+  };
+  subtree(profile.nodes[0]!.id, new Map());
+  inclusive.delete(`(root)@(native)`);
   const ms = (us: number) => Math.round(us / 100) / 10;
   const share = (us: number) => Math.round((us / busy) * 1000) / 1000;
   return {
@@ -75,5 +100,11 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     busyMs: ms(busy),
     byArea: [...byArea].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
     top: [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, top).map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
+    inclusive: [...inclusive.values()].sort((a, b) => b.us - a.us).slice(0, top * 2).map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
   };
+}
+
+function whereOf(node: ProfileNode): string {
+  const { url, lineNumber } = node.callFrame;
+  return url ? `${url.replace(/^file:\/\//, '').replace(repoRoot + '/', '')}:${lineNumber + 1}` : '(native)';
 }

@@ -43,12 +43,12 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     const t: number[] = many.perSecondTimeline ?? [];
     if (t.length >= 4) row('logins/s second by second, first 3 … last 3 (full seconds)', `${t.slice(0, 3).join(', ')} … ${t.slice(-4, -1).join(', ')}`, '', '');
     row(
-      'data files at the end of the storm (a write rewrites its whole file)',
+      'data files at the end of the storm (a JSON file is only written whole; a journal is appended to)',
       Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>).map(([f, v]) => `${f} ${n(v.endBytes / 2 ** 20, 2)} MiB`).join('; '),
       Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>).map(([f, v]) => `${f} +${n(v.growthBytesPer)} bytes per login`).join('; '),
       '',
     );
-    row('store changes per login; file writes per change', `${n(many.store.changesPer, 2)}; ${n(many.store.writesPerChange, 3)}`, Object.entries(many.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
+    row('store changes per login; file writes per change', `${n(many.store.changesPer, 2)}; ${n(many.store.writesPerChange, 3)}`, storeText(many.store), '');
   }
   if (idle) {
     row('**(b) idle waiting browsers**', '', '', '');
@@ -84,7 +84,26 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     row(`enrolments/s (${n(enrol.enrolled)} phones, ${enrol.errors} errors)`, n(enrol.perSecond), '', '');
     row('latency getQrEnrol → account stored, p50 / p95 / p99', lat(enrol.latencyMs), '', '');
     row('server CPU per enrolment', `${n(enrol.serverCpuUsPerEnrolment)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs`, `× ${ratio(enrol.serverCpuUsPerEnrolment, c.loginCryptoUs, 2)}`);
-    row('store changes per enrolment; file writes per change', `${n(enrol.store.changesPer, 2)}; ${n(enrol.store.writesPerChange, 3)}`, Object.entries(enrol.store.byStore).map(([k, v]: [string, any]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes`).join('; '), '');
+    row('store changes per enrolment; file writes per change', `${n(enrol.store.changesPer, 2)}; ${n(enrol.store.writesPerChange, 3)}`, storeText(enrol.store), '');
+  }
+  const soak = s.soak;
+  if (soak) {
+    const warm = soak.timeline.find((x: { seconds: number }) => x.seconds >= soak.afterWarmUp.fromSeconds);
+    const end = soak.timeline.at(-1);
+    row(`**(e) soak: the storm for ${n(soak.seconds / 60, 1)} min; logins and idle sessions last ${soak.limitSeconds} s**`, '', '', '');
+    row(`completed logins/s (${many?.concurrency ?? r.form.concurrency} phones, ${n(soak.logins)} logins, ${soak.errors} errors)`, n(soak.perSecond), '', '');
+    row(
+      `server heap (after a full GC) and RSS, from the end of the warm-up (${n(soak.afterWarmUp.fromSeconds)} s, two limits) to the end`,
+      `heap ${n(warm.heapUsed / 2 ** 20, 1)} → ${n(end.heapUsed / 2 ** 20, 1)} MiB; RSS ${n(warm.rss / 2 ** 20, 1)} → ${n(end.rss / 2 ** 20, 1)} MiB`,
+      `growth per minute (least squares over ${soak.afterWarmUp.samples} samples): heap ${kib(soak.growthPerMinute.heapBytes)}, RSS ${kib(soak.growthPerMinute.rssBytes)}`,
+      `heap end ÷ heap then × ${soak.heapEndVsWarm}`,
+    );
+    row('live session actors; server open files (same points)', `${n(warm.liveSessions)} → ${n(end.liveSessions)}; ${n(warm.fds)} → ${n(end.fds)}`, `${n(soak.perSecond * soak.limitSeconds * 2)} expected alive (rate × two limits: authenticated, then logged out)`, '');
+  }
+  function storeText(store: { byStore: Record<string, { changes: number; writes: number; snapshots?: number }> }): string {
+    return Object.entries(store.byStore)
+      .map(([k, v]) => `${k} ${n(v.changes)} changes / ${n(v.writes)} writes (${n(v.snapshots ?? 0)} whole-file)`)
+      .join('; ');
   }
   const table = ['| Figure | Value | Baseline (same run) | Ratio |', '|---|---|---|---|', ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
   const ops = Object.entries(c.ops)
@@ -98,7 +117,7 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     '',
     table,
     '',
-    `Crypto baseline (per operation, median of three rounds): pure login crypto ${n(c.loginCryptoUs, 1)} µs = X25519 keygen + agreement + Ed25519 sign + verify + 3 × SHA-512; as implemented (with the DER import of the phone's key) ${n(c.loginCryptoAsImplementedUs, 1)} µs; a phone with tweetnacl only ${n(c.phoneLoginCryptoTweetnaclUs / 1000, 1)} ms.`,
+    `Crypto baseline (per operation, median of three rounds): pure login crypto ${n(c.loginCryptoUs, 1)} µs = X25519 keygen + agreement + Ed25519 sign + verify + 3 × SHA-512; as implemented (with the JWK imports of the ephemeral private key and the phone's public key) ${n(c.loginCryptoAsImplementedUs, 1)} µs; a phone with tweetnacl only ${n(c.phoneLoginCryptoTweetnaclUs / 1000, 1)} ms.`,
     '',
     '| Operation | µs | per second |',
     '|---|---|---|',

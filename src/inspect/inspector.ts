@@ -64,6 +64,8 @@ interface Tracked {
 }
 
 const NONE = 0xffff;
+/** How often `track` looks for actors that ended without a last snapshot. */
+const SWEEP_EVERY_MS = 10_000;
 /** The strings of entries (event types, state texts): a machine has few; one code each. */
 const codes = new Map<string, number>();
 const texts: string[] = [];
@@ -152,7 +154,7 @@ export class Inspector {
   private readonly now: () => number;
   private readonly cap: number;
   private counter = 0;
-  private made = 0;
+  private swept = 0;
   readonly transitions: client.Counter<'state'>;
 
   constructor(opts: InspectorOptions = {}) {
@@ -254,8 +256,12 @@ export class Inspector {
 
   private track(actor: ActorRefLike): void {
     if (this.byActor.has(actor)) return;
-    // Now and then, look for actors that ended silently.
-    if (++this.made % 64 === 0) this.sweep();
+    // Now and then (not per actor: the walk is over every live actor), look for actors that ended silently.
+    const now = this.now();
+    if (now - this.swept >= SWEEP_EVERY_MS) {
+      this.swept = now;
+      this.sweep();
+    }
     const t: Tracked = { id: `a${(++this.counter).toString(36)}`, actor, started: this.now(), state: '', log: new Ring(this.cap), watchers: new Set() };
     this.byActor.set(actor, t);
     this.byId.set(t.id, t);

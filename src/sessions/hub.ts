@@ -102,6 +102,8 @@ interface Entry {
   saved: Promise<boolean>;
   /** The limit timer of a restored state (XState does not keep timers across a restart). */
   resumeTimer?: unknown;
+  /** The app connection in the session's handshake (its context's `peer`), indexed in `byPeer`. */
+  peer: string | null;
 }
 
 const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
@@ -117,6 +119,8 @@ export class SessionHub {
   private readonly actors = new Map<string, Entry>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly peers = new Map<string, AppPeer>();
+  /** app connection → the sessions in a handshake with it (so a closing connection costs what it holds, not a walk over every session) */
+  private readonly byPeer = new Map<string, Set<string>>();
   /** Recently expired sessions (key → when), so a late hello hears SESSION_EXPIRED. */
   private readonly expired = new Map<string, number>();
   /** Answers to app peers, held until the actor's snapshot is current (see flush). */
@@ -212,10 +216,12 @@ export class SessionHub {
 
   private track(key: string, actor: SessionActor, since: number): Entry {
     const first = actor.getSnapshot().value;
-    const entry: Entry = { actor, since, state: stateName(first), value: JSON.stringify(first), saved: Promise.resolve(true) };
+    const entry: Entry = { actor, since, state: stateName(first), value: JSON.stringify(first), saved: Promise.resolve(true), peer: null };
     this.actors.set(key, entry);
+    this.indexPeer(key, entry, actor.getSnapshot().context.peer);
     actor.subscribe({
       next: (snapshot) => {
+        this.indexPeer(key, entry, snapshot.context.peer);
         const state = stateName(snapshot.value);
         const value = JSON.stringify(snapshot.value);
         if (value !== entry.value) {
@@ -305,9 +311,26 @@ export class SessionHub {
     return restored;
   }
 
+  /** Keeps `byPeer` in step with the session's `peer`. */
+  private indexPeer(key: string, entry: Entry, peer: string | null): void {
+    if (peer === entry.peer) return;
+    if (entry.peer !== null) {
+      const keys = this.byPeer.get(entry.peer);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byPeer.delete(entry.peer);
+    }
+    entry.peer = peer;
+    if (peer !== null) {
+      let keys = this.byPeer.get(peer);
+      if (!keys) this.byPeer.set(peer, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
   private forget(key: string, entry: Entry): void {
     if (this.actors.get(key) !== entry) return;
     this.actors.delete(key);
+    this.indexPeer(key, entry, null);
     entry.actor.stop();
     const now = this.clock.now();
     this.expired.set(key, now);
@@ -450,8 +473,9 @@ export class SessionHub {
   /** The connection closed: abandon its handshakes. */
   detach(peer: AppPeer): void {
     this.peers.delete(peer.id);
-    for (const { actor } of this.actors.values()) {
-      if (actor.getSnapshot().context.peer === peer.id) actor.send({ type: 'abandon', peer: peer.id });
+    for (const key of [...(this.byPeer.get(peer.id) ?? [])]) {
+      const actor = this.actors.get(key)?.actor;
+      if (actor?.getSnapshot().context.peer === peer.id) actor.send({ type: 'abandon', peer: peer.id });
     }
   }
 

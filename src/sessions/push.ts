@@ -40,6 +40,8 @@ export class PushService {
   private readonly sent = new Map<string, number[]>();
   /** account → muted until */
   private readonly muted = new Map<string, number>();
+  /** connection → the accounts it is in `listening` / `proven` under (so dropping it touches only those) */
+  private readonly accountsOf = new Map<PushTarget, Set<string>>();
   /** background gateway deliveries (awaited on close) */
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -52,16 +54,19 @@ export class PushService {
 
   proved(serverid: string, acc: number, target: PushTarget): void {
     add(this.proven, key(serverid, acc), target);
+    add(this.accountsOf, target, key(serverid, acc));
   }
 
   /** The connection closed. */
   drop(target: PushTarget): void {
-    for (const map of [this.listening, this.proven]) {
-      for (const [k, set] of map) {
-        set.delete(target);
-        if (set.size === 0) map.delete(k);
+    for (const k of this.accountsOf.get(target) ?? []) {
+      for (const map of [this.listening, this.proven]) {
+        const set = map.get(k);
+        set?.delete(target);
+        if (set?.size === 0) map.delete(k);
       }
     }
+    this.accountsOf.delete(target);
   }
 
   /** How many connections listen for the account. */
@@ -175,7 +180,7 @@ export class PushService {
   }
 }
 
-function add<T>(map: Map<string, Set<T>>, k: string, value: T): void {
+function add<K, T>(map: Map<K, Set<T>>, k: K, value: T): void {
   let set = map.get(k);
   if (!set) map.set(k, (set = new Set()));
   set.add(value);

@@ -105,6 +105,8 @@ export class LowdbStore<T extends object = Data> implements Store<T> {
   private seq: number;
   private journalBytes = 0;
   private snapshotBytes = 0;
+  /** The journal, open for appending between writes (opened again after a failure). */
+  private handle: fs.FileHandle | undefined;
   private writing = false;
   private closed = false;
 
@@ -183,6 +185,8 @@ export class LowdbStore<T extends object = Data> implements Store<T> {
     this.whole = true; // leave one file behind
     await this.flush();
     this.closed = true;
+    await this.handle?.close();
+    this.handle = undefined;
   }
 
   private schedule(): Promise<void> {
@@ -231,12 +235,15 @@ export class LowdbStore<T extends object = Data> implements Store<T> {
 
   private async append(lines: string[]): Promise<void> {
     const text = lines.join('\n') + '\n';
-    const handle = await fs.open(this.journal, 'a', 0o600);
     try {
-      await handle.writeFile(text);
-      await handle.datasync();
-    } finally {
-      await handle.close();
+      this.handle ??= await fs.open(this.journal, 'a', 0o600);
+      await this.handle.writeFile(text);
+      await this.handle.datasync();
+    } catch (e) {
+      const handle = this.handle;
+      this.handle = undefined;
+      await handle?.close().catch(() => undefined);
+      throw e;
     }
     this.journalBytes += Buffer.byteLength(text);
   }

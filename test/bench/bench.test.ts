@@ -119,6 +119,21 @@ test('(d) enrolment burst: every phone enrolled, rate, latency, CPU, store write
   assert.ok(at(`${p}.store.changesPer`) >= 3, 'issue, scan and use of the enrol code at least');
 });
 
+test('(e) soak: the storm on a server of its own with short limits, sampled; growth after the warm-up', () => {
+  const p = 'scenarios.soak';
+  assert.is(at(`${p}.errors`), 0, at(`${p}.firstError`));
+  positive(`${p}.logins`, `${p}.perSecond`, `${p}.limitSeconds`, `${p}.heapEndVsWarm`);
+  assert.equal(at(`${p}.serverFlags`), ['--session-seconds', String(results.form.soakLimitSeconds), '--idle-seconds', String(results.form.soakLimitSeconds)]);
+  const timeline = at(`${p}.timeline`) as Array<{ seconds: number; logins: number; heapUsed: number; rss: number; liveSessions: number; fds: number }>;
+  assert.ok(timeline.length >= 3, `${timeline.length} samples`);
+  for (const [i, s] of timeline.entries()) {
+    assert.ok(s.heapUsed > 0 && s.rss > 0 && s.fds > 0 && s.liveSessions >= 0, JSON.stringify(s));
+    if (i > 0) assert.ok(s.seconds > timeline[i - 1]!.seconds && s.logins >= timeline[i - 1]!.logins, 'in order');
+  }
+  assert.is(timeline.at(-1)!.logins, at(`${p}.logins`));
+  finite(`${p}.growthPerMinute.heapBytes`, `${p}.growthPerMinute.rssBytes`, `${p}.growthPerMinute.liveSessions`);
+});
+
 test('ratios to the baselines', () => {
   for (const name of Object.keys(results.ratios)) positive(`ratios.${name}`);
   assert.ok(Object.keys(results.ratios).length >= 6);
@@ -126,7 +141,7 @@ test('ratios to the baselines', () => {
 
 test('the README table renders every scenario from the JSON', () => {
   const table = renderTable(results, 'results/x.json');
-  for (const text of ['(a) login storm', 'completed logins/s', 'proof → browser LOGIN', 'server CPU per login', 'writes per change', '(b) idle waiting browsers', 'socket.io', '(c) push round trip', 'PROVOKE → push', '(d) enrolment burst', 'x25519Keygen', results.machine.cpuModel]) {
+  for (const text of ['(a) login storm', 'completed logins/s', 'proof → browser LOGIN', 'server CPU per login', 'writes per change', '(b) idle waiting browsers', 'socket.io', '(c) push round trip', 'PROVOKE → push', '(d) enrolment burst', '(e) soak', 'growth per minute', 'x25519Keygen', results.machine.cpuModel]) {
     assert.ok(table.includes(text), `table has "${text}"`);
   }
   assert.not.match(table, /NaN|undefined/);
