@@ -25,7 +25,7 @@ export type Command =
   | { cmd: 'init'; args: { url: string; apikey: string; serverid: string } }
   | { cmd: 'enrol'; args: { n: number; concurrency: number } }
   | { cmd: 'storm-prepare'; args: { concurrency: number } }
-  | { cmd: 'storm-run'; args: { seconds: number } }
+  | { cmd: 'storm-run'; args: { seconds: number; rate?: number } }
   | { cmd: 'storm-release'; args?: undefined }
   | { cmd: 'idle-sessions'; args: { kind: BrowserKind; n: number; concurrency: number } }
   | { cmd: 'idle-connect'; args: { kind: BrowserKind; n: number; concurrency: number } }
@@ -65,7 +65,7 @@ async function handle(c: Command): Promise<unknown> {
       return null;
     case 'storm-run':
       if (!storm) throw new Error('storm-prepare first');
-      return storm.run(c.args.seconds);
+      return storm.run(c.args.seconds, c.args.rate);
     case 'storm-release':
       await storm?.release();
       return null;

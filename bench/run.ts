@@ -8,7 +8,8 @@
  * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
  * full form rewrites the table in bench/README.md), --profile (the server runs with --cpu-prof;
  * a summary goes in the JSON), --only enrol,idle,storm,push,soak (storm and push need enrol), and
- * overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S.
+ * overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
+ * --server-node-flags "…" (node flags for the server process, e.g. GC settings).
  *
  * Processes: this driver (baselines, measurements), the NS (`src/cli.ts start`, measured from
  * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
@@ -201,8 +202,10 @@ const rootKey = randomBytes(24).toString('hex');
 const profileDir = profile ? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-prof-')) : undefined;
 // Push limits lifted for scenario (c): by default an account takes one push per 10 s, 20 an hour.
 const serverFlags = ['--push-interval-seconds', '0', '--push-hourly', '100000'];
-const ns = await NsProcess.start({ rootKey, serverFlags, ...(profileDir ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}) });
-results.serverCommand = `node --import tsx src/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
+// --server-node-flags "…": node flags for the server process (e.g. GC settings, to compare).
+const serverNodeFlags = (option('server-node-flags') ?? '').split(' ').filter(Boolean);
+const ns = await NsProcess.start({ rootKey, serverFlags, nodeFlags: [...serverNodeFlags, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])] });
+results.serverCommand = `node ${serverNodeFlags.length ? serverNodeFlags.join(" ") + " " : ""}--import tsx src/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(" ")}`;
 const generators: GeneratorProcess[] = [];
 let failed = false;
 try {
@@ -288,13 +291,18 @@ try {
   // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput).
   if (only.has('storm')) {
     const storm: Record<string, any> = {};
-    for (const [label, concurrency, seconds] of [
+    // The third run offers 70 % of what the second one carried, on a schedule: the latency of a
+    // load the server can carry, not of a queue.
+    const runs: Array<[label: string, concurrency: number, seconds: number, rate?: () => number]> = [
       ['onePhone', 1, form.latencySeconds],
       ['manyPhones', form.concurrency, form.stormSeconds],
-    ] as const) {
-      log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s`);
+      ['pacedPhones', form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
+    ];
+    for (const [label, concurrency, seconds, rateOf] of runs) {
+      const rate = rateOf?.();
+      log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s${rate ? `, ${rate} logins/s offered` : ''}`);
       await g1.call({ cmd: 'storm-prepare', args: { concurrency } });
-      const { result, window } = await measured(ns, generators, () => g1.call<StormResult>({ cmd: 'storm-run', args: { seconds } }));
+      const { result, window } = await measured(ns, generators, () => g1.call<StormResult>({ cmd: 'storm-run', args: { seconds, ...(rate ? { rate } : {}) } }));
       storm[label] = {
         ...result,
         seconds: round(result.seconds, 3),
@@ -374,7 +382,7 @@ async function soak(): Promise<Record<string, unknown>> {
   const limit = form.soakLimitSeconds;
   const soakFlags = ['--session-seconds', String(limit), '--idle-seconds', String(limit)];
   log(`(e) soak: ${form.concurrency} phones for ${form.soakSeconds} s; logins last ${limit} s (${soakFlags.join(' ')})`);
-  const server = await NsProcess.start({ rootKey, serverFlags: soakFlags });
+  const server = await NsProcess.start({ rootKey, serverFlags: soakFlags, nodeFlags: serverNodeFlags });
   let g: GeneratorProcess | undefined;
   try {
     const rest = new Rest(server.url, rootKey);

@@ -38,6 +38,15 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     row('latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)', lat(one.latencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`);
     row(`latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.latencyMs), `bare ws round trip p50 ${n(w.roundTripN.latencyMs.p50, 3)} ms (${w.roundTripN.concurrency} sockets)`, `× ${r.ratios.latencyP50VsWsRoundTripManyPhones}`);
     row(`latency proof → phone result, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.resultLatencyMs), '', '');
+    const paced = s.loginStorm.pacedPhones;
+    if (paced) {
+      row(
+        `latency proof → browser LOGIN, p50 / p95 / p99, at ${n(paced.offeredPerSecond)} logins/s offered (70 % of the above; ${n(paced.perSecond)}/s done, ${paced.errors} errors)`,
+        lat(paced.latencyMs),
+        `server ${n(paced.window.serverCores, 2)} cores, ${n(paced.serverCpuUsPerLogin)} µs per login`,
+        '',
+      );
+    }
     row('server CPU per login', `${n(many.serverCpuUsPerLogin)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`, `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`);
     row('CPU during the storm: server / generator / other processes', `${n(many.window.serverCores, 2)} / ${n(many.window.generatorCores, 2)} / ${n(many.window.otherCores, 2)} cores`, `${m.nproc} cores`, '');
     const t: number[] = many.perSecondTimeline ?? [];

@@ -22,6 +22,8 @@ export const STORE_CHANGES_PER_LOGIN = 1;
 
 export interface StormResult {
   concurrency: number;
+  /** logins/s offered (paced run), if any: phones start their logins on a schedule instead of as fast as they can */
+  offeredPerSecond?: number;
   logins: number;
   errors: number;
   firstError?: string;
@@ -123,8 +125,12 @@ export class LoginStorm {
     await Promise.all(this.#phones.map((p) => this.#iteration(p)));
   }
 
-  /** Runs the closed loop for `seconds`; every login started is finished before it resolves. */
-  async run(seconds: number): Promise<StormResult> {
+  /**
+   * Runs the closed loop for `seconds`; every login started is finished before it resolves. With
+   * `rate`, logins start on a schedule (`rate` per second across the phones; a phone that is late
+   * starts its next one at once), to see the latency of a load the server can carry.
+   */
+  async run(seconds: number, rate?: number): Promise<StormResult> {
     const latencies: number[] = [];
     const resultLatencies: number[] = [];
     const iterations: number[] = [];
@@ -134,9 +140,15 @@ export class LoginStorm {
     const cpu0 = process.cpuUsage();
     const start = performance.now();
     const deadline = start + seconds * 1000;
+    const n = this.#phones.length;
     await Promise.all(
-      this.#phones.map(async (p) => {
-        while (performance.now() < deadline) {
+      this.#phones.map(async (p, i) => {
+        for (let k = 0; performance.now() < deadline; k++) {
+          if (rate) {
+            const due = start + ((k * n + i) / rate) * 1000;
+            if (due >= deadline) break;
+            if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+          }
           try {
             const t = await this.#iteration(p);
             latencies.push(t.login);
@@ -156,6 +168,7 @@ export class LoginStorm {
     const cpu = process.cpuUsage(cpu0);
     return {
       concurrency: this.#phones.length,
+      ...(rate ? { offeredPerSecond: rate } : {}),
       logins: latencies.length,
       errors,
       ...(firstError ? { firstError } : {}),
