@@ -25,7 +25,7 @@ import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
 import { fdLimit, NsProcess, repoRoot, type ServerSample, type StoreStats } from './lib/server.ts';
-import { ratio, round, sleep } from './lib/stats.ts';
+import { ratio, round, sleep, soakGrowth, type SoakSample } from './lib/stats.ts';
 import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
 import { updateReadme } from './lib/report.ts';
 import type { EnrolBurstResult } from './scenarios/enrol-burst.ts';
@@ -396,7 +396,7 @@ async function soak(): Promise<Record<string, unknown>> {
       for (const [key, value] of await server.metrics()) if (key.startsWith('nextauth_sessions_live{')) n += value;
       return n;
     };
-    const samples: Array<{ seconds: number; logins: number; errors: number; rss: number; heapUsed: number; liveSessions: number; fds: number }> = [];
+    const samples: SoakSample[] = [];
     const start = performance.now();
     let logins = 0;
     let errors = 0;
@@ -414,18 +414,6 @@ async function soak(): Promise<Record<string, unknown>> {
       await sample();
     }
     await g.call({ cmd: 'storm-release' });
-    // Growth after the warm-up (two limits: the first logins have expired, and their tombstones
-    // and saved copies are being replaced at the rate they are made): least squares over time.
-    const warm = samples.filter((s) => s.seconds >= 2 * limit);
-    const slope = (pick: (s: (typeof samples)[number]) => number) => {
-      if (warm.length < 2) return 0;
-      const mx = warm.reduce((a, s) => a + s.seconds, 0) / warm.length;
-      const my = warm.reduce((a, s) => a + pick(s), 0) / warm.length;
-      const sxy = warm.reduce((a, s) => a + (s.seconds - mx) * (pick(s) - my), 0);
-      const sxx = warm.reduce((a, s) => a + (s.seconds - mx) ** 2, 0);
-      return sxx ? (sxy / sxx) * 60 : 0;
-    };
-    const first = warm[0] ?? samples[0]!;
     const last = samples.at(-1)!;
     const result = {
       seconds: last.seconds,
@@ -435,13 +423,10 @@ async function soak(): Promise<Record<string, unknown>> {
       perSecond: round(logins / last.seconds),
       errors,
       ...(firstError ? { firstError } : {}),
-      afterWarmUp: { fromSeconds: first.seconds, samples: warm.length },
-      /** least-squares growth after the warm-up, per minute */
-      growthPerMinute: { heapBytes: Math.round(slope((s) => s.heapUsed)), rssBytes: Math.round(slope((s) => s.rss)), liveSessions: round(slope((s) => s.liveSessions), 1), fds: round(slope((s) => s.fds), 1) },
-      /** heap at the end ÷ heap when the warm-up ended */
-      heapEndVsWarm: ratio(last.heapUsed, first.heapUsed, 3),
+      ...soakGrowth(samples, limit),
       timeline: samples,
     };
+    const first = samples.find((s) => s.seconds >= result.afterWarmUp.fromSeconds)!;
     log(
       `  ${logins} logins (${result.perSecond}/s, ${errors} errors); after ${first.seconds} s: heap ${round(first.heapUsed / 2 ** 20, 1)} → ${round(last.heapUsed / 2 ** 20, 1)} MiB ` +
         `(${round(result.growthPerMinute.heapBytes / 1024, 1)} KiB/min), RSS ${round(first.rss / 2 ** 20, 1)} → ${round(last.rss / 2 ** 20, 1)} MiB, ` +

@@ -102,7 +102,7 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     row(`**(e) soak: the storm for ${n(soak.seconds / 60, 1)} min; logins and idle sessions last ${soak.limitSeconds} s**`, '', '', '');
     row(`completed logins/s (${many?.concurrency ?? r.form.concurrency} phones, ${n(soak.logins)} logins, ${soak.errors} errors)`, n(soak.perSecond), '', '');
     row(
-      `server heap (after a full GC) and RSS, from the end of the warm-up (${n(soak.afterWarmUp.fromSeconds)} s, two limits) to the end`,
+      `server heap (after a full GC) and RSS, from the end of the warm-up (${n(soak.afterWarmUp.fromSeconds)} s, three limits) to the end`,
       `heap ${n(warm.heapUsed / 2 ** 20, 1)} → ${n(end.heapUsed / 2 ** 20, 1)} MiB; RSS ${n(warm.rss / 2 ** 20, 1)} → ${n(end.rss / 2 ** 20, 1)} MiB`,
       `growth per minute (least squares over ${soak.afterWarmUp.samples} samples): heap ${kib(soak.growthPerMinute.heapBytes)}, RSS ${kib(soak.growthPerMinute.rssBytes)}`,
       `heap end ÷ heap then × ${soak.heapEndVsWarm}`,

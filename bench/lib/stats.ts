@@ -38,3 +38,40 @@ export async function pool<T>(n: number, concurrency: number, work: (i: number) 
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface SoakSample {
+  seconds: number;
+  logins: number;
+  errors: number;
+  rss: number;
+  heapUsed: number;
+  liveSessions: number;
+  fds: number;
+}
+
+/**
+ * What a soak's samples say once it is warm: after three limits (the first logins have been
+ * authenticated, logged out and gone, and the first minute's overshoot — a fresh server is
+ * faster — has expired too), the growth per minute of each figure by least squares, and the
+ * heap at the end ÷ the heap then.
+ */
+export function soakGrowth(samples: readonly SoakSample[], limitSeconds: number) {
+  const warm = samples.filter((s) => s.seconds >= 3 * limitSeconds);
+  const slope = (pick: (s: SoakSample) => number) => {
+    if (warm.length < 2) return 0;
+    const mx = warm.reduce((a, s) => a + s.seconds, 0) / warm.length;
+    const my = warm.reduce((a, s) => a + pick(s), 0) / warm.length;
+    const sxy = warm.reduce((a, s) => a + (s.seconds - mx) * (pick(s) - my), 0);
+    const sxx = warm.reduce((a, s) => a + (s.seconds - mx) ** 2, 0);
+    return sxx ? (sxy / sxx) * 60 : 0;
+  };
+  const first = warm[0] ?? samples[0]!;
+  const last = samples.at(-1)!;
+  return {
+    afterWarmUp: { fromSeconds: first.seconds, samples: warm.length },
+    /** least-squares growth after the warm-up, per minute */
+    growthPerMinute: { heapBytes: Math.round(slope((s) => s.heapUsed)), rssBytes: Math.round(slope((s) => s.rss)), liveSessions: round(slope((s) => s.liveSessions), 1), fds: round(slope((s) => s.fds), 1) },
+    /** heap at the end ÷ heap when the warm-up ended */
+    heapEndVsWarm: round(last.heapUsed / first.heapUsed, 3),
+  };
+}
