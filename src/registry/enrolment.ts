@@ -59,5 +59,4 @@ export class Enrolment {
     if (now - code.created > this.limits.enrol) return false;
     return code.scanned === undefined || now - code.scanned <= this.limits.challenge;
   }
-
 }
