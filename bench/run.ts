@@ -60,7 +60,7 @@ interface Form {
 
 const FORMS: Record<Form['name'], Form> = {
   tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40, pushConcurrency: 2, pushSeconds: 1, soakSeconds: 3, soakLimitSeconds: 1, soakSampleSeconds: 1 },
-  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000, pushConcurrency: 16, pushSeconds: 5, soakSeconds: 40, soakLimitSeconds: 10, soakSampleSeconds: 5 },
+  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000, pushConcurrency: 16, pushSeconds: 5, soakSeconds: 12, soakLimitSeconds: 3, soakSampleSeconds: 2 },
   full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000, pushConcurrency: 32, pushSeconds: 20, soakSeconds: 600, soakLimitSeconds: 60, soakSampleSeconds: 30 },
 };
 
