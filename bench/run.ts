@@ -2,7 +2,7 @@
  * The nextAuth server benchmark (see bench/README.md).
  *
  *   npm run bench                       quick form, under a minute
- *   npm run bench -- --full             10,000 + 10,000 idle browsers, a 30 s storm
+ *   npm run bench -- --full             10,000 + 10,000 idle browsers, a 30 s storm, a 10-minute soak
  *   npm run bench -- --tiny             tiny numbers (what `npm test` runs)
  *
  * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
@@ -100,7 +100,7 @@ interface Window {
   otherCores: number;
   /** per store: changes asked and file writes done in the window (server's /metrics) */
   stores: Record<string, StoreStats>;
-  /** renames onto each data file seen by inotify in the window (a check of `stores`) */
+  /** renames onto each data file seen by inotify in the window (a check of the stores' whole-file writes) */
   fileWrites: Record<string, number>;
   /** size of each data file at the end of the window, and its growth over it, bytes */
   fileBytes: Record<string, { end: number; growth: number }>;

@@ -40,11 +40,11 @@ export interface ServerSample {
   external: number;
   /** open file descriptors of the server */
   fds: number;
-  /** store file writes seen so far in the data folder (renames onto each file: nextauth.json, sessions.json) */
+  /** whole-file store writes seen so far in the data folder (renames onto nextauth.json, sessions.json; journal appends are not seen) */
   fileWrites: Record<string, number>;
   /** changes and writes per store as the server counts them (/metrics nextauth_store_*), if it does */
   stores: Record<string, StoreStats>;
-  /** size of each data file now, bytes (each write rewrites the whole file) */
+  /** size of each data file and journal now, bytes (a JSON file is written whole; a journal is appended to) */
   fileBytes: Record<string, number>;
 }
 

@@ -79,7 +79,7 @@ class SnapshotFile<T extends object> implements Adapter<T> {
     const handle = await fs.open(temp, 'w', 0o600);
     try {
       const text = JSON.stringify({ journal: this.journal, ...data });
-      this.bytes = text.length;
+      this.bytes = Buffer.byteLength(text);
       await handle.writeFile(text);
       await handle.sync();
     } finally {
@@ -257,7 +257,7 @@ export class LowdbStore<T extends object = Data> implements Store<T> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
     }
-    this.journalBytes = text.length;
+    this.journalBytes = Buffer.byteLength(text);
     const rows = text.split('\n');
     rows.forEach((row, i) => {
       if (row === '') return;
