@@ -7,16 +7,7 @@
  *
  * Run alone: `npx tsx bench/crypto-baseline.ts [ms per op]`.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { safeKeyPair } from './lib/fast-crypto.ts';
 import { round } from './lib/stats.ts';
@@ -123,10 +114,8 @@ export function cryptoBaseline(msPerOp = 500): CryptoBaseline {
   };
   // Three interleaved rounds, the median of each: this machine's neighbours come and go.
   const rounds = Object.keys(fns).map(() => [] as OpCost[]);
-  for (let r = 0; r < 3; r++) Object.values(fns).forEach((fn, i) => rounds[i]!.push(timeOp(fn, msPerOp / 3)));
-  const ops = Object.fromEntries(
-    Object.keys(fns).map((name, i) => [name, rounds[i]!.sort((a, b) => a.us - b.us)[1]!]),
-  ) as CryptoBaseline['ops'];
+  for (let r = 0; r < 3; r++) for (const [i, fn] of Object.values(fns).entries()) rounds[i]!.push(timeOp(fn, msPerOp / 3));
+  const ops = Object.fromEntries(Object.keys(fns).map((name, i) => [name, rounds[i]!.sort((a, b) => a.us - b.us)[1]!])) as CryptoBaseline['ops'];
   const loginCryptoUs = ops.x25519Keygen.us + ops.x25519Agree.us + ops.ed25519Sign.us + ops.ed25519Verify.us + 3 * ops.sha512.us;
   const naclSha512 = timeOp(() => nacl.hash(transcript), Math.min(msPerOp, 200)).us;
   return {
@@ -135,10 +124,7 @@ export function cryptoBaseline(msPerOp = 500): CryptoBaseline {
     loginCryptoAsImplementedUs: round(loginCryptoUs + ops.x25519PrivateImportJwk.us + ops.x25519ImportJwk.us, 2),
     loginCryptoPerSecondPerCore: Math.round(1e6 / loginCryptoUs),
     loginCryptoWithSecretboxUs: round(loginCryptoUs + 3 * ops.secretboxSeal.us + 3 * ops.secretboxOpen.us, 2),
-    phoneLoginCryptoTweetnaclUs: round(
-      ops.naclX25519Keygen.us + ops.naclX25519Agree.us + ops.naclEd25519Sign.us + ops.naclEd25519Verify.us + 3 * naclSha512,
-      2,
-    ),
+    phoneLoginCryptoTweetnaclUs: round(ops.naclX25519Keygen.us + ops.naclX25519Agree.us + ops.naclEd25519Sign.us + ops.naclEd25519Verify.us + 3 * naclSha512, 2),
   };
 }
 

@@ -51,7 +51,7 @@ async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'init': {
       const { url, apikey, serverid } = c.args;
-      ctx = { url, apikey, serverid, appUrl: url.replace(/^http/, 'ws') + '/ns/sigmai', rest: new Rest(url, apikey) };
+      ctx = { url, apikey, serverid, appUrl: `${url.replace(/^http/, 'ws')}/ns/sigmai`, rest: new Rest(url, apikey) };
       return { pid: process.pid };
     }
     case 'enrol': {

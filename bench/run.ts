@@ -59,9 +59,57 @@ interface Form {
 }
 
 const FORMS: Record<Form['name'], Form> = {
-  tiny: { name: 'tiny', cryptoMs: 30, wsSeconds: 0.3, enrol: 8, enrolConcurrency: 4, concurrency: 4, stormSeconds: 1.5, latencySeconds: 0.5, idleText: 40, idleSocketIo: 40, pushConcurrency: 2, pushSeconds: 1, soakSeconds: 3, soakLimitSeconds: 1, soakSampleSeconds: 1 },
-  quick: { name: 'quick', cryptoMs: 250, wsSeconds: 1.5, enrol: 200, enrolConcurrency: 16, concurrency: 32, stormSeconds: 8, latencySeconds: 2, idleText: 1000, idleSocketIo: 1000, pushConcurrency: 16, pushSeconds: 5, soakSeconds: 12, soakLimitSeconds: 3, soakSampleSeconds: 2 },
-  full: { name: 'full', cryptoMs: 1500, wsSeconds: 5, enrol: 2000, enrolConcurrency: 32, concurrency: 64, stormSeconds: 30, latencySeconds: 5, idleText: 10_000, idleSocketIo: 10_000, pushConcurrency: 32, pushSeconds: 20, soakSeconds: 600, soakLimitSeconds: 60, soakSampleSeconds: 30 },
+  tiny: {
+    name: 'tiny',
+    cryptoMs: 30,
+    wsSeconds: 0.3,
+    enrol: 8,
+    enrolConcurrency: 4,
+    concurrency: 4,
+    stormSeconds: 1.5,
+    latencySeconds: 0.5,
+    idleText: 40,
+    idleSocketIo: 40,
+    pushConcurrency: 2,
+    pushSeconds: 1,
+    soakSeconds: 3,
+    soakLimitSeconds: 1,
+    soakSampleSeconds: 1,
+  },
+  quick: {
+    name: 'quick',
+    cryptoMs: 250,
+    wsSeconds: 1.5,
+    enrol: 200,
+    enrolConcurrency: 16,
+    concurrency: 32,
+    stormSeconds: 8,
+    latencySeconds: 2,
+    idleText: 1000,
+    idleSocketIo: 1000,
+    pushConcurrency: 16,
+    pushSeconds: 5,
+    soakSeconds: 12,
+    soakLimitSeconds: 3,
+    soakSampleSeconds: 2,
+  },
+  full: {
+    name: 'full',
+    cryptoMs: 1500,
+    wsSeconds: 5,
+    enrol: 2000,
+    enrolConcurrency: 32,
+    concurrency: 64,
+    stormSeconds: 30,
+    latencySeconds: 5,
+    idleText: 10_000,
+    idleSocketIo: 10_000,
+    pushConcurrency: 32,
+    pushSeconds: 20,
+    soakSeconds: 600,
+    soakLimitSeconds: 60,
+    soakSampleSeconds: 30,
+  },
 };
 
 const argv = process.argv.slice(2);
@@ -71,7 +119,12 @@ const option = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const form: Form = { ...FORMS[flag('full') ? 'full' : flag('tiny') ? 'tiny' : 'quick'] };
-for (const [opt, key] of [['concurrency', 'concurrency'], ['storm-seconds', 'stormSeconds'], ['enrol', 'enrol'], ['soak-seconds', 'soakSeconds']] as const) {
+for (const [opt, key] of [
+  ['concurrency', 'concurrency'],
+  ['storm-seconds', 'stormSeconds'],
+  ['enrol', 'enrol'],
+  ['soak-seconds', 'soakSeconds'],
+] as const) {
   if (option(opt)) form[key] = Number(option(opt));
 }
 if (option('idle')) form.idleText = form.idleSocketIo = Number(option('idle'));
@@ -80,7 +133,9 @@ const only = new Set((option('only') ?? 'enrol,idle,storm,push,soak').split(',')
 if (only.has('storm') || only.has('push')) only.add('enrol');
 const profile = flag('profile');
 const date = new Date().toISOString();
-const outFile = path.resolve(option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${form.name === 'full' ? '' : `-${form.name}`}${profile ? '-profile' : ''}.json`));
+const outFile = path.resolve(
+  option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${form.name === 'full' ? '' : `-${form.name}`}${profile ? '-profile' : ''}.json`),
+);
 const writeReadme = flag('readme') || (form.name === 'full' && !flag('no-readme') && !profile);
 
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
@@ -107,9 +162,7 @@ interface Window {
 }
 
 const diffRecord = <T extends Record<string, number>>(a: Record<string, T>, b: Record<string, T>): Record<string, T> =>
-  Object.fromEntries(
-    Object.entries(b).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, x - (a[k]?.[f] ?? 0)])) as T]),
-  );
+  Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, x - (a[k]?.[f] ?? 0)])) as T]));
 
 async function measured<T>(ns: NsProcess, generators: GeneratorProcess[], fn: () => Promise<T>): Promise<{ result: T; window: Window }> {
   const s0 = await ns.sample();
@@ -147,9 +200,7 @@ function storeFigures(w: Window, per: number) {
   const changes = Object.values(w.stores).reduce((n, s) => n + s.changes, 0);
   const writes = Object.values(w.stores).reduce((n, s) => n + s.writes, 0);
   return {
-    byStore: Object.fromEntries(
-      Object.entries(w.stores).map(([k, s]) => [k, { ...s, writesPerChange: ratio(s.writes, s.changes), changesPer: ratio(s.changes, per, 2) }]),
-    ),
+    byStore: Object.fromEntries(Object.entries(w.stores).map(([k, s]) => [k, { ...s, writesPerChange: ratio(s.writes, s.changes), changesPer: ratio(s.changes, per, 2) }])),
     changes,
     writes,
     /** store changes made per login / enrolment */
@@ -205,7 +256,7 @@ const serverFlags = ['--push-interval-seconds', '0', '--push-hourly', '100000'];
 // --server-node-flags "…": node flags for the server process (e.g. GC settings, to compare).
 const serverNodeFlags = (option('server-node-flags') ?? '').split(' ').filter(Boolean);
 const ns = await NsProcess.start({ rootKey, serverFlags, nodeFlags: [...serverNodeFlags, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])] });
-results.serverCommand = `node ${serverNodeFlags.length ? serverNodeFlags.join(" ") + " " : ""}--import tsx src/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(" ")}`;
+results.serverCommand = `node ${serverNodeFlags.length ? `${serverNodeFlags.join(' ')} ` : ''}--import tsx src/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
 const generators: GeneratorProcess[] = [];
 let failed = false;
 try {
@@ -230,7 +281,9 @@ try {
       files: fileFigures(window, result.enrolled),
       window,
     };
-    log(`  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${results.scenarios.enrolBurst.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`);
+    log(
+      `  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${results.scenarios.enrolBurst.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`,
+    );
   }
 
   // (b) idle waiting browsers: text socket (generator 1), then socket.io (generator 2) beside them.
@@ -373,7 +426,12 @@ if (profileDir) {
   if (file) {
     const summary: ProfileSummary = summarizeProfile(path.join(profileDir, file));
     results.serverProfile = summary;
-    log(`server profile: ${summary.busyMs} ms busy; by area: ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${Math.round(a.share * 100)}%`).join(', ')}`);
+    log(
+      `server profile: ${summary.busyMs} ms busy; by area: ${summary.byArea
+        .slice(0, 8)
+        .map((a) => `${a.area} ${Math.round(a.share * 100)}%`)
+        .join(', ')}`,
+    );
     log(`  the whole profile: ${path.join(profileDir, file)} (open it in Chrome DevTools → Performance)`);
   }
 }
@@ -464,7 +522,7 @@ if (storm?.manyPhones && storm?.onePhone) {
 results.ok = !failed;
 
 mkdirSync(path.dirname(outFile), { recursive: true });
-writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`results: ${path.relative(process.cwd(), outFile)}`);
 if (writeReadme && !failed) {
   updateReadme(results, path.relative(path.join(repoRoot, 'bench'), outFile));

@@ -139,7 +139,9 @@ export const sessionMachine = setup({
     mute: (_, _params: { accounts: number[] }) => {},
     startHandshake: assign(({ event }) => (event.type === 'hello' ? { peer: event.peer, op: event.op } : {})),
     endHandshake: assign({ peer: null, op: null, push: null }),
-    notifyScan: emit(({ context }) => ({ type: 'notify', event: context.push ? 'confirmprovoke' : 'confirmscan', ...(context.push?.number ? { number: context.push.number } : {}) }) as const),
+    notifyScan: emit(
+      ({ context }) => ({ type: 'notify', event: context.push ? 'confirmprovoke' : 'confirmscan', ...(context.push?.number ? { number: context.push.number } : {}) }) as const,
+    ),
     setUserContext: assign({ userContext: ({ event }) => (event.type === 'setContext' ? event.userContext : null) }),
     countPing: assign({ pings: ({ context }) => context.pings + 1 }),
     countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
@@ -290,10 +292,7 @@ export const sessionMachine = setup({
           {
             guard: 'revokesLoggedIn',
             target: 'loggedOut',
-            actions: [
-              assign({ lastAccount: ({ context, event }) => (event.deleted ? null : context.lastAccount) }),
-              emit({ type: 'notify', event: 'logout' }),
-            ],
+            actions: [assign({ lastAccount: ({ context, event }) => (event.deleted ? null : context.lastAccount) }), emit({ type: 'notify', event: 'logout' })],
           },
           { guard: 'deletesLastAccount', actions: assign({ lastAccount: null }) },
         ],
@@ -319,5 +318,4 @@ export const sessionMachine = setup({
 export type SessionMachine = typeof sessionMachine;
 
 /** The observable state of a snapshot value (`{waiting: 'locked'}` is `waiting`). */
-export const stateName = (value: unknown): SessionState =>
-  (typeof value === 'string' ? value : Object.keys(value as object)[0]) as SessionState;
+export const stateName = (value: unknown): SessionState => (typeof value === 'string' ? value : Object.keys(value as object)[0]) as SessionState;

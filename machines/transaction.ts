@@ -22,10 +22,7 @@ export interface TransactionContext extends TransactionInput {
   evidence: { signature: string; sf: string; at: number } | null;
 }
 
-export type TransactionEvent =
-  | { type: 'present' }
-  | { type: 'approve'; signature: string; sf: string; at: number }
-  | { type: 'decline' };
+export type TransactionEvent = { type: 'present' } | { type: 'approve'; signature: string; sf: string; at: number } | { type: 'decline' };
 
 export type TransactionOutcome = 'approved' | 'declined' | 'expired';
 export type TransactionEmitted = { type: 'notify'; outcome: TransactionOutcome };

@@ -102,7 +102,7 @@ export async function diagramDiff(dir = MACHINES_DIR): Promise<{ changed: Diagra
  */
 export async function runMachines(options: { check?: boolean; dir?: string; say?: (line: string) => void } = {}): Promise<number> {
   const dir = options.dir ?? MACHINES_DIR;
-  const say = options.say ?? ((line: string) => process.stdout.write(line + '\n'));
+  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f)) || f;
   const { changed, stale, all } = await diagramDiff(dir);
   if (options.check) {

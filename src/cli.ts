@@ -59,12 +59,14 @@ Development:
 Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.
 
 Options of start (each also an environment variable):
-${Object.values(settings).map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`).join('\n')}
+${Object.values(settings)
+  .map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`)
+  .join('\n')}
 `;
 
 async function start(flags: Map<string, string>): Promise<void> {
   const config = loadConfig(flags);
-  const say = (line: string) => process.stdout.write(line + '\n');
+  const say = (line: string) => process.stdout.write(`${line}\n`);
   // Signals are taken from the start: one that comes while the server starts stops it once started.
   let signalled: string | undefined;
   let stop: ((signal: string) => void) | undefined;
@@ -87,7 +89,10 @@ async function start(flags: Map<string, string>): Promise<void> {
     say(`${signal}: stopping`);
     const timer = setTimeout(() => process.exit(1), 5000);
     timer.unref();
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   if (signalled) stop(signalled);
 }

@@ -137,7 +137,10 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
   const demoRaw = raw('demo') ?? 'true';
   if (demoRaw !== 'true' && demoRaw !== 'false') bad('demo', demoRaw, 'true or false');
 
-  const origins = (raw('allowedOrigins') ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = (raw('allowedOrigins') ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const o of origins) {
     try {
       new URL(o);
@@ -180,4 +183,4 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
 }
 
 /** The ws(s):// URL of the app channel, derived from the public URL. */
-export const appChannelUrl = (publicUrl: string): string => publicUrl.replace(/^http/, 'ws') + '/ns/sigmai';
+export const appChannelUrl = (publicUrl: string): string => `${publicUrl.replace(/^http/, 'ws')}/ns/sigmai`;

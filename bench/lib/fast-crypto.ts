@@ -9,25 +9,14 @@
  *   for it, so in the generator process (never in the server) tweetnacl's functions are replaced
  *   by node:crypto ones with the same inputs and outputs. secretbox stays tweetnacl's.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  sign,
-  verify,
-  type JsonWebKey,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { fromB64url, type Signer, type StoredAccount } from '../../src/sdk/app.ts';
 
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /** The Ed25519 private KeyObject of a 32-byte seed (PKCS8 DER; done once per phone). */
-export const ed25519FromSeed = (seed: Uint8Array): KeyObject =>
-  createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' });
+export const ed25519FromSeed = (seed: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' });
 
 /** A Signer over the account's key with node:crypto; `onSign` runs just before each signature. */
 export function nodeSigner(account: StoredAccount, onSign?: () => void): Signer {
@@ -135,7 +124,13 @@ export function useNodeCryptoForTweetnacl(): void {
   n.sign.keyPair = Object.assign(signKeyPair, { fromSecretKey: nacl.sign.keyPair.fromSecretKey, fromSeed: nacl.sign.keyPair.fromSeed });
 
   const detached = (message: Uint8Array, secretKey: Uint8Array) =>
-    new Uint8Array(sign(null, message, edPrivate.get(secretKey, () => ed25519FromSeed(secretKey.subarray(0, 32)))));
+    new Uint8Array(
+      sign(
+        null,
+        message,
+        edPrivate.get(secretKey, () => ed25519FromSeed(secretKey.subarray(0, 32))),
+      ),
+    );
   const detachedVerify = (message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean => {
     if (signature.length !== 64 || publicKey.length !== 32) return false;
     try {

@@ -36,8 +36,13 @@ function areaOf(url: string, fn: string): string {
   if (!url) return fn === 'stringify' || fn === 'parse' ? `JSON.${fn}` : `native: ${fn || '(anonymous)'}`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
-  if (url.startsWith('node:')) return url.replace(/^node:internal\//, 'node:').split('/').slice(0, 2).join('/');
-  const local = url.replace(/^file:\/\//, '').replace(repoRoot + '/', '');
+  if (url.startsWith('node:'))
+    return url
+      .replace(/^node:internal\//, 'node:')
+      .split('/')
+      .slice(0, 2)
+      .join('/');
+  const local = url.replace(/^file:\/\//, '').replace(`${repoRoot}/`, '');
   return local.split('/').slice(0, 2).join('/');
 }
 
@@ -98,13 +103,22 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
   return {
     totalMs: ms(total),
     busyMs: ms(busy),
-    byArea: [...byArea].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
-    top: [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, top).map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
-    inclusive: [...inclusive.values()].sort((a, b) => b.us - a.us).slice(0, top * 2).map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
+    byArea: [...byArea]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
+    top: [...byFn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
+    inclusive: [...inclusive.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top * 2)
+      .map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
   };
 }
 
 function whereOf(node: ProfileNode): string {
   const { url, lineNumber } = node.callFrame;
-  return url ? `${url.replace(/^file:\/\//, '').replace(repoRoot + '/', '')}:${lineNumber + 1}` : '(native)';
+  return url ? `${url.replace(/^file:\/\//, '').replace(`${repoRoot}/`, '')}:${lineNumber + 1}` : '(native)';
 }

@@ -15,7 +15,7 @@ export function updateReadme(r: Record<string, any>, resultsPath: string): void 
   const i = text.indexOf(start);
   const j = text.indexOf(end);
   if (i < 0 || j < i) throw new Error('bench/README.md has no results markers');
-  writeFileSync(file, text.slice(0, i + start.length) + '\n' + renderTable(r, resultsPath) + text.slice(j));
+  writeFileSync(file, `${text.slice(0, i + start.length)}\n${renderTable(r, resultsPath)}${text.slice(j)}`);
 }
 
 export function renderTable(r: Record<string, any>, resultsPath: string): string {
@@ -34,9 +34,24 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
   const row = (...cells: string[]) => rows.push(cells);
   if (many && one) {
     row('**(a) login storm**', '', '', '');
-    row(`completed logins/s (${many.concurrency} phones, ${n(many.seconds, 0)} s, ${n(many.logins)} logins, ${many.errors} errors)`, n(many.perSecond), `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s`, `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}`);
-    row('latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)', lat(one.latencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`);
-    row(`latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.latencyMs), `bare ws round trip p50 ${n(w.roundTripN.latencyMs.p50, 3)} ms (${w.roundTripN.concurrency} sockets)`, `× ${r.ratios.latencyP50VsWsRoundTripManyPhones}`);
+    row(
+      `completed logins/s (${many.concurrency} phones, ${n(many.seconds, 0)} s, ${n(many.logins)} logins, ${many.errors} errors)`,
+      n(many.perSecond),
+      `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s`,
+      `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}`,
+    );
+    row(
+      'latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)',
+      lat(one.latencyMs),
+      `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`,
+      `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`,
+    );
+    row(
+      `latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`,
+      lat(many.latencyMs),
+      `bare ws round trip p50 ${n(w.roundTripN.latencyMs.p50, 3)} ms (${w.roundTripN.concurrency} sockets)`,
+      `× ${r.ratios.latencyP50VsWsRoundTripManyPhones}`,
+    );
     row(`latency proof → phone result, p50 / p95 / p99 (${many.concurrency} phones)`, lat(many.resultLatencyMs), '', '');
     const paced = s.loginStorm.pacedPhones;
     if (paced) {
@@ -47,21 +62,38 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
         '',
       );
     }
-    row('server CPU per login', `${n(many.serverCpuUsPerLogin)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`, `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`);
-    row('CPU during the storm: server / generator / other processes', `${n(many.window.serverCores, 2)} / ${n(many.window.generatorCores, 2)} / ${n(many.window.otherCores, 2)} cores`, `${m.nproc} cores`, '');
+    row(
+      'server CPU per login',
+      `${n(many.serverCpuUsPerLogin)} µs`,
+      `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`,
+      `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`,
+    );
+    row(
+      'CPU during the storm: server / generator / other processes',
+      `${n(many.window.serverCores, 2)} / ${n(many.window.generatorCores, 2)} / ${n(many.window.otherCores, 2)} cores`,
+      `${m.nproc} cores`,
+      '',
+    );
     const t: number[] = many.perSecondTimeline ?? [];
     if (t.length >= 4) row('logins/s second by second, first 3 … last 3 (full seconds)', `${t.slice(0, 3).join(', ')} … ${t.slice(-4, -1).join(', ')}`, '', '');
     row(
       'data files at the end of the storm (a JSON file is only written whole; a journal is appended to)',
-      Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>).map(([f, v]) => `${f} ${n(v.endBytes / 2 ** 20, 2)} MiB`).join('; '),
-      Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>).map(([f, v]) => `${f} +${n(v.growthBytesPer)} bytes per login`).join('; '),
+      Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>)
+        .map(([f, v]) => `${f} ${n(v.endBytes / 2 ** 20, 2)} MiB`)
+        .join('; '),
+      Object.entries(many.files as Record<string, { endBytes: number; growthBytesPer: number }>)
+        .map(([f, v]) => `${f} +${n(v.growthBytesPer)} bytes per login`)
+        .join('; '),
       '',
     );
     row('store changes per login; file writes per change', `${n(many.store.changesPer, 2)}; ${n(many.store.writesPerChange, 3)}`, storeText(many.store), '');
   }
   if (idle) {
     row('**(b) idle waiting browsers**', '', '', '');
-    for (const [kind, label] of [['text', 'text socket'], ['socketio', 'socket.io']] as const) {
+    for (const [kind, label] of [
+      ['text', 'text socket'],
+      ['socketio', 'socket.io'],
+    ] as const) {
       const k = idle[kind];
       row(
         `${label}: ${n(k.browsers)} waiting${k.browsers < k.asked ? ` (of ${n(k.asked)}: the server's open-file limit, ${n(idle.serverFdLimit)})` : ''}; RSS / heap per waiting browser`,
@@ -75,7 +107,12 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
   const push = s.pushRoundTrip;
   if (push?.manyPhones && push?.onePhone) {
     row('**(c) push round trip to listening phones**', '', '', '');
-    row('latency PROVOKE → push at the phone, p50 / p95 / p99 (1 phone)', lat(push.onePhone.pushLatencyMs), `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`, `× ${ratio(push.onePhone.pushLatencyMs.p50, w.roundTrip1.latencyMs.p50, 1)}`);
+    row(
+      'latency PROVOKE → push at the phone, p50 / p95 / p99 (1 phone)',
+      lat(push.onePhone.pushLatencyMs),
+      `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`,
+      `× ${ratio(push.onePhone.pushLatencyMs.p50, w.roundTrip1.latencyMs.p50, 1)}`,
+    );
     row(`latency PROVOKE → push at the phone, p50 / p95 / p99 (${push.manyPhones.concurrency} phones)`, lat(push.manyPhones.pushLatencyMs), '', '');
     row('latency PROVOKE → browser LOGIN (the phone logs in from the push), p50 / p95 / p99 (1 phone)', lat(push.onePhone.loginLatencyMs), '', '');
     row(`latency PROVOKE → browser LOGIN, p50 / p95 / p99 (${push.manyPhones.concurrency} phones)`, lat(push.manyPhones.loginLatencyMs), '', '');
@@ -92,7 +129,12 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     row('**(d) enrolment burst**', '', '', '');
     row(`enrolments/s (${n(enrol.enrolled)} phones, ${enrol.errors} errors)`, n(enrol.perSecond), '', '');
     row('latency getQrEnrol → account stored, p50 / p95 / p99', lat(enrol.latencyMs), '', '');
-    row('server CPU per enrolment', `${n(enrol.serverCpuUsPerEnrolment)} µs`, `pure crypto ${n(c.loginCryptoUs, 0)} µs`, `× ${ratio(enrol.serverCpuUsPerEnrolment, c.loginCryptoUs, 2)}`);
+    row(
+      'server CPU per enrolment',
+      `${n(enrol.serverCpuUsPerEnrolment)} µs`,
+      `pure crypto ${n(c.loginCryptoUs, 0)} µs`,
+      `× ${ratio(enrol.serverCpuUsPerEnrolment, c.loginCryptoUs, 2)}`,
+    );
     row('store changes per enrolment; file writes per change', `${n(enrol.store.changesPer, 2)}; ${n(enrol.store.writesPerChange, 3)}`, storeText(enrol.store), '');
   }
   const soak = s.soak;
@@ -107,7 +149,12 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
       `growth per minute (least squares over ${soak.afterWarmUp.samples} samples): heap ${kib(soak.growthPerMinute.heapBytes)}, RSS ${kib(soak.growthPerMinute.rssBytes)}`,
       `heap end ÷ heap then × ${soak.heapEndVsWarm}`,
     );
-    row('live session actors; server open files (same points)', `${n(warm.liveSessions)} → ${n(end.liveSessions)}; ${n(warm.fds)} → ${n(end.fds)}`, `${n(soak.perSecond * soak.limitSeconds * 2)} expected alive (rate × two limits: authenticated, then logged out)`, '');
+    row(
+      'live session actors; server open files (same points)',
+      `${n(warm.liveSessions)} → ${n(end.liveSessions)}; ${n(warm.fds)} → ${n(end.fds)}`,
+      `${n(soak.perSecond * soak.limitSeconds * 2)} expected alive (rate × two limits: authenticated, then logged out)`,
+      '',
+    );
   }
   function storeText(store: { byStore: Record<string, { changes: number; writes: number; snapshots?: number }> }): string {
     return Object.entries(store.byStore)

@@ -31,18 +31,15 @@ export class Rest {
       headers['content-length'] = body.length;
     }
     return new Promise((resolve, reject) => {
-      const req = http.request(
-        { host: this.#url.hostname, port: this.#url.port, method, path, headers, agent: this.agent },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const raw = Buffer.concat(chunks);
-            resolve({ status: res.statusCode ?? 0, raw, json: () => JSON.parse(raw.toString('utf8')) });
-          });
-          res.on('error', reject);
-        },
-      );
+      const req = http.request({ host: this.#url.hostname, port: this.#url.port, method, path, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, raw, json: () => JSON.parse(raw.toString('utf8')) });
+        });
+        res.on('error', reject);
+      });
       req.on('error', reject);
       req.end(body);
     });

@@ -117,7 +117,7 @@ export class NsProcess {
   }
 
   get appUrl(): string {
-    return this.url.replace(/^http/, 'ws') + '/ns/sigmai';
+    return `${this.url.replace(/^http/, 'ws')}/ns/sigmai`;
   }
 
   static async start(opts: StartOptions): Promise<NsProcess> {
@@ -197,7 +197,7 @@ export class NsProcess {
 
   /** The server's /metrics as a map of `name{labels}` → value. */
   async metrics(): Promise<Map<string, number>> {
-    const text = await (await fetch(this.url + '/metrics')).text();
+    const text = await (await fetch(`${this.url}/metrics`)).text();
     const map = new Map<string, number>();
     for (const line of text.split('\n')) {
       if (!line || line.startsWith('#')) continue;

@@ -70,7 +70,18 @@ export function soakGrowth(samples: readonly SoakSample[], limitSeconds: number)
   return {
     afterWarmUp: { fromSeconds: first.seconds, samples: warm.length },
     /** least-squares growth after the warm-up, per minute */
-    growthPerMinute: { heapBytes: Math.round(slope((s) => s.heapUsed)), rssBytes: Math.round(slope((s) => s.rss)), liveSessions: round(slope((s) => s.liveSessions), 1), fds: round(slope((s) => s.fds), 1) },
+    growthPerMinute: {
+      heapBytes: Math.round(slope((s) => s.heapUsed)),
+      rssBytes: Math.round(slope((s) => s.rss)),
+      liveSessions: round(
+        slope((s) => s.liveSessions),
+        1,
+      ),
+      fds: round(
+        slope((s) => s.fds),
+        1,
+      ),
+    },
     /** heap at the end ÷ heap when the warm-up ended */
     heapEndVsWarm: round(last.heapUsed / first.heapUsed, 3),
   };

@@ -24,10 +24,7 @@ export interface EnrolBurstResult {
   latencyMs: Latency;
 }
 
-export async function enrolBurst(
-  ctx: GeneratorContext,
-  opts: { n: number; concurrency: number },
-): Promise<{ result: EnrolBurstResult; accounts: StoredAccount[] }> {
+export async function enrolBurst(ctx: GeneratorContext, opts: { n: number; concurrency: number }): Promise<{ result: EnrolBurstResult; accounts: StoredAccount[] }> {
   const accounts: StoredAccount[] = [];
   const times: number[] = [];
   let errors = 0;

@@ -70,7 +70,7 @@ export class IdleBrowsers {
   }
 
   #openText(hsid: string): Promise<WebSocket> {
-    const ws = new WebSocket(this.ctx.url.replace(/^http/, 'ws') + '/ns/websocket', { perMessageDeflate: false });
+    const ws = new WebSocket(`${this.ctx.url.replace(/^http/, 'ws')}/ns/websocket`, { perMessageDeflate: false });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => (ws.terminate(), reject(new Error('text browser: no answer to REGISTER'))), 60_000);
       ws.once('open', () => ws.send(`REGISTER ${hsid} ${this.ctx.serverid}`));
@@ -78,7 +78,7 @@ export class IdleBrowsers {
         clearTimeout(timer);
         const line = data.toString();
         if (line.startsWith('LOGOUT ')) resolve(ws);
-        else (ws.terminate(), reject(new Error(`text browser: ${line}`)));
+        else ws.terminate(), reject(new Error(`text browser: ${line}`));
       });
       ws.once('error', (e) => (clearTimeout(timer), reject(e)));
     });
@@ -86,7 +86,7 @@ export class IdleBrowsers {
 
   async #openIo(hsid: string): Promise<Socket> {
     // forceNew: one engine.io connection per browser, as separate browsers have (io() would share one).
-    const socket = io(this.ctx.url + '/sessions', { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 60_000 });
+    const socket = io(`${this.ctx.url}/sessions`, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 60_000 });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', () => resolve());

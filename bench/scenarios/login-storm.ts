@@ -71,7 +71,7 @@ class WaitingBrowser {
 
   /** Opens, registers, and resolves once the NS answered the REGISTER (with LOGOUT: waiting). */
   static open(url: string, hsid: string, serverid: string, timeoutMs: number): Promise<WaitingBrowser> {
-    const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ns/websocket', { perMessageDeflate: false });
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ns/websocket`, { perMessageDeflate: false });
     const browser = new WaitingBrowser(ws);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => (ws.terminate(), reject(new Error('browser: no answer to REGISTER'))), timeoutMs);
@@ -79,8 +79,8 @@ class WaitingBrowser {
       ws.on('message', (data) => {
         const line = data.toString();
         if (line.startsWith('LOGIN ')) browser.#onLogin(performance.now());
-        else if (line.startsWith('LOGOUT ')) (clearTimeout(timer), resolve(browser));
-        else if (line.startsWith('ERROR')) (clearTimeout(timer), reject(new Error(`browser: ${line}`)));
+        else if (line.startsWith('LOGOUT ')) clearTimeout(timer), resolve(browser);
+        else if (line.startsWith('ERROR')) clearTimeout(timer), reject(new Error(`browser: ${line}`));
       });
       ws.on('error', (e) => (clearTimeout(timer), reject(e)));
     });
@@ -218,8 +218,5 @@ export class LoginStorm {
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms))),
-  ]);
+  return Promise.race([promise.finally(() => clearTimeout(timer)), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)))]);
 }

@@ -60,7 +60,7 @@ class Browser {
   }
 
   static open(url: string): Promise<Browser> {
-    const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ns/websocket', { perMessageDeflate: false });
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ns/websocket`, { perMessageDeflate: false });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new Browser(ws)));
       ws.once('error', reject);

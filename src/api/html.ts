@@ -77,7 +77,8 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
       schema: {
         operationId: 'getHtmlLogin',
         summary: 'Generate HTML for the login block',
-        description: "The QR code (inline SVG), the app link, a push button when the session can be provoked, progress and a countdown, in <div class=\"nextauth-block\">. Required permission: 'sessions'.",
+        description:
+          'The QR code (inline SVG), the app link, a push button when the session can be provoked, progress and a countdown, in <div class="nextauth-block">. Required permission: \'sessions\'.',
         tags,
         params: ServerIdParams,
         headers: NonceHeaders,
@@ -108,7 +109,8 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
       schema: {
         operationId: 'getHtmlEnrol',
         summary: 'Generate HTML to enrol a new user',
-        description: "The enrol QR code (inline SVG) and app link with progress and a countdown, in <div class=\"nextauth-block\">. Issues a fresh enrol code for the session. Required permission: 'sessions'.",
+        description:
+          'The enrol QR code (inline SVG) and app link with progress and a countdown, in <div class="nextauth-block">. Issues a fresh enrol code for the session. Required permission: \'sessions\'.',
         tags,
         params: ServerIdParams,
         headers: NonceHeaders,

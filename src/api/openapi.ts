@@ -35,11 +35,7 @@ export function openApiDocument(routes: readonly RouteOptions[], publicUrl: stri
     const url = route.url.replace(/:(\w+)/g, '{$1}');
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
     for (const method of methods) {
-      const parameters = [
-        ...params(schema.params, 'path'),
-        ...params(schema.querystring, 'query'),
-        ...params(schema.headers, 'header'),
-      ];
+      const parameters = [...params(schema.params, 'path'), ...params(schema.querystring, 'query'), ...params(schema.headers, 'header')];
       const responses: Record<string, unknown> = {};
       for (const [status, body] of Object.entries(schema.response ?? { 200: {} })) {
         responses[status] = { description: (body as { description?: string }).description ?? 'OK', content: { 'application/json': { schema: body } } };
@@ -95,4 +91,7 @@ const errorResponse = (description: string) => ({
 
 /** A POST route whose path also has a GET with the same operationId (our POST alias). */
 const isAlias = (routes: readonly RouteOptions[], route: RouteOptions) =>
-  routes.some((r) => r !== route && r.url === route.url && r.method === 'GET' && (r.schema as RouteSchema | undefined)?.operationId === (route.schema as RouteSchema | undefined)?.operationId);
+  routes.some(
+    (r) =>
+      r !== route && r.url === route.url && r.method === 'GET' && (r.schema as RouteSchema | undefined)?.operationId === (route.schema as RouteSchema | undefined)?.operationId,
+  );

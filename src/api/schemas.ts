@@ -7,8 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
 
-const b64url = (bytes: number, description: string) =>
-  Type.String({ pattern: `^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}$`, description });
+const b64url = (bytes: number, description: string) => Type.String({ pattern: `^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}$`, description });
 
 export const ServerIdParams = Type.Object({ serverid: b64url(16, 'Base64url encoded server id (22 characters)') });
 export const AccountIdParams = Type.Object({
@@ -50,23 +49,19 @@ export const UserListQuery = Type.Object({ ...AccountListQuery.properties, searc
 /** An object of attributes (checked further by the registry). */
 export const AttributesBody = Type.Record(Type.String(), Type.Unknown(), { description: 'Attributes (a JSON object)' });
 
-export const Account = Type.Object(
-  {
-    id: Type.Integer(),
-    description: Type.String(),
-    userid: Type.Optional(Type.String()),
-    blocked: Type.Boolean(),
-    clientVersion: Type.Optional(Type.String()),
-    created: Type.Integer(),
-    lastlogin: Type.Optional(Type.Integer()),
-    lastprovoke: Type.Optional(Type.Integer()),
-  },
-);
+export const Account = Type.Object({
+  id: Type.Integer(),
+  description: Type.String(),
+  userid: Type.Optional(Type.String()),
+  blocked: Type.Boolean(),
+  clientVersion: Type.Optional(Type.String()),
+  created: Type.Integer(),
+  lastlogin: Type.Optional(Type.Integer()),
+  lastprovoke: Type.Optional(Type.Integer()),
+});
 export const Accounts = Type.Object({ accounts: Type.Array(Account), totalnumber: Type.Integer() });
 
-export const User = Type.Object(
-  { userid: Type.String(), lastlogin: Type.Optional(Type.Integer()), numberaccounts: Type.Integer() },
-);
+export const User = Type.Object({ userid: Type.String(), lastlogin: Type.Optional(Type.Integer()), numberaccounts: Type.Integer() });
 export const Users = Type.Object({ users: Type.Array(User), totalnumber: Type.Integer() });
 
 const url = (description: string) => Type.String({ maxLength: 2048, description });
@@ -97,70 +92,59 @@ export const ServerInput = Type.Object(
 );
 export type ServerInputBody = Static<typeof ServerInput>;
 
-export const Server = Type.Object(
-  {
-    serverid: Type.String(),
-    serverpk: Type.String(),
-    serverName: Type.String(),
-    logo: Type.String(),
-    appname: Type.Optional(Type.String()),
-    appurl: Type.Optional(Type.String()),
-    appandroid: Type.Optional(Type.String()),
-    appios: Type.Optional(Type.String()),
-    siteurl: Type.Optional(Type.String()),
-    wsurl: Type.Optional(Type.String()),
-    owner: Type.Optional(Type.Integer()),
-    pinTimeout: Type.Integer(),
-    pinTransTimeout: Type.Integer(),
-    pingTime: Type.Integer(),
-    serverFlags: Type.Array(Type.String()),
-    accountCount: Type.Integer(),
-    lastLogin: Type.Optional(Type.Integer()),
-  },
-);
+export const Server = Type.Object({
+  serverid: Type.String(),
+  serverpk: Type.String(),
+  serverName: Type.String(),
+  logo: Type.String(),
+  appname: Type.Optional(Type.String()),
+  appurl: Type.Optional(Type.String()),
+  appandroid: Type.Optional(Type.String()),
+  appios: Type.Optional(Type.String()),
+  siteurl: Type.Optional(Type.String()),
+  wsurl: Type.Optional(Type.String()),
+  owner: Type.Optional(Type.Integer()),
+  pinTimeout: Type.Integer(),
+  pinTransTimeout: Type.Integer(),
+  pingTime: Type.Integer(),
+  serverFlags: Type.Array(Type.String()),
+  accountCount: Type.Integer(),
+  lastLogin: Type.Optional(Type.Integer()),
+});
 export const Servers = Type.Object({ servers: Type.Array(Server), totalnumber: Type.Integer() });
 
-export const ApiKey = Type.Object(
-  {
-    apikey: Type.String({ description: 'The key (in full only when it is made; a hint afterwards)' }),
-    role: Type.String(),
-    description: Type.String(),
-  },
-);
+export const ApiKey = Type.Object({
+  apikey: Type.String({ description: 'The key (in full only when it is made; a hint afterwards)' }),
+  role: Type.String(),
+  description: Type.String(),
+});
 export const ApiKeys = Type.Object({ apikeys: Type.Array(ApiKey) });
 export const Permission = Type.Object({ acl: Type.String(), role: Type.String(), server: Type.String() });
 export const Permissions = Type.Object({ permissions: Type.Array(Permission) });
 export const Role = Type.Object({ role: Type.String() });
 
-export const SessionInfo = Type.Object(
-  {
-    info: Type.Optional(Type.Unknown()),
-    ip: Type.Optional(Type.String({ maxLength: 64 })),
-    logo: Type.Optional(Type.String({ maxLength: 512 * 1024 })),
-    useragent: Type.Optional(Type.String({ maxLength: 1024 })),
-  },
-);
-export const UserContext = Type.Object(
-  { announceinfo: Type.Optional(SessionInfo), sessioninfo: Type.Optional(SessionInfo) },
-);
+export const SessionInfo = Type.Object({
+  info: Type.Optional(Type.Unknown()),
+  ip: Type.Optional(Type.String({ maxLength: 64 })),
+  logo: Type.Optional(Type.String({ maxLength: 512 * 1024 })),
+  useragent: Type.Optional(Type.String({ maxLength: 1024 })),
+});
+export const UserContext = Type.Object({ announceinfo: Type.Optional(SessionInfo), sessioninfo: Type.Optional(SessionInfo) });
 export type UserContextBody = Static<typeof UserContext>;
 
-export const LoginStatus = Type.Object(
-  {
-    loggedin: Type.Boolean(),
-    accountid: Type.Optional(Type.Integer()),
-    userid: Type.Optional(Type.String()),
-    pk: Type.Optional(Type.String({ description: 'Base64 encoded public key of the account' })),
-    hsid: Type.String(),
-    loginqrdata: Type.String(),
-    canprovoke: Type.Boolean(),
-    state: Type.String({ description: 'addition: waiting | challenged | verifying | authenticated | loggedOut' }),
-    userinput: Type.Optional(Type.String({ description: 'addition: what the user typed in the app' })),
-    expires: Type.Optional(Type.Integer({ description: 'addition: when the current state ends (ms since epoch)' })),
-  },
-);
+export const LoginStatus = Type.Object({
+  loggedin: Type.Boolean(),
+  accountid: Type.Optional(Type.Integer()),
+  userid: Type.Optional(Type.String()),
+  pk: Type.Optional(Type.String({ description: 'Base64 encoded public key of the account' })),
+  hsid: Type.String(),
+  loginqrdata: Type.String(),
+  canprovoke: Type.Boolean(),
+  state: Type.String({ description: 'addition: waiting | challenged | verifying | authenticated | loggedOut' }),
+  userinput: Type.Optional(Type.String({ description: 'addition: what the user typed in the app' })),
+  expires: Type.Optional(Type.Integer({ description: 'addition: when the current state ends (ms since epoch)' })),
+});
 
 export const NonceHeaders = Type.Object({ 'x-nonce': Type.String({ description: 'Nonce that identifies the browser session' }) });
-
 
 export const ok = Type.Null({ description: 'OK (empty body)' });

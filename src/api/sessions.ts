@@ -19,32 +19,36 @@ export const QrQuery = Type.Object({
 export function sessionRoutes(app: App, ctx: ApiContext): void {
   const { registry, hub, config } = ctx;
 
-  app.get('/servers/:serverid/sessions/', {
-    schema: {
-      operationId: 'getSession',
-      summary: 'Check if the user is logged in',
-      tags: ['Sessions', 'HTML'],
-      params: ServerIdParams,
-      headers: NonceHeaders,
-      response: { 200: LoginStatus },
+  app.get(
+    '/servers/:serverid/sessions/',
+    {
+      schema: {
+        operationId: 'getSession',
+        summary: 'Check if the user is logged in',
+        tags: ['Sessions', 'HTML'],
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        response: { 200: LoginStatus },
+      },
     },
-  }, async (req) => {
-    const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
-    hub.ensure(server.serverid, hsid);
-    const status = hub.status(server.serverid, hsid);
-    const account = status.account !== null ? registry.accounts.get(server.serverid, status.account) : undefined;
-    return {
-      loggedin: status.state === 'authenticated' && account !== undefined,
-      ...(account ? { accountid: account.id, pk: Buffer.from(account.pk, 'base64url').toString('base64') } : {}),
-      ...(account?.userid !== undefined ? { userid: account.userid } : {}),
-      hsid,
-      loginqrdata: toB64(loginQrBytes(server, hsid, config.publicUrl)),
-      canprovoke: status.canprovoke,
-      state: status.state,
-      ...(status.userinput !== null ? { userinput: status.userinput } : {}),
-      ...(status.expires !== undefined ? { expires: status.expires } : {}),
-    };
-  });
+    async (req) => {
+      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      hub.ensure(server.serverid, hsid);
+      const status = hub.status(server.serverid, hsid);
+      const account = status.account !== null ? registry.accounts.get(server.serverid, status.account) : undefined;
+      return {
+        loggedin: status.state === 'authenticated' && account !== undefined,
+        ...(account ? { accountid: account.id, pk: Buffer.from(account.pk, 'base64url').toString('base64') } : {}),
+        ...(account?.userid !== undefined ? { userid: account.userid } : {}),
+        hsid,
+        loginqrdata: toB64(loginQrBytes(server, hsid, config.publicUrl)),
+        canprovoke: status.canprovoke,
+        state: status.state,
+        ...(status.userinput !== null ? { userinput: status.userinput } : {}),
+        ...(status.expires !== undefined ? { expires: status.expires } : {}),
+      };
+    },
+  );
 
   // GET as 2.2; POST carries the UserContext body (fastify reads no GET body).
   for (const method of ['GET', 'POST'] as const) {
@@ -72,70 +76,93 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
   // ---- pushes --------------------------------------------------------------------------------
   const pushed = { 200: ok };
 
-  app.post('/servers/:serverid/sessions/provokelogin', {
-    config: { optionalBody: true },
-    schema: {
-      operationId: 'provokeLogin',
-      summary: "Push a login to the app of the session's last account",
-      tags,
-      params: ServerIdParams,
-      headers: NonceHeaders,
-      body: UserContext,
-      response: pushed,
+  app.post(
+    '/servers/:serverid/sessions/provokelogin',
+    {
+      config: { optionalBody: true },
+      schema: {
+        operationId: 'provokeLogin',
+        summary: "Push a login to the app of the session's last account",
+        tags,
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        body: UserContext,
+        response: pushed,
+      },
     },
-  }, async (req) => {
-    const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
-    hub.show(server.serverid, hsid, req.body);
-    await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
-    return null;
-  });
-
-  app.post('/servers/:serverid/users/:userid/provokelogin', {
-    config: { optionalBody: true },
-    schema: {
-      operationId: 'provokeLoginOnUser',
-      summary: "Push a login to the apps of the user's accounts",
-      tags,
-      params: UserIdParams,
-      headers: NonceHeaders,
-      body: UserContext,
-      response: pushed,
+    async (req) => {
+      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      hub.show(server.serverid, hsid, req.body);
+      await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
+      return null;
     },
-  }, async (req) => {
-    const { server, hsid } = sessionOf(ctx, req, ['sessions', 'users'], req.params.serverid);
-    registry.users.require(server.serverid, userid(req.params));
-    const accounts = registry.accounts.ofUser(server.serverid, req.params.userid).map((a) => a.id);
-    if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
-    hub.show(server.serverid, hsid, req.body);
-    await ctx.push.provoke(server.serverid, hsid, accounts);
-    return null;
-  });
+  );
 
-  app.post('/servers/:serverid/accounts/:accountid/provokelogin', {
-    config: { optionalBody: true },
-    schema: {
-      operationId: 'provokeLoginOnAccount',
-      summary: "Push a login to the account's app",
-      tags,
-      params: AccountIdParams,
-      headers: NonceHeaders,
-      body: UserContext,
-      response: pushed,
+  app.post(
+    '/servers/:serverid/users/:userid/provokelogin',
+    {
+      config: { optionalBody: true },
+      schema: {
+        operationId: 'provokeLoginOnUser',
+        summary: "Push a login to the apps of the user's accounts",
+        tags,
+        params: UserIdParams,
+        headers: NonceHeaders,
+        body: UserContext,
+        response: pushed,
+      },
     },
-  }, async (req) => {
-    const { server, hsid } = sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
-    const account = registry.accounts.require(server.serverid, req.params.accountid);
-    if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
-    hub.show(server.serverid, hsid, req.body);
-    await ctx.push.provoke(server.serverid, hsid, [account.id]);
-    return null;
-  });
+    async (req) => {
+      const { server, hsid } = sessionOf(ctx, req, ['sessions', 'users'], req.params.serverid);
+      registry.users.require(server.serverid, userid(req.params));
+      const accounts = registry.accounts.ofUser(server.serverid, req.params.userid).map((a) => a.id);
+      if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
+      hub.show(server.serverid, hsid, req.body);
+      await ctx.push.provoke(server.serverid, hsid, accounts);
+      return null;
+    },
+  );
 
-  app.post('/servers/:serverid/sessions/logout', {
-    schema: { operationId: 'logout', summary: 'Force a logout on the given session', tags: ['Sessions', 'HTML'], params: ServerIdParams, headers: NonceHeaders, response: { 200: ok } },
-  }, async (req) => {
-    const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
-    if (!(await hub.logout(server.serverid, hsid))) throw new NsError('INTERNAL', 'The logout could not be saved');
-    return null;
-  });
+  app.post(
+    '/servers/:serverid/accounts/:accountid/provokelogin',
+    {
+      config: { optionalBody: true },
+      schema: {
+        operationId: 'provokeLoginOnAccount',
+        summary: "Push a login to the account's app",
+        tags,
+        params: AccountIdParams,
+        headers: NonceHeaders,
+        body: UserContext,
+        response: pushed,
+      },
+    },
+    async (req) => {
+      const { server, hsid } = sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
+      const account = registry.accounts.require(server.serverid, req.params.accountid);
+      if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
+      hub.show(server.serverid, hsid, req.body);
+      await ctx.push.provoke(server.serverid, hsid, [account.id]);
+      return null;
+    },
+  );
+
+  app.post(
+    '/servers/:serverid/sessions/logout',
+    {
+      schema: {
+        operationId: 'logout',
+        summary: 'Force a logout on the given session',
+        tags: ['Sessions', 'HTML'],
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        response: { 200: ok },
+      },
+    },
+    async (req) => {
+      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      if (!(await hub.logout(server.serverid, hsid))) throw new NsError('INTERNAL', 'The logout could not be saved');
+      return null;
+    },
+  );
 }

@@ -17,9 +17,7 @@ import type { UserView } from '../registry/users.ts';
 import type { Attributes } from '../store/data.ts';
 import { LowdbStore } from '../store/lowdb-store.ts';
 import { RunLockError, acquireRunLock, removeRunLock } from '../store/run-lock.ts';
-import {
-  OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args,
-} from './args.ts';
+import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args } from './args.ts';
 import { clean, fields, json, table, time } from './output.ts';
 
 export interface NewKey {
@@ -67,7 +65,7 @@ export class RestBackend implements Backend {
   ) {}
 
   async call<T>(method: string, route: string, opts: { query?: Record<string, string>; body?: unknown } = {}): Promise<T> {
-    const query = opts.query ? '?' + new URLSearchParams(opts.query).toString() : '';
+    const query = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
     const headers: Record<string, string> = { 'x-apikey': this.key };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -322,7 +320,7 @@ export const COMMANDS: Record<string, Command> = {
       if (name === undefined) throw new UsageError('server create: --name is required');
       return async (b) => {
         const s = await b.createServer(name);
-        return { data: s, text: `Server created: ${s.serverid}\n` + serverText(s) };
+        return { data: s, text: `Server created: ${s.serverid}\n${serverText(s)}` };
       };
     },
   },
@@ -332,7 +330,10 @@ export const COMMANDS: Record<string, Command> = {
       const servers = await b.listServers();
       return {
         data: servers,
-        text: table(['SERVERID', 'NAME', 'ACCOUNTS', 'LAST LOGIN'], servers.map((s) => [s.serverid, s.serverName, s.accountCount, time(s.lastLogin)])),
+        text: table(
+          ['SERVERID', 'NAME', 'ACCOUNTS', 'LAST LOGIN'],
+          servers.map((s) => [s.serverid, s.serverName, s.accountCount, time(s.lastLogin)]),
+        ),
       };
     },
   },
@@ -357,7 +358,14 @@ export const COMMANDS: Record<string, Command> = {
       if ((server === undefined) !== (perms === undefined)) throw new UsageError('key create: --server and --permissions go together');
       let grant: { server: string; permissions: string[] } | undefined;
       if (server !== undefined && perms !== undefined) {
-        const permissions = [...new Set(perms.split(',').map((p) => p.trim()).filter(Boolean))];
+        const permissions = [
+          ...new Set(
+            perms
+              .split(',')
+              .map((p) => p.trim())
+              .filter(Boolean),
+          ),
+        ];
         if (permissions.length === 0) throw new UsageError('--permissions: give at least one');
         for (const p of permissions) {
           if (!(PERMISSIONS as readonly string[]).includes(p)) throw new UsageError(`--permissions: "${p}" is not one of ${PERMISSIONS.join(', ')}`);
@@ -385,7 +393,13 @@ export const COMMANDS: Record<string, Command> = {
       const sid = serverIdArg(serverid!);
       return async (b) => {
         const users = await b.listUsers(sid);
-        return { data: users, text: table(['USERID', 'ACCOUNTS', 'LAST LOGIN'], users.map((u) => [u.userid, u.numberaccounts, time(u.lastlogin)])) };
+        return {
+          data: users,
+          text: table(
+            ['USERID', 'ACCOUNTS', 'LAST LOGIN'],
+            users.map((u) => [u.userid, u.numberaccounts, time(u.lastlogin)]),
+          ),
+        };
       };
     },
   },
@@ -488,7 +502,9 @@ export async function runAdmin(group: string, a: Args): Promise<string> {
   const name = `${group} ${sub ?? ''}`.trim();
   const command = COMMANDS[name];
   if (!command) {
-    const known = Object.keys(COMMANDS).filter((c) => c.startsWith(group + ' ')).map((c) => c.split(' ')[1]);
+    const known = Object.keys(COMMANDS)
+      .filter((c) => c.startsWith(`${group} `))
+      .map((c) => c.split(' ')[1]);
     throw new UsageError(`${sub === undefined ? `${group}: missing subcommand` : `unknown subcommand "${name}"`} (known: ${known.join(', ')})`);
   }
   checkFlags(a.flags, [...COMMON, ...(command.flags ?? [])], name);

@@ -8,7 +8,23 @@
 import path from 'node:path';
 import readline from 'node:readline';
 import WebSocket from 'ws';
-import { Phone, SdkError, answerTransaction, fromB64url, naclSigner, parseQrText, pushToQr, readTransaction, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode, type StoredAccount } from '../sdk/app.ts';
+import {
+  Phone,
+  SdkError,
+  answerTransaction,
+  fromB64url,
+  naclSigner,
+  parseQrText,
+  pushToQr,
+  readTransaction,
+  toB64url,
+  type AppConnection,
+  type ChallengeInfo,
+  type Consent,
+  type Frame,
+  type QrCode,
+  type StoredAccount,
+} from '../sdk/app.ts';
 import { FileKeyStore } from '../sdk/file-keystore.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, type Args } from './args.ts';
 import { clean, fields, json, table } from './output.ts';
@@ -156,7 +172,14 @@ export async function runApp(a: Args, io: Io): Promise<void> {
     checkFlags(flags, ['keystore', 'json', 'help'], 'app list');
     positionals(args, [], 'app list');
     const accounts = (await keystore.list()).map(({ secretKey: _s, boxSecretKey: _b, ...rest }) => rest);
-    io.out(asJson ? json(accounts) : table(['SERVERID', 'ACC', 'SERVER', 'USERID', 'APP URL'], accounts.map((x) => [x.serverid, x.acc, x.name, x.userid, x.appUrl])));
+    io.out(
+      asJson
+        ? json(accounts)
+        : table(
+            ['SERVERID', 'ACC', 'SERVER', 'USERID', 'APP URL'],
+            accounts.map((x) => [x.serverid, x.acc, x.name, x.userid, x.appUrl]),
+          ),
+    );
     return;
   }
 
@@ -279,9 +302,7 @@ async function listen(
   io: Io,
   WS: new (url: string) => unknown,
 ): Promise<void> {
-  const accounts = (await keystore.list()).filter(
-    (a) => (filter.serverid === undefined || a.serverid === filter.serverid) && (filter.acc === undefined || a.acc === filter.acc),
-  );
+  const accounts = (await keystore.list()).filter((a) => (filter.serverid === undefined || a.serverid === filter.serverid) && (filter.acc === undefined || a.acc === filter.acc));
   if (accounts.length === 0) {
     const which = [filter.acc !== undefined ? `account ${filter.acc}` : 'account', filter.serverid !== undefined ? `for server ${filter.serverid}` : ''].join(' ').trim();
     throw new OpError('NO_ACCOUNT', `no ${which} in ${keystore.file}: enrol first (nextauth app enrol)`);

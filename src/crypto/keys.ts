@@ -8,17 +8,7 @@
  *   KeyObject returned by generateKeyPairSync that is exported or used while a garbage collection
  *   frees its keygen job deadlocks the process (~KeyGenJob waits on the key's mutex).
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  sign,
-  timingSafeEqual,
-  verify,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { fromB64url, toB64url } from './encoding.ts';
 
 /** generateKeyPairSync straight to JWK (@types/node has no overload for OKP keys as JWK). */

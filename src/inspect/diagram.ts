@@ -83,10 +83,7 @@ export interface MachineDiagram {
 
 /** Looks like an XState machine (what `scripts/machines.ts` picks from a module's exports). */
 export const isMachine = (value: unknown): value is AnyStateMachine =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as { root?: unknown }).root === 'object' &&
-  typeof (value as { transition?: unknown }).transition === 'function';
+  typeof value === 'object' && value !== null && typeof (value as { root?: unknown }).root === 'object' && typeof (value as { transition?: unknown }).transition === 'function';
 
 const BUILTIN_ACTION = /^xstate\./;
 
@@ -141,8 +138,7 @@ const arrowActions = (actions: readonly unknown[]): string[] =>
   actions.map((a) => emitText(a) ?? (namedAction(a)?.startsWith('notify') ? namedAction(a) : null)).filter((a): a is string => a !== null);
 
 /** The actions shown inside a state: named actions and readable emits, in order. */
-const stateActions = (actions: readonly unknown[]): string[] =>
-  actions.map((a) => namedAction(a) ?? emitText(a)).filter((a): a is string => a !== null);
+const stateActions = (actions: readonly unknown[]): string[] => actions.map((a) => namedAction(a) ?? emitText(a)).filter((a): a is string => a !== null);
 
 const withActions = (head: string, actions: string[]): string => (actions.length ? `${head} / ${actions.join(', ')}` : head);
 
@@ -242,7 +238,13 @@ function shortNames(all: DiagramState[], rootId: string): Map<string, string> {
   const names = new Map<string, string>();
   for (const s of all) {
     let name = clean(s.name);
-    if ((count.get(name) ?? 0) > 1 && s.id !== rootId) name = clean(s.id.slice(rootId.length + 1).split('.').join('__'));
+    if ((count.get(name) ?? 0) > 1 && s.id !== rootId)
+      name = clean(
+        s.id
+          .slice(rootId.length + 1)
+          .split('.')
+          .join('__'),
+      );
     if (MERMAID_RESERVED.has(name) || /^[0-9]/.test(name)) name = `s_${name}`;
     names.set(s.id, name);
   }
@@ -306,7 +308,7 @@ export function toMermaid(machine: AnyStateMachine | MachineDiagram): string {
     const title = s.type === 'history' ? `${s.name} (history)` : s.name;
     if (s.states.length) {
       out.push(`${pad}state "${mermaidText(title)}" as ${name} {`);
-      body(s, pad + '  ');
+      body(s, `${pad}  `);
       out.push(`${pad}}`);
       if (s.lines.length) {
         out.push(`${pad}note right of ${name}`);
@@ -335,7 +337,7 @@ export function toMermaid(machine: AnyStateMachine | MachineDiagram): string {
   } else {
     body(d.root, '  ');
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 // --- Graphviz DOT ---------------------------------------------------------------------------------
@@ -374,7 +376,7 @@ export function toDot(machine: AnyStateMachine | MachineDiagram): string {
       const title = [s.name, ...(s.id === d.root.id && lines.length ? ['in every state:'] : []), ...lines].map(dotText).join('\\n');
       out.push(`${pad}subgraph ${cluster(s.id)} {`);
       out.push(`${pad}  label=${dotString(title)}; style=${s.type === 'parallel' ? '"rounded,dashed"' : 'rounded'};`);
-      inner(s, pad + '  ');
+      inner(s, `${pad}  `);
       out.push(`${pad}}`);
       return;
     }
@@ -383,7 +385,7 @@ export function toDot(machine: AnyStateMachine | MachineDiagram): string {
       out.push(`${pad}${dotId(s.id)} [label=${dotString(title)}, shape=box, style=rounded, peripheries=2];`);
       return;
     }
-    const label = s.lines.length ? `{${title}|${s.lines.map((l) => recordText(l) + '\\l').join('')}}` : title;
+    const label = s.lines.length ? `{${title}|${s.lines.map((l) => `${recordText(l)}\\l`).join('')}}` : title;
     out.push(`${pad}${dotId(s.id)} [label=${dotString(label)}];`);
   };
 
@@ -414,5 +416,5 @@ export function toDot(machine: AnyStateMachine | MachineDiagram): string {
     out.push(`  ${anchor(e.source)} -> ${anchor(e.target)} [${attrs.join(', ')}];`);
   }
   out.push('}');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -143,7 +143,7 @@ export function statePaths(value: unknown, prefix = ''): string[] {
 /** A state value as one dotted string: the leaves (`waiting.open`; parallel regions joined by ', '). */
 export function stateText(value: unknown): string {
   const paths = statePaths(value);
-  const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(p + '.')));
+  const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(`${p}.`)));
   return leaves.join(', ');
 }
 

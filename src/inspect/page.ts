@@ -43,7 +43,7 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const CSS = String.raw`
+const CSS = `
 :root {
   --bg: #f4f6fa; --panel: #fff; --ink: #1d2433; --muted: #667085; --line: #e3e7ee; --accent: #3b5bdb;
   --waiting: #64748b; --challenged: #d97706; --verifying: #7c3aed; --failing: #dc2626;

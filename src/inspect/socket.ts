@@ -124,7 +124,12 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
   const scopeOf = (key: unknown): { principal: Principal; servers: Set<string> | null } => {
     const principal = registry.access.authenticate(typeof key === 'string' && key !== '' ? key : undefined, undefined);
     if (registry.access.has(principal, 'servers')) return { principal, servers: null };
-    const servers = new Set(registry.servers.list().filter((s) => registry.access.has(principal, 'servers', s.serverid)).map((s) => s.serverid));
+    const servers = new Set(
+      registry.servers
+        .list()
+        .filter((s) => registry.access.has(principal, 'servers', s.serverid))
+        .map((s) => s.serverid),
+    );
     if (servers.size === 0) throw new NsError('FORBIDDEN', "The inspector needs an api key with 'servers' or root");
     return { principal, servers };
   };

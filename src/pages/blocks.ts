@@ -12,8 +12,7 @@ import { qrImage } from '../api/images.ts';
 import { assetUrl } from './assets.ts';
 
 /** Escapes text for HTML content and double-quoted attributes. */
-export const esc = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const esc = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** What the blocks show of a server. */
 export interface BlockServer {
@@ -105,8 +104,7 @@ function statusText(state: SessionState, kind: 'login' | 'enrol'): string {
 }
 
 /** The state a block shows (the footer script keeps it current): waiting, scanned, loggedin. */
-const blockState = (state: SessionState): string =>
-  state === 'authenticated' ? 'loggedin' : state === 'challenged' || state === 'verifying' ? 'scanned' : 'waiting';
+const blockState = (state: SessionState): string => (state === 'authenticated' ? 'loggedin' : state === 'challenged' || state === 'verifying' ? 'scanned' : 'waiting');
 
 const minutes = (ms: number): string => {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -122,7 +120,12 @@ function appStores(server: BlockServer): string {
 }
 
 /** The parts every code block has: head, QR figure, app link, "can't scan" help, status, countdown. */
-async function codeBlock(input: CodeBlockInput, kind: 'login' | 'enrol', texts: { title: string; qrLabel: string; help: string; phoneHelp: string; linkText: string }, extra: string): Promise<string> {
+async function codeBlock(
+  input: CodeBlockInput,
+  kind: 'login' | 'enrol',
+  texts: { title: string; qrLabel: string; help: string; phoneHelp: string; linkText: string },
+  extra: string,
+): Promise<string> {
   const { server, session, publicUrl, now } = input;
   const id = `nextauth-${kind}-${session.hsid.slice(0, 10).replace(/[^A-Za-z0-9]/g, 'x')}`;
   const logo = logoDataUrl(server.logo);

@@ -69,7 +69,7 @@ async function siteKey(deps: DemoDeps, serverid: string): Promise<string> {
   const creator = rootPrincipal(registry) ?? { role: 'nextauth-demo', keyRole: 'nextauth-demo' };
   const { apikey, role } = await registry.access.createApiKey(creator, 'demo site (/demo)');
   await registry.access.grant(serverid, role, ['sessions', 'users']);
-  await writeFile(file, JSON.stringify({ serverid, apikey, role }, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(file, `${JSON.stringify({ serverid, apikey, role }, null, 2)}\n`, { mode: 0o600 });
   deps.log?.info({ role }, 'demo site: made its api key');
   return apikey;
 }
@@ -264,7 +264,11 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
   };
 
   /** The NS's REST API, as the site's backend calls it. */
-  async function rest<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT', url: string, opts: { nonce?: string; body?: unknown } = {}): Promise<{ status: number; body: T; text: string }> {
+  async function rest<T = Record<string, unknown>>(
+    method: 'GET' | 'POST' | 'PUT',
+    url: string,
+    opts: { nonce?: string; body?: unknown } = {},
+  ): Promise<{ status: number; body: T; text: string }> {
     const res = await app.inject({
       method,
       url,
@@ -287,7 +291,12 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
   await app.register(async (demo) => {
     demo.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     demo.get('/demo/demo.css', pub, async (req, reply) => sendAsset(req, reply, demoCss));
-    demo.get('/demo', pub, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(serverid ? framePage() : noServerPage()));
+    demo.get('/demo', pub, async (_req, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send(serverid ? framePage() : noServerPage()),
+    );
 
     demo.get('/demo/phone', pub, async (_req, reply) => {
       const script = await bundle('phone-panel');
@@ -377,7 +386,10 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
         if (r) payment = outcomeOf(r.body);
       }
       const rows = accounts.body.accounts
-        .map((a) => `<tr><td>${a.id}${a.id === status.accountid ? ' <small>(this login)</small>' : ''}</td><td>${esc(a.description)}</td><td>${date(a.created)}</td><td>${date(a.lastlogin)}</td></tr>`)
+        .map(
+          (a) =>
+            `<tr><td>${a.id}${a.id === status.accountid ? ' <small>(this login)</small>' : ''}</td><td>${esc(a.description)}</td><td>${date(a.created)}</td><td>${date(a.lastlogin)}</td></tr>`,
+        )
         .join('');
       const body = `<header class="site-header"><span class="brand">Example Site</span><span class="who">Logged in as <strong id="who">${esc(userid)}</strong></span></header>
   <main class="site-main">
@@ -440,8 +452,15 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
           message = e instanceof Error ? e.message : String(e);
         }
       }
-      if (json) return reply.code(tid ? 200 : 409).header('cache-control', 'no-store').send(tid ? { tid } : { message });
-      return reply.code(303).header('location', tid ? `/demo/site?tid=${encodeURIComponent(tid)}` : '/demo/site').send();
+      if (json)
+        return reply
+          .code(tid ? 200 : 409)
+          .header('cache-control', 'no-store')
+          .send(tid ? { tid } : { message });
+      return reply
+        .code(303)
+        .header('location', tid ? `/demo/site?tid=${encodeURIComponent(tid)}` : '/demo/site')
+        .send();
     });
 
     demo.get('/demo/site/pay/:tid', pub, async (req, reply) => {

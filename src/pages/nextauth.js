@@ -27,17 +27,14 @@
  *
  * Plain ES2017, no build step, no dependency, no inline styles (works under a strict CSP).
  */
-(function () {
-  'use strict';
-  if (window.nextAuth && window.nextAuth.footer) return;
+(() => {
+  if (window.nextAuth?.footer) return;
 
   var script = document.currentScript || document.querySelector('script[data-nextauth-footer]');
-  var data = (script && script.dataset) || {};
-  var NS = String(data.ns || (script && script.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, '');
+  var data = script?.dataset || {};
+  var NS = String(data.ns || (script?.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, '');
   var forcedTransport = data.transport || '';
-  var isPhone =
-    /Android|iPhone|iPad|iPod|Mobile|Windows Phone/i.test(navigator.userAgent) ||
-    (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
+  var isPhone = /Android|iPhone|iPad|iPod|Mobile|Windows Phone/i.test(navigator.userAgent) || (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
 
   // ───────────────────────── sessions ─────────────────────────
 
@@ -47,7 +44,7 @@
   var unloading = false;
 
   function keyOf(srv, hsid) {
-    return srv + ' ' + hsid;
+    return `${srv} ${hsid}`;
   }
 
   function sessionFor(srv, hsid, loggedin) {
@@ -64,10 +61,10 @@
   var listed = [];
   try {
     listed = JSON.parse(data.sessions || '[]');
-  } catch (e) {
+  } catch {
     listed = [];
   }
-  listed.forEach(function (x) {
+  listed.forEach((x) => {
     if (x && typeof x.srv === 'string' && typeof x.hsid === 'string') sessionFor(x.srv, x.hsid, x.loggedin === true);
   });
 
@@ -80,7 +77,7 @@
   function minutes(ms) {
     var s = Math.max(0, Math.ceil(ms / 1000));
     var r = s % 60;
-    return Math.floor(s / 60) + ':' + (r < 10 ? '0' : '') + r;
+    return `${Math.floor(s / 60)}:${r < 10 ? '0' : ''}${r}`;
   }
 
   var TEXT = {
@@ -114,7 +111,7 @@
   };
 
   function render(block) {
-    var s = block.nextauth && block.nextauth.session;
+    var s = block.nextauth?.session;
     if (!s) return;
     var b = block.nextauth;
     var kind = b.kind === 'enrol' ? 'enrol' : 'login';
@@ -125,7 +122,7 @@
     block.setAttribute('data-state', state);
     var status = $(block, '.nextauth-status');
     if (status) {
-      var text = state === 'error' ? ERRORS[s.ui.code] || 'Something went wrong (' + s.ui.code + ').' : TEXT[kind][state] || '';
+      var text = state === 'error' ? ERRORS[s.ui.code] || `Something went wrong (${s.ui.code}).` : TEXT[kind][state] || '';
       status.textContent = text;
       if (state === 'confirm' && s.ui.number) {
         status.appendChild(document.createTextNode(' Pick this number on your phone:'));
@@ -160,12 +157,12 @@
 
   function setUi(s, state, extra) {
     s.ui = { state: state };
-    if (extra) for (var k in extra) if (Object.prototype.hasOwnProperty.call(extra, k)) s.ui[k] = extra[k];
+    if (extra) for (var k in extra) if (Object.hasOwn(extra, k)) s.ui[k] = extra[k];
     if (s.uiTimer) clearTimeout(s.uiTimer);
     s.uiTimer = null;
     // Passing notices go back to "waiting" after a while.
     if (state === 'cancelled' || state === 'noaccounts' || state === 'error') {
-      s.uiTimer = setTimeout(function () {
+      s.uiTimer = setTimeout(() => {
         if (s.ui.state === state) setUi(s, 'waiting');
       }, 6000);
     }
@@ -196,7 +193,7 @@
     if (s.blocks.indexOf(block) < 0) s.blocks.push(block);
     if (isPhone) block.classList.add('nextauth-mobile');
 
-    block.addEventListener('click', function (e) {
+    block.addEventListener('click', (e) => {
       var t = e.target;
       if (!(t instanceof Element)) return;
       if (t.closest('.nextauth-push')) provokeSession(s);
@@ -213,12 +210,12 @@
     });
     var linkText = $(block, '.nextauth-linktext');
     if (linkText) {
-      linkText.addEventListener('focus', function () {
+      linkText.addEventListener('focus', () => {
         linkText.select();
       });
     }
     if (b.expires) {
-      b.timer = setInterval(function () {
+      b.timer = setInterval(() => {
         tick(block);
       }, 1000);
       tick(block);
@@ -238,13 +235,13 @@
 
   function tick(block) {
     var b = block.nextauth;
-    if (!b || !b.expires) return;
+    if (!b?.expires) return;
     var s = b.session;
     var left = b.expires - Date.now();
     var time = $(block, '.nextauth-time');
     if (time) time.textContent = minutes(left);
     var bar = $(block, '.nextauth-bar > span');
-    if (bar) bar.style.width = Math.max(0, Math.min(100, (left / b.total) * 100)).toFixed(1) + '%';
+    if (bar) bar.style.width = `${Math.max(0, Math.min(100, (left / b.total) * 100)).toFixed(1)}%`;
     var idle = !s.loggedin && (s.ui.state === 'waiting' || s.ui.state === 'cancelled' || s.ui.state === 'error' || s.ui.state === 'noaccounts');
     if (!idle) return;
     if (left <= b.lead && !b.refreshing && Date.now() >= b.retryAt) refreshBlock(block, false);
@@ -256,9 +253,9 @@
 
   /** The session went back to waiting (cancel): its idle limit starts again, so do the countdowns. */
   function restartCountdowns(s) {
-    s.blocks.forEach(function (block) {
+    s.blocks.forEach((block) => {
       var b = block.nextauth;
-      if (b && b.expires && b.kind === 'login') b.expires = Date.now() + b.total;
+      if (b?.expires && b.kind === 'login') b.expires = Date.now() + b.total;
     });
   }
 
@@ -282,11 +279,11 @@
     var focused = document.activeElement;
     refreshing = { asked: asked };
     fetch(location.href, { credentials: 'same-origin', cache: 'no-store', headers: { 'X-Nextauth-Refresh': '1' } })
-      .then(function (r) {
-        if (!r.ok) throw new Error('HTTP ' + r.status);
+      .then((r) => {
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
         return r.text();
       })
-      .then(function (html) {
+      .then((html) => {
         var doc = new DOMParser().parseFromString(html, 'text/html');
         var fresh = doc.querySelectorAll('.nextauth-block[data-nextauth][data-srv][data-hsid]');
         var shown = document.querySelectorAll('.nextauth-block[data-nextauth][data-srv][data-hsid]');
@@ -297,7 +294,12 @@
           var match = null;
           for (var j = 0; j < fresh.length && !match; j++) {
             var f = fresh[j];
-            if (f.getAttribute('data-nextauth') === old.getAttribute('data-nextauth') && f.getAttribute('data-srv') === old.getAttribute('data-srv') && f.getAttribute('data-hsid') === old.getAttribute('data-hsid')) match = f;
+            if (
+              f.getAttribute('data-nextauth') === old.getAttribute('data-nextauth') &&
+              f.getAttribute('data-srv') === old.getAttribute('data-srv') &&
+              f.getAttribute('data-hsid') === old.getAttribute('data-hsid')
+            )
+              match = f;
           }
           if (!match) {
             if (asked.indexOf(old) >= 0) missing = true;
@@ -329,9 +331,9 @@
         refreshing = null;
         if (missing) reloadPage();
       })
-      .catch(function () {
+      .catch(() => {
         refreshing = null;
-        asked.forEach(function (a) {
+        asked.forEach((a) => {
           if (!a.nextauth) return;
           a.nextauth.refreshing = false;
           a.nextauth.retryAt = Date.now() + 5000;
@@ -384,7 +386,7 @@
         setUi(s, 'scanned');
         break;
       case 'confirmprovoke':
-        setUi(s, 'confirm', extra && extra.number ? { number: extra.number } : null);
+        setUi(s, 'confirm', extra?.number ? { number: extra.number } : null);
         break;
       case 'cancel':
         restartCountdowns(s);
@@ -401,11 +403,11 @@
         break;
     }
     var detail = { srv: srv, hsid: hsid, event: event, loggedin: s.loggedin, changed: changed, sync: !!sync };
-    if (extra) for (var k in extra) if (Object.prototype.hasOwnProperty.call(extra, k) && !(k in detail)) detail[k] = extra[k];
+    if (extra) for (var k in extra) if (Object.hasOwn(extra, k) && !(k in detail)) detail[k] = extra[k];
     var domEvent;
     try {
       domEvent = new CustomEvent('nextauth', { detail: detail, cancelable: true });
-    } catch (e) {
+    } catch {
       domEvent = document.createEvent('CustomEvent');
       domEvent.initCustomEvent('nextauth', false, true, detail);
     }
@@ -415,7 +417,7 @@
     if (typeof callback === 'function') {
       try {
         callback(detail);
-      } catch (e) {
+      } catch {
         if (window.console) console.error('nextAuth callback failed', e);
       }
       return;
@@ -440,9 +442,9 @@
   /** Runs `action` once a transport is connected (at once if it is), or `fail` after 8 s. */
   var waiting = [];
   function whenConnected(action, fail) {
-    if (transport && transport.connected()) return action();
+    if (transport?.connected()) return action();
     var item = { action: action, timer: null };
-    item.timer = setTimeout(function () {
+    item.timer = setTimeout(() => {
       var i = waiting.indexOf(item);
       if (i >= 0) waiting.splice(i, 1);
       fail();
@@ -452,7 +454,7 @@
   function connectedNow() {
     var run = waiting;
     waiting = [];
-    run.forEach(function (item) {
+    run.forEach((item) => {
       clearTimeout(item.timer);
       item.action();
     });
@@ -461,10 +463,10 @@
   function provokeSession(s) {
     setUi(s, 'sending');
     whenConnected(
-      function () {
+      () => {
         transport.provoke(s);
       },
-      function () {
+      () => {
         provokeFailed(s, 'NOT_CONNECTED');
       },
     );
@@ -472,10 +474,10 @@
 
   function logoutSession(s) {
     whenConnected(
-      function () {
+      () => {
         transport.logout(s);
       },
-      function () {
+      () => {
         provokeFailed(s, 'NOT_CONNECTED');
       },
     );
@@ -486,7 +488,7 @@
   var transport = null;
 
   function backoff(attempt) {
-    var base = Math.min(30000, 1000 * Math.pow(2, attempt));
+    var base = Math.min(30000, 1000 * 2 ** attempt);
     return base / 2 + Math.random() * (base / 2);
   }
 
@@ -497,23 +499,21 @@
     var opened = 0;
     var timer = null;
     var pending = null; // the session of the last PROVOKE, for an `ERROR <code>` that names none
-    var url = NS.replace(/^http/, 'ws') + '/ns/websocket';
+    var url = `${NS.replace(/^http/, 'ws')}/ns/websocket`;
     var self = {
       name: 'text',
-      connected: function () {
-        return !!ws && ws.readyState === 1;
-      },
-      watch: function (s) {
+      connected: () => !!ws && ws.readyState === 1,
+      watch: (s) => {
         send('REGISTER', s);
       },
-      provoke: function (s) {
+      provoke: (s) => {
         pending = { s: s, at: Date.now() };
         send('PROVOKE', s);
       },
-      logout: function (s) {
+      logout: (s) => {
         send('LOGOUT', s);
       },
-      reconnectNow: function () {
+      reconnectNow: () => {
         if (self.connected() || unloading) return;
         if (timer) clearTimeout(timer);
         attempt = 0;
@@ -521,22 +521,22 @@
       },
     };
     function send(type, s) {
-      if (self.connected()) ws.send(type + ' ' + s.hsid + ' ' + s.srv);
+      if (self.connected()) ws.send(`${type} ${s.hsid} ${s.srv}`);
     }
     function open() {
       timer = null;
       try {
         ws = new WebSocket(url);
-      } catch (e) {
+      } catch {
         return schedule();
       }
-      ws.onopen = function () {
+      ws.onopen = () => {
         attempt = 0;
         order.forEach(self.watch);
         connectedNow();
         if (++opened > 1) reconnected();
       };
-      ws.onmessage = function (e) {
+      ws.onmessage = (e) => {
         var parts = String(e.data).split(' ');
         if (parts[0] === 'ERROR') {
           if (pending && Date.now() - pending.at < 10000) provokeFailed(pending.s, parts[1] || 'ERROR');
@@ -550,11 +550,11 @@
         if (event === 'transaction' && parts[4]) more = { transaction: { tid: parts[3], outcome: parts[4] } };
         onEvent(parts[2], parts[1], event, more, false);
       };
-      ws.onclose = function () {
+      ws.onclose = () => {
         ws = null;
         schedule();
       };
-      ws.onerror = function () {};
+      ws.onerror = () => {};
     }
     function schedule() {
       if (unloading || timer) return;
@@ -571,8 +571,8 @@
     var connects = 0;
     var failures = 0;
     var gaveUp = false;
-    var socket = io(u.origin + '/sessions', {
-      path: u.pathname.replace(/\/+$/, '') + '/socket.io',
+    var socket = io(`${u.origin}/sessions`, {
+      path: `${u.pathname.replace(/\/+$/, '')}/socket.io`,
       reconnectionDelay: 1000,
       reconnectionDelayMax: 30000,
       randomizationFactor: 0.5,
@@ -584,34 +584,32 @@
       socket.close();
       fallback();
     }
-    var firstTry = setTimeout(function () {
+    var firstTry = setTimeout(() => {
       if (!everConnected) giveUp();
     }, 10000);
     var self = {
       name: 'socket.io',
-      connected: function () {
-        return socket.connected;
-      },
-      watch: function (s) {
+      connected: () => socket.connected,
+      watch: (s) => {
         if (!socket.connected) return;
-        socket.emit('watch', { srv: s.srv, hsid: s.hsid }, function (ack) {
+        socket.emit('watch', { srv: s.srv, hsid: s.hsid }, (ack) => {
           if (ack && !ack.error) onState(s, ack.state, ack.canprovoke);
         });
       },
-      provoke: function (s) {
-        socket.timeout(10000).emit('provoke', { srv: s.srv, hsid: s.hsid }, function (err, ack) {
+      provoke: (s) => {
+        socket.timeout(10000).emit('provoke', { srv: s.srv, hsid: s.hsid }, (err, ack) => {
           if (err) provokeFailed(s, 'NOT_CONNECTED');
-          else if (ack && ack.error) provokeFailed(s, ack.error);
+          else if (ack?.error) provokeFailed(s, ack.error);
         });
       },
-      logout: function (s) {
-        socket.emit('logout', { srv: s.srv, hsid: s.hsid }, function () {});
+      logout: (s) => {
+        socket.emit('logout', { srv: s.srv, hsid: s.hsid }, () => {});
       },
-      reconnectNow: function () {
+      reconnectNow: () => {
         if (!socket.connected && !unloading) socket.connect();
       },
     };
-    socket.on('connect', function () {
+    socket.on('connect', () => {
       everConnected = true;
       clearTimeout(firstTry);
       // Watch again after every (re)connect: the acks tell the current state, so no event is lost.
@@ -619,10 +617,10 @@
       connectedNow();
       if (++connects > 1) reconnected();
     });
-    socket.on('connect_error', function () {
+    socket.on('connect_error', () => {
       if (!everConnected && ++failures >= 2) giveUp();
     });
-    socket.on('status', function (st) {
+    socket.on('status', (st) => {
       if (!st || typeof st.srv !== 'string' || typeof st.hsid !== 'string') return;
       var extra = {};
       if (st.number) extra.number = String(st.number);
@@ -645,15 +643,15 @@
       done(io);
     }
     var tag = document.createElement('script');
-    tag.src = NS + '/ns/socket.io.min.js';
+    tag.src = `${NS}/ns/socket.io.min.js`;
     tag.async = true;
-    tag.onload = function () {
+    tag.onload = () => {
       finish(typeof window.io === 'function' && window.io !== previous ? window.io : null);
     };
-    tag.onerror = function () {
+    tag.onerror = () => {
       finish(null);
     };
-    setTimeout(function () {
+    setTimeout(() => {
       finish(null);
     }, 10000);
     (document.head || document.documentElement).appendChild(tag);
@@ -683,7 +681,7 @@
     if (started) return;
     started = true;
     if (forcedTransport === 'text' || typeof URL !== 'function') return startText();
-    loadIo(function (io) {
+    loadIo((io) => {
       if (!io) return startText();
       transport = ioTransport(io, startText);
     });
@@ -697,13 +695,13 @@
     if (order.length) start();
   }
 
-  window.addEventListener('pagehide', function () {
+  window.addEventListener('pagehide', () => {
     unloading = true;
   });
-  window.addEventListener('pageshow', function (e) {
+  window.addEventListener('pageshow', (e) => {
     if (e.persisted) unloading = false;
   });
-  window.addEventListener('online', function () {
+  window.addEventListener('online', () => {
     if (transport) transport.reconnectNow();
   });
 
@@ -715,39 +713,29 @@
   window.nextAuth = {
     footer: true,
     version: 1,
-    transport: function () {
-      return transport ? transport.name : null;
-    },
-    connected: function () {
-      return !!transport && transport.connected();
-    },
-    sessions: function () {
-      return order.map(function (s) {
-        return { srv: s.srv, hsid: s.hsid, loggedin: s.loggedin, canprovoke: s.canprovoke, state: s.ui.state };
-      });
-    },
+    transport: () => (transport ? transport.name : null),
+    connected: () => !!transport && transport.connected(),
+    sessions: () => order.map((s) => ({ srv: s.srv, hsid: s.hsid, loggedin: s.loggedin, canprovoke: s.canprovoke, state: s.ui.state })),
     /** Watch one more session (loggedin: its state as the page knows it). */
-    watch: function (srv, hsid, loggedin) {
+    watch: (srv, hsid, loggedin) => {
       sessionFor(srv, hsid, loggedin);
       start();
     },
-    provoke: function (srv, hsid) {
+    provoke: (srv, hsid) => {
       var s = find(srv, hsid);
       if (s) provokeSession(s);
     },
-    logout: function (srv, hsid) {
+    logout: (srv, hsid) => {
       var s = find(srv, hsid);
       if (s) logoutSession(s);
     },
     /** Fetch fresh blocks now (the countdown does this by itself before a code goes stale). */
-    refresh: function () {
+    refresh: () => {
       var blocks = document.querySelectorAll('.nextauth-block');
       for (var i = 0; i < blocks.length; i++) if (blocks[i].nextauth) refreshBlock(blocks[i], false);
     },
     /** How many blocks were swapped for fresh ones. */
-    refreshed: function () {
-      return refreshed;
-    },
+    refreshed: () => refreshed,
   };
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

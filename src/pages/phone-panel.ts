@@ -8,7 +8,22 @@
  * It also shows the transactions a site asks it to approve (the fields it signs), with a PIN.
  * Its accounts live in localStorage, so a reload keeps them.
  */
-import { answerTransaction, fromB64url, naclSigner, Phone, parseQrText, pushToQr, readTransaction, SdkError, toB64url, type AppConnection, type ChallengeInfo, type Consent, type Frame, type QrCode } from '../sdk/app.ts';
+import {
+  answerTransaction,
+  fromB64url,
+  naclSigner,
+  Phone,
+  parseQrText,
+  pushToQr,
+  readTransaction,
+  SdkError,
+  toB64url,
+  type AppConnection,
+  type ChallengeInfo,
+  type Consent,
+  type Frame,
+  type QrCode,
+} from '../sdk/app.ts';
 import { withAccount, type KeyStore, type StoredAccount } from '../sdk/keystore.ts';
 
 // ───────────────────────── storage ─────────────────────────
@@ -202,7 +217,16 @@ function askConsent(ask: Ask): Promise<Consent> {
       report.addEventListener('click', () => done({ accept: false, report: true }));
       buttons.append(report);
     }
-    screen.append(h('div', { class: 'consent', role: 'group', 'aria-labelledby': 'consent-title' }, logo, heading, push ? h('p', { class: 'pushed' }, 'A login request was pushed to this phone.') : null, details));
+    screen.append(
+      h(
+        'div',
+        { class: 'consent', role: 'group', 'aria-labelledby': 'consent-title' },
+        logo,
+        heading,
+        push ? h('p', { class: 'pushed' }, 'A login request was pushed to this phone.') : null,
+        details,
+      ),
+    );
     if (needPin) screen.append(h('p', { class: 'pin' }, h('label', { for: 'pin' }, 'PIN '), pin, h('span', { id: 'pin-help', class: 'hint' }, ' (simulated: any 4 digits)')));
     screen.append(buttons, error);
     heading.focus();

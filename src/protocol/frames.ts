@@ -32,10 +32,7 @@ export const Sealed = Type.Object({ t: Type.Literal('sealed'), box: Type.Uint8Ar
 export const Logout = Type.Object({ t: Type.Literal('logout'), hsid: bytes(32) }, strict);
 export const Pong = Type.Object({ t: Type.Literal('pong'), n: Type.Integer({ minimum: 0 }) }, strict);
 /** The phone's answer to a transaction (sealed). */
-export const Approve = Type.Object(
-  { t: Type.Literal('approve'), tid: Type.String({ minLength: 1, maxLength: 64 }), sig: bytes(64), sf: SecondFactor },
-  strict,
-);
+export const Approve = Type.Object({ t: Type.Literal('approve'), tid: Type.String({ minLength: 1, maxLength: 64 }), sig: bytes(64), sf: SecondFactor }, strict);
 export const Reject = Type.Object({ t: Type.Literal('reject'), tid: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
 
 /** What is inside a login (or listen) proof box. */

@@ -19,7 +19,12 @@ import { checkAccountProof, type ProofEvidence } from './verify-proof.ts';
 import type { PushService, PushTarget } from '../sessions/push.ts';
 import type { TransactionService, TransactionTarget } from '../sessions/transactions.ts';
 
-const KNOWN_TYPES = new Set(['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout', 'transaction', 'approve', 'reject'].flatMap((t) => [t, `sealed:${t}`]));
+const KNOWN_TYPES = new Set(
+  ['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout', 'transaction', 'approve', 'reject'].flatMap((t) => [
+    t,
+    `sealed:${t}`,
+  ]),
+);
 
 export interface Link {
   send(bytes: Uint8Array): void;
@@ -196,7 +201,8 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     const { session } = hs;
     const { registry, hub } = this.deps;
     const server = registry.servers.require(session.serverid);
-    const status = hs.op === 'listen' ? { userContext: null, number: undefined } : { ...hub.status(session.serverid, session.hsid), number: hub.pushNumber(session.serverid, session.hsid) };
+    const status =
+      hs.op === 'listen' ? { userContext: null, number: undefined } : { ...hub.status(session.serverid, session.hsid), number: hub.pushNumber(session.serverid, session.hsid) };
     const sessioninfo = status.userContext?.sessioninfo;
     const info: Record<string, unknown> = {
       name: server.serverName,

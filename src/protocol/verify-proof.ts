@@ -15,9 +15,7 @@ import { LABELS } from './handshake.ts';
 import type { EnrolProofBody, LoginProofBody } from './frames.ts';
 
 /** What the responder puts in the machine's proof event. */
-export type ProofEvidence =
-  | { op: 'login'; body: LoginProofBody; h2: Uint8Array }
-  | { op: 'enrol'; body: EnrolProofBody; h2: Uint8Array };
+export type ProofEvidence = { op: 'login'; body: LoginProofBody; h2: Uint8Array } | { op: 'enrol'; body: EnrolProofBody; h2: Uint8Array };
 
 /**
  * The server's pinTimeout policy: -1 never asks, 0 always asks, N asks when the account's last

@@ -28,7 +28,7 @@ export interface ApiKeyView {
   description: string;
 }
 
-const keyHint = (apikey: string) => apikey.slice(0, 10) + '…';
+const keyHint = (apikey: string) => `${apikey.slice(0, 10)}…`;
 
 export class Access {
   constructor(private readonly store: Store) {}
@@ -133,7 +133,7 @@ export class Access {
     for (const [r, scopes] of Object.entries(this.data.permissions)) {
       if (role !== undefined && r !== role) continue;
       const acl = Object.hasOwn(scopes, serverid) ? scopes[serverid] : undefined;
-      if (acl && acl.length) out.push({ role: r, server: serverid, acl: acl.join(',') });
+      if (acl?.length) out.push({ role: r, server: serverid, acl: acl.join(',') });
     }
     return out;
   }

@@ -41,8 +41,7 @@ export interface AccountEvents {
   relinked: [serverid: string, id: number, userid: string];
 }
 
-export const isValidUserid = (userid: unknown): userid is string =>
-  typeof userid === 'string' && userid.length >= 1 && userid.length <= 256;
+export const isValidUserid = (userid: unknown): userid is string => typeof userid === 'string' && userid.length >= 1 && userid.length <= 256;
 
 export class Accounts {
   readonly events = new EventEmitter<AccountEvents>();

@@ -85,8 +85,7 @@ export function page<T>(items: T[], q: ListQuery): { items: T[]; totalnumber: nu
 }
 
 /** `obj[key]` when it is the object's own property (never something from its prototype). */
-export const own = <V>(obj: Record<string, V> | undefined, key: string): V | undefined =>
-  obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+export const own = <V>(obj: Record<string, V> | undefined, key: string): V | undefined => (obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined);
 
 /** `obj[key] = value` that also works for keys such as "__proto__" (ids and names may be anything). */
 export function putOwn<V>(obj: Record<string, V>, key: string, value: V): V {

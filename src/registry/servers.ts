@@ -43,8 +43,19 @@ export interface ServerView extends Omit<ServerInput, 'serverName' | 'logo'> {
 export const SERVER_FLAGS = ['numbermatch'] as const;
 
 const EDITABLE = [
-  'serverName', 'logo', 'appname', 'appurl', 'appandroid', 'appios', 'siteurl', 'wsurl', 'owner',
-  'pinTimeout', 'pinTransTimeout', 'pingTime', 'serverFlags',
+  'serverName',
+  'logo',
+  'appname',
+  'appurl',
+  'appandroid',
+  'appios',
+  'siteurl',
+  'wsurl',
+  'owner',
+  'pinTimeout',
+  'pinTransTimeout',
+  'pingTime',
+  'serverFlags',
 ] as const satisfies ReadonlyArray<keyof ServerInput>;
 
 export class Servers {

@@ -680,12 +680,7 @@ async function sendHello(
 }
 
 /** Steps 5–6 of §4.1: sends the proof box, returns the ok result (or throws the NS's error). */
-async function sendProof(
-  conn: AppConnection,
-  challenge: Challenge,
-  proof: Record<string, unknown>,
-  timeoutMs: number,
-): Promise<Frame & { acc: number }> {
+async function sendProof(conn: AppConnection, challenge: Challenge, proof: Record<string, unknown>, timeoutMs: number): Promise<Frame & { acc: number }> {
   const box = nacl.secretbox(encode(proof), HANDSHAKE_NONCE, challenge.keys.kC);
   conn.expectResult(challenge.keys);
   conn.send({ t: 'proof', box });
@@ -849,12 +844,7 @@ export class Phone {
   }
 
   /** Login or listen handshake of `account` on `conn`. */
-  async #authenticate(
-    conn: AppConnection,
-    account: StoredAccount,
-    op: 'login' | 'listen',
-    hsid?: Uint8Array,
-  ): Promise<LoginResult> {
+  async #authenticate(conn: AppConnection, account: StoredAccount, op: 'login' | 'listen', hsid?: Uint8Array): Promise<LoginResult> {
     const srv = fromB64url(account.serverid);
     const challenge = await sendHello(conn, { op, srv, hsid, serverpk: fromB64url(account.serverpk) }, this.#timeoutMs);
     const consent: Consent = op === 'login' ? await this.#askConsent(conn, challenge.info, 'login') : { accept: true };
@@ -884,11 +874,7 @@ export class Phone {
   }
 
   /** Runs `use` on `given`, or on a new connection to `appUrl` that is closed if `use` fails. */
-  async #withConnection<T>(
-    given: AppConnection | undefined,
-    appUrl: string,
-    use: (conn: AppConnection) => Promise<T>,
-  ): Promise<T> {
+  async #withConnection<T>(given: AppConnection | undefined, appUrl: string, use: (conn: AppConnection) => Promise<T>): Promise<T> {
     if (given) return use(given);
     const conn = await this.connect(appUrl);
     try {

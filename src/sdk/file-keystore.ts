@@ -81,7 +81,7 @@ export class FileKeyStore implements KeyStore {
     const handle = await fs.open(temp, 'wx', 0o600);
     try {
       await handle.chmod(0o600); // the umask cannot widen it, but be explicit about it
-      await handle.writeFile(JSON.stringify(data, null, 2) + '\n', 'utf8');
+      await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`, 'utf8');
       await handle.sync();
     } catch (e) {
       await handle.close();

@@ -47,8 +47,7 @@ export interface KeyStore {
 }
 
 /** True when `a` is the account (serverid, acc). */
-export const isAccount = (a: StoredAccount, serverid: string, acc: number): boolean =>
-  a.serverid === serverid && a.acc === acc;
+export const isAccount = (a: StoredAccount, serverid: string, acc: number): boolean => a.serverid === serverid && a.acc === acc;
 
 /**
  * Returns `accounts` with `account` stored in it: replaces the entry with the same

@@ -113,7 +113,11 @@ export class PushService {
       srv: Buffer.from(serverid, 'base64url'),
       info: {
         name: server.serverName,
-        session: { ...(si?.ip !== undefined ? { ip: si.ip } : {}), ...(si?.useragent !== undefined ? { ua: si.useragent } : {}), ...(si?.info !== undefined ? { info: si.info } : {}) },
+        session: {
+          ...(si?.ip !== undefined ? { ip: si.ip } : {}),
+          ...(si?.useragent !== undefined ? { ua: si.useragent } : {}),
+          ...(si?.info !== undefined ? { info: si.info } : {}),
+        },
         ...(userContext?.announceinfo ? { announce: userContext.announceinfo } : {}),
       },
     };
@@ -121,9 +125,7 @@ export class PushService {
       this.count(serverid, account.id, now);
       this.sendToAccount(serverid, account.id, content);
     }
-    await Promise.all(
-      pushed.filter((id) => registry.accounts.get(serverid, id)).map((id) => registry.store.patch(['accounts', serverid, String(id)], { lastprovoke: now })),
-    );
+    await Promise.all(pushed.filter((id) => registry.accounts.get(serverid, id)).map((id) => registry.store.patch(['accounts', serverid, String(id)], { lastprovoke: now })));
     return number === undefined ? { pushed } : { pushed, number };
   }
 

@@ -57,10 +57,7 @@ class SnapshotFile<T extends object> implements Adapter<T> {
     }
     this.found = true;
     const damaged = (why: string) =>
-      new StoreDamagedError(
-        `${this.file} ${why}; it was left untouched. ` +
-          `The last good copy is ${this.file}.bak: check it, then copy it over ${this.file} to start from it.`,
-      );
+      new StoreDamagedError(`${this.file} ${why}; it was left untouched. ` + `The last good copy is ${this.file}.bak: check it, then copy it over ${this.file} to start from it.`);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -234,7 +231,7 @@ export class LowdbStore<T extends object = Data> implements Store<T> {
   }
 
   private async append(lines: string[]): Promise<void> {
-    const text = lines.join('\n') + '\n';
+    const text = `${lines.join('\n')}\n`;
     try {
       this.handle ??= await fs.open(this.journal, 'a', 0o600);
       await this.handle.writeFile(text);

@@ -33,8 +33,7 @@ export class RunLockError extends Error {
     super(
       lock.by === 'cli'
         ? `a nextauth command (pid ${lock.pid}) is working on the data folder ${dir}; try again when it is done`
-        : `a server (pid ${lock.pid}) is running on the data folder ${dir} at ${lock.url}` +
-            ` (if no server runs there, remove ${path.join(dir, RUN_LOCK_FILE)})`,
+        : `a server (pid ${lock.pid}) is running on the data folder ${dir} at ${lock.url}` + ` (if no server runs there, remove ${path.join(dir, RUN_LOCK_FILE)})`,
     );
   }
 }
@@ -46,7 +45,7 @@ export async function writeRunLock(dir: string, url: string, by: 'server' | 'cli
   const lock: RunLock = { pid: process.pid, url, started: Date.now(), by };
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = `${lockPath(dir)}.${process.pid}.tmp`;
-  await fs.writeFile(temp, JSON.stringify(lock) + '\n', { mode: 0o600 });
+  await fs.writeFile(temp, `${JSON.stringify(lock)}\n`, { mode: 0o600 });
   await fs.chmod(temp, 0o600);
   await fs.rename(temp, lockPath(dir));
   return lock;
@@ -98,7 +97,7 @@ export async function acquireRunLock(dir: string, url: string, by: 'server' | 'c
     try {
       const handle = await fs.open(lockPath(dir), 'wx', 0o600);
       try {
-        await handle.writeFile(JSON.stringify(lock) + '\n');
+        await handle.writeFile(`${JSON.stringify(lock)}\n`);
       } finally {
         await handle.close();
       }

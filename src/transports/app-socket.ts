@@ -42,7 +42,9 @@ export async function closeAll(wss: WebSocketServer, graceMs = 1000): Promise<vo
   const clients = [...wss.clients];
   const closed = clients.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
   for (const ws of clients) ws.close(1001, 'server stopping');
-  const timer = setTimeout(() => clients.forEach((ws) => ws.terminate()), graceMs);
+  const timer = setTimeout(() => {
+    for (const ws of clients) ws.terminate();
+  }, graceMs);
   await Promise.all(closed);
   clearTimeout(timer);
   await new Promise<void>((resolve) => wss.close(() => resolve()));

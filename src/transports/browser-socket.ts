@@ -44,7 +44,10 @@ export function createBrowserSocket(deps: BrowserDeps) {
           case 'REGISTER': {
             if (!watches.has(key)) {
               if (watches.size >= MAX_WATCHES_PER_SOCKET) throw new NsError('RATE_LIMITED', 'Too many sessions on one socket');
-              watches.set(key, deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number, u.transaction?.tid, u.transaction?.outcome)));
+              watches.set(
+                key,
+                deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number, u.transaction?.tid, u.transaction?.outcome)),
+              );
             }
             const status = deps.hub.status(serverid, hsid);
             send(status.state === 'authenticated' ? 'LOGIN' : 'LOGOUT', hsid, serverid);

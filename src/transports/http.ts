@@ -26,7 +26,8 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
-    frameworkErrors: (error, _req, reply) => void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
+    frameworkErrors: (error, _req, reply) =>
+      void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
@@ -85,7 +86,18 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     return reply.code(500).send({ code: 'INTERNAL', message: errors.INTERNAL.message });
   });
 
-  for (const register of [serviceRoutes, serverRoutes, managementRoutes, globalRoutes, userRoutes, accountRoutes, sessionRoutes, registrationRoutes, htmlRoutes, transactionRoutes]) {
+  for (const register of [
+    serviceRoutes,
+    serverRoutes,
+    managementRoutes,
+    globalRoutes,
+    userRoutes,
+    accountRoutes,
+    sessionRoutes,
+    registrationRoutes,
+    htmlRoutes,
+    transactionRoutes,
+  ]) {
     register(app, ctx, routes);
   }
   return app;

@@ -49,7 +49,15 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
           watches.set(
             key,
             deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) =>
-              socket.emit('status', { srv: serverid, hsid, state: u.state, event: u.event, ...(u.account !== null ? { account: u.account } : {}), ...(u.number ? { number: u.number } : {}), ...(u.transaction ? { transaction: u.transaction } : {}) }),
+              socket.emit('status', {
+                srv: serverid,
+                hsid,
+                state: u.state,
+                event: u.event,
+                ...(u.account !== null ? { account: u.account } : {}),
+                ...(u.number ? { number: u.number } : {}),
+                ...(u.transaction ? { transaction: u.transaction } : {}),
+              }),
             ),
           );
         }

@@ -77,7 +77,10 @@ test('getAccount and getAllAccounts show accounts as 2.2 Account; 404 for an unk
   expectOk(all);
   assertShape(all.body, 'Accounts', { require: ['totalnumber'] });
   all.body.accounts.forEach(expectAccount);
-  assert.equal(all.body.accounts.map((a: { id: number }) => a.id), [linked, loose]);
+  assert.equal(
+    all.body.accounts.map((a: { id: number }) => a.id),
+    [linked, loose],
+  );
   assert.is(all.body.totalnumber, 2);
   expectOk(await ns.api('GET', `/servers/${S}/accounts`));
   expectError(await ns.api('GET', `/servers/${S}/accounts/999`), 404, 'UNKNOWN_ACCOUNT', '999');
@@ -131,7 +134,10 @@ test('deleteAccount deletes it (announced as revoked); the user stays with one a
   assert.equal(r.revoked, [[S, gone, 'deleted']]);
   expectError(await ns.api('GET', `/servers/${S}/accounts/${gone}`), 404, 'UNKNOWN_ACCOUNT');
   assert.equal((await ns.api('GET', `/servers/${S}/users/`)).body.users, [{ userid: 'cy', numberaccounts: 1, lastlogin: 20 }]);
-  assert.equal((await ns.api('GET', `/servers/${S}/accounts/`)).body.accounts.map((a: { id: number }) => a.id), [kept]);
+  assert.equal(
+    (await ns.api('GET', `/servers/${S}/accounts/`)).body.accounts.map((a: { id: number }) => a.id),
+    [kept],
+  );
   const before = snapshot(ns);
   const again = await events(() => ns.api('DELETE', `/servers/${S}/accounts/${gone}`));
   expectError(again.result, 404, 'UNKNOWN_ACCOUNT');
@@ -154,7 +160,10 @@ test('updateAccountUser links the account to a user, made if new; 403 INVALID_US
   assert.equal(r.revoked, []);
   // the new user exists, with no attributes, and has the account; the old one stays (without it)
   assert.equal((await ns.api('GET', `/servers/${S}/users/fresh/attributes/`)).body, {});
-  assert.equal((await ns.api('GET', `/servers/${S}/users/fresh/accounts`)).body.accounts.map((a: { id: number }) => a.id), [id]);
+  assert.equal(
+    (await ns.api('GET', `/servers/${S}/users/fresh/accounts`)).body.accounts.map((a: { id: number }) => a.id),
+    [id],
+  );
   assert.equal((await ns.api('GET', `/servers/${S}/users/dee/accounts`)).body, { accounts: [], totalnumber: 0 });
   // an existing user keeps its attributes
   expectOk(await ns.api('POST', `/servers/${S}/users/known/attributes/`, { body: { k: 1 } }));
@@ -181,9 +190,13 @@ test('updateAccountUser links the account to a user, made if new; 403 INVALID_US
   expectError(await ns.api('GET', `/servers/${S}/users/never/attributes/`), 404, 'UNKNOWN_USER');
 });
 
-test('getAllAccounts: filter on account fields and on the user\'s attributes, sort, limit, marker, totalnumber', async () => {
+test("getAllAccounts: filter on account fields and on the user's attributes, sort, limit, marker, totalnumber", async () => {
   const S = await newServer(ns, 'list');
-  for (const [id, attrs] of [['ann', { group: 'red', tier: 1 }], ['bob', { group: 'blue', tier: 2 }], ['cat', { group: 'red' }]] as const) {
+  for (const [id, attrs] of [
+    ['ann', { group: 'red', tier: 1 }],
+    ['bob', { group: 'blue', tier: 2 }],
+    ['cat', { group: 'red' }],
+  ] as const) {
     expectOk(await ns.api('POST', `/servers/${S}/users/${id}/attributes/`, { body: attrs }));
   }
   const a1 = await addAccount(S, 'ann', 500, 'phone', '1.0');
@@ -273,7 +286,7 @@ test('every route: 401 without a key or with an unknown key, 403 without the per
   }
 });
 
-test('isolation: a key of server A gets 403 on every route of server B, and A\'s accounts never show through B', async () => {
+test("isolation: a key of server A gets 403 on every route of server B, and A's accounts never show through B", async () => {
   const onA = [await addAccount(A, 'iso'), await addAccount(A, 'iso'), await addAccount(A, 'iso')];
   const onB = await addAccount(B, 'iso');
   assert.is(onB, 1, 'B numbers its own accounts');
@@ -291,7 +304,10 @@ test('isolation: a key of server A gets 403 on every route of server B, and A\'s
   assert.is(snapshot(ns), before, 'nothing was written through B');
   // even a key allowed on B never reaches A's accounts through B's paths
   const listB = await ns.api('GET', `/servers/${B}/accounts/?limit=1000`);
-  assert.equal(listB.body.accounts.map((a: { id: number }) => a.id), [onB]);
+  assert.equal(
+    listB.body.accounts.map((a: { id: number }) => a.id),
+    [onB],
+  );
   for (const id of onA) {
     if (id === onB) continue;
     expectError(await ns.api('GET', `/servers/${B}/accounts/${id}`), 404, 'UNKNOWN_ACCOUNT');
@@ -303,7 +319,10 @@ test('isolation: a key of server A gets 403 on every route of server B, and A\'s
   const r = await events(() => ns.api('PUT', `/servers/${B}/accounts/${onB}?blocked=true`));
   assert.equal(r.revoked, [[B, onB, 'blocked']]);
   assert.is(ns.registry.accounts.get(A, onB)?.blocked ?? false, false);
-  assert.equal((await ns.api('GET', `/servers/${B}/users/iso/accounts`)).body.accounts.map((a: { id: number }) => a.id), [onB]);
+  assert.equal(
+    (await ns.api('GET', `/servers/${B}/users/iso/accounts`)).body.accounts.map((a: { id: number }) => a.id),
+    [onB],
+  );
   expectError(await ns.api('GET', `/servers/${B}/users/thief/attributes/`), 404, 'UNKNOWN_USER');
   // a global 'accounts' key works on both
   expectOk(await ns.api('GET', `/servers/${A}/accounts/`, { key: keys.global }));

@@ -50,7 +50,7 @@ const routesOf = (id: string, role: string, userid: string): Array<[string, stri
 // --- createApiKey / getApiKeys --------------------------------------------------------------
 
 test('createApiKey makes a new role with a working key and no permissions; the key is stored hashed', async () => {
-  const r = await ns.api('POST', '/apikeys/?description=' + encodeURIComponent('shop backend'));
+  const r = await ns.api('POST', `/apikeys/?description=${encodeURIComponent('shop backend')}`);
   assert.is(r.status, 200);
   assertShape(r.body, 'ApiKey', { require: ['apikey', 'role', 'description'] });
   assert.is(r.body.description, 'shop backend');
@@ -97,7 +97,10 @@ test('getApiKeys lists the keys made by the acting role, with a hint only', asyn
   assertShape(r.body, 'ApiKeys');
   assert.equal(
     r.body.apikeys.map((k: any) => [k.role, k.description]).sort(),
-    [[made1.role, 'one'], [made2.role, 'two']].sort(),
+    [
+      [made1.role, 'one'],
+      [made2.role, 'two'],
+    ].sort(),
   );
   for (const k of r.body.apikeys) {
     assertShape(k, 'ApiKey', { require: ['apikey', 'role', 'description'] });
@@ -117,7 +120,7 @@ test('getApiKeys lists the keys made by the acting role, with a hint only', asyn
 
 // --- grant / revoke / get permissions -------------------------------------------------------
 
-test('grantPermissions replaces a role\'s permissions on a server; getPermissions and getAllPermissions show them', async () => {
+test("grantPermissions replaces a role's permissions on a server; getPermissions and getAllPermissions show them", async () => {
   const s = await newServer(ns);
   const other = await newServer(ns);
   const k = await newKey();
@@ -139,9 +142,15 @@ test('grantPermissions replaces a role\'s permissions on a server; getPermission
   assert.is(all.status, 200);
   assertShape(all.body, 'Permissions');
   for (const p of all.body.permissions) assertShape(p, 'Permission', { require: ['acl', 'role', 'server'] });
-  assert.ok(all.body.permissions.every((p: any) => p.server === s), 'only this server');
+  assert.ok(
+    all.body.permissions.every((p: any) => p.server === s),
+    'only this server',
+  );
   assert.ok(all.body.permissions.some((p: any) => p.role === k.role && p.acl === 'servers'));
-  assert.not.ok(all.body.permissions.some((p: any) => p.acl === 'accounts'), 'not the other server');
+  assert.not.ok(
+    all.body.permissions.some((p: any) => p.acl === 'accounts'),
+    'not the other server',
+  );
   // global permissions (root's) are not listed per server
   assert.not.ok(all.body.permissions.some((p: any) => p.server === GLOBAL));
 
@@ -176,7 +185,7 @@ test('grantPermissions: 400 naming a bad permission or body, 404 unknown role/se
   assert.is(snapshot(ns), before);
 });
 
-test('revokePermissions removes a role\'s permissions on one server only; 404 for an unknown role or server', async () => {
+test("revokePermissions removes a role's permissions on one server only; 404 for an unknown role or server", async () => {
   const s = await newServer(ns);
   const t = await newServer(ns);
   const k = await newKey();

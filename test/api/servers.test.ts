@@ -122,7 +122,10 @@ test('getServers lists every server for global root, pages with limit and marker
   const page = await ns.api('GET', '/servers/?limit=2&marker=1');
   assert.is(page.status, 200);
   assert.is(page.body.totalnumber, total);
-  assert.equal(page.body.servers.map((s: any) => s.serverid), all.body.servers.slice(1, 3).map((s: any) => s.serverid));
+  assert.equal(
+    page.body.servers.map((s: any) => s.serverid),
+    all.body.servers.slice(1, 3).map((s: any) => s.serverid),
+  );
   assert.is((await ns.api('GET', '/servers/?limit=0')).body.servers.length, 0);
   assert.is((await ns.api('GET', `/servers/?marker=${total}`)).body.servers.length, 0);
   // trailing slash is optional
@@ -275,7 +278,10 @@ test("a key granted 'servers' on A sees only A and gets 403 on every route of B 
   const list = await ns.api('GET', '/servers/', { key: key.apikey });
   assert.is(list.status, 200);
   assertShape(list.body, 'Servers');
-  assert.equal(list.body.servers.map((s: any) => s.serverid), [a.serverid]);
+  assert.equal(
+    list.body.servers.map((s: any) => s.serverid),
+    [a.serverid],
+  );
   assert.is(list.body.totalnumber, 1);
 
   const before = snapshot(ns);
@@ -315,7 +321,10 @@ test('servers, their settings, attributes and keys survive a restart', async () 
   assert.equal(r.body, s);
   assert.equal((await ns.api('GET', `/servers/${s.serverid}/attributes/`)).body, { persisted: [1, 'two'] });
   assert.is(ns.registry.servers.get(s.serverid)!.sessionSecret, secret);
-  assert.equal((await ns.api('GET', '/servers/', { key: key.apikey })).body.servers.map((x: any) => x.serverid), [s.serverid]);
+  assert.equal(
+    (await ns.api('GET', '/servers/', { key: key.apikey })).body.servers.map((x: any) => x.serverid),
+    [s.serverid],
+  );
 });
 
 test.run();

@@ -62,7 +62,7 @@ test('set replaces, update merges, deleteUserAttribute drops one key, deleteUser
   assert.equal((await ns.api('GET', at, { key: keys.users })).body, { c: 3 });
   expectOk(await ns.api('PUT', at, { key: keys.users, body: { d: { x: 1 }, c: 'three' } }));
   assert.equal((await ns.api('GET', at, { key: keys.users })).body, { c: 'three', d: { x: 1 } });
-  expectOk(await ns.api('DELETE', at + 'c', { key: keys.users }));
+  expectOk(await ns.api('DELETE', `${at}c`, { key: keys.users }));
   assert.equal((await ns.api('GET', at, { key: keys.users })).body, { d: { x: 1 } });
   expectOk(await ns.api('DELETE', at, { key: keys.users }));
   assert.equal((await ns.api('GET', at, { key: keys.users })).body, {});
@@ -93,7 +93,7 @@ test('attribute operations: unknown user or attribute is 404, bad bodies 400 nam
   }
   // a POST that fails validation never makes the user
   expectError(await ns.api('POST', u(A, 'newbie', 'attributes/'), { key: keys.users, body: '[1]' }), 400, 'BAD_REQUEST', 'body');
-  expectError(await ns.api('DELETE', u(A, 'erin', 'attributes/' + 'k'.repeat(257)), { key: keys.users }), 400, 'BAD_REQUEST', 'attributekey');
+  expectError(await ns.api('DELETE', u(A, 'erin', `attributes/${'k'.repeat(257)}`), { key: keys.users }), 400, 'BAD_REQUEST', 'attributekey');
   assert.is(snapshot(ns), before, 'no failed request changed anything');
   assert.equal((await ns.api('GET', u(A, 'erin', 'attributes/'), { key: keys.users })).body, { keep: true });
   assert.is(({} as Record<string, unknown>).polluted, undefined);
@@ -108,7 +108,11 @@ test('a userid may hold any characters, 1 to 256 of them', async () => {
     assert.equal(got.body, { name: id }, id);
   }
   const listed = await ns.api('GET', `/servers/${A}/users/?limit=1000`, { key: keys.users });
-  for (const id of odd) assert.ok(listed.body.users.some((x: { userid: string }) => x.userid === id), `${id} listed`);
+  for (const id of odd)
+    assert.ok(
+      listed.body.users.some((x: { userid: string }) => x.userid === id),
+      `${id} listed`,
+    );
   assert.is(Object.getPrototypeOf(ns.registry.store.data.users[A]), Object.prototype, 'a userid "__proto__" is a user, not a prototype');
   // one too many
   const before = snapshot(ns);
@@ -151,9 +155,18 @@ test('getUsers: sort, limit, marker, filter, search and totalnumber', async () =
   const all = await list('');
   assert.equal(ids(all), ['Cara', 'ann', 'bob', 'dan', 'eve', 'fabian'], 'default order: userid ascending');
   assert.is(all.totalnumber, 6);
-  assert.equal(all.users.find((x) => x.userid === 'bob'), { userid: 'bob', numberaccounts: 2, lastlogin: 3000 });
-  assert.equal(all.users.find((x) => x.userid === 'dan'), { userid: 'dan', numberaccounts: 3, lastlogin: 700 });
-  assert.equal(all.users.find((x) => x.userid === 'fabian'), { userid: 'fabian', numberaccounts: 0 });
+  assert.equal(
+    all.users.find((x) => x.userid === 'bob'),
+    { userid: 'bob', numberaccounts: 2, lastlogin: 3000 },
+  );
+  assert.equal(
+    all.users.find((x) => x.userid === 'dan'),
+    { userid: 'dan', numberaccounts: 3, lastlogin: 700 },
+  );
+  assert.equal(
+    all.users.find((x) => x.userid === 'fabian'),
+    { userid: 'fabian', numberaccounts: 0 },
+  );
 
   // sort
   assert.equal(ids(await list('?sort=userid:desc')), ['fabian', 'eve', 'dan', 'bob', 'ann', 'Cara']);
@@ -179,7 +192,13 @@ test('getUsers: sort, limit, marker, filter, search and totalnumber', async () =
   assert.equal(past, { users: [], totalnumber: 6 });
   const none = await list('?limit=0');
   assert.equal(none, { users: [], totalnumber: 6 });
-  for (const [name, value] of [['limit', '-1'], ['limit', 'ten'], ['marker', '-3'], ['marker', '1.5'], ['limit', '100001']]) {
+  for (const [name, value] of [
+    ['limit', '-1'],
+    ['limit', 'ten'],
+    ['marker', '-3'],
+    ['marker', '1.5'],
+    ['limit', '100001'],
+  ]) {
     expectError(await ns.api('GET', `/servers/${S}/users/?${name}=${value}`, { key: keys.global }), 400, 'BAD_REQUEST', name);
   }
 
@@ -218,15 +237,24 @@ test('getUser lists the accounts of one user; 404 for an unknown user', async ()
   expectOk(r);
   assertShape(r.body, 'Accounts', { require: ['totalnumber'] });
   for (const a of r.body.accounts) assertShape(a, 'Account', { require: ['blocked', 'created', 'userid'] });
-  assert.equal(r.body.accounts.map((a: { id: number }) => a.id), [a1, a2, a3]);
+  assert.equal(
+    r.body.accounts.map((a: { id: number }) => a.id),
+    [a1, a2, a3],
+  );
   assert.is(r.body.totalnumber, 3);
   assert.ok(r.body.accounts.every((a: { userid: string }) => a.userid === 'gina'));
   assert.equal(r.body.accounts[1], { id: a2, description: 'tablet', userid: 'gina', blocked: false, created: 300, lastlogin: 300 });
   const sorted = await ns.api('GET', u(S, 'gina', 'accounts?sort=lastlogin:desc&limit=2'));
-  assert.equal(sorted.body.accounts.map((a: { id: number }) => a.id), [a2, a3]);
+  assert.equal(
+    sorted.body.accounts.map((a: { id: number }) => a.id),
+    [a2, a3],
+  );
   assert.is(sorted.body.totalnumber, 3);
   const paged = await ns.api('GET', u(S, 'gina', 'accounts/?sort=description&marker=2'));
-  assert.equal(paged.body.accounts.map((a: { description: string }) => a.description), ['watch']);
+  assert.equal(
+    paged.body.accounts.map((a: { description: string }) => a.description),
+    ['watch'],
+  );
   assert.is(paged.body.totalnumber, 3);
   expectError(await ns.api('GET', u(S, 'gina', 'accounts?sort=group')), 400, 'BAD_REQUEST', 'sort');
   expectError(await ns.api('GET', u(S, 'gina', 'accounts?limit=x')), 400, 'BAD_REQUEST', 'limit');
@@ -250,10 +278,16 @@ test('deleteUserAccounts deletes every account of the user (announced as revoked
   } finally {
     ns.registry.accounts.events.off('revoked', listener);
   }
-  assert.equal(revoked, mine.map((id) => [S, id, 'deleted']));
+  assert.equal(
+    revoked,
+    mine.map((id) => [S, id, 'deleted']),
+  );
   assert.equal((await ns.api('GET', u(S, 'jo', 'accounts'))).body, { accounts: [], totalnumber: 0 });
   assert.equal((await ns.api('GET', u(S, 'jo', 'attributes/'))).body, { keep: 1 }, 'the user and its attributes stay');
-  assert.equal((await ns.api('GET', `/servers/${S}/accounts/`)).body.accounts.map((a: { id: number }) => a.id), [other]);
+  assert.equal(
+    (await ns.api('GET', `/servers/${S}/accounts/`)).body.accounts.map((a: { id: number }) => a.id),
+    [other],
+  );
   for (const id of mine) expectError(await ns.api('GET', `/servers/${S}/accounts/${id}`), 404, 'UNKNOWN_ACCOUNT');
   // again: nothing left to delete is fine; an unknown user is 404
   expectOk(await ns.api('DELETE', u(S, 'jo', 'accounts')));
@@ -287,12 +321,18 @@ test('deleteUser removes the user, its attributes, its accounts and its role', a
     ns.registry.accounts.events.off('revoked', listener);
   }
   assert.is(ns.registry.store.stats.changes, writesBefore + 1, 'one change: all or nothing');
-  assert.equal(revoked, gone.map((id) => [S, id, 'deleted']));
+  assert.equal(
+    revoked,
+    gone.map((id) => [S, id, 'deleted']),
+  );
   for (const id of gone) expectError(await ns.api('GET', `/servers/${S}/accounts/${id}`), 404, 'UNKNOWN_ACCOUNT');
   expectOk(await ns.api('GET', `/servers/${S}/accounts/${kept}`));
   expectError(await ns.api('GET', u(S, 'max', 'attributes/')), 404, 'UNKNOWN_USER');
   expectError(await ns.api('GET', u(S, 'max', 'accounts')), 404, 'UNKNOWN_USER');
-  assert.equal((await ns.api('GET', `/servers/${S}/users/`)).body.users.map((x: { userid: string }) => x.userid), ['ned']);
+  assert.equal(
+    (await ns.api('GET', `/servers/${S}/users/`)).body.users.map((x: { userid: string }) => x.userid),
+    ['ned'],
+  );
   assert.not.ok(ns.registry.access.roleExists(role), 'the user role went with the user');
   const before = snapshot(ns);
   expectError(await ns.api('DELETE', u(S, 'max')), 404, 'UNKNOWN_USER');
@@ -329,12 +369,15 @@ test('every route: 401 without a key or with an unknown key, 403 without the per
     assert.is(snapshot(ns), before, `${r.name}: refused calls change nothing`);
     for (const p of [...r.perms, 'root' as const]) {
       const res = await ns.api(r.method, r.path(A), { ...opts, key: keys[p] });
-      assert.ok(res.status === 200 || (res.status === 404 && res.body.code === 'UNKNOWN_USER') || (res.status === 404 && res.body.code === 'UNKNOWN_ATTRIBUTE'), `${r.name} with '${p}': ${res.status} ${JSON.stringify(res.body)}`);
+      assert.ok(
+        res.status === 200 || (res.status === 404 && res.body.code === 'UNKNOWN_USER') || (res.status === 404 && res.body.code === 'UNKNOWN_ATTRIBUTE'),
+        `${r.name} with '${p}': ${res.status} ${JSON.stringify(res.body)}`,
+      );
     }
   }
 });
 
-test('isolation: a key of server A gets 403 on every route of server B; B never shows A\'s users or accounts', async () => {
+test("isolation: a key of server A gets 403 on every route of server B; B never shows A's users or accounts", async () => {
   // the same userid on both servers is two users
   expectOk(await ns.api('POST', u(A, 'shared', 'attributes/'), { key: keys.users, body: { on: 'A' } }));
   const accountOfA = await addAccount(A, 'shared');
@@ -358,7 +401,10 @@ test('isolation: a key of server A gets 403 on every route of server B; B never 
   const listB = await ns.api('GET', `/servers/${B}/users/?limit=1000`);
   assert.equal(listB.body.users, [{ userid: 'shared', numberaccounts: 0 }]);
   const listA = await ns.api('GET', `/servers/${A}/users/?search=shared`, { key: keys.users });
-  assert.equal(listA.body.users.map((x: { numberaccounts: number }) => x.numberaccounts), [1]);
+  assert.equal(
+    listA.body.users.map((x: { numberaccounts: number }) => x.numberaccounts),
+    [1],
+  );
   // deleting on B leaves A alone
   expectOk(await ns.api('DELETE', u(B, 'shared')));
   assert.ok(ns.registry.accounts.get(A, accountOfA));
@@ -378,7 +424,10 @@ test('users, attributes and odd userids survive a restart', async () => {
   ns = await ns.restart();
   assert.equal((await ns.api('GET', `/servers/${S}/users/`)).body, listBefore);
   assert.equal((await ns.api('GET', u(S, odd, 'attributes/'))).body, { deep: { list: [1, 'two'] } });
-  assert.equal((await ns.api('GET', u(S, odd, 'accounts'))).body.accounts.map((a: { id: number }) => a.id), [acc]);
+  assert.equal(
+    (await ns.api('GET', u(S, odd, 'accounts'))).body.accounts.map((a: { id: number }) => a.id),
+    [acc],
+  );
   expectOk(await ns.api('GET', u(A, 'carol', 'attributes/'), { key: keys.users }));
 });
 

@@ -79,7 +79,10 @@ test('(a) login storm: rate, latency proof → LOGIN, server CPU per login, stor
     // inotify saw every whole-file write the server counted (a rename onto the file; journal
     // appends are not renames) — and a login makes none: its changes are journal lines (the tiny
     // form never grows a journal to its 4 MiB compaction, which a long storm does now and then).
-    for (const [store, file] of [['registry', 'nextauth.json'], ['sessions', 'sessions.json']]) {
+    for (const [store, file] of [
+      ['registry', 'nextauth.json'],
+      ['sessions', 'sessions.json'],
+    ]) {
       if (at(`${p}.store.byStore.${store}`)) {
         assert.is(at(`${p}.window.fileWrites`)[file!] ?? 0, at(`${p}.store.byStore.${store}.snapshots`), file);
         assert.is(at(`${p}.store.byStore.${store}.snapshots`), 0, `${file} rewritten during a login storm`);
@@ -87,7 +90,11 @@ test('(a) login storm: rate, latency proof → LOGIN, server CPU per login, stor
     }
   }
   assert.is(at('scenarios.loginStorm.manyPhones.concurrency'), results.form.concurrency);
-  assert.is(at('scenarios.loginStorm.pacedPhones.offeredPerSecond'), Math.max(1, Math.round(0.7 * at('scenarios.loginStorm.manyPhones.perSecond'))), '70 % of what the closed loop carried');
+  assert.is(
+    at('scenarios.loginStorm.pacedPhones.offeredPerSecond'),
+    Math.max(1, Math.round(0.7 * at('scenarios.loginStorm.manyPhones.perSecond'))),
+    '70 % of what the closed loop carried',
+  );
   assert.ok(at('scenarios.loginStorm.manyPhones.perSecondTimeline').length >= 1);
 });
 
@@ -143,7 +150,23 @@ test('ratios to the baselines', () => {
 
 test('the README table renders every scenario from the JSON', () => {
   const table = renderTable(results, 'results/x.json');
-  for (const text of ['(a) login storm', 'completed logins/s', 'logins/s offered', 'proof → browser LOGIN', 'server CPU per login', 'writes per change', '(b) idle waiting browsers', 'socket.io', '(c) push round trip', 'PROVOKE → push', '(d) enrolment burst', '(e) soak', 'growth per minute', 'x25519Keygen', results.machine.cpuModel]) {
+  for (const text of [
+    '(a) login storm',
+    'completed logins/s',
+    'logins/s offered',
+    'proof → browser LOGIN',
+    'server CPU per login',
+    'writes per change',
+    '(b) idle waiting browsers',
+    'socket.io',
+    '(c) push round trip',
+    'PROVOKE → push',
+    '(d) enrolment burst',
+    '(e) soak',
+    'growth per minute',
+    'x25519Keygen',
+    results.machine.cpuModel,
+  ]) {
     assert.ok(table.includes(text), `table has "${text}"`);
   }
   assert.not.match(table, /NaN|undefined/);

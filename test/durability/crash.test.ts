@@ -68,9 +68,11 @@ async function qrCode(url: string, route: string, nonce: string): Promise<string
 /** Runs `work` over `items`, `n` at a time. */
 async function inBatches<T>(items: readonly T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: n }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 // ───────────────────────── what the clients were told ─────────────────────────
@@ -349,7 +351,14 @@ async function checkAfterRestart(url: string, dir: string, child: Child, full: b
   const lastRound = model.logins.at(-1)?.round ?? 0;
   const newest = model.logins.filter((l) => l.round >= lastRound - 1);
   const older = model.logins.filter((l) => !newest.includes(l));
-  const sample = full || older.length <= LOGIN_SAMPLE ? older : older.map((l) => [random(), l] as const).sort((a, b) => a[0] - b[0]).slice(0, LOGIN_SAMPLE).map(([, l]) => l);
+  const sample =
+    full || older.length <= LOGIN_SAMPLE
+      ? older
+      : older
+          .map((l) => [random(), l] as const)
+          .sort((a, b) => a[0] - b[0])
+          .slice(0, LOGIN_SAMPLE)
+          .map(([, l]) => l);
   await inBatches([...newest, ...sample], 16, async (l) => {
     const r = await api(url, 'GET', `/servers/${l.serverid}/sessions/`, { headers: { 'x-nonce': l.nonce } });
     assert.is(r.status, 200);
@@ -452,7 +461,7 @@ test(`crash safety: ${KILLS} SIGKILLs at random moments (${MIN_MS}-${MAX_MS} ms)
     // After the last kill: everything, then a graceful stop.
     url = await child.listening;
     await checkAfterRestart(url, dir, child, true);
-    await fetch(url + '/healthz');
+    await fetch(`${url}/healthz`);
     child.process.kill('SIGTERM');
     assert.is((await child.exit).code, 0);
     failed = false;

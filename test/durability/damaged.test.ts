@@ -75,7 +75,11 @@ test('a damaged nextauth.json or sessions.json: the CLI refuses to start, names 
       assert.equal(readFileSync(file), bytes, `${what}: the damaged file keeps its bytes`);
       assert.equal(readFileSync(`${file}.bak`), bak, `${what}: the last good copy keeps its bytes`);
       if (name === 'nextauth.json') assert.equal(otherFiles(dir, name), others, `${what}: sessions.json and its .bak were not touched`);
-      assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], `${what}: no write was begun`);
+      assert.equal(
+        readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+        [],
+        `${what}: no write was begun`,
+      );
     }
     // The way back the message gives: copy the .bak over the damaged file.
     copyFileSync(`${file}.bak`, file);
@@ -89,7 +93,9 @@ test('a damaged nextauth.json or sessions.json: the CLI refuses to start, names 
 
 /** The bytes of every data file of the folder but `name` and its .bak (not the run lock). */
 function otherFiles(dir: string, name: string): Record<string, string> {
-  const files = readdirSync(dir).filter((f) => f !== name && f !== `${name}.bak` && f !== 'nextauth.run').sort();
+  const files = readdirSync(dir)
+    .filter((f) => f !== name && f !== `${name}.bak` && f !== 'nextauth.run')
+    .sort();
   return Object.fromEntries(files.map((f) => [f, readFileSync(path.join(dir, f), 'base64')]));
 }
 

@@ -28,7 +28,7 @@ async function qrCode(url: string, serverid: string, nonce: string, kind: 'login
 
 /** A browser's text socket watching one session; `closed` resolves with the close code. */
 async function textSocket(url: string, serverid: string, hsid: string) {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ns/websocket');
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ns/websocket`);
   const heard: string[] = [];
   ws.on('message', (d) => heard.push(d.toString()));
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
@@ -120,12 +120,19 @@ async function gracefulStop(dir: string, signal: 'SIGTERM' | 'SIGINT', before?: 
   assert.is(await text.closed, 1001, "the text socket's close code");
   assert.equal(afterClose, [false, false], 'no new WebSocket once stopping');
   assert.ok(statuses.filter((s) => s === 200).length >= 1);
-  assert.ok(statuses.every((s) => s === 200 || s === 503 || s === 0), `statuses: ${statuses.join(',')}`);
+  assert.ok(
+    statuses.every((s) => s === 200 || s === 503 || s === 0),
+    `statuses: ${statuses.join(',')}`,
+  );
   const onDisk = globalAttributesOnDisk(dir);
   statuses.forEach((s, i) => {
     if (s === 200) assert.is(onDisk[`${tag}${i}`], i, `the change answered 200 (#${i}) is on disk`);
   });
-  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'nextauth.run'), [], 'no temp file, no run lock left');
+  assert.equal(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp') || f === 'nextauth.run'),
+    [],
+    'no temp file, no run lock left',
+  );
   return { serverid, nonce };
 }
 

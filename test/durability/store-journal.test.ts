@@ -128,7 +128,7 @@ test('a failed append is never skipped: the next write is the whole file, with i
   }
   rmSync(journal(dir), { recursive: true });
   await saver.put('b', session(2));
-  assert.equal(Object.keys((file(dir, 'sessions.json').sessions as object)), ['a', 'b'], 'the snapshot carries both');
+  assert.equal(Object.keys(file(dir, 'sessions.json').sessions as object), ['a', 'b'], 'the snapshot carries both');
   await store.close();
   const again = await openSessionStore(dir);
   assert.equal(again.data.sessions, { a: session(1), b: session(2) });

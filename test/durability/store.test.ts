@@ -27,7 +27,7 @@ test.after(() => {
 
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const modeOf = (file: string) => statSync(file).mode & 0o777;
-const octal = (mode: number) => '0' + mode.toString(8);
+const octal = (mode: number) => `0${mode.toString(8)}`;
 
 test('a burst of 1,000 changes is carried by a few writes, and none is lost', async () => {
   const dir = tempDir();
@@ -40,7 +40,11 @@ test('a burst of 1,000 changes is carried by a few writes, and none is lost', as
     }),
   );
   const results = await Promise.all(done);
-  assert.equal(results, Array.from({ length: 1000 }, (_, i) => i), 'each update resolves with its change\'s result');
+  assert.equal(
+    results,
+    Array.from({ length: 1000 }, (_, i) => i),
+    "each update resolves with its change's result",
+  );
   const changes = store.stats.changes - before.changes;
   const writes = store.stats.writes - before.writes;
   assert.is(changes, 1000);
@@ -67,10 +71,12 @@ test('changes that arrive while a write runs share the next write; each resolves
   for (let i = 0; i < 500; i++) {
     const key = `t${i}`;
     pending.push(
-      store.update((data) => void (data.globalAttributes[key] = i)).then(() => {
-        // Resolved: the change must be in the file now (read synchronously, in this very turn).
-        if (readJson(file).globalAttributes[key] !== i) lateResolutions++;
-      }),
+      store
+        .update((data) => void (data.globalAttributes[key] = i))
+        .then(() => {
+          // Resolved: the change must be in the file now (read synchronously, in this very turn).
+          if (readJson(file).globalAttributes[key] !== i) lateResolutions++;
+        }),
     );
     if (i % 5 === 0) await new Promise((r) => setImmediate(r));
   }
@@ -164,7 +170,11 @@ for (const name of ['nextauth.json', 'sessions.json']) {
       }
       assert.equal(readFileSync(file), bytes, 'the damaged file is untouched');
       assert.equal(readFileSync(`${file}.bak`), bak, 'the last good copy is untouched');
-      assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'nothing was being written');
+      assert.equal(
+        readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+        [],
+        'nothing was being written',
+      );
     }
     // The way back the message gives: copy .bak over the file.
     writeFileSync(file, bak);
@@ -257,14 +267,13 @@ test('/metrics shows nextauth_store_changes and nextauth_store_writes of both st
       assert.match(text, '# TYPE nextauth_store_changes gauge');
       assert.match(text, '# TYPE nextauth_store_writes gauge');
       const stores = ['registry', 'sessions'] as const;
-      return Object.fromEntries(
-        stores.map((s) => [s, { changes: metric(text, 'nextauth_store_changes', s), writes: metric(text, 'nextauth_store_writes', s) }]),
-      ) as Record<(typeof stores)[number], { changes: number; writes: number }>;
+      return Object.fromEntries(stores.map((s) => [s, { changes: metric(text, 'nextauth_store_changes', s), writes: metric(text, 'nextauth_store_writes', s) }])) as Record<
+        (typeof stores)[number],
+        { changes: number; writes: number }
+      >;
     };
     const before = await read();
-    const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => ns.api('PUT', '/attributes/', { body: { [`m${i}`]: i } })),
-    );
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => ns.api('PUT', '/attributes/', { body: { [`m${i}`]: i } })));
     assert.ok(replies.every((r) => r.status === 200));
     const after = await read();
     const changes = after.registry.changes - before.registry.changes;

@@ -36,7 +36,10 @@ test('enrol with a userid: the account exists, is linked, and its session is log
   const server = await ns.api('GET', `/servers/${srv}/`);
   assert.ok(server.body.accountCount >= 1);
   const user = await ns.api('GET', `/servers/${srv}/users/alice/accounts`);
-  assert.equal(user.body.accounts.map((a: { id: number }) => a.id), [acc]);
+  assert.equal(
+    user.body.accounts.map((a: { id: number }) => a.id),
+    [acc],
+  );
   assert.is(user.body.accounts[0].description, 'phone');
   assert.ok(user.body.accounts[0].lastlogin > 0);
 });
@@ -186,7 +189,10 @@ test('a user with two devices: both enrol as dave, each logs in as dave with its
   assert.is.not(a.acc, b.acc);
   const user = await ns.api('GET', `/servers/${srv}/users/dave/accounts`);
   assert.is(user.body.totalnumber, 2);
-  for (const [phone, acc] of [[one, a.acc], [two, b.acc]] as const) {
+  for (const [phone, acc] of [
+    [one, a.acc],
+    [two, b.acc],
+  ] as const) {
     const nonce = newNonce();
     const { connection } = await phone.login(await qr(ns, srv, nonce));
     const status = await getSession(ns, srv, nonce);

@@ -19,7 +19,7 @@ const opens = (origin: string) =>
 
 const ioConnects = (origin: string) =>
   new Promise<string>((resolve) => {
-    const socket = io(ns.url + '/sessions', { transports: ['websocket'], reconnection: false, extraHeaders: { origin } });
+    const socket = io(`${ns.url}/sessions`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin } });
     socket.once('connect', () => (socket.close(), resolve('open')));
     socket.once('connect_error', () => (socket.close(), resolve('refused')));
   });

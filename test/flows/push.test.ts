@@ -36,8 +36,12 @@ test.after(async () => {
   gateway.close();
 });
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
-const appUrl = () => ns.url.replace('http', 'ws') + '/ns/sigmai';
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
+const appUrl = () => `${ns.url.replace('http', 'ws')}/ns/sigmai`;
 const newServer = async (body: Record<string, unknown> = {}) => (await ns.api('POST', '/servers/', { body: { serverName: 'Push', ...body } })).body.serverid as string;
 /** Let 10 s pass, so the next push to an account is allowed. */
 const nextPushWindow = () => clock.increment(10_000);
@@ -266,10 +270,7 @@ test('block and delete during a live session: LOGOUT, `deleted` to the phone, an
     const loginDeleted: Frame[] = [];
     connection.on('deleted', (f) => loginDeleted.push(f));
     await text.waitFor('LOGIN', hsid);
-    const r =
-      how === 'block'
-        ? await ns.api('PUT', `/servers/${srv}/accounts/${p.acc}/?blocked=true`)
-        : await ns.api('DELETE', `/servers/${srv}/accounts/${p.acc}/`);
+    const r = how === 'block' ? await ns.api('PUT', `/servers/${srv}/accounts/${p.acc}/?blocked=true`) : await ns.api('DELETE', `/servers/${srv}/accounts/${p.acc}/`);
     assert.is(r.status, 200);
     await text.waitFor('LOGOUT', hsid);
     await until(() => p.deleted.length === 1 && loginDeleted.length === 1, '`deleted` on both connections');

@@ -23,11 +23,15 @@ test.before(async () => {
   clock.set(Date.now());
   ns = await startTestServer({}, undefined, { clock });
   srv = (await ns.api('POST', '/servers/', { body: { serverName: 'Refusals' } })).body.serverid;
-  appUrl = ns.url.replace('http', 'ws') + '/ns/sigmai';
+  appUrl = `${ns.url.replace('http', 'ws')}/ns/sigmai`;
 });
 test.after(() => ns.stop(true));
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 const accounts = () => Object.keys(ns.registry.store.data.accounts[srv] ?? {}).length;
 
 async function enrolled(server = srv) {
@@ -147,7 +151,7 @@ test('BAD_SIGNATURE: another key, and a proof signed for another hsid', async ()
   assert.is((await getSession(ns, srv, y)).loggedin, false);
 });
 
-test('an account of server A used on server B is refused (its key is not B\'s account)', async () => {
+test("an account of server A used on server B is refused (its key is not B's account)", async () => {
   const b = (await ns.api('POST', '/servers/', { body: { serverName: 'B' } })).body;
   const onB = await enrolled(b.serverid); // B has an account with some id too
   const onA = await enrolled();
@@ -202,7 +206,7 @@ test('ENROL_USED: an enrol QR scanned twice makes one account', async () => {
 test('a replayed proof frame (from an earlier handshake) does not open: BAD_BOX', async () => {
   const { account } = await enrolled();
   let recorded: Uint8Array | undefined;
-  const recorder = newPhone({ WebSocket: tamperingSocket((bytes, frame) => ((frame?.t === 'proof' ? (recorded = bytes) : undefined), undefined)) });
+  const recorder = newPhone({ WebSocket: tamperingSocket((bytes, frame) => (frame?.t === 'proof' ? (recorded = bytes) : undefined, undefined)) });
   await recorder.keystore.put(account);
   const nonce = newNonce();
   const first = await recorder.login(await qr(ns, srv, nonce));

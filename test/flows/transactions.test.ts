@@ -23,7 +23,11 @@ test.before(async () => {
 });
 test.after(() => ns.stop(true));
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 
 /** A phone logged in to a fresh session of `server`, with the frames it receives. */
 async function loggedIn(server = srv) {
@@ -38,8 +42,7 @@ async function loggedIn(server = srv) {
   return { ...login, account, nonce, hsid, received, signer };
 }
 
-const create = (nonce: string, body: Record<string, unknown>, server = srv) =>
-  ns.api('POST', `/servers/${server}/sessions/transactions`, { headers: { 'x-nonce': nonce }, body });
+const create = (nonce: string, body: Record<string, unknown>, server = srv) => ns.api('POST', `/servers/${server}/sessions/transactions`, { headers: { 'x-nonce': nonce }, body });
 const result = (tid: string, server = srv) => ns.api('GET', `/servers/${server}/transactions/${tid}`);
 
 test('approve: the phone shows the signed fields, signs with a PIN; the result carries the evidence; browsers hear it', async () => {
@@ -106,7 +109,7 @@ test('expiry: unanswered after 5 minutes it is declined (expired); a late answer
   p.connection.close();
 });
 
-test('refusals: no login (403), another server (404), other bytes, no second factor, another server\'s phone', async () => {
+test("refusals: no login (403), another server (404), other bytes, no second factor, another server's phone", async () => {
   const none = await create(newNonce(), { amount: '1' });
   assert.is(none.status, 403);
   assert.is(none.body.code, 'NO_ACCOUNT');

@@ -77,7 +77,7 @@ export function killAll(): void {
 export async function stopCli(cli: Cli): Promise<void> {
   // One answered request first: the CLI prints its "listening" line a moment before it installs
   // its signal handlers (see stop.test.ts), and this is not about that.
-  await fetch((await cli.listening) + '/healthz');
+  await fetch(`${await cli.listening}/healthz`);
   cli.process.kill('SIGTERM');
   const { code } = await cli.exit;
   assert.is(code, 0, `graceful stop: ${cli.stderr()}`);

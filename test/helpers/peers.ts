@@ -75,7 +75,7 @@ export class TextBrowser {
     ws.on('message', (d) => this.heard.push(d.toString()));
   }
   static open(ns: TestServer, headers: Record<string, string> = {}): Promise<TextBrowser> {
-    const ws = new WebSocket(ns.url.replace('http', 'ws') + '/ns/websocket', { headers });
+    const ws = new WebSocket(`${ns.url.replace('http', 'ws')}/ns/websocket`, { headers });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TextBrowser(ws)));
       ws.once('error', reject);
@@ -104,7 +104,7 @@ export class IoBrowser {
     socket.on('status', (s) => this.heard.push(s));
   }
   static async open(ns: TestServer): Promise<IoBrowser> {
-    const socket = io(ns.url + '/sessions', { transports: ['websocket'], reconnection: false });
+    const socket = io(`${ns.url}/sessions`, { transports: ['websocket'], reconnection: false });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);

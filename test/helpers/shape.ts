@@ -10,8 +10,20 @@
  * another definition | [one of those] for an array of it.
  */
 export type DefinitionName =
-  | 'Account' | 'Accounts' | 'ApiKey' | 'ApiKeys' | 'LoginStatus' | 'Permission' | 'Permissions' | 'Role'
-  | 'Server' | 'Servers' | 'SessionInfo' | 'User' | 'Users' | 'UserContext';
+  | 'Account'
+  | 'Accounts'
+  | 'ApiKey'
+  | 'ApiKeys'
+  | 'LoginStatus'
+  | 'Permission'
+  | 'Permissions'
+  | 'Role'
+  | 'Server'
+  | 'Servers'
+  | 'SessionInfo'
+  | 'User'
+  | 'Users'
+  | 'UserContext';
 type Scalar = 'string' | 'integer' | 'boolean' | 'object' | DefinitionName;
 type FieldType = Scalar | readonly [Scalar];
 interface Definition {
@@ -22,7 +34,16 @@ interface Definition {
 export const definitions: Record<DefinitionName, Definition> = {
   Account: {
     required: ['description', 'id'],
-    properties: { blocked: 'boolean', clientVersion: 'string', created: 'integer', description: 'string', id: 'integer', lastlogin: 'integer', lastprovoke: 'integer', userid: 'string' },
+    properties: {
+      blocked: 'boolean',
+      clientVersion: 'string',
+      created: 'integer',
+      description: 'string',
+      id: 'integer',
+      lastlogin: 'integer',
+      lastprovoke: 'integer',
+      userid: 'string',
+    },
   },
   Accounts: { required: ['accounts'], properties: { accounts: ['Account'], totalnumber: 'integer' } },
   ApiKey: { required: [], properties: { apikey: 'string', description: 'string', role: 'string' } },
@@ -30,9 +51,17 @@ export const definitions: Record<DefinitionName, Definition> = {
   LoginStatus: {
     required: [],
     properties: {
-      accountid: 'integer', canprovoke: 'boolean', hsid: 'string', loggedin: 'boolean', loginqrdata: 'string', pk: 'string', userid: 'string',
+      accountid: 'integer',
+      canprovoke: 'boolean',
+      hsid: 'string',
+      loggedin: 'boolean',
+      loginqrdata: 'string',
+      pk: 'string',
+      userid: 'string',
       // additions (PROTOCOL.md §6)
-      state: 'string', userinput: 'string', expires: 'integer',
+      state: 'string',
+      userinput: 'string',
+      expires: 'integer',
     },
   },
   Permission: { required: [], properties: { acl: 'string', role: 'string', server: 'string' } },
@@ -41,9 +70,23 @@ export const definitions: Record<DefinitionName, Definition> = {
   Server: {
     required: ['logo', 'pinTimeout', 'pinTransTimeout', 'pingTime', 'serverFlags', 'serverName', 'serverid', 'serverpk'],
     properties: {
-      accountCount: 'integer', appandroid: 'string', appios: 'string', appname: 'string', appurl: 'string', lastLogin: 'integer', logo: 'string', owner: 'integer',
-      pinTimeout: 'integer', pinTransTimeout: 'integer', pingTime: 'integer', serverFlags: ['string'], serverName: 'string', serverid: 'string', serverpk: 'string',
-      siteurl: 'string', wsurl: 'string',
+      accountCount: 'integer',
+      appandroid: 'string',
+      appios: 'string',
+      appname: 'string',
+      appurl: 'string',
+      lastLogin: 'integer',
+      logo: 'string',
+      owner: 'integer',
+      pinTimeout: 'integer',
+      pinTransTimeout: 'integer',
+      pingTime: 'integer',
+      serverFlags: ['string'],
+      serverName: 'string',
+      serverid: 'string',
+      serverpk: 'string',
+      siteurl: 'string',
+      wsurl: 'string',
     },
   },
   Servers: { required: ['servers'], properties: { servers: ['Server'], totalnumber: 'integer' } },

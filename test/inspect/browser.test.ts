@@ -22,7 +22,7 @@ let blog: string;
 
 /** The id the inspector gives the newest session of a server in `value` (asked over the socket, as the page does). */
 async function newestSession(serverid: string, value: string): Promise<string> {
-  const socket: Socket = io(ns.url + '/inspect', { transports: ['websocket'], reconnection: false, auth: { key: ns.rootKey } });
+  const socket: Socket = io(`${ns.url}/inspect`, { transports: ['websocket'], reconnection: false, auth: { key: ns.rootKey } });
   try {
     const list = await socket.timeout(3000).emitWithAck('servers');
     const row = list.find((s: { serverid: string }) => s.serverid === serverid).sessions.find((r: { value: string }) => r.value === value);
@@ -57,7 +57,7 @@ test.after(async () => {
 });
 
 test('the page asks for a key, refuses a bad one, and keeps a good one for the tab', async () => {
-  await page.goto(ns.url + '/inspect');
+  await page.goto(`${ns.url}/inspect`);
   await page.waitForSelector('#keybox:not([hidden]) #key');
   await page.fill('#key', 'not-a-key-0123456789');
   await page.click('#keyform button');
@@ -93,7 +93,7 @@ test('a login seen live: the highlighted state follows, the log grows', async ()
   await waitForState('waiting.open');
   assert.ok(await page.$(`${row}.selected`));
   assert.equal(await highlighted(), ['open']);
-  assert.match(await page.textContent('#title') ?? '', /Coffee shop/);
+  assert.match((await page.textContent('#title')) ?? '', /Coffee shop/);
   await screenshot(page, 'inspect-1-waiting');
 
   // The phone scans, and holds at its consent screen: the session is challenged.

@@ -56,7 +56,10 @@ test('a login: event types and transitions, nothing of the payloads', async () =
     'xstate.done.actor.0.session.verifying',
     'verifying>authenticated.oneShot',
   ]);
-  assert.equal(heard.map(([e]) => e), view.log.slice(2));
+  assert.equal(
+    heard.map(([e]) => e),
+    view.log.slice(2),
+  );
   assert.is(heard.at(-1)![1], 'authenticated.oneShot');
   const text = JSON.stringify(view);
   for (const secret of ['198.51.100.9', 'UA-secret', 'peer-secret', 'signature-secret', 'hsid-secret', 'srv"']) assert.not.ok(text.includes(secret), secret);

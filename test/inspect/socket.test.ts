@@ -44,7 +44,7 @@ class Inspect {
     socket.onAny((event, data) => this.heard.push({ event, data }));
   }
   static async open(auth: Record<string, unknown> | undefined): Promise<Inspect> {
-    const socket = io(ns.url + '/inspect', { transports: ['websocket'], reconnection: false, ...(auth ? { auth } : {}) });
+    const socket = io(`${ns.url}/inspect`, { transports: ['websocket'], reconnection: false, ...(auth ? { auth } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', (err) => {
@@ -108,7 +108,7 @@ test('the namespace needs a key with root or servers', async () => {
   assert.is(await refused({ key: await keyWith({ '*': ['sessions', 'users', 'accounts'] }) }), 'FORBIDDEN');
   assert.is(await refused({ key: await keyWith({ [srvA]: ['sessions'] }) }), 'FORBIDDEN');
   // The refusal carries the code in its data too.
-  const socket = io(ns.url + '/inspect', { transports: ['websocket'], reconnection: false, auth: { key: 'nope-nope-nope' } });
+  const socket = io(`${ns.url}/inspect`, { transports: ['websocket'], reconnection: false, auth: { key: 'nope-nope-nope' } });
   const err = await new Promise<Error & { data?: unknown }>((resolve) => socket.once('connect_error', resolve));
   socket.close();
   assert.equal(err.data, { code: 'UNKNOWN_API_KEY' });
@@ -187,7 +187,13 @@ test("a login's events and transitions arrive in order, with the machine's diagr
   // A logout by REST is heard too.
   assert.is((await ns.api('POST', `/servers/${srvA}/sessions/logout`, { headers: { 'x-nonce': nonce } })).status, 200);
   await until(() => c.entries(row.id).some((e) => e.to === 'loggedOut'), 'the logout on /inspect');
-  assert.equal(c.entries(row.id).slice(-2).map((e) => e.type), ['logout', 'logout']);
+  assert.equal(
+    c
+      .entries(row.id)
+      .slice(-2)
+      .map((e) => e.type),
+    ['logout', 'logout'],
+  );
   connection.close();
   c.close();
 });
@@ -243,7 +249,10 @@ test("a key with 'servers' on one server sees only that server's sessions", asyn
   assert.ok(bRow);
   const c = await Inspect.open({ key });
   const list = await c.servers();
-  assert.equal(list.map((s) => s.serverid), [srvA]);
+  assert.equal(
+    list.map((s) => s.serverid),
+    [srvA],
+  );
   assert.ok(list[0]!.sessions.length >= 1);
   // Another server's actor is as unknown as one that never was.
   assert.equal(await c.ask('select', { id: bRow.id }), { error: 'UNKNOWN_SESSION' });
@@ -256,7 +265,11 @@ test("a key with 'servers' on one server sees only that server's sessions", asyn
   await qr(ns, srvB, newNonce());
   await qr(ns, srvA, newNonce());
   await until(() => c.heard.some((h) => h.event === 'sessions'), 'a sessions push');
-  for (const h of c.heard.filter((x) => x.event === 'sessions')) assert.equal(h.data.map((s: ServerRow) => s.serverid), [srvA]);
+  for (const h of c.heard.filter((x) => x.event === 'sessions'))
+    assert.equal(
+      h.data.map((s: ServerRow) => s.serverid),
+      [srvA],
+    );
   root.close();
   c.close();
 });
@@ -297,7 +310,13 @@ test('the page, its script and Mermaid are served without a key; /metrics counts
 
   const metrics = (await ns.api('GET', '/metrics', { key: null })).body as string;
   const count = (state: string) => Number(new RegExp(`^nextauth_session_transitions_total\\{state="${state}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
-  assert.ok(count('waiting') >= 4, metrics.split('\n').filter((l) => l.includes('transitions')).join('\n'));
+  assert.ok(
+    count('waiting') >= 4,
+    metrics
+      .split('\n')
+      .filter((l) => l.includes('transitions'))
+      .join('\n'),
+  );
   assert.ok(count('authenticated') >= 2);
   assert.ok(count('challenged') >= 2);
   assert.match(metrics, /^nextauth_sessions_live\{state="waiting"\} \d+/m);

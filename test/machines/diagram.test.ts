@@ -189,7 +189,10 @@ test('npm run machines: writes, --check lists what differs, removes stale genera
     const say = (l: string) => lines.push(l);
 
     assert.is(await runMachines({ dir, check: true, say }), 1);
-    assert.ok(lines.some((l) => l.startsWith('differs:') && l.endsWith('toggle.md')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('differs:') && l.endsWith('toggle.md')),
+      lines.join('\n'),
+    );
     assert.ok(lines.some((l) => l.startsWith('stale:') && l.includes('gone.dot')));
     assert.not.ok(existsSync(path.join(dir, 'toggle.md')), '--check writes nothing');
 

@@ -136,7 +136,22 @@ test('waiting → challenged on hello: accept is called and the browsers hear co
   const s = start();
   assert.is(s.state(), 'waiting');
   assert.equal(s.snap().value, { waiting: 'open' });
-  assert.equal(s.ctx(), { serverid: SRV, hsid: HSID, limits, peer: null, op: null, account: null, lastAccount: null, failures: 0, userContext: null, userinput: null, push: null, pinger: null, pingTime: 0, pings: 0 });
+  assert.equal(s.ctx(), {
+    serverid: SRV,
+    hsid: HSID,
+    limits,
+    peer: null,
+    op: null,
+    account: null,
+    lastAccount: null,
+    failures: 0,
+    userContext: null,
+    userinput: null,
+    push: null,
+    pinger: null,
+    pingTime: 0,
+    pings: 0,
+  });
 
   s.hello('A', 'enrol');
   assert.is(s.state(), 'challenged');
@@ -146,7 +161,7 @@ test('waiting → challenged on hello: accept is called and the browsers hear co
   assert.is(s.ctx().op, 'enrol');
 });
 
-test('challenged: a second app\'s hello is refused SESSION_BUSY and changes nothing', () => {
+test("challenged: a second app's hello is refused SESSION_BUSY and changes nothing", () => {
   const s = start();
   s.hello('A');
   s.clear();
@@ -264,7 +279,14 @@ test('challenged → verifying → waiting when the proof fails: refused with it
     assert.is(s.state(), 'verifying');
     await settle();
     assert.equal(s.snap().value, { waiting: 'open' }, code);
-    assert.equal(s.log, [['accept', { peer: 'A' }], ['refuse', { peer: 'A', code }]], code);
+    assert.equal(
+      s.log,
+      [
+        ['accept', { peer: 'A' }],
+        ['refuse', { peer: 'A', code }],
+      ],
+      code,
+    );
     assert.equal(s.notices, ['confirmscan', code === 'UNKNOWN_ACCOUNT' ? 'noaccounts' : 'cancel'], code);
     assert.is(s.ctx().peer, null);
     assert.is(s.ctx().failures, i + 1);
@@ -279,7 +301,10 @@ test('challenged → verifying → waiting when the proof fails: refused with it
   assert.equal(s.notices, ['confirmscan', 'cancel']);
   assert.is(s.state(), 'waiting');
   // The transient `failing` state is never observable.
-  assert.ok(s.seen.every((x) => (SESSION_STATES as readonly string[]).includes(x)), s.seen.join(','));
+  assert.ok(
+    s.seen.every((x) => (SESSION_STATES as readonly string[]).includes(x)),
+    s.seen.join(','),
+  );
   assert.equal(s.verified[0], { serverid: SRV, hsid: HSID, op: 'login', proof: { code: 'BAD_SIGNATURE' } });
 });
 
@@ -367,7 +392,10 @@ test('after maxFailures failed proofs: waiting.locked refuses hello RATE_LIMITED
   await failOnce(s, 'A', 'BAD_SIGNATURE');
   assert.equal(s.snap().value, { waiting: 'locked' });
   assert.is(s.state(), 'waiting');
-  assert.equal(s.log, [['accept', { peer: 'A' }], ['refuse', { peer: 'A', code: 'BAD_SIGNATURE' }]]);
+  assert.equal(s.log, [
+    ['accept', { peer: 'A' }],
+    ['refuse', { peer: 'A', code: 'BAD_SIGNATURE' }],
+  ]);
   assert.equal(s.notices, ['confirmscan', 'cancel']);
 
   s.clear();

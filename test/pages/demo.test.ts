@@ -29,10 +29,13 @@ test.before(async () => {
   context = await browser.newContext({ viewport: { width: 1360, height: 960 } });
   errors = watchErrors(context);
   // The network is cut: anything not served by the NS itself fails (and is noted).
-  await context.route((url) => !url.href.startsWith(ns.url), (route) => {
-    outside.push(route.request().url());
-    return route.abort();
-  });
+  await context.route(
+    (url) => !url.href.startsWith(ns.url),
+    (route) => {
+      outside.push(route.request().url());
+      return route.abort();
+    },
+  );
   page = await context.newPage();
   site = page.frameLocator('#site');
   phone = page.frameLocator('#phone');

@@ -68,19 +68,30 @@ test('a callback instead of a reload; two sessions watched; log out from the blo
   const second = newNonce();
   const block = String((await ns.api('GET', `/servers/${srv}/sessions/html/login`, { headers: { 'x-nonce': nonce } })).body);
   const footer = String(
-    (await ns.api('POST', `/servers/${srv}/sessions/html/footer?callback=rp.onChange`, { headers: { 'x-nonce': nonce }, body: { sessions: [{ serverid: srv, sessionid: Buffer.from(second).toString('base64') }] } })).body,
+    (
+      await ns.api('POST', `/servers/${srv}/sessions/html/footer?callback=rp.onChange`, {
+        headers: { 'x-nonce': nonce },
+        body: { sessions: [{ serverid: srv, sessionid: Buffer.from(second).toString('base64') }] },
+      })
+    ).body,
   );
   const page = await rpPage(html(block + footer));
   const hsid = (await getSession(ns, srv, nonce)).hsid;
   const hsid2 = (await getSession(ns, srv, second)).hsid;
-  assert.equal((await page.evaluate(() => (window as unknown as Win).nextAuth.sessions())).map((s) => s.hsid), [hsid, hsid2]);
+  assert.equal(
+    (await page.evaluate(() => (window as unknown as Win).nextAuth.sessions())).map((s) => s.hsid),
+    [hsid, hsid2],
+  );
   assert.is(await page.evaluate(() => (window as unknown as { nextAuth: { transport(): string } }).nextAuth.transport()), 'socket.io', 'socket.io across origins');
 
   const link = await page.locator('.nextauth-block').getAttribute('data-link');
   const { connection } = await phone.login(link!);
   await page.waitForFunction(() => (window as unknown as Win).rp.calls.length === 1);
   let calls = await page.evaluate(() => (window as unknown as Win).rp.calls);
-  assert.equal(calls.map((c) => [c.hsid, c.event, c.loggedin, c.changed]), [[hsid, 'login', true, true]]);
+  assert.equal(
+    calls.map((c) => [c.hsid, c.event, c.loggedin, c.changed]),
+    [[hsid, 'login', true, true]],
+  );
   assert.is(await page.evaluate(() => (window as unknown as Win).marker), 1, 'no reload');
   // The block shows the login, with a logout button (keyboard reachable).
   await page.locator('.nextauth-block[data-state="loggedin"]').waitFor();
@@ -96,7 +107,13 @@ test('a callback instead of a reload; two sessions watched; log out from the blo
   const other = await phone.login(await qr(ns, srv, second), { connection });
   await page.waitForFunction(() => (window as unknown as Win).rp.calls.length === 3);
   calls = await page.evaluate(() => (window as unknown as Win).rp.calls);
-  assert.equal(calls.slice(1).map((c) => [c.hsid, c.event, c.changed]), [[hsid, 'logout', true], [hsid2, 'login', true]]);
+  assert.equal(
+    calls.slice(1).map((c) => [c.hsid, c.event, c.changed]),
+    [
+      [hsid, 'logout', true],
+      [hsid2, 'login', true],
+    ],
+  );
   // Every notice is also a DOM event, the scan included.
   const events = await page.evaluate(() => (window as unknown as Win).rp.events.map((e) => e.event));
   assert.ok(events.includes('confirmscan'), events.join());

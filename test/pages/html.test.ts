@@ -27,12 +27,21 @@ test.before(async () => {
 test.after(() => ns.stop(true));
 
 const login = (nonce: string, opts: { server?: string; body?: unknown; key?: string | null } = {}) =>
-  ns.api(opts.body === undefined ? 'GET' : 'POST', `/servers/${opts.server ?? srv}/sessions/html/login`, { headers: { 'x-nonce': nonce }, ...(opts.body !== undefined ? { body: opts.body } : {}), ...(opts.key !== undefined ? { key: opts.key } : {}) });
+  ns.api(opts.body === undefined ? 'GET' : 'POST', `/servers/${opts.server ?? srv}/sessions/html/login`, {
+    headers: { 'x-nonce': nonce },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    ...(opts.key !== undefined ? { key: opts.key } : {}),
+  });
 
 /** The value of attribute `name` of the first element with class `cls` in `html` (unescaped). */
 function attr(html: string, name: string): string | undefined {
   const m = new RegExp(`\\s${name}="([^"]*)"`).exec(html);
-  return m?.[1]?.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return m?.[1]
+    ?.replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 const hasHidden = (html: string, cls: string) => new RegExp(`class="[^"]*\\b${cls}\\b[^"]*"[^>]*\\shidden[\\s>]`).test(html);
 
@@ -50,7 +59,10 @@ test('getHtmlLogin: one nextauth-block with the inline SVG QR code, its text alt
   assert.is(attr(html, 'data-srv'), srv);
   assert.is(attr(html, 'data-state'), 'waiting');
   // The QR code: an inline SVG image named by a <title>, no fixed size (CSS sizes it).
-  assert.match(html, /<svg class="nextauth-qrcode" role="img" aria-labelledby="([^"]+)"[^>]*><title id="\1">QR code: scan it with the Acme Auth app to log in to Shop &lt;b&gt;&amp;&quot;<\/title>/);
+  assert.match(
+    html,
+    /<svg class="nextauth-qrcode" role="img" aria-labelledby="([^"]+)"[^>]*><title id="\1">QR code: scan it with the Acme Auth app to log in to Shop &lt;b&gt;&amp;&quot;<\/title>/,
+  );
   assert.not.match(html, /<svg[^>]*\swidth=/);
   // The app link holds the same bytes as getQrLogin, base64url after "nextauth:?qr=".
   const raw = await qr(ns, srv, nonce);
@@ -116,7 +128,7 @@ test('app links: appurl-based for login and enrol, read back by the SDK (also fr
   assert.is(toB64url(code.srv), other);
   const status = await getSession(ns, other, nonce);
   assert.is(toB64url(code.hsid), status.hsid);
-  assert.is(code.appUrl, ns.url.replace('http', 'ws') + '/ns/sigmai');
+  assert.is(code.appUrl, `${ns.url.replace('http', 'ws')}/ns/sigmai`);
   // The same code from LoginStatus.loginqrdata (base64) and from a link with more parameters.
   assert.equal(parseQrText(status.loginqrdata), code);
   assert.equal(parseQrText(`https://app.example/open?x=1&qr=${link.split('qr=')[1]}#frag`), code);
@@ -152,11 +164,19 @@ test("getHtmlEnrol: a fresh enrol code (default name: the server's), enrol throu
   assert.is(status.accountid, acc);
   assert.is(status.userid, 'frank');
   // The code was single-use.
-  const again = await newPhone().enrol(link).then(() => 'ok', (e: { code: string }) => e.code);
+  const again = await newPhone()
+    .enrol(link)
+    .then(
+      () => 'ok',
+      (e: { code: string }) => e.code,
+    );
   assert.ok(['ENROL_USED', 'SESSION_BUSY'].includes(again), again);
   // POST alias with a UserContext: the phone sees the browser.
   const n2 = newNonce();
-  const p = await ns.api('POST', `/servers/${srv}/sessions/html/enrol?name=Tablet`, { headers: { 'x-nonce': n2 }, body: { sessioninfo: { ip: '198.51.100.9', useragent: 'Firefox' } } });
+  const p = await ns.api('POST', `/servers/${srv}/sessions/html/enrol?name=Tablet`, {
+    headers: { 'x-nonce': n2 },
+    body: { sessioninfo: { ip: '198.51.100.9', useragent: 'Firefox' } },
+  });
   assert.is(p.status, 200);
   const { info } = await newPhone().enrol(attr(String(p.body), 'data-link')!);
   assert.equal(info.session, { ip: '198.51.100.9', ua: 'Firefox' });
@@ -174,7 +194,12 @@ test('getHtmlFooter: the script from the NS with the sessions to watch (X-nonce 
   assert.equal(JSON.parse(attr(html, 'data-sessions')!), [{ srv, hsid, loggedin: false }]);
 
   const otherNonce = newNonce();
-  const body = { sessions: [{ serverid: other, sessionid: Buffer.from(otherNonce).toString('base64') }, { serverid: srv, sessionid: Buffer.from(nonce).toString('base64url') }] };
+  const body = {
+    sessions: [
+      { serverid: other, sessionid: Buffer.from(otherNonce).toString('base64') },
+      { serverid: srv, sessionid: Buffer.from(nonce).toString('base64url') },
+    ],
+  };
   const p = await ns.api('POST', `/servers/${srv}/sessions/html/footer?callback=myApp.onLogin`, { headers: { 'x-nonce': nonce }, body });
   assert.is(p.status, 200, String(p.body));
   const sessions = JSON.parse(attr(String(p.body), 'data-sessions')!);
@@ -187,7 +212,8 @@ test('getHtmlFooter: the script from the NS with the sessions to watch (X-nonce 
 
 test('getHtmlFooter refusals: bad sessionid 400 BAD_NONCE naming it, a server the key may not watch 403, unknown 404, bad callback 400, too many 400', async () => {
   const nonce = newNonce();
-  const post = (body: unknown, key?: string, query = '') => ns.api('POST', `/servers/${srv}/sessions/html/footer${query}`, { headers: { 'x-nonce': nonce }, body, ...(key ? { key } : {}) });
+  const post = (body: unknown, key?: string, query = '') =>
+    ns.api('POST', `/servers/${srv}/sessions/html/footer${query}`, { headers: { 'x-nonce': nonce }, body, ...(key ? { key } : {}) });
   const good = Buffer.from(newNonce()).toString('base64');
   let r = await post({ sessions: [{ serverid: other, sessionid: Buffer.from('short').toString('base64') }] });
   assert.is(r.status, 400);
@@ -274,7 +300,11 @@ test('every HTML operation, GET and POST: 401 without or with a wrong key, 403 f
 });
 
 test('the files the blocks load come from the NS with no key: versioned, gzip, 304', async () => {
-  for (const [name, type] of [['nextauth.js', 'text/javascript'], ['nextauth.css', 'text/css'], ['socket.io.min.js', 'text/javascript']] as const) {
+  for (const [name, type] of [
+    ['nextauth.js', 'text/javascript'],
+    ['nextauth.css', 'text/css'],
+    ['socket.io.min.js', 'text/javascript'],
+  ] as const) {
     const plain = await fetch(`${ns.url}/ns/${name}`, { headers: { 'accept-encoding': 'identity' } });
     assert.is(plain.status, 200, name);
     assert.match(plain.headers.get('content-type') ?? '', type);
@@ -291,11 +321,13 @@ test('the files the blocks load come from the NS with no key: versioned, gzip, 3
   // gzip over raw HTTP (fetch would decompress it for us)
   const http = await import('node:http');
   const zipped = await new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) => {
-    http.get(`${ns.url}/ns/nextauth.js`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
-    }).on('error', reject);
+    http
+      .get(`${ns.url}/ns/nextauth.js`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
   });
   assert.is(zipped.encoding, 'gzip');
   assert.match(gunzipSync(zipped.body).toString(), 'window.nextAuth');
@@ -308,7 +340,11 @@ test('the files the blocks load come from the NS with no key: versioned, gzip, 3
 test('/openapi.json lists the three HTML operations and their POST aliases; the files are not in it', async () => {
   const doc = (await ns.api('GET', '/openapi.json')).body;
   const paths = doc.paths as Record<string, Record<string, { operationId: string; tags: string[] }>>;
-  for (const [op, id] of [['login', 'getHtmlLogin'], ['enrol', 'getHtmlEnrol'], ['footer', 'getHtmlFooter']]) {
+  for (const [op, id] of [
+    ['login', 'getHtmlLogin'],
+    ['enrol', 'getHtmlEnrol'],
+    ['footer', 'getHtmlFooter'],
+  ]) {
     const path = paths[`/servers/{serverid}/sessions/html/${op}`]!;
     assert.is(path.get!.operationId, id);
     assert.is(path.post!.operationId, `${id}Post`);

@@ -44,8 +44,7 @@ const label = (s: string): Buffer => Buffer.from(s, 'ascii');
 const rawPublic = (key: KeyObject): Buffer => Buffer.from(key.export({ format: 'jwk' }).x as string, 'base64url');
 const okpPublic = (crv: 'X25519' | 'Ed25519', raw: Uint8Array): KeyObject =>
   crypto.createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
-const ed25519Verify = (pk: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean =>
-  crypto.verify(null, message, okpPublic('Ed25519', pk), sig);
+const ed25519Verify = (pk: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean => crypto.verify(null, message, okpPublic('Ed25519', pk), sig);
 /** §4.2 nonce, written independently of the SDK: 16 zero bytes || 8-byte big-endian counter. */
 const counterNonce = (n: number): Buffer => {
   const nonce = Buffer.alloc(24);
@@ -124,9 +123,7 @@ class RefConnection {
   receive(bytes: Uint8Array): void {
     if (!this.sealedKeys) return this.#handle(bytes);
     const outer = decode(bytes) as Frame;
-    const inner = outer.t === 'sealed' && outer.box instanceof Uint8Array
-      ? nacl.secretbox.open(outer.box, counterNonce(this.receiveCounter), this.sealedKeys.kC)
-      : null;
+    const inner = outer.t === 'sealed' && outer.box instanceof Uint8Array ? nacl.secretbox.open(outer.box, counterNonce(this.receiveCounter), this.sealedKeys.kC) : null;
     if (!inner) return this.close(1008, 'sealed frame does not open');
     this.receivedCounters.push(this.receiveCounter++);
     this.#handle(inner);
@@ -338,8 +335,7 @@ const srv = u8(crypto.randomBytes(16));
 const hsid = u8(crypto.randomBytes(32));
 const serverpk = u8(crypto.randomBytes(32));
 const loginBytes = encode([1, 'login', srv, hsid, 'wss://auth.example.com/ns/sigmai']);
-const enrolBytes = (userid: string | null): Uint8Array =>
-  encode([1, 'enrol', srv, hsid, 'ws://127.0.0.1:8080/ns/sigmai', serverpk, 'Example', userid]);
+const enrolBytes = (userid: string | null): Uint8Array => encode([1, 'enrol', srv, hsid, 'ws://127.0.0.1:8080/ns/sigmai', serverpk, 'Example', userid]);
 
 test('parseQr reads a login code', () => {
   assert.equal(parseQr(loginBytes), { v: 1, op: 'login', srv, hsid, appUrl: 'wss://auth.example.com/ns/sigmai' });
@@ -499,7 +495,10 @@ test('login picks opts.acc among several accounts of one server', async () => {
   const server = new RefServer();
   const { phone, keystore } = await enrolled(server);
   await phone.enrol(server.enrolQr());
-  assert.equal((await keystore.find(toB64url(server.serverid))).map((a) => a.acc), [41, 42]);
+  assert.equal(
+    (await keystore.find(toB64url(server.serverid))).map((a) => a.acc),
+    [41, 42],
+  );
   const first = await phone.login(server.loginQr());
   assert.is(first.acc, 41);
   const second = await phone.login(server.loginQr(), { acc: 42 });
@@ -539,7 +538,10 @@ test('a refused consent sends decline and is DECLINED', async () => {
   answer = { accept: false };
   await rejects(phone.login(server.loginQr()), 'DECLINED');
   await until(() => server.log.some((f) => f.t === 'decline'), 'the decline');
-  assert.equal(server.log.map((f) => f.t), ['hello', 'proof', 'hello', 'decline']);
+  assert.equal(
+    server.log.map((f) => f.t),
+    ['hello', 'proof', 'hello', 'decline'],
+  );
 });
 
 test('an error answer of the NS rejects with its code and message', async () => {
@@ -653,7 +655,10 @@ test('a replayed sealed frame closes the connection', async () => {
   const waiting = rejects(connection.next(), 'CLOSED');
   assert.is((await connection.closed).code, 1008);
   await waiting;
-  assert.throws(() => connection.send({ t: 'pong', n: 1 }), (e: SdkError) => e.code === 'CLOSED');
+  assert.throws(
+    () => connection.send({ t: 'pong', n: 1 }),
+    (e: SdkError) => e.code === 'CLOSED',
+  );
 });
 
 test('a dropped sealed frame (counter skipped) closes the connection', async () => {

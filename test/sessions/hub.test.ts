@@ -245,7 +245,10 @@ test('a full flow with a fake app peer: accepted, confirmed, logged in; a failed
   hub.hello(a, S1, H1, 'login');
   hub.proof(a, key, { code: 'UNKNOWN_ACCOUNT' });
   await settle();
-  assert.equal(a.calls, [['accepted', key], ['refused', 'UNKNOWN_ACCOUNT']]);
+  assert.equal(a.calls, [
+    ['accepted', key],
+    ['refused', 'UNKNOWN_ACCOUNT'],
+  ]);
   assert.is(hub.status(S1, H1).state, 'waiting');
 
   // Then one that logs in; another phone meanwhile is busy-refused.
@@ -256,7 +259,10 @@ test('a full flow with a fake app peer: accepted, confirmed, logged in; a failed
   accounts.add(`${S1}/7`);
   hub.proof(a, key, { account: 7 });
   await settle();
-  assert.equal(a.calls, [['accepted', key], ['confirmed', key, { account: 7 }]]);
+  assert.equal(a.calls, [
+    ['accepted', key],
+    ['confirmed', key, { account: 7 }],
+  ]);
   assert.equal(verified.at(-1), { serverid: S1, hsid: H1, op: 'enrol', proof: { account: 7 } });
   const st = hub.status(S1, H1);
   assert.is(st.state, 'authenticated');
@@ -386,7 +392,11 @@ test('proof(), fail() and decline() from a peer whose handshake is over refuse S
   hub.proof(a, key, { account: 7 });
   hub.fail(a, key, 'BAD_BOX');
   hub.decline(a, key);
-  assert.equal(a.calls, [['refused', 'SESSION_EXPIRED'], ['refused', 'SESSION_EXPIRED'], ['refused', 'SESSION_EXPIRED']]);
+  assert.equal(a.calls, [
+    ['refused', 'SESSION_EXPIRED'],
+    ['refused', 'SESSION_EXPIRED'],
+    ['refused', 'SESSION_EXPIRED'],
+  ]);
   await settle();
   assert.equal(verified, []);
   assert.is(hub.find(S1, H1)!.getSnapshot().context.failures, 0);
