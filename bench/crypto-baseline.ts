@@ -1,6 +1,6 @@
 /**
  * The pure cost of a login's cryptography on this machine, with node:crypto, done the way the NS
- * does it (src/crypto/keys.ts): per login the NS makes an X25519 key pair, agrees with the
+ * does it (src/core/crypto/keys.ts): per login the NS makes an X25519 key pair, agrees with the
  * phone's key, signs the transcript (Ed25519), verifies the phone's signature (cached public
  * KeyObject) and hashes three times (SHA-512). Also, for reference: the tweetnacl secretbox the
  * NS seals its frames with, and what a phone pays with tweetnacl alone (the SDK's default).
@@ -43,7 +43,7 @@ export interface CryptoBaseline {
   };
   /** keygen + agree + sign + verify + 3 × sha512: the pure cryptography of one login at the NS, µs */
   loginCryptoUs: number;
-  /** the same plus the key imports src/crypto/keys.ts does (the ephemeral private key and the phone's public key, as JWK), µs */
+  /** the same plus the key imports src/core/crypto/keys.ts does (the ephemeral private key and the phone's public key, as JWK), µs */
   loginCryptoAsImplementedUs: number;
   /** logins per second one core could do if that crypto were all it did */
   loginCryptoPerSecondPerCore: number;
@@ -93,13 +93,13 @@ export function cryptoBaseline(msPerOp = 500): CryptoBaseline {
   const naclX = nacl.box.keyPair();
 
   const fns: Record<keyof CryptoBaseline['ops'], () => unknown> = {
-    // A key pair and its raw keys. (src/crypto/keys.ts exports the public key of the returned
+    // A key pair and its raw keys. (src/core/crypto/keys.ts exports the public key of the returned
     // KeyObject instead, the same work, but that pattern deadlocks node 20 in a loop like this.)
     x25519Keygen: () => generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } }),
     // What the safe pattern adds: the private key imported from its JWK.
     x25519PrivateImportJwk: () => createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', x: xJwk.x, d: xJwk.d }, format: 'jwk' }),
     x25519Agree: () => diffieHellman({ privateKey: x.privateKey, publicKey: peerKey }),
-    // As agreeX25519 in src/crypto/keys.ts before its diffieHellman.
+    // As agreeX25519 in src/core/crypto/keys.ts before its diffieHellman.
     x25519ImportDer: () => createPublicKey({ key: Buffer.concat([X25519_SPKI, peer]), format: 'der', type: 'spki' }),
     x25519ImportJwk: () => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peerB64 }, format: 'jwk' }),
     ed25519Sign: () => sign(null, message, ed.privateKey),

@@ -1,6 +1,6 @@
 /**
  * Loaded into the NS process by the bench driver (`node --expose-gc --import tsx --import
- * ./bench/probe.ts src/cli.ts start …`). It changes nothing in the server: it only answers the
+ * ./bench/probe.ts src/cli/cli.ts start …`). It changes nothing in the server: it only answers the
  * driver's IPC `sample` messages with `process.cpuUsage()` and `process.memoryUsage()` (after a
  * full GC when asked, so heap figures do not depend on when V8 last collected), and stops the
  * server when the driver goes away.

@@ -11,7 +11,7 @@
  * overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
  * --server-node-flags "…" (node flags for the server process, e.g. GC settings).
  *
- * Processes: this driver (baselines, measurements), the NS (`src/cli.ts start`, measured from
+ * Processes: this driver (baselines, measurements), the NS (`src/cli/cli.ts start`, measured from
  * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
@@ -256,7 +256,7 @@ const serverFlags = ['--push-interval-seconds', '0', '--push-hourly', '100000'];
 // --server-node-flags "…": node flags for the server process (e.g. GC settings, to compare).
 const serverNodeFlags = (option('server-node-flags') ?? '').split(' ').filter(Boolean);
 const ns = await NsProcess.start({ rootKey, serverFlags, nodeFlags: [...serverNodeFlags, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])] });
-results.serverCommand = `node ${serverNodeFlags.length ? `${serverNodeFlags.join(' ')} ` : ''}--import tsx src/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
+results.serverCommand = `node ${serverNodeFlags.length ? `${serverNodeFlags.join(' ')} ` : ''}--import tsx src/cli/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
 const generators: GeneratorProcess[] = [];
 let failed = false;
 try {

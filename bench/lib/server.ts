@@ -129,7 +129,7 @@ export class NsProcess {
       'tsx',
       '--import',
       './bench/probe.ts',
-      'src/cli.ts',
+      'src/cli/cli.ts',
       'start',
       '--port',
       '0',

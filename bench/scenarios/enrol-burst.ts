@@ -10,7 +10,7 @@ import { newNonce } from '../lib/rest.ts';
 import { latency, pool, type Latency } from '../lib/stats.ts';
 import type { GeneratorContext } from '../generator.ts';
 
-/** Store changes one enrolment makes (src/registry/enrolment.ts issue + markScanned, verify-proof.ts create). */
+/** Store changes one enrolment makes (src/core/enrol/enrolment.ts issue + markScanned, verify-proof.ts create). */
 export const STORE_CHANGES_PER_ENROLMENT = 3;
 
 export interface EnrolBurstResult {

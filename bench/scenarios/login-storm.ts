@@ -17,7 +17,7 @@ import { newNonce } from '../lib/rest.ts';
 import { latency, type Latency } from '../lib/stats.ts';
 import type { GeneratorContext } from '../generator.ts';
 
-/** Store changes one login makes (src/registry/accounts.ts recordLogin). */
+/** Store changes one login makes (src/core/admin/accounts.ts recordLogin). */
 export const STORE_CHANGES_PER_LOGIN = 1;
 
 export interface StormResult {

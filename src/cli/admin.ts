@@ -7,16 +7,16 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Limits } from '../config.ts';
-import { NsError } from '../errors.ts';
-import { GLOBAL, PERMISSIONS, type Principal } from '../registry/access.ts';
-import type { AccountView } from '../registry/accounts.ts';
-import { checkAttributes } from '../registry/attributes.ts';
-import { Registry } from '../registry/registry.ts';
-import type { ServerView } from '../registry/servers.ts';
-import type { UserView } from '../registry/users.ts';
-import type { Attributes } from '../store/data.ts';
-import { LowdbStore } from '../store/lowdb-store.ts';
-import { RunLockError, acquireRunLock, removeRunLock } from '../store/run-lock.ts';
+import { NsError } from '../wire/errors.ts';
+import { GLOBAL, PERMISSIONS, type Principal } from '../core/admin/access.ts';
+import type { AccountView } from '../core/admin/accounts.ts';
+import { checkAttributes } from '../core/admin/attributes.ts';
+import { Registry } from '../core/admin/registry.ts';
+import type { ServerView } from '../core/admin/servers.ts';
+import type { UserView } from '../core/admin/users.ts';
+import type { Attributes } from '../adapters/lowdb/data.ts';
+import { LowdbStore } from '../adapters/lowdb/lowdb-store.ts';
+import { RunLockError, acquireRunLock, removeRunLock } from '../adapters/lowdb/run-lock.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args } from './args.ts';
 import { clean, fields, json, table, time } from './output.ts';
 

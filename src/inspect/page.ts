@@ -13,13 +13,13 @@
  *   GET /inspect                  the page
  *   GET /inspect/inspect.js       its script
  *   GET /inspect/mermaid.min.js   Mermaid (node_modules/mermaid/dist/mermaid.min.js)
- * socket.io's browser client is /ns/socket.io.min.js (src/pages/assets.ts).
+ * socket.io's browser client is /ns/socket.io.min.js (src/web/assets.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { App } from '../api/context.ts';
-import { assets, makeAsset, sendAsset, type Asset } from '../pages/assets.ts';
+import type { App } from '../transports/http/context.ts';
+import { assets, makeAsset, sendAsset, type Asset } from '../web/assets.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -23,10 +23,10 @@
  */
 import type { Server, Socket } from 'socket.io';
 import type { AnyStateMachine } from 'xstate';
-import { NsError } from '../errors.ts';
-import type { Principal } from '../registry/access.ts';
-import type { Registry } from '../registry/registry.ts';
-import type { SessionHub } from '../sessions/hub.ts';
+import { NsError } from '../wire/errors.ts';
+import type { Principal } from '../core/admin/access.ts';
+import type { Registry } from '../core/admin/registry.ts';
+import type { SessionHub } from '../core/hub.ts';
 import { sessionMachine } from '../../machines/session.ts';
 import { describeMachine, toMermaid, type DiagramState } from './diagram.ts';
 import { stateText, type Inspector, type LogEntry } from './inspector.ts';

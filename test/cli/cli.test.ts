@@ -13,9 +13,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { table } from '../../src/cli/output.ts';
 import { consentScreen } from '../../src/cli/phone.ts';
-import { Registry } from '../../src/registry/registry.ts';
-import { LowdbStore } from '../../src/store/lowdb-store.ts';
-import { RUN_LOCK_FILE, RunLockError, acquireRunLock, liveRunLock, readRunLock, removeRunLock, writeRunLock } from '../../src/store/run-lock.ts';
+import { Registry } from '../../src/core/admin/registry.ts';
+import { LowdbStore } from '../../src/adapters/lowdb/lowdb-store.ts';
+import { RUN_LOCK_FILE, RunLockError, acquireRunLock, liveRunLock, readRunLock, removeRunLock, writeRunLock } from '../../src/adapters/lowdb/run-lock.ts';
 import { diagramDiff } from '../../scripts/machines.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { until } from '../helpers/peers.ts';
@@ -35,7 +35,7 @@ function cli(args: string[], opts: { input?: string; env?: Record<string, string
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   for (const name of ['NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'NEXTAUTH_DATA']) delete env[name];
   Object.assign(env, opts.env);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -98,7 +98,7 @@ interface Live {
 function cliLive(args: string[]): Live {
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   for (const name of ['NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'NEXTAUTH_DATA']) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();

@@ -1,5 +1,5 @@
 /**
- * The store's journal (src/store/lowdb-store.ts): a patch is one appended line, on disk before it
+ * The store's journal (src/adapters/lowdb/lowdb-store.ts): a patch is one appended line, on disk before it
  * resolves, coalesced; replayed on start and folded into the snapshot; a torn last line dropped,
  * a damaged line refused; numbered, so a crash between a snapshot and the journal's truncation
  * replays nothing twice; a failed append is carried by the next whole write.
@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LowdbStore, StoreDamagedError } from '../../src/store/lowdb-store.ts';
-import { openSessionStore, sessionSaver } from '../../src/store/saved-sessions.ts';
+import { LowdbStore, StoreDamagedError } from '../../src/adapters/lowdb/lowdb-store.ts';
+import { openSessionStore, sessionSaver } from '../../src/adapters/lowdb/saved-sessions.ts';
 
 const tempDir = () => mkdtempSync(path.join(os.tmpdir(), 'nextauth-journal-'));
 const session = (n: number) => ({ snapshot: { n }, since: n });

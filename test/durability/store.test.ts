@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LowdbStore, StoreDamagedError } from '../../src/store/lowdb-store.ts';
-import { emptySessions } from '../../src/store/data.ts';
+import { LowdbStore, StoreDamagedError } from '../../src/adapters/lowdb/lowdb-store.ts';
+import { emptySessions } from '../../src/adapters/lowdb/data.ts';
 import { startTestServer } from '../helpers/ns.ts';
 import { newNonce, newPhone, qr } from '../helpers/peers.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The real server as a child process: the `nextauth start` command line (`node --import tsx
- * src/cli.ts start --port 0 ...`) on a data folder, its URL read from the "listening" line, and a
+ * src/cli/cli.ts start --port 0 ...`) on a data folder, its URL read from the "listening" line, and a
  * small REST client for it. Used by the durability tests, which kill, stop and restart it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -43,7 +43,7 @@ process.on('exit', () => {
 export function startCli(dataDir: string, options: CliOptions): Cli {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', options.rootApiKey],
+    ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', options.rootApiKey],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
   );
   running.add(child);

@@ -3,7 +3,7 @@
  * take a snapshot of the store, check error answers.
  */
 import * as assert from 'uvu/assert';
-import { GLOBAL, type Permission } from '../../src/registry/access.ts';
+import { GLOBAL, type Permission } from '../../src/core/admin/access.ts';
 import type { TestServer } from './ns.ts';
 
 /** Everything the store holds, as a string: equal before and after a request that wrote nothing. */

@@ -1,0 +1,146 @@
+/**
+ * The `nextauth` command line. `start` runs the server; the other commands work on the data
+ * folder of a stopped server, or on the REST API of a running one with --url and --key.
+ */
+import { OpError, UsageError, checkFlags, parseArgs, positionals, switchOn } from './args.ts';
+import { ConfigError, loadConfig, parseFlags, settings } from '../config.ts';
+import { NsError } from '../wire/errors.ts';
+import { StoreDamagedError } from '../adapters/lowdb/lowdb-store.ts';
+import { RunLockError } from '../adapters/lowdb/run-lock.ts';
+
+const usage = `nextauth <command> [options]
+
+  start                      run the server (data in ./data unless --data)
+
+Admin commands. Two modes:
+  1. a RUNNING server: --url http://host:port --key <apikey>
+     (or the environment variables NEXTAUTH_URL and NEXTAUTH_API_KEY); they call its REST API.
+  2. a STOPPED server: without --url, they open its data folder (--data, default ./data)
+     directly. Refused while a server runs on that folder (its run lock names its URL).
+
+  server create --name N                     make a virtual server
+  server list                                list servers
+  server show <serverid>                     one server's configuration
+  key create --description D [--server <serverid> --permissions sessions,users]
+                                             make an api key (printed once), with
+                                             permissions on one server
+  user list <serverid>                       users of a server
+  user show <serverid> <userid>              a user's attributes and accounts
+  user set-attributes <serverid> <userid> '<json>'
+                                             replace a user's attributes (makes the user)
+  account list <serverid>                    accounts of a server
+  account block <serverid> <id> [--unblock]  block (or unblock) an account
+  account delete <serverid> <id>             delete an account
+
+  Output is a table; --json prints JSON instead.
+
+Phone simulator (does what the nextAuth app does with a scanned code):
+  app enrol <qr> [--keystore FILE] [--yes] [--description D] [--sf none|pin|biometric]
+  app login <qr> [--keystore FILE] [--yes] [--acc N] [--sf ...] [--stay]
+  app list [--keystore FILE]                 accounts of the simulated phone
+  app listen [--keystore FILE] [--yes] [--acc N] [--sf ...] [--server <serverid>]
+                                             stay connected for every stored account (or one
+                                             server's, or one account) and answer pushes
+
+  <qr> is the QR code's bytes in base64 or base64url (e.g. LoginStatus.loginqrdata), or an
+  app link (...?qr=...). Before the proof it shows the server, the action and the browser,
+  then asks "Confirm? [y/N]" unless --yes. The keystore (default ./nextauth-phone.json) holds
+  the account keys (mode 0600). --stay keeps a login's connection (answering pings) until Ctrl-C.
+  app listen shows each push (server, browser, and the number the browser shows for number
+  match: type it, or --yes sends it), asks "Confirm? [y/N/r=deny and report]" unless --yes,
+  and prints the outcome; Ctrl-C closes the connections and quits. app listen and
+  app login --stay show each transaction (amount, beneficiary, description: the signed
+  fields), ask "Approve? [y/N]" unless --yes, and approve with a second factor (--sf, else pin).
+
+Development:
+  diagram [--check]          write the state diagrams of machines/*.ts (Mermaid .md and .dot);
+                             --check writes nothing and exits 1 when one is out of date
+
+Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.
+
+Options of start (each also an environment variable):
+${Object.values(settings)
+  .map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`)
+  .join('\n')}
+`;
+
+async function start(flags: Map<string, string>): Promise<void> {
+  const config = loadConfig(flags);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  // Signals are taken from the start: one that comes while the server starts stops it once started.
+  let signalled: string | undefined;
+  let stop: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => (stop ? stop(signal) : (signalled ??= signal));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  // Imported here: the server's modules (fastify, socket.io, …) take a while to load, and the
+  // other commands do not need them.
+  const { startServer } = await import('../main.ts');
+  const server = await startServer(config);
+  say(`nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), data in ${config.dataDir}`);
+  if (server.bootstrap.rootApiKey) {
+    say(`Root api key (shown once, keep it safe): ${server.bootstrap.rootApiKey}`);
+  }
+  if (server.bootstrap.demoServerId) say(`Demo server created: ${server.bootstrap.demoServerId}`);
+  let stopping = false;
+  stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping`);
+    const timer = setTimeout(() => process.exit(1), 5000);
+    timer.unref();
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  if (signalled) stop(signalled);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const [command = 'help'] = args.rest;
+  if (command === 'help' || args.flags.has('help')) {
+    process.stdout.write(usage);
+    return;
+  }
+  if (command === 'start') return start(parseFlags(argv).flags);
+  // Each kind of command loads only its own modules (start up stays quick).
+  if (command === 'app') {
+    const { askStdin, runApp } = await import('./phone.ts');
+    const json = args.flags.get('json') === 'true';
+    const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+    return runApp(args, { out: write(process.stdout), screen: write(json ? process.stderr : process.stdout), ask: askStdin });
+  }
+  if (command === 'diagram') {
+    checkFlags(args.flags, ['check', 'help'], 'diagram');
+    positionals(args.rest.slice(1), [], 'diagram');
+    const check = switchOn(args.flags, 'check');
+    const { runMachines } = await import('../../scripts/machines.ts');
+    process.exitCode = await runMachines({ check });
+    return;
+  }
+  if (['server', 'key', 'user', 'account'].includes(command)) {
+    const { runAdmin } = await import('./admin.ts');
+    process.stdout.write(await runAdmin(command, args));
+    return;
+  }
+  throw new UsageError(`Unknown command "${command}". Try nextauth help.`);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof StoreDamagedError) {
+    process.stderr.write(`nextauth: ${e.message}\n`);
+    process.exit(2);
+  }
+  if (e instanceof OpError || e instanceof NsError) {
+    process.stderr.write(`nextauth: ${e.code}: ${e.message}\n`);
+    process.exit(1);
+  }
+  if (e instanceof RunLockError) {
+    process.stderr.write(`nextauth: ${e.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`nextauth: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,12 @@
+/** A (serverid, hsid) pair named by a browser: both well-formed, and the server known. */
+import { NsError } from '../wire/errors.ts';
+import { isHsid, isServerId } from './crypto/ids.ts';
+import type { Registry } from './admin/registry.ts';
+import type { SessionKey } from './hub.ts';
+
+export function checkSessionRef(registry: Registry, serverid: unknown, hsid: unknown): SessionKey {
+  if (typeof serverid !== 'string' || !isServerId(serverid)) throw new NsError('BAD_SERVERID');
+  if (typeof hsid !== 'string' || !isHsid(hsid)) throw new NsError('BAD_REQUEST', 'hsid must be 43 base64url characters');
+  if (!registry.servers.get(serverid)) throw new NsError('UNKNOWN_SERVER');
+  return { serverid, hsid };
+}

@@ -1,0 +1,158 @@
+/**
+ * Transactions (2.2 createTransaction / getTransactionResult): one actor each. The NS sends the
+ * transaction's exact bytes to the phone that is logged in to the session (or to the account's
+ * listening connections, or through the push gateway); the phone shows the fields, asks for the
+ * second factor, and signs `"nextauth/transaction" || h2 || bytes` with the account key, where
+ * h2 is the transcript of the handshake that proved the account on the answering connection.
+ */
+import { encode } from '@msgpack/msgpack';
+import { randomBytes } from 'node:crypto';
+import { createActor, type ActorRefFrom } from 'xstate';
+import { transactionMachine, type TransactionOutcome } from '../../../machines/transaction.ts';
+import { NsError } from '../../wire/errors.ts';
+import { toB64url } from '../../wire/base64url.ts';
+import { verifyEd25519 } from '../crypto/keys.ts';
+import type { Registry } from '../admin/registry.ts';
+import type { Clock, SessionHub } from '../hub.ts';
+import type { PushService } from '../push/push.ts';
+
+export const TRANSACTION_LABEL = Buffer.from('nextauth/transaction', 'ascii');
+/** How long a finished transaction's result stays readable. */
+const RESULT_MEMORY_MS = 3600_000;
+
+export interface TransactionFields {
+  amount?: string;
+  benificiary?: string;
+  description?: string;
+}
+
+/** A live connection that can show a transaction to its phone. */
+export interface TransactionTarget {
+  transaction(content: Record<string, unknown>): void;
+}
+
+export interface TransactionResult {
+  /** 2.2: "0" new, "1" approved, "2" declined (an expired transaction is declined) */
+  tstatus: '0' | '1' | '2';
+  /** additions */
+  state: 'pending' | 'presented' | TransactionOutcome;
+  account: number;
+  /** the signed bytes (base64), and the approval's evidence */
+  tx: string;
+  signature?: string;
+  sf?: string;
+  at?: number;
+}
+
+type TransactionActor = ActorRefFrom<typeof transactionMachine>;
+interface Entry {
+  actor: TransactionActor;
+  bytes: Uint8Array;
+  endedAt?: number;
+}
+
+export interface TransactionDeps {
+  registry: Registry;
+  hub: SessionHub;
+  push: PushService;
+  clock: Clock;
+  /** ms a phone has to answer (default 5 minutes) */
+  limit?: number;
+  /** the connection that logged a session in, if it is still there */
+  loginConnection: (serverid: string, hsid: string) => TransactionTarget | undefined;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export class TransactionService {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly deps: TransactionDeps) {}
+
+  /** createTransaction: 403 NO_ACCOUNT unless an account is logged in to the session. */
+  create(serverid: string, hsid: string, fields: TransactionFields): { tid: string } {
+    const { hub, clock } = this.deps;
+    const { account, state } = hub.status(serverid, hsid);
+    if (account === null || state !== 'authenticated') throw new NsError('NO_ACCOUNT');
+    this.prune();
+    const tid = toB64url(randomBytes(16));
+    const bytes = encode({ tid, srv: serverid, hsid, acc: account, ...fields });
+    const actor = createActor(transactionMachine, {
+      input: { tid, serverid, hsid, account, limit: this.deps.limit ?? 5 * 60_000 },
+      clock,
+    });
+    const entry: Entry = { actor, bytes };
+    this.entries.set(tid, entry);
+    actor.on('notify', ({ outcome }) => hub.announce(serverid, hsid, { tid, outcome }));
+    actor.subscribe((s) => {
+      if (s.status === 'done') entry.endedAt = clock.now();
+    });
+    actor.start();
+
+    const server = this.deps.registry.servers.require(serverid);
+    const content = { t: 'transaction', tid, srv: Buffer.from(serverid, 'base64url'), acc: account, tx: bytes, info: { name: server.serverName, ...fields } };
+    const login = this.deps.loginConnection(serverid, hsid);
+    const delivered = login ? (login.transaction(content), 1) : this.deps.push.sendToAccount(serverid, account, content);
+    if (delivered > 0) actor.send({ type: 'present' });
+    this.deps.log.info({ serverid, acc: account, tid, delivered }, 'transaction created');
+    return { tid };
+  }
+
+  /** The server of a transaction (for the app channel to find the connection's accounts there). */
+  find(tid: string): { serverid: string } | undefined {
+    const context = this.entries.get(tid)?.actor.getSnapshot().context;
+    return context ? { serverid: context.serverid } : undefined;
+  }
+
+  /** getTransactionResult (only for the server it belongs to). */
+  result(serverid: string, tid: string): TransactionResult {
+    const entry = this.entries.get(tid);
+    const snapshot = entry?.actor.getSnapshot();
+    if (!entry || !snapshot || snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
+    const state = snapshot.value as TransactionResult['state'];
+    const evidence = snapshot.context.evidence;
+    return {
+      tstatus: state === 'approved' ? '1' : state === 'declined' || state === 'expired' ? '2' : '0',
+      state,
+      account: snapshot.context.account,
+      tx: Buffer.from(entry.bytes).toString('base64'),
+      ...(evidence ? evidence : {}),
+    };
+  }
+
+  /**
+   * The phone's answer, from a connection that proved `account` of `serverid` with transcript
+   * `h2`. Each refusal changes nothing.
+   */
+  answer(serverid: string, proven: ReadonlyMap<number, Uint8Array>, answer: { tid: string; approve: boolean; sig?: Uint8Array; sf?: string }): void {
+    const entry = this.entries.get(answer.tid);
+    const snapshot = entry?.actor.getSnapshot();
+    if (!entry || !snapshot || snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
+    const { account } = snapshot.context;
+    const h2 = proven.get(account);
+    if (!h2) throw new NsError('UNKNOWN_ACCOUNT', 'This connection has not proven the account of this transaction');
+    if (snapshot.status === 'done') throw new NsError('TRANSACTION_CLOSED');
+    if (!answer.approve) {
+      entry.actor.send({ type: 'decline' });
+      return;
+    }
+    // A transaction always needs the second factor (pinTransTimeout never skips it).
+    if (answer.sf !== 'pin' && answer.sf !== 'biometric') throw new NsError('SECOND_FACTOR_REQUIRED');
+    const record = this.deps.registry.accounts.get(serverid, account);
+    if (!record) throw new NsError('UNKNOWN_ACCOUNT');
+    if (record.blocked) throw new NsError('ACCOUNT_BLOCKED');
+    const message = Buffer.concat([TRANSACTION_LABEL, h2, entry.bytes]);
+    if (!answer.sig || !verifyEd25519(Buffer.from(record.pk, 'base64url'), message, answer.sig)) throw new NsError('BAD_SIGNATURE');
+    entry.actor.send({ type: 'approve', signature: toB64url(answer.sig), sf: answer.sf, at: this.deps.clock.now() });
+  }
+
+  close(): void {
+    for (const { actor } of this.entries.values()) actor.stop();
+    this.entries.clear();
+  }
+
+  /** Forgets results an hour after their transaction ended. */
+  private prune(): void {
+    const now = this.deps.clock.now();
+    for (const [tid, e] of this.entries) if (e.endedAt !== undefined && now - e.endedAt > RESULT_MEMORY_MS) this.entries.delete(tid);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The app channel transport: WebSocket at /ns/sigmai, binary msgpack frames, 16 KiB at most
+ * (a larger frame closes with 1009), WebSocket ping/pong liveness. Each connection gets its own
+ * SIGMA-I responder.
+ */
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Metrics } from '../http/metrics.ts';
+import { MAX_FRAME_BYTES } from '../../wire/frames.ts';
+import { AppResponder, type ResponderDeps } from './channel.ts';
+import { heartbeat } from '../heartbeat.ts';
+
+export function createAppSocket(deps: Omit<ResponderDeps, 'count'> & { metrics: Metrics }) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  const count: ResponderDeps['count'] = {
+    frame: (t, dir) => deps.metrics.appFrames.inc({ t, dir }),
+    refusal: (code) => deps.metrics.refusals.inc({ code, channel: 'app' }),
+  };
+  wss.on('connection', (ws: WebSocket) => {
+    const responder = new AppResponder(
+      {
+        send: (bytes) => ws.send(bytes, { binary: true }),
+        close: (code, reason) => ws.close(code, reason),
+      },
+      { ...deps, count },
+    );
+    ws.on('message', (data, isBinary) => responder.receive(toBytes(data), isBinary));
+    ws.on('close', () => responder.closedByPeer());
+    ws.on('error', () => ws.terminate());
+  });
+  const stopHeartbeat = heartbeat(wss);
+  return { wss, close: () => (stopHeartbeat(), closeAll(wss)) };
+}
+
+export const toBytes = (data: Buffer | ArrayBuffer | Buffer[]): Uint8Array =>
+  Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+
+/**
+ * Closes every client with 1001 (going away), and the server. A client that does not answer
+ * its close frame within `graceMs` is cut off.
+ */
+export async function closeAll(wss: WebSocketServer, graceMs = 1000): Promise<void> {
+  const clients = [...wss.clients];
+  const closed = clients.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+  for (const ws of clients) ws.close(1001, 'server stopping');
+  const timer = setTimeout(() => {
+    for (const ws of clients) ws.terminate();
+  }, graceMs);
+  await Promise.all(closed);
+  clearTimeout(timer);
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+}

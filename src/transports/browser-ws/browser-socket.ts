@@ -1,0 +1,79 @@
+/**
+ * The nextAuth-compatible browser socket (PROTOCOL.md §5.1): text frames `TYPE HSID SERVERID`
+ * at /ns/websocket. A connection may watch many sessions (up to a limit).
+ */
+import { WebSocketServer, type WebSocket } from 'ws';
+import { NsError } from '../../wire/errors.ts';
+import type { Metrics } from '../http/metrics.ts';
+import type { Registry } from '../../core/admin/registry.ts';
+import type { SessionHub, SessionUpdate } from '../../core/hub.ts';
+import { checkSessionRef } from '../../core/session-ref.ts';
+import { closeAll } from '../app-ws/app-socket.ts';
+import { heartbeat } from '../heartbeat.ts';
+
+export const MAX_WATCHES_PER_SOCKET = 64;
+
+export interface BrowserDeps {
+  hub: SessionHub;
+  registry: Registry;
+  metrics: Metrics;
+  log: { info(obj: object, msg: string): void };
+  /** PROVOKE, as REST provokeLogin (undefined until pushes are offered). */
+  provoke?: (serverid: string, hsid: string) => Promise<void>;
+}
+
+export function createBrowserSocket(deps: BrowserDeps) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
+  wss.on('connection', (ws: WebSocket) => {
+    const watches = new Map<string, () => void>();
+    const send = (type: string, hsid: string, serverid: string, ...extra: Array<string | undefined>) =>
+      ws.send([type, hsid, serverid, ...extra.filter((x) => x !== undefined)].join(' '));
+    const refuse = (code: string) => {
+      deps.metrics.refusals.inc({ code, channel: 'browser' });
+      ws.send(`ERROR ${code}`);
+    };
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return refuse('BAD_FRAME');
+      const parts = data.toString().split(' ');
+      try {
+        if (parts.length !== 3) throw new NsError('BAD_FRAME');
+        const [type, hsidText, serveridText] = parts as [string, string, string];
+        const { serverid, hsid } = checkSessionRef(deps.registry, serveridText, hsidText);
+        const key = `${serverid}:${hsid}`;
+        switch (type) {
+          case 'REGISTER': {
+            if (!watches.has(key)) {
+              if (watches.size >= MAX_WATCHES_PER_SOCKET) throw new NsError('RATE_LIMITED', 'Too many sessions on one socket');
+              watches.set(
+                key,
+                deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number, u.transaction?.tid, u.transaction?.outcome)),
+              );
+            }
+            const status = deps.hub.status(serverid, hsid);
+            send(status.state === 'authenticated' ? 'LOGIN' : 'LOGOUT', hsid, serverid);
+            if (status.canprovoke) send('CANPROVOKE', hsid, serverid);
+            return;
+          }
+          case 'LOGOUT':
+            deps.hub.logout(serverid, hsid);
+            return;
+          case 'PROVOKE':
+            if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');
+            deps.provoke(serverid, hsid).catch((e: unknown) => refuse(e instanceof NsError ? e.code : 'INTERNAL'));
+            return;
+          default:
+            throw new NsError('BAD_FRAME');
+        }
+      } catch (e) {
+        refuse(e instanceof NsError ? e.code : 'INTERNAL');
+      }
+    });
+    ws.on('close', () => {
+      for (const off of watches.values()) off();
+      watches.clear();
+    });
+    ws.on('error', () => ws.terminate());
+  });
+  const stopHeartbeat = heartbeat(wss);
+  return { wss, close: () => (stopHeartbeat(), closeAll(wss)) };
+}

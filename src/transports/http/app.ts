@@ -1,0 +1,104 @@
+/**
+ * The REST transport: fastify with TypeBox schemas. It authenticates every non-public request
+ * (X-apikey, X-su) before it reads the body, turns every error into `{code, message}` with its
+ * status, counts requests for /metrics and records each route for /openapi.json.
+ */
+import Fastify, { type FastifyError, type RouteOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { NsError, errors } from '../../wire/errors.ts';
+import type { ApiContext, App } from './context.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { globalRoutes } from './routes/global.ts';
+import { htmlRoutes } from './routes/html.ts';
+import { managementRoutes } from './routes/management.ts';
+import { registrationRoutes } from './routes/registration.ts';
+import { serverRoutes } from './routes/servers.ts';
+import { serviceRoutes } from './routes/service.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { userRoutes } from './routes/users.ts';
+import { transactionRoutes } from './routes/transactions.ts';
+
+const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+export async function createHttpApp(ctx: ApiContext): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.log,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    forceCloseConnections: 'idle',
+    bodyLimit: 1024 * 1024,
+    frameworkErrors: (error, _req, reply) =>
+      void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
+    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD' && !(Array.isArray(route.method) && route.method.includes('HEAD') && route.method.length === 1)) routes.push(route as RouteOptions);
+  });
+
+  // Who is calling: before the body is read, so a caller without a key learns nothing more.
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.config.public || req.routeOptions.url === undefined) return;
+    req.principal = ctx.registry.access.authenticate(header(req.headers['x-apikey']), header(req.headers['x-su']));
+  });
+
+  // 2.2 bodies that may be left out (UserContext): an absent body is an empty one.
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.config.optionalBody && (req.body === undefined || req.body === null)) req.body = {};
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    ctx.metrics.httpRequests.inc({ method: req.method, route, status: reply.statusCode });
+    ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  app.setErrorHandler((error: FastifyError | NsError, req, reply) => {
+    if (error instanceof NsError) {
+      req.log.info({ code: error.code, route: req.routeOptions.url }, `refused: ${error.message}`);
+      ctx.metrics.refusals.inc({ code: error.code, channel: 'rest' });
+      return reply.code(error.status).send({ code: error.code, message: error.message });
+    }
+    const fe = error as FastifyError;
+    if (fe.validation) {
+      const first = fe.validation[0];
+      const where = `${fe.validationContext ?? 'request'}${first?.instancePath ?? ''}`;
+      const missing = first?.keyword === 'required' ? `/${String((first.params as { missingProperty?: string }).missingProperty)}` : '';
+      const extra = first?.keyword === 'additionalProperties' ? `/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : '';
+      const message = `${where}${missing}${extra}: ${first?.message ?? 'invalid'}`;
+      if (fe.validationContext === 'headers' && message.includes('x-nonce')) {
+        ctx.metrics.refusals.inc({ code: 'BAD_NONCE', channel: 'rest' });
+        return reply.code(400).send({ code: 'BAD_NONCE', message: errors.BAD_NONCE.message });
+      }
+      req.log.info({ code: 'BAD_REQUEST', route: req.routeOptions.url }, `refused: ${message}`);
+      ctx.metrics.refusals.inc({ code: 'BAD_REQUEST', channel: 'rest' });
+      return reply.code(400).send({ code: 'BAD_REQUEST', message });
+    }
+    if (fe.statusCode === 413) return reply.code(413).send({ code: 'BODY_TOO_LARGE', message: errors.BODY_TOO_LARGE.message });
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(400).send({ code: 'BAD_REQUEST', message: fe.message });
+    }
+    req.log.error({ err: error }, 'internal error');
+    return reply.code(500).send({ code: 'INTERNAL', message: errors.INTERNAL.message });
+  });
+
+  for (const register of [
+    serviceRoutes,
+    serverRoutes,
+    managementRoutes,
+    globalRoutes,
+    userRoutes,
+    accountRoutes,
+    sessionRoutes,
+    registrationRoutes,
+    htmlRoutes,
+    transactionRoutes,
+  ]) {
+    register(app, ctx, routes);
+  }
+  return app;
+}

@@ -1,0 +1,179 @@
+/**
+ * 2.2 tag HTML: getHtmlLogin, getHtmlFooter, getHtmlEnrol (GET as 2.2, and POST of the same path
+ * for their bodies), and the files those pages load from the NS (/ns/nextauth.js, .css,
+ * /ns/socket.io.min.js; public). The markup itself is written in src/web/blocks.ts.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import { NsError } from '../../../wire/errors.ts';
+import { toB64url } from '../../../wire/base64url.ts';
+import { deriveHsid, isValidNonce } from '../../../core/crypto/hsid.ts';
+import { appLink, enrolQrBytes, loginQrBytes } from '../../../wire/qr.ts';
+import { assetRoutes } from '../../../web/assets.ts';
+import { blockServer, enrolBlock, footer, isMobileAgent, loginBlock, type FooterSession } from '../../../web/blocks.ts';
+import type { ServerRecord } from '../../../adapters/lowdb/data.ts';
+import { authorizeServer, type ApiContext, type App } from '../context.ts';
+import { ErrorBody, NonceHeaders, ServerIdParams, UserContext, type UserContextBody } from '../schemas.ts';
+import { sessionOf } from '../session-of.ts';
+
+const tags = ['HTML'];
+const html = { 200: Type.String({ description: 'Generated HTML (text/html)' }), 400: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+
+export const ServerSession = Type.Object(
+  {
+    serverid: ServerIdParams.properties.serverid,
+    sessionid: Type.String({ minLength: 1, maxLength: 1024, description: 'Base64 encoded nonce' }),
+  },
+  { additionalProperties: false },
+);
+/** A browser socket takes at most 64 sessions: the X-nonce one and 63 more. */
+export const HtmlFooterBody = Type.Object({ sessions: Type.Optional(Type.Array(ServerSession, { maxItems: 63 })) });
+type HtmlFooterBodyT = Static<typeof HtmlFooterBody>;
+
+const FooterQuery = Type.Object({
+  callback: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z_$][A-Za-z0-9_$]*(\\.[A-Za-z_$][A-Za-z0-9_$]*)*$',
+      maxLength: 128,
+      description: 'Name of a global function (e.g. myApp.onLogin) the footer calls on LOGIN / LOGOUT instead of reloading the page',
+    }),
+  ),
+});
+
+const EnrolQuery = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "Name to forward to the nextAuth app for this account (default: the server's name)" })),
+  userid: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'User name to register this user under' })),
+});
+
+/** Decodes a ServerSession's sessionid (base64 or base64url of the nonce); BAD_NONCE otherwise. */
+function nonceOf(sessionid: string, where: string): string {
+  const text = sessionid.trim();
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    const nonce = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1');
+    if (isValidNonce(nonce)) return nonce;
+  }
+  throw new NsError('BAD_NONCE', `${where}: must be base64 of a nonce of 16 to 512 printable ASCII characters`);
+}
+
+const sendHtml = (reply: FastifyReply, body: string) =>
+  reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').type('text/html; charset=utf-8').send(body);
+
+export function htmlRoutes(app: App, ctx: ApiContext): void {
+  const { registry, hub, config } = ctx;
+  assetRoutes(app);
+
+  /** The session of a block (hub.show: made, given its context, kept alive while it waits). */
+  const prepare = (server: ServerRecord, hsid: string, body: UserContextBody | undefined) => {
+    const status = hub.show(server.serverid, hsid, body);
+    const ua = status.userContext?.sessioninfo?.useragent;
+    return { status, mobile: isMobileAgent(ua) };
+  };
+
+  for (const method of ['GET', 'POST'] as const) {
+    app.route({
+      method,
+      url: '/servers/:serverid/sessions/html/login',
+      config: { optionalBody: true },
+      schema: {
+        operationId: 'getHtmlLogin',
+        summary: 'Generate HTML for the login block',
+        description:
+          'The QR code (inline SVG), the app link, a push button when the session can be provoked, progress and a countdown, in <div class="nextauth-block">. Required permission: \'sessions\'.',
+        tags,
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        ...(method === 'POST' ? { body: UserContext } : {}),
+        response: html,
+      },
+      handler: async (req, reply) => {
+        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const { status, mobile } = prepare(server, hsid, req.body as UserContextBody | undefined);
+        const qr = loginQrBytes(server, hsid, config.publicUrl);
+        const block = await loginBlock({
+          publicUrl: config.publicUrl,
+          server: blockServer(server),
+          session: { hsid, state: status.state, canprovoke: status.canprovoke, ...(status.expires !== undefined ? { expires: status.expires } : {}) },
+          qr,
+          link: appLink(server, qr),
+          mobile,
+          now: hub.clock.now(),
+        });
+        return sendHtml(reply, block);
+      },
+    });
+
+    app.route({
+      method,
+      url: '/servers/:serverid/sessions/html/enrol',
+      config: { optionalBody: true },
+      schema: {
+        operationId: 'getHtmlEnrol',
+        summary: 'Generate HTML to enrol a new user',
+        description:
+          'The enrol QR code (inline SVG) and app link with progress and a countdown, in <div class="nextauth-block">. Issues a fresh enrol code for the session. Required permission: \'sessions\'.',
+        tags,
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        querystring: EnrolQuery,
+        ...(method === 'POST' ? { body: UserContext } : {}),
+        response: html,
+      },
+      handler: async (req, reply) => {
+        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const name = req.query.name ?? server.serverName;
+        const now = hub.clock.now();
+        await registry.enrolment.issue(server.serverid, hsid, name, req.query.userid, now);
+        const { status, mobile } = prepare(server, hsid, req.body as UserContextBody | undefined);
+        const qr = enrolQrBytes(server, hsid, config.publicUrl, name, req.query.userid);
+        const expires = Math.min(now + config.limits.enrol, status.expires ?? Infinity);
+        const block = await enrolBlock({
+          publicUrl: config.publicUrl,
+          server: blockServer(server),
+          session: { hsid, state: status.state, canprovoke: false, expires },
+          qr,
+          link: appLink(server, qr),
+          mobile,
+          now,
+        });
+        return sendHtml(reply, block);
+      },
+    });
+
+    app.route({
+      method,
+      url: '/servers/:serverid/sessions/html/footer',
+      config: { optionalBody: true },
+      schema: {
+        operationId: 'getHtmlFooter',
+        summary: 'Generic HTML to add to footer. Required for login/logout/enrol functionality.',
+        description:
+          "A script (served by the NS) that watches the X-nonce session and the body's sessions over socket.io, falling back to the text socket, keeps the blocks current, and reloads the page on LOGIN / LOGOUT (or calls `callback`). Required permission: 'sessions' (on every server named).",
+        tags,
+        params: ServerIdParams,
+        headers: NonceHeaders,
+        querystring: FooterQuery,
+        ...(method === 'POST' ? { body: HtmlFooterBody } : {}),
+        response: html,
+      },
+      handler: async (req, reply) => {
+        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const watched: FooterSession[] = [];
+        const seen = new Set<string>();
+        const add = (srv: string, h: string) => {
+          if (seen.has(`${srv}:${h}`)) return;
+          seen.add(`${srv}:${h}`);
+          watched.push({ srv, hsid: h, loggedin: hub.status(srv, h).state === 'authenticated' });
+        };
+        add(server.serverid, hsid);
+        const body = req.body as HtmlFooterBodyT | undefined;
+        // Check every entry before answering: a key must hold 'sessions' on each server it names.
+        (body?.sessions ?? []).forEach((s, i) => {
+          const other = authorizeServer(ctx, req, ['sessions'], s.serverid);
+          const nonce = nonceOf(s.sessionid, `body/sessions/${i}/sessionid`);
+          add(other.serverid, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
+        });
+        return sendHtml(reply, footer(config.publicUrl, watched, req.query.callback));
+      },
+    });
+  }
+}
