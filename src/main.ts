@@ -12,12 +12,12 @@ import type { Config } from './config.ts';
 import { createProofVerifier } from './core/login/verify-proof.ts';
 import { provokeSession } from './core/push/provoke.ts';
 import { Registry } from './core/admin/registry.ts';
-import { SessionHub, type Clock } from './core/hub.ts';
+import { SessionHub } from './core/hub.ts';
+import type { Clock } from './ports.ts';
 import { LowdbStore } from './adapters/lowdb/lowdb-store.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
-import { openSessionStore, sessionSaver } from './adapters/lowdb/saved-sessions.ts';
 import { createAppSocket } from './transports/app-ws/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-ws/browser-socket.ts';
 import { registerDemo } from './web/demo.ts';
@@ -33,6 +33,8 @@ export interface RunningServer {
   url: string;
   port: number;
   registry: Registry;
+  /** The store itself (tests compare its content before and after a refusal). */
+  store: LowdbStore;
   hub: SessionHub;
   push: PushService;
   app: App;
@@ -60,7 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const bootstrap: Bootstrap = {};
   const root = await registry.access.ensureRootKey(config.rootApiKey);
   if (root.apikey) bootstrap.rootApiKey = root.apikey;
-  if (config.demo && registry.servers.list().length === 0) {
+  if (config.demo && (await registry.servers.list()).length === 0) {
     const demo = await registry.servers.create({ serverName: 'Demo server', appname: 'nextAuth demo' });
     bootstrap.demoServerId = demo.serverid;
   }
@@ -69,9 +71,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     level: config.logLevel,
     redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
   });
-  const sessionStore = await openSessionStore(config.dataDir);
   const metrics = createMetrics({
-    stores: { registry: store.stats, sessions: sessionStore.stats },
+    stores: store.stats,
     liveSessions: () => hub.countByState(),
   });
   const now = () => (options.clock ?? { now: Date.now }).now();
@@ -80,9 +81,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const hub = new SessionHub({
     limits: config.limits,
     verifyProof: createProofVerifier(registry, now),
-    accountExists: (serverid, id) => registry.accounts.get(serverid, id) !== undefined,
-    accountUsable: (serverid, id) => registry.accounts.get(serverid, id)?.blocked === false,
-    saved: sessionSaver(sessionStore),
+    account: (serverid, id) => registry.accounts.get(serverid, id),
+    saved: store,
     log,
     onMute: (serverid, accounts) => push.mute(serverid, accounts),
     inspect: (e) => inspector.observe(e),
@@ -160,9 +160,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await push.close();
       await http;
       clearTimeout(cut);
-      await Promise.all([store.close(), sessionStore.close()]);
+      await store.close();
       await removeRunLock(config.dataDir);
     })());
 
-  return { config, url, port, registry, hub, push, app, close, bootstrap };
+  return { config, url, port, registry, store, hub, push, app, close, bootstrap };
 }

@@ -1,34 +1,213 @@
 /**
- * The persistence interface. Everything outside `src/store/` sees only this, so another
- * implementation (PostgreSQL, Redis) can replace the lowdb one.
+ * The ports: async interfaces between the core (src/core/) and whatever keeps state. Each has a
+ * contract suite in test/ports/ that every adapter passes (src/adapters/<name>/). Nothing
+ * outside src/adapters/ knows how records are kept.
  */
-import type { Data } from './adapters/lowdb/data.ts';
 
-/** The keys leading from the top of the data to one object in it. */
-export type StorePath = readonly string[];
+// ---- Records ----------------------------------------------------------------------------------
 
-export interface Store<T = Data> {
-  /** The current data. Read it freely; change it only inside `update` or with `patch`. */
-  readonly data: Readonly<T>;
+export type Attributes = Record<string, unknown>;
+
+export interface ServerRecord {
+  serverid: string;
+  serverName: string;
+  logo: string;
+  appname?: string;
+  appurl?: string;
+  appandroid?: string;
+  appios?: string;
+  siteurl?: string;
+  wsurl?: string;
+  owner?: number;
+  pinTimeout: number;
+  pinTransTimeout: number;
+  pingTime: number;
+  serverFlags: string[];
+  lastLogin?: number;
+  created: number;
+  /** Ed25519, base64url; the secret never leaves the process. */
+  publicKey: string;
+  secretKey: string;
+  /** 32 bytes, base64url: the HMAC key of hsid = HMAC(sessionSecret, nonce). */
+  sessionSecret: string;
+  nextAccountId: number;
+  attributes: Attributes;
+  privilegedAttributes: Attributes;
+}
+
+export interface AccountRecord {
+  id: number;
+  description: string;
+  userid?: string;
+  blocked: boolean;
+  clientVersion?: string;
+  created: number;
+  lastlogin?: number;
+  lastprovoke?: number;
+  /** Ed25519 public key, base64url */
+  pk: string;
+  /** X25519 public key for pushes, base64url */
+  pkx?: string;
+  /** When the account last used a PIN or biometric (ms since epoch). */
+  lastSecondFactor?: number;
+}
+
+export interface UserRecord {
+  userid: string;
+  attributes: Attributes;
+  created: number;
+  /** The user's own role id (getOrCreateUserRole). */
+  role?: string;
+}
+
+export interface RoleRecord {
+  description: string;
+  created: number;
+  /** The role that made it (createApiKey) */
+  createdBy?: string;
+  /** Set for a user's role: the server and user it belongs to. */
+  user?: { serverid: string; userid: string };
+}
+
+export interface ApiKeyRecord {
+  role: string;
+  description: string;
+  created: number;
+  /** The role whose key made this one. */
+  createdBy?: string;
+  /** The first characters of the key, for people to recognise it; the key itself is not kept. */
+  hint: string;
+}
+
+/** Scope "*" is global; otherwise a serverid. */
+export type Scope = string;
+/** A role's permissions: scope → permission names. */
+export type PermissionsRecord = Record<Scope, string[]>;
+
+export interface EnrolCodeRecord {
+  serverid: string;
+  hsid: string;
+  name: string;
+  userid?: string;
+  created: number;
+  /** When a phone first sent hello for it. */
+  scanned?: number;
+  used?: number;
+}
+
+/** A session saved so that it survives a restart (`authenticated`, or `loggedOut` with canprovoke). */
+export interface SavedSession {
+  /** XState's persisted snapshot of the actor. */
+  snapshot: unknown;
+  /** When the actor entered its state (ms since epoch), so its limit goes on after a restart. */
+  since: number;
+}
+
+/** Every kind of record: its key (as a tuple) and its value. */
+export interface Records {
+  server: { key: [serverid: string]; value: ServerRecord };
+  account: { key: [serverid: string, id: number]; value: AccountRecord };
+  user: { key: [serverid: string, userid: string]; value: UserRecord };
+  role: { key: [role: string]; value: RoleRecord };
+  /** by SHA-256 hex of the api key */
+  apiKey: { key: [hash: string]; value: ApiKeyRecord };
+  permissions: { key: [role: string]; value: PermissionsRecord };
+  enrolCode: { key: [serverid: string, hsid: string]; value: EnrolCodeRecord };
+  globalAttributes: { key: []; value: Attributes };
+  session: { key: [key: string]; value: SavedSession };
+}
+export type RecordKind = keyof Records;
+export type KeyOf<K extends RecordKind> = Records[K]['key'];
+export type ValueOf<K extends RecordKind> = Records[K]['value'];
+
+// ---- Listings ---------------------------------------------------------------------------------
+
+/** The columns an account listing filters and sorts on (other filter keys name its user's attributes). */
+export const ACCOUNT_COLUMNS = ['id', 'description', 'userid', 'blocked', 'clientVersion', 'created', 'lastlogin', 'lastprovoke'] as const;
+/** The columns a user listing sorts on. */
+export const USER_COLUMNS = ['userid', 'lastlogin', 'numberaccounts'] as const;
+
+/** One filter condition: the value of `key` is one of `values` (strings as they are, others as JSON). */
+export interface Condition {
+  key: string;
+  values: string[];
+}
+export interface SortKey {
+  column: string;
+  desc: boolean;
+}
+/** A listing as 2.2 pages it: every condition holds, sorted, `marker` items skipped, `limit` kept. */
+export interface ListQuery {
+  filter?: Condition[];
+  /** Case-insensitive substring of the userid (users only). */
+  search?: string;
+  sort?: SortKey[];
+  limit?: number;
+  marker?: number;
+}
+export interface Page<T> {
+  items: T[];
+  /** How many match, before paging. */
+  totalnumber: number;
+}
+/** A user with what its accounts say of it (2.2 `User`). */
+export interface UserSummary {
+  user: UserRecord;
+  numberaccounts: number;
+  lastlogin?: number;
+}
+
+// ---- Store ------------------------------------------------------------------------------------
+
+/** Reads. Records handed out are frozen: a change goes through `transact`. */
+export interface StoreReads {
+  get<K extends RecordKind>(kind: K, ...key: KeyOf<K>): Promise<ValueOf<K> | undefined>;
+}
+
+/** A change being made: reads see its own writes; nothing is stored unless it returns. */
+export interface StoreTx extends StoreReads {
+  /** Puts the whole record (made or replaced). */
+  put<K extends RecordKind>(kind: K, key: KeyOf<K>, value: ValueOf<K>): void;
+  /** Sets fields of an existing record (a field given as undefined is removed); throws when there is none. */
+  patch<K extends RecordKind>(kind: K, key: KeyOf<K>, fields: Partial<ValueOf<K>>): void;
+  delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void;
+}
+
+export interface Store extends StoreReads {
   /**
-   * Applies `change` at once (synchronously, so readers see it in order) and resolves with its
-   * result once the change is on disk. Many changes made while a write is running share the next
-   * write. A `change` must check everything before it mutates anything: a throw must leave the
-   * data as it was (it rejects and nothing is written for it).
+   * Runs `change` alone (no other change interleaves with it), then stores everything it wrote
+   * as one atomic write, and resolves with its result once that write is durable. When `change`
+   * throws, nothing it wrote is stored and the promise rejects with its error. Writes of changes
+   * made close together are coalesced, never skipped.
    */
-  update<R>(change: (data: T) => R): Promise<R>;
+  transact<R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R>;
+
+  listServers(): Promise<ServerRecord[]>;
+  countAccounts(serverid: string): Promise<number>;
+  /** The account of a server with this public key (base64url), if any. */
+  findAccountByPk(serverid: string, pk: string): Promise<AccountRecord | undefined>;
+  /** Every account of the user (a user has few). */
+  accountsOfUser(serverid: string, userid: string): Promise<AccountRecord[]>;
   /**
-   * Sets `fields` on the object at `path` (a field given as undefined is removed) at once, and
-   * resolves once that is on disk. For small, frequent changes (a login's time, a saved
-   * session): they cost far less than an `update`. Rejects, changing nothing, when there is no
-   * object at `path`.
+   * getAllAccounts / a user's accounts: conditions on the account's columns, else on its user's
+   * attributes; sort by account columns (ties by id).
    */
-  patch(path: StorePath, fields: Record<string, unknown>): Promise<void>;
-  /** Resolves when everything changed so far is on disk. */
+  listAccounts(serverid: string, query: ListQuery, userid?: string): Promise<Page<AccountRecord>>;
+  /** getUsers: conditions on the user's attributes, search in the userid; sort by userid, lastlogin, numberaccounts (ties by userid). */
+  listUsers(serverid: string, query: ListQuery): Promise<Page<UserSummary>>;
+  /** The api keys a role made and the api keys of the role itself, with their hashes. */
+  apiKeysOf(role: string): Promise<Array<{ hash: string; key: ApiKeyRecord }>>;
+  /** Whether some api key's role has global root. */
+  hasRootKey(): Promise<boolean>;
+  /** Every role's permissions on one scope (roles without any there left out). */
+  permissionsOn(scope: Scope): Promise<Array<{ role: string; acl: string[] }>>;
+  /** Enrol codes made before `before` (at most `limit`), for pruning. */
+  staleEnrolCodes(before: number, limit: number): Promise<EnrolCodeRecord[]>;
+  /** Every saved session (at start). */
+  savedSessions(): Promise<Array<[key: string, session: SavedSession]>>;
+  /** Resolves when every change so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
-  /** How many changes were asked for, how many file writes carried them, and how many of those were whole-file writes. */
-  readonly stats: { changes: number; writes: number; snapshots: number };
 }
 
 // ---- Sessions, Bus, Clock -------------------------------------------------------------------
@@ -51,7 +230,11 @@ export interface StoredSession {
 /** A session's value with the version a compare-and-set write must name. */
 export interface Versioned<T> {
   value: T;
-  /** Increases with every write of this key; never 0 for a stored value. */
+  /**
+   * Increases with every write of this key; never 0 for a stored value. A key deleted and
+   * created again never takes back a version of its earlier life, so a reader of that life
+   * cannot write (or delete) the new one.
+   */
   version: number;
 }
 
@@ -72,6 +255,8 @@ export interface Sessions {
   /**
    * Writes `value` when the stored version is `version` (0: only when the key is absent).
    * Resolves the new version, or undefined when another write came first (read again, retry).
+   * The value is stored as JSON would carry it: a copy, which later changes to the caller's
+   * object do not reach; each `get` gives a copy of its own too.
    */
   put(key: string, value: StoredSession, version: number): Promise<number | undefined>;
   /** Removes the key when its version is `version`; false when another write came first. */
@@ -81,8 +266,9 @@ export interface Sessions {
   /** Cancels the deadline (key, name); nothing when there is none. */
   cancelDeadline(key: string, name: string): Promise<void>;
   /**
-   * Removes and returns the deadlines due at `now` (at most `limit`, earliest first). Each
-   * deadline is returned by exactly one call, whichever process makes it.
+   * Removes and returns the deadlines due at `now` (`at <= now`; at most `limit`, default all;
+   * earliest first, equal times in no set order). Each deadline is returned by exactly one call,
+   * whichever process makes it. Deadlines live apart from values: `put` and `delete` leave them.
    */
   claimDue(now: number, limit?: number): Promise<Deadline[]>;
   /** When the earliest deadline is due, if there is one (to sleep until then). */
@@ -98,7 +284,12 @@ export interface Sessions {
  */
 export interface Bus {
   publish(topic: string, message: Json): Promise<void>;
-  /** Resolves once subscribed (messages published after that reach `handler`); returns the unsubscribe. */
+  /**
+   * Resolves once subscribed (messages published after that reach `handler`, those published
+   * by this process too); returns the unsubscribe. Once the unsubscribe is called, `handler` is
+   * not called again, not even for messages already on their way. A handler that throws is
+   * reported by the adapter; it stays subscribed, and the others still get the message.
+   */
   subscribe(topic: string, handler: (message: Json) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import { checkAttributes } from '../core/admin/attributes.ts';
 import { Registry } from '../core/admin/registry.ts';
 import type { ServerView } from '../core/admin/servers.ts';
 import type { UserView } from '../core/admin/users.ts';
-import type { Attributes } from '../adapters/lowdb/data.ts';
+import type { Attributes } from '../ports.ts';
 import { LowdbStore } from '../adapters/lowdb/lowdb-store.ts';
 import { RunLockError, acquireRunLock, removeRunLock } from '../adapters/lowdb/run-lock.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args } from './args.ts';
@@ -202,11 +202,11 @@ export class LocalBackend implements Backend {
   }
 
   async listServers() {
-    return this.registry.servers.list().map((s) => this.registry.servers.view(s));
+    return Promise.all((await this.registry.servers.list()).map((s) => this.registry.servers.view(s)));
   }
 
   async getServer(serverid: string) {
-    return this.registry.servers.view(this.registry.servers.require(serverid));
+    return this.registry.servers.view(await this.registry.servers.require(serverid));
   }
 
   /**
@@ -214,9 +214,8 @@ export class LocalBackend implements Backend {
    * or of the pseudo role "cli" when the folder has no root key yet.
    */
   async createKey(description: string, grant?: { server: string; permissions: string[] }): Promise<NewKey> {
-    if (grant) this.registry.servers.require(grant.server);
-    const permissions = this.registry.store.data.permissions;
-    const root = Object.keys(permissions).find((role) => permissions[role]?.[GLOBAL]?.includes('root'));
+    if (grant) await this.registry.servers.require(grant.server);
+    const root = (await this.registry.store.permissionsOn(GLOBAL)).find((p) => p.acl.includes('root'))?.role;
     const principal: Principal = { role: root ?? 'cli', keyRole: root ?? 'cli' };
     const key = await this.registry.access.createApiKey(principal, description);
     if (!grant) return key;
@@ -225,33 +224,33 @@ export class LocalBackend implements Backend {
   }
 
   async listUsers(serverid: string) {
-    this.registry.servers.require(serverid);
-    return this.registry.users.list(serverid, {}).users;
+    await this.registry.servers.require(serverid);
+    return (await this.registry.users.list(serverid, {})).users;
   }
 
   async getUser(serverid: string, userid: string) {
-    this.registry.servers.require(serverid);
-    const { accounts } = this.registry.users.accountsOf(serverid, userid, {});
-    return userDetail(userid, this.registry.users.attributes(serverid, userid), accounts);
+    await this.registry.servers.require(serverid);
+    const { accounts } = await this.registry.users.accountsOf(serverid, userid, {});
+    return userDetail(userid, await this.registry.users.attributes(serverid, userid), accounts);
   }
 
   async setUserAttributes(serverid: string, userid: string, attrs: Attributes) {
-    this.registry.servers.require(serverid);
+    await this.registry.servers.require(serverid);
     await this.registry.users.setAttributes(serverid, userid, checkAttributes(attrs));
   }
 
   async listAccounts(serverid: string) {
-    this.registry.servers.require(serverid);
-    return this.registry.accounts.list(serverid, {}).accounts;
+    await this.registry.servers.require(serverid);
+    return (await this.registry.accounts.list(serverid, {})).accounts;
   }
 
   async setBlocked(serverid: string, id: number, blocked: boolean) {
-    this.registry.servers.require(serverid);
+    await this.registry.servers.require(serverid);
     return this.registry.accounts.view(await this.registry.accounts.setBlocked(serverid, id, blocked));
   }
 
   async deleteAccount(serverid: string, id: number) {
-    this.registry.servers.require(serverid);
+    await this.registry.servers.require(serverid);
     await this.registry.accounts.delete(serverid, id);
   }
 

@@ -7,7 +7,7 @@
  * whose actor expires keeps watching, and hears the next actor of that key.
  */
 import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import type { SessionSaver } from '../adapters/lowdb/saved-sessions.ts';
+import type { Clock, SavedSession, Store } from '../ports.ts';
 import {
   sessionMachine,
   stateName,
@@ -66,23 +66,14 @@ export interface SessionStatus {
 
 export type Listener = (update: SessionUpdate) => void;
 
-/** XState's clock, plus the time (XState's SimulatedClock fits). */
-export interface Clock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(id: unknown): void;
-  now(): number;
-}
-
 export interface HubOptions {
   limits: SessionLimits;
   /** Where sessions that must survive a restart are saved (none: nothing survives). */
-  saved?: SessionSaver;
+  saved?: Store;
   /** Checks a proof (see machines/session.ts); the protocol layer provides it. */
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
-  /** Does this account still exist (for canprovoke)? */
-  accountExists: (serverid: string, account: number) => boolean;
-  /** Does this account exist, unblocked? A session restored for another one ends at once. */
-  accountUsable?: (serverid: string, account: number) => boolean;
+  /** The account as the store has it now (a session restored for one that is gone or blocked ends at once). */
+  account: (serverid: string, account: number) => Promise<{ blocked: boolean } | undefined>;
   /** The user declined a push and reported it. */
   onMute?: (serverid: string, accounts: number[]) => void;
   /** XState's inspection events of every session actor (the live inspector). */
@@ -117,6 +108,8 @@ const realClock: Clock = {
 
 export class SessionHub {
   private readonly actors = new Map<string, Entry>();
+  /** The keys of the sessions saved in the store. */
+  private readonly savedKeys = new Set<string>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly peers = new Map<string, AppPeer>();
   /** app connection → the sessions in a handshake with it (so a closing connection costs what it holds, not a walk over every session) */
@@ -260,8 +253,11 @@ export class SessionHub {
     if (!store) return Promise.resolve(true);
     const snapshot = entry.actor.getSnapshot();
     const keep = entry.state === 'authenticated' || (entry.state === 'loggedOut' && snapshot.context.lastAccount !== null);
-    if (!keep && !Object.hasOwn(store.sessions, key)) return Promise.resolve(true);
-    const write = keep ? store.put(key, { snapshot: entry.actor.getPersistedSnapshot(), since: entry.since }) : store.remove(key);
+    if (!keep && !this.savedKeys.has(key)) return Promise.resolve(true);
+    const saved: SavedSession = { snapshot: entry.actor.getPersistedSnapshot(), since: entry.since };
+    if (keep) this.savedKeys.add(key);
+    else this.savedKeys.delete(key);
+    const write = store.transact((tx) => (keep ? tx.put('session', [key], saved) : tx.delete('session', [key])));
     return write.then(
       () => true,
       (err: unknown) => {
@@ -280,14 +276,16 @@ export class SessionHub {
     if (!store) return 0;
     const now = this.clock.now();
     let restored = 0;
-    for (const [key, saved] of Object.entries(store.sessions)) {
+    for (const [key, saved] of await store.savedSessions()) {
+      this.savedKeys.add(key);
       let actor: SessionActor;
       try {
         const [serverid = '', hsid = ''] = key.split(':');
         actor = createActor(this.machine, { snapshot: saved.snapshot as never, input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock, ...this.inspection() });
       } catch (err) {
         this.opts.log?.warn({ err, session: key.split(':')[0] }, 'a saved session could not be restored; dropped');
-        await store.remove(key);
+        this.savedKeys.delete(key);
+        await store.transact((tx) => tx.delete('session', [key]));
         continue;
       }
       const entry = this.track(key, actor, saved.since);
@@ -296,8 +294,9 @@ export class SessionHub {
       // The registry is the truth about accounts: a session whose account was blocked or deleted
       // (and answered 200) before the session's own save reached the disk ends now.
       const { serverid, account } = actor.getSnapshot().context;
-      if (account !== null && !(this.opts.accountUsable ?? this.opts.accountExists)(serverid, account)) {
-        actor.send({ type: 'revoke', account, deleted: !this.opts.accountExists(serverid, account) });
+      const record = account === null ? undefined : await this.opts.account(serverid, account);
+      if (account !== null && (record === undefined || record.blocked)) {
+        actor.send({ type: 'revoke', account, deleted: record === undefined });
         continue;
       }
       const limit = entry.state === 'authenticated' ? this.opts.limits.session : this.opts.limits.idle;
@@ -351,7 +350,8 @@ export class SessionHub {
     if (!entry) return { state: 'waiting', account: null, lastAccount: null, canprovoke: false, userinput: null, userContext: null };
     const snapshot = entry.actor.getSnapshot();
     const { context } = snapshot;
-    const lastAccount = context.lastAccount !== null && this.opts.accountExists(serverid, context.lastAccount) ? context.lastAccount : null;
+    // The machine forgets lastAccount when that account is deleted (revoke), here or at restore.
+    const lastAccount = context.lastAccount;
     const limits = this.opts.limits;
     const inLock = typeof snapshot.value === 'object' && (snapshot.value as { waiting?: string }).waiting === 'locked';
     const length: Partial<Record<SessionState, number>> = {

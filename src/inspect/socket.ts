@@ -121,32 +121,28 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
   const nsp = io.of('/inspect');
 
   /** The principal of a key, and the servers it may inspect (null: all of them); throws NsError. */
-  const scopeOf = (key: unknown): { principal: Principal; servers: Set<string> | null } => {
-    const principal = registry.access.authenticate(typeof key === 'string' && key !== '' ? key : undefined, undefined);
-    if (registry.access.has(principal, 'servers')) return { principal, servers: null };
-    const servers = new Set(
-      registry.servers
-        .list()
-        .filter((s) => registry.access.has(principal, 'servers', s.serverid))
-        .map((s) => s.serverid),
-    );
+  const scopeOf = async (key: unknown): Promise<{ principal: Principal; servers: Set<string> | null }> => {
+    const principal = await registry.access.authenticate(typeof key === 'string' && key !== '' ? key : undefined, undefined);
+    if (await registry.access.has(principal, 'servers')) return { principal, servers: null };
+    const servers = new Set<string>();
+    for (const s of await registry.servers.list()) if (await registry.access.has(principal, 'servers', s.serverid)) servers.add(s.serverid);
     if (servers.size === 0) throw new NsError('FORBIDDEN', "The inspector needs an api key with 'servers' or root");
     return { principal, servers };
   };
 
   nsp.use((socket, next) => {
-    try {
-      scopeOf((socket.handshake.auth as { key?: unknown } | undefined)?.key);
-      next();
-    } catch (e) {
-      const code = errorCode(e);
-      const err = new Error(code) as Error & { data?: unknown };
-      err.data = { code };
-      next(err);
-    }
+    scopeOf((socket.handshake.auth as { key?: unknown } | undefined)?.key).then(
+      () => next(),
+      (e: unknown) => {
+        const code = errorCode(e);
+        const err = new Error(code) as Error & { data?: unknown };
+        err.data = { code };
+        next(err);
+      },
+    );
   });
 
-  const list = (servers: Set<string> | null): ServerRow[] => {
+  const list = async (servers: Set<string> | null): Promise<ServerRow[]> => {
     const t = now();
     const bySever = new Map<string, SessionRow[]>();
     for (const live of hub.list()) {
@@ -166,8 +162,7 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
       });
       bySever.set(live.serverid, rows);
     }
-    return registry.servers
-      .list()
+    return (await registry.servers.list())
       .filter((s) => !servers || servers.has(s.serverid))
       .map((s) => {
         const rows = (bySever.get(s.serverid) ?? []).sort((a, b) => a.age - b.age);
@@ -178,9 +173,9 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
 
   /** Each socket's key, checked again on every request. */
   const keys = new WeakMap<Socket, unknown>();
-  const scopeOrDrop = (socket: Socket): Set<string> | null | undefined => {
+  const scopeOrDrop = async (socket: Socket): Promise<Set<string> | null | undefined> => {
     try {
-      return scopeOf(keys.get(socket)).servers;
+      return (await scopeOf(keys.get(socket))).servers;
     } catch {
       socket.disconnect(true);
       return undefined;
@@ -192,17 +187,17 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
     let unwatch: (() => void) | undefined;
     const reply = (ack: unknown): Ack => (typeof ack === 'function' ? (ack as Ack) : () => {});
 
-    socket.on('servers', (...args: unknown[]) => {
+    socket.on('servers', async (...args: unknown[]) => {
       const ack = reply(args.at(-1));
-      const servers = scopeOrDrop(socket);
+      const servers = await scopeOrDrop(socket);
       if (servers === undefined) return;
       inspector.sweep();
-      ack(list(servers));
+      ack(await list(servers));
     });
 
-    socket.on('select', (ref: unknown, ack: unknown) => {
+    socket.on('select', async (ref: unknown, ack: unknown) => {
       const answer = reply(ack);
-      const servers = scopeOrDrop(socket);
+      const servers = await scopeOrDrop(socket);
       if (servers === undefined) return;
       const id = typeof ref === 'object' && ref !== null ? (ref as { id?: unknown }).id : undefined;
       const actor = typeof id === 'string' ? inspector.actorOf(id) : undefined;
@@ -225,7 +220,7 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
       answer({
         id: selected,
         serverid: live.serverid,
-        serverName: registry.servers.get(live.serverid)?.serverName ?? '',
+        serverName: (await registry.servers.get(live.serverid))?.serverName ?? '',
         ...diagram,
         state: view.state,
         account: live.actor.getSnapshot().context.account,
@@ -248,17 +243,17 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
 
   // Push the lists when actors come, change or go: at most every PUSH_EVERY_MS.
   let timer: NodeJS.Timeout | undefined;
-  const push = () => {
+  const push = async () => {
     timer = undefined;
     inspector.sweep();
     for (const socket of nsp.sockets.values()) {
-      const servers = scopeOrDrop(socket);
-      if (servers !== undefined) socket.emit('sessions', list(servers));
+      const servers = await scopeOrDrop(socket);
+      if (servers !== undefined) socket.emit('sessions', await list(servers));
     }
   };
   const offChange = inspector.onChange(() => {
     if (timer || nsp.sockets.size === 0) return;
-    timer = setTimeout(push, PUSH_EVERY_MS);
+    timer = setTimeout(() => push().catch((err: unknown) => deps.log?.warn({ err }, 'inspector push failed')), PUSH_EVERY_MS);
     timer.unref();
   });
 

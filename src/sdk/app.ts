@@ -16,70 +16,20 @@
  * ```
  */
 import nacl from 'tweetnacl';
-import { decode, encode } from '@msgpack/msgpack';
+import { fromB64, fromB64url, toB64, toB64url } from '../wire/base64url.ts';
+import { LABELS } from '../wire/labels.ts';
+import { decodeMsgpack, encodeMsgpack } from '../wire/msgpack.ts';
+import { counterNonce, ENROL_RESULT_NONCE, FIRST_APP_COUNTER, FIRST_NS_COUNTER, HANDSHAKE_NONCE } from '../wire/nonces.ts';
+import { QrError, type QrCode, parseQr as wireParseQr, parseQrText as wireParseQrText } from '../wire/qr.ts';
 import type { KeyStore, StoredAccount } from './keystore.ts';
 
 export { MemoryKeyStore, type KeyStore, type StoredAccount } from './keystore.ts';
 
 // ───────────────────────────── bytes ─────────────────────────────
 
-const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** Value of each base64 character, both alphabets; -1 for anything else. */
-const B64_VALUES = (() => {
-  const values = new Int8Array(128).fill(-1);
-  for (let i = 0; i < 64; i++) {
-    values[B64_ALPHABET.charCodeAt(i)] = i;
-    values[B64URL_ALPHABET.charCodeAt(i)] = i;
-  }
-  return values;
-})();
-
-function encodeBase64(bytes: Uint8Array, alphabet: string, pad: boolean): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const group = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 4) / 3)); // 1 byte → 2 chars, 2 → 3
-    for (let j = 0; j < chars; j++) out += alphabet[(group >> (18 - 6 * j)) & 63];
-  }
-  if (pad) while (out.length % 4) out += '=';
-  return out;
-}
-
-/** Decodes `text` if it matches `allowed` (an alphabet plus optional `=` padding); throws TypeError otherwise. */
-function decodeBase64(text: string, allowed: RegExp, what: string): Uint8Array {
-  const body = text.replace(/=+$/, '');
-  const padded = body.length !== text.length;
-  if (!allowed.test(text) || body.length % 4 === 1 || (padded && text.length % 4 !== 0)) {
-    throw new TypeError(`invalid ${what}`);
-  }
-  const out = new Uint8Array(Math.floor((body.length * 3) / 4));
-  let bits = 0;
-  let buffer = 0;
-  let o = 0;
-  for (let i = 0; i < body.length; i++) {
-    buffer = (buffer << 6) | B64_VALUES[body.charCodeAt(i)];
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (buffer >> bits) & 0xff;
-      buffer &= (1 << bits) - 1;
-    }
-  }
-  return out;
-}
-
-/** base64url without padding (PROTOCOL.md §1). */
-export const toB64url = (bytes: Uint8Array): string => encodeBase64(bytes, B64URL_ALPHABET, false);
-/** Standard base64 with padding. */
-export const toB64 = (bytes: Uint8Array): string => encodeBase64(bytes, B64_ALPHABET, true);
-/** Decodes base64url (padding optional). Throws TypeError on any other character. */
-export const fromB64url = (text: string): Uint8Array => decodeBase64(text, /^[A-Za-z0-9_-]*={0,2}$/, 'base64url');
-/** Decodes standard base64 (padding optional). Throws TypeError on any other character. */
-export const fromB64 = (text: string): Uint8Array => decodeBase64(text, /^[A-Za-z0-9+/]*={0,2}$/, 'base64');
-/** Decodes base64 in either alphabet (QR data travels both ways). */
-const fromAnyB64 = (text: string): Uint8Array => decodeBase64(text, /^[A-Za-z0-9+/_-]*={0,2}$/, 'base64');
+export { fromB64, fromB64url, toB64, toB64url };
+export { counterNonce } from '../wire/nonces.ts';
+export type { QrCode } from '../wire/qr.ts';
 
 /** `a || b || …` */
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -90,11 +40,6 @@ function concat(...parts: Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
-}
-
-/** The bytes of an ASCII label (the protocol's labels are ASCII, so no TextEncoder is needed). */
-function ascii(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -124,54 +69,9 @@ export class SdkError extends Error {
 
 // ───────────────────────────── QR codes (§3) ─────────────────────────────
 
-/** A decoded QR code or app link. */
-export type QrCode =
-  | { v: 1; op: 'login'; srv: Uint8Array; hsid: Uint8Array; appUrl: string }
-  | {
-      v: 1;
-      op: 'enrol';
-      srv: Uint8Array;
-      hsid: Uint8Array;
-      appUrl: string;
-      serverpk: Uint8Array;
-      name: string;
-      userid: string | null;
-    };
-
-const badQr = (why: string): SdkError => new SdkError('BAD_QR', `bad QR code: ${why}`);
-
-/**
- * Reads the raw bytes of a QR code: msgpack `[1, "login", srv, hsid, appUrl]` or
- * `[1, "enrol", srv, hsid, appUrl, serverpk, name, userid|nil]`. Throws SdkError('BAD_QR') on
- * anything else (extra elements and trailing bytes included).
- */
+/** Reads the raw bytes of a QR code (PROTOCOL.md §3); SdkError('BAD_QR') on anything else. */
 export function parseQr(bytes: Uint8Array): QrCode {
-  let value: unknown;
-  try {
-    value = decode(bytes);
-  } catch {
-    throw badQr('not msgpack');
-  }
-  if (!Array.isArray(value)) throw badQr('not an array');
-  const [v, op, srv, hsid, appUrl] = value as unknown[];
-  if (v !== 1) throw badQr(`unsupported version ${String(v)}`);
-  if (!isBytes(srv, 16)) throw badQr('serverid is not 16 bytes');
-  if (!isBytes(hsid, 32)) throw badQr('hsid is not 32 bytes');
-  if (typeof appUrl !== 'string' || !/^wss?:\/\/\S+$/i.test(appUrl)) throw badQr('appUrl is not a ws(s) URL');
-  const common = { v: 1 as const, srv: new Uint8Array(srv), hsid: new Uint8Array(hsid), appUrl };
-  if (op === 'login') {
-    if (value.length !== 5) throw badQr('a login code has 5 elements');
-    return { ...common, op };
-  }
-  if (op === 'enrol') {
-    if (value.length !== 8) throw badQr('an enrol code has 8 elements');
-    const [serverpk, name, userid] = value.slice(5) as unknown[];
-    if (!isBytes(serverpk, 32)) throw badQr('serverpk is not 32 bytes');
-    if (typeof name !== 'string') throw badQr('name is not a string');
-    if (userid !== null && typeof userid !== 'string') throw badQr('userid is neither a string nor nil');
-    return { ...common, op, serverpk: new Uint8Array(serverpk), name, userid };
-  }
-  throw badQr(`unknown op ${String(op)}`);
+  return asSdkError(() => wireParseQr(bytes));
 }
 
 /**
@@ -179,22 +79,15 @@ export function parseQr(bytes: Uint8Array): QrCode {
  * `<prefix>?qr=<base64url>` (any prefix, e.g. `nextauth:` or an https URL; `qr` may also follow `&`).
  */
 export function parseQrText(text: string): QrCode {
-  let data = text.trim();
-  const link = /[?&]qr=([^&#]*)/.exec(data);
-  if (link) {
-    try {
-      data = decodeURIComponent(link[1]);
-    } catch {
-      throw badQr('bad escape in app link');
-    }
-  }
-  let bytes: Uint8Array;
+  return asSdkError(() => wireParseQrText(text));
+}
+
+function asSdkError<T>(read: () => T): T {
   try {
-    bytes = fromAnyB64(data);
-  } catch {
-    throw badQr('not base64');
+    return read();
+  } catch (e) {
+    throw e instanceof QrError ? new SdkError('BAD_QR', e.message) : e;
   }
-  return parseQr(bytes);
 }
 
 /** A QrCode as is, or parsed from bytes or text. */
@@ -236,38 +129,12 @@ function isMap(value: unknown): value is Record<string, unknown> {
 /** The frame in `bytes`, or undefined when they are not one msgpack map with a string `t`. */
 function decodeFrame(bytes: Uint8Array): Frame | undefined {
   try {
-    const value = decode(bytes);
+    const value = decodeMsgpack(bytes);
     return isMap(value) && typeof value.t === 'string' ? value : undefined;
   } catch {
     return undefined;
   }
 }
-
-/** 16 zero bytes followed by `counter` as 8-byte big endian (§4.2). Counter 0 is the 24 zero bytes of §4.1. */
-export function counterNonce(counter: number): Uint8Array {
-  const nonce = new Uint8Array(24);
-  const view = new DataView(nonce.buffer);
-  view.setUint32(16, Math.floor(counter / 2 ** 32));
-  view.setUint32(20, counter >>> 0);
-  return nonce;
-}
-
-/** Nonce of the challenge and proof boxes: 24 zero bytes. */
-const HANDSHAKE_NONCE = counterNonce(0);
-/** Nonce of the enrol result box: 23 zero bytes || 0x01. */
-const ENROL_RESULT_NONCE = counterNonce(1);
-/** The first counter each side seals with on a sealed channel (§4.2). */
-const FIRST_NS_COUNTER = 2;
-const FIRST_APP_COUNTER = 1;
-
-const LABEL = {
-  kdf: ascii('nextauth/sigma/1'),
-  server: ascii('nextauth/server'),
-  login: ascii('nextauth/login'),
-  enrol: ascii('nextauth/enrol'),
-  listen: ascii('nextauth/listen'),
-  transaction: ascii('nextauth/transaction'),
-};
 
 /** The two keys of one handshake: the NS seals with kS, the app with kC. */
 export interface SessionKeys {
@@ -413,7 +280,7 @@ export class AppConnection {
 
   /** Sends one frame, sealed once the channel is sealed. Throws SdkError('CLOSED') when closed. */
   send(map: Record<string, unknown>): void {
-    this.sendEncoded(encode(map));
+    this.sendEncoded(encodeMsgpack(map));
   }
 
   /** Sends one already msgpack-encoded map, sealed once the channel is sealed (keep `bytes` as M1). */
@@ -423,7 +290,7 @@ export class AppConnection {
     this.#assertOpen(); // before the counter moves
     const box = nacl.secretbox(bytes, counterNonce(channel.sendCounter), channel.kC);
     channel.sendCounter++;
-    this.sendRaw(encode({ t: 'sealed', box }));
+    this.sendRaw(encodeMsgpack({ t: 'sealed', box }));
   }
 
   /** Sends exactly these bytes (a string goes as a text frame), never sealed. For tests. */
@@ -637,7 +504,7 @@ async function sendHello(
   timeoutMs: number,
 ): Promise<Challenge> {
   const ea = nacl.box.keyPair();
-  const m1 = encode({
+  const m1 = encodeMsgpack({
     t: 'hello',
     v: 1,
     op: hello.op,
@@ -656,14 +523,14 @@ async function sendHello(
   const dh = nacl.scalarMult(ea.secretKey, es);
   if (dh.every((b) => b === 0)) throw new SdkError('BAD_FRAME', 'challenge key is of low order');
   const h1 = sha512(m1, es, ns);
-  const k = sha512(LABEL.kdf, dh, h1);
+  const k = sha512(LABELS.sigma, dh, h1);
   const keys = { kS: k.slice(0, 32), kC: k.slice(32, 64) };
 
   const opened = nacl.secretbox.open(box, HANDSHAKE_NONCE, keys.kS);
   if (!opened) throw new SdkError('BAD_SERVER_SIGNATURE', 'challenge box does not open');
   let content: unknown;
   try {
-    content = decode(opened);
+    content = decodeMsgpack(opened);
   } catch {
     throw new SdkError('BAD_FRAME', 'challenge box does not hold msgpack');
   }
@@ -671,7 +538,7 @@ async function sendHello(
     throw new SdkError('BAD_FRAME', 'malformed challenge box');
   }
   if (!bytesEqual(content.srv, hello.srv)) throw new SdkError('BAD_SERVER_SIGNATURE', 'challenge is from another server');
-  if (!nacl.sign.detached.verify(concat(LABEL.server, h1), content.sig, hello.serverpk)) {
+  if (!nacl.sign.detached.verify(concat(LABELS.server, h1), content.sig, hello.serverpk)) {
     throw new SdkError('BAD_SERVER_SIGNATURE', 'server signature does not verify');
   }
   const info = readChallengeInfo(content.info);
@@ -681,7 +548,7 @@ async function sendHello(
 
 /** Steps 5–6 of §4.1: sends the proof box, returns the ok result (or throws the NS's error). */
 async function sendProof(conn: AppConnection, challenge: Challenge, proof: Record<string, unknown>, timeoutMs: number): Promise<Frame & { acc: number }> {
-  const box = nacl.secretbox(encode(proof), HANDSHAKE_NONCE, challenge.keys.kC);
+  const box = nacl.secretbox(encodeMsgpack(proof), HANDSHAKE_NONCE, challenge.keys.kC);
   conn.expectResult(challenge.keys);
   conn.send({ t: 'proof', box });
   const { frame } = await conn.receive((f) => f.t === 'result' || f.t === 'error', timeoutMs);
@@ -704,7 +571,7 @@ function openEnrolResult(result: Frame & { acc: number }, keys: SessionKeys): En
   if (!opened) throw new SdkError('BAD_FRAME', 'enrol result box is missing or does not open');
   let r: unknown;
   try {
-    r = decode(opened);
+    r = decodeMsgpack(opened);
   } catch {
     r = undefined;
   }
@@ -792,7 +659,7 @@ export class Phone {
           name: opts.description ?? code.name,
           client: this.#opts.clientVersion ?? 'nextauth-sdk/1',
           sf: consent.sf ?? 'none',
-          sig: nacl.sign.detached(concat(LABEL.enrol, challenge.h2), signKeys.secretKey),
+          sig: nacl.sign.detached(concat(LABELS.enrol, challenge.h2), signKeys.secretKey),
         },
         this.#timeoutMs,
       );
@@ -849,7 +716,7 @@ export class Phone {
     const challenge = await sendHello(conn, { op, srv, hsid, serverpk: fromB64url(account.serverpk) }, this.#timeoutMs);
     const consent: Consent = op === 'login' ? await this.#askConsent(conn, challenge.info, 'login') : { accept: true };
     const signer = this.#opts.signer?.(account) ?? naclSigner(fromB64url(account.secretKey));
-    const sig = await signer.sign(concat(op === 'login' ? LABEL.login : LABEL.listen, challenge.h2));
+    const sig = await signer.sign(concat(op === 'login' ? LABELS.login : LABELS.listen, challenge.h2));
     const input = consent.input !== undefined ? { input: consent.input } : {};
     const number = consent.number !== undefined ? { number: consent.number } : {};
     const proof = { acc: account.acc, sig, sf: consent.sf ?? 'none', ...input, ...number };
@@ -902,7 +769,7 @@ export function pushToQr(push: Frame, appUrl: string): QrCode {
 export function openPushPayload(payload: string, boxSecretKey: Uint8Array): Frame {
   let sealed: unknown;
   try {
-    sealed = decode(fromB64(payload));
+    sealed = decodeMsgpack(fromB64(payload));
   } catch {
     throw new SdkError('BAD_FRAME', 'the push payload is not msgpack');
   }
@@ -910,7 +777,7 @@ export function openPushPayload(payload: string, boxSecretKey: Uint8Array): Fram
   if (!(epk instanceof Uint8Array) || !(nonce instanceof Uint8Array) || !(box instanceof Uint8Array)) throw new SdkError('BAD_FRAME', 'not a push payload');
   const plain = nacl.box.open(box, nonce, epk, boxSecretKey);
   if (!plain) throw new SdkError('BAD_FRAME', 'the push payload does not open with this key');
-  const content = decode(plain);
+  const content = decodeMsgpack(plain);
   if (typeof content !== 'object' || content === null) throw new SdkError('BAD_FRAME', 'the push payload is not a map');
   return content as Frame;
 }
@@ -929,7 +796,7 @@ export interface TransactionView {
 /** Reads a `transaction` frame; what is shown comes from the signed bytes `tx`, nothing else. */
 export function readTransaction(frame: Frame): TransactionView {
   if (!(frame.tx instanceof Uint8Array)) throw new SdkError('BAD_FRAME', 'not a transaction frame');
-  const fields = decode(frame.tx) as Record<string, unknown>;
+  const fields = decodeMsgpack(frame.tx) as Record<string, unknown>;
   if (!isMap(fields) || typeof fields.tid !== 'string' || typeof fields.srv !== 'string' || typeof fields.acc !== 'number') {
     throw new SdkError('BAD_FRAME', 'not a transaction');
   }
@@ -951,7 +818,7 @@ export async function answerTransaction(
   const view = readTransaction(frame);
   const tx = frame.tx as Uint8Array;
   if (opts.approve) {
-    const sig = await opts.signer.sign(concat(LABEL.transaction, opts.transcript, tx));
+    const sig = await opts.signer.sign(concat(LABELS.transaction, opts.transcript, tx));
     conn.send({ t: 'approve', tid: view.tid, sig, sf: opts.sf ?? 'none' });
   } else {
     conn.send({ t: 'reject', tid: view.tid });

@@ -6,7 +6,7 @@
  *
  * Pure functions: the routes (src/transports/http/routes/html.ts) gather the data, these write the markup.
  */
-import type { ServerRecord } from '../adapters/lowdb/data.ts';
+import type { ServerRecord } from '../ports.ts';
 import type { SessionState } from '../../machines/session.ts';
 import { qrImage } from '../transports/http/images.ts';
 import { assetUrl } from './assets.ts';

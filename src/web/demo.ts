@@ -42,14 +42,14 @@ const ADD_COOKIE = 'nextauth_demo_add';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The demo server: the one the demo used before, the one made on this start, or one named like it. */
-function findDemoServer(registry: Registry, saved: string | undefined, made: string | undefined): string | undefined {
-  for (const id of [saved, made]) if (id && registry.servers.get(id)) return id;
-  return registry.servers.list().find((s) => s.serverName === 'Demo server' && s.appname === 'nextAuth demo')?.serverid;
+async function findDemoServer(registry: Registry, saved: string | undefined, made: string | undefined): Promise<string | undefined> {
+  for (const id of [saved, made]) if (id && (await registry.servers.get(id))) return id;
+  return (await registry.servers.list()).find((s) => s.serverName === 'Demo server' && s.appname === 'nextAuth demo')?.serverid;
 }
 
 /** A role with global root, so the demo's key shows in that role's getApiKeys. */
-function rootPrincipal(registry: Registry): Principal | undefined {
-  const role = Object.keys(registry.store.data.roles).find((r) => registry.access.has({ role: r, keyRole: r }, 'root'));
+async function rootPrincipal(registry: Registry): Promise<Principal | undefined> {
+  const role = (await registry.store.permissionsOn('*')).find((p) => p.acl.includes('root'))?.role;
   return role ? { role, keyRole: role } : undefined;
 }
 
@@ -60,13 +60,13 @@ async function siteKey(deps: DemoDeps, serverid: string): Promise<string> {
   try {
     const saved = JSON.parse(await readFile(file, 'utf8')) as { serverid?: string; apikey?: string };
     if (saved.serverid === serverid && typeof saved.apikey === 'string') {
-      const p = registry.access.authenticate(saved.apikey, undefined);
-      if (registry.access.has(p, 'sessions', serverid) && registry.access.has(p, 'users', serverid)) return saved.apikey;
+      const p = await registry.access.authenticate(saved.apikey, undefined);
+      if ((await registry.access.has(p, 'sessions', serverid)) && (await registry.access.has(p, 'users', serverid))) return saved.apikey;
     }
   } catch {
     // no key yet, or one that no longer works: make one
   }
-  const creator = rootPrincipal(registry) ?? { role: 'nextauth-demo', keyRole: 'nextauth-demo' };
+  const creator = (await rootPrincipal(registry)) ?? { role: 'nextauth-demo', keyRole: 'nextauth-demo' };
   const { apikey, role } = await registry.access.createApiKey(creator, 'demo site (/demo)');
   await registry.access.grant(serverid, role, ['sessions', 'users']);
   await writeFile(file, `${JSON.stringify({ serverid, apikey, role }, null, 2)}\n`, { mode: 0o600 });
@@ -253,7 +253,7 @@ const date = (ms: unknown) => {
 
 export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
   const { registry } = deps;
-  const serverid = findDemoServer(registry, await savedServer(deps.config), deps.demoServerId);
+  const serverid = await findDemoServer(registry, await savedServer(deps.config), deps.demoServerId);
   const apikey = serverid ? await siteKey(deps, serverid) : undefined;
   const pub = { config: { public: true } };
   /** The transactions the site asked for, per tid: the visitor's nonce (only they see the result). */
@@ -288,6 +288,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
 
   // The demo's routes in a context of their own: HTML forms post urlencoded bodies, which the
   // REST API does not take, so only this context reads them (as text, unused).
+  // biome-ignore lint/nursery/noMisusedPromises: fastify takes an async plugin
   await app.register(async (demo) => {
     demo.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     demo.get('/demo/demo.css', pub, async (req, reply) => sendAsset(req, reply, demoCss));

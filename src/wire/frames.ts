@@ -2,12 +2,12 @@
  * The app-channel frame codec (PROTOCOL.md §4): one msgpack map per binary WebSocket message,
  * with a string field `t`, and a schema per frame. Binary fields travel as msgpack `bin`.
  */
-import { decode, encode } from '@msgpack/msgpack';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { NsError } from './errors.ts';
+import { decodeMsgpack, encodeMsgpack, MAX_FRAME_BYTES, MsgpackError } from './msgpack.ts';
 
-export const MAX_FRAME_BYTES = 16 * 1024;
+export { MAX_FRAME_BYTES };
 export const PROTOCOL_VERSION = 1;
 
 const bytes = (n: number) => Type.Uint8Array({ minByteLength: n, maxByteLength: n });
@@ -93,13 +93,13 @@ export const isFrameType = (t: unknown): t is FrameType => typeof t === 'string'
 
 export type Frame = Record<string, unknown> & { t: string };
 
-/** Decodes one msgpack map (BAD_FRAME for anything else). */
+/** Decodes one msgpack map (BAD_FRAME for anything else, a value nested too deep included). */
 export function decodeMap(data: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
-    value = decode(data, { maxStrLength: MAX_FRAME_BYTES, maxBinLength: MAX_FRAME_BYTES, maxArrayLength: 256, maxMapLength: 64, maxExtLength: 0 });
-  } catch {
-    throw new NsError('BAD_FRAME', 'The frame is not msgpack');
+    value = decodeMsgpack(data);
+  } catch (e) {
+    throw new NsError('BAD_FRAME', `The frame is ${e instanceof MsgpackError ? e.message : 'not msgpack'}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
     throw new NsError('BAD_FRAME', 'A frame must be a msgpack map');
@@ -124,4 +124,4 @@ export function check<K extends keyof Checked>(kind: K, value: unknown): Checked
   return value as Checked[K];
 }
 
-export const encodeFrame = (frame: Record<string, unknown>): Uint8Array => encode(frame);
+export const encodeFrame = (frame: Record<string, unknown>): Uint8Array => encodeMsgpack(frame);

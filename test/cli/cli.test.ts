@@ -62,7 +62,7 @@ async function makeAccount(dataDir: string, serverid: string, userid: string): P
   const store = await LowdbStore.open(dataDir);
   const registry = new Registry(store, limits);
   const pk = Buffer.alloc(32, 7).toString('base64url');
-  const account = await store.update((data) => registry.accounts.createInChange(data, serverid, { pk, description: 'test phone', secondFactor: 'none', userid }, Date.now()));
+  const account = await store.transact((tx) => registry.accounts.createInChange(tx, serverid, { pk, description: 'test phone', secondFactor: 'none', userid }, Date.now()));
   await store.close();
   return account.id;
 }
@@ -378,13 +378,8 @@ test('REST mode: the same commands on a running server with --url and --key (or 
   assert.is((await ns.api('GET', `/servers/${sid}/accounts/`, { key: newKey.apikey })).status, 403);
 
   // Accounts (one made through the running server's registry).
-  const account = await ns.registry.store.update((data) =>
-    ns!.registry.accounts.createInChange(
-      data,
-      sid,
-      { pk: Buffer.alloc(32, 9).toString('base64url'), description: 'remote phone', secondFactor: 'none', userid: 'bob' },
-      Date.now(),
-    ),
+  const account = await ns.registry.store.transact((tx) =>
+    ns!.registry.accounts.createInChange(tx, sid, { pk: Buffer.alloc(32, 9).toString('base64url'), description: 'remote phone', secondFactor: 'none', userid: 'bob' }, Date.now()),
   );
   const [bob, accounts, denied, wrongKey] = await Promise.all([
     cli(['user', 'show', sid, 'bob', '--json', ...r]),
@@ -406,11 +401,11 @@ test('REST mode: the same commands on a running server with --url and --key (or 
   fails(wrongKey, 1, 'UNKNOWN_API_KEY', 'a wrong key');
 
   assert.is(okJson(await cli(['account', 'block', sid, String(account.id), '--json', ...r]), 'block').blocked, true);
-  assert.is(ns.registry.accounts.get(sid, account.id)?.blocked, true);
+  assert.is((await ns.registry.accounts.get(sid, account.id))?.blocked, true);
   ok(await cli(['account', 'block', sid, String(account.id), '--unblock', ...r]), 'unblock');
-  assert.is(ns.registry.accounts.get(sid, account.id)?.blocked, false);
+  assert.is((await ns.registry.accounts.get(sid, account.id))?.blocked, false);
   ok(await cli(['account', 'delete', sid, String(account.id), ...r]), 'delete');
-  assert.is(ns.registry.accounts.get(sid, account.id), undefined);
+  assert.is(await ns.registry.accounts.get(sid, account.id), undefined);
 
   const [unknown, unreachable] = await Promise.all([
     cli(['account', 'delete', sid, String(account.id), ...r]),

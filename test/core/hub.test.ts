@@ -60,7 +60,7 @@ function makeHub() {
       if (typeof proof.code === 'string') throw Object.assign(new Error(proof.code), { code: proof.code });
       return { account: proof.account as number };
     },
-    accountExists: (serverid, account) => accounts.has(`${serverid}/${account}`),
+    account: async (serverid, account) => (accounts.has(`${serverid}/${account}`) ? { blocked: false } : undefined),
   });
   const peer = (id: string) => {
     const p = new FakePeer(id);
@@ -137,7 +137,7 @@ test('status().expires: waiting + idle, challenged + challenge, authenticated + 
   assert.is(st.expires, 3_500 + limits.session);
 
   clock.increment(4_000);
-  hub.logout(S1, H1);
+  void hub.logout(S1, H1);
   st = hub.status(S1, H1);
   assert.is(st.state, 'loggedOut');
   assert.is(st.expires, 7_500 + limits.idle);
@@ -175,7 +175,7 @@ test('subscribe() hears notify events as SessionUpdate, also from the next actor
   hub.hello(a, S1, H1, 'login');
   hub.proof(a, { serverid: S1, hsid: H1 }, { account: 7 });
   await settle();
-  hub.logout(S1, H1);
+  void hub.logout(S1, H1);
   assert.equal(heard, [
     { serverid: S1, hsid: H1, event: 'confirmscan', state: 'challenged', account: null },
     { serverid: S1, hsid: H1, event: 'login', state: 'authenticated', account: 7 },
@@ -271,11 +271,13 @@ test('a full flow with a fake app peer: accepted, confirmed, logged in; a failed
   assert.is(st.canprovoke, true);
 
   // Logged out: canprovoke while the account exists.
-  hub.logout(S1, H1);
+  void hub.logout(S1, H1);
   assert.is(hub.status(S1, H1).state, 'loggedOut');
   assert.is(hub.status(S1, H1).account, null);
   assert.is(hub.status(S1, H1).canprovoke, true);
+  // Deleted: the registry tells the hub (main.ts wires accounts' `revoked` to hub.revoke).
   accounts.delete(`${S1}/7`);
+  hub.revoke(S1, 7, true);
   assert.is(hub.status(S1, H1).lastAccount, null);
   assert.is(hub.status(S1, H1).canprovoke, false);
 
@@ -295,7 +297,7 @@ test('hub.size returns to zero after every session expires', async () => {
   // authenticated, and loggedOut
   await login(S1, hsid(12), 1);
   await login(S1, hsid(13), 2);
-  hub.logout(S1, hsid(13));
+  void hub.logout(S1, hsid(13));
   // locked
   hub.ensure(S1, hsid(14));
   const l = peer('L');

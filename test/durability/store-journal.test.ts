@@ -1,6 +1,6 @@
 /**
- * The store's journal (src/adapters/lowdb/lowdb-store.ts): a patch is one appended line, on disk before it
- * resolves, coalesced; replayed on start and folded into the snapshot; a torn last line dropped,
+ * The store's journal (src/adapters/lowdb/journal-file.ts): a change is one appended line, on disk
+ * before it resolves, coalesced; replayed on start and folded into the snapshot; a torn last line dropped,
  * a damaged line refused; numbered, so a crash between a snapshot and the journal's truncation
  * replays nothing twice; a failed append is carried by the next whole write.
  */
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LowdbStore, StoreDamagedError } from '../../src/adapters/lowdb/lowdb-store.ts';
-import { openSessionStore, sessionSaver } from '../../src/adapters/lowdb/saved-sessions.ts';
+import type { SavedSession } from '../../src/ports.ts';
 
 const tempDir = () => mkdtempSync(path.join(os.tmpdir(), 'nextauth-journal-'));
 const session = (n: number) => ({ snapshot: { n }, since: n });
@@ -20,25 +20,27 @@ const lines = (dir: string, name = 'sessions') =>
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { n: number; p: string[]; s?: Record<string, unknown>; d?: string[] });
+const put = (store: LowdbStore, key: string, value: SavedSession) => store.transact((tx) => tx.put('session', [key], value));
+const sessionsOf = async (store: LowdbStore) => Object.fromEntries(await store.savedSessions());
 const file = (dir: string, name: string) => JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as Record<string, unknown>;
 
 test('each saved session is one appended line, on disk when it resolves; a burst shares few writes', async () => {
   const dir = tempDir();
-  const store = await openSessionStore(dir);
-  const saver = sessionSaver(store);
-  await saver.put('a', session(1));
+  const store = await LowdbStore.open(dir);
+  await put(store, 'a', session(1));
   assert.equal(lines(dir), [{ n: 1, p: ['sessions'], s: { a: session(1) } }]);
-  const writes = store.stats.writes;
-  await Promise.all(Array.from({ length: 500 }, (_, i) => saver.put(`k${i}`, session(i))));
-  assert.ok(store.stats.writes - writes < 10, `${store.stats.writes - writes} writes for 500 changes`);
-  await saver.remove('a');
+  const writes = store.stats.sessions.writes;
+  await Promise.all(Array.from({ length: 500 }, (_, i) => put(store, `k${i}`, session(i))));
+  assert.ok(store.stats.sessions.writes - writes < 10, `${store.stats.sessions.writes - writes} writes for 500 changes`);
+  await store.transact((tx) => tx.delete('session', ['a']));
   assert.equal(lines(dir).at(-1), { n: 502, p: ['sessions'], d: ['a'] });
   assert.is((statSync(journal(dir)).mode & 0o777).toString(8), '600');
   // Not closed (as after a crash): the next start replays the journal…
-  const again = await openSessionStore(dir);
-  assert.is(Object.keys(again.data.sessions).length, 500);
-  assert.is(again.data.sessions.a, undefined);
-  assert.equal(again.data.sessions.k7, session(7));
+  const again = await LowdbStore.open(dir);
+  const saved = await sessionsOf(again);
+  assert.is(Object.keys(saved).length, 500);
+  assert.is(saved.a, undefined);
+  assert.equal(saved.k7, session(7));
   // …and folds it into sessions.json (which names the last change it holds), emptying the journal.
   assert.equal(lines(dir), []);
   const snapshot = file(dir, 'sessions.json');
@@ -49,11 +51,11 @@ test('each saved session is one appended line, on disk when it resolves; a burst
 
 test('a torn last line (a crash mid-append) is dropped; a damaged line before it is refused, untouched', async () => {
   const dir = tempDir();
-  const store = await openSessionStore(dir);
-  await sessionSaver(store).put('a', session(1));
+  const store = await LowdbStore.open(dir);
+  await put(store, 'a', session(1));
   appendFileSync(journal(dir), '{"n":2,"p":["sessions"],"s":{"b":{"snap');
-  const again = await openSessionStore(dir);
-  assert.equal(Object.keys(again.data.sessions), ['a']);
+  const again = await LowdbStore.open(dir);
+  assert.equal(Object.keys(await sessionsOf(again)), ['a']);
   await again.close();
 
   writeFileSync(journal(dir), 'garbage\n{"n":9,"p":["sessions"],"s":{"c":{"snapshot":1,"since":1}}}\n');
@@ -61,7 +63,7 @@ test('a torn last line (a crash mid-append) is dropped; a damaged line before it
   for (const damaged of [bytes, Buffer.from('{"k":"c"}\n{"n":9,"p":["sessions"]}\n')]) {
     writeFileSync(journal(dir), damaged);
     try {
-      await openSessionStore(dir);
+      await LowdbStore.open(dir);
       assert.unreachable('opened a damaged journal');
     } catch (e) {
       assert.instance(e, StoreDamagedError);
@@ -73,43 +75,52 @@ test('a torn last line (a crash mid-append) is dropped; a damaged line before it
 
 test('a crash between the snapshot and emptying the journal replays nothing the snapshot holds', async () => {
   const dir = tempDir();
-  const store = await LowdbStore.open(dir);
-  await store.update((d) => {
-    d.servers.s = { serverid: 's' } as never;
-    d.accounts.s = { '1': { id: 1, lastlogin: 0 }, '2': { id: 2 } } as never;
+  const account = (id: number, more: object = {}) => ({ id, description: 'p', blocked: false, created: 0, pk: `pk${id}`, ...more });
+  const first = await LowdbStore.open(dir);
+  await first.transact((tx) => {
+    tx.put('account', ['s', 1], account(1, { lastlogin: 0 }));
+    tx.put('account', ['s', 2], account(2));
   });
-  await store.patch(['accounts', 's', '1'], { lastlogin: 5 });
-  await store.patch(['accounts', 's', '2'], { lastlogin: 6 });
+  await first.transact((tx) => tx.patch('account', ['s', 1], { lastlogin: 5 }));
+  await first.transact((tx) => tx.patch('account', ['s', 2], { lastlogin: 6 }));
   const old = readFileSync(journal(dir, 'nextauth'));
-  assert.is(lines(dir, 'nextauth').length, 2);
-  // A later whole write changes the same field and deletes the other record.
-  await store.update((d) => {
-    d.accounts.s!['1']!.lastlogin = 7;
-    delete d.accounts.s!['2'];
+  assert.is(lines(dir, 'nextauth').length, 3);
+  await first.close(); // folds: the snapshot holds changes 1 to 3, the journal is emptied
+  assert.is(file(dir, 'nextauth.json').journal, 3);
+  const store = await LowdbStore.open(dir);
+  assert.equal(lines(dir, 'nextauth'), []);
+  // Later changes touch the same field and delete the other record.
+  await store.transact((tx) => {
+    tx.patch('account', ['s', 1], { lastlogin: 7 });
+    tx.delete('account', ['s', 2]);
   });
-  assert.equal(lines(dir, 'nextauth'), [], 'a whole write empties the journal');
-  await store.patch(['accounts', 's', '1'], { lastSecondFactor: 8 });
+  await store.transact((tx) => tx.patch('account', ['s', 1], { lastSecondFactor: 8 }));
   // As if the crash came after the snapshot's rename but before the journal was emptied.
   writeFileSync(journal(dir, 'nextauth'), Buffer.concat([old, readFileSync(journal(dir, 'nextauth'))]));
   const again = await LowdbStore.open(dir);
-  assert.equal(again.data.accounts.s, { '1': { id: 1, lastlogin: 7, lastSecondFactor: 8 } } as never);
+  assert.equal(await again.get('account', 's', 1), account(1, { lastlogin: 7, lastSecondFactor: 8 }));
+  assert.is(await again.get('account', 's', 2), undefined);
   await again.close();
   await store.close();
 });
 
-test('a patch of an object that is not there rejects and writes nothing', async () => {
+test('a change of a record that is not there rejects and writes nothing', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
   const before = readFileSync(path.join(dir, 'nextauth.json'));
-  for (const at of [['accounts', 'nope', '1'], ['version'], ['accounts', '__proto__'], ['accounts', 'constructor']]) {
+  for (const [serverid, id] of [
+    ['nope', 1],
+    ['__proto__', 1],
+    ['constructor', 1],
+  ] as const) {
     try {
-      await store.patch(at, { lastlogin: 1 });
-      assert.unreachable(`patched ${at.join('.')}`);
+      await store.transact((tx) => tx.patch('account', [serverid, id], { lastlogin: 1 }));
+      assert.unreachable(`patched ${serverid}.${id}`);
     } catch (e) {
-      assert.match((e as Error).message, 'holds no object');
+      assert.match((e as Error).message, 'No account');
     }
   }
-  assert.is(store.stats.changes, 0);
+  assert.is(store.stats.registry.changes, 0);
   assert.equal(readFileSync(path.join(dir, 'nextauth.json')), before);
   assert.equal(({} as Record<string, unknown>).lastlogin, undefined, 'no prototype touched');
   await store.close();
@@ -117,21 +128,20 @@ test('a patch of an object that is not there rejects and writes nothing', async 
 
 test('a failed append is never skipped: the next write is the whole file, with it', async () => {
   const dir = tempDir();
-  const store = await openSessionStore(dir);
-  const saver = sessionSaver(store);
+  const store = await LowdbStore.open(dir);
   mkdirSync(journal(dir)); // the append cannot open it
   try {
-    await saver.put('a', session(1));
+    await put(store, 'a', session(1));
     assert.unreachable('the append succeeded');
   } catch (e) {
     assert.is((e as NodeJS.ErrnoException).code, 'EISDIR');
   }
   rmSync(journal(dir), { recursive: true });
-  await saver.put('b', session(2));
+  await put(store, 'b', session(2));
   assert.equal(Object.keys(file(dir, 'sessions.json').sessions as object), ['a', 'b'], 'the snapshot carries both');
   await store.close();
-  const again = await openSessionStore(dir);
-  assert.equal(again.data.sessions, { a: session(1), b: session(2) });
+  const again = await LowdbStore.open(dir);
+  assert.equal(await sessionsOf(again), { a: session(1), b: session(2) });
   await again.close();
 });
 

@@ -11,7 +11,6 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LowdbStore, StoreDamagedError } from '../../src/adapters/lowdb/lowdb-store.ts';
-import { emptySessions } from '../../src/adapters/lowdb/data.ts';
 import { startTestServer } from '../helpers/ns.ts';
 import { newNonce, newPhone, qr } from '../helpers/peers.ts';
 
@@ -28,14 +27,19 @@ test.after(() => {
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 const modeOf = (file: string) => statSync(file).mode & 0o777;
 const octal = (mode: number) => `0${mode.toString(8)}`;
+/** A small record to write many of. */
+const role = (i: number) => ({ description: `r${i}`, created: i });
+/** Sets one global attribute (a change that reads, then writes). */
+const setAttribute = (store: LowdbStore, key: string, value: unknown) =>
+  store.transact(async (tx) => tx.put('globalAttributes', [], { ...(await tx.get('globalAttributes')), [key]: value }));
 
 test('a burst of 1,000 changes is carried by a few writes, and none is lost', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
-  const before = { ...store.stats };
+  const before = { ...store.stats.registry };
   const done = Array.from({ length: 1000 }, (_, i) =>
-    store.update((data) => {
-      data.globalAttributes[`k${i}`] = i;
+    store.transact((tx) => {
+      tx.put('role', [`k${i}`], role(i));
       return i;
     }),
   );
@@ -43,28 +47,28 @@ test('a burst of 1,000 changes is carried by a few writes, and none is lost', as
   assert.equal(
     results,
     Array.from({ length: 1000 }, (_, i) => i),
-    "each update resolves with its change's result",
+    'each change resolves with its result',
   );
-  const changes = store.stats.changes - before.changes;
-  const writes = store.stats.writes - before.writes;
+  const changes = store.stats.registry.changes - before.changes;
+  const writes = store.stats.registry.writes - before.writes;
   assert.is(changes, 1000);
   assert.ok(writes >= 1 && writes <= 3, `1,000 changes in one burst took ${writes} writes`);
-  // Everything is on disk already (each update resolved once written)…
-  const onDisk = readJson(path.join(dir, 'nextauth.json'));
-  for (let i = 0; i < 1000; i++) assert.is(onDisk.globalAttributes[`k${i}`], i);
+  // Everything is on disk already (each change resolved once written)…
+  const journal = readFileSync(path.join(dir, 'nextauth.journal'), 'utf8').trim().split('\n');
+  assert.is(journal.length, 1000, 'one journal line per change');
   await store.close();
   // …and a new process (a reopened store) sees all of it.
   const again = await LowdbStore.open(dir);
-  assert.is(Object.keys(again.data.globalAttributes).length, 1000);
-  for (let i = 0; i < 1000; i++) assert.is(again.data.globalAttributes[`k${i}`], i);
+  assert.is(Object.keys(JSON.parse(again.dump()).roles).length, 1000);
+  for (let i = 0; i < 1000; i++) assert.equal(await again.get('role', `k${i}`), role(i));
   await again.close();
 });
 
 test('changes that arrive while a write runs share the next write; each resolves only once on disk', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
-  const file = path.join(dir, 'nextauth.json');
-  const before = { ...store.stats };
+  const file = path.join(dir, 'nextauth.journal');
+  const before = { ...store.stats.registry };
   const pending: Promise<void>[] = [];
   let lateResolutions = 0;
   // 500 changes spread over many turns of the event loop, so most of them land while a write runs.
@@ -72,34 +76,37 @@ test('changes that arrive while a write runs share the next write; each resolves
     const key = `t${i}`;
     pending.push(
       store
-        .update((data) => void (data.globalAttributes[key] = i))
+        .transact((tx) => tx.put('role', [key], role(i)))
         .then(() => {
-          // Resolved: the change must be in the file now (read synchronously, in this very turn).
-          if (readJson(file).globalAttributes[key] !== i) lateResolutions++;
+          // Resolved: the change must be in the journal now (read synchronously, in this very turn).
+          if (!readFileSync(file, 'utf8').includes(`"${key}":`)) lateResolutions++;
         }),
     );
     if (i % 5 === 0) await new Promise((r) => setImmediate(r));
   }
   await Promise.all(pending);
-  assert.is(lateResolutions, 0, 'no update resolved before its change was on disk');
-  const changes = store.stats.changes - before.changes;
-  const writes = store.stats.writes - before.writes;
+  assert.is(lateResolutions, 0, 'no change resolved before it was on disk');
+  const changes = store.stats.registry.changes - before.changes;
+  const writes = store.stats.registry.writes - before.writes;
   assert.is(changes, 500);
   assert.ok(writes < changes / 5, `500 changes over 100 turns took ${writes} writes`);
   await store.close();
   const again = await LowdbStore.open(dir);
-  for (let i = 0; i < 500; i++) assert.is(again.data.globalAttributes[`t${i}`], i);
+  for (let i = 0; i < 500; i++) assert.equal(await again.get('role', `t${i}`), role(i));
   await again.close();
 });
 
-test('a change that throws is not counted, not written, and changes nothing', async () => {
+test('a change that throws is not counted, not written, and changes nothing (not even what it wrote before it threw)', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
-  await store.update((data) => void (data.globalAttributes.kept = 1));
-  const stats = { ...store.stats };
-  const bytes = readFileSync(path.join(dir, 'nextauth.json'));
+  await setAttribute(store, 'kept', 1);
+  const stats = { ...store.stats.registry };
+  const files = ['nextauth.json', 'nextauth.journal'].map((f) => readFileSync(path.join(dir, f)));
   try {
-    await store.update(() => {
+    await store.transact(async (tx) => {
+      tx.put('globalAttributes', [], { lost: 1 });
+      tx.put('role', ['lost'], role(1));
+      assert.equal(await tx.get('globalAttributes'), { lost: 1 }, 'a change reads its own writes');
       throw new Error('refused');
     });
     assert.unreachable('should have rejected');
@@ -107,26 +114,44 @@ test('a change that throws is not counted, not written, and changes nothing', as
     assert.is((e as Error).message, 'refused');
   }
   await store.flush();
-  assert.is(store.stats.changes, stats.changes);
-  assert.equal(store.data.globalAttributes, { kept: 1 });
-  assert.equal(readFileSync(path.join(dir, 'nextauth.json')), bytes);
+  assert.is(store.stats.registry.changes, stats.changes);
+  assert.equal(await store.get('globalAttributes'), { kept: 1 });
+  assert.is(await store.get('role', 'lost'), undefined);
+  assert.equal(
+    ['nextauth.json', 'nextauth.journal'].map((f) => readFileSync(path.join(dir, f))),
+    files,
+  );
+  await store.close();
+});
+
+test('records handed out are frozen: a reader cannot change the store', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  await store.transact((tx) => tx.put('role', ['r'], role(1)));
+  const got = (await store.get('role', 'r'))!;
+  assert.throws(() => {
+    (got as { description: string }).description = 'changed';
+  });
+  await store.transact((tx) => tx.patch('role', ['r'], { description: 'patched' }));
+  assert.is(got.description, 'r1', 'what was handed out does not move under its reader');
+  assert.is((await store.get('role', 'r'))!.description, 'patched');
   await store.close();
 });
 
 test('writes are atomic: no temp file is left behind, and stale temp files are removed on open', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
-  await Promise.all(Array.from({ length: 50 }, (_, i) => store.update((d) => void (d.globalAttributes[`a${i}`] = i))));
+  await Promise.all(Array.from({ length: 50 }, (_, i) => setAttribute(store, `a${i}`, i)));
   await store.close();
-  assert.equal(readdirSync(dir).sort(), ['nextauth.json']);
+  assert.equal(readdirSync(dir).sort(), ['nextauth.journal', 'nextauth.json', 'sessions.json']);
   // A process killed in the middle of a write leaves its temp file: the next open removes it and
   // never reads it.
   writeFileSync(path.join(dir, 'nextauth.json.4242.7.tmp'), '{"version":1,"globalAttributes":{"torn":');
   const again = await LowdbStore.open(dir);
-  assert.is(again.data.globalAttributes.a49, 49);
-  assert.is(again.data.globalAttributes.torn, undefined);
+  assert.is((await again.get('globalAttributes'))?.a49, 49);
+  assert.is((await again.get('globalAttributes'))?.torn, undefined);
   await again.close();
-  assert.equal(readdirSync(dir).sort(), ['nextauth.json', 'nextauth.json.bak']);
+  assert.equal(readdirSync(dir).sort(), ['nextauth.journal', 'nextauth.json', 'nextauth.json.bak', 'sessions.json', 'sessions.json.bak']);
 });
 
 test('.bak is the file as it was at the last successful start, rotated on each start', async () => {
@@ -134,12 +159,12 @@ test('.bak is the file as it was at the last successful start, rotated on each s
   const file = path.join(dir, 'nextauth.json');
   const first = await LowdbStore.open(dir);
   assert.not.ok(existsSync(`${file}.bak`), 'nothing to keep on the very first start');
-  await first.update((d) => void (d.globalAttributes.generation = 1));
+  await setAttribute(first, 'generation', 1);
   await first.close();
 
   const second = await LowdbStore.open(dir);
   assert.is(readJson(`${file}.bak`).globalAttributes.generation, 1, 'the copy taken at this start');
-  await second.update((d) => void (d.globalAttributes.generation = 2));
+  await setAttribute(second, 'generation', 2);
   await second.close();
   assert.is(readJson(`${file}.bak`).globalAttributes.generation, 1, 'changes while running do not touch .bak');
 
@@ -152,7 +177,7 @@ for (const name of ['nextauth.json', 'sessions.json']) {
   test(`a damaged ${name} is never overwritten: StoreDamagedError naming the file and its .bak`, async () => {
     const dir = tempDir();
     const file = path.join(dir, name);
-    const open = () => (name === 'nextauth.json' ? LowdbStore.open(dir) : LowdbStore.openFile(dir, name, emptySessions));
+    const open = () => LowdbStore.open(dir);
     // Two good starts, so a .bak exists.
     for (let i = 0; i < 2; i++) await (await open()).close();
     const bak = readFileSync(`${file}.bak`);
@@ -187,7 +212,7 @@ test('a file that parses but holds no data object (null, [], 42, "x") is refused
   const file = path.join(dir, 'nextauth.json');
   for (let i = 0; i < 2; i++) {
     const store = await LowdbStore.open(dir);
-    await store.update((d) => void (d.globalAttributes.precious = i));
+    await setAttribute(store, 'precious', i);
     await store.close();
   }
   const bak = readFileSync(`${file}.bak`);
@@ -214,14 +239,14 @@ test('secrets at rest: the store makes its folder 0700 and every file 0600, what
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
     const first = await LowdbStore.open(dir);
-    await first.update((d) => void (d.globalAttributes.x = 1));
+    await setAttribute(first, 'x', 1);
     await first.close();
     // A restore made with a plain `cp` may leave the file world-readable.
     chmodSync(path.join(dir, 'nextauth.json'), 0o644);
     const second = await LowdbStore.open(dir);
     await second.close();
     assert.is(octal(modeOf(dir)), '0700');
-    for (const f of ['nextauth.json', 'nextauth.json.bak']) assert.is(octal(modeOf(path.join(dir, f))), '0600', f);
+    for (const f of ['nextauth.json', 'nextauth.json.bak', 'nextauth.journal', 'sessions.json', 'sessions.json.bak']) assert.is(octal(modeOf(path.join(dir, f))), '0600', f);
   } finally {
     process.umask(old);
   }
@@ -282,7 +307,7 @@ test('/metrics shows nextauth_store_changes and nextauth_store_writes of both st
     assert.ok(writes <= changes / 2, `200 concurrent requests took ${writes} writes`);
     assert.equal(after.sessions, before.sessions, 'the sessions store was not asked for anything');
     // The metrics are the store's own counters.
-    assert.is(after.registry.changes, ns.registry.store.stats.changes);
+    assert.is(after.registry.changes, ns.store.stats.registry.changes);
     // None lost:
     const attrs = (await ns.api('GET', '/attributes/')).body;
     for (let i = 0; i < 200; i++) assert.is(attrs[`m${i}`], i);

@@ -3,11 +3,11 @@
  * take a snapshot of the store, check error answers.
  */
 import * as assert from 'uvu/assert';
-import { GLOBAL, type Permission } from '../../src/core/admin/access.ts';
+import { GLOBAL, grantInChange, type Permission } from '../../src/core/admin/access.ts';
 import type { TestServer } from './ns.ts';
 
 /** Everything the store holds, as a string: equal before and after a request that wrote nothing. */
-export const snapshot = (ns: TestServer): string => JSON.stringify(ns.registry.store.data);
+export const snapshot = (ns: TestServer): string => ns.store.dump();
 
 /** createServer with `{ serverName: 'srv', ...body }`; asserts 200 and gives the Server answered. */
 export async function createServer(ns: TestServer, body: Record<string, unknown> = {}): Promise<any> {
@@ -29,7 +29,7 @@ export async function keyWith(ns: TestServer, perms: Permission[], serverid?: st
     const g = await ns.api('POST', `/servers/${serverid}/permissions/${made.body.role}`, { body: perms });
     assert.is(g.status, 200, JSON.stringify(g.body));
   } else {
-    await ns.registry.store.update((data) => ns.registry.access.grantInChange(data, made.body.role, GLOBAL, perms));
+    await ns.registry.store.transact((tx) => grantInChange(tx, made.body.role, GLOBAL, perms));
   }
   return made.body;
 }

@@ -25,7 +25,7 @@ const outside: string[] = [];
 
 test.before(async () => {
   [ns, browser] = await Promise.all([startTestServer({ NEXTAUTH_DEMO: 'true', NEXTAUTH_PUSH_INTERVAL_SECONDS: '1' }), launchBrowser()]);
-  srv = ns.registry.servers.list()[0]!.serverid;
+  srv = (await ns.registry.servers.list())[0]!.serverid;
   context = await browser.newContext({ viewport: { width: 1360, height: 960 } });
   errors = watchErrors(context);
   // The network is cut: anything not served by the NS itself fails (and is noted).
@@ -233,10 +233,10 @@ test('no socket.io client (blocked): the footer falls back to the text socket an
 test('after a restart the demo keeps its server and its key (no new role), and serves its pages', async () => {
   const file = path.join(ns.dataDir, 'demo-site.json');
   const before = readFileSync(file, 'utf8');
-  const roles = Object.keys(ns.registry.store.data.roles).length;
+  const roles = Object.keys(JSON.parse(ns.store.dump()).roles).length;
   ns = await ns.restart();
   assert.is(readFileSync(file, 'utf8'), before);
-  assert.is(Object.keys(ns.registry.store.data.roles).length, roles);
+  assert.is(Object.keys(JSON.parse(ns.store.dump()).roles).length, roles);
   const r = await fetch(`${ns.url}/demo/site`);
   assert.is(r.status, 200);
   assert.match(await r.text(), `data-srv="${srv}"`);

@@ -244,7 +244,7 @@ test('getHtmlFooter refusals: bad sessionid 400 BAD_NONCE naming it, a server th
 });
 
 test('every HTML operation, GET and POST: 401 without or with a wrong key, 403 for another server’s key, 404 unknown server, 400 bad nonce or serverid; nothing changes', async () => {
-  const codesBefore = Object.keys(ns.registry.store.data.enrolCodes).length;
+  const codesBefore = Object.keys(JSON.parse(ns.store.dump()).enrolCodes).length;
   const sessionsBefore = ns.hub.size;
   const nonce = newNonce();
   for (const op of ['login', 'enrol?name=x', 'footer']) {
@@ -283,7 +283,7 @@ test('every HTML operation, GET and POST: 401 without or with a wrong key, 403 f
     }
   }
   // Bad bodies and queries are 400 naming the field, and make no enrol code.
-  const before = Object.keys(ns.registry.store.data.enrolCodes).length;
+  const before = Object.keys(JSON.parse(ns.store.dump()).enrolCodes).length;
   let r = await ns.api('POST', `/servers/${srv}/sessions/html/login`, { headers: { 'x-nonce': newNonce() }, body: { sessioninfo: { ip: 'x'.repeat(65) } } });
   assert.is(r.status, 400);
   assert.match(r.body.message, 'body/sessioninfo/ip');
@@ -293,9 +293,9 @@ test('every HTML operation, GET and POST: 401 without or with a wrong key, 403 f
   r = await ns.api('GET', `/servers/${srv}/sessions/html/enrol?name=`, { headers: { 'x-nonce': newNonce() } });
   assert.is(r.status, 400);
   assert.match(r.body.message, 'name');
-  assert.is(Object.keys(ns.registry.store.data.enrolCodes).length, before);
+  assert.is(Object.keys(JSON.parse(ns.store.dump()).enrolCodes).length, before);
   // The refused calls above made no session and no enrol code (the three allowed enrol calls made one, for one nonce).
-  assert.ok(Object.keys(ns.registry.store.data.enrolCodes).length <= codesBefore + 1);
+  assert.ok(Object.keys(JSON.parse(ns.store.dump()).enrolCodes).length <= codesBefore + 1);
   assert.ok(ns.hub.size <= sessionsBefore + 1);
 });
 

@@ -1,298 +1,289 @@
 /**
- * The lowdb implementation of the store: one JSON file in the data folder (the snapshot) and,
- * beside it, a journal of small changes (`nextauth.journal` beside `nextauth.json`, one JSON
- * line each).
- *
- * - Atomic: the snapshot goes to a temp file (mode 0600), is fsynced, then renamed over the file.
- *   A journal line is appended and fsynced; a torn last line (a crash mid-append) was never
- *   acknowledged and is dropped on start.
- * - Cheap where it is hot: `patch` (a login's lastlogin, a saved session) costs one short
- *   appended line; only `update` (anything else) rewrites the whole file. The benchmark measured
- *   whole-file rewrites on every login as most of the server's CPU (bench/README.md).
- * - Ordered: every line has a number and the snapshot names the last one it holds, so a crash
- *   between writing the snapshot and emptying the journal replays nothing twice.
- * - Coalesced: changes made while a write runs are carried by the next single write.
- * - Safe start: a file that does not parse is never overwritten; the last good copy is kept
- *   beside it as `<file>.bak`, rotated on each successful start.
+ * The embedded Store (the default, one process): every record in memory, durable in two JSON
+ * documents of the data folder, `nextauth.json` and `sessions.json` (saved sessions, written on
+ * every login, kept apart), each with its journal (journal-file.ts). A change is one journal
+ * line; the snapshot files are folded from the journals at start, at close and as they grow.
  */
-import { Low, type Adapter } from 'lowdb';
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { emptyData, type Data } from './data.ts';
-import type { Store, StorePath } from '../../ports.ts';
+import type {
+  AccountRecord,
+  ApiKeyRecord,
+  EnrolCodeRecord,
+  KeyOf,
+  ListQuery,
+  Page,
+  RecordKind,
+  SavedSession,
+  Scope,
+  ServerRecord,
+  Store,
+  StoreTx,
+  UserSummary,
+  ValueOf,
+} from '../../ports.ts';
+import { ACCOUNT_COLUMNS } from '../../ports.ts';
+import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
+import { deepFreeze, JournalFile, type Op } from './journal-file.ts';
+import { matches, page, sortItems } from './query.ts';
 
-export class StoreDamagedError extends Error {
-  override name = 'StoreDamagedError';
-}
+export { StoreDamagedError } from './journal-file.ts';
 
-/** Fold the journal into the snapshot past this many bytes (and past the snapshot's own size). */
-const COMPACT_BYTES = 4 * 1024 * 1024;
+type Doc = 'main' | 'sessions';
 
-/** One journal line: change number, path of the object, fields set, fields removed. */
-interface Line {
-  n: number;
-  p: string[];
-  s?: Record<string, unknown>;
-  d?: string[];
-}
-
-/** The snapshot file, written the safe way (temp + fsync + rename, mode 0600), with the number of the last journal line it holds. */
-class SnapshotFile<T extends object> implements Adapter<T> {
-  /** The `journal` number of the file read, and the one the next write records. */
-  journal = 0;
-  /** Whether the file was there when read. */
-  found = false;
-  /** The size of the last write. */
-  bytes = 0;
-  private temps = 0;
-  constructor(readonly file: string) {}
-
-  async read(): Promise<T | null> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    this.found = true;
-    const damaged = (why: string) =>
-      new StoreDamagedError(`${this.file} ${why}; it was left untouched. ` + `The last good copy is ${this.file}.bak: check it, then copy it over ${this.file} to start from it.`);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      throw damaged(`does not parse (${(e as Error).message})`);
-    }
-    // `null`, an array or a scalar parse, but are no data file: refused the same way.
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw damaged('does not hold a JSON object');
-    const { journal, ...data } = value as { journal?: unknown };
-    this.journal = typeof journal === 'number' ? journal : 0;
-    return data as T;
-  }
-
-  async write(data: T): Promise<void> {
-    const temp = `${this.file}.${process.pid}.${this.temps++}.tmp`;
-    const handle = await fs.open(temp, 'w', 0o600);
-    try {
-      const text = JSON.stringify({ journal: this.journal, ...data });
-      this.bytes = Buffer.byteLength(text);
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, this.file);
+/** Where a record lives: which document, the path of its container, its key in it. */
+function placeOf<K extends RecordKind>(kind: K, key: KeyOf<K>): { doc: Doc; parent: string[]; leaf: string } {
+  const k = key as readonly (string | number)[];
+  switch (kind) {
+    case 'server':
+      return { doc: 'main', parent: ['servers'], leaf: String(k[0]) };
+    case 'account':
+      return { doc: 'main', parent: ['accounts', String(k[0])], leaf: String(k[1]) };
+    case 'user':
+      return { doc: 'main', parent: ['users', String(k[0])], leaf: String(k[1]) };
+    case 'role':
+      return { doc: 'main', parent: ['roles'], leaf: String(k[0]) };
+    case 'apiKey':
+      return { doc: 'main', parent: ['apiKeys'], leaf: String(k[0]) };
+    case 'permissions':
+      return { doc: 'main', parent: ['permissions'], leaf: String(k[0]) };
+    case 'enrolCode':
+      return { doc: 'main', parent: ['enrolCodes'], leaf: `${k[0]}:${k[1]}` };
+    case 'globalAttributes':
+      return { doc: 'main', parent: [], leaf: 'globalAttributes' };
+    case 'session':
+      return { doc: 'sessions', parent: ['sessions'], leaf: String(k[0]) };
+    default:
+      throw new Error(`Unknown record kind ${String(kind)}`);
   }
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
+/** The own property `key` of the object at `path`, if there is one. */
+function lookup(root: object, path: readonly string[], key: string): unknown {
+  let node: unknown = root;
+  for (const p of [...path, key]) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, p)) return undefined;
+    node = (node as Record<string, unknown>)[p];
+  }
+  return node;
 }
 
-export class LowdbStore<T extends object = Data> implements Store<T> {
-  readonly stats = { changes: 0, writes: 0, snapshots: 0 };
-  private waiters: Waiter[] = [];
-  /** Journal lines not yet appended. */
-  private lines: string[] = [];
-  /** An `update` since the last snapshot: the next write is the whole file. */
-  private whole = true;
-  /** The number of the last change made by `patch`. */
-  private seq: number;
-  private journalBytes = 0;
-  private snapshotBytes = 0;
-  /** The journal, open for appending between writes (opened again after a failure). */
-  private handle: fs.FileHandle | undefined;
-  private writing = false;
-  private closed = false;
+const values = <V>(container: Record<string, V> | undefined): V[] => (container ? Object.values(container) : []);
+
+export class LowdbStore implements Store {
+  /** Changes run one at a time (a change may read, then write what it read). */
+  private turn: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    private readonly db: Low<T>,
-    private readonly snapshot: SnapshotFile<T>,
-    private readonly journal: string,
-  ) {
-    this.seq = snapshot.journal;
-  }
+    private readonly main: JournalFile<Data>,
+    private readonly sessions: JournalFile<SessionsData>,
+  ) {}
 
-  /** Opens (or creates) `<dir>/nextauth.json`, the registry's data; the folder is made 0700. */
-  static open(dir: string): Promise<LowdbStore<Data>> {
-    return LowdbStore.openFile(dir, 'nextauth.json', emptyData);
-  }
-
-  /**
-   * Opens (or creates) `<dir>/<name>` holding a T (fields missing from the file get `empty()`'s),
-   * replays its journal, and writes the result as the new snapshot (and its `.bak`).
-   */
-  static async openFile<T extends object>(dir: string, name: string, empty: () => T): Promise<LowdbStore<T>> {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    await fs.chmod(dir, 0o700);
-    const snapshot = new SnapshotFile<T>(path.join(dir, name));
-    const db = new Low<T>(snapshot, empty());
-    await db.read(); // throws StoreDamagedError on a damaged file, before anything is written
-    db.data = { ...empty(), ...db.data };
-    const store = new LowdbStore<T>(db, snapshot, path.join(dir, `${name.replace(/\.json$/, '')}.journal`));
-    await store.replay();
-    await removeStaleTemps(dir, name);
-    await store.flush(); // the snapshot, with the journal folded in; the journal emptied
-    if (snapshot.found) {
-      await fs.copyFile(snapshot.file, `${snapshot.file}.bak`);
-      await fs.chmod(`${snapshot.file}.bak`, 0o600);
-    }
-    return store;
-  }
-
-  get data(): T {
-    return this.db.data;
-  }
-
-  update<R>(change: (data: T) => R): Promise<R> {
-    if (this.closed) return Promise.reject(new Error('The store is closed'));
-    let result: R;
+  /** Opens (or creates) the store of a data folder (made 0700). */
+  static async open(dir: string): Promise<LowdbStore> {
+    const main = await JournalFile.open(dir, 'nextauth.json', emptyData, freezeRecords);
     try {
-      result = change(this.db.data);
+      const sessions = await JournalFile.open(dir, 'sessions.json', emptySessions, (d) => values(d.sessions).forEach(deepFreeze));
+      return new LowdbStore(main, sessions);
     } catch (e) {
-      return Promise.reject(e);
+      await main.close();
+      throw e;
     }
-    this.stats.changes++;
-    this.whole = true;
-    return this.schedule().then(() => result);
   }
 
-  patch(at: StorePath, fields: Record<string, unknown>): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('The store is closed'));
-    const target = objectAt(this.db.data, at);
-    if (!target) return Promise.reject(new Error(`The store holds no object at ${at.join('.')}`));
-    const line: Line = { n: ++this.seq, p: [...at] };
-    for (const [key, value] of Object.entries(fields)) {
-      if (value === undefined) (line.d ??= []).push(key);
-      else (line.s ??= {})[key] = value;
-    }
-    applyLine(target, line);
-    this.stats.changes++;
-    this.lines.push(JSON.stringify(line));
-    return this.schedule();
+  /** Changes asked for, file writes that carried them, whole-file writes among those (per document, for metrics). */
+  get stats(): { registry: JournalFile<Data>['stats']; sessions: JournalFile<SessionsData>['stats'] } {
+    return { registry: this.main.stats, sessions: this.sessions.stats };
   }
 
-  flush(): Promise<void> {
-    return this.schedule();
+  /** The whole registry document as JSON (tests compare it before and after a refusal). */
+  dump(): string {
+    return JSON.stringify(this.main.data);
+  }
+
+  private root(doc: Doc): object {
+    return doc === 'main' ? this.main.data : this.sessions.data;
+  }
+
+  async get<K extends RecordKind>(kind: K, ...key: KeyOf<K>): Promise<ValueOf<K> | undefined> {
+    return this.read(kind, key);
+  }
+
+  /** The committed record (frozen). */
+  read<K extends RecordKind>(kind: K, key: KeyOf<K>): ValueOf<K> | undefined {
+    const { doc, parent, leaf } = placeOf(kind, key);
+    return lookup(this.root(doc), parent, leaf) as ValueOf<K> | undefined;
+  }
+
+  transact<R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> {
+    const run = this.turn.then(async () => {
+      const tx = new LowdbTx(this);
+      const result = await change(tx);
+      return { result, durable: this.commit(tx.ops) };
+    });
+    this.turn = run.catch(() => undefined);
+    return run.then(({ result, durable }) => durable.then(() => result));
+  }
+
+  private commit(ops: ReadonlyArray<{ doc: Doc; op: Op }>): Promise<unknown> {
+    const main = ops.filter((o) => o.doc === 'main').map((o) => o.op);
+    const sessions = ops.filter((o) => o.doc === 'sessions').map((o) => o.op);
+    return Promise.all([main.length ? this.main.apply(main) : undefined, sessions.length ? this.sessions.apply(sessions) : undefined]);
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    return values(this.main.data.servers);
+  }
+
+  async countAccounts(serverid: string): Promise<number> {
+    const accounts = lookup(this.main.data, ['accounts'], serverid) as Record<string, AccountRecord> | undefined;
+    return accounts ? Object.keys(accounts).length : 0;
+  }
+
+  private accountsOf(serverid: string): AccountRecord[] {
+    return values(lookup(this.main.data, ['accounts'], serverid) as Record<string, AccountRecord> | undefined);
+  }
+
+  async findAccountByPk(serverid: string, pk: string): Promise<AccountRecord | undefined> {
+    return this.accountsOf(serverid).find((a) => a.pk === pk);
+  }
+
+  async accountsOfUser(serverid: string, userid: string): Promise<AccountRecord[]> {
+    return this.accountsOf(serverid).filter((a) => a.userid === userid);
+  }
+
+  async listAccounts(serverid: string, query: ListQuery, userid?: string): Promise<Page<AccountRecord>> {
+    const users = lookup(this.main.data, ['users'], serverid) as Data['users'][string] | undefined;
+    const columns: readonly string[] = ACCOUNT_COLUMNS;
+    const found = this.accountsOf(serverid).filter(
+      (a) =>
+        (userid === undefined || a.userid === userid) &&
+        matches(query.filter ?? [], (key) =>
+          columns.includes(key) ? (a as unknown as Record<string, unknown>)[key] : a.userid !== undefined ? ownValue(ownValue(users, a.userid)?.attributes, key) : undefined,
+        ),
+    );
+    return page(sortItems(found, query.sort, 'id'), query);
+  }
+
+  async listUsers(serverid: string, query: ListQuery): Promise<Page<UserSummary>> {
+    const search = query.search?.toLowerCase();
+    const users = values(lookup(this.main.data, ['users'], serverid) as Data['users'][string] | undefined).filter(
+      (u) => (search === undefined || u.userid.toLowerCase().includes(search)) && matches(query.filter ?? [], (key) => ownValue(u.attributes, key)),
+    );
+    // One pass over the accounts for all users, not one per user.
+    const byUser = new Map<string, AccountRecord[]>();
+    for (const a of this.accountsOf(serverid)) {
+      if (a.userid === undefined) continue;
+      const list = byUser.get(a.userid);
+      if (list) list.push(a);
+      else byUser.set(a.userid, [a]);
+    }
+    const rows = users.map((user) => {
+      const accounts = byUser.get(user.userid) ?? [];
+      let last = 0;
+      for (const a of accounts) if (a.lastlogin !== undefined && a.lastlogin > last) last = a.lastlogin;
+      return { userid: user.userid, numberaccounts: accounts.length, ...(last > 0 ? { lastlogin: last } : {}), user };
+    });
+    const sorted = sortItems(rows, query.sort, 'userid');
+    const { items, totalnumber } = page(sorted, query);
+    return { items: items.map(({ user, numberaccounts, lastlogin }) => ({ user, numberaccounts, ...(lastlogin !== undefined ? { lastlogin } : {}) })), totalnumber };
+  }
+
+  async apiKeysOf(role: string): Promise<Array<{ hash: string; key: ApiKeyRecord }>> {
+    return Object.entries(this.main.data.apiKeys)
+      .filter(([, k]) => k.createdBy === role || k.role === role)
+      .map(([hash, key]) => ({ hash, key }));
+  }
+
+  async hasRootKey(): Promise<boolean> {
+    const { permissions } = this.main.data;
+    return values(this.main.data.apiKeys).some((k) => ownValue(ownValue(permissions, k.role), '*')?.includes('root') ?? false);
+  }
+
+  async permissionsOn(scope: Scope): Promise<Array<{ role: string; acl: string[] }>> {
+    const out: Array<{ role: string; acl: string[] }> = [];
+    for (const [role, scopes] of Object.entries(this.main.data.permissions)) {
+      const acl = ownValue(scopes, scope);
+      if (acl?.length) out.push({ role, acl });
+    }
+    return out;
+  }
+
+  async staleEnrolCodes(before: number, limit: number): Promise<EnrolCodeRecord[]> {
+    const out: EnrolCodeRecord[] = [];
+    for (const code of values(this.main.data.enrolCodes)) {
+      if (code.created < before) out.push(code);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async savedSessions(): Promise<Array<[string, SavedSession]>> {
+    return Object.entries(this.sessions.data.sessions);
+  }
+
+  async flush(): Promise<void> {
+    await this.turn;
+    await Promise.all([this.main.flush(), this.sessions.flush()]);
   }
 
   async close(): Promise<void> {
-    this.whole = true; // leave one file behind
-    await this.flush();
-    this.closed = true;
-    await this.handle?.close();
-    this.handle = undefined;
-  }
-
-  private schedule(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        // Let every change of this turn of the event loop join the first write.
-        setImmediate(() => void this.pump());
-      }
-    });
-  }
-
-  private async pump(): Promise<void> {
-    while (this.waiters.length > 0) {
-      const batch = this.waiters;
-      const lines = this.lines;
-      const whole = this.whole || this.journalBytes > Math.max(COMPACT_BYTES, this.snapshotBytes);
-      this.waiters = [];
-      this.lines = [];
-      this.whole = false;
-      try {
-        if (whole) await this.writeSnapshot();
-        else if (lines.length > 0) await this.append(lines);
-        if (whole) this.stats.snapshots++;
-        if (whole || lines.length > 0) this.stats.writes++;
-        for (const w of batch) w.resolve();
-      } catch (e) {
-        this.whole = true; // what did not reach the disk goes with the next whole write
-        for (const w of batch) w.reject(e);
-      }
-    }
-    this.writing = false;
-  }
-
-  /** The whole file (holding every change so far, the journal's too), then an empty journal. */
-  private async writeSnapshot(): Promise<void> {
-    this.snapshot.journal = this.seq;
-    await this.db.write();
-    this.snapshotBytes = this.snapshot.bytes;
-    if (this.journalBytes > 0) {
-      await fs.truncate(this.journal, 0);
-      this.journalBytes = 0;
-    }
-  }
-
-  private async append(lines: string[]): Promise<void> {
-    const text = `${lines.join('\n')}\n`;
-    try {
-      this.handle ??= await fs.open(this.journal, 'a', 0o600);
-      await this.handle.writeFile(text);
-      await this.handle.datasync();
-    } catch (e) {
-      const handle = this.handle;
-      this.handle = undefined;
-      await handle?.close().catch(() => undefined);
-      throw e;
-    }
-    this.journalBytes += Buffer.byteLength(text);
-  }
-
-  /** Applies the lines of the journal the snapshot does not hold yet (in memory). */
-  private async replay(): Promise<void> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.journal, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    this.journalBytes = Buffer.byteLength(text);
-    const rows = text.split('\n');
-    rows.forEach((row, i) => {
-      if (row === '') return;
-      let line: Line;
-      try {
-        line = JSON.parse(row) as Line;
-      } catch {
-        if (i === rows.length - 1) return; // torn by a crash: never acknowledged
-        throw new StoreDamagedError(`${this.journal} line ${i + 1} does not parse; it was left untouched. Remove the file to start without the changes it holds.`);
-      }
-      if (typeof line.n !== 'number' || !Array.isArray(line.p)) throw new StoreDamagedError(`${this.journal} line ${i + 1} is not a change; it was left untouched.`);
-      if (line.n <= this.snapshot.journal) return; // the snapshot holds it already
-      this.seq = line.n;
-      const target = objectAt(this.db.data, line.p);
-      if (target) applyLine(target, line); // else: its record was deleted by a later whole write
-    });
+    await this.turn;
+    await Promise.all([this.main.close(), this.sessions.close()]);
   }
 }
 
-/** The object at `at` (own properties only), if there is one. */
-function objectAt(data: object, at: readonly string[]): Record<string, unknown> | undefined {
-  let node: unknown = data;
-  for (const key of at) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key];
+/** A change in the making: its writes, staged, and read back by its own reads. */
+class LowdbTx implements StoreTx {
+  readonly ops: Array<{ doc: Doc; op: Op }> = [];
+  /** record place → its staged value (undefined: deleted) */
+  private readonly staged = new Map<string, unknown>();
+
+  constructor(private readonly store: LowdbStore) {}
+
+  private current<K extends RecordKind>(kind: K, key: KeyOf<K>): ValueOf<K> | undefined {
+    const id = JSON.stringify([kind, key]);
+    return (this.staged.has(id) ? this.staged.get(id) : this.store.read(kind, key)) as ValueOf<K> | undefined;
   }
-  return typeof node === 'object' && node !== null && !Array.isArray(node) ? (node as Record<string, unknown>) : undefined;
+
+  async get<K extends RecordKind>(kind: K, ...key: KeyOf<K>): Promise<ValueOf<K> | undefined> {
+    return this.current(kind, key);
+  }
+
+  put<K extends RecordKind>(kind: K, key: KeyOf<K>, value: ValueOf<K>): void {
+    const { doc, parent, leaf } = placeOf(kind, key);
+    const frozen = deepFreeze(structuredClone(value));
+    this.staged.set(JSON.stringify([kind, key]), frozen);
+    this.ops.push({ doc, op: { p: parent, s: { [leaf]: frozen } } });
+  }
+
+  patch<K extends RecordKind>(kind: K, key: KeyOf<K>, fields: Partial<ValueOf<K>>): void {
+    const now = this.current(kind, key) as Record<string, unknown> | undefined;
+    if (now === undefined) throw new Error(`No ${kind} ${JSON.stringify(key)} to change`);
+    const { doc, parent, leaf } = placeOf(kind, key);
+    const set: Record<string, unknown> = {};
+    const removed: string[] = [];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) removed.push(k);
+      else set[k] = deepFreeze(structuredClone(v));
+    }
+    const next = { ...now, ...set };
+    for (const k of removed) delete next[k];
+    this.staged.set(JSON.stringify([kind, key]), Object.freeze(next));
+    this.ops.push({ doc, op: { p: [...parent, leaf], s: set, ...(removed.length ? { d: removed } : {}), r: 1 } });
+  }
+
+  delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void {
+    const { doc, parent, leaf } = placeOf(kind, key);
+    this.staged.set(JSON.stringify([kind, key]), undefined);
+    this.ops.push({ doc, op: { p: parent, d: [leaf] } });
+  }
 }
 
-function applyLine(target: Record<string, unknown>, line: Line): void {
-  for (const [key, value] of Object.entries(line.s ?? {})) {
-    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-  }
-  for (const key of line.d ?? []) delete target[key];
-}
+/** `obj[key]` when it is the object's own property (never something from its prototype). */
+const ownValue = <V>(obj: Record<string, V> | undefined, key: string): V | undefined => (obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined);
 
-async function removeStaleTemps(dir: string, file: string): Promise<void> {
-  for (const name of await fs.readdir(dir)) {
-    if (name.startsWith(`${file}.`) && /\.\d+\.\d+\.tmp$/.test(name)) await fs.rm(path.join(dir, name), { force: true });
-  }
+/** Records are frozen from the start (containers are not). */
+function freezeRecords(data: Data): void {
+  deepFreeze(data.globalAttributes);
+  for (const kind of ['servers', 'roles', 'apiKeys', 'permissions', 'enrolCodes'] as const) values<object>(data[kind]).forEach(deepFreeze);
+  for (const kind of ['users', 'accounts'] as const) for (const perServer of values<Record<string, object>>(data[kind])) values(perServer).forEach(deepFreeze);
 }

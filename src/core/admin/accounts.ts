@@ -4,9 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { NsError } from '../../wire/errors.ts';
-import type { AccountRecord, Data } from '../../adapters/lowdb/data.ts';
-import type { Store } from '../../ports.ts';
-import { matches, own, page, parseFilter, putOwn, sortItems, type ListQuery } from './query.ts';
+import { ACCOUNT_COLUMNS, type AccountRecord, type Store, type StoreTx } from '../../ports.ts';
+import { type ListParams, listQuery } from './query.ts';
 
 /** The 2.2 `Account` as REST shows it. */
 export interface AccountView {
@@ -20,7 +19,7 @@ export interface AccountView {
   lastprovoke?: number;
 }
 
-export const ACCOUNT_COLUMNS = ['id', 'description', 'userid', 'blocked', 'clientVersion', 'created', 'lastlogin', 'lastprovoke'] as const;
+export { ACCOUNT_COLUMNS };
 
 export type SecondFactor = 'none' | 'pin' | 'biometric';
 
@@ -48,23 +47,18 @@ export class Accounts {
 
   constructor(private readonly store: Store) {}
 
-  get(serverid: string, id: number): AccountRecord | undefined {
-    const accounts = this.store.data.accounts[serverid];
-    return accounts && Object.hasOwn(accounts, id) ? accounts[id] : undefined;
+  get(serverid: string, id: number): Promise<AccountRecord | undefined> {
+    return this.store.get('account', serverid, id);
   }
 
-  require(serverid: string, id: number): AccountRecord {
-    const account = this.get(serverid, id);
+  async require(serverid: string, id: number): Promise<AccountRecord> {
+    const account = await this.get(serverid, id);
     if (!account) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
     return account;
   }
 
-  all(serverid: string): AccountRecord[] {
-    return Object.values(this.store.data.accounts[serverid] ?? {});
-  }
-
-  ofUser(serverid: string, userid: string): AccountRecord[] {
-    return this.all(serverid).filter((a) => a.userid === userid);
+  ofUser(serverid: string, userid: string): Promise<AccountRecord[]> {
+    return this.store.accountsOfUser(serverid, userid);
   }
 
   view(a: AccountRecord): AccountView {
@@ -77,27 +71,14 @@ export class Accounts {
   }
 
   /** getAllAccounts / getUser: filter on account fields, then on the user's attributes. */
-  list(serverid: string, q: ListQuery, userid?: string): { accounts: AccountView[]; totalnumber: number } {
-    const conditions = parseFilter(q.filter);
-    const users = this.store.data.users[serverid] ?? {};
-    let views = (userid === undefined ? this.all(serverid) : this.ofUser(serverid, userid)).map((a) => this.view(a));
-    views = views.filter((v) =>
-      matches(conditions, (key) =>
-        (ACCOUNT_COLUMNS as readonly string[]).includes(key)
-          ? (v as unknown as Record<string, unknown>)[key]
-          : v.userid !== undefined
-            ? own(own(users, v.userid)?.attributes, key)
-            : undefined,
-      ),
-    );
-    views = sortItems(views, q.sort, ACCOUNT_COLUMNS, 'id');
-    const { items, totalnumber } = page(views, q);
-    return { accounts: items, totalnumber };
+  async list(serverid: string, q: ListParams, userid?: string): Promise<{ accounts: AccountView[]; totalnumber: number }> {
+    const { items, totalnumber } = await this.store.listAccounts(serverid, listQuery(q, ACCOUNT_COLUMNS), userid);
+    return { accounts: items.map((a) => this.view(a)), totalnumber };
   }
 
   /** Makes an account inside a change (enrolment), with the next id of its server. */
-  createInChange(data: Data, serverid: string, input: NewAccount, at: number): AccountRecord {
-    const server = data.servers[serverid];
+  async createInChange(tx: StoreTx, serverid: string, input: NewAccount, at: number): Promise<AccountRecord> {
+    const server = await tx.get('server', serverid);
     if (!server) throw new NsError('UNKNOWN_SERVER');
     const account: AccountRecord = {
       id: server.nextAccountId,
@@ -110,31 +91,30 @@ export class Accounts {
     if (input.pkx !== undefined) account.pkx = input.pkx;
     if (input.clientVersion !== undefined) account.clientVersion = input.clientVersion;
     if (input.secondFactor !== 'none') account.lastSecondFactor = at;
-    server.nextAccountId++;
-    server.lastLogin = at;
-    (data.accounts[serverid] ??= {})[account.id] = account;
-    if (input.userid !== undefined) this.linkInChange(data, serverid, account, input.userid, at);
+    if (input.userid !== undefined) {
+      await linkInChange(tx, serverid, input.userid, at);
+      account.userid = input.userid;
+    }
+    tx.patch('server', [serverid], { nextAccountId: server.nextAccountId + 1, lastLogin: at });
+    tx.put('account', [serverid, account.id], account);
     return account;
   }
 
-  /**
-   * Records a login: lastlogin, the second factor, the server's lastLogin. Resolves when on
-   * disk. Patched in place (two journal lines), not a whole-file write: it is on every login.
-   */
+  /** Records a login: lastlogin, the second factor, the server's lastLogin. Resolves when durable. */
   recordLogin(serverid: string, id: number, secondFactor: SecondFactor, at: number): Promise<void> {
-    if (!this.get(serverid, id)) return Promise.reject(new NsError('UNKNOWN_ACCOUNT'));
-    return Promise.all([
-      this.store.patch(['accounts', serverid, String(id)], { lastlogin: at, ...(secondFactor !== 'none' ? { lastSecondFactor: at } : {}) }),
-      this.store.patch(['servers', serverid], { lastLogin: at }),
-    ]).then(() => undefined);
+    return this.store.transact(async (tx) => {
+      if (!(await tx.get('account', serverid, id))) throw new NsError('UNKNOWN_ACCOUNT');
+      tx.patch('account', [serverid, id], { lastlogin: at, ...(secondFactor !== 'none' ? { lastSecondFactor: at } : {}) });
+      if (await tx.get('server', serverid)) tx.patch('server', [serverid], { lastLogin: at });
+    });
   }
 
   async setBlocked(serverid: string, id: number, blocked: boolean): Promise<AccountRecord> {
-    this.require(serverid, id);
-    const account = await this.store.update((data) => {
-      const a = data.accounts[serverid]![id]!;
-      a.blocked = blocked;
-      return a;
+    const account = await this.store.transact(async (tx) => {
+      const a = await tx.get('account', serverid, id);
+      if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
+      tx.patch('account', [serverid, id], { blocked });
+      return { ...a, blocked };
     });
     if (blocked) this.events.emit('revoked', serverid, id, 'blocked');
     return account;
@@ -143,38 +123,29 @@ export class Accounts {
   /** updateAccountUser: links the account to `userid` (made if new). */
   async setUser(serverid: string, id: number, userid: string): Promise<AccountRecord> {
     if (!isValidUserid(userid)) throw new NsError('INVALID_USERID');
-    this.require(serverid, id);
-    const account = await this.store.update((data) => {
-      const a = data.accounts[serverid]![id]!;
-      this.linkInChange(data, serverid, a, userid, Date.now());
-      return a;
+    const account = await this.store.transact(async (tx) => {
+      const a = await tx.get('account', serverid, id);
+      if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
+      await linkInChange(tx, serverid, userid, Date.now());
+      tx.patch('account', [serverid, id], { userid });
+      return { ...a, userid };
     });
     this.events.emit('relinked', serverid, id, userid);
     return account;
   }
 
-  linkInChange(data: Data, serverid: string, account: AccountRecord, userid: string, at: number): void {
-    const users = (data.users[serverid] ??= {});
-    if (!Object.hasOwn(users, userid)) putOwn(users, userid, { userid, attributes: {}, created: at });
-    account.userid = userid;
-  }
-
   async delete(serverid: string, id: number): Promise<void> {
-    this.require(serverid, id);
-    await this.store.update((data) => {
-      delete data.accounts[serverid]![id];
+    await this.store.transact(async (tx) => {
+      if (!(await tx.get('account', serverid, id))) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
+      tx.delete('account', [serverid, id]);
     });
     this.events.emit('revoked', serverid, id, 'deleted');
   }
 
-  /** Removes every account of the user inside a change (deleteUser); returns their ids, to `announceRevoked` once on disk. */
-  removeOfUserInChange(data: Data, serverid: string, userid: string): number[] {
-    const accounts = data.accounts[serverid];
-    if (!accounts) return [];
-    const ids = Object.values(accounts)
-      .filter((a) => a.userid === userid)
-      .map((a) => a.id);
-    for (const id of ids) delete accounts[id];
+  /** Removes every account of the user inside a change (deleteUser); returns their ids, to `announceRevoked` once durable. */
+  async removeOfUserInChange(tx: StoreTx, serverid: string, userid: string): Promise<number[]> {
+    const ids = (await this.store.accountsOfUser(serverid, userid)).map((a) => a.id);
+    for (const id of ids) tx.delete('account', [serverid, id]);
     return ids;
   }
 
@@ -185,12 +156,13 @@ export class Accounts {
 
   /** deleteUserAccounts / deleteUser: every account of the user; returns their ids. */
   async deleteOfUser(serverid: string, userid: string): Promise<number[]> {
-    const ids = this.ofUser(serverid, userid).map((a) => a.id);
-    if (ids.length === 0) return ids;
-    await this.store.update((data) => {
-      for (const id of ids) delete data.accounts[serverid]![id];
-    });
-    for (const id of ids) this.events.emit('revoked', serverid, id, 'deleted');
+    const ids = await this.store.transact((tx) => this.removeOfUserInChange(tx, serverid, userid));
+    this.announceRevoked(serverid, ids, 'deleted');
     return ids;
   }
+}
+
+/** Makes the user if it does not exist yet (linking an account to it), inside a change. */
+export async function linkInChange(tx: StoreTx, serverid: string, userid: string, at: number): Promise<void> {
+  if (!(await tx.get('user', serverid, userid))) tx.put('user', [serverid, userid], { userid, attributes: {}, created: at });
 }

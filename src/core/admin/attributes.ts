@@ -3,7 +3,7 @@
  * remove deletes one key. One implementation for all four.
  */
 import { NsError } from '../../wire/errors.ts';
-import type { Attributes } from '../../adapters/lowdb/data.ts';
+import type { Attributes } from '../../ports.ts';
 
 export const MAX_ATTRIBUTES_BYTES = 64 * 1024;
 
@@ -21,20 +21,16 @@ export function checkAttributes(body: unknown): Attributes {
   return body as Attributes;
 }
 
-export function setAttributes(bag: Attributes, attrs: Attributes): void {
-  for (const key of Object.keys(bag)) delete bag[key];
-  Object.assign(bag, attrs);
-}
+/** How a bag changes: replaced, merged, emptied, or one key deleted. */
+export type AttributeChange = 'set' | 'update' | 'clear' | { delete: string };
 
-export function updateAttributes(bag: Attributes, attrs: Attributes): void {
-  Object.assign(bag, attrs);
-}
-
-export function clearAttributes(bag: Attributes): void {
-  for (const key of Object.keys(bag)) delete bag[key];
-}
-
-/** Deletes one key; 404 UNKNOWN_ATTRIBUTE when it is not there. Call it first, then write. */
-export function checkAttributeExists(bag: Attributes, key: string): void {
-  if (!Object.hasOwn(bag, key)) throw new NsError('UNKNOWN_ATTRIBUTE', `No attribute "${key}"`);
+/** The bag after the change (a new object); 404 UNKNOWN_ATTRIBUTE when the key to delete is not there. */
+export function changedAttributes(bag: Attributes, how: AttributeChange, attrs: Attributes = {}): Attributes {
+  if (how === 'set') return { ...attrs };
+  if (how === 'update') return { ...bag, ...attrs };
+  if (how === 'clear') return {};
+  if (!Object.hasOwn(bag, how.delete)) throw new NsError('UNKNOWN_ATTRIBUTE', `No attribute "${how.delete}"`);
+  const next = { ...bag };
+  delete next[how.delete];
+  return next;
 }

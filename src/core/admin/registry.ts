@@ -3,11 +3,12 @@
  * enrol codes, global attributes) and is the only writer of the store.
  */
 import type { Limits } from '../../config.ts';
-import type { Attributes } from '../../adapters/lowdb/data.ts';
-import type { Store } from '../../ports.ts';
+import { NsError } from '../../wire/errors.ts';
+
+import type { Attributes, Store } from '../../ports.ts';
 import { Access } from './access.ts';
 import { Accounts } from './accounts.ts';
-import { checkAttributeExists, clearAttributes, setAttributes, updateAttributes } from './attributes.ts';
+import { type AttributeChange, changedAttributes } from './attributes.ts';
 import { Enrolment } from '../enrol/enrolment.ts';
 import { Servers } from './servers.ts';
 import { Users } from './users.ts';
@@ -34,23 +35,20 @@ export class Registry {
   }
 
   /** The attributes of a bag (global, a server's or a server's privileged ones). */
-  attributes(bag: AttributeBag): Attributes {
-    if (bag.kind === 'global') return this.store.data.globalAttributes;
-    const server = this.servers.require(bag.serverid);
+  async attributes(bag: AttributeBag): Promise<Attributes> {
+    if (bag.kind === 'global') return (await this.store.get('globalAttributes')) ?? {};
+    const server = await this.servers.require(bag.serverid);
     return bag.kind === 'server' ? server.attributes : server.privilegedAttributes;
   }
 
   /** set (replace), update (merge), clear, or delete one key of a bag; 404 for an unknown key. */
-  changeAttributes(bag: AttributeBag, how: 'set' | 'update' | 'clear' | { delete: string }, attrs: Attributes = {}): Promise<void> {
-    const current = this.attributes(bag);
-    if (typeof how === 'object') checkAttributeExists(current, how.delete);
-    return this.store.update((data) => {
-      const target =
-        bag.kind === 'global' ? data.globalAttributes : bag.kind === 'server' ? data.servers[bag.serverid]!.attributes : data.servers[bag.serverid]!.privilegedAttributes;
-      if (how === 'set') setAttributes(target, attrs);
-      else if (how === 'update') updateAttributes(target, attrs);
-      else if (how === 'clear') clearAttributes(target);
-      else delete target[how.delete];
+  changeAttributes(bag: AttributeBag, how: AttributeChange, attrs: Attributes = {}): Promise<void> {
+    return this.store.transact(async (tx) => {
+      if (bag.kind === 'global') return tx.put('globalAttributes', [], changedAttributes((await tx.get('globalAttributes')) ?? {}, how, attrs));
+      const server = await tx.get('server', bag.serverid);
+      if (!server) throw new NsError('UNKNOWN_SERVER', `No server ${bag.serverid}`);
+      const field = bag.kind === 'server' ? 'attributes' : 'privilegedAttributes';
+      tx.patch('server', [bag.serverid], { [field]: changedAttributes(server[field], how, attrs) });
     });
   }
 }

@@ -5,9 +5,8 @@
 import { NsError } from '../../wire/errors.ts';
 import { newSecret, newServerId } from '../crypto/ids.ts';
 import { generateSigningKey } from '../crypto/keys.ts';
-import type { Data, ServerRecord } from '../../adapters/lowdb/data.ts';
-import type { Store } from '../../ports.ts';
-import { GLOBAL, type Access, type Principal } from './access.ts';
+import type { ServerRecord, Store } from '../../ports.ts';
+import { GLOBAL, grantInChange, type Access, type Principal } from './access.ts';
 
 /** The fields a caller may set (createServer / updateServer). */
 export interface ServerInput {
@@ -64,27 +63,22 @@ export class Servers {
     private readonly access: Access,
   ) {}
 
-  get(serverid: string): ServerRecord | undefined {
-    return Object.hasOwn(this.store.data.servers, serverid) ? this.store.data.servers[serverid] : undefined;
+  get(serverid: string): Promise<ServerRecord | undefined> {
+    return this.store.get('server', serverid);
   }
 
   /** The server, or 404 UNKNOWN_SERVER. */
-  require(serverid: string): ServerRecord {
-    const server = this.get(serverid);
+  async require(serverid: string): Promise<ServerRecord> {
+    const server = await this.get(serverid);
     if (!server) throw new NsError('UNKNOWN_SERVER', `No server ${serverid}`);
     return server;
   }
 
-  list(): ServerRecord[] {
-    return Object.values(this.store.data.servers);
+  list(): Promise<ServerRecord[]> {
+    return this.store.listServers();
   }
 
-  accountCount(serverid: string): number {
-    const accounts = this.store.data.accounts[serverid];
-    return accounts ? Object.keys(accounts).length : 0;
-  }
-
-  view(server: ServerRecord): ServerView {
+  async view(server: ServerRecord): Promise<ServerView> {
     const view: ServerView = {
       serverid: server.serverid,
       serverpk: server.publicKey,
@@ -94,7 +88,7 @@ export class Servers {
       pinTransTimeout: server.pinTransTimeout,
       pingTime: server.pingTime,
       serverFlags: [...server.serverFlags],
-      accountCount: this.accountCount(server.serverid),
+      accountCount: await this.store.countAccounts(server.serverid),
     };
     for (const key of ['appname', 'appurl', 'appandroid', 'appios', 'siteurl', 'wsurl', 'owner', 'lastLogin'] as const) {
       if (server[key] !== undefined) (view as unknown as Record<string, unknown>)[key] = server[key];
@@ -124,37 +118,37 @@ export class Servers {
       privilegedAttributes: {},
     };
     assign(server, input);
-    await this.store.update((data) => {
-      data.servers[server.serverid] = server;
-      data.accounts[server.serverid] = {};
-      data.users[server.serverid] = {};
-      if (creator && !this.access.has(creator, 'root')) this.access.grantInChange(data, creator.role, server.serverid, ['root']);
+    const grantRoot = creator !== undefined && !(await this.access.has(creator, 'root'));
+    await this.store.transact(async (tx) => {
+      tx.put('server', [server.serverid], server);
+      if (creator && grantRoot) await grantInChange(tx, creator.role, server.serverid, ['root']);
     });
     return server;
   }
 
   /** updateServer: every editable field given is replaced; serverid and keys never change. */
   async update(serverid: string, input: ServerInput): Promise<ServerRecord> {
-    this.require(serverid);
     checkServerInput(input);
     if (input.serverName === '') throw new NsError('BAD_REQUEST', 'body/serverName: must not be empty');
-    return this.store.update((data) => {
-      const server = data.servers[serverid]!;
+    return this.store.transact(async (tx) => {
+      const current = await tx.get('server', serverid);
+      if (!current) throw new NsError('UNKNOWN_SERVER', `No server ${serverid}`);
+      const server = structuredClone(current);
       assign(server, input);
+      tx.put('server', [serverid], server);
       return server;
     });
   }
 
-  /** Records a login on the server (inside the change that records it on the account). */
-  touchInChange(data: Data, serverid: string, at: number): void {
-    const server = data.servers[serverid];
-    if (server) server.lastLogin = at;
-  }
-
   /** Servers the principal may see with `servers` (or `createserver`). */
-  visibleTo(principal: Principal, access: Access): ServerRecord[] {
-    if (access.has(principal, 'servers') || access.has(principal, 'createserver')) return this.list();
-    return this.list().filter((s) => access.has(principal, 'servers', s.serverid) || access.has(principal, 'createserver', s.serverid));
+  async visibleTo(principal: Principal): Promise<ServerRecord[]> {
+    const all = await this.list();
+    if ((await this.access.has(principal, 'servers')) || (await this.access.has(principal, 'createserver'))) return all;
+    const visible: ServerRecord[] = [];
+    for (const s of all) {
+      if ((await this.access.has(principal, 'servers', s.serverid)) || (await this.access.has(principal, 'createserver', s.serverid))) visible.push(s);
+    }
+    return visible;
   }
 }
 

@@ -5,11 +5,10 @@
  */
 import { NsError } from '../../wire/errors.ts';
 import { newRoleId } from '../crypto/ids.ts';
-import type { AccountRecord, Attributes, Data, UserRecord } from '../../adapters/lowdb/data.ts';
-import type { Store } from '../../ports.ts';
+import { type Attributes, type Store, type StoreTx, USER_COLUMNS, type UserRecord } from '../../ports.ts';
 import type { AccountView, Accounts } from './accounts.ts';
-import { checkAttributeExists, clearAttributes, setAttributes, updateAttributes } from './attributes.ts';
-import { matches, own, page, parseFilter, putOwn, sortItems, type ListQuery } from './query.ts';
+import { type AttributeChange, changedAttributes } from './attributes.ts';
+import { type ListParams, listQuery } from './query.ts';
 
 /** The 2.2 `User`. */
 export interface UserView {
@@ -18,16 +17,9 @@ export interface UserView {
   numberaccounts: number;
 }
 
-export const USER_COLUMNS = ['userid', 'lastlogin', 'numberaccounts'] as const;
+export { USER_COLUMNS };
 
-/** numberaccounts and lastlogin of one user, from its accounts. */
-function aggregate(user: UserRecord, accounts: readonly AccountRecord[]): UserView {
-  const v: UserView = { userid: user.userid, numberaccounts: accounts.length };
-  let last = 0;
-  for (const a of accounts) if (a.lastlogin !== undefined && a.lastlogin > last) last = a.lastlogin;
-  if (last > 0) v.lastlogin = last;
-  return v;
-}
+const unknownUser = (userid: string) => new NsError('UNKNOWN_USER', `No user "${userid.slice(0, 64)}" on this server`);
 
 export class Users {
   constructor(
@@ -35,105 +27,77 @@ export class Users {
     private readonly accounts: Accounts,
   ) {}
 
-  get(serverid: string, userid: string): UserRecord | undefined {
-    return own(this.store.data.users[serverid], userid);
+  get(serverid: string, userid: string): Promise<UserRecord | undefined> {
+    return this.store.get('user', serverid, userid);
   }
 
-  require(serverid: string, userid: string): UserRecord {
-    const user = this.get(serverid, userid);
-    if (!user) throw new NsError('UNKNOWN_USER', `No user "${userid.slice(0, 64)}" on this server`);
+  async require(serverid: string, userid: string): Promise<UserRecord> {
+    const user = await this.get(serverid, userid);
+    if (!user) throw unknownUser(userid);
     return user;
   }
 
-  view(serverid: string, user: UserRecord): UserView {
-    return aggregate(user, this.accounts.ofUser(serverid, user.userid));
-  }
-
   /** getUsers: filter on the users' attributes, search in the userid (case-insensitive), sort, page. */
-  list(serverid: string, q: ListQuery): { users: UserView[]; totalnumber: number } {
-    const conditions = parseFilter(q.filter);
-    const search = q.search?.toLowerCase();
-    const users = Object.values(this.store.data.users[serverid] ?? {}).filter(
-      (u) => (search === undefined || u.userid.toLowerCase().includes(search)) && matches(conditions, (key) => own(u.attributes, key)),
-    );
-    // One pass over the accounts for all users, not one per user.
-    const byUser = new Map<string, AccountRecord[]>();
-    for (const a of this.accounts.all(serverid)) {
-      if (a.userid === undefined) continue;
-      const list = byUser.get(a.userid);
-      if (list) list.push(a);
-      else byUser.set(a.userid, [a]);
-    }
-    const views = sortItems(
-      users.map((u) => aggregate(u, byUser.get(u.userid) ?? [])),
-      q.sort,
-      USER_COLUMNS,
-      'userid',
-    );
-    const { items, totalnumber } = page(views, q);
-    return { users: items, totalnumber };
+  async list(serverid: string, q: ListParams): Promise<{ users: UserView[]; totalnumber: number }> {
+    const { items, totalnumber } = await this.store.listUsers(serverid, listQuery(q, USER_COLUMNS));
+    return {
+      users: items.map((u) => ({ userid: u.user.userid, ...(u.lastlogin !== undefined ? { lastlogin: u.lastlogin } : {}), numberaccounts: u.numberaccounts })),
+      totalnumber,
+    };
   }
 
   /** getUser: the accounts of a user (sort and page; 404 for an unknown user). */
-  accountsOf(serverid: string, userid: string, q: Pick<ListQuery, 'sort' | 'limit' | 'marker'>): { accounts: AccountView[]; totalnumber: number } {
-    this.require(serverid, userid);
-    return this.accounts.list(serverid, { sort: q.sort, limit: q.limit, marker: q.marker }, userid);
+  async accountsOf(serverid: string, userid: string, q: Pick<ListParams, 'sort' | 'limit' | 'marker'>): Promise<{ accounts: AccountView[]; totalnumber: number }> {
+    await this.require(serverid, userid);
+    return this.accounts.list(
+      serverid,
+      { ...(q.sort !== undefined ? { sort: q.sort } : {}), ...(q.limit !== undefined ? { limit: q.limit } : {}), ...(q.marker !== undefined ? { marker: q.marker } : {}) },
+      userid,
+    );
   }
 
   /** deleteUserAccounts: every account of the user goes; the user stays. Returns the ids. */
-  deleteAccounts(serverid: string, userid: string): Promise<number[]> {
-    this.require(serverid, userid);
+  async deleteAccounts(serverid: string, userid: string): Promise<number[]> {
+    await this.require(serverid, userid);
     return this.accounts.deleteOfUser(serverid, userid);
   }
 
   /** The user's attributes (404 for an unknown user). */
-  attributes(serverid: string, userid: string): Attributes {
-    return this.require(serverid, userid).attributes;
+  async attributes(serverid: string, userid: string): Promise<Attributes> {
+    return (await this.require(serverid, userid)).attributes;
   }
 
   /** setUserAttributes: replaces them; makes the user if new. */
   setAttributes(serverid: string, userid: string, attrs: Attributes): Promise<void> {
-    return this.store.update((data) => {
-      if (!data.servers[serverid]) throw new NsError('UNKNOWN_SERVER');
-      const users = (data.users[serverid] ??= {});
-      const user = own(users, userid) ?? putOwn(users, userid, { userid, attributes: {}, created: Date.now() });
-      setAttributes(user.attributes, attrs);
+    return this.store.transact(async (tx) => {
+      if (!(await tx.get('server', serverid))) throw new NsError('UNKNOWN_SERVER');
+      const user = await tx.get('user', serverid, userid);
+      if (user) tx.patch('user', [serverid, userid], { attributes: attrs });
+      else tx.put('user', [serverid, userid], { userid, attributes: attrs, created: Date.now() });
     });
   }
 
-  /** updateUserAttributes: merges them (404 for an unknown user). */
-  updateAttributes(serverid: string, userid: string, attrs: Attributes): Promise<void> {
-    this.require(serverid, userid);
-    return this.store.update((data) => updateAttributes(this.inChange(data, serverid, userid).attributes, attrs));
-  }
-
-  clearAttributes(serverid: string, userid: string): Promise<void> {
-    this.require(serverid, userid);
-    return this.store.update((data) => clearAttributes(this.inChange(data, serverid, userid).attributes));
-  }
-
-  /** deleteUserAttribute: 404 UNKNOWN_USER or UNKNOWN_ATTRIBUTE. */
-  deleteAttribute(serverid: string, userid: string, key: string): Promise<void> {
-    checkAttributeExists(this.require(serverid, userid).attributes, key);
-    return this.store.update((data) => {
-      delete this.inChange(data, serverid, userid).attributes[key];
+  /** updateUserAttributes (merge), clearUserAttributes, deleteUserAttribute: 404 UNKNOWN_USER or UNKNOWN_ATTRIBUTE. */
+  changeAttributes(serverid: string, userid: string, how: Exclude<AttributeChange, 'set'>, attrs: Attributes = {}): Promise<void> {
+    return this.store.transact(async (tx) => {
+      const user = await inChange(tx, serverid, userid);
+      tx.patch('user', [serverid, userid], { attributes: changedAttributes(user.attributes, how, attrs) });
     });
   }
 
   /**
    * deleteUser: the user, its attributes, its role (with the role's keys and permissions) and its
-   * accounts, in one change. The accounts are announced as revoked once it is on disk.
+   * accounts, in one change. The accounts are announced as revoked once it is durable.
    */
   async delete(serverid: string, userid: string): Promise<void> {
-    this.require(serverid, userid);
-    const ids = await this.store.update((data) => {
-      const user = this.inChange(data, serverid, userid);
-      const ids = this.accounts.removeOfUserInChange(data, serverid, userid);
-      delete data.users[serverid]![userid];
+    const ids = await this.store.transact(async (tx) => {
+      const user = await inChange(tx, serverid, userid);
+      const ids = await this.accounts.removeOfUserInChange(tx, serverid, userid);
+      tx.delete('user', [serverid, userid]);
       if (user.role) {
-        delete data.roles[user.role];
-        delete data.permissions[user.role];
-        for (const [hash, key] of Object.entries(data.apiKeys)) if (key.role === user.role) delete data.apiKeys[hash];
+        tx.delete('role', [user.role]);
+        tx.delete('permissions', [user.role]);
+        for (const { hash, key } of await this.store.apiKeysOf(user.role)) if (key.role === user.role) tx.delete('apiKey', [hash]);
       }
       return ids;
     });
@@ -141,28 +105,28 @@ export class Users {
   }
 
   /** getUserRole: the user's role, or 404 when it has none. */
-  role(serverid: string, userid: string): string {
-    const role = this.require(serverid, userid).role;
+  async role(serverid: string, userid: string): Promise<string> {
+    const role = (await this.require(serverid, userid)).role;
     if (!role) throw new NsError('UNKNOWN_ROLE', `User "${userid.slice(0, 64)}" has no role`);
     return role;
   }
 
   /** getOrCreateUserRole */
   async getOrCreateRole(serverid: string, userid: string): Promise<string> {
-    const user = this.require(serverid, userid);
-    if (user.role) return user.role;
-    const role = newRoleId();
-    await this.store.update((data) => {
-      data.roles[role] = { description: `user ${userid}`, created: Date.now(), user: { serverid, userid } };
-      this.inChange(data, serverid, userid).role = role;
+    return this.store.transact(async (tx) => {
+      const user = await inChange(tx, serverid, userid);
+      if (user.role) return user.role;
+      const role = newRoleId();
+      tx.put('role', [role], { description: `user ${userid}`, created: Date.now(), user: { serverid, userid } });
+      tx.patch('user', [serverid, userid], { role });
+      return role;
     });
-    return role;
   }
+}
 
-  /** The user inside a change; it throws before anything is mutated when the user has gone. */
-  private inChange(data: Data, serverid: string, userid: string): UserRecord {
-    const user = own(data.users[serverid], userid);
-    if (!user) throw new NsError('UNKNOWN_USER', `No user "${userid.slice(0, 64)}" on this server`);
-    return user;
-  }
+/** The user inside a change; 404 when it has gone. */
+async function inChange(tx: StoreTx, serverid: string, userid: string): Promise<UserRecord> {
+  const user = await tx.get('user', serverid, userid);
+  if (!user) throw unknownUser(userid);
+  return user;
 }

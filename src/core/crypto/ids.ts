@@ -1,6 +1,6 @@
 /** Random identifiers and secrets. */
 import { randomBytes } from 'node:crypto';
-import { fromB64url, toB64url } from '../../wire/base64url.ts';
+import { idBytes, toB64url } from '../../wire/base64url.ts';
 
 export const SERVERID_BYTES = 16;
 export const HSID_BYTES = 32;
@@ -11,5 +11,5 @@ export const newSecret = (): string => toB64url(randomBytes(32));
 export const newApiKey = (): string => `nak_${toB64url(randomBytes(32))}`;
 export const newRoleId = (): string => toB64url(randomBytes(16));
 
-export const isServerId = (text: string): boolean => fromB64url(text, SERVERID_BYTES) !== undefined;
-export const isHsid = (text: string): boolean => fromB64url(text, HSID_BYTES) !== undefined;
+export const isServerId = (text: string): boolean => idBytes(text, SERVERID_BYTES) !== undefined;
+export const isHsid = (text: string): boolean => idBytes(text, HSID_BYTES) !== undefined;

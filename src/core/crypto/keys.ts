@@ -9,7 +9,6 @@
  *   frees its keygen job deadlocks the process (~KeyGenJob waits on the key's mutex).
  */
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { fromB64url, toB64url } from '../../wire/base64url.ts';
 
 /** generateKeyPairSync straight to JWK (@types/node has no overload for OKP keys as JWK). */
 const generateJwk = generateKeyPairSync as unknown as (type: 'ed25519' | 'x25519', options: object) => { publicKey: JsonWebKey; privateKey: JsonWebKey };
@@ -113,6 +112,3 @@ export function safeEqual(a: string, b: string): boolean {
   const y = createHash('sha256').update(b).digest();
   return timingSafeEqual(x, y) && a.length === b.length;
 }
-
-export const rawPublicKey = (b64url: string): Buffer => fromB64url(b64url, 32)!;
-export { toB64url };

@@ -3,14 +3,12 @@
  * one challenge limit after it is first scanned.
  */
 import { NsError } from '../../wire/errors.ts';
-import type { EnrolCodeRecord } from '../../adapters/lowdb/data.ts';
-import type { Store } from '../../ports.ts';
+import type { EnrolCodeRecord, Store, StoreTx } from '../../ports.ts';
 import type { Limits } from '../../config.ts';
 
-export const enrolKey = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
-
-/** How often `issue` looks for dead codes to remove. */
+/** How often `issue` looks for dead codes to remove, and how many it removes at once. */
 const PRUNE_EVERY = 60_000;
+const PRUNE_BATCH = 1000;
 
 export class Enrolment {
   private pruned = 0;
@@ -21,21 +19,24 @@ export class Enrolment {
   ) {}
 
   /** getQrEnrol: a fresh code for the session (it replaces an unused earlier one); dead codes go at most once a minute. */
-  issue(serverid: string, hsid: string, name: string, userid: string | undefined, now: number): Promise<EnrolCodeRecord> {
+  async issue(serverid: string, hsid: string, name: string, userid: string | undefined, now: number): Promise<EnrolCodeRecord> {
     const code: EnrolCodeRecord = { serverid, hsid, name, created: now };
     if (userid !== undefined) code.userid = userid;
-    const fields: Record<string, EnrolCodeRecord | undefined> = {};
+    let stale: EnrolCodeRecord[] = [];
     if (now - this.pruned >= PRUNE_EVERY) {
       this.pruned = now;
-      for (const [key, old] of Object.entries(this.store.data.enrolCodes)) if (now - old.created > this.limits.enrol) fields[key] = undefined;
+      stale = await this.store.staleEnrolCodes(now - this.limits.enrol, PRUNE_BATCH);
     }
-    fields[enrolKey(serverid, hsid)] = code;
-    return this.store.patch(['enrolCodes'], fields).then(() => code);
+    await this.store.transact((tx) => {
+      for (const old of stale) tx.delete('enrolCode', [old.serverid, old.hsid]);
+      tx.put('enrolCode', [serverid, hsid], code);
+    });
+    return code;
   }
 
   /** The code of the session if it can still be used at `now`; ENROL_USED otherwise. */
-  usable(serverid: string, hsid: string, now: number): EnrolCodeRecord {
-    const code = this.store.data.enrolCodes[enrolKey(serverid, hsid)];
+  async usable(serverid: string, hsid: string, now: number): Promise<EnrolCodeRecord> {
+    const code = await this.store.get('enrolCode', serverid, hsid);
     if (!code || !this.isLive(code, now)) throw new NsError('ENROL_USED');
     return code;
   }
@@ -44,14 +45,19 @@ export class Enrolment {
   markScanned(code: EnrolCodeRecord, now: number): void {
     if (code.scanned !== undefined) return;
     // Not awaited (the hello is not a durable change); a failed write leaves the code unscanned.
-    this.store.patch(['enrolCodes', enrolKey(code.serverid, code.hsid)], { scanned: now }).catch(() => undefined);
+    this.store
+      .transact(async (tx) => {
+        const live = await tx.get('enrolCode', code.serverid, code.hsid);
+        if (live && live.scanned === undefined && live.created === code.created) tx.patch('enrolCode', [code.serverid, code.hsid], { scanned: now });
+      })
+      .catch(() => undefined);
   }
 
   /** Uses the code inside the change that creates the account. */
-  useInChange(codes: Record<string, EnrolCodeRecord>, code: EnrolCodeRecord, now: number): void {
-    const live = codes[enrolKey(code.serverid, code.hsid)];
-    if (!live || live !== code || !this.isLive(live, now)) throw new NsError('ENROL_USED');
-    live.used = now;
+  async useInChange(tx: StoreTx, code: EnrolCodeRecord, now: number): Promise<void> {
+    const live = await tx.get('enrolCode', code.serverid, code.hsid);
+    if (!live || live.created !== code.created || !this.isLive(live, now)) throw new NsError('ENROL_USED');
+    tx.patch('enrolCode', [code.serverid, code.hsid], { used: now });
   }
 
   private isLive(code: EnrolCodeRecord, now: number): boolean {

@@ -6,24 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { agreeX25519, generateX25519, sha512, signEd25519 } from '../crypto/keys.ts';
 import { open, seal } from '../../wire/secretbox.ts';
 import { encodeFrame } from '../../wire/frames.ts';
+import { LABELS } from '../../wire/labels.ts';
+import { ENROL_RESULT_NONCE, HANDSHAKE_NONCE } from '../../wire/nonces.ts';
 import type { KeyObject } from 'node:crypto';
-
-const label = (text: string) => Buffer.from(text, 'ascii');
-export const LABELS = {
-  sigma: label('nextauth/sigma/1'),
-  server: label('nextauth/server'),
-  login: label('nextauth/login'),
-  enrol: label('nextauth/enrol'),
-  listen: label('nextauth/listen'),
-};
-
-export const ZERO_NONCE = new Uint8Array(24);
-/** The nonce of the enrol result box: 23 zero bytes then 0x01. */
-export const RESULT_NONCE = (() => {
-  const n = new Uint8Array(24);
-  n[23] = 1;
-  return n;
-})();
 
 /** Step 2 up to the keys: what the responder knows once it has read `hello` (bytes M1). */
 export interface HandshakeKeys {
@@ -50,13 +35,13 @@ export function deriveKeys(m1: Uint8Array, ea: Uint8Array): HandshakeKeys | unde
 /** Step 3: the challenge frame (bytes M2) and h2 = SHA-512(h1 || M2). */
 export function makeChallenge(keys: HandshakeKeys, srv: Uint8Array, serverKey: KeyObject, info: Record<string, unknown>): { m2: Uint8Array; h2: Buffer } {
   const sig = signEd25519(serverKey, Buffer.concat([LABELS.server, keys.h1]));
-  const box = seal(encodeFrame({ srv, sig, info }), ZERO_NONCE, keys.kS);
+  const box = seal(encodeFrame({ srv, sig, info }), HANDSHAKE_NONCE, keys.kS);
   const m2 = encodeFrame({ t: 'challenge', es: keys.esPublic, ns: keys.ns, box });
   return { m2, h2: sha512(keys.h1, m2) };
 }
 
 /** Step 5, the NS side: the proof box opened with kC, or undefined. */
-export const openProof = (keys: HandshakeKeys, box: Uint8Array): Uint8Array | undefined => open(box, ZERO_NONCE, keys.kC);
+export const openProof = (keys: HandshakeKeys, box: Uint8Array): Uint8Array | undefined => open(box, HANDSHAKE_NONCE, keys.kC);
 
 /** Step 6 for an enrolment: the result box sealed with kS. */
-export const sealEnrolResult = (keys: HandshakeKeys, body: Record<string, unknown>): Uint8Array => seal(encodeFrame(body), RESULT_NONCE, keys.kS);
+export const sealEnrolResult = (keys: HandshakeKeys, body: Record<string, unknown>): Uint8Array => seal(encodeFrame(body), ENROL_RESULT_NONCE, keys.kS);

@@ -9,9 +9,9 @@ import { toB64url } from '../../wire/base64url.ts';
 import { verifyEd25519 } from '../crypto/keys.ts';
 import type { Registry } from '../admin/registry.ts';
 import type { SecondFactor } from '../admin/accounts.ts';
-import type { AccountRecord } from '../../adapters/lowdb/data.ts';
+import type { AccountRecord } from '../../ports.ts';
 import type { VerifyInput, VerifyOutput } from '../../../machines/session.ts';
-import { LABELS } from './handshake.ts';
+import { LABELS } from '../../wire/labels.ts';
 import type { EnrolProofBody, LoginProofBody } from '../../wire/frames.ts';
 
 /** What the responder puts in the machine's proof event. */
@@ -31,8 +31,8 @@ export function secondFactorSatisfied(pinTimeout: number, lastSecondFactor: numb
  * The checks of a login or listen proof that name an account: it exists on THIS server, it is
  * not blocked, and its key signed `label || h2`.
  */
-export function checkAccountProof(registry: Registry, serverid: string, body: LoginProofBody, label: Uint8Array, h2: Uint8Array): AccountRecord {
-  const account = registry.accounts.get(serverid, body.acc);
+export async function checkAccountProof(registry: Registry, serverid: string, body: LoginProofBody, label: Uint8Array, h2: Uint8Array): Promise<AccountRecord> {
+  const account = await registry.accounts.get(serverid, body.acc);
   if (!account) throw new NsError('UNKNOWN_ACCOUNT');
   if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
   if (!verifyEd25519(Buffer.from(account.pk, 'base64url'), Buffer.concat([label, h2]), body.sig)) throw new NsError('BAD_SIGNATURE');
@@ -42,12 +42,12 @@ export function checkAccountProof(registry: Registry, serverid: string, body: Lo
 export function createProofVerifier(registry: Registry, now: () => number = Date.now) {
   return async function verifyProof(input: VerifyInput): Promise<VerifyOutput> {
     const evidence = input.proof as unknown as ProofEvidence;
-    const server = registry.servers.require(input.serverid);
+    const server = await registry.servers.require(input.serverid);
     const at = now();
     const pingTime = server.pingTime * 1000;
     if (evidence.op === 'login') {
       const { body, h2 } = evidence;
-      const account = checkAccountProof(registry, input.serverid, body, LABELS.login, h2);
+      const account = await checkAccountProof(registry, input.serverid, body, LABELS.login, h2);
       // Number match: the digits the browser showed must be in the (signed) proof.
       if (input.number !== undefined && body.number !== input.number) throw new NsError('BAD_SIGNATURE', 'The number does not match the one the browser shows');
       if (!secondFactorSatisfied(server.pinTimeout, account.lastSecondFactor, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
@@ -55,15 +55,15 @@ export function createProofVerifier(registry: Registry, now: () => number = Date
       return { account: account.id, pingTime, ...(body.input !== undefined ? { userinput: body.input } : {}) };
     }
     const { body, h2 } = evidence;
-    const code = registry.enrolment.usable(input.serverid, input.hsid, at);
+    const code = await registry.enrolment.usable(input.serverid, input.hsid, at);
     if (!verifyEd25519(body.pk, Buffer.concat([LABELS.enrol, h2]), body.sig)) throw new NsError('BAD_SIGNATURE');
     if (!secondFactorSatisfied(server.pinTimeout, undefined, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
     const pk = toB64url(body.pk);
-    if (registry.accounts.all(input.serverid).some((a) => a.pk === pk)) throw new NsError('BAD_MESSAGE', 'This key is enrolled already');
-    const account = await registry.store.update((data) => {
-      registry.enrolment.useInChange(data.enrolCodes, code, at);
+    if (await registry.store.findAccountByPk(input.serverid, pk)) throw new NsError('BAD_MESSAGE', 'This key is enrolled already');
+    const account = await registry.store.transact(async (tx) => {
+      await registry.enrolment.useInChange(tx, code, at);
       return registry.accounts.createInChange(
-        data,
+        tx,
         input.serverid,
         {
           pk,

@@ -9,6 +9,6 @@ import type { PushService } from './push.ts';
 
 export async function provokeSession(registry: Registry, hub: SessionHub, push: PushService, serverid: string, hsid: string): Promise<void> {
   const { lastAccount } = hub.status(serverid, hsid);
-  if (lastAccount === null || !registry.accounts.get(serverid, lastAccount)) throw new NsError('CANNOT_PROVOKE');
+  if (lastAccount === null || !(await registry.accounts.get(serverid, lastAccount))) throw new NsError('CANNOT_PROVOKE');
   await push.provoke(serverid, hsid, [lastAccount]);
 }

@@ -8,9 +8,10 @@ import { randomInt } from 'node:crypto';
 import { NsError } from '../../wire/errors.ts';
 import type { Limits } from '../../config.ts';
 import type { Registry } from '../admin/registry.ts';
-import type { AccountRecord } from '../../adapters/lowdb/data.ts';
+import type { AccountRecord } from '../../ports.ts';
 import { sendToGateway } from '../../transports/push-gateway.ts';
-import type { Clock, SessionHub } from '../hub.ts';
+import type { Clock } from '../../ports.ts';
+import type { SessionHub } from '../hub.ts';
 
 /** A live app connection, as pushes see it. */
 export interface PushTarget {
@@ -94,8 +95,8 @@ export class PushService {
    */
   async provoke(serverid: string, hsid: string, accounts: number[]): Promise<{ pushed: number[]; number?: string }> {
     const { registry, hub, clock } = this.deps;
-    const server = registry.servers.require(serverid);
-    const live = accounts.map((id) => registry.accounts.get(serverid, id)).filter((a): a is AccountRecord => a !== undefined && !a.blocked);
+    const server = await registry.servers.require(serverid);
+    const live = (await Promise.all(accounts.map((id) => registry.accounts.get(serverid, id)))).filter((a): a is AccountRecord => a !== undefined && !a.blocked);
     if (live.length === 0) throw new NsError('CANNOT_PROVOKE', 'No account that may log in is left to push to');
     const state = hub.status(serverid, hsid).state;
     if (state !== 'waiting' && state !== 'loggedOut') throw new NsError('SESSION_BUSY', `The session is ${state}`);
@@ -125,7 +126,9 @@ export class PushService {
       this.count(serverid, account.id, now);
       this.sendToAccount(serverid, account.id, content);
     }
-    await Promise.all(pushed.filter((id) => registry.accounts.get(serverid, id)).map((id) => registry.store.patch(['accounts', serverid, String(id)], { lastprovoke: now })));
+    await registry.store.transact(async (tx) => {
+      for (const id of pushed) if (await tx.get('account', serverid, id)) tx.patch('account', [serverid, id], { lastprovoke: now });
+    });
     return number === undefined ? { pushed } : { pushed, number };
   }
 
@@ -139,21 +142,25 @@ export class PushService {
       for (const t of targets) t.push(content);
       return targets.size;
     }
-    const server = this.deps.registry.servers.get(serverid);
-    const account = this.deps.registry.accounts.get(serverid, acc);
+    const delivery = this.sendToGateway(serverid, acc, content);
+    this.inflight.add(delivery);
+    void delivery.finally(() => this.inflight.delete(delivery));
+    return 0;
+  }
+
+  /** Hands a push to the push gateway (the server's, else the NS-wide one), in the background. */
+  private async sendToGateway(serverid: string, acc: number, content: Record<string, unknown>): Promise<void> {
+    const [server, account] = await Promise.all([this.deps.registry.servers.get(serverid), this.deps.registry.accounts.get(serverid, acc)]);
     const gateway = typeof server?.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
     if (!gateway || !account?.pkx) {
       this.deps.log.info({ serverid, acc, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
-      return 0;
+      return;
     }
-    const delivery = sendToGateway(
+    await sendToGateway(
       gateway,
       { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content },
       { log: this.deps.log, ...(this.deps.onGatewayResult ? { onResult: this.deps.onGatewayResult } : {}) },
     );
-    this.inflight.add(delivery);
-    void delivery.finally(() => this.inflight.delete(delivery));
-    return 0;
   }
 
   /** Waits for background gateway deliveries (on shutdown). */

@@ -10,13 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { createActor, type ActorRefFrom } from 'xstate';
 import { transactionMachine, type TransactionOutcome } from '../../../machines/transaction.ts';
 import { NsError } from '../../wire/errors.ts';
+import { LABELS } from '../../wire/labels.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { verifyEd25519 } from '../crypto/keys.ts';
 import type { Registry } from '../admin/registry.ts';
-import type { Clock, SessionHub } from '../hub.ts';
+import type { Clock } from '../../ports.ts';
+import type { SessionHub } from '../hub.ts';
 import type { PushService } from '../push/push.ts';
 
-export const TRANSACTION_LABEL = Buffer.from('nextauth/transaction', 'ascii');
 /** How long a finished transaction's result stays readable. */
 const RESULT_MEMORY_MS = 3600_000;
 
@@ -69,8 +70,9 @@ export class TransactionService {
   constructor(private readonly deps: TransactionDeps) {}
 
   /** createTransaction: 403 NO_ACCOUNT unless an account is logged in to the session. */
-  create(serverid: string, hsid: string, fields: TransactionFields): { tid: string } {
+  async create(serverid: string, hsid: string, fields: TransactionFields): Promise<{ tid: string }> {
     const { hub, clock } = this.deps;
+    const server = await this.deps.registry.servers.require(serverid);
     const { account, state } = hub.status(serverid, hsid);
     if (account === null || state !== 'authenticated') throw new NsError('NO_ACCOUNT');
     this.prune();
@@ -88,7 +90,6 @@ export class TransactionService {
     });
     actor.start();
 
-    const server = this.deps.registry.servers.require(serverid);
     const content = { t: 'transaction', tid, srv: Buffer.from(serverid, 'base64url'), acc: account, tx: bytes, info: { name: server.serverName, ...fields } };
     const login = this.deps.loginConnection(serverid, hsid);
     const delivered = login ? (login.transaction(content), 1) : this.deps.push.sendToAccount(serverid, account, content);
@@ -123,7 +124,7 @@ export class TransactionService {
    * The phone's answer, from a connection that proved `account` of `serverid` with transcript
    * `h2`. Each refusal changes nothing.
    */
-  answer(serverid: string, proven: ReadonlyMap<number, Uint8Array>, answer: { tid: string; approve: boolean; sig?: Uint8Array; sf?: string }): void {
+  async answer(serverid: string, proven: ReadonlyMap<number, Uint8Array>, answer: { tid: string; approve: boolean; sig?: Uint8Array; sf?: string }): Promise<void> {
     const entry = this.entries.get(answer.tid);
     const snapshot = entry?.actor.getSnapshot();
     if (!entry || !snapshot || snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
@@ -137,10 +138,11 @@ export class TransactionService {
     }
     // A transaction always needs the second factor (pinTransTimeout never skips it).
     if (answer.sf !== 'pin' && answer.sf !== 'biometric') throw new NsError('SECOND_FACTOR_REQUIRED');
-    const record = this.deps.registry.accounts.get(serverid, account);
+    const record = await this.deps.registry.accounts.get(serverid, account);
+    if (entry.actor.getSnapshot().status === 'done') throw new NsError('TRANSACTION_CLOSED');
     if (!record) throw new NsError('UNKNOWN_ACCOUNT');
     if (record.blocked) throw new NsError('ACCOUNT_BLOCKED');
-    const message = Buffer.concat([TRANSACTION_LABEL, h2, entry.bytes]);
+    const message = Buffer.concat([LABELS.transaction, h2, entry.bytes]);
     if (!answer.sig || !verifyEd25519(Buffer.from(record.pk, 'base64url'), message, answer.sig)) throw new NsError('BAD_SIGNATURE');
     entry.actor.send({ type: 'approve', signature: toB64url(answer.sig), sf: answer.sf, at: this.deps.clock.now() });
   }

@@ -8,13 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { NsError, errors, isErrorCode, type ErrorCode } from '../../wire/errors.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { ed25519PrivateKey } from '../../core/crypto/keys.ts';
-import { counterNonce, open, seal } from '../../wire/secretbox.ts';
+import { LABELS } from '../../wire/labels.ts';
+import { counterNonce, FIRST_APP_COUNTER, FIRST_NS_COUNTER } from '../../wire/nonces.ts';
+import { open, seal } from '../../wire/secretbox.ts';
 import type { Registry } from '../../core/admin/registry.ts';
-import type { EnrolCodeRecord } from '../../adapters/lowdb/data.ts';
+import type { EnrolCodeRecord, ServerRecord } from '../../ports.ts';
 import type { AppPeer, SessionHub, SessionKey } from '../../core/hub.ts';
 import type { VerifyOutput } from '../../../machines/session.ts';
 import { check, decodeFrame, decodeMap, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame } from '../../wire/frames.ts';
-import { deriveKeys, LABELS, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from '../../core/login/handshake.ts';
+import { deriveKeys, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from '../../core/login/handshake.ts';
 import { checkAccountProof, type ProofEvidence } from '../../core/login/verify-proof.ts';
 import type { PushService, PushTarget } from '../../core/push/push.ts';
 import type { TransactionService, TransactionTarget } from '../../core/transaction/transactions.ts';
@@ -45,6 +47,8 @@ export interface ResponderDeps {
 interface Handshake {
   op: 'login' | 'enrol' | 'listen';
   session: SessionKey;
+  /** The server as it was when the hello came. */
+  server: ServerRecord;
   keys: HandshakeKeys;
   hello: HelloFrame;
   enrolCode?: EnrolCodeRecord;
@@ -80,15 +84,22 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     deps.hub.attach(this);
   }
 
+  /** Frames are handled one after the other, each once the one before it is done. */
+  private turn: Promise<void> = Promise.resolve();
+
   /** One WebSocket message. */
   receive(data: Uint8Array, isBinary: boolean): void {
+    this.turn = this.turn.then(() => this.handle(data, isBinary));
+  }
+
+  private async handle(data: Uint8Array, isBinary: boolean): Promise<void> {
     if (this.closed) return;
     try {
       if (!isBinary) throw new NsError('BAD_FRAME', 'Frames are binary msgpack, not text');
       const frame = decodeFrame(data);
       this.count('in', frame.t);
-      if (this.channel) return this.receiveSealed(frame);
-      this.dispatch(frame, data);
+      if (this.channel) return await this.receiveSealed(frame);
+      await this.dispatch(frame, data);
     } catch (e) {
       this.refuse(e);
     }
@@ -102,7 +113,7 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     this.deps.push.drop(this);
   }
 
-  private receiveSealed(frame: Frame): void {
+  private async receiveSealed(frame: Frame): Promise<void> {
     const channel = this.channel!;
     const { box } = check('sealed', frame);
     const plain = open(box, counterNonce(channel.in), channel.kC);
@@ -117,10 +128,10 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     channel.in++;
     const inner = decodeFrame(plain);
     this.count('in', `sealed:${inner.t}`);
-    this.dispatch(inner, plain);
+    await this.dispatch(inner, plain);
   }
 
-  private dispatch(frame: Frame, bytes: Uint8Array): void {
+  private dispatch(frame: Frame, bytes: Uint8Array): void | Promise<void> {
     switch (frame.t) {
       case 'hello':
         return this.onHello(frame, bytes);
@@ -140,7 +151,7 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     }
   }
 
-  private onHello(frame: Frame, m1: Uint8Array): void {
+  private async onHello(frame: Frame, m1: Uint8Array): Promise<void> {
     if (frame.v !== PROTOCOL_VERSION) throw new NsError('UNSUPPORTED_VERSION', `Version ${String(frame.v)} is not supported; use ${PROTOCOL_VERSION}`);
     const hello = check('hello', frame);
     if (this.handshake) throw new NsError('BAD_MESSAGE', 'A handshake is already running on this connection');
@@ -148,38 +159,39 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
       throw new NsError('BAD_MESSAGE', `hello: hsid is ${hello.op === 'listen' ? 'not taken' : 'required'} for op "${hello.op}"`);
     }
     const serverid = toB64url(hello.srv);
-    if (!this.deps.registry.servers.get(serverid)) throw new NsError('UNKNOWN_SERVER');
-    if (hello.op === 'listen') return this.onListenHello(hello, m1, serverid);
+    const server = await this.deps.registry.servers.get(serverid);
+    if (!server) throw new NsError('UNKNOWN_SERVER');
+    if (hello.op === 'listen') return this.onListenHello(hello, m1, server);
     if (!hello.hsid) return;
     const session = { serverid, hsid: toB64url(hello.hsid) };
-    const enrolCode = hello.op === 'enrol' ? this.deps.registry.enrolment.usable(serverid, session.hsid, this.now()) : undefined;
+    const enrolCode = hello.op === 'enrol' ? await this.deps.registry.enrolment.usable(serverid, session.hsid, this.now()) : undefined;
     const keys = deriveKeys(m1, hello.ea);
     if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
-    this.handshake = { op: hello.op, session, keys, hello, ...(enrolCode ? { enrolCode } : {}) };
+    this.handshake = { op: hello.op, session, server, keys, hello, ...(enrolCode ? { enrolCode } : {}) };
     this.deps.hub.hello(this, serverid, session.hsid, hello.op); // answers through accepted / refused
   }
 
   /** A `listen` hello runs without a session: the challenge goes out at once. */
-  private onListenHello(hello: HelloFrame, m1: Uint8Array, serverid: string): void {
+  private onListenHello(hello: HelloFrame, m1: Uint8Array, server: ServerRecord): void {
     const keys = deriveKeys(m1, hello.ea);
     if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
-    const hs: Handshake = { op: 'listen', session: { serverid, hsid: '' }, keys, hello };
+    const hs: Handshake = { op: 'listen', session: { serverid: server.serverid, hsid: '' }, server, keys, hello };
     this.handshake = hs;
     this.sendChallenge(hs);
   }
 
   /** A listen proof: check the account's signature, then push frames may come on this connection. */
-  private onListenProof(hs: Handshake, box: Uint8Array): void {
+  private async onListenProof(hs: Handshake, box: Uint8Array): Promise<void> {
     this.handshake = undefined;
     const plain = openProof(hs.keys, box);
     if (!plain) throw new NsError('BAD_BOX');
     const body = check('loginProof', decodeMapAsMessage(plain));
-    const account = checkAccountProof(this.deps.registry, hs.session.serverid, body, LABELS.listen, hs.h2!);
+    const account = await checkAccountProof(this.deps.registry, hs.session.serverid, body, LABELS.listen, hs.h2!);
     this.prove(hs.session.serverid, account.id, hs.h2!);
     this.deps.push.listen(hs.session.serverid, account.id, this);
     this.deps.log.info({ conn: this.id, serverid: hs.session.serverid, acc: account.id }, 'listening for pushes');
     this.sendBytes(encodeFrame({ t: 'result', ok: true, acc: account.id }), 'result');
-    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: 2, in: 1 };
+    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: FIRST_NS_COUNTER, in: FIRST_APP_COUNTER };
   }
 
   /** AppPeer: the session took the hello; send the challenge. */
@@ -200,7 +212,7 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
   private sendChallenge(hs: Handshake): void {
     const { session } = hs;
     const { registry, hub } = this.deps;
-    const server = registry.servers.require(session.serverid);
+    const { server } = hs;
     const status =
       hs.op === 'listen' ? { userContext: null, number: undefined } : { ...hub.status(session.serverid, session.hsid), number: hub.pushNumber(session.serverid, session.hsid) };
     const sessioninfo = status.userContext?.sessioninfo;
@@ -229,7 +241,7 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     this.sendBytes(m2, 'challenge');
   }
 
-  private onProof(frame: Frame): void {
+  private onProof(frame: Frame): void | Promise<void> {
     const { box } = check('proof', frame);
     const hs = this.handshake;
     if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge is waiting for a proof on this connection');
@@ -285,13 +297,13 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     if (this.channel) this.sendBytes(encodeFrame(content), 'transaction');
   }
 
-  private onTransactionAnswer(frame: Frame): void {
+  private async onTransactionAnswer(frame: Frame): Promise<void> {
     if (!this.channel) throw new NsError('BAD_MESSAGE', 'Transactions are answered only on a sealed channel');
     const answer = frame.t === 'approve' ? check('approve', frame) : check('reject', frame);
     const tx = this.deps.transactions.find(answer.tid);
     const proven = tx ? this.proven.get(tx.serverid) : undefined;
     if (!tx || !proven) throw new NsError('UNKNOWN_TRANSACTION');
-    this.deps.transactions.answer(
+    await this.deps.transactions.answer(
       tx.serverid,
       proven,
       answer.t === 'approve' ? { tid: answer.tid, approve: true, sig: answer.sig, sf: answer.sf } : { tid: answer.tid, approve: false },
@@ -314,8 +326,7 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     const hs = this.handshake;
     if (!hs) return;
     this.handshake = undefined;
-    const { registry } = this.deps;
-    const server = registry.servers.require(session.serverid);
+    const { server } = hs;
     this.prove(session.serverid, output.account, hs.h2!);
     this.deps.push.proved(session.serverid, output.account, this);
     const result: Record<string, unknown> = { t: 'result', ok: true, acc: output.account };
@@ -330,7 +341,7 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     }
     this.deps.log.info({ conn: this.id, serverid: session.serverid, acc: output.account, op: hs.op }, `${hs.op} ok`);
     this.sendBytes(encodeFrame(result), 'result');
-    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: 2, in: 1 };
+    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: FIRST_NS_COUNTER, in: FIRST_APP_COUNTER };
   }
 
   /** AppPeer: the session said no (hello or proof). */
@@ -339,14 +350,14 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     this.refuse(new NsError(isErrorCode(code) ? code : 'INTERNAL'));
   }
 
-  private onLogout(frame: Frame): void {
+  private async onLogout(frame: Frame): Promise<void> {
     const { hsid } = check('logout', frame);
     if (!this.channel) throw new NsError('BAD_MESSAGE', 'logout travels only on a sealed channel');
     const id = toB64url(hsid);
     for (const [serverid, accounts] of this.proven) {
       const status = this.deps.hub.status(serverid, id);
       if (status.account !== null && accounts.has(status.account)) {
-        this.deps.hub.logout(serverid, id);
+        await this.deps.hub.logout(serverid, id);
         return;
       }
     }

@@ -32,13 +32,18 @@ export function createBrowserSocket(deps: BrowserDeps) {
       deps.metrics.refusals.inc({ code, channel: 'browser' });
       ws.send(`ERROR ${code}`);
     };
+    // Frames are handled one after the other, each once the one before it is done.
+    let turn = Promise.resolve();
     ws.on('message', (data, isBinary) => {
+      turn = turn.then(() => handle(data.toString(), isBinary));
+    });
+    const handle = async (text: string, isBinary: boolean): Promise<void> => {
       if (isBinary) return refuse('BAD_FRAME');
-      const parts = data.toString().split(' ');
+      const parts = text.split(' ');
       try {
         if (parts.length !== 3) throw new NsError('BAD_FRAME');
         const [type, hsidText, serveridText] = parts as [string, string, string];
-        const { serverid, hsid } = checkSessionRef(deps.registry, serveridText, hsidText);
+        const { serverid, hsid } = await checkSessionRef(deps.registry, serveridText, hsidText);
         const key = `${serverid}:${hsid}`;
         switch (type) {
           case 'REGISTER': {
@@ -55,7 +60,7 @@ export function createBrowserSocket(deps: BrowserDeps) {
             return;
           }
           case 'LOGOUT':
-            deps.hub.logout(serverid, hsid);
+            await deps.hub.logout(serverid, hsid);
             return;
           case 'PROVOKE':
             if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');
@@ -67,7 +72,7 @@ export function createBrowserSocket(deps: BrowserDeps) {
       } catch (e) {
         refuse(e instanceof NsError ? e.code : 'INTERNAL');
       }
-    });
+    };
     ws.on('close', () => {
       for (const off of watches.values()) off();
       watches.clear();

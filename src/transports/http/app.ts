@@ -39,7 +39,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   // Who is calling: before the body is read, so a caller without a key learns nothing more.
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public || req.routeOptions.url === undefined) return;
-    req.principal = ctx.registry.access.authenticate(header(req.headers['x-apikey']), header(req.headers['x-su']));
+    req.principal = await ctx.registry.access.authenticate(header(req.headers['x-apikey']), header(req.headers['x-su']));
   });
 
   // 2.2 bodies that may be left out (UserContext): an absent body is an empty one.

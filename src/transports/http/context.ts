@@ -9,7 +9,7 @@ import { NsError } from '../../wire/errors.ts';
 import type { Permission, Principal } from '../../core/admin/access.ts';
 import { isValidUserid } from '../../core/admin/accounts.ts';
 import type { Registry } from '../../core/admin/registry.ts';
-import type { ServerRecord } from '../../adapters/lowdb/data.ts';
+import type { ServerRecord } from '../../ports.ts';
 import type { Metrics } from './metrics.ts';
 import type { SessionHub } from '../../core/hub.ts';
 import type { PushService } from '../../core/push/push.ts';
@@ -46,16 +46,16 @@ export function principalOf(req: FastifyRequest): Principal {
 }
 
 /** 403 unless the caller has one of `perms` on the server (or globally when no serverid). */
-export function authorize(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid?: string): Principal {
+export async function authorize(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid?: string): Promise<Principal> {
   const principal = principalOf(req);
-  ctx.registry.access.require(principal, perms, serverid);
+  await ctx.registry.access.require(principal, perms, serverid);
   return principal;
 }
 
 /** authorize, then the server itself (404 only to a caller allowed to know). */
-export function authorizeServer(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid: string): ServerRecord {
-  authorize(ctx, req, perms, serverid);
-  return ctx.registry.servers.require(serverid);
+export async function authorizeServer(ctx: ApiContext, req: FastifyRequest, perms: readonly Permission[], serverid: string): Promise<ServerRecord> {
+  await authorize(ctx, req, perms, serverid);
+  return await ctx.registry.servers.require(serverid);
 }
 
 /** 400 BAD_USERID for a userid path parameter the NS would never have made. */

@@ -29,20 +29,24 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
   const sessions = io.of('/sessions');
   sessions.on('connection', (socket) => {
     const watches = new Map<string, () => void>();
-    const guard = (handler: (ref: Ref, ack: Ack) => void) => (ref: Ref, ack?: unknown) => {
+    // Calls are handled one after the other, each once the one before it is done.
+    let turn = Promise.resolve();
+    const guard = (handler: (ref: Ref, ack: Ack) => void | Promise<void>) => (ref: Ref, ack?: unknown) => {
       const reply: Ack = typeof ack === 'function' ? (ack as Ack) : () => {};
-      try {
-        handler(typeof ref === 'object' && ref !== null ? ref : {}, reply);
-      } catch (e) {
-        const code = e instanceof NsError ? e.code : 'INTERNAL';
-        deps.metrics.refusals.inc({ code, channel: 'socket.io' });
-        reply({ error: code });
-      }
+      turn = turn.then(async () => {
+        try {
+          await handler(typeof ref === 'object' && ref !== null ? ref : {}, reply);
+        } catch (e) {
+          const code = e instanceof NsError ? e.code : 'INTERNAL';
+          deps.metrics.refusals.inc({ code, channel: 'socket.io' });
+          reply({ error: code });
+        }
+      });
     };
     socket.on(
       'watch',
-      guard((ref, ack) => {
-        const { serverid, hsid } = checkSessionRef(deps.registry, ref.srv, ref.hsid);
+      guard(async (ref, ack) => {
+        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid);
         const key = `${serverid}:${hsid}`;
         if (!watches.has(key)) {
           if (watches.size >= MAX_WATCHES_PER_SOCKET) throw new NsError('RATE_LIMITED', 'Too many sessions on one socket');
@@ -67,8 +71,8 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
     );
     socket.on(
       'unwatch',
-      guard((ref, ack) => {
-        const { serverid, hsid } = checkSessionRef(deps.registry, ref.srv, ref.hsid);
+      guard(async (ref, ack) => {
+        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid);
         const key = `${serverid}:${hsid}`;
         watches.get(key)?.();
         watches.delete(key);
@@ -77,16 +81,16 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
     );
     socket.on(
       'logout',
-      guard((ref, ack) => {
-        const { serverid, hsid } = checkSessionRef(deps.registry, ref.srv, ref.hsid);
-        deps.hub.logout(serverid, hsid);
+      guard(async (ref, ack) => {
+        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid);
+        await deps.hub.logout(serverid, hsid);
         ack({ ok: true });
       }),
     );
     socket.on(
       'provoke',
-      guard((ref, ack) => {
-        const { serverid, hsid } = checkSessionRef(deps.registry, ref.srv, ref.hsid);
+      guard(async (ref, ack) => {
+        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid);
         if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');
         deps.provoke(serverid, hsid).then(
           () => ack({ ok: true }),

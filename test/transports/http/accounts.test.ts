@@ -21,9 +21,9 @@ let pkSeq = 0;
 const newPk = () => Buffer.alloc(32, ++pkSeq % 256).toString('base64url');
 
 async function addAccount(sid: string, userid: string | undefined, at = Date.now(), description = 'phone', clientVersion?: string): Promise<number> {
-  const account = await ns.registry.store.update((d) =>
+  const account = await ns.registry.store.transact((tx) =>
     ns.registry.accounts.createInChange(
-      d,
+      tx,
       sid,
       { pk: newPk(), description, secondFactor: 'none', ...(userid === undefined ? {} : { userid }), ...(clientVersion === undefined ? {} : { clientVersion }) },
       at,
@@ -105,7 +105,7 @@ test('updateAccount blocks (announced as revoked) and unblocks; blocked is a req
   assert.equal(blocked.revoked, [[S, id, 'blocked']], 'the session code hears of it');
   assert.is((await ns.api('GET', `/servers/${S}/accounts/${id}`)).body.blocked, true);
   assert.is((await ns.api('GET', `/servers/${S}/accounts/${other}`)).body.blocked, false, 'only that account');
-  assert.is(ns.registry.accounts.get(S, id)?.blocked, true);
+  assert.is((await ns.registry.accounts.get(S, id))?.blocked, true);
 
   const unblocked = await events(() => ns.api('PUT', `/servers/${S}/accounts/${id}/?blocked=false`));
   expectOk(unblocked.result);
@@ -266,7 +266,7 @@ const routes: Array<{ name: string; method: string; path: (sid: string) => strin
 ];
 
 test('every route: 401 without a key or with an unknown key, 403 without the permission, allowed with it', async () => {
-  if (!ns.registry.accounts.get(A, ACCOUNT)) assert.is(await addAccount(A, 'matrix'), ACCOUNT);
+  if (!(await ns.registry.accounts.get(A, ACCOUNT))) assert.is(await addAccount(A, 'matrix'), ACCOUNT);
   for (const r of routes) {
     const before = snapshot(ns);
     expectError(await ns.api(r.method, r.path(A), { key: null }), 401, 'MISSING_API_KEY');
@@ -318,7 +318,7 @@ test("isolation: a key of server A gets 403 on every route of server B, and A's 
   // the same id on both servers is two accounts: blocking B's leaves A's alone
   const r = await events(() => ns.api('PUT', `/servers/${B}/accounts/${onB}?blocked=true`));
   assert.equal(r.revoked, [[B, onB, 'blocked']]);
-  assert.is(ns.registry.accounts.get(A, onB)?.blocked ?? false, false);
+  assert.is((await ns.registry.accounts.get(A, onB))?.blocked ?? false, false);
   assert.equal(
     (await ns.api('GET', `/servers/${B}/users/iso/accounts`)).body.accounts.map((a: { id: number }) => a.id),
     [onB],

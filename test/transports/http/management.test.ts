@@ -55,7 +55,7 @@ test('createApiKey makes a new role with a working key and no permissions; the k
   assertShape(r.body, 'ApiKey', { require: ['apikey', 'role', 'description'] });
   assert.is(r.body.description, 'shop backend');
   assert.match(r.body.apikey, /^nak_[A-Za-z0-9_-]{43}$/);
-  assert.ok(ns.registry.access.roleExists(r.body.role));
+  assert.ok(await ns.registry.access.roleExists(r.body.role));
   // it authenticates, and can do nothing yet
   const list = await ns.api('GET', '/servers/', { key: r.body.apikey });
   assert.equal(list.body, { servers: [], totalnumber: 0 });
@@ -247,7 +247,7 @@ test('getOrCreateUserRole makes a role once; getUserRole returns it; the role ca
   const made = await ns.api('POST', `/servers/${s}/users/alice/role/`);
   assert.is(made.status, 200);
   assertShape(made.body, 'Role', { require: ['role'] });
-  assert.ok(ns.registry.access.roleExists(made.body.role));
+  assert.ok(await ns.registry.access.roleExists(made.body.role));
   const again = await ns.api('POST', `/servers/${s}/users/alice/role/`);
   assert.equal(again.body, made.body, 'the same role the second time');
   const got = await ns.api('GET', `/servers/${s}/users/alice/role/`);

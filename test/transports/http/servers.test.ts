@@ -43,7 +43,7 @@ test('createServer makes a server with defaults, a fresh id and key, and never s
   assert.equal([r.body.logo, r.body.pinTimeout, r.body.pinTransTimeout, r.body.pingTime, r.body.accountCount], ['', -1, 0, 0, 0]);
   assert.equal(r.body.serverFlags, []);
 
-  const stored = ns.registry.servers.get(r.body.serverid)!;
+  const stored = (await ns.registry.servers.get(r.body.serverid))!;
   assert.ok(stored, 'the server is in the store');
   assert.is(stored.publicKey, r.body.serverpk);
   const raw = Buffer.from(r.raw).toString('utf8');
@@ -114,7 +114,7 @@ test('getServers lists every server for global root, pages with limit and marker
   const all = await ns.api('GET', '/servers/');
   assert.is(all.status, 200);
   assertShape(all.body, 'Servers', { require: ['totalnumber'] });
-  const total = ns.registry.servers.list().length;
+  const total = (await ns.registry.servers.list()).length;
   assert.is(all.body.totalnumber, total);
   assert.is(all.body.servers.length, total);
   assert.ok(total >= 3);
@@ -171,7 +171,7 @@ test('getServer shows one server; 404 to a caller allowed to know, 403 to others
 
 test('updateServer replaces the fields given; serverid, serverpk and secrets never change', async () => {
   const s = await createServer(ns, { serverName: 'Before', appname: 'a1' });
-  const secret = ns.registry.servers.get(s.serverid)!.secretKey;
+  const secret = (await ns.registry.servers.get(s.serverid))!.secretKey;
   const r = await ns.api('PUT', `/servers/${s.serverid}/`, {
     body: { serverName: 'After', pinTimeout: 5, pingTime: 30, serverFlags: ['numbermatch', 'numbermatch'], logo: 'iVBORw0KGgo=', serverid: UNKNOWN, serverpk: 'x' },
   });
@@ -186,8 +186,8 @@ test('updateServer replaces the fields given; serverid, serverpk and secrets nev
   assert.equal(r.body.serverFlags, ['numbermatch']);
   assert.is(r.body.logo, 'iVBORw0KGgo=');
   assert.equal((await ns.api('GET', `/servers/${s.serverid}/`)).body, r.body);
-  assert.is(ns.registry.servers.get(s.serverid)!.secretKey, secret);
-  assert.not.ok(ns.registry.servers.get(UNKNOWN));
+  assert.is((await ns.registry.servers.get(s.serverid))!.secretKey, secret);
+  assert.not.ok(await ns.registry.servers.get(UNKNOWN));
 });
 
 test('updateServer: needs createserver (servers is not enough); 404, 400 and nothing written on failure', async () => {
@@ -242,7 +242,7 @@ test('server attributes: set replaces, update merges, delete one, delete all', a
   assert.is((await ns.api('DELETE', url)).status, 200);
   assert.equal(await get(), {});
   // the privileged bag is another bag
-  assert.equal(ns.registry.servers.get(s.serverid)!.privilegedAttributes, {});
+  assert.equal((await ns.registry.servers.get(s.serverid))!.privilegedAttributes, {});
 });
 
 test('server attributes: 404 for an unknown attribute or server, 400 for a bad body, nothing written', async () => {
@@ -314,13 +314,13 @@ test('servers, their settings, attributes and keys survive a restart', async () 
   const s = await createServer(ns, { serverName: 'Durable', pinTimeout: 10, serverFlags: ['numbermatch'] });
   await ns.api('POST', `/servers/${s.serverid}/attributes/`, { body: { persisted: [1, 'two'] } });
   const key = await keyWith(ns, ['servers'], s.serverid);
-  const secret = ns.registry.servers.get(s.serverid)!.sessionSecret;
+  const secret = (await ns.registry.servers.get(s.serverid))!.sessionSecret;
   ns = await ns.restart();
   const r = await ns.api('GET', `/servers/${s.serverid}/`, { key: key.apikey });
   assert.is(r.status, 200);
   assert.equal(r.body, s);
   assert.equal((await ns.api('GET', `/servers/${s.serverid}/attributes/`)).body, { persisted: [1, 'two'] });
-  assert.is(ns.registry.servers.get(s.serverid)!.sessionSecret, secret);
+  assert.is((await ns.registry.servers.get(s.serverid))!.sessionSecret, secret);
   assert.equal(
     (await ns.api('GET', '/servers/', { key: key.apikey })).body.servers.map((x: any) => x.serverid),
     [s.serverid],

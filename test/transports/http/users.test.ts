@@ -24,8 +24,8 @@ const newPk = () => Buffer.alloc(32, ++pkSeq % 256).toString('base64url');
 
 /** Makes an account directly in the registry (enrolment is not this area). */
 async function addAccount(sid: string, userid: string | undefined, at = Date.now(), description = 'phone'): Promise<number> {
-  const account = await ns.registry.store.update((d) =>
-    ns.registry.accounts.createInChange(d, sid, { pk: newPk(), description, secondFactor: 'none', ...(userid === undefined ? {} : { userid }) }, at),
+  const account = await ns.registry.store.transact((tx) =>
+    ns.registry.accounts.createInChange(tx, sid, { pk: newPk(), description, secondFactor: 'none', ...(userid === undefined ? {} : { userid }) }, at),
   );
   return account.id;
 }
@@ -113,7 +113,7 @@ test('a userid may hold any characters, 1 to 256 of them', async () => {
       listed.body.users.some((x: { userid: string }) => x.userid === id),
       `${id} listed`,
     );
-  assert.is(Object.getPrototypeOf(ns.registry.store.data.users[A]), Object.prototype, 'a userid "__proto__" is a user, not a prototype');
+  assert.is(Object.getPrototypeOf(JSON.parse(ns.store.dump()).users[A]), Object.prototype, 'a userid "__proto__" is a user, not a prototype');
   // one too many
   const before = snapshot(ns);
   for (const id of ['x'.repeat(257), '😀'.repeat(129)]) {
@@ -298,10 +298,10 @@ test('deleteUserAccounts deletes every account of the user (announced as revoked
   const a = await addAccount(A, 'lou');
   expectError(await ns.api('DELETE', u(A, 'lou', 'accounts'), { key: keys.sessions }), 403, 'FORBIDDEN');
   expectOk(await ns.api('DELETE', u(A, 'lou', 'accounts'), { key: keys.accounts }));
-  assert.is(ns.registry.accounts.get(A, a), undefined);
+  assert.is(await ns.registry.accounts.get(A, a), undefined);
   await addAccount(A, 'lou');
   expectOk(await ns.api('DELETE', u(A, 'lou', 'accounts'), { key: keys.users }));
-  assert.equal(ns.registry.accounts.ofUser(A, 'lou'), []);
+  assert.equal(await ns.registry.accounts.ofUser(A, 'lou'), []);
 });
 
 test('deleteUser removes the user, its attributes, its accounts and its role', async () => {
@@ -310,17 +310,17 @@ test('deleteUser removes the user, its attributes, its accounts and its role', a
   const kept = await addAccount(S, 'ned');
   expectOk(await ns.api('POST', u(S, 'max', 'attributes/'), { body: { a: 1 } }));
   const role = await ns.registry.users.getOrCreateRole(S, 'max');
-  assert.ok(ns.registry.access.roleExists(role));
+  assert.ok(await ns.registry.access.roleExists(role));
   const revoked: unknown[] = [];
   const listener = (...args: unknown[]) => revoked.push(args);
   ns.registry.accounts.events.on('revoked', listener);
-  const writesBefore = ns.registry.store.stats.changes;
+  const writesBefore = ns.store.stats.registry.changes;
   try {
     expectOk(await ns.api('DELETE', u(S, 'max'), { key: keys.global }));
   } finally {
     ns.registry.accounts.events.off('revoked', listener);
   }
-  assert.is(ns.registry.store.stats.changes, writesBefore + 1, 'one change: all or nothing');
+  assert.is(ns.store.stats.registry.changes, writesBefore + 1, 'one change: all or nothing');
   assert.equal(
     revoked,
     gone.map((id) => [S, id, 'deleted']),
@@ -333,7 +333,7 @@ test('deleteUser removes the user, its attributes, its accounts and its role', a
     (await ns.api('GET', `/servers/${S}/users/`)).body.users.map((x: { userid: string }) => x.userid),
     ['ned'],
   );
-  assert.not.ok(ns.registry.access.roleExists(role), 'the user role went with the user');
+  assert.not.ok(await ns.registry.access.roleExists(role), 'the user role went with the user');
   const before = snapshot(ns);
   expectError(await ns.api('DELETE', u(S, 'max')), 404, 'UNKNOWN_USER');
   assert.is(snapshot(ns), before);
@@ -407,7 +407,7 @@ test("isolation: a key of server A gets 403 on every route of server B; B never 
   );
   // deleting on B leaves A alone
   expectOk(await ns.api('DELETE', u(B, 'shared')));
-  assert.ok(ns.registry.accounts.get(A, accountOfA));
+  assert.ok(await ns.registry.accounts.get(A, accountOfA));
   assert.equal((await ns.api('GET', u(A, 'shared', 'attributes/'), { key: keys.users })).body, { on: 'A' });
   // a global 'users' key works on both
   expectOk(await ns.api('GET', `/servers/${A}/users/`, { key: keys.global }));

@@ -26,8 +26,8 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['accounts'], req.params.serverid);
-      return registry.accounts.list(req.params.serverid, req.query);
+      await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
+      return await registry.accounts.list(req.params.serverid, req.query);
     },
   );
 
@@ -37,8 +37,8 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getAccount', summary: 'Get specific account', tags, params: AccountIdParams, response: { 200: Account, 404: ErrorBody } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['sessions', 'accounts'], req.params.serverid);
-      return registry.accounts.view(registry.accounts.require(req.params.serverid, req.params.accountid));
+      await authorizeServer(ctx, req, ['sessions', 'accounts'], req.params.serverid);
+      return registry.accounts.view(await registry.accounts.require(req.params.serverid, req.params.accountid));
     },
   );
 
@@ -56,7 +56,7 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['accounts'], req.params.serverid);
+      await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
       const account = await registry.accounts.setBlocked(req.params.serverid, req.params.accountid, req.query.blocked);
       req.log.info({ serverid: req.params.serverid, accountid: account.id, blocked: account.blocked }, 'account updated');
       return registry.accounts.view(account);
@@ -69,7 +69,7 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'deleteAccount', summary: 'Delete specific account', tags, params: AccountIdParams, response: { 200: ok, 404: ErrorBody } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['accounts'], req.params.serverid);
+      await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
       await registry.accounts.delete(req.params.serverid, req.params.accountid);
       req.log.info({ serverid: req.params.serverid, accountid: req.params.accountid }, 'account deleted');
       return null;
@@ -90,7 +90,7 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['accounts'], req.params.serverid);
+      await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
       const account = await registry.accounts.setUser(req.params.serverid, req.params.accountid, req.query.userid);
       return registry.accounts.view(account);
     },

@@ -18,8 +18,8 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getGlobalAttributes', summary: 'Get all global attributes', tags, response: { 200: AttributesBody } },
     },
     async (req) => {
-      allow(req);
-      return registry.attributes(global);
+      await allow(req);
+      return await registry.attributes(global);
     },
   );
 
@@ -29,7 +29,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'setGlobalAttributes', summary: 'Set all global attributes', tags, body: AttributesBody, response: { 200: ok } },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(global, 'set', checkAttributes(req.body));
       return null;
     },
@@ -41,7 +41,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'updateGlobalAttributes', summary: 'Update specified global attributes', tags, body: AttributesBody, response: { 200: ok } },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(global, 'update', checkAttributes(req.body));
       return null;
     },
@@ -53,7 +53,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'deleteGlobalAttributes', summary: 'Delete all global attributes', tags, response: { 200: ok } },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(global, 'clear');
       return null;
     },
@@ -65,7 +65,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'deleteGlobalAttribute', summary: 'Delete specific global attribute', tags, params: GlobalAttributeKeyParams, response: { 200: ok } },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(global, { delete: req.params.attributekey });
       return null;
     },
@@ -84,8 +84,8 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      allow(req);
-      return registry.attributes(privileged(req.params.serverid));
+      await allow(req);
+      return await registry.attributes(privileged(req.params.serverid));
     },
   );
 
@@ -102,7 +102,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(privileged(req.params.serverid), 'set', checkAttributes(req.body));
       return null;
     },
@@ -121,7 +121,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(privileged(req.params.serverid), 'update', checkAttributes(req.body));
       return null;
     },
@@ -139,7 +139,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(privileged(req.params.serverid), 'clear');
       return null;
     },
@@ -157,7 +157,7 @@ export function globalRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      allow(req);
+      await allow(req);
       await registry.changeAttributes(privileged(req.params.serverid), { delete: req.params.attributekey });
       return null;
     },

@@ -8,10 +8,10 @@ import type { FastifyReply } from 'fastify';
 import { NsError } from '../../../wire/errors.ts';
 import { toB64url } from '../../../wire/base64url.ts';
 import { deriveHsid, isValidNonce } from '../../../core/crypto/hsid.ts';
-import { appLink, enrolQrBytes, loginQrBytes } from '../../../wire/qr.ts';
+import { appLink, enrolQrBytes, loginQrBytes } from '../qr.ts';
 import { assetRoutes } from '../../../web/assets.ts';
 import { blockServer, enrolBlock, footer, isMobileAgent, loginBlock, type FooterSession } from '../../../web/blocks.ts';
-import type { ServerRecord } from '../../../adapters/lowdb/data.ts';
+import type { ServerRecord } from '../../../ports.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { ErrorBody, NonceHeaders, ServerIdParams, UserContext, type UserContextBody } from '../schemas.ts';
 import { sessionOf } from '../session-of.ts';
@@ -86,7 +86,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         response: html,
       },
       handler: async (req, reply) => {
-        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
         const { status, mobile } = prepare(server, hsid, req.body as UserContextBody | undefined);
         const qr = loginQrBytes(server, hsid, config.publicUrl);
         const block = await loginBlock({
@@ -119,7 +119,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         response: html,
       },
       handler: async (req, reply) => {
-        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
         const name = req.query.name ?? server.serverName;
         const now = hub.clock.now();
         await registry.enrolment.issue(server.serverid, hsid, name, req.query.userid, now);
@@ -156,7 +156,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         response: html,
       },
       handler: async (req, reply) => {
-        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
         const watched: FooterSession[] = [];
         const seen = new Set<string>();
         const add = (srv: string, h: string) => {
@@ -167,11 +167,11 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         add(server.serverid, hsid);
         const body = req.body as HtmlFooterBodyT | undefined;
         // Check every entry before answering: a key must hold 'sessions' on each server it names.
-        (body?.sessions ?? []).forEach((s, i) => {
-          const other = authorizeServer(ctx, req, ['sessions'], s.serverid);
+        for (const [i, s] of (body?.sessions ?? []).entries()) {
+          const other = await authorizeServer(ctx, req, ['sessions'], s.serverid);
           const nonce = nonceOf(s.sessionid, `body/sessions/${i}/sessionid`);
           add(other.serverid, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
-        });
+        }
         return sendHtml(reply, footer(config.publicUrl, watched, req.query.callback));
       },
     });

@@ -22,8 +22,8 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getApiKeys', summary: 'Get all API keys.', tags, response: { 200: ApiKeys } },
     },
     async (req) => {
-      const principal = authorize(ctx, req, ['servers']);
-      return { apikeys: registry.access.listApiKeys(principal) };
+      const principal = await authorize(ctx, req, ['servers']);
+      return { apikeys: await registry.access.listApiKeys(principal) };
     },
   );
 
@@ -33,7 +33,7 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'createApiKey', summary: 'Create a new API key.', tags, querystring: CreateApiKeyQuery, response: { 200: ApiKey } },
     },
     async (req) => {
-      const principal = authorize(ctx, req, ['servers']);
+      const principal = await authorize(ctx, req, ['servers']);
       const created = await registry.access.createApiKey(principal, req.query.description);
       req.log.info({ role: created.role }, 'api key created');
       return created;
@@ -46,8 +46,8 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getAllPermissions', summary: 'Get all permissions for the specified server.', tags, params: ServerIdParams, response: { 200: Permissions } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
-      return { permissions: registry.access.listPermissions(req.params.serverid) };
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      return { permissions: await registry.access.listPermissions(req.params.serverid) };
     },
   );
 
@@ -57,8 +57,8 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getPermissions', summary: 'Get all permissions for the specified server and role.', tags, params: RoleParams, response: { 200: Permissions } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
-      return { permissions: registry.access.listPermissions(req.params.serverid, req.params.roleid) };
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      return { permissions: await registry.access.listPermissions(req.params.serverid, req.params.roleid) };
     },
   );
 
@@ -75,7 +75,7 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['root'], req.params.serverid);
+      await authorizeServer(ctx, req, ['root'], req.params.serverid);
       await registry.access.grant(req.params.serverid, req.params.roleid, req.body);
       req.log.info({ serverid: req.params.serverid, role: req.params.roleid, acl: req.body }, 'permissions granted');
       return null;
@@ -88,7 +88,7 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'revokePermissions', summary: 'Revoke all permissions for the specified server and role.', tags, params: RoleParams, response: { 200: ok } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['root'], req.params.serverid);
+      await authorizeServer(ctx, req, ['root'], req.params.serverid);
       await registry.access.revoke(req.params.serverid, req.params.roleid);
       req.log.info({ serverid: req.params.serverid, role: req.params.roleid }, 'permissions revoked');
       return null;
@@ -101,8 +101,8 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getUserRole', summary: 'Get role for a specific user.', tags, params: UserIdParams, response: { 200: Role } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
-      return { role: registry.users.role(req.params.serverid, userid(req.params)) };
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
+      return { role: await registry.users.role(req.params.serverid, userid(req.params)) };
     },
   );
 
@@ -112,7 +112,7 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getOrCreateUserRole', summary: 'Get or create a role for a specific user.', tags, params: UserIdParams, response: { 200: Role } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
       return { role: await registry.users.getOrCreateRole(req.params.serverid, userid(req.params)) };
     },
   );

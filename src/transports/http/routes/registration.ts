@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { NsError } from '../../../wire/errors.ts';
 import { isValidUserid } from '../../../core/admin/accounts.ts';
-import { enrolQrBytes } from '../../../wire/qr.ts';
+import { enrolQrBytes } from '../qr.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { sendQr, vashPng } from '../images.ts';
 import { NonceHeaders, ServerIdParams, ok } from '../schemas.ts';
@@ -32,7 +32,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req, reply) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       const { name, userid, img, s } = req.query;
       await registry.enrolment.issue(server.serverid, hsid, name, userid, hub.clock.now());
       hub.show(server.serverid, hsid);
@@ -54,7 +54,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['users'], req.params.serverid);
+      const { server, hsid } = await sessionOf(ctx, req, ['users'], req.params.serverid);
       if (!isValidUserid(req.query.userid)) throw new NsError('BAD_USERID');
       const { account } = hub.status(server.serverid, hsid);
       if (account === null) throw new NsError('NO_ACCOUNT');
@@ -69,7 +69,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getServerVash', summary: 'Visual hash of this server', tags, params: ServerIdParams },
     },
     async (req, reply) => {
-      const server = authorizeServer(ctx, req, ['sessions', 'servers'], req.params.serverid);
+      const server = await authorizeServer(ctx, req, ['sessions', 'servers'], req.params.serverid);
       reply.header('cache-control', 'public, max-age=86400');
       return reply.type('image/png').send(vashPng(Buffer.from(server.serverid, 'base64url'), Buffer.from(server.publicKey, 'base64url')));
     },

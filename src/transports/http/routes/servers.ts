@@ -15,10 +15,10 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const principal = principalOf(req); // each key sees the servers it has 'servers' on
-      const visible = registry.servers.visibleTo(principal, registry.access);
+      const visible = await registry.servers.visibleTo(principal);
       const start = req.query.marker ?? 0;
       const end = req.query.limit === undefined ? undefined : start + req.query.limit;
-      return { servers: visible.slice(start, end).map((s) => registry.servers.view(s)), totalnumber: visible.length };
+      return { servers: await Promise.all(visible.slice(start, end).map((s) => registry.servers.view(s))), totalnumber: visible.length };
     },
   );
 
@@ -28,7 +28,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'createServer', summary: 'Create a new server', tags, body: ServerInput, response: { 200: Server } },
     },
     async (req) => {
-      const principal = authorize(ctx, req, ['createserver']);
+      const principal = await authorize(ctx, req, ['createserver']);
       const server = await registry.servers.create(req.body, principal);
       req.log.info({ serverid: server.serverid }, 'server created');
       return registry.servers.view(server);
@@ -40,7 +40,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
     {
       schema: { operationId: 'getServer', summary: 'Configuration of a specific server', tags, params: ServerIdParams, response: { 200: Server } },
     },
-    async (req) => registry.servers.view(authorizeServer(ctx, req, ['servers', 'createserver'], req.params.serverid)),
+    async (req) => registry.servers.view(await authorizeServer(ctx, req, ['servers', 'createserver'], req.params.serverid)),
   );
 
   app.put(
@@ -49,7 +49,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'updateServer', summary: 'Update configuration of a specific server', tags, params: ServerIdParams, body: ServerInput, response: { 200: Server } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['createserver'], req.params.serverid);
+      await authorizeServer(ctx, req, ['createserver'], req.params.serverid);
       return registry.servers.view(await registry.servers.update(req.params.serverid, req.body));
     },
   );
@@ -61,8 +61,8 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getServerAttributes', summary: 'Get all attributes of a specific server', tags, params: ServerIdParams, response: { 200: AttributesBody } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
-      return registry.attributes({ ...attributes, serverid: req.params.serverid });
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      return await registry.attributes({ ...attributes, serverid: req.params.serverid });
     },
   );
 
@@ -72,7 +72,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'setServerAttributes', summary: 'Set all attributes of a specific server', tags, params: ServerIdParams, body: AttributesBody, response: { 200: ok } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
       await registry.changeAttributes({ ...attributes, serverid: req.params.serverid }, 'set', checkAttributes(req.body));
       return null;
     },
@@ -91,7 +91,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
       await registry.changeAttributes({ ...attributes, serverid: req.params.serverid }, 'update', checkAttributes(req.body));
       return null;
     },
@@ -103,7 +103,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'deleteServerAttributes', summary: 'Delete all attributes of a specific server', tags, params: ServerIdParams, response: { 200: ok } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
       await registry.changeAttributes({ ...attributes, serverid: req.params.serverid }, 'clear');
       return null;
     },
@@ -115,7 +115,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'deleteServerAttribute', summary: 'Delete specific attribute of a specific server', tags, params: AttributeKeyParams, response: { 200: ok } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['servers'], req.params.serverid);
+      await authorizeServer(ctx, req, ['servers'], req.params.serverid);
       await registry.changeAttributes({ ...attributes, serverid: req.params.serverid }, { delete: req.params.attributekey });
       return null;
     },

@@ -8,7 +8,7 @@ export function serviceRoutes(app: App, ctx: ApiContext, routes: readonly RouteO
   app.get('/healthz', { config: { public: true } }, async () => ({
     status: 'ok',
     uptime: Math.round((Date.now() - started) / 1000),
-    servers: ctx.registry.servers.list().length,
+    servers: (await ctx.registry.servers.list()).length,
     sessions: ctx.hub.size,
   }));
 

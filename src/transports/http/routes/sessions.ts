@@ -1,7 +1,7 @@
 /** 2.2 tag Sessions: getSession, getQrLogin, logout, and the three provokeLogin operations. */
 import { Type } from '@sinclair/typebox';
 import { toB64 } from '../../../wire/base64url.ts';
-import { loginQrBytes } from '../../../wire/qr.ts';
+import { loginQrBytes } from '../qr.ts';
 import { userid, type ApiContext, type App } from '../context.ts';
 import { sendQr } from '../images.ts';
 import { AccountIdParams, LoginStatus, NonceHeaders, ServerIdParams, UserContext, UserIdParams, ok, type UserContextBody } from '../schemas.ts';
@@ -32,10 +32,10 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       hub.ensure(server.serverid, hsid);
       const status = hub.status(server.serverid, hsid);
-      const account = status.account !== null ? registry.accounts.get(server.serverid, status.account) : undefined;
+      const account = status.account !== null ? await registry.accounts.get(server.serverid, status.account) : undefined;
       return {
         loggedin: status.state === 'authenticated' && account !== undefined,
         ...(account ? { accountid: account.id, pk: Buffer.from(account.pk, 'base64url').toString('base64') } : {}),
@@ -66,7 +66,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
         ...(method === 'POST' ? { body: UserContext } : {}),
       },
       handler: async (req, reply) => {
-        const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+        const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
         hub.show(server.serverid, hsid, req.body as UserContextBody | undefined);
         return sendQr(reply, loginQrBytes(server, hsid, config.publicUrl), req.query);
       },
@@ -91,7 +91,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       hub.show(server.serverid, hsid, req.body);
       await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
       return null;
@@ -113,9 +113,9 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions', 'users'], req.params.serverid);
-      registry.users.require(server.serverid, userid(req.params));
-      const accounts = registry.accounts.ofUser(server.serverid, req.params.userid).map((a) => a.id);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions', 'users'], req.params.serverid);
+      await registry.users.require(server.serverid, userid(req.params));
+      const accounts = (await registry.accounts.ofUser(server.serverid, req.params.userid)).map((a) => a.id);
       if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
       hub.show(server.serverid, hsid, req.body);
       await ctx.push.provoke(server.serverid, hsid, accounts);
@@ -138,8 +138,8 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
-      const account = registry.accounts.require(server.serverid, req.params.accountid);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
+      const account = await registry.accounts.require(server.serverid, req.params.accountid);
       if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
       hub.show(server.serverid, hsid, req.body);
       await ctx.push.provoke(server.serverid, hsid, [account.id]);
@@ -160,7 +160,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       if (!(await hub.logout(server.serverid, hsid))) throw new NsError('INTERNAL', 'The logout could not be saved');
       return null;
     },

@@ -25,7 +25,7 @@ export function transactionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const { server, hsid } = sessionOf(ctx, req, ['sessions'], req.params.serverid);
+      const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       return ctx.transactions.create(server.serverid, hsid, req.body);
     },
   );
@@ -52,7 +52,7 @@ export function transactionRoutes(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['sessions'], req.params.serverid);
+      await authorizeServer(ctx, req, ['sessions'], req.params.serverid);
       return ctx.transactions.result(req.params.serverid, req.params.transactionid);
     },
   );

@@ -35,8 +35,8 @@ export function userRoutes(app: App, ctx: ApiContext): void {
       schema: { operationId: 'getUsers', summary: 'Get all users', tags, params: ServerIdParams, querystring: UserListQuery, response: { 200: Users, ...notFound } },
     },
     async (req) => {
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
-      return registry.users.list(req.params.serverid, req.query);
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
+      return await registry.users.list(req.params.serverid, req.query);
     },
   );
 
@@ -47,7 +47,7 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
       await registry.users.delete(req.params.serverid, id);
       req.log.info({ serverid: req.params.serverid }, 'user deleted');
       return null;
@@ -67,7 +67,7 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['accounts', 'users'], req.params.serverid);
+      await authorizeServer(ctx, req, ['accounts', 'users'], req.params.serverid);
       await registry.users.deleteAccounts(req.params.serverid, id);
       return null;
     },
@@ -87,8 +87,8 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['sessions', 'users'], req.params.serverid);
-      return registry.users.accountsOf(req.params.serverid, id, req.query);
+      await authorizeServer(ctx, req, ['sessions', 'users'], req.params.serverid);
+      return await registry.users.accountsOf(req.params.serverid, id, req.query);
     },
   );
 
@@ -99,8 +99,8 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['sessions', 'users'], req.params.serverid);
-      return registry.users.attributes(req.params.serverid, id);
+      await authorizeServer(ctx, req, ['sessions', 'users'], req.params.serverid);
+      return await registry.users.attributes(req.params.serverid, id);
     },
   );
 
@@ -119,7 +119,7 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
       await registry.users.setAttributes(req.params.serverid, id, checkAttributes(req.body));
       return null;
     },
@@ -139,8 +139,8 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
-      await registry.users.updateAttributes(req.params.serverid, id, checkAttributes(req.body));
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
+      await registry.users.changeAttributes(req.params.serverid, id, 'update', checkAttributes(req.body));
       return null;
     },
   );
@@ -152,8 +152,8 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
-      await registry.users.clearAttributes(req.params.serverid, id);
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
+      await registry.users.changeAttributes(req.params.serverid, id, 'clear');
       return null;
     },
   );
@@ -165,8 +165,8 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const id = userid(req.params);
-      authorizeServer(ctx, req, ['users'], req.params.serverid);
-      await registry.users.deleteAttribute(req.params.serverid, id, req.params.attributekey);
+      await authorizeServer(ctx, req, ['users'], req.params.serverid);
+      await registry.users.changeAttributes(req.params.serverid, id, { delete: req.params.attributekey });
       return null;
     },
   );

@@ -1,0 +1,39 @@
+/**
+ * msgpack as the app channel carries it (PROTOCOL.md §4, §7): one value per frame, at most
+ * 16 KiB, nested at most 8 deep (the frame's own map is depth 1), no extension types.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+
+export const MAX_FRAME_BYTES = 16 * 1024;
+export const MAX_DEPTH = 8;
+
+/** Why bytes are not a frame's msgpack. */
+export class MsgpackError extends Error {
+  override name = 'MsgpackError';
+}
+
+/** The depth of a decoded value (a scalar is 0, a map or array of scalars 1), counted up to `limit + 1`. */
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return 0;
+  if (limit < 0) return 1;
+  let deepest = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    deepest = Math.max(deepest, depthOf(v, limit - 1));
+    if (deepest > limit) break;
+  }
+  return deepest + 1;
+}
+
+/** Decodes one msgpack value within the limits above; MsgpackError otherwise. */
+export function decodeMsgpack(bytes: Uint8Array): unknown {
+  let value: unknown;
+  try {
+    value = decode(bytes, { maxStrLength: MAX_FRAME_BYTES, maxBinLength: MAX_FRAME_BYTES, maxArrayLength: 256, maxMapLength: 64, maxExtLength: 0 });
+  } catch {
+    throw new MsgpackError('not msgpack');
+  }
+  if (depthOf(value, MAX_DEPTH) > MAX_DEPTH) throw new MsgpackError(`nested deeper than ${MAX_DEPTH}`);
+  return value;
+}
+
+export const encodeMsgpack = (value: unknown): Uint8Array => encode(value);

@@ -1,0 +1,306 @@
+/**
+ * The Store contract (src/ports.ts): what every adapter must do, whatever keeps the records.
+ * `storeContract(name, open)` registers the suite; `open()` gives a store over a fresh place,
+ * and `reopen()` a second store over the same place (a restart: it must see every change that
+ * resolved).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { AccountRecord, ServerRecord, Store, UserRecord } from '../../src/ports.ts';
+
+export interface StoreFactory {
+  open(): Promise<{ store: Store; reopen(): Promise<Store> }>;
+}
+
+const server = (serverid: string, more: Partial<ServerRecord> = {}): ServerRecord => ({
+  serverid,
+  serverName: `server ${serverid}`,
+  logo: '',
+  pinTimeout: -1,
+  pinTransTimeout: 0,
+  pingTime: 0,
+  serverFlags: [],
+  created: 1,
+  publicKey: 'pk',
+  secretKey: 'sk',
+  sessionSecret: 'ss',
+  nextAccountId: 1,
+  attributes: {},
+  privilegedAttributes: {},
+  ...more,
+});
+const account = (id: number, more: Partial<AccountRecord> = {}): AccountRecord => ({ id, description: `phone ${id}`, blocked: false, created: id, pk: `pk-${id}`, ...more });
+const user = (userid: string, attributes: Record<string, unknown> = {}): UserRecord => ({ userid, attributes, created: 1 });
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  const test = suite(`Store contract: ${name}`);
+  const stores: Store[] = [];
+  const open = async () => {
+    const made = await factory.open();
+    stores.push(made.store);
+    return {
+      store: made.store,
+      reopen: async () => {
+        const again = await made.reopen();
+        stores.push(again);
+        return again;
+      },
+    };
+  };
+  test.after.each(async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+  });
+
+  test('a record that was never put is undefined, for every kind', async () => {
+    const { store } = await open();
+    assert.is(await store.get('server', 's'), undefined);
+    assert.is(await store.get('account', 's', 1), undefined);
+    assert.is(await store.get('user', 's', 'u'), undefined);
+    assert.is(await store.get('role', 'r'), undefined);
+    assert.is(await store.get('apiKey', 'h'), undefined);
+    assert.is(await store.get('permissions', 'r'), undefined);
+    assert.is(await store.get('enrolCode', 's', 'h'), undefined);
+    assert.is(await store.get('session', 'k'), undefined);
+    assert.equal((await store.get('globalAttributes')) ?? {}, {});
+  });
+
+  test('put, patch and delete; a change resolves with its result; a restart sees every change that resolved', async () => {
+    const { store, reopen } = await open();
+    const result = await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.put('account', ['s', 1], account(1, { userid: 'ann' }));
+      tx.put('user', ['s', 'ann'], user('ann', { email: 'ann@example.org' }));
+      tx.put('role', ['r'], { description: 'role', created: 1 });
+      tx.put('apiKey', ['h'], { role: 'r', description: 'key', created: 1, hint: 'nak_…' });
+      tx.put('permissions', ['r'], { '*': ['root'] });
+      tx.put('enrolCode', ['s', 'h1'], { serverid: 's', hsid: 'h1', name: 'n', created: 1 });
+      tx.put('session', ['s:h1'], { snapshot: { value: 'authenticated' }, since: 5 });
+      tx.put('globalAttributes', [], { a: 1 });
+      return 'done';
+    });
+    assert.is(result, 'done');
+    await store.transact((tx) => {
+      tx.patch('account', ['s', 1], { lastlogin: 9, userid: undefined });
+      tx.patch('server', ['s'], { nextAccountId: 2 });
+      tx.delete('role', ['r']);
+    });
+    for (const s of [store, await reopen()]) {
+      assert.equal(await s.get('account', 's', 1), account(1, { lastlogin: 9 }), 'a field given as undefined is removed');
+      assert.is((await s.get('server', 's'))?.nextAccountId, 2);
+      assert.is(await s.get('role', 'r'), undefined);
+      assert.equal(await s.get('user', 's', 'ann'), user('ann', { email: 'ann@example.org' }));
+      assert.equal(await s.get('permissions', 'r'), { '*': ['root'] });
+      assert.equal(await s.get('apiKey', 'h'), { role: 'r', description: 'key', created: 1, hint: 'nak_…' });
+      assert.equal(await s.get('enrolCode', 's', 'h1'), { serverid: 's', hsid: 'h1', name: 'n', created: 1 });
+      assert.equal(await s.get('session', 's:h1'), { snapshot: { value: 'authenticated' }, since: 5 });
+      assert.equal(await s.get('globalAttributes'), { a: 1 });
+    }
+  });
+
+  test('a change that throws stores nothing, not even what it wrote before it threw; it reads its own writes', async () => {
+    const { store, reopen } = await open();
+    await store.transact((tx) => tx.put('server', ['s'], server('s')));
+    const error = await store
+      .transact(async (tx) => {
+        tx.patch('server', ['s'], { serverName: 'changed' });
+        tx.put('account', ['s', 1], account(1));
+        assert.is((await tx.get('server', 's'))?.serverName, 'changed');
+        assert.equal(await tx.get('account', 's', 1), account(1));
+        throw new Error('no');
+      })
+      .catch((e: Error) => e);
+    assert.is((error as Error).message, 'no');
+    for (const s of [store, await reopen()]) {
+      assert.is((await s.get('server', 's'))?.serverName, 'server s');
+      assert.is(await s.get('account', 's', 1), undefined);
+    }
+  });
+
+  test('patching a record that is not there rejects and changes nothing', async () => {
+    const { store } = await open();
+    for (const key of [
+      ['s', 1],
+      ['__proto__', 1],
+      ['constructor', 2],
+    ] as const) {
+      const [serverid, id] = key;
+      const e = await store.transact((tx) => tx.patch('account', [serverid, id], { lastlogin: 1 })).catch((err: Error) => err);
+      assert.instance(e, Error);
+      assert.is(await store.get('account', serverid, id), undefined);
+    }
+    assert.is(({} as Record<string, unknown>).lastlogin, undefined, 'no prototype touched');
+  });
+
+  test('records handed out cannot change the store, nor can the objects given to put', async () => {
+    const { store } = await open();
+    const given = server('s');
+    await store.transact((tx) => tx.put('server', ['s'], given));
+    given.serverName = 'changed by its maker';
+    const got = (await store.get('server', 's'))!;
+    try {
+      got.serverName = 'changed by a reader';
+      (got.attributes as Record<string, unknown>).x = 1;
+    } catch {
+      // frozen: fine too
+    }
+    const again = (await store.get('server', 's'))!;
+    assert.is(again.serverName, 'server s');
+    assert.equal(again.attributes, {});
+  });
+
+  test('changes run one at a time: 50 concurrent read-then-write changes lose nothing', async () => {
+    const { store } = await open();
+    await store.transact((tx) => tx.put('server', ['s'], server('s')));
+    await Promise.all(
+      Array.from({ length: 50 }, () =>
+        store.transact(async (tx) => {
+          const s = (await tx.get('server', 's'))!;
+          await new Promise((r) => setImmediate(r));
+          tx.patch('server', ['s'], { nextAccountId: s.nextAccountId + 1 });
+        }),
+      ),
+    );
+    assert.is((await store.get('server', 's'))?.nextAccountId, 51);
+  });
+
+  test('ids and names that are also property names of objects are records like any other', async () => {
+    const { store } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      for (const userid of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) tx.put('user', ['s', userid], user(userid));
+    });
+    for (const userid of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) assert.equal(await store.get('user', 's', userid), user(userid));
+    assert.is((await store.listUsers('s', {})).totalnumber, 4);
+  });
+
+  test('accounts: count, by public key, of a user, listed with filters (own columns and the user’s attributes), sort and pages', async () => {
+    const { store } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.put('server', ['t'], server('t'));
+      tx.put('user', ['s', 'ann'], user('ann', { team: 'red' }));
+      tx.put('user', ['s', 'bob'], user('bob', { team: 'blue' }));
+      for (let i = 1; i <= 12; i++) tx.put('account', ['s', i], account(i, { userid: i % 3 === 0 ? 'bob' : 'ann', lastlogin: 100 - i, blocked: i === 5 }));
+      tx.put('account', ['t', 1], account(1, { pk: 'pk-other' }));
+    });
+    assert.is(await store.countAccounts('s'), 12);
+    assert.is(await store.countAccounts('t'), 1);
+    assert.is(await store.countAccounts('nobody'), 0);
+    assert.is((await store.findAccountByPk('s', 'pk-7'))?.id, 7);
+    assert.is(await store.findAccountByPk('s', 'pk-other'), undefined, 'another server’s key');
+    assert.equal(
+      (await store.accountsOfUser('s', 'bob')).map((a) => a.id).sort((a, b) => a - b),
+      [3, 6, 9, 12],
+    );
+
+    const all = await store.listAccounts('s', {});
+    assert.is(all.totalnumber, 12);
+    assert.equal(
+      all.items.map((a) => a.id),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+      'by id when not sorted',
+    );
+    const page = await store.listAccounts('s', { sort: [{ column: 'lastlogin', desc: false }], limit: 3, marker: 2 });
+    assert.is(page.totalnumber, 12);
+    assert.equal(
+      page.items.map((a) => a.id),
+      [10, 9, 8],
+    );
+    const blue = await store.listAccounts('s', { filter: [{ key: 'team', values: ['blue'] }] });
+    assert.equal(
+      blue.items.map((a) => a.id),
+      [3, 6, 9, 12],
+      'a filter key that is no account column names a user attribute',
+    );
+    const blocked = await store.listAccounts('s', { filter: [{ key: 'blocked', values: ['true'] }] });
+    assert.equal(
+      blocked.items.map((a) => a.id),
+      [5],
+      'non-string values compare as JSON',
+    );
+    const mine = await store.listAccounts('s', { filter: [{ key: 'id', values: ['1', '2', '3'] }] }, 'ann');
+    assert.equal(
+      mine.items.map((a) => a.id),
+      [1, 2],
+    );
+  });
+
+  test('users: listed with their accounts counted and last login, search, filters on attributes, sort and pages', async () => {
+    const { store } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.put('user', ['s', 'Ann'], user('Ann', { team: 'red' }));
+      tx.put('user', ['s', 'bob'], user('bob', { team: 'blue' }));
+      tx.put('user', ['s', 'carl'], user('carl', { team: 'red' }));
+      tx.put('account', ['s', 1], account(1, { userid: 'bob', lastlogin: 50 }));
+      tx.put('account', ['s', 2], account(2, { userid: 'bob', lastlogin: 70 }));
+      tx.put('account', ['s', 3], account(3, { userid: 'carl' }));
+    });
+    const all = await store.listUsers('s', {});
+    assert.equal(all.items, [
+      { user: user('Ann', { team: 'red' }), numberaccounts: 0 },
+      { user: user('bob', { team: 'blue' }), numberaccounts: 2, lastlogin: 70 },
+      { user: user('carl', { team: 'red' }), numberaccounts: 1 },
+    ]);
+    const red = await store.listUsers('s', { filter: [{ key: 'team', values: ['red'] }], sort: [{ column: 'numberaccounts', desc: true }] });
+    assert.equal(
+      red.items.map((u) => u.user.userid),
+      ['carl', 'Ann'],
+    );
+    const search = await store.listUsers('s', { search: 'AN' });
+    assert.equal(
+      search.items.map((u) => u.user.userid),
+      ['Ann'],
+      'search ignores case',
+    );
+    const paged = await store.listUsers('s', { limit: 1, marker: 1 });
+    assert.is(paged.totalnumber, 3);
+    assert.equal(
+      paged.items.map((u) => u.user.userid),
+      ['bob'],
+    );
+  });
+
+  test('keys, permissions, enrol codes and saved sessions have the listings the core needs', async () => {
+    const { store } = await open();
+    assert.is(await store.hasRootKey(), false);
+    await store.transact((tx) => {
+      tx.put('role', ['root'], { description: 'root', created: 1 });
+      tx.put('permissions', ['root'], { '*': ['root'] });
+      tx.put('apiKey', ['h-root'], { role: 'root', description: 'root', created: 1, hint: 'a' });
+      tx.put('role', ['made'], { description: 'made', created: 2, createdBy: 'root' });
+      tx.put('permissions', ['made'], { s: ['sessions', 'users'], t: [] });
+      tx.put('apiKey', ['h-made'], { role: 'made', description: 'made', created: 2, createdBy: 'root', hint: 'b' });
+      tx.put('enrolCode', ['s', 'old'], { serverid: 's', hsid: 'old', name: 'n', created: 10 });
+      tx.put('enrolCode', ['s', 'new'], { serverid: 's', hsid: 'new', name: 'n', created: 1000 });
+      tx.put('session', ['s:a'], { snapshot: 1, since: 1 });
+      tx.put('session', ['s:b'], { snapshot: 2, since: 2 });
+    });
+    assert.is(await store.hasRootKey(), true);
+    assert.equal((await store.apiKeysOf('root')).map((k) => k.hash).sort(), ['h-made', 'h-root']);
+    assert.equal(
+      (await store.apiKeysOf('made')).map((k) => k.hash),
+      ['h-made'],
+    );
+    assert.equal(await store.permissionsOn('s'), [{ role: 'made', acl: ['sessions', 'users'] }]);
+    assert.equal(await store.permissionsOn('t'), [], 'an empty list is no permission');
+    assert.equal(await store.permissionsOn('*'), [{ role: 'root', acl: ['root'] }]);
+    assert.equal(
+      (await store.staleEnrolCodes(500, 10)).map((c) => c.hsid),
+      ['old'],
+    );
+    assert.equal(
+      (await store.savedSessions()).sort(([a], [b]) => a.localeCompare(b)),
+      [
+        ['s:a', { snapshot: 1, since: 1 }],
+        ['s:b', { snapshot: 2, since: 2 }],
+      ],
+    );
+    assert.equal(
+      (await store.listServers()).map((s) => s.serverid),
+      [],
+    );
+  });
+
+  test.run();
+}
