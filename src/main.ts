@@ -20,6 +20,7 @@ import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
 import { createAppSocket } from './transports/app-ws/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-ws/browser-socket.ts';
+import { upgradeRefusal } from './transports/http/reply-error.ts';
 import { registerDemo } from './web/demo.ts';
 import { createHttpApp } from './transports/http/app.ts';
 import { Inspector } from './inspect/inspector.ts';
@@ -129,12 +130,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       appSocket.wss.handleUpgrade(req, socket, head, (ws) => appSocket.wss.emit('connection', ws, req));
     } else if (path === '/ns/websocket') {
       if (!browserOriginAllowed(config, req.headers.origin)) {
-        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        socket.end(upgradeRefusal('FORBIDDEN'));
         return;
       }
       browserSocket.wss.handleUpgrade(req, socket, head, (ws) => browserSocket.wss.emit('connection', ws, req));
     } else if (!path?.startsWith('/socket.io/')) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(upgradeRefusal('NOT_FOUND'));
     }
   });
 

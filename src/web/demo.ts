@@ -24,6 +24,8 @@ import type { App } from '../transports/http/context.ts';
 import type { Config } from '../config.ts';
 import type { Principal } from '../core/admin/access.ts';
 import type { Registry } from '../core/admin/registry.ts';
+import { replyError } from '../transports/http/reply-error.ts';
+import { isErrorCode, type ErrorCode } from '../wire/errors.ts';
 import { makeAsset, sendAsset } from './assets.ts';
 import { esc } from './blocks.ts';
 import { bundle } from './bundle.ts';
@@ -282,7 +284,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
     const text = res.body;
     let body: unknown = text;
     if (String(res.headers['content-type'] ?? '').includes('json') && text) body = JSON.parse(text);
-    if (res.statusCode >= 400) throw new Error(`${method} ${url}: ${res.statusCode} ${text}`);
+    if (res.statusCode >= 400) throw Object.assign(new Error(`${method} ${url}: ${res.statusCode} ${text}`), { code: (body as { code?: unknown } | null)?.code });
     return { status: res.statusCode, body: body as T, text };
   }
 
@@ -444,20 +446,23 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
         if (v) body[k] = v.slice(0, 1024);
       }
       let tid: string | undefined;
+      let refusal: ErrorCode = 'NO_ACCOUNT';
       let message = 'You are not logged in.';
       if (serverid && isNonce(nonce)) {
         try {
           tid = (await rest<{ tid: string }>('POST', `/servers/${serverid}/sessions/transactions`, { nonce, body })).body.tid;
           remember(tid, nonce);
         } catch (e) {
+          // The NS's refusal, passed on as it came.
+          const code = (e as { code?: unknown }).code;
+          refusal = isErrorCode(code) ? code : 'INTERNAL';
           message = e instanceof Error ? e.message : String(e);
         }
       }
-      if (json)
-        return reply
-          .code(tid ? 200 : 409)
-          .header('cache-control', 'no-store')
-          .send(tid ? { tid } : { message });
+      if (json) {
+        reply.header('cache-control', 'no-store');
+        return tid ? reply.send({ tid }) : replyError(reply, refusal, message);
+      }
       return reply
         .code(303)
         .header('location', tid ? `/demo/site?tid=${encodeURIComponent(tid)}` : '/demo/site')
@@ -468,9 +473,9 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       const { tid } = req.params as { tid: string };
       const nonce = cookies(req)[NONCE_COOKIE];
       reply.header('cache-control', 'no-store');
-      if (!serverid || !isNonce(nonce) || payments.get(tid) !== nonce) return reply.code(404).send({ message: 'No such payment' });
+      if (!serverid || !isNonce(nonce) || payments.get(tid) !== nonce) return replyError(reply, 'UNKNOWN_TRANSACTION', 'No such payment');
       const r = await rest<{ tstatus: string; state: string }>('GET', `/servers/${serverid}/transactions/${encodeURIComponent(tid)}`).catch(() => undefined);
-      if (!r) return reply.code(404).send({ message: 'No such payment' });
+      if (!r) return replyError(reply, 'UNKNOWN_TRANSACTION', 'No such payment');
       return { outcome: outcomeOf(r.body), tstatus: r.body.tstatus };
     });
 

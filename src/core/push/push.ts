@@ -85,7 +85,7 @@ export class PushService {
   mute(serverid: string, accounts: number[]): void {
     const until = this.deps.clock.now() + this.deps.limits.mute;
     for (const acc of accounts) this.muted.set(key(serverid, acc), until);
-    this.deps.log.info({ serverid, accounts, code: 'PUSH_REPORTED' }, 'push denied and reported: account muted');
+    this.deps.log.warn({ serverid, accounts, code: 'PUSH_REPORTED' }, 'push denied and reported: account muted');
   }
 
   /**

@@ -5,7 +5,7 @@
  * later frame, both ways, travels inside `{t:"sealed", box}`.
  */
 import { randomUUID } from 'node:crypto';
-import { NsError, errors, isErrorCode, type ErrorCode } from '../../wire/errors.ts';
+import { NsError, errors, isErrorCode, specOf, type ErrorCode } from '../../wire/errors.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { ed25519PrivateKey } from '../../core/crypto/keys.ts';
 import { LABELS } from '../../wire/labels.ts';
@@ -38,7 +38,8 @@ export interface ResponderDeps {
   push: PushService;
   transactions: TransactionService;
   registry: Registry;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Refusals are logged at their code's level (src/wire/errors.ts). */
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Counts frames and refusals (metrics). */
   count?: { frame(t: string, dir: 'in' | 'out'): void; refusal(code: string): void };
   now?: () => number;
@@ -119,10 +120,10 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
     const plain = open(box, counterNonce(channel.in), channel.kC);
     if (!plain) {
       // A replayed, dropped or reordered frame: the channel is no longer trustworthy.
-      this.deps.log.warn({ conn: this.id, code: 'BAD_BOX' }, 'sealed frame did not open; closing');
+      this.deps.log[errors.BAD_BOX.level]({ conn: this.id, code: 'BAD_BOX' }, 'sealed frame did not open; closing');
       this.deps.count?.refusal('BAD_BOX');
       this.closedByPeer();
-      this.link.close(1008, 'BAD_BOX');
+      this.link.close(specOf('BAD_BOX').sealed ?? 1008, 'BAD_BOX');
       return;
     }
     channel.in++;
@@ -366,10 +367,10 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
 
   private refuse(e: unknown): void {
     const error = e instanceof NsError ? e : new NsError('INTERNAL');
-    if (!(e instanceof NsError)) this.deps.log.warn({ conn: this.id, err: e }, 'app frame failed');
-    this.deps.log.info({ conn: this.id, code: error.code }, `app refused: ${error.message}`);
-    this.deps.count?.refusal(error.code);
     const code: ErrorCode = error.code;
+    // At the code's level; a failure that is no refusal of ours comes with its stack.
+    this.deps.log[errors[code].level]({ conn: this.id, code, ...(e instanceof NsError ? {} : { err: e }) }, `app refused: ${error.message}`);
+    this.deps.count?.refusal(code);
     this.sendBytes(encodeFrame({ t: 'error', code, message: error.message || errors[code].message }), 'error');
   }
 

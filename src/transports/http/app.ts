@@ -3,10 +3,11 @@
  * (X-apikey, X-su) before it reads the body, turns every error into `{code, message}` with its
  * status, counts requests for /metrics and records each route for /openapi.json.
  */
-import Fastify, { type FastifyError, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { NsError, errors } from '../../wire/errors.ts';
+import { NsError, errors, type ErrorCode } from '../../wire/errors.ts';
 import type { ApiContext, App } from './context.ts';
+import { replyError, type ErrorReply } from './reply-error.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { globalRoutes } from './routes/global.ts';
 import { htmlRoutes } from './routes/html.ts';
@@ -21,13 +22,22 @@ import { transactionRoutes } from './routes/transactions.ts';
 const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 export async function createHttpApp(ctx: ApiContext): Promise<App> {
+  /**
+   * Every error answer of the REST API: logged at the table's level (with the error, when it is
+   * not a refusal of ours), counted, and sent with the table's status as `{code, message}`.
+   */
+  const refuse = <R>(req: FastifyRequest, reply: ErrorReply<R>, code: ErrorCode, message: string = errors[code].message, err?: unknown): R => {
+    req.log[errors[code].level]({ code, route: req.routeOptions?.url, ...(err === undefined ? {} : { err }) }, `refused: ${message}`);
+    ctx.metrics.refusals.inc({ code, channel: 'rest' });
+    return replyError(reply, code, message);
+  };
+
   const app = Fastify({
     loggerInstance: ctx.log,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
-    frameworkErrors: (error, _req, reply) =>
-      void (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(400).send({ code: 'BAD_REQUEST', message: error.message }),
+    frameworkErrors: (error, req, reply) => void refuse(req, reply as unknown as FastifyReply, 'BAD_REQUEST', error.message),
     ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
@@ -53,16 +63,10 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` });
-  });
+  app.setNotFoundHandler((req, reply) => refuse(req, reply, 'NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
 
   app.setErrorHandler((error: FastifyError | NsError, req, reply) => {
-    if (error instanceof NsError) {
-      req.log.info({ code: error.code, route: req.routeOptions.url }, `refused: ${error.message}`);
-      ctx.metrics.refusals.inc({ code: error.code, channel: 'rest' });
-      return reply.code(error.status).send({ code: error.code, message: error.message });
-    }
+    if (error instanceof NsError) return refuse(req, reply, error.code, error.message);
     const fe = error as FastifyError;
     if (fe.validation) {
       const first = fe.validation[0];
@@ -70,20 +74,12 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
       const missing = first?.keyword === 'required' ? `/${String((first.params as { missingProperty?: string }).missingProperty)}` : '';
       const extra = first?.keyword === 'additionalProperties' ? `/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : '';
       const message = `${where}${missing}${extra}: ${first?.message ?? 'invalid'}`;
-      if (fe.validationContext === 'headers' && message.includes('x-nonce')) {
-        ctx.metrics.refusals.inc({ code: 'BAD_NONCE', channel: 'rest' });
-        return reply.code(400).send({ code: 'BAD_NONCE', message: errors.BAD_NONCE.message });
-      }
-      req.log.info({ code: 'BAD_REQUEST', route: req.routeOptions.url }, `refused: ${message}`);
-      ctx.metrics.refusals.inc({ code: 'BAD_REQUEST', channel: 'rest' });
-      return reply.code(400).send({ code: 'BAD_REQUEST', message });
+      if (fe.validationContext === 'headers' && message.includes('x-nonce')) return refuse(req, reply, 'BAD_NONCE');
+      return refuse(req, reply, 'BAD_REQUEST', message);
     }
-    if (fe.statusCode === 413) return reply.code(413).send({ code: 'BODY_TOO_LARGE', message: errors.BODY_TOO_LARGE.message });
-    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return reply.code(400).send({ code: 'BAD_REQUEST', message: fe.message });
-    }
-    req.log.error({ err: error }, 'internal error');
-    return reply.code(500).send({ code: 'INTERNAL', message: errors.INTERNAL.message });
+    if (fe.statusCode === 413) return refuse(req, reply, 'BODY_TOO_LARGE');
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return refuse(req, reply, 'BAD_REQUEST', fe.message);
+    return refuse(req, reply, 'INTERNAL', errors.INTERNAL.message, error);
   });
 
   for (const register of [
