@@ -21,12 +21,13 @@ import { TransactionService } from './core/transaction/transactions.ts';
 import { createAppSocket } from './transports/app-ws/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-ws/browser-socket.ts';
 import { upgradeRefusal } from './transports/http/reply-error.ts';
-import { registerDemo } from './web/demo.ts';
+import { registerDemo } from './transports/http/routes/demo.ts';
 import { createHttpApp } from './transports/http/app.ts';
 import { Inspector } from './inspect/inspector.ts';
 import { registerInspectPage } from './inspect/page.ts';
 import { createInspectSocket } from './inspect/socket.ts';
 import { browserOriginAllowed, createSocketIo } from './transports/socket-io/socket-io.ts';
+import { webAssets } from './web/assets.ts';
 
 export interface RunningServer {
   config: Config;
@@ -56,6 +57,8 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer & { bootstrap: Bootstrap }> {
+  // The browser files `npm run build` made (dist/web), read once: without them, stop here (WebBuildError).
+  webAssets();
   // Refuses (RunLockError) while another live process — a server or an admin command — holds the data folder.
   await acquireRunLock(config.dataDir, config.publicUrl);
   const store = await LowdbStore.open(config.dataDir);

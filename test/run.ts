@@ -1,15 +1,18 @@
 /**
  * Runs every `test/**\/*.test.ts` file (uvu) in its own process, two at a time, and ends with
  * the line `N passed, N failed`. A file that dies without uvu's summary counts as one failure.
+ * First it builds the browser files (dist/web, scripts/build.ts) when they are missing or stale:
+ * the servers the tests start serve them.
  *
  *   npm test                 every file
- *   npm test -- store api    only files whose path contains "store" or "api"
+ *   npm test -- store api    only files whose path under test/ contains "store" or "api"
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureWebBuild } from '../scripts/build.ts';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
@@ -23,7 +26,7 @@ function find(dir: string): string[] {
 }
 
 const files = find(root)
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => filters.length === 0 || filters.some((x) => path.relative(root, f).includes(x)))
   .sort();
 
 interface Outcome {
@@ -58,6 +61,14 @@ function runFile(file: string): Promise<Outcome> {
       resolve({ file, passed: p, failed: f, output, ms: Date.now() - started });
     });
   });
+}
+
+try {
+  ensureWebBuild();
+} catch (e) {
+  console.log(`npm run build failed: ${e instanceof Error ? e.message : String(e)}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
 }
 
 const parallel = Math.max(1, Math.min(os.availableParallelism(), Number(process.env.TEST_JOBS ?? 2)));

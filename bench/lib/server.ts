@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, type F
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureWebBuild } from '../../scripts/build.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -121,6 +122,7 @@ export class NsProcess {
   }
 
   static async start(opts: StartOptions): Promise<NsProcess> {
+    ensureWebBuild(); // the browser files the server reads at start (dist/web)
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-'));
     const args = [
       '--expose-gc',

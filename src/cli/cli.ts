@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, parseFlags, settings } from '../config.ts';
 import { NsError } from '../wire/errors.ts';
 import { StoreDamagedError } from '../adapters/lowdb/lowdb-store.ts';
 import { RunLockError } from '../adapters/lowdb/run-lock.ts';
+import { WebBuildError } from '../web/assets.ts';
 
 const usage = `nextauth <command> [options]
 
@@ -137,7 +138,7 @@ main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`nextauth: ${e.code}: ${e.message}\n`);
     process.exit(1);
   }
-  if (e instanceof RunLockError) {
+  if (e instanceof RunLockError || e instanceof WebBuildError) {
     process.stderr.write(`nextauth: ${e.message}\n`);
     process.exit(1);
   }

@@ -1,77 +1,101 @@
 /**
- * The files the NS serves to browsers itself (no CDN, so pages work with the network cut):
- * `/ns/nextauth.js` (the login block and footer client), `/ns/nextauth.css` (the blocks' looks)
- * and `/ns/socket.io.min.js` (socket.io's browser client, as the socket.io package ships it).
+ * The files the NS serves to browsers itself (no CDN, so pages work with the network cut), as
+ * `npm run build` (scripts/build.ts) left them in dist/web: each minified, with a gzip copy
+ * (`<name>.gz`) and its version in dist/web/manifest.json. Nothing is built while the server
+ * runs: they are read once, at start, and kept in memory.
  *
- * Each is read once, kept in memory with a gzip copy, and named in HTML with `?v=<hash>` so a
- * browser may cache it for a day and still gets a new one after an upgrade.
+ * A file is served under its own name (`/ns/nextauth.js`, `/demo/phone.js`, `/inspect/inspect.js`)
+ * and named in HTML with `?v=<version>`, so a browser may cache it for a day and still gets a new
+ * one after an upgrade. The routes that serve them are in src/transports/http/ and src/inspect/.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../transports/http/context.ts';
+
+/** Every file of dist/web the server serves. */
+export const WEB_FILES = [
+  // the blocks (getHtmlLogin, getHtmlEnrol, getHtmlFooter): /ns/*
+  'nextauth.js',
+  'nextauth.css',
+  'socket.io.min.js',
+  // the demo: /demo/*
+  'demo.css',
+  'site.js',
+  'phone.js',
+  'sdk.js',
+  // the live inspector: /inspect/*
+  'inspect.css',
+  'inspect.js',
+  'mermaid.min.js',
+] as const;
+
+export type WebFile = (typeof WEB_FILES)[number];
 
 export interface Asset {
   body: Buffer;
   gzip: Buffer;
+  /** The Content-Type to send. */
   type: string;
   /** First 12 hex digits of its SHA-256. */
   version: string;
+  /** The ETag to send (the version, quoted). */
+  etag: string;
 }
 
-export function makeAsset(body: Buffer | string, type: string): Asset {
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
-  return { body: bytes, gzip: gzipSync(bytes, { level: 9 }), type, version: createHash('sha256').update(bytes).digest('hex').slice(0, 12) };
+/** dist/web/manifest.json, written by scripts/build.ts. */
+export interface WebManifest {
+  /** When it was built (ISO 8601). */
+  built: string;
+  files: Record<string, { version: string; bytes: number }>;
+  /** Every file the build read (path from the project folder) → its SHA-256: the staleness check. */
+  inputs: Record<string, string>;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const socketIoClient = path.join(path.dirname(require.resolve('socket.io/package.json')), 'client-dist', 'socket.io.min.js');
+/** Where `npm run build` puts the browser files. */
+export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
+export const MANIFEST = 'manifest.json';
 
-const files = {
-  'nextauth.js': { file: path.join(here, 'nextauth.js'), type: 'text/javascript; charset=utf-8' },
-  'nextauth.css': { file: path.join(here, 'nextauth.css'), type: 'text/css; charset=utf-8' },
-  'socket.io.min.js': { file: socketIoClient, type: 'text/javascript; charset=utf-8' },
-} as const;
+/** dist/web is missing, incomplete or unreadable. */
+export class WebBuildError extends Error {
+  override name = 'WebBuildError';
+}
 
-export type AssetName = keyof typeof files;
+export const contentType = (name: string): string => (name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8');
 
-let loaded: Record<AssetName, Asset> | undefined;
+/** Reads every file of WEB_FILES from `dir`; a WebBuildError naming `npm run build` when one is missing. */
+export function loadWebAssets(dir: string = WEB_DIR): Record<WebFile, Asset> {
+  let manifest: WebManifest;
+  try {
+    manifest = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as WebManifest;
+  } catch {
+    throw new WebBuildError(`The browser files are not built (${path.join(dir, MANIFEST)} is missing or unreadable): run \`npm run build\` first.`);
+  }
+  const out = {} as Record<WebFile, Asset>;
+  for (const name of WEB_FILES) {
+    const entry = manifest.files?.[name];
+    try {
+      if (!entry) throw new Error('not in the manifest');
+      out[name] = {
+        body: readFileSync(path.join(dir, name)),
+        gzip: readFileSync(path.join(dir, `${name}.gz`)),
+        type: contentType(name),
+        version: entry.version,
+        etag: `"${entry.version}"`,
+      };
+    } catch {
+      throw new WebBuildError(`The browser files in ${dir} lack ${name} (an older build?): run \`npm run build\` again.`);
+    }
+  }
+  return out;
+}
 
-/** The assets, read on first use. */
-export function assets(): Record<AssetName, Asset> {
-  loaded ??= Object.fromEntries(Object.entries(files).map(([name, f]) => [name, makeAsset(readFileSync(f.file), f.type)])) as Record<AssetName, Asset>;
+let loaded: Record<WebFile, Asset> | undefined;
+
+/** The browser files of dist/web, read on the first call (the server makes it at start). */
+export function webAssets(): Record<WebFile, Asset> {
+  loaded ??= loadWebAssets();
   return loaded;
 }
 
-/** The versioned URL of an asset under the NS's public URL. */
-export const assetUrl = (publicUrl: string, name: AssetName): string => `${publicUrl}/ns/${name}?v=${assets()[name].version}`;
-
-/** Sends an asset (gzip when the browser takes it); `immutable` when the URL names its version. */
-export function sendAsset(req: FastifyRequest, reply: FastifyReply, asset: Asset, maxAge = 86400): FastifyReply {
-  const query = req.query as { v?: string } | undefined;
-  const versioned = query?.v === asset.version;
-  const etag = `"${asset.version}"`;
-  reply.header('content-type', asset.type);
-  reply.header('cache-control', versioned ? `public, max-age=${maxAge}, immutable` : 'no-cache');
-  reply.header('etag', etag);
-  reply.header('vary', 'accept-encoding');
-  reply.header('x-content-type-options', 'nosniff');
-  if (req.headers['if-none-match'] === etag) return reply.code(304).send();
-  if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-    reply.header('content-encoding', 'gzip');
-    return reply.send(asset.gzip);
-  }
-  return reply.send(asset.body);
-}
-
-/** GET /ns/nextauth.js, /ns/nextauth.css and /ns/socket.io.min.js: public, no key. */
-export function assetRoutes(app: App): void {
-  for (const name of Object.keys(files) as AssetName[]) {
-    app.get(`/ns/${name}`, { config: { public: true } }, async (req, reply) => sendAsset(req, reply, assets()[name]));
-  }
-}
+/** The versioned URL of a file: `${base}/${file}?v=<version>` (base: e.g. `https://ns.example/ns`). */
+export const assetUrl = (base: string, name: WebFile): string => `${base}/${name}?v=${webAssets()[name].version}`;

@@ -8,8 +8,8 @@
  */
 import type { ServerRecord } from '../ports.ts';
 import type { SessionState } from '../../machines/session.ts';
-import { qrImage } from '../transports/http/images.ts';
 import { assetUrl } from './assets.ts';
+import { qrImage } from './qr-image.ts';
 
 /** Escapes text for HTML content and double-quoted attributes. */
 export const esc = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -88,7 +88,7 @@ async function qrSvg(bytes: Uint8Array, label: string, labelId: string): Promise
   return `${tag}><title id="${labelId}">${esc(label)}</title>${svg.slice(open + 1)}`;
 }
 
-const stylesheet = (publicUrl: string) => `<link rel="stylesheet" href="${esc(assetUrl(publicUrl, 'nextauth.css'))}">`;
+const stylesheet = (publicUrl: string) => `<link rel="stylesheet" href="${esc(assetUrl(`${publicUrl}/ns`, 'nextauth.css'))}">`;
 
 /** The progress words of a state, as the footer script would write them. */
 function statusText(state: SessionState, kind: 'login' | 'enrol'): string {
@@ -221,7 +221,7 @@ export interface FooterSession {
  */
 export function footer(publicUrl: string, sessions: FooterSession[], callback?: string): string {
   const attrs = [
-    `src="${esc(assetUrl(publicUrl, 'nextauth.js'))}"`,
+    `src="${esc(assetUrl(`${publicUrl}/ns`, 'nextauth.js'))}"`,
     `data-nextauth-footer`,
     `data-ns="${esc(publicUrl)}"`,
     `data-sessions="${esc(JSON.stringify(sessions))}"`,

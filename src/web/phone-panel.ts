@@ -1,6 +1,6 @@
 /**
- * The demo's phone: the nextAuth app SDK (src/sdk/app.ts) running in a browser, bundled by
- * src/web/bundle.ts and served at /demo/phone.js for the page /demo/phone.
+ * The demo's phone: the nextAuth app SDK (src/sdk/app.ts) running in a browser, built by
+ * `npm run build` into dist/web/phone.js and served at /demo/phone.js for the page /demo/phone.
  *
  * It takes a code (from the site shown next to it, pasted, or `?qr=` in its own URL), shows what
  * a phone shows before it asks for consent (the server's name, the browser's ip and user agent,

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
+import { ensureWebBuild } from '../../scripts/build.ts';
 
 /** The project folder (the child runs there). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,6 +42,7 @@ process.on('exit', () => {
 
 /** Starts `nextauth start` on `dataDir` (port 0, log level warn, no demo). */
 export function startCli(dataDir: string, options: CliOptions): Cli {
+  ensureWebBuild(); // the browser files the server reads at start
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', options.rootApiKey],

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../src/main.ts';
+import { ensureWebBuild } from '../../scripts/build.ts';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
 
@@ -29,6 +30,7 @@ export interface TestServer extends RunningServer {
 }
 
 export async function startTestServer(env: Record<string, string> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestServer> {
+  ensureWebBuild(); // the browser files the server serves (test/run.ts built them already; a file run alone may not have)
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nextauth-test-'));
   const config: Config = loadConfig(new Map(), {
     NEXTAUTH_HOST: '127.0.0.1',

@@ -303,7 +303,7 @@ test('the page, its script and Mermaid are served without a key; /metrics counts
   assert.ok(Buffer.from(mermaid.raw.subarray(-200)).toString().includes('mermaid'));
   const script = await ns.api('GET', '/inspect/inspect.js', { key: null });
   assert.is(script.status, 200);
-  assert.match(script.body as string, /io\('\/inspect'/);
+  assert.match(script.body as string, /io\(["']\/inspect["']/);
   // Not part of the REST API document.
   const doc = (await ns.api('GET', '/openapi.json', { key: null })).body;
   assert.not.ok(Object.keys(doc.paths).some((p: string) => p.startsWith('/inspect')));

@@ -1,13 +1,12 @@
 /**
- * Pictures the REST API serves: QR codes (PNG or SVG of the raw QR bytes) and the server's
- * visual hash (a deterministic PNG of its id and public key that a person compares by eye).
+ * Pictures the REST API serves: QR codes (PNG or SVG of the raw QR bytes, drawn by
+ * src/web/qr-image.ts) and the server's visual hash (a deterministic PNG of its id and public key
+ * that a person compares by eye).
  */
 import { createHash } from 'node:crypto';
 import { crc32, deflateSync } from 'node:zlib';
-import QRCode from 'qrcode';
 import type { FastifyReply } from 'fastify';
-
-export type ImageKind = 'png' | 'svg';
+import { qrImage, type ImageKind } from '../../web/qr-image.ts';
 
 /** Answers a QR code: its raw bytes, or (`img`) a PNG or SVG `s` pixels wide; never cached. */
 export async function sendQr(reply: FastifyReply, bytes: Uint8Array, query: { img?: ImageKind | undefined; s?: number | undefined }) {
@@ -15,12 +14,6 @@ export async function sendQr(reply: FastifyReply, bytes: Uint8Array, query: { im
   if (!query.img) return reply.type('application/octet-stream').send(Buffer.from(bytes));
   const image = await qrImage(bytes, query.img, query.s ?? 500);
   return reply.type(image.type).send(image.body);
-}
-
-export async function qrImage(bytes: Uint8Array, kind: ImageKind, size: number): Promise<{ body: Buffer | string; type: string }> {
-  const segments = [{ data: Buffer.from(bytes), mode: 'byte' as const }];
-  if (kind === 'svg') return { body: await QRCode.toString(segments, { type: 'svg', errorCorrectionLevel: 'M', margin: 2, width: size }), type: 'image/svg+xml' };
-  return { body: await QRCode.toBuffer(segments, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: size }), type: 'image/png' };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * 2.2 tag HTML: getHtmlLogin, getHtmlFooter, getHtmlEnrol (GET as 2.2, and POST of the same path
  * for their bodies), and the files those pages load from the NS (/ns/nextauth.js, .css,
- * /ns/socket.io.min.js; public). The markup itself is written in src/web/blocks.ts.
+ * /ns/socket.io.min.js; public, from dist/web). The markup itself is written in src/web/blocks.ts.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
@@ -9,11 +9,12 @@ import { NsError } from '../../../wire/errors.ts';
 import { toB64url } from '../../../wire/base64url.ts';
 import { deriveHsid, isValidNonce } from '../../../core/crypto/hsid.ts';
 import { appLink, enrolQrBytes, loginQrBytes } from '../qr.ts';
-import { assetRoutes } from '../../../web/assets.ts';
+import { webAssets, type WebFile } from '../../../web/assets.ts';
 import { blockServer, enrolBlock, footer, isMobileAgent, loginBlock, type FooterSession } from '../../../web/blocks.ts';
 import type { ServerRecord } from '../../../ports.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { ErrorBody, NonceHeaders, ServerIdParams, UserContext, type UserContextBody } from '../schemas.ts';
+import { sendAsset } from '../send-asset.ts';
 import { sessionOf } from '../session-of.ts';
 
 const tags = ['HTML'];
@@ -58,9 +59,15 @@ function nonceOf(sessionid: string, where: string): string {
 const sendHtml = (reply: FastifyReply, body: string) =>
   reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').type('text/html; charset=utf-8').send(body);
 
+/** The files the blocks load: GET /ns/<name>, public, no key. */
+const BLOCK_FILES: WebFile[] = ['nextauth.js', 'nextauth.css', 'socket.io.min.js'];
+
 export function htmlRoutes(app: App, ctx: ApiContext): void {
   const { registry, hub, config } = ctx;
-  assetRoutes(app);
+  const assets = webAssets();
+  for (const name of BLOCK_FILES) {
+    app.get(`/ns/${name}`, { config: { public: true } }, async (req, reply) => sendAsset(req, reply, assets[name]));
+  }
 
   /** The session of a block (hub.show: made, given its context, kept alive while it waits). */
   const prepare = (server: ServerRecord, hsid: string, body: UserContextBody | undefined) => {

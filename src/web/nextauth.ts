@@ -1,6 +1,7 @@
 /*
  * nextAuth in the browser: the footer script that brings the login and enrol blocks to life.
- * Served by the NS at /ns/nextauth.js and loaded by the HTML of getHtmlFooter:
+ * Built by `npm run build` into dist/web/nextauth.js (an IIFE for ES2017 browsers, no
+ * dependency), served by the NS at /ns/nextauth.js and loaded by the HTML of getHtmlFooter:
  *
  *   <script src="https://ns.example/ns/nextauth.js?v=…" data-nextauth-footer
  *           data-ns="https://ns.example" data-sessions='[{"srv":…,"hsid":…,"loggedin":false}]'
@@ -25,31 +26,101 @@
  * `window.nextAuth` offers: transport(), connected(), sessions(), watch(srv, hsid, loggedin),
  * provoke(srv?, hsid?), logout(srv?, hsid?), refresh().
  *
- * Plain ES2017, no build step, no dependency, no inline styles (works under a strict CSP).
+ * No inline styles (works under a strict CSP).
  */
-(() => {
-  if (window.nextAuth?.footer) return;
+import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
 
-  var script = document.currentScript || document.querySelector('script[data-nextauth-footer]');
-  var data = script?.dataset || {};
-  var NS = String(data.ns || (script?.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, '');
-  var forcedTransport = data.transport || '';
-  var isPhone = /Android|iPhone|iPad|iPod|Mobile|Windows Phone/i.test(navigator.userAgent) || (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
+/** What the page sees as `window.nextAuth`. */
+export interface NextAuthApi {
+  footer: true;
+  version: number;
+  transport(): string | null;
+  connected(): boolean;
+  sessions(): Array<{ srv: string; hsid: string; loggedin: boolean; canprovoke: boolean; state: UiState }>;
+  /** Watch one more session (loggedin: its state as the page knows it). */
+  watch(srv: string, hsid: string, loggedin?: boolean): void;
+  provoke(srv?: string, hsid?: string): void;
+  logout(srv?: string, hsid?: string): void;
+  /** Fetch fresh blocks now (the countdown does this by itself before a code goes stale). */
+  refresh(): void;
+  /** How many blocks were swapped for fresh ones. */
+  refreshed(): number;
+}
+
+type Io = (uri: string, opts?: Partial<ManagerOptions & SocketOptions>) => Socket;
+/** The page's window, as this script uses it (written out each time: `window.nextAuth` stays in the minified script). */
+type PageWindow = Window & { nextAuth?: NextAuthApi; io?: unknown };
+
+type UiState = 'waiting' | 'scanned' | 'confirm' | 'sending' | 'cancelled' | 'noaccounts' | 'loggedin' | 'error';
+type Timer = ReturnType<typeof setTimeout>;
+
+interface Ui {
+  state: UiState;
+  /** The number to match (confirm). */
+  number?: string;
+  /** An error code (error). */
+  code?: string;
+}
+
+/** A watched session. */
+interface Session {
+  srv: string;
+  hsid: string;
+  loggedin: boolean;
+  canprovoke: boolean;
+  ui: Ui;
+  uiTimer?: Timer | null;
+  blocks: Block[];
+}
+
+/** What the script keeps on a block it wired (`block.nextauth`). */
+interface BlockState {
+  session: Session;
+  kind: string;
+  total: number;
+  expires: number;
+  lead: number;
+  refreshing: boolean;
+  retryAt: number;
+  stale: boolean;
+  timer: ReturnType<typeof setInterval> | null;
+}
+
+type Block = HTMLElement & { nextauth?: BlockState | null };
+
+interface Transport {
+  name: string;
+  connected(): boolean;
+  watch(s: Session): void;
+  provoke(s: Session): void;
+  logout(s: Session): void;
+  reconnectNow(): void;
+}
+
+type Extra = Record<string, unknown>;
+
+function footerScript(): void {
+  const script = (document.currentScript as HTMLScriptElement | null) || document.querySelector<HTMLScriptElement>('script[data-nextauth-footer]');
+  const data: DOMStringMap = script?.dataset || {};
+  const NS = String(data.ns || (script?.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, '');
+  const forcedTransport = data.transport || '';
+  const isPhone = /Android|iPhone|iPad|iPod|Mobile|Windows Phone/i.test(navigator.userAgent) || (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
 
   // ───────────────────────── sessions ─────────────────────────
 
-  /** key "srv hsid" → {srv, hsid, loggedin, canprovoke, ui: {state, number?, code?}, blocks: []} */
-  var sessions = {};
-  var order = [];
-  var unloading = false;
+  /** key "srv hsid" → the session */
+  const sessions: Record<string, Session> = {};
+  const order: Session[] = [];
+  let unloading = false;
+  let transport: Transport | null = null;
 
-  function keyOf(srv, hsid) {
+  function keyOf(srv: string, hsid: string): string {
     return `${srv} ${hsid}`;
   }
 
-  function sessionFor(srv, hsid, loggedin) {
-    var k = keyOf(srv, hsid);
-    var s = sessions[k];
+  function sessionFor(srv: string, hsid: string, loggedin: boolean | undefined): Session {
+    const k = keyOf(srv, hsid);
+    let s = sessions[k];
     if (!s) {
       s = sessions[k] = { srv: srv, hsid: hsid, loggedin: !!loggedin, canprovoke: false, ui: { state: loggedin ? 'loggedin' : 'waiting' }, blocks: [] };
       order.push(s);
@@ -58,29 +129,31 @@
     return s;
   }
 
-  var listed = [];
+  let listed: unknown;
   try {
     listed = JSON.parse(data.sessions || '[]');
   } catch {
     listed = [];
   }
-  listed.forEach((x) => {
-    if (x && typeof x.srv === 'string' && typeof x.hsid === 'string') sessionFor(x.srv, x.hsid, x.loggedin === true);
-  });
+  if (Array.isArray(listed)) {
+    listed.forEach((x: { srv?: unknown; hsid?: unknown; loggedin?: unknown } | null) => {
+      if (x && typeof x.srv === 'string' && typeof x.hsid === 'string') sessionFor(x.srv, x.hsid, x.loggedin === true);
+    });
+  }
 
   // ───────────────────────── blocks ─────────────────────────
 
-  function $(block, selector) {
-    return block.querySelector(selector);
+  function $<E extends HTMLElement = HTMLElement>(block: Element, selector: string): E | null {
+    return block.querySelector<E>(selector);
   }
 
-  function minutes(ms) {
-    var s = Math.max(0, Math.ceil(ms / 1000));
-    var r = s % 60;
+  function minutes(ms: number): string {
+    const s = Math.max(0, Math.ceil(ms / 1000));
+    const r = s % 60;
     return `${Math.floor(s / 60)}:${r < 10 ? '0' : ''}${r}`;
   }
 
-  var TEXT = {
+  const TEXT: Record<'login' | 'enrol', Record<string, string>> = {
     login: {
       waiting: '',
       scanned: 'Code scanned. Confirm on your phone.',
@@ -102,62 +175,72 @@
       stale: 'This code has expired.',
     },
   };
-  var TONE = { loggedin: 'ok', cancelled: 'error', noaccounts: 'error', error: 'error', stale: 'warn', scanned: 'info', confirm: 'info', sending: 'info' };
-  var ERRORS = {
+  const TONE: Record<string, string> = {
+    loggedin: 'ok',
+    cancelled: 'error',
+    noaccounts: 'error',
+    error: 'error',
+    stale: 'warn',
+    scanned: 'info',
+    confirm: 'info',
+    sending: 'info',
+  };
+  const ERRORS: Record<string, string> = {
     RATE_LIMITED: 'Too many logins were sent. Wait a moment and try again.',
     CANNOT_PROVOKE: 'No phone can be asked for this browser yet: scan the code.',
     ACCOUNT_BLOCKED: 'That phone is blocked on this site.',
     NOT_CONNECTED: 'Not connected to the login server. Trying again…',
   };
 
-  function render(block) {
-    var s = block.nextauth?.session;
-    if (!s) return;
-    var b = block.nextauth;
-    var kind = b.kind === 'enrol' ? 'enrol' : 'login';
-    var state = s.loggedin ? 'loggedin' : s.ui.state;
+  function render(block: Block): void {
+    const b = block.nextauth;
+    const s = b?.session;
+    if (!b || !s) return;
+    const kind = b.kind === 'enrol' ? 'enrol' : 'login';
+    let state: UiState | 'stale' = s.loggedin ? 'loggedin' : s.ui.state;
     // A push is about logging in: an enrol block of the same session stays as it is.
     if (kind === 'enrol' && (state === 'confirm' || state === 'sending' || state === 'noaccounts' || state === 'error')) state = 'waiting';
     if (!s.loggedin && b.stale && (state === 'waiting' || state === 'cancelled')) state = 'stale';
     block.setAttribute('data-state', state);
-    var status = $(block, '.nextauth-status');
+    const status = $(block, '.nextauth-status');
     if (status) {
-      var text = state === 'error' ? ERRORS[s.ui.code] || `Something went wrong (${s.ui.code}).` : TEXT[kind][state] || '';
+      const text = state === 'error' ? ERRORS[s.ui.code ?? ''] || `Something went wrong (${s.ui.code}).` : TEXT[kind][state] || '';
       status.textContent = text;
       if (state === 'confirm' && s.ui.number) {
         status.appendChild(document.createTextNode(' Pick this number on your phone:'));
-        var n = document.createElement('span');
+        const n = document.createElement('span');
         n.className = 'nextauth-number';
         n.textContent = s.ui.number;
         status.appendChild(n);
       }
-      if (TONE[state]) status.setAttribute('data-tone', TONE[state]);
+      const tone = TONE[state];
+      if (tone) status.setAttribute('data-tone', tone);
       else status.removeAttribute('data-tone');
     }
-    var body = $(block, '.nextauth-body');
+    const body = $(block, '.nextauth-body');
     if (body) body.hidden = state === 'loggedin';
-    var push = $(block, '.nextauth-push');
+    const push = $<HTMLButtonElement>(block, '.nextauth-push');
     if (push) {
       push.hidden = !(s.canprovoke && !s.loggedin && kind === 'login');
       push.disabled = state === 'sending' || state === 'confirm' || state === 'scanned';
     }
-    var logout = $(block, '.nextauth-logout');
+    const logout = $(block, '.nextauth-logout');
     if (logout) logout.hidden = state !== 'loggedin';
-    var refresh = $(block, '.nextauth-refresh');
+    const refresh = $(block, '.nextauth-refresh');
     if (refresh) refresh.hidden = state !== 'stale';
-    var title = $(block, '.nextauth-title');
+    const title = $(block, '.nextauth-title');
     if (title && kind === 'login' && block.dataset.name) {
       title.textContent = (state === 'loggedin' ? 'Logged in to ' : 'Log in to ') + block.dataset.name;
     }
   }
 
-  function renderSession(s) {
+  function renderSession(s: Session): void {
     s.blocks.forEach(render);
   }
 
-  function setUi(s, state, extra) {
+  function setUi(s: Session, state: UiState, extra?: Partial<Ui> | null): void {
     s.ui = { state: state };
-    if (extra) for (var k in extra) if (Object.hasOwn(extra, k)) s.ui[k] = extra[k];
+    if (extra) Object.assign(s.ui, extra);
     if (s.uiTimer) clearTimeout(s.uiTimer);
     s.uiTimer = null;
     // Passing notices go back to "waiting" after a while.
@@ -169,16 +252,16 @@
     renderSession(s);
   }
 
-  function wire(block) {
-    var srv = block.getAttribute('data-srv');
-    var hsid = block.getAttribute('data-hsid');
+  function wire(block: Block): void {
+    const srv = block.getAttribute('data-srv');
+    const hsid = block.getAttribute('data-hsid');
     if (!srv || !hsid || block.nextauth) return;
-    var s = sessionFor(srv, hsid, block.getAttribute('data-state') === 'loggedin');
+    const s = sessionFor(srv, hsid, block.getAttribute('data-state') === 'loggedin');
     if (block.getAttribute('data-canprovoke') === 'true') s.canprovoke = true;
-    var now = Number(block.getAttribute('data-now')) || Date.now();
-    var expires = Number(block.getAttribute('data-expires')) || 0;
-    var total = expires ? Math.max(1000, expires - now) : 0;
-    var b = (block.nextauth = {
+    const now = Number(block.getAttribute('data-now')) || Date.now();
+    const expires = Number(block.getAttribute('data-expires')) || 0;
+    const total = expires ? Math.max(1000, expires - now) : 0;
+    const b: BlockState = (block.nextauth = {
       session: s,
       kind: block.getAttribute('data-nextauth') || 'login',
       total: total,
@@ -194,21 +277,21 @@
     if (isPhone) block.classList.add('nextauth-mobile');
 
     block.addEventListener('click', (e) => {
-      var t = e.target;
+      const t = e.target;
       if (!(t instanceof Element)) return;
       if (t.closest('.nextauth-push')) provokeSession(s);
       else if (t.closest('.nextauth-logout')) logoutSession(s);
       else if (t.closest('.nextauth-refresh')) refreshBlock(block, true);
       else if (t.closest('.nextauth-showqr')) {
         block.classList.add('nextauth-qr-shown');
-        var qr = $(block, '.nextauth-qr');
+        const qr = $(block, '.nextauth-qr');
         if (qr) {
           qr.setAttribute('tabindex', '-1');
           qr.focus();
         }
       }
     });
-    var linkText = $(block, '.nextauth-linktext');
+    const linkText = $<HTMLInputElement>(block, '.nextauth-linktext');
     if (linkText) {
       linkText.addEventListener('focus', () => {
         linkText.select();
@@ -223,26 +306,26 @@
     render(block);
   }
 
-  function unwire(block) {
-    var b = block.nextauth;
+  function unwire(block: Block): void {
+    const b = block.nextauth;
     if (!b) return;
     if (b.timer) clearInterval(b.timer);
-    var list = b.session.blocks;
-    var i = list.indexOf(block);
+    const list = b.session.blocks;
+    const i = list.indexOf(block);
     if (i >= 0) list.splice(i, 1);
     block.nextauth = null;
   }
 
-  function tick(block) {
-    var b = block.nextauth;
+  function tick(block: Block): void {
+    const b = block.nextauth;
     if (!b?.expires) return;
-    var s = b.session;
-    var left = b.expires - Date.now();
-    var time = $(block, '.nextauth-time');
+    const s = b.session;
+    const left = b.expires - Date.now();
+    const time = $(block, '.nextauth-time');
     if (time) time.textContent = minutes(left);
-    var bar = $(block, '.nextauth-bar > span');
+    const bar = $(block, '.nextauth-bar > span');
     if (bar) bar.style.width = `${Math.max(0, Math.min(100, (left / b.total) * 100)).toFixed(1)}%`;
-    var idle = !s.loggedin && (s.ui.state === 'waiting' || s.ui.state === 'cancelled' || s.ui.state === 'error' || s.ui.state === 'noaccounts');
+    const idle = !s.loggedin && (s.ui.state === 'waiting' || s.ui.state === 'cancelled' || s.ui.state === 'error' || s.ui.state === 'noaccounts');
     if (!idle) return;
     if (left <= b.lead && !b.refreshing && Date.now() >= b.retryAt) refreshBlock(block, false);
     if (left <= 0 && !b.stale) {
@@ -252,9 +335,9 @@
   }
 
   /** The session went back to waiting (cancel): its idle limit starts again, so do the countdowns. */
-  function restartCountdowns(s) {
+  function restartCountdowns(s: Session): void {
     s.blocks.forEach((block) => {
-      var b = block.nextauth;
+      const b = block.nextauth;
       if (b?.expires && b.kind === 'login') b.expires = Date.now() + b.total;
     });
   }
@@ -265,18 +348,18 @@
    * When the page no longer has the block that asked (it changed, e.g. the user logged in), it
    * reloads. One fetch at a time serves every block that asks meanwhile.
    */
-  var refreshing = null;
-  var refreshed = 0;
-  function refreshBlock(block, byUser) {
-    var b = block.nextauth;
+  let refreshing: { asked: Block[] } | null = null;
+  let refreshed = 0;
+  function refreshBlock(block: Block, byUser: boolean): void {
+    const b = block.nextauth;
     if (!b || b.refreshing) return;
     b.refreshing = true;
-    var asked = [block];
+    const asked = [block];
     if (refreshing) {
       refreshing.asked.push(block);
       return;
     }
-    var focused = document.activeElement;
+    const focused = document.activeElement;
     refreshing = { asked: asked };
     fetch(location.href, { credentials: 'same-origin', cache: 'no-store', headers: { 'X-Nextauth-Refresh': '1' } })
       .then((r) => {
@@ -284,16 +367,17 @@
         return r.text();
       })
       .then((html) => {
-        var doc = new DOMParser().parseFromString(html, 'text/html');
-        var fresh = doc.querySelectorAll('.nextauth-block[data-nextauth][data-srv][data-hsid]');
-        var shown = document.querySelectorAll('.nextauth-block[data-nextauth][data-srv][data-hsid]');
-        var missing = false;
-        for (var i = 0; i < shown.length; i++) {
-          var old = shown[i];
-          if (!old.nextauth || !old.parentNode) continue;
-          var match = null;
-          for (var j = 0; j < fresh.length && !match; j++) {
-            var f = fresh[j];
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        const fresh = doc.querySelectorAll<HTMLElement>('.nextauth-block[data-nextauth][data-srv][data-hsid]');
+        const shown = document.querySelectorAll<Block>('.nextauth-block[data-nextauth][data-srv][data-hsid]');
+        let missing = false;
+        for (let i = 0; i < shown.length; i++) {
+          const old = shown[i]!;
+          const parent = old.parentNode;
+          if (!old.nextauth || !parent) continue;
+          let match: HTMLElement | null = null;
+          for (let j = 0; j < fresh.length && !match; j++) {
+            const f = fresh[j]!;
             if (
               f.getAttribute('data-nextauth') === old.getAttribute('data-nextauth') &&
               f.getAttribute('data-srv') === old.getAttribute('data-srv') &&
@@ -305,24 +389,24 @@
             if (asked.indexOf(old) >= 0) missing = true;
             continue;
           }
-          var node = document.importNode(match, true);
+          const node = document.importNode(match, true) as Block;
           if (old.classList.contains('nextauth-qr-shown')) node.classList.add('nextauth-qr-shown');
-          var details = old.querySelector('details[open]');
-          var hadFocus = old.contains(focused);
+          const details = old.querySelector('details[open]');
+          const hadFocus = old.contains(focused);
           unwire(old);
-          old.parentNode.replaceChild(node, old);
+          parent.replaceChild(node, old);
           if (details) {
-            var d = node.querySelector('details');
+            const d = node.querySelector('details');
             if (d) d.open = true;
           }
           wire(node);
           refreshed++;
           if (hadFocus || (byUser && asked.indexOf(old) >= 0)) {
             // Focus stays in the block: on its first visible control.
-            var controls = node.querySelectorAll('.nextauth-push, .nextauth-applink, summary, .nextauth-logout');
-            for (var c = 0; c < controls.length; c++) {
-              if (controls[c].offsetParent !== null) {
-                controls[c].focus();
+            const controls = node.querySelectorAll<HTMLElement>('.nextauth-push, .nextauth-applink, summary, .nextauth-logout');
+            for (let c = 0; c < controls.length; c++) {
+              if (controls[c]!.offsetParent !== null) {
+                controls[c]!.focus();
                 break;
               }
             }
@@ -342,19 +426,19 @@
       });
   }
 
-  function reloadPage() {
+  function reloadPage(): void {
     unloading = true;
     location.reload();
   }
 
   // ───────────────────────── events ─────────────────────────
 
-  function lookup(path) {
-    var target = window;
-    var parts = String(path).split('.');
-    for (var i = 0; i < parts.length; i++) {
+  function lookup(path: string): unknown {
+    let target: unknown = window;
+    const parts = String(path).split('.');
+    for (let i = 0; i < parts.length; i++) {
       if (target == null) return undefined;
-      target = target[parts[i]];
+      target = (target as Record<string, unknown>)[parts[i]!];
     }
     return target;
   }
@@ -363,11 +447,11 @@
    * One notice about a session. `sync` marks what a (re)connect learns of the current state; it
    * counts as a change when it differs from what the page was made with (an event was missed).
    */
-  function onEvent(srv, hsid, event, extra, sync) {
-    var s = sessions[keyOf(srv, hsid)];
+  function onEvent(srv: string, hsid: string, event: string, extra: Extra | null, sync: boolean): void {
+    const s = sessions[keyOf(srv, hsid)];
     if (!s) return;
-    var was = s.loggedin;
-    var changed = false;
+    const was = s.loggedin;
+    let changed = false;
     switch (event) {
       case 'login':
         s.loggedin = true;
@@ -386,7 +470,7 @@
         setUi(s, 'scanned');
         break;
       case 'confirmprovoke':
-        setUi(s, 'confirm', extra?.number ? { number: extra.number } : null);
+        setUi(s, 'confirm', extra?.number ? { number: String(extra.number) } : null);
         break;
       case 'cancel':
         restartCountdowns(s);
@@ -402,9 +486,9 @@
       default:
         break;
     }
-    var detail = { srv: srv, hsid: hsid, event: event, loggedin: s.loggedin, changed: changed, sync: !!sync };
-    if (extra) for (var k in extra) if (Object.hasOwn(extra, k) && !(k in detail)) detail[k] = extra[k];
-    var domEvent;
+    const detail: Extra = { srv: srv, hsid: hsid, event: event, loggedin: s.loggedin, changed: changed, sync: !!sync };
+    if (extra) for (const k in extra) if (Object.hasOwn(extra, k) && !(k in detail)) detail[k] = extra[k];
+    let domEvent: CustomEvent;
     try {
       domEvent = new CustomEvent('nextauth', { detail: detail, cancelable: true });
     } catch {
@@ -413,11 +497,11 @@
     }
     document.dispatchEvent(domEvent);
     if (!changed) return;
-    var callback = data.callback ? lookup(data.callback) : undefined;
+    const callback = data.callback ? lookup(data.callback) : undefined;
     if (typeof callback === 'function') {
       try {
         callback(detail);
-      } catch {
+      } catch (e) {
         if (window.console) console.error('nextAuth callback failed', e);
       }
       return;
@@ -426,7 +510,7 @@
   }
 
   /** A socket.io watch ack `{state, canprovoke}` as the events it stands for. */
-  function onState(s, state, canprovoke) {
+  function onState(s: Session, state: unknown, canprovoke: unknown): void {
     if (canprovoke) onEvent(s.srv, s.hsid, 'canprovoke', null, true);
     if (state === 'authenticated') onEvent(s.srv, s.hsid, 'login', null, true);
     else {
@@ -435,36 +519,36 @@
     }
   }
 
-  function provokeFailed(s, code) {
+  function provokeFailed(s: Session, code: string): void {
     setUi(s, 'error', { code: code });
   }
 
   /** Runs `action` once a transport is connected (at once if it is), or `fail` after 8 s. */
-  var waiting = [];
-  function whenConnected(action, fail) {
+  let waiting: Array<{ action: () => void; timer: Timer | null }> = [];
+  function whenConnected(action: () => void, fail: () => void): void {
     if (transport?.connected()) return action();
-    var item = { action: action, timer: null };
+    const item: { action: () => void; timer: Timer | null } = { action: action, timer: null };
     item.timer = setTimeout(() => {
-      var i = waiting.indexOf(item);
+      const i = waiting.indexOf(item);
       if (i >= 0) waiting.splice(i, 1);
       fail();
     }, 8000);
     waiting.push(item);
   }
-  function connectedNow() {
-    var run = waiting;
+  function connectedNow(): void {
+    const run = waiting;
     waiting = [];
     run.forEach((item) => {
-      clearTimeout(item.timer);
+      if (item.timer) clearTimeout(item.timer);
       item.action();
     });
   }
 
-  function provokeSession(s) {
+  function provokeSession(s: Session): void {
     setUi(s, 'sending');
     whenConnected(
       () => {
-        transport.provoke(s);
+        transport!.provoke(s);
       },
       () => {
         provokeFailed(s, 'NOT_CONNECTED');
@@ -472,10 +556,10 @@
     );
   }
 
-  function logoutSession(s) {
+  function logoutSession(s: Session): void {
     whenConnected(
       () => {
-        transport.logout(s);
+        transport!.logout(s);
       },
       () => {
         provokeFailed(s, 'NOT_CONNECTED');
@@ -485,22 +569,20 @@
 
   // ───────────────────────── transports ─────────────────────────
 
-  var transport = null;
-
-  function backoff(attempt) {
-    var base = Math.min(30000, 1000 * 2 ** attempt);
+  function backoff(attempt: number): number {
+    const base = Math.min(30000, 1000 * 2 ** attempt);
     return base / 2 + Math.random() * (base / 2);
   }
 
   /** The text socket (§5.1): `TYPE HSID SERVERID`, a 4th field with the number on CONFIRMPROVOKE. */
-  function textTransport() {
-    var ws = null;
-    var attempt = 0;
-    var opened = 0;
-    var timer = null;
-    var pending = null; // the session of the last PROVOKE, for an `ERROR <code>` that names none
-    var url = `${NS.replace(/^http/, 'ws')}/ns/websocket`;
-    var self = {
+  function textTransport(): Transport {
+    let ws: WebSocket | null = null;
+    let attempt = 0;
+    let opened = 0;
+    let timer: Timer | null = null;
+    let pending: { s: Session; at: number } | null = null; // the session of the last PROVOKE, for an `ERROR <code>` that names none
+    const url = `${NS.replace(/^http/, 'ws')}/ns/websocket`;
+    const self: Transport = {
       name: 'text',
       connected: () => !!ws && ws.readyState === 1,
       watch: (s) => {
@@ -520,43 +602,44 @@
         open();
       },
     };
-    function send(type, s) {
-      if (self.connected()) ws.send(`${type} ${s.hsid} ${s.srv}`);
+    function send(type: string, s: Session): void {
+      if (self.connected()) ws!.send(`${type} ${s.hsid} ${s.srv}`);
     }
-    function open() {
+    function open(): void {
       timer = null;
+      let socket: WebSocket;
       try {
-        ws = new WebSocket(url);
+        socket = ws = new WebSocket(url);
       } catch {
         return schedule();
       }
-      ws.onopen = () => {
+      socket.onopen = () => {
         attempt = 0;
         order.forEach(self.watch);
         connectedNow();
         if (++opened > 1) reconnected();
       };
-      ws.onmessage = (e) => {
-        var parts = String(e.data).split(' ');
+      socket.onmessage = (e) => {
+        const parts = String(e.data).split(' ');
         if (parts[0] === 'ERROR') {
           if (pending && Date.now() - pending.at < 10000) provokeFailed(pending.s, parts[1] || 'ERROR');
           pending = null;
           return;
         }
         if (parts.length < 3) return;
-        var event = parts[0].toLowerCase();
+        const event = parts[0]!.toLowerCase();
         if (event === 'confirmprovoke' || event === 'noaccounts' || event === 'cancel' || event === 'login') pending = null;
-        var more = event === 'confirmprovoke' && parts[3] ? { number: parts[3] } : null;
+        let more: Extra | null = event === 'confirmprovoke' && parts[3] ? { number: parts[3] } : null;
         if (event === 'transaction' && parts[4]) more = { transaction: { tid: parts[3], outcome: parts[4] } };
-        onEvent(parts[2], parts[1], event, more, false);
+        onEvent(parts[2]!, parts[1]!, event, more, false);
       };
-      ws.onclose = () => {
+      socket.onclose = () => {
         ws = null;
         schedule();
       };
-      ws.onerror = () => {};
+      socket.onerror = () => {};
     }
-    function schedule() {
+    function schedule(): void {
       if (unloading || timer) return;
       timer = setTimeout(open, backoff(attempt++));
     }
@@ -565,39 +648,39 @@
   }
 
   /** socket.io (§5.2), namespace /sessions; calls `fallback` when it cannot connect at all. */
-  function ioTransport(io, fallback) {
-    var u = new URL(NS);
-    var everConnected = false;
-    var connects = 0;
-    var failures = 0;
-    var gaveUp = false;
-    var socket = io(`${u.origin}/sessions`, {
+  function ioTransport(io: Io, fallback: () => void): Transport {
+    const u = new URL(NS);
+    let everConnected = false;
+    let connects = 0;
+    let failures = 0;
+    let gaveUp = false;
+    const socket = io(`${u.origin}/sessions`, {
       path: `${u.pathname.replace(/\/+$/, '')}/socket.io`,
       reconnectionDelay: 1000,
       reconnectionDelayMax: 30000,
       randomizationFactor: 0.5,
       timeout: 10000,
     });
-    function giveUp() {
+    function giveUp(): void {
       if (gaveUp) return;
       gaveUp = true;
       socket.close();
       fallback();
     }
-    var firstTry = setTimeout(() => {
+    const firstTry = setTimeout(() => {
       if (!everConnected) giveUp();
     }, 10000);
-    var self = {
+    const self: Transport = {
       name: 'socket.io',
       connected: () => socket.connected,
       watch: (s) => {
         if (!socket.connected) return;
-        socket.emit('watch', { srv: s.srv, hsid: s.hsid }, (ack) => {
+        socket.emit('watch', { srv: s.srv, hsid: s.hsid }, (ack: { error?: string; state?: string; canprovoke?: boolean } | null) => {
           if (ack && !ack.error) onState(s, ack.state, ack.canprovoke);
         });
       },
       provoke: (s) => {
-        socket.timeout(10000).emit('provoke', { srv: s.srv, hsid: s.hsid }, (err, ack) => {
+        socket.timeout(10000).emit('provoke', { srv: s.srv, hsid: s.hsid }, (err: unknown, ack: { error?: string } | null) => {
           if (err) provokeFailed(s, 'NOT_CONNECTED');
           else if (ack?.error) provokeFailed(s, ack.error);
         });
@@ -620,9 +703,9 @@
     socket.on('connect_error', () => {
       if (!everConnected && ++failures >= 2) giveUp();
     });
-    socket.on('status', (st) => {
+    socket.on('status', (st: { srv?: unknown; hsid?: unknown; event?: unknown; number?: unknown; account?: unknown; state?: unknown; transaction?: unknown } | null) => {
       if (!st || typeof st.srv !== 'string' || typeof st.hsid !== 'string') return;
-      var extra = {};
+      const extra: Extra = {};
       if (st.number) extra.number = String(st.number);
       if (st.account !== undefined) extra.account = st.account;
       if (st.state) extra.state = st.state;
@@ -633,20 +716,21 @@
   }
 
   /** Loads socket.io's client from the NS without taking over a `window.io` the page has. */
-  function loadIo(done) {
-    var previous = window.io;
-    var finished = false;
-    function finish(io) {
+  function loadIo(done: (io: Io | null) => void): void {
+    const page = window as PageWindow;
+    const previous = page.io;
+    let finished = false;
+    function finish(io: Io | null): void {
       if (finished) return;
       finished = true;
-      if (previous !== undefined) window.io = previous;
+      if (previous !== undefined) page.io = previous;
       done(io);
     }
-    var tag = document.createElement('script');
+    const tag = document.createElement('script');
     tag.src = `${NS}/ns/socket.io.min.js`;
     tag.async = true;
     tag.onload = () => {
-      finish(typeof window.io === 'function' && window.io !== previous ? window.io : null);
+      finish(typeof page.io === 'function' && page.io !== previous ? (page.io as Io) : null);
     };
     tag.onerror = () => {
       finish(null);
@@ -661,23 +745,23 @@
    * Back after a lost connection: the NS may have restarted, and a session that was only waiting
    * is not kept across a restart. Fetching the blocks again makes their sessions anew.
    */
-  function reconnected() {
-    var blocks = document.querySelectorAll('.nextauth-block');
-    for (var i = 0; i < blocks.length; i++) {
-      var b = blocks[i].nextauth;
+  function reconnected(): void {
+    const blocks = document.querySelectorAll<Block>('.nextauth-block');
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i]!.nextauth;
       if (b && !b.session.loggedin) {
-        refreshBlock(blocks[i], false);
+        refreshBlock(blocks[i]!, false);
         return; // one fetch refreshes every block
       }
     }
   }
 
-  function startText() {
+  function startText(): void {
     transport = textTransport();
   }
 
-  var started = false;
-  function start() {
+  let started = false;
+  function start(): void {
     if (started) return;
     started = true;
     if (forcedTransport === 'text' || typeof URL !== 'function') return startText();
@@ -689,9 +773,9 @@
 
   // ───────────────────────── start ─────────────────────────
 
-  function init() {
-    var blocks = document.querySelectorAll('.nextauth-block[data-srv][data-hsid]');
-    for (var i = 0; i < blocks.length; i++) wire(blocks[i]);
+  function init(): void {
+    const blocks = document.querySelectorAll<Block>('.nextauth-block[data-srv][data-hsid]');
+    for (let i = 0; i < blocks.length; i++) wire(blocks[i]!);
     if (order.length) start();
   }
 
@@ -705,39 +789,38 @@
     if (transport) transport.reconnectNow();
   });
 
-  function find(srv, hsid) {
+  function find(srv?: string, hsid?: string): Session | undefined {
     if (srv && hsid) return sessions[keyOf(srv, hsid)];
     return order[0];
   }
 
-  window.nextAuth = {
+  (window as PageWindow).nextAuth = {
     footer: true,
     version: 1,
     transport: () => (transport ? transport.name : null),
     connected: () => !!transport && transport.connected(),
     sessions: () => order.map((s) => ({ srv: s.srv, hsid: s.hsid, loggedin: s.loggedin, canprovoke: s.canprovoke, state: s.ui.state })),
-    /** Watch one more session (loggedin: its state as the page knows it). */
     watch: (srv, hsid, loggedin) => {
       sessionFor(srv, hsid, loggedin);
       start();
     },
     provoke: (srv, hsid) => {
-      var s = find(srv, hsid);
+      const s = find(srv, hsid);
       if (s) provokeSession(s);
     },
     logout: (srv, hsid) => {
-      var s = find(srv, hsid);
+      const s = find(srv, hsid);
       if (s) logoutSession(s);
     },
-    /** Fetch fresh blocks now (the countdown does this by itself before a code goes stale). */
     refresh: () => {
-      var blocks = document.querySelectorAll('.nextauth-block');
-      for (var i = 0; i < blocks.length; i++) if (blocks[i].nextauth) refreshBlock(blocks[i], false);
+      const blocks = document.querySelectorAll<Block>('.nextauth-block');
+      for (let i = 0; i < blocks.length; i++) if (blocks[i]!.nextauth) refreshBlock(blocks[i]!, false);
     },
-    /** How many blocks were swapped for fresh ones. */
     refreshed: () => refreshed,
   };
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
-})();
+}
+
+if (!(window as PageWindow).nextAuth?.footer) footerScript();
