@@ -16,19 +16,11 @@
  * It also counts transitions for /metrics (`nextauth_session_transitions_total{state}`, by the
  * top-level state entered): `sum(rate(...))` is transitions per second.
  */
+import type { LogEntry } from '../web/inspect-wire.ts';
 import client from 'prom-client';
 import type { ActorRefLike, InspectionEvent } from 'xstate';
 
-export interface LogEntry {
-  /** ms since epoch (the hub's clock). */
-  at: number;
-  kind: 'event' | 'transition';
-  /** The event's type (for a transition: the event that caused it). */
-  type: string;
-  /** Transitions: the state before (none for the first) and after, as dotted paths (`waiting.open`). */
-  from?: string;
-  to?: string;
-}
+export type { LogEntry };
 
 export interface ActorView {
   id: string;

@@ -23,6 +23,7 @@
  */
 import type { Server, Socket } from 'socket.io';
 import type { AnyStateMachine } from 'xstate';
+import type { ServerRow, SessionRow } from '../web/inspect-wire.ts';
 import { NsError } from '../wire/errors.ts';
 import type { Principal } from '../core/admin/access.ts';
 import type { Registry } from '../core/admin/registry.ts';
@@ -40,24 +41,7 @@ export interface InspectDeps {
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
-export interface SessionRow {
-  id: string;
-  /** Top-level state (`waiting`). */
-  state: string;
-  /** The full state (`waiting.open`). */
-  value: string;
-  age: number;
-  inState: number;
-  account: number | null;
-}
-
-export interface ServerRow {
-  serverid: string;
-  serverName: string;
-  sessions: SessionRow[];
-  /** Sessions not listed (over the cap). */
-  more: number;
-}
+export type { ServerRow, SessionRow };
 
 type Ack = (answer: unknown) => void;
 

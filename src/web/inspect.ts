@@ -9,31 +9,11 @@
 import type { Mermaid } from 'mermaid';
 import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
 
+import type { LogEntry, ServerRow } from './inspect-wire.ts';
+
 declare const mermaid: Mermaid;
 declare const io: (uri: string, opts?: Partial<ManagerOptions & SocketOptions>) => Socket;
 
-// What src/inspect/socket.ts sends.
-interface SessionRow {
-  id: string;
-  state: string;
-  value: string;
-  age: number;
-  inState: number;
-  account: number | null;
-}
-interface ServerRow {
-  serverid: string;
-  serverName: string;
-  sessions: SessionRow[];
-  more: number;
-}
-interface LogEntry {
-  at: number;
-  kind: 'event' | 'transition';
-  type: string;
-  from?: string;
-  to?: string;
-}
 interface Selected {
   id: string;
   serverid: string;

@@ -7,17 +7,8 @@ import { NsError } from '../../wire/errors.ts';
 import { ACCOUNT_COLUMNS, type AccountRecord, type Store, type StoreTx } from '../../ports.ts';
 import { type ListParams, listQuery } from './query.ts';
 
-/** The 2.2 `Account` as REST shows it. */
-export interface AccountView {
-  id: number;
-  description: string;
-  userid?: string;
-  blocked: boolean;
-  clientVersion?: string;
-  created: number;
-  lastlogin?: number;
-  lastprovoke?: number;
-}
+/** The 2.2 `Account` as REST shows it: the record without its keys and second-factor time. */
+export type AccountView = Omit<AccountRecord, 'pk' | 'pkx' | 'lastSecondFactor'>;
 
 export { ACCOUNT_COLUMNS };
 

@@ -8,23 +8,6 @@ import { generateSigningKey } from '../crypto/keys.ts';
 import type { ServerRecord, Store } from '../../ports.ts';
 import { GLOBAL, grantInChange, type Access, type Principal } from './access.ts';
 
-/** The fields a caller may set (createServer / updateServer). */
-export interface ServerInput {
-  serverName?: string;
-  logo?: string;
-  appname?: string;
-  appurl?: string;
-  appandroid?: string;
-  appios?: string;
-  siteurl?: string;
-  wsurl?: string;
-  owner?: number;
-  pinTimeout?: number;
-  pinTransTimeout?: number;
-  pingTime?: number;
-  serverFlags?: string[];
-}
-
 /** The 2.2 `Server` as REST shows it. */
 export interface ServerView extends Omit<ServerInput, 'serverName' | 'logo'> {
   serverid: string;
@@ -41,6 +24,9 @@ export interface ServerView extends Omit<ServerInput, 'serverName' | 'logo'> {
 
 export const SERVER_FLAGS = ['numbermatch'] as const;
 
+/** The fields a caller may set (createServer / updateServer). */
+export type ServerInput = Partial<Pick<ServerRecord, (typeof EDITABLE)[number]>>;
+
 const EDITABLE = [
   'serverName',
   'logo',
@@ -55,7 +41,7 @@ const EDITABLE = [
   'pinTransTimeout',
   'pingTime',
   'serverFlags',
-] as const satisfies ReadonlyArray<keyof ServerInput>;
+] as const satisfies ReadonlyArray<keyof ServerRecord>;
 
 export class Servers {
   constructor(
