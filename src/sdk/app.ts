@@ -23,6 +23,9 @@ import { counterNonce, ENROL_RESULT_NONCE, FIRST_APP_COUNTER, FIRST_NS_COUNTER, 
 import { QrError, type QrCode, parseQr as wireParseQr, parseQrText as wireParseQrText } from '../wire/qr.ts';
 import type { KeyStore, StoredAccount } from './keystore.ts';
 
+/** What the NS sends may carry the relying party's JSON (session info): read it with room to spare. */
+const readMsgpack = (bytes: Uint8Array): unknown => decodeMsgpack(bytes, 64);
+
 export { MemoryKeyStore, type KeyStore, type StoredAccount } from './keystore.ts';
 
 // ───────────────────────────── bytes ─────────────────────────────
@@ -129,7 +132,7 @@ function isMap(value: unknown): value is Record<string, unknown> {
 /** The frame in `bytes`, or undefined when they are not one msgpack map with a string `t`. */
 function decodeFrame(bytes: Uint8Array): Frame | undefined {
   try {
-    const value = decodeMsgpack(bytes);
+    const value = readMsgpack(bytes);
     return isMap(value) && typeof value.t === 'string' ? value : undefined;
   } catch {
     return undefined;
@@ -530,7 +533,7 @@ async function sendHello(
   if (!opened) throw new SdkError('BAD_SERVER_SIGNATURE', 'challenge box does not open');
   let content: unknown;
   try {
-    content = decodeMsgpack(opened);
+    content = readMsgpack(opened);
   } catch {
     throw new SdkError('BAD_FRAME', 'challenge box does not hold msgpack');
   }
@@ -571,7 +574,7 @@ function openEnrolResult(result: Frame & { acc: number }, keys: SessionKeys): En
   if (!opened) throw new SdkError('BAD_FRAME', 'enrol result box is missing or does not open');
   let r: unknown;
   try {
-    r = decodeMsgpack(opened);
+    r = readMsgpack(opened);
   } catch {
     r = undefined;
   }
@@ -769,7 +772,7 @@ export function pushToQr(push: Frame, appUrl: string): QrCode {
 export function openPushPayload(payload: string, boxSecretKey: Uint8Array): Frame {
   let sealed: unknown;
   try {
-    sealed = decodeMsgpack(fromB64(payload));
+    sealed = readMsgpack(fromB64(payload));
   } catch {
     throw new SdkError('BAD_FRAME', 'the push payload is not msgpack');
   }
@@ -777,7 +780,7 @@ export function openPushPayload(payload: string, boxSecretKey: Uint8Array): Fram
   if (!(epk instanceof Uint8Array) || !(nonce instanceof Uint8Array) || !(box instanceof Uint8Array)) throw new SdkError('BAD_FRAME', 'not a push payload');
   const plain = nacl.box.open(box, nonce, epk, boxSecretKey);
   if (!plain) throw new SdkError('BAD_FRAME', 'the push payload does not open with this key');
-  const content = decodeMsgpack(plain);
+  const content = readMsgpack(plain);
   if (typeof content !== 'object' || content === null) throw new SdkError('BAD_FRAME', 'the push payload is not a map');
   return content as Frame;
 }
@@ -796,7 +799,7 @@ export interface TransactionView {
 /** Reads a `transaction` frame; what is shown comes from the signed bytes `tx`, nothing else. */
 export function readTransaction(frame: Frame): TransactionView {
   if (!(frame.tx instanceof Uint8Array)) throw new SdkError('BAD_FRAME', 'not a transaction frame');
-  const fields = decodeMsgpack(frame.tx) as Record<string, unknown>;
+  const fields = readMsgpack(frame.tx) as Record<string, unknown>;
   if (!isMap(fields) || typeof fields.tid !== 'string' || typeof fields.srv !== 'string' || typeof fields.acc !== 'number') {
     throw new SdkError('BAD_FRAME', 'not a transaction');
   }

@@ -24,15 +24,18 @@ function depthOf(value: unknown, limit: number): number {
   return deepest + 1;
 }
 
-/** Decodes one msgpack value within the limits above; MsgpackError otherwise. */
-export function decodeMsgpack(bytes: Uint8Array): unknown {
+/**
+ * Decodes one msgpack value within the limits above (`maxDepth` for what the NS receives; an app
+ * reading the NS's frames, which carry the relying party's own JSON, may allow more); MsgpackError otherwise.
+ */
+export function decodeMsgpack(bytes: Uint8Array, maxDepth = MAX_DEPTH): unknown {
   let value: unknown;
   try {
     value = decode(bytes, { maxStrLength: MAX_FRAME_BYTES, maxBinLength: MAX_FRAME_BYTES, maxArrayLength: 256, maxMapLength: 64, maxExtLength: 0 });
   } catch {
     throw new MsgpackError('not msgpack');
   }
-  if (depthOf(value, MAX_DEPTH) > MAX_DEPTH) throw new MsgpackError(`nested deeper than ${MAX_DEPTH}`);
+  if (depthOf(value, maxDepth) > maxDepth) throw new MsgpackError(`nested deeper than ${maxDepth}`);
   return value;
 }
 
