@@ -18,6 +18,7 @@ import { LowdbStore } from './adapters/lowdb/lowdb-store.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
+import { sendToGateway } from './transports/push-gateway.ts';
 import { createAppSocket } from './transports/app-ws/app-socket.ts';
 import { createBrowserSocket } from './transports/browser-ws/browser-socket.ts';
 import { upgradeRefusal } from './transports/http/reply-error.ts';
@@ -99,6 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock: hub.clock,
     log,
     ...(config.pushGateway ? { gateway: config.pushGateway } : {}),
+    deliver: (url, message) => sendToGateway(url, message, { log }),
   });
   const transactions = new TransactionService({
     registry,
@@ -160,7 +162,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       inspectSocket.close();
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
-      transactions.close();
+      await transactions.close();
       await push.close();
       await http;
       clearTimeout(cut);

@@ -95,6 +95,24 @@ export interface EnrolCodeRecord {
   used?: number;
 }
 
+/** A transaction (createTransaction) and, once answered, its evidence: durable like any other record. */
+export interface TransactionRecord {
+  tid: string;
+  serverid: string;
+  hsid: string;
+  account: number;
+  /** The exact bytes shown and signed, base64. */
+  tx: string;
+  state: 'pending' | 'presented' | 'approved' | 'declined' | 'expired';
+  created: number;
+  /** When it expires unless answered (ms since epoch). */
+  expires: number;
+  /** An approval's evidence: the account's signature (base64url), second factor, time. */
+  signature?: string;
+  sf?: string;
+  at?: number;
+}
+
 /** A session saved so that it survives a restart (`authenticated`, or `loggedOut` with canprovoke). */
 export interface SavedSession {
   /** XState's persisted snapshot of the actor. */
@@ -115,6 +133,7 @@ export interface Records {
   enrolCode: { key: [serverid: string, hsid: string]; value: EnrolCodeRecord };
   globalAttributes: { key: []; value: Attributes };
   session: { key: [key: string]; value: SavedSession };
+  transaction: { key: [tid: string]; value: TransactionRecord };
 }
 export type RecordKind = keyof Records;
 export type KeyOf<K extends RecordKind> = Records[K]['key'];

@@ -8,15 +8,7 @@
 import { encode } from '@msgpack/msgpack';
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
-
-export interface GatewayPush {
-  serverid: string;
-  accountid: number;
-  /** X25519 public key of the account (raw 32 bytes) */
-  pkx: Uint8Array;
-  /** what the phone gets: the `push` frame's content */
-  content: Record<string, unknown>;
-}
+import type { GatewayPush } from '../core/push/push.ts';
 
 /** Encrypts the push content to the account's pkx. */
 export function sealPushPayload(pkx: Uint8Array, content: Record<string, unknown>): string {

@@ -144,4 +144,23 @@ test("refusals: no login (403), another server (404), other bytes, no second fac
   q.connection.close();
 });
 
+test('results and their evidence are durable: after a restart they read the same; one left unanswered reads expired once past its limit', async () => {
+  const p = await loggedIn();
+  const approved = (await create(p.nonce, { amount: '7', description: 'kept' })).body.tid as string;
+  await until(() => p.received.length === 1, 'the transaction on the phone');
+  await answerTransaction(p.connection, p.received[0]!, { signer: p.signer, transcript: p.transcript, approve: true, sf: 'pin' });
+  const open = (await create(p.nonce, { amount: '8' })).body.tid as string;
+  const before = { approved: (await result(approved)).body, open: (await result(open)).body };
+  assert.is(before.approved.tstatus, '1');
+  assert.is(before.open.tstatus, '0');
+  p.connection.close();
+  ns = await ns.restart();
+  const after = (await result(approved)).body;
+  assert.equal(after, before.approved, 'the same result, evidence included');
+  assert.is((await result(open)).body.state, before.open.state, 'not yet past its limit');
+  clock.increment(5 * 60_000);
+  assert.equal([(await result(open)).body.state, (await result(open)).body.tstatus], ['expired', '2']);
+  assert.is((await result(approved, (await ns.api('POST', '/servers/', { body: { serverName: 'X' } })).body.serverid)).status, 404, 'only through its own server');
+});
+
 test.run();

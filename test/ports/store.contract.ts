@@ -62,6 +62,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.is(await store.get('enrolCode', 's', 'h'), undefined);
     assert.is(await store.get('session', 'k'), undefined);
     assert.equal((await store.get('globalAttributes')) ?? {}, {});
+    assert.is(await store.get('transaction', 't'), undefined);
   });
 
   test('put, patch and delete; a change resolves with its result; a restart sees every change that resolved', async () => {
@@ -76,6 +77,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       tx.put('enrolCode', ['s', 'h1'], { serverid: 's', hsid: 'h1', name: 'n', created: 1 });
       tx.put('session', ['s:h1'], { snapshot: { value: 'authenticated' }, since: 5 });
       tx.put('globalAttributes', [], { a: 1 });
+      tx.put('transaction', ['t1'], { tid: 't1', serverid: 's', hsid: 'h1', account: 1, tx: 'AQ==', state: 'pending', created: 1, expires: 2 });
       return 'done';
     });
     assert.is(result, 'done');
@@ -83,6 +85,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       tx.patch('account', ['s', 1], { lastlogin: 9, userid: undefined });
       tx.patch('server', ['s'], { nextAccountId: 2 });
       tx.delete('role', ['r']);
+      tx.patch('transaction', ['t1'], { state: 'approved', signature: 'sig', sf: 'pin', at: 3 });
     });
     for (const s of [store, await reopen()]) {
       assert.equal(await s.get('account', 's', 1), account(1, { lastlogin: 9 }), 'a field given as undefined is removed');
@@ -94,6 +97,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal(await s.get('enrolCode', 's', 'h1'), { serverid: 's', hsid: 'h1', name: 'n', created: 1 });
       assert.equal(await s.get('session', 's:h1'), { snapshot: { value: 'authenticated' }, since: 5 });
       assert.equal(await s.get('globalAttributes'), { a: 1 });
+      assert.equal(await s.get('transaction', 't1'), {
+        tid: 't1',
+        serverid: 's',
+        hsid: 'h1',
+        account: 1,
+        tx: 'AQ==',
+        state: 'approved',
+        created: 1,
+        expires: 2,
+        signature: 'sig',
+        sf: 'pin',
+        at: 3,
+      });
     }
   });
 

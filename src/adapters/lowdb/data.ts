@@ -1,5 +1,16 @@
 /** The shape of the two JSON documents the lowdb store keeps (records by kind and key). */
-import type { AccountRecord, ApiKeyRecord, Attributes, EnrolCodeRecord, PermissionsRecord, RoleRecord, SavedSession, ServerRecord, UserRecord } from '../../ports.ts';
+import type {
+  AccountRecord,
+  ApiKeyRecord,
+  Attributes,
+  EnrolCodeRecord,
+  PermissionsRecord,
+  RoleRecord,
+  SavedSession,
+  ServerRecord,
+  TransactionRecord,
+  UserRecord,
+} from '../../ports.ts';
 
 /** `nextauth.json`: every record but saved sessions. */
 export interface Data {
@@ -17,6 +28,8 @@ export interface Data {
   accounts: Record<string, Record<string, AccountRecord>>;
   /** `${serverid}:${hsid}` → enrol code */
   enrolCodes: Record<string, EnrolCodeRecord>;
+  /** tid → transaction */
+  transactions: Record<string, TransactionRecord>;
 }
 
 /** `sessions.json`: logins that must survive a restart, written on every login, apart from the rest. */
@@ -38,4 +51,5 @@ export const emptyData = (): Data => ({
   users: {},
   accounts: {},
   enrolCodes: {},
+  transactions: {},
 });

@@ -51,6 +51,8 @@ function placeOf<K extends RecordKind>(kind: K, key: KeyOf<K>): { doc: Doc; pare
       return { doc: 'main', parent: [], leaf: 'globalAttributes' };
     case 'session':
       return { doc: 'sessions', parent: ['sessions'], leaf: String(k[0]) };
+    case 'transaction':
+      return { doc: 'main', parent: ['transactions'], leaf: String(k[0]) };
     default:
       throw new Error(`Unknown record kind ${String(kind)}`);
   }
@@ -284,6 +286,6 @@ const ownValue = <V>(obj: Record<string, V> | undefined, key: string): V | undef
 /** Records are frozen from the start (containers are not). */
 function freezeRecords(data: Data): void {
   deepFreeze(data.globalAttributes);
-  for (const kind of ['servers', 'roles', 'apiKeys', 'permissions', 'enrolCodes'] as const) values<object>(data[kind]).forEach(deepFreeze);
+  for (const kind of ['servers', 'roles', 'apiKeys', 'permissions', 'enrolCodes', 'transactions'] as const) values<object>(data[kind]).forEach(deepFreeze);
   for (const kind of ['users', 'accounts'] as const) for (const perServer of values<Record<string, object>>(data[kind])) values(perServer).forEach(deepFreeze);
 }

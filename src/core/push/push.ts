@@ -9,9 +9,18 @@ import { NsError } from '../../wire/errors.ts';
 import type { Limits } from '../../config.ts';
 import type { Registry } from '../admin/registry.ts';
 import type { AccountRecord } from '../../ports.ts';
-import { sendToGateway } from '../../transports/push-gateway.ts';
 import type { Clock } from '../../ports.ts';
 import type { SessionHub } from '../hub.ts';
+
+/** A push for a phone that is not connected, as a push gateway gets it. */
+export interface GatewayPush {
+  serverid: string;
+  accountid: number;
+  /** X25519 public key of the account (raw 32 bytes) */
+  pkx: Uint8Array;
+  /** what the phone gets: the `push` frame's content */
+  content: Record<string, unknown>;
+}
 
 /** A live app connection, as pushes see it. */
 export interface PushTarget {
@@ -26,8 +35,9 @@ export interface PushDeps {
   clock: Pick<Clock, 'now'>;
   /** the NS-wide gateway (a server attribute `pushGateway` overrides it) */
   gateway?: string;
+  /** Hands a push to a gateway (src/transports/push-gateway.ts); without it, pushes to offline phones are undelivered. */
+  deliver?: (gateway: string, push: GatewayPush) => Promise<unknown>;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  onGatewayResult?: (ok: boolean) => void;
 }
 
 const key = (serverid: string, acc: number) => `${serverid}:${acc}`;
@@ -152,15 +162,11 @@ export class PushService {
   private async sendToGateway(serverid: string, acc: number, content: Record<string, unknown>): Promise<void> {
     const [server, account] = await Promise.all([this.deps.registry.servers.get(serverid), this.deps.registry.accounts.get(serverid, acc)]);
     const gateway = typeof server?.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
-    if (!gateway || !account?.pkx) {
+    if (!gateway || !account?.pkx || !this.deps.deliver) {
       this.deps.log.info({ serverid, acc, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
       return;
     }
-    await sendToGateway(
-      gateway,
-      { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content },
-      { log: this.deps.log, ...(this.deps.onGatewayResult ? { onResult: this.deps.onGatewayResult } : {}) },
-    );
+    await this.deps.deliver(gateway, { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content });
   }
 
   /** Waits for background gateway deliveries (on shutdown). */

@@ -50,6 +50,8 @@ interface Entry {
   actor: TransactionActor;
   bytes: Uint8Array;
   endedAt?: number;
+  /** The record's writes, one after the other: resolved once the latest state is durable. */
+  saved: Promise<void>;
 }
 
 export interface TransactionDeps {
@@ -78,15 +80,26 @@ export class TransactionService {
     this.prune();
     const tid = toB64url(randomBytes(16));
     const bytes = encode({ tid, srv: serverid, hsid, acc: account, ...fields });
-    const actor = createActor(transactionMachine, {
-      input: { tid, serverid, hsid, account, limit: this.deps.limit ?? 5 * 60_000 },
-      clock,
-    });
-    const entry: Entry = { actor, bytes };
+    const limit = this.deps.limit ?? 5 * 60_000;
+    const created = clock.now();
+    const { store } = this.deps.registry;
+    // Durable before anyone hears of it: the relying party's tid always names a record.
+    await store.transact((tx) =>
+      tx.put('transaction', [tid], { tid, serverid, hsid, account, tx: Buffer.from(bytes).toString('base64'), state: 'pending', created, expires: created + limit }),
+    );
+    const actor = createActor(transactionMachine, { input: { tid, serverid, hsid, account, limit }, clock });
+    const entry: Entry = { actor, bytes, saved: Promise.resolve() };
     this.entries.set(tid, entry);
     actor.on('notify', ({ outcome }) => hub.announce(serverid, hsid, { tid, outcome }));
+    let current = 'pending';
     actor.subscribe((s) => {
       if (s.status === 'done') entry.endedAt = clock.now();
+      if (s.value === current) return;
+      current = s.value;
+      const fields = { state: s.value, ...(s.context.evidence ?? {}) };
+      entry.saved = entry.saved
+        .then(() => store.transact((tx) => tx.patch('transaction', [tid], fields)))
+        .catch((err: unknown) => this.deps.log.warn({ err, serverid, tid }, 'could not save a transaction'));
     });
     actor.start();
 
@@ -104,11 +117,15 @@ export class TransactionService {
     return context ? { serverid: context.serverid } : undefined;
   }
 
-  /** getTransactionResult (only for the server it belongs to). */
-  result(serverid: string, tid: string): TransactionResult {
+  /**
+   * getTransactionResult (only for the server it belongs to): from the live transaction, or from
+   * its record once it is no longer live (after a restart, or an hour after it ended).
+   */
+  async result(serverid: string, tid: string): Promise<TransactionResult> {
     const entry = this.entries.get(tid);
     const snapshot = entry?.actor.getSnapshot();
-    if (!entry || !snapshot || snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
+    if (!entry || !snapshot) return this.stored(serverid, tid);
+    if (snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
     const state = snapshot.value as TransactionResult['state'];
     const evidence = snapshot.context.evidence;
     return {
@@ -117,6 +134,23 @@ export class TransactionService {
       account: snapshot.context.account,
       tx: Buffer.from(entry.bytes).toString('base64'),
       ...(evidence ? evidence : {}),
+    };
+  }
+
+  /** A transaction that is not live: its record (one left pending past its limit is expired). */
+  private async stored(serverid: string, tid: string): Promise<TransactionResult> {
+    const record = await this.deps.registry.store.get('transaction', tid);
+    if (!record || record.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
+    const open = record.state === 'pending' || record.state === 'presented';
+    const state = open && this.deps.clock.now() >= record.expires ? 'expired' : record.state;
+    return {
+      tstatus: state === 'approved' ? '1' : state === 'declined' || state === 'expired' ? '2' : '0',
+      state,
+      account: record.account,
+      tx: record.tx,
+      ...(record.signature !== undefined ? { signature: record.signature } : {}),
+      ...(record.sf !== undefined ? { sf: record.sf } : {}),
+      ...(record.at !== undefined ? { at: record.at } : {}),
     };
   }
 
@@ -134,7 +168,7 @@ export class TransactionService {
     if (snapshot.status === 'done') throw new NsError('TRANSACTION_CLOSED');
     if (!answer.approve) {
       entry.actor.send({ type: 'decline' });
-      return;
+      return entry.saved;
     }
     // A transaction always needs the second factor (pinTransTimeout never skips it).
     if (answer.sf !== 'pin' && answer.sf !== 'biometric') throw new NsError('SECOND_FACTOR_REQUIRED');
@@ -145,14 +179,18 @@ export class TransactionService {
     const message = Buffer.concat([LABELS.transaction, h2, entry.bytes]);
     if (!answer.sig || !verifyEd25519(Buffer.from(record.pk, 'base64url'), message, answer.sig)) throw new NsError('BAD_SIGNATURE');
     entry.actor.send({ type: 'approve', signature: toB64url(answer.sig), sf: answer.sf, at: this.deps.clock.now() });
+    // The phone hears `result` once the evidence is durable.
+    return entry.saved;
   }
 
-  close(): void {
+  /** Stops the live transactions once their records are written. */
+  async close(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.saved));
     for (const { actor } of this.entries.values()) actor.stop();
     this.entries.clear();
   }
 
-  /** Forgets results an hour after their transaction ended. */
+  /** Forgets live results an hour after their transaction ended (the record stays). */
   private prune(): void {
     const now = this.deps.clock.now();
     for (const [tid, e] of this.entries) if (e.endedAt !== undefined && now - e.endedAt > RESULT_MEMORY_MS) this.entries.delete(tid);
