@@ -1,7 +1,8 @@
 /**
  * The connection machine (PROTOCOL.md §4): one actor per app connection (WebSocket `/ns/sigmai`).
- * It decides what each frame means in each state; the transport (src/transports/app-ws) only
- * reads frames into events and carries out the actions.
+ * It decides what each frame means in each state; the transport (src/transports/app-ws: the
+ * receiver reads frames into events, the channel maps the actions onto the core and the sender)
+ * carries out what it decided.
  *
  * Pure: it imports `xstate` and types from `src/wire/`, nothing else. What it needs from outside
  * comes through `connectionMachine.provide({ actions })` (every action below is a no-op here).
@@ -31,14 +32,16 @@
  * - §4.1 (the order hello → challenge → proof/decline → result, one handshake at a time): a
  *   `proof` or `decline` with no challenge out (idle, helloed), a `hello` while a handshake runs
  *   (helloed, challenged, verifying), and a `proof` or `decline` while a proof is being verified
- *   are refused `BAD_MESSAGE` (the code channel.ts answers today); the handshake goes on.
+ *   are refused `BAD_MESSAGE`; the handshake goes on, and the session a refused hello names
+ *   hears nothing.
  * - §4.2: `logout`, `pong`, `approve` and `reject` travel only on a sealed connection: before
  *   sealing they are refused `BAD_MESSAGE`; once sealed they are handed on, in any sub-state.
  *   NS-initiated frames (`ping`, `push`, `deleted`, `transaction`: `deliver`) go out only on a
  *   sealed connection; before that they are dropped (`drop`, so the sender can go another way).
  * - §4: a frame the transport could not read (text, not a msgpack map, a schema that fails, an
- *   unsupported version) is `malformed`: refused with its code, nothing changes. On a sealed
- *   connection that holds only for an inner map of a sealed frame that opened.
+ *   unsupported version) is `malformed`: refused with its code (and the transport's message),
+ *   nothing changes. On a sealed connection that holds only for an inner map of a sealed frame
+ *   that opened.
  * - §4.2: once sealed, any frame that is not a `sealed` frame opening with the next counter
  *   (`plain`, `unopened`) closes the connection with 1008. Before sealing, a `sealed` frame cannot
  *   open (there are no keys): refused `BAD_MESSAGE`.
@@ -46,8 +49,9 @@
  *   plain frame), then `seal` with that handshake's keys. A later completed handshake only sends
  *   its result (sealed); `context.keys` never changes once set.
  * - §2: a proof that does not arrive within the challenge limit ends the handshake: the session
- *   hears `abandonHandshake` and the app `SESSION_EXPIRED` (§4 names no code for this; it is the
- *   one a late proof hears today); a later proof has no challenge out.
+ *   hears `abandonHandshake` and the app `SESSION_EXPIRED` at once (§4 names no code for this;
+ *   it is the one the session gives a proof that comes after its own limit); a later proof has
+ *   no challenge out.
  * - §4.2 `listen`: on success the connection listens for pushes to that account (`listen`).
  * - The peer going away (`gone`), in any state, ends the machine; so does a 1008 close. An open
  *   handshake of a session is abandoned (`abandonHandshake`: §2, a handshake that ends without a
@@ -106,8 +110,11 @@ export interface ConnectionContext {
   listening: boolean;
 }
 
-/** The phone's answer to a transaction (§4.3), as read from its sealed frame. */
-export type TransactionAnswer = { type: 'approve'; tid: string; sig: Uint8Array; sf: 'pin' | 'biometric' } | { type: 'reject'; tid: string };
+/**
+ * The phone's answer to a transaction (§4.3), as read from its sealed frame. `sf` is what the
+ * frame says: that an approval needs `pin` or `biometric` is core's check (SECOND_FACTOR_REQUIRED).
+ */
+export type TransactionAnswer = { type: 'approve'; tid: string; sig: Uint8Array; sf: 'none' | 'pin' | 'biometric' } | { type: 'reject'; tid: string };
 
 /** Frames the NS sends on its own (not as an answer): only on a sealed connection (§4.2, §4.3). */
 export type DeliveryKind = 'ping' | 'push' | 'deleted' | 'transaction';
@@ -120,8 +127,11 @@ export type ConnectionEvent =
   | { type: 'logout'; hsid: string }
   | { type: 'pong'; n: number }
   | TransactionAnswer
-  /** A frame (or, sealed, an inner map) that could not be read: `BAD_FRAME`, `BAD_MESSAGE`, `UNSUPPORTED_VERSION`. */
-  | { type: 'malformed'; code: ErrorCode }
+  /**
+   * A frame (or, sealed, an inner map) that could not be read: `BAD_FRAME`, `BAD_MESSAGE`,
+   * `UNSUPPORTED_VERSION`; `message` says what was wrong (the error frame carries it).
+   */
+  | { type: 'malformed'; code: ErrorCode; message?: string }
   /** A `{t:"sealed"}` frame that does not open with the next counter (before sealing: there are no keys). */
   | { type: 'unopened' }
   /** After sealing: a message that is not a `sealed` frame (a text frame, bytes that are not msgpack, a plain map). */
@@ -129,8 +139,8 @@ export type ConnectionEvent =
   // ---- answers to this connection's forwards (the session, or core for `listen`) ----
   /** The hello was taken: send the challenge. */
   | { type: 'accepted' }
-  /** The hello or the proof was refused (or the challenge could not be made). */
-  | { type: 'refused'; code: ErrorCode }
+  /** The hello or the proof was refused (or the challenge could not be made); `message`, if any, goes to the app. */
+  | { type: 'refused'; code: ErrorCode; message?: string }
   /** The proof verified: the handshake is completed. */
   | { type: 'confirmed'; account: number }
   // ---- the NS has something for the phone ----
@@ -158,7 +168,14 @@ export const handshakeState = (value: unknown): HandshakeState | null =>
 type Args = { context: ConnectionContext; event: ConnectionEvent };
 const current = ({ context }: Args): Handshake => context.handshake!;
 const refuse = (code: ErrorCode) => ({ type: 'refuse', params: { code } }) as const;
-const refuseWithCode = { type: 'refuse', params: ({ event }: Args) => ({ code: (event as { code: ErrorCode }).code }) } as const;
+/** Refuses with the event's code (and its message, when it has one). */
+const refuseWithCode = {
+  type: 'refuse',
+  params: ({ event }: Args) => {
+    const { code, message } = event as { code: ErrorCode; message?: string };
+    return message === undefined ? { code } : { code, message };
+  },
+} as const;
 const badMessage = { actions: refuse('BAD_MESSAGE') } as const;
 
 /**
@@ -247,8 +264,8 @@ export const connectionMachine = setup({
     seal: (_, _params: { keys: ChannelKeys }) => {},
     /** The connection listens for pushes to this account (§4.2). */
     listen: (_, _params: { serverid: string; account: number }) => {},
-    /** Send `{t:"error", code, message}`. */
-    refuse: (_, _params: { code: ErrorCode }) => {},
+    /** Send `{t:"error", code, message}` (the code's own message when none is given). */
+    refuse: (_, _params: { code: ErrorCode; message?: string }) => {},
     /** Tell the session its handshake with this connection is over (the session's `abandon`). */
     abandonHandshake: (_, _params: Handshake) => {},
     /** Sealed frames handed on to core (§4.2, §4.3); core's answer, if any, is sent by the transport. */

@@ -122,7 +122,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');
-  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, now });
+  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge });
   const browserDeps = { hub, registry, metrics, log, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
   const socketIo = createSocketIo(app.server, browserDeps, config);

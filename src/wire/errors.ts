@@ -61,7 +61,7 @@ export const errors = {
   INTERNAL: { status: 500, app: 'error', level: 'error', message: 'Internal error' },
   STORAGE_UNAVAILABLE: { status: 503, app: 'error', level: 'error', message: 'The store cannot write now; try again later' },
   // App channel (PROTOCOL.md §4)
-  BAD_FRAME: { status: 400, app: 'error', level: 'info', message: 'A frame must be one binary msgpack map' },
+  BAD_FRAME: { status: 400, app: 'error', sealed: 1008, level: 'info', message: 'A frame must be one binary msgpack map' },
   BAD_MESSAGE: { status: 400, app: 'error', level: 'info', message: 'The frame does not fit its schema' },
   UNSUPPORTED_VERSION: { status: 400, app: 'error', level: 'info', message: 'Protocol version not supported' },
   UNKNOWN_SESSION: { status: 404, app: 'error', level: 'info', message: 'No such session' },

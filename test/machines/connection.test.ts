@@ -379,6 +379,20 @@ for (const phase of PHASES) {
   });
 }
 
+test('a message that comes with a malformed frame or a refusal goes with the refusal; without one the code says it all', () => {
+  const c = at('unsealed', 'helloed');
+  c.send({ type: 'malformed', code: 'BAD_MESSAGE', message: 'hello/ea: Expected Uint8Array' });
+  c.send({ type: 'refused', code: 'UNKNOWN_SERVER', message: 'No such server' });
+  assert.equal(c.log, [
+    ['refuse', { code: 'BAD_MESSAGE', message: 'hello/ea: Expected Uint8Array' }],
+    ['refuse', { code: 'UNKNOWN_SERVER', message: 'No such server' }],
+  ]);
+  assert.equal(c.value(), { unsealed: 'idle' });
+  c.clear();
+  c.send({ type: 'malformed', code: 'BAD_FRAME' });
+  assert.equal(c.log, [['refuse', { code: 'BAD_FRAME' }]]);
+});
+
 test('unsealed: logout, pong, approve, reject and a sealed frame are refused BAD_MESSAGE in every state; nothing is handed on', () => {
   for (const target of STATES) {
     const c = at('unsealed', target);

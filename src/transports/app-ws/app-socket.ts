@@ -1,30 +1,39 @@
 /**
  * The app channel transport: WebSocket at /ns/sigmai, binary msgpack frames, 16 KiB at most
- * (a larger frame closes with 1009), WebSocket ping/pong liveness. Each connection gets its own
- * SIGMA-I responder.
+ * (a larger frame closes with 1009: `ws` does it, and the channel hears the close), WebSocket
+ * ping/pong liveness. Each connection gets its own channel (channel.ts), which runs the
+ * connection machine over a receiver and a sender.
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Metrics } from '../http/metrics.ts';
 import { MAX_FRAME_BYTES } from '../../wire/frames.ts';
-import { AppResponder, type ResponderDeps } from './channel.ts';
+import { AppChannel, type ChannelDeps } from './channel.ts';
 import { heartbeat } from '../heartbeat.ts';
 
-export function createAppSocket(deps: Omit<ResponderDeps, 'count'> & { metrics: Metrics }) {
+/** Frame types counted by name in metrics; any other `t` an app sends counts as `other`. */
+const KNOWN_TYPES = new Set(
+  ['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout', 'transaction', 'approve', 'reject'].flatMap((t) => [
+    t,
+    `sealed:${t}`,
+  ]),
+);
+
+export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Metrics }) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
-  const count: ResponderDeps['count'] = {
-    frame: (t, dir) => deps.metrics.appFrames.inc({ t, dir }),
+  const count: ChannelDeps['count'] = {
+    frame: (t, dir) => deps.metrics.appFrames.inc({ t: KNOWN_TYPES.has(t) ? t : 'other', dir }),
     refusal: (code) => deps.metrics.refusals.inc({ code, channel: 'app' }),
   };
   wss.on('connection', (ws: WebSocket) => {
-    const responder = new AppResponder(
+    const channel = new AppChannel(
       {
         send: (bytes) => ws.send(bytes, { binary: true }),
         close: (code, reason) => ws.close(code, reason),
       },
       { ...deps, count },
     );
-    ws.on('message', (data, isBinary) => responder.receive(toBytes(data), isBinary));
-    ws.on('close', () => responder.closedByPeer());
+    ws.on('message', (data, isBinary) => channel.receive(toBytes(data), isBinary));
+    ws.on('close', () => channel.closedByPeer());
     ws.on('error', () => ws.terminate());
   });
   const stopHeartbeat = heartbeat(wss);

@@ -1,39 +1,39 @@
 /**
- * The SIGMA-I responder of one app connection (PROTOCOL.md §4): it turns frames into session
- * events and the machine's answers into frames. It runs one handshake at a time; once a
- * handshake completes, the connection is sealed with that handshake's keys (§4.2) and every
- * later frame, both ways, travels inside `{t:"sealed", box}`.
+ * One app connection (PROTOCOL.md §4): the connection machine (machines/connection.ts) decides,
+ * this file carries out what it decided. The receiver turns each WebSocket message into the
+ * machine's event; the machine's named actions are mapped here, with `.provide()`, onto the core
+ * (the session hub, pushes, transactions, the registry) and onto the sender, the one writer of
+ * the socket. Answers of the core come back as events (`accepted`, `refused`, `confirmed`,
+ * `deliver`).
+ *
+ * What the channel keeps is bookkeeping, not decisions: per handshake, what its steps learned (the
+ * server record, the enrol code, the transcript h2), keyed by the handshake's keys, which the
+ * machine holds; the accounts this connection proved, with the h2 that proved each (a `logout`
+ * and a transaction answer are checked against them by the core's rules); the pings out. Whether
+ * a frame is acceptable now — a handshake running, a challenge out, the connection sealed — is
+ * the machine's state, never a check here.
  */
 import { randomUUID } from 'node:crypto';
-import { NsError, errors, isErrorCode, specOf, type ErrorCode } from '../../wire/errors.ts';
-import { toB64url } from '../../wire/base64url.ts';
-import { ed25519PrivateKey } from '../../core/crypto/keys.ts';
+import { createActor, type ActorRefFrom } from 'xstate';
+import { errors, isErrorCode, NsError, type ErrorCode } from '../../wire/errors.ts';
+import { check, decodeMap, type Frame } from '../../wire/frames.ts';
 import { LABELS } from '../../wire/labels.ts';
-import { counterNonce, FIRST_APP_COUNTER, FIRST_NS_COUNTER } from '../../wire/nonces.ts';
-import { open, seal } from '../../wire/secretbox.ts';
-import type { Registry } from '../../core/admin/registry.ts';
-import type { EnrolCodeRecord, ServerRecord } from '../../ports.ts';
-import type { AppPeer, SessionHub, SessionKey } from '../../core/hub.ts';
-import type { VerifyOutput } from '../../../machines/session.ts';
-import { check, decodeFrame, decodeMap, encodeFrame, PROTOCOL_VERSION, type Frame, type HelloFrame } from '../../wire/frames.ts';
+import { ed25519PrivateKey } from '../../core/crypto/keys.ts';
 import { deriveKeys, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from '../../core/login/handshake.ts';
 import { checkAccountProof, type ProofEvidence } from '../../core/login/verify-proof.ts';
+import type { Registry } from '../../core/admin/registry.ts';
+import type { AppPeer, SessionHub, SessionKey } from '../../core/hub.ts';
 import type { PushService, PushTarget } from '../../core/push/push.ts';
 import type { TransactionService, TransactionTarget } from '../../core/transaction/transactions.ts';
+import type { Clock, EnrolCodeRecord, ServerRecord } from '../../ports.ts';
+import type { VerifyOutput } from '../../../machines/session.ts';
+import { connectionMachine, type ChannelKeys, type ConnectionEvent, type DeliveryKind, type Handshake, type TransactionAnswer } from '../../../machines/connection.ts';
+import { Receiver } from './receiver.ts';
+import { Sender, type Link } from './sender.ts';
 
-const KNOWN_TYPES = new Set(
-  ['hello', 'proof', 'decline', 'sealed', 'challenge', 'result', 'error', 'ping', 'pong', 'push', 'deleted', 'logout', 'transaction', 'approve', 'reject'].flatMap((t) => [
-    t,
-    `sealed:${t}`,
-  ]),
-);
+export type { Link } from './sender.ts';
 
-export interface Link {
-  send(bytes: Uint8Array): void;
-  close(code: number, reason: string): void;
-}
-
-export interface ResponderDeps {
+export interface ChannelDeps {
   hub: SessionHub;
   push: PushService;
   transactions: TransactionService;
@@ -42,181 +42,212 @@ export interface ResponderDeps {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Counts frames and refusals (metrics). */
   count?: { frame(t: string, dir: 'in' | 'out'): void; refusal(code: string): void };
-  now?: () => number;
+  /** The clock of the challenge limit and of `now` (the hub's; tests pass XState's SimulatedClock). */
+  clock: Clock;
+  /** ms a proof may take after its challenge (§2, `limits.challenge`). */
+  challengeLimit: number;
 }
 
-interface Handshake {
-  op: 'login' | 'enrol' | 'listen';
-  session: SessionKey;
-  /** The server as it was when the hello came. */
-  server: ServerRecord;
+/** What one handshake's steps learned, beside the keys the machine holds. */
+interface Notes {
   keys: HandshakeKeys;
-  hello: HelloFrame;
+  /** The server as it was when the hello came. */
+  server?: ServerRecord;
+  /** The enrol code of an `enrol` hello. */
   enrolCode?: EnrolCodeRecord;
-  /** set once the challenge is sent */
+  /** h2, once the challenge is out. */
   h2?: Uint8Array;
-  verifying?: boolean;
 }
 
-interface Channel {
-  kS: Uint8Array;
-  kC: Uint8Array;
-  /** next nonce counter for what the NS sends (starts at 2) */
-  out: number;
-  /** next nonce counter expected from the app (starts at 1) */
-  in: number;
-}
+type ConnectionActor = ActorRefFrom<typeof connectionMachine>;
 
-export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
+const sessionOf = (h: Handshake): SessionKey => ({ serverid: h.serverid, hsid: h.hsid ?? '' });
+/** At most this many pings wait for their pong (an unanswered one is its session's loss, not a leak). */
+const MAX_PINGS = 64;
+
+export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
   readonly id = randomUUID();
-  /** Pings out on this connection: the connection's ping number → the session's. */
-  private readonly pings = new Map<number, { session: SessionKey; n: number }>();
-  private pingCounter = 0;
-  private handshake?: Handshake;
-  private channel?: Channel;
+  readonly #deps: ChannelDeps;
+  readonly #receiver: Receiver;
+  readonly #sender: Sender;
+  readonly #actor: ConnectionActor;
+  readonly #notes = new WeakMap<ChannelKeys, Notes>();
   /** Accounts this connection has proven, per server, with the transcript h2 that proved each. */
-  private readonly proven = new Map<string, Map<number, Uint8Array>>();
-  private closed = false;
+  readonly #proven = new Map<string, Map<number, Uint8Array>>();
+  /** Pings out on this connection: the connection's ping number → the session's. */
+  readonly #pings = new Map<number, { session: SessionKey; n: number }>();
+  #pingCounter = 0;
 
-  constructor(
-    private readonly link: Link,
-    private readonly deps: ResponderDeps,
-  ) {
+  constructor(link: Link, deps: ChannelDeps) {
+    this.#deps = deps;
+    this.#receiver = new Receiver({
+      keysFor: (m1, ea) => {
+        const keys = deriveKeys(m1, ea);
+        if (keys) this.#notes.set(keys, { keys });
+        return keys;
+      },
+      onFrame: (t) => deps.count?.frame(t, 'in'),
+    });
+    this.#sender = new Sender(link, { onFrame: (t) => deps.count?.frame(t, 'out') });
+    this.#actor = createActor(this.#machine(), { input: { challengeLimit: deps.challengeLimit }, clock: deps.clock });
     deps.hub.attach(this);
+    this.#actor.start();
   }
 
-  /** Frames are handled one after the other, each once the one before it is done. */
-  private turn: Promise<void> = Promise.resolve();
+  // ---- the socket --------------------------------------------------------------------------------
 
   /** One WebSocket message. */
   receive(data: Uint8Array, isBinary: boolean): void {
-    this.turn = this.turn.then(() => this.handle(data, isBinary));
-  }
-
-  private async handle(data: Uint8Array, isBinary: boolean): Promise<void> {
-    if (this.closed) return;
+    if (this.#sender.state === 'closed') return;
+    let event: ConnectionEvent;
     try {
-      if (!isBinary) throw new NsError('BAD_FRAME', 'Frames are binary msgpack, not text');
-      const frame = decodeFrame(data);
-      this.count('in', frame.t);
-      if (this.channel) return await this.receiveSealed(frame);
-      await this.dispatch(frame, data);
-    } catch (e) {
-      this.refuse(e);
+      event = this.#receiver.read(data, isBinary);
+    } catch (err) {
+      this.#deps.log.error({ conn: this.id, code: 'INTERNAL', err }, 'app frame could not be read');
+      event = { type: 'malformed', code: 'INTERNAL' };
     }
+    this.#actor.send(event);
   }
 
-  /** The connection closed: abandon a handshake in flight. */
+  /** The socket closed (whoever closed it). */
   closedByPeer(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.deps.hub.detach(this);
-    this.deps.push.drop(this);
+    this.#sender.closed();
+    this.#actor.send({ type: 'gone' });
   }
 
-  private async receiveSealed(frame: Frame): Promise<void> {
-    const channel = this.channel!;
-    const { box } = check('sealed', frame);
-    const plain = open(box, counterNonce(channel.in), channel.kC);
-    if (!plain) {
-      // A replayed, dropped or reordered frame: the channel is no longer trustworthy.
-      this.deps.log[errors.BAD_BOX.level]({ conn: this.id, code: 'BAD_BOX' }, 'sealed frame did not open; closing');
-      this.deps.count?.refusal('BAD_BOX');
-      this.closedByPeer();
-      this.link.close(specOf('BAD_BOX').sealed ?? 1008, 'BAD_BOX');
-      return;
-    }
-    channel.in++;
-    const inner = decodeFrame(plain);
-    this.count('in', `sealed:${inner.t}`);
-    await this.dispatch(inner, plain);
+  // ---- answers of the core (AppPeer, PushTarget, TransactionTarget) ------------------------------
+
+  /** AppPeer: the session took the hello. */
+  accepted(_session: SessionKey): void {
+    this.#actor.send({ type: 'accepted' });
   }
 
-  private dispatch(frame: Frame, bytes: Uint8Array): void | Promise<void> {
-    switch (frame.t) {
-      case 'hello':
-        return this.onHello(frame, bytes);
-      case 'proof':
-        return this.onProof(frame);
-      case 'decline':
-        return this.onDecline(frame);
-      case 'logout':
-        return this.onLogout(frame);
-      case 'pong':
-        return this.onPong(frame);
-      case 'approve':
-      case 'reject':
-        return this.onTransactionAnswer(frame);
-      default:
-        throw new NsError('BAD_MESSAGE', `Unknown frame type "${String(frame.t).slice(0, 32)}"`);
-    }
+  /** AppPeer: the session said no (to the hello or the proof). */
+  refused(code: string): void {
+    this.#actor.send({ type: 'refused', code: isErrorCode(code) ? code : 'INTERNAL' });
   }
 
-  private async onHello(frame: Frame, m1: Uint8Array): Promise<void> {
-    if (frame.v !== PROTOCOL_VERSION) throw new NsError('UNSUPPORTED_VERSION', `Version ${String(frame.v)} is not supported; use ${PROTOCOL_VERSION}`);
-    const hello = check('hello', frame);
-    if (this.handshake) throw new NsError('BAD_MESSAGE', 'A handshake is already running on this connection');
-    if (hello.op === 'listen' ? hello.hsid !== undefined : hello.hsid === undefined) {
-      throw new NsError('BAD_MESSAGE', `hello: hsid is ${hello.op === 'listen' ? 'not taken' : 'required'} for op "${hello.op}"`);
-    }
-    const serverid = toB64url(hello.srv);
-    const server = await this.deps.registry.servers.get(serverid);
-    if (!server) throw new NsError('UNKNOWN_SERVER');
-    if (hello.op === 'listen') return this.onListenHello(hello, m1, server);
-    if (!hello.hsid) return;
-    const session = { serverid, hsid: toB64url(hello.hsid) };
-    const enrolCode = hello.op === 'enrol' ? await this.deps.registry.enrolment.usable(serverid, session.hsid, this.now()) : undefined;
-    const keys = deriveKeys(m1, hello.ea);
-    if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
-    this.handshake = { op: hello.op, session, server, keys, hello, ...(enrolCode ? { enrolCode } : {}) };
-    this.deps.hub.hello(this, serverid, session.hsid, hello.op); // answers through accepted / refused
+  /** AppPeer: the proof verified (and the login is on disk). */
+  confirmed(_session: SessionKey, output: VerifyOutput): void {
+    this.#actor.send({ type: 'confirmed', account: output.account });
   }
 
-  /** A `listen` hello runs without a session: the challenge goes out at once. */
-  private onListenHello(hello: HelloFrame, m1: Uint8Array, server: ServerRecord): void {
-    const keys = deriveKeys(m1, hello.ea);
-    if (!keys) throw new NsError('BAD_MESSAGE', 'hello: ea gives an all-zero key agreement');
-    const hs: Handshake = { op: 'listen', session: { serverid: server.serverid, hsid: '' }, server, keys, hello };
-    this.handshake = hs;
-    this.sendChallenge(hs);
+  /** AppPeer: ping the phone of a continuous session (it answers `pong` with the connection's number). */
+  ping(session: SessionKey, n: number): void {
+    const m = ++this.#pingCounter;
+    this.#pings.set(m, { session, n });
+    if (this.#pings.size > MAX_PINGS) this.#pings.delete(this.#pings.keys().next().value!);
+    this.#deliver('ping', { t: 'ping', n: m });
   }
 
-  /** A listen proof: check the account's signature, then push frames may come on this connection. */
-  private async onListenProof(hs: Handshake, box: Uint8Array): Promise<void> {
-    this.handshake = undefined;
-    const plain = openProof(hs.keys, box);
-    if (!plain) throw new NsError('BAD_BOX');
-    const body = check('loginProof', decodeMapAsMessage(plain));
-    const account = await checkAccountProof(this.deps.registry, hs.session.serverid, body, LABELS.listen, hs.h2!);
-    this.prove(hs.session.serverid, account.id, hs.h2!);
-    this.deps.push.listen(hs.session.serverid, account.id, this);
-    this.deps.log.info({ conn: this.id, serverid: hs.session.serverid, acc: account.id }, 'listening for pushes');
-    this.sendBytes(encodeFrame({ t: 'result', ok: true, acc: account.id }), 'result');
-    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: FIRST_NS_COUNTER, in: FIRST_APP_COUNTER };
+  /** TransactionTarget: show a transaction to the phone. */
+  transaction(content: Record<string, unknown>): void {
+    this.#deliver('transaction', content);
   }
 
-  /** AppPeer: the session took the hello; send the challenge. */
-  accepted(session: SessionKey): void {
-    const hs = this.handshake;
-    if (!hs || hs.session.hsid !== session.hsid || hs.session.serverid !== session.serverid) return;
+  /** PushTarget: a push for a session of an account this connection listens for. */
+  push(content: Record<string, unknown>): void {
+    this.#deliver('push', content);
+  }
+
+  /** PushTarget: an account this connection proved was blocked or deleted. */
+  deleted(_serverid: string, acc: number): void {
+    this.#deliver('deleted', { t: 'deleted', acc });
+  }
+
+  #deliver(kind: DeliveryKind, frame: Record<string, unknown>): void {
+    this.#actor.send({ type: 'deliver', kind, frame });
+  }
+
+  // ---- the machine's actions ---------------------------------------------------------------------
+
+  /** The connection machine with every action mapped; none throws into the machine. */
+  #machine() {
+    const { hub, push, log } = this.#deps;
+    const safe =
+      <P>(name: string, fn: (params: P) => void) =>
+      (_: unknown, params: P): void => {
+        try {
+          fn(params);
+        } catch (err) {
+          log.error({ conn: this.id, code: 'INTERNAL', err }, `app channel action ${name} failed`);
+        }
+      };
+    return connectionMachine.provide({
+      actions: {
+        forwardHello: safe('forwardHello', (h: Handshake) => void this.#forwardHello(h)),
+        sendChallenge: safe('sendChallenge', (h: Handshake) => {
+          try {
+            this.#sendChallenge(h);
+          } catch (e) {
+            // The machine hears it after this transition: it refuses and gives the session back.
+            this.#actor.send(this.#refusal(e));
+          }
+        }),
+        forwardProof: safe('forwardProof', ({ handshake, box }: { handshake: Handshake; box: Uint8Array }) => this.#forwardProof(handshake, box)),
+        forwardDecline: safe('forwardDecline', ({ handshake, report }: { handshake: Handshake; report: boolean }) => hub.decline(this, sessionOf(handshake), report)),
+        // The hub has no call for one handshake's end but the decline (the session goes back to
+        // waiting, browsers hear CANCEL); if the session ended it already, its refusal to us
+        // arrives when nothing waits for one.
+        abandonHandshake: safe('abandonHandshake', (h: Handshake) => hub.decline(this, sessionOf(h))),
+        sendResult: safe('sendResult', ({ handshake, account }: { handshake: Handshake; account: number }) => this.#sendResult(handshake, account)),
+        seal: safe('seal', ({ keys }: { keys: ChannelKeys }) => {
+          this.#receiver.seal(keys.kC);
+          this.#sender.seal(keys.kS);
+        }),
+        listen: safe('listen', ({ serverid, account }: { serverid: string; account: number }) => {
+          push.listen(serverid, account, this);
+          log.info({ conn: this.id, serverid, acc: account }, 'listening for pushes');
+        }),
+        refuse: safe('refuse', ({ code, message }: { code: ErrorCode; message?: string }) => this.#refuse(code, message)),
+        forwardLogout: safe('forwardLogout', ({ hsid }: { hsid: string }) => void this.#answering(this.#logout(hsid))),
+        forwardPong: safe('forwardPong', ({ n }: { n: number }) => this.#pong(n)),
+        forwardAnswer: safe('forwardAnswer', (answer: TransactionAnswer) => void this.#answering(this.#transactionAnswer(answer))),
+        send: safe('send', ({ frame }: { kind: DeliveryKind; frame: Record<string, unknown> }) => this.#sender.send(frame as Frame)),
+        // Not sealed yet: the frame does not go out (a ping's number just waits unanswered).
+        drop: () => {},
+        close: safe('close', ({ code, reason }: { code: number; reason: string }) => {
+          const level = isErrorCode(reason) ? errors[reason].level : 'warn';
+          log[level]({ conn: this.id, code: reason }, `app connection closed ${code}: the frame is not a sealed frame opening with the next counter`);
+          this.#deps.count?.refusal(reason);
+          this.#sender.close(code, reason);
+        }),
+        release: safe('release', () => {
+          hub.detach(this);
+          push.drop(this);
+        }),
+      },
+    });
+  }
+
+  /** §4.1 step 1, the NS side: the server (and enrol code) the hello names, then its session. */
+  async #forwardHello(h: Handshake): Promise<void> {
+    const { registry, hub, clock } = this.#deps;
+    const notes = this.#notesOf(h);
     try {
-      this.sendChallenge(hs);
+      const server = await registry.servers.get(h.serverid);
+      if (!server) throw new NsError('UNKNOWN_SERVER');
+      notes.server = server;
+      // A listen hello has no session: the server is all there is to check.
+      if (h.op === 'listen') return this.#actor.send({ type: 'accepted' });
+      if (h.op === 'enrol') notes.enrolCode = await registry.enrolment.usable(h.serverid, h.hsid, clock.now());
+      // The socket went away meanwhile: no session hears of this hello.
+      if (this.#actor.getSnapshot().status !== 'active') return;
+      hub.hello(this, h.serverid, h.hsid, h.op); // answers through accepted / refused
     } catch (e) {
-      // Never throw into the machine: answer the app, and give the session back once the
-      // machine has finished the transition that called us.
-      this.handshake = undefined;
-      this.refuse(e);
-      queueMicrotask(() => this.deps.hub.decline(this, session));
+      this.#actor.send(this.#refusal(e));
     }
   }
 
-  private sendChallenge(hs: Handshake): void {
-    const { session } = hs;
-    const { registry, hub } = this.deps;
-    const { server } = hs;
-    const status =
-      hs.op === 'listen' ? { userContext: null, number: undefined } : { ...hub.status(session.serverid, session.hsid), number: hub.pushNumber(session.serverid, session.hsid) };
-    const sessioninfo = status.userContext?.sessioninfo;
+  /** §4.1 steps 2–3: the challenge, its box sealed with this handshake's kS. */
+  #sendChallenge(h: Handshake): void {
+    const { hub, registry, clock } = this.#deps;
+    const notes = this.#notesOf(h);
+    const server = notes.server;
+    if (!server) throw new NsError('UNKNOWN_SERVER');
+    const status = h.op === 'listen' ? undefined : hub.status(h.serverid, h.hsid);
+    const number = h.op === 'listen' ? undefined : hub.pushNumber(h.serverid, h.hsid);
+    const sessioninfo = status?.userContext?.sessioninfo;
     const info: Record<string, unknown> = {
       name: server.serverName,
       pinTimeout: server.pinTimeout,
@@ -227,167 +258,135 @@ export class AppResponder implements AppPeer, PushTarget, TransactionTarget {
       },
     };
     if (server.logo) info.logo = server.logo;
-    if (status.userContext?.announceinfo) info.announce = status.userContext.announceinfo;
-    if (status.number !== undefined) info.number = status.number;
-    if (hs.op === 'listen') {
-      info.session = {};
-    }
-    const code = hs.enrolCode;
+    if (status?.userContext?.announceinfo) info.announce = status.userContext.announceinfo;
+    if (number !== undefined) info.number = number;
+    const code = notes.enrolCode;
     if (code) {
       info.enrol = { name: code.name, ...(code.userid !== undefined ? { userid: code.userid } : {}) };
-      registry.enrolment.markScanned(code, this.now());
+      registry.enrolment.markScanned(code, clock.now());
     }
-    const { m2, h2 } = makeChallenge(hs.keys, hs.hello.srv, ed25519PrivateKey(server), info);
-    hs.h2 = h2;
-    this.sendBytes(m2, 'challenge');
+    const { m2, h2 } = makeChallenge(notes.keys, Buffer.from(h.serverid, 'base64url'), ed25519PrivateKey(server), info);
+    notes.h2 = h2;
+    this.#sender.sendEncoded(m2, 'challenge');
   }
 
-  private onProof(frame: Frame): void | Promise<void> {
-    const { box } = check('proof', frame);
-    const hs = this.handshake;
-    if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge is waiting for a proof on this connection');
-    if (hs.op === 'listen') return this.onListenProof(hs, box);
-    const plain = openProof(hs.keys, box);
-    if (!plain) return this.deps.hub.fail(this, hs.session, 'BAD_BOX');
+  /** §4.1 step 5, the NS side: a login or enrol proof goes to its session; a listen proof is checked here. */
+  #forwardProof(h: Handshake, box: Uint8Array): void {
+    const notes = this.#notesOf(h);
+    const plain = openProof(notes.keys, box);
+    if (h.op === 'listen') return void this.#listenProof(h.serverid, notes, plain);
+    const { hub, log } = this.#deps;
+    const session = sessionOf(h);
+    if (!plain) return hub.fail(this, session, 'BAD_BOX');
     let evidence: ProofEvidence;
     try {
       const body = decodeMap(plain);
-      evidence = hs.op === 'login' ? { op: 'login', body: check('loginProof', body), h2: hs.h2 } : { op: 'enrol', body: check('enrolProof', body), h2: hs.h2 };
+      evidence = h.op === 'login' ? { op: 'login', body: check('loginProof', body), h2: notes.h2! } : { op: 'enrol', body: check('enrolProof', body), h2: notes.h2! };
     } catch (e) {
-      this.deps.log.info({ conn: this.id, code: 'BAD_MESSAGE' }, `proof refused: ${(e as Error).message}`);
-      return this.deps.hub.fail(this, hs.session, 'BAD_MESSAGE');
+      log.info({ conn: this.id, code: 'BAD_MESSAGE' }, `proof refused: ${(e as Error).message}`);
+      return hub.fail(this, session, 'BAD_MESSAGE');
     }
-    hs.verifying = true;
-    this.deps.hub.proof(this, hs.session, evidence as unknown as Record<string, unknown>);
+    hub.proof(this, session, evidence as unknown as Record<string, unknown>); // answers through confirmed / refused
   }
 
-  private onDecline(frame: Frame): void {
-    const { report } = check('decline', frame);
-    const hs = this.handshake;
-    if (!hs?.h2 || hs.verifying) throw new NsError('BAD_MESSAGE', 'No challenge to decline on this connection');
-    this.handshake = undefined;
-    if (hs.op !== 'listen') this.deps.hub.decline(this, hs.session, report === true);
+  /** A listen proof: the account's signature over "nextauth/listen" || h2 (§4.2). */
+  async #listenProof(serverid: string, notes: Notes, plain: Uint8Array | undefined): Promise<void> {
+    try {
+      if (!plain) throw new NsError('BAD_BOX');
+      const body = check('loginProof', decodeMapAsMessage(plain));
+      const account = await checkAccountProof(this.#deps.registry, serverid, body, LABELS.listen, notes.h2!);
+      this.#actor.send({ type: 'confirmed', account: account.id });
+    } catch (e) {
+      this.#actor.send(this.#refusal(e));
+    }
   }
 
-  /** AppPeer: ping the phone for a continuous session (sealed; the phone answers `pong`). */
-  ping(session: SessionKey, n: number): void {
-    if (!this.channel) return;
-    const m = ++this.pingCounter;
-    this.pings.set(m, { session, n });
-    // Keep only the recent pings: an unanswered one is the session's loss, not a leak.
-    if (this.pings.size > 64) this.pings.delete(this.pings.keys().next().value!);
-    this.sendBytes(encodeFrame({ t: 'ping', n: m }), 'ping');
-  }
-
-  private onPong(frame: Frame): void {
-    const { n } = check('pong', frame);
-    const ping = this.pings.get(n);
-    if (!ping) throw new NsError('BAD_MESSAGE', `No ping ${n} is waiting for a pong`);
-    this.pings.delete(n);
-    this.deps.hub.pong(this, ping.session, ping.n);
-  }
-
-  private prove(serverid: string, acc: number, h2: Uint8Array): void {
-    let accounts = this.proven.get(serverid);
-    if (!accounts) this.proven.set(serverid, (accounts = new Map()));
-    accounts.set(acc, h2);
-  }
-
-  /** TransactionTarget: show a transaction to the phone. */
-  transaction(content: Record<string, unknown>): void {
-    if (this.channel) this.sendBytes(encodeFrame(content), 'transaction');
-  }
-
-  private async onTransactionAnswer(frame: Frame): Promise<void> {
-    if (!this.channel) throw new NsError('BAD_MESSAGE', 'Transactions are answered only on a sealed channel');
-    const answer = frame.t === 'approve' ? check('approve', frame) : check('reject', frame);
-    const tx = this.deps.transactions.find(answer.tid);
-    const proven = tx ? this.proven.get(tx.serverid) : undefined;
-    if (!tx || !proven) throw new NsError('UNKNOWN_TRANSACTION');
-    await this.deps.transactions.answer(
-      tx.serverid,
-      proven,
-      answer.t === 'approve' ? { tid: answer.tid, approve: true, sig: answer.sig, sf: answer.sf } : { tid: answer.tid, approve: false },
-    );
-    this.sendBytes(encodeFrame({ t: 'result', ok: true, tid: answer.tid }), 'result');
-  }
-
-  /** PushTarget: a push for a session of an account this connection listens for. */
-  push(content: Record<string, unknown>): void {
-    if (this.channel) this.sendBytes(encodeFrame(content), 'push');
-  }
-
-  /** PushTarget: an account this connection proved was blocked or deleted. */
-  deleted(_serverid: string, acc: number): void {
-    if (this.channel) this.sendBytes(encodeFrame({ t: 'deleted', acc }), 'deleted');
-  }
-
-  /** AppPeer: the proof verified; send the result (and seal the connection after the first). */
-  confirmed(session: SessionKey, output: VerifyOutput): void {
-    const hs = this.handshake;
-    if (!hs) return;
-    this.handshake = undefined;
-    const { server } = hs;
-    this.prove(session.serverid, output.account, hs.h2!);
-    this.deps.push.proved(session.serverid, output.account, this);
-    const result: Record<string, unknown> = { t: 'result', ok: true, acc: output.account };
-    if (hs.op === 'enrol') {
-      result.box = sealEnrolResult(hs.keys, {
-        acc: output.account,
+  /** §4.1 step 6: `{t:"result", ok:true, acc, box?}`; the connection has now proven the account. */
+  #sendResult(h: Handshake, account: number): void {
+    const notes = this.#notesOf(h);
+    let accounts = this.#proven.get(h.serverid);
+    if (!accounts) this.#proven.set(h.serverid, (accounts = new Map()));
+    accounts.set(account, notes.h2!);
+    this.#deps.push.proved(h.serverid, account, this);
+    const result: Frame = { t: 'result', ok: true, acc: account };
+    const server = notes.server;
+    if (h.op === 'enrol' && server) {
+      result.box = sealEnrolResult(notes.keys, {
+        acc: account,
         name: server.serverName,
         ...(server.logo ? { logo: server.logo } : {}),
         pinTimeout: server.pinTimeout,
         pingTime: server.pingTime,
       });
     }
-    this.deps.log.info({ conn: this.id, serverid: session.serverid, acc: output.account, op: hs.op }, `${hs.op} ok`);
-    this.sendBytes(encodeFrame(result), 'result');
-    this.channel ??= { kS: hs.keys.kS, kC: hs.keys.kC, out: FIRST_NS_COUNTER, in: FIRST_APP_COUNTER };
+    this.#deps.log.info({ conn: this.id, serverid: h.serverid, acc: account, op: h.op }, `${h.op} ok`);
+    this.#sender.send(result);
   }
 
-  /** AppPeer: the session said no (hello or proof). */
-  refused(code: string): void {
-    this.handshake = undefined;
-    this.refuse(new NsError(isErrorCode(code) ? code : 'INTERNAL'));
-  }
-
-  private async onLogout(frame: Frame): Promise<void> {
-    const { hsid } = check('logout', frame);
-    if (!this.channel) throw new NsError('BAD_MESSAGE', 'logout travels only on a sealed channel');
-    const id = toB64url(hsid);
-    for (const [serverid, accounts] of this.proven) {
-      const status = this.deps.hub.status(serverid, id);
+  /** `{t:"logout", hsid}`: a session logged in by an account this connection proved. */
+  async #logout(hsid: string): Promise<void> {
+    const { hub } = this.#deps;
+    for (const [serverid, accounts] of this.#proven) {
+      const status = hub.status(serverid, hsid);
       if (status.account !== null && accounts.has(status.account)) {
-        await this.deps.hub.logout(serverid, id);
+        await hub.logout(serverid, hsid);
         return;
       }
     }
     throw new NsError('UNKNOWN_SESSION', 'No session logged in by this connection has that hsid');
   }
 
-  private refuse(e: unknown): void {
-    const error = e instanceof NsError ? e : new NsError('INTERNAL');
-    const code: ErrorCode = error.code;
-    // At the code's level; a failure that is no refusal of ours comes with its stack.
-    this.deps.log[errors[code].level]({ conn: this.id, code, ...(e instanceof NsError ? {} : { err: e }) }, `app refused: ${error.message}`);
-    this.deps.count?.refusal(code);
-    this.sendBytes(encodeFrame({ t: 'error', code, message: error.message || errors[code].message }), 'error');
+  /** `{t:"pong", n}`: the answer to the connection's ping n, handed to its session. */
+  #pong(n: number): void {
+    const ping = this.#pings.get(n);
+    if (!ping) return this.#refuse('BAD_MESSAGE', `No ping ${n} is waiting for a pong`);
+    this.#pings.delete(n);
+    this.#deps.hub.pong(this, ping.session, ping.n);
   }
 
-  private sendBytes(bytes: Uint8Array, t: string): void {
-    if (this.closed) return;
-    this.count('out', t);
-    if (!this.channel) return this.link.send(bytes);
-    const box = seal(bytes, counterNonce(this.channel.out++), this.channel.kS);
-    this.link.send(encodeFrame({ t: 'sealed', box }));
+  /** `approve` / `reject` (§4.3), answered `{t:"result", ok:true, tid}` or an error. */
+  async #transactionAnswer(answer: TransactionAnswer): Promise<void> {
+    const { transactions } = this.#deps;
+    const tx = transactions.find(answer.tid);
+    const proven = tx ? this.#proven.get(tx.serverid) : undefined;
+    if (!tx || !proven) throw new NsError('UNKNOWN_TRANSACTION');
+    await transactions.answer(
+      tx.serverid,
+      proven,
+      answer.type === 'approve' ? { tid: answer.tid, approve: true, sig: answer.sig, sf: answer.sf } : { tid: answer.tid, approve: false },
+    );
+    this.#sender.send({ t: 'result', ok: true, tid: answer.tid });
   }
 
-  private count(dir: 'in' | 'out', t: string): void {
-    this.deps.count?.frame(KNOWN_TYPES.has(t) ? t : 'other', dir);
+  /** Runs a forwarded frame's core call; a refusal of the core is answered as an error frame. */
+  async #answering(work: Promise<void>): Promise<void> {
+    try {
+      await work;
+    } catch (e) {
+      const error = e instanceof NsError ? e : undefined;
+      if (!error) this.#deps.log.error({ conn: this.id, code: 'INTERNAL', err: e }, 'app frame failed');
+      this.#refuse(error?.code ?? 'INTERNAL', error?.message);
+    }
   }
 
-  private now(): number {
-    return (this.deps.now ?? Date.now)();
+  /** `{t:"error", code, message}` (sealed once the connection is), logged at the code's level and counted. */
+  #refuse(code: ErrorCode, message: string = errors[code].message): void {
+    this.#deps.log[errors[code].level]({ conn: this.id, code }, `app refused: ${message}`);
+    this.#deps.count?.refusal(code);
+    this.#sender.send({ t: 'error', code, message });
+  }
+
+  /** A failed step as the machine's `refused` (an error that is no refusal of ours is logged with its stack). */
+  #refusal(e: unknown): ConnectionEvent {
+    if (e instanceof NsError) return { type: 'refused', code: e.code, message: e.message };
+    this.#deps.log.error({ conn: this.id, code: 'INTERNAL', err: e }, 'app handshake step failed');
+    return { type: 'refused', code: 'INTERNAL' };
+  }
+
+  #notesOf(h: Handshake): Notes {
+    const notes = this.#notes.get(h.keys);
+    if (!notes) throw new NsError('INTERNAL', 'A handshake without keys of this connection');
+    return notes;
   }
 }
 

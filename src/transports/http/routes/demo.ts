@@ -139,7 +139,6 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
 
   // The demo's routes in a context of their own: HTML forms post urlencoded bodies, which the
   // REST API does not take, so only this context reads them (as text, unused).
-  // biome-ignore lint/nursery/noMisusedPromises: fastify takes an async plugin
   await app.register(async (demo) => {
     demo.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     for (const name of FILES) demo.get(`/demo/${name}`, pub, async (req, reply) => sendAsset(req, reply, assets[name]));
