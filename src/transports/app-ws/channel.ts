@@ -65,7 +65,11 @@ const sessionOf = (h: Handshake): SessionKey => ({ serverid: h.serverid, hsid: h
 /** At most this many pings wait for their pong (an unanswered one is its session's loss, not a leak). */
 const MAX_PINGS = 64;
 
+/** The channel of each connection actor: the machine's actions find their channel through `self`. */
+const channels = new WeakMap<object, AppChannel>();
+
 export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
+  static #provided: ReturnType<typeof AppChannel.build> | undefined;
   readonly id = randomUUID();
   readonly #deps: ChannelDeps;
   readonly #receiver: Receiver;
@@ -89,7 +93,8 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
       onFrame: (t) => deps.count?.frame(t, 'in'),
     });
     this.#sender = new Sender(link, { onFrame: (t) => deps.count?.frame(t, 'out') });
-    this.#actor = createActor(this.#machine(), { input: { challengeLimit: deps.challengeLimit }, clock: deps.clock });
+    this.#actor = createActor((AppChannel.#provided ??= AppChannel.build()), { input: { challengeLimit: deps.challengeLimit }, clock: deps.clock });
+    channels.set(this.#actor, this);
     deps.hub.attach(this);
     this.#actor.start();
   }
@@ -161,60 +166,65 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
 
   // ---- the machine's actions ---------------------------------------------------------------------
 
-  /** The connection machine with every action mapped; none throws into the machine. */
-  #machine() {
-    const { hub, push, log } = this.#deps;
+  /**
+   * The connection machine with every action mapped onto the channel of the actor that runs it;
+   * none throws into the machine. Provided once for all connections (a `provide()` per connection
+   * would build the machine again each time).
+   */
+  static build() {
     const safe =
-      <P>(name: string, fn: (params: P) => void) =>
-      (_: unknown, params: P): void => {
+      <P>(name: string, fn: (ch: AppChannel, params: P) => void) =>
+      ({ self }: { self: object }, params: P): void => {
+        const ch = channels.get(self);
+        if (!ch) return;
         try {
-          fn(params);
+          fn(ch, params);
         } catch (err) {
-          log.error({ conn: this.id, code: 'INTERNAL', err }, `app channel action ${name} failed`);
+          ch.#deps.log.error({ conn: ch.id, code: 'INTERNAL', err }, `app channel action ${name} failed`);
         }
       };
     return connectionMachine.provide({
       actions: {
-        forwardHello: safe('forwardHello', (h: Handshake) => void this.#forwardHello(h)),
-        sendChallenge: safe('sendChallenge', (h: Handshake) => {
+        forwardHello: safe('forwardHello', (ch, h: Handshake) => void ch.#forwardHello(h)),
+        sendChallenge: safe('sendChallenge', (ch, h: Handshake) => {
           try {
-            this.#sendChallenge(h);
+            ch.#sendChallenge(h);
           } catch (e) {
             // The machine hears it after this transition: it refuses and gives the session back.
-            this.#actor.send(this.#refusal(e));
+            ch.#actor.send(ch.#refusal(e));
           }
         }),
-        forwardProof: safe('forwardProof', ({ handshake, box }: { handshake: Handshake; box: Uint8Array }) => this.#forwardProof(handshake, box)),
-        forwardDecline: safe('forwardDecline', ({ handshake, report }: { handshake: Handshake; report: boolean }) => hub.decline(this, sessionOf(handshake), report)),
+        forwardProof: safe('forwardProof', (ch, { handshake, box }: { handshake: Handshake; box: Uint8Array }) => ch.#forwardProof(handshake, box)),
+        forwardDecline: safe('forwardDecline', (ch, { handshake, report }: { handshake: Handshake; report: boolean }) => ch.#deps.hub.decline(ch, sessionOf(handshake), report)),
         // The hub has no call for one handshake's end but the decline (the session goes back to
         // waiting, browsers hear CANCEL); if the session ended it already, its refusal to us
         // arrives when nothing waits for one.
-        abandonHandshake: safe('abandonHandshake', (h: Handshake) => hub.decline(this, sessionOf(h))),
-        sendResult: safe('sendResult', ({ handshake, account }: { handshake: Handshake; account: number }) => this.#sendResult(handshake, account)),
-        seal: safe('seal', ({ keys }: { keys: ChannelKeys }) => {
-          this.#receiver.seal(keys.kC);
-          this.#sender.seal(keys.kS);
+        abandonHandshake: safe('abandonHandshake', (ch, h: Handshake) => ch.#deps.hub.decline(ch, sessionOf(h))),
+        sendResult: safe('sendResult', (ch, { handshake, account }: { handshake: Handshake; account: number }) => ch.#sendResult(handshake, account)),
+        seal: safe('seal', (ch, { keys }: { keys: ChannelKeys }) => {
+          ch.#receiver.seal(keys.kC);
+          ch.#sender.seal(keys.kS);
         }),
-        listen: safe('listen', ({ serverid, account }: { serverid: string; account: number }) => {
-          push.listen(serverid, account, this);
-          log.info({ conn: this.id, serverid, acc: account }, 'listening for pushes');
+        listen: safe('listen', (ch, { serverid, account }: { serverid: string; account: number }) => {
+          ch.#deps.push.listen(serverid, account, ch);
+          ch.#deps.log.info({ conn: ch.id, serverid, acc: account }, 'listening for pushes');
         }),
-        refuse: safe('refuse', ({ code, message }: { code: ErrorCode; message?: string }) => this.#refuse(code, message)),
-        forwardLogout: safe('forwardLogout', ({ hsid }: { hsid: string }) => void this.#answering(this.#logout(hsid))),
-        forwardPong: safe('forwardPong', ({ n }: { n: number }) => this.#pong(n)),
-        forwardAnswer: safe('forwardAnswer', (answer: TransactionAnswer) => void this.#answering(this.#transactionAnswer(answer))),
-        send: safe('send', ({ frame }: { kind: DeliveryKind; frame: Record<string, unknown> }) => this.#sender.send(frame as Frame)),
+        refuse: safe('refuse', (ch, { code, message }: { code: ErrorCode; message?: string }) => ch.#refuse(code, message)),
+        forwardLogout: safe('forwardLogout', (ch, { hsid }: { hsid: string }) => void ch.#answering(ch.#logout(hsid))),
+        forwardPong: safe('forwardPong', (ch, { n }: { n: number }) => ch.#pong(n)),
+        forwardAnswer: safe('forwardAnswer', (ch, answer: TransactionAnswer) => void ch.#answering(ch.#transactionAnswer(answer))),
+        send: safe('send', (ch, { frame }: { kind: DeliveryKind; frame: Record<string, unknown> }) => ch.#sender.send(frame as Frame)),
         // Not sealed yet: the frame does not go out (a ping's number just waits unanswered).
         drop: () => {},
-        close: safe('close', ({ code, reason }: { code: number; reason: string }) => {
+        close: safe('close', (ch, { code, reason }: { code: number; reason: string }) => {
           const level = isErrorCode(reason) ? errors[reason].level : 'warn';
-          log[level]({ conn: this.id, code: reason }, `app connection closed ${code}: the frame is not a sealed frame opening with the next counter`);
-          this.#deps.count?.refusal(reason);
-          this.#sender.close(code, reason);
+          ch.#deps.log[level]({ conn: ch.id, code: reason }, `app connection closed ${code}: the frame is not a sealed frame opening with the next counter`);
+          ch.#deps.count?.refusal(reason);
+          ch.#sender.close(code, reason);
         }),
-        release: safe('release', () => {
-          hub.detach(this);
-          push.drop(this);
+        release: safe('release', (ch) => {
+          ch.#deps.hub.detach(ch);
+          ch.#deps.push.drop(ch);
         }),
       },
     });
