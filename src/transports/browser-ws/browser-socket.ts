@@ -2,8 +2,9 @@
  * The nextAuth-compatible browser socket (PROTOCOL.md §5.1): text frames `TYPE HSID SERVERID`
  * at /ns/websocket. A connection may watch many sessions (up to a limit).
  */
+import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { NsError } from '../../wire/errors.ts';
+import { errors, isErrorCode, NsError } from '../../wire/errors.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { Registry } from '../../core/admin/registry.ts';
 import type { SessionHub, SessionUpdate } from '../../core/hub.ts';
@@ -17,19 +18,27 @@ export interface BrowserDeps {
   hub: SessionHub;
   registry: Registry;
   metrics: Metrics;
-  log: { info(obj: object, msg: string): void };
+  /** Refusals are logged at their code's level (src/wire/errors.ts). */
+  log: Record<'info' | 'warn' | 'error', (obj: object, msg: string) => void>;
   /** PROVOKE, as REST provokeLogin (undefined until pushes are offered). */
   provoke?: (serverid: string, hsid: string) => Promise<void>;
 }
 
+/** One log line per refusal on a browser channel, at the level the error table gives its code. */
+export function logRefusal(log: BrowserDeps['log'], fields: { channel: string; code: string; source: string | undefined }): void {
+  log[isErrorCode(fields.code) ? errors[fields.code].level : 'error'](fields, `${fields.channel} refused: ${fields.code}`);
+}
+
 export function createBrowserSocket(deps: BrowserDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
-  wss.on('connection', (ws: WebSocket) => {
+  wss.on('connection', (ws: WebSocket, req?: IncomingMessage) => {
+    const source = req?.socket.remoteAddress;
     const watches = new Map<string, () => void>();
     const send = (type: string, hsid: string, serverid: string, ...extra: Array<string | undefined>) =>
       ws.send([type, hsid, serverid, ...extra.filter((x) => x !== undefined)].join(' '));
     const refuse = (code: string) => {
       deps.metrics.refusals.inc({ code, channel: 'browser' });
+      logRefusal(deps.log, { channel: 'browser', code, source });
       ws.send(`ERROR ${code}`);
     };
     // Frames are handled one after the other, each once the one before it is done.

@@ -8,7 +8,7 @@ import { Server } from 'socket.io';
 import { NsError } from '../../wire/errors.ts';
 import type { SessionUpdate } from '../../core/hub.ts';
 import { checkSessionRef } from '../../core/session-ref.ts';
-import { MAX_WATCHES_PER_SOCKET, type BrowserDeps } from '../browser-ws/browser-socket.ts';
+import { logRefusal, MAX_WATCHES_PER_SOCKET, type BrowserDeps } from '../browser-ws/browser-socket.ts';
 
 type Ack = (answer: unknown) => void;
 interface Ref {
@@ -39,6 +39,7 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
         } catch (e) {
           const code = e instanceof NsError ? e.code : 'INTERNAL';
           deps.metrics.refusals.inc({ code, channel: 'socket.io' });
+          logRefusal(deps.log, { channel: 'socket.io', code, source: socket.handshake.address });
           reply({ error: code });
         }
       });
