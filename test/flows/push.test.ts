@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { SimulatedClock } from 'xstate';
 import { fromB64url, openPushPayload, pushToQr, type ChallengeInfo, type Consent, type Frame } from '../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
+import { codeOf, getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 
 let ns: TestServer;
 let clock: SimulatedClock;
@@ -36,11 +36,6 @@ test.after(async () => {
   gateway.close();
 });
 
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => 'ok',
-    (e: { code?: string }) => e.code ?? String(e),
-  );
 const appUrl = () => `${ns.url.replace('http', 'ws')}/ns/sigmai`;
 const newServer = async (body: Record<string, unknown> = {}) => (await ns.api('POST', '/servers/', { body: { serverName: 'Push', ...body } })).body.serverid as string;
 /** Let 10 s pass, so the next push to an account is allowed. */

@@ -11,7 +11,7 @@ import { SimulatedClock } from 'xstate';
 import nacl from 'tweetnacl';
 import { AppConnection, naclSigner, type StoredAccount } from '../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { getSession, newNonce, newPhone, qr, tamperingSocket, TextBrowser, until } from '../helpers/peers.ts';
+import { codeOf, getSession, newNonce, newPhone, qr, tamperingSocket, TextBrowser, until } from '../helpers/peers.ts';
 
 let ns: TestServer;
 let clock: SimulatedClock;
@@ -27,11 +27,6 @@ test.before(async () => {
 });
 test.after(() => ns.stop(true));
 
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => 'ok',
-    (e: { code?: string }) => e.code ?? String(e),
-  );
 const accounts = () => ns.registry.store.countAccounts(srv);
 
 async function enrolled(server = srv) {

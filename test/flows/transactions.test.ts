@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { SimulatedClock } from 'xstate';
 import { answerTransaction, fromB64url, naclSigner, readTransaction, type Frame } from '../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
+import { codeOf, getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 
 let ns: TestServer;
 let clock: SimulatedClock;
@@ -22,12 +22,6 @@ test.before(async () => {
   srv = (await ns.api('POST', '/servers/', { body: { serverName: 'Bank' } })).body.serverid;
 });
 test.after(() => ns.stop(true));
-
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => 'ok',
-    (e: { code?: string }) => e.code ?? String(e),
-  );
 
 /** A phone logged in to a fresh session of `server`, with the frames it receives. */
 async function loggedIn(server = srv) {

@@ -60,6 +60,13 @@ export async function getSession(ns: TestServer, serverid: string, nonce: string
 }
 
 /** Resolves when `check` holds, polling (for effects that land asynchronously). */
+/** 'ok' when `p` resolves, else the code of its error (what the SDK or the NS refused with). */
+export const codeOf = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
+
 export async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {

@@ -13,7 +13,7 @@ import { SimulatedClock } from 'xstate';
 import nacl from 'tweetnacl';
 import type { AppConnection, Frame } from '../../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../../helpers/ns.ts';
-import { getSession, newNonce, newPhone, qr, tamperingSocket, TextBrowser, until } from '../../helpers/peers.ts';
+import { codeOf, getSession, newNonce, newPhone, qr, tamperingSocket, TextBrowser, until } from '../../helpers/peers.ts';
 
 let ns: TestServer;
 let clock: SimulatedClock;
@@ -28,12 +28,6 @@ test.before(async () => {
   appUrl = `${ns.url.replace('http', 'ws')}/ns/sigmai`;
 });
 test.after(() => ns.stop(true));
-
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => 'ok',
-    (e: { code?: string }) => e.code ?? String(e),
-  );
 
 /** A phone with an enrolled account (its other options as given). */
 async function enrolledPhone(opts: Parameters<typeof newPhone>[0] = {}) {
