@@ -15,6 +15,8 @@ import { Registry } from './core/admin/registry.ts';
 import { SessionHub } from './core/hub.ts';
 import type { Clock } from './ports.ts';
 import { LowdbStore } from './adapters/lowdb/lowdb-store.ts';
+import { MemoryBus } from './adapters/memory/bus.ts';
+import { MemorySessions } from './adapters/memory/sessions.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
@@ -83,17 +85,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const now = () => (options.clock ?? { now: Date.now }).now();
   // The live inspector (/inspect): every session actor's inspection events.
   const inspector = new Inspector({ now, registry: metrics.registry });
-  const hub = new SessionHub({
+  // One process: sessions, deadlines and the bus in memory (DESIGN.md: Redis in a cluster).
+  const sessions = new MemorySessions();
+  const bus = new MemoryBus();
+  const hub: SessionHub = new SessionHub({
     limits: config.limits,
+    sessions,
+    bus,
     verifyProof: createProofVerifier(registry, now),
     account: (serverid, id) => registry.accounts.get(serverid, id),
     saved: store,
     log,
     onMute: (serverid, accounts) => push.mute(serverid, accounts),
-    inspect: (e) => inspector.observe(e),
+    inspect: (applied) => inspector.applied(applied),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const push = new PushService({
+  const push: PushService = new PushService({
     registry,
     hub,
     limits: config.limits,
@@ -108,13 +115,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     push,
     clock: hub.clock,
     log,
-    loginConnection: (serverid, hsid) => {
-      const peer = hub.loginPeer(serverid, hsid);
-      return peer?.transaction ? { transaction: (content) => peer.transaction!(content) } : undefined;
-    },
   });
   registry.accounts.events.on('revoked', (serverid, id, reason) => {
-    hub.revoke(serverid, id, reason === 'deleted');
+    hub.revoke(serverid, id, reason === 'deleted').catch((err: unknown) => log.warn({ err, serverid, acc: id }, 'sessions of a revoked account not logged out'));
     push.revoke(serverid, id);
   });
 
@@ -127,7 +130,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const browserSocket = createBrowserSocket(browserDeps);
   const socketIo = createSocketIo(app.server, browserDeps, config);
   registerInspectPage(app);
-  const inspectSocket = createInspectSocket(socketIo.io, { registry, hub, inspector, now, log });
+  const inspectSocket = createInspectSocket(socketIo.io, { registry, inspector, now, log });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -162,6 +165,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       inspectSocket.close();
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
+      await Promise.all([sessions.close(), bus.close()]);
       await transactions.close();
       await push.close();
       await http;

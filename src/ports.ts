@@ -244,6 +244,12 @@ export interface StoredSession {
   snapshot: Json;
   /** When the session entered its current state (ms since epoch). */
   since: number;
+  /**
+   * The session's deadlines as it expects them (name → at). A deadline is acted on only when it
+   * is still here with the same `at`, so one claimed just before it was cancelled or moved
+   * (another process, a retry) does nothing.
+   */
+  timers?: Record<string, number>;
 }
 
 /** A session's value with the version a compare-and-set write must name. */
@@ -292,6 +298,14 @@ export interface Sessions {
   claimDue(now: number, limit?: number): Promise<Deadline[]>;
   /** When the earliest deadline is due, if there is one (to sleep until then). */
   nextDue(): Promise<number | undefined>;
+  /**
+   * Sets of session keys by name (an index: the sessions of an account, so blocking it finds
+   * them without a walk). Adding what is there, or removing what is not, changes nothing.
+   */
+  addMember(set: string, key: string): Promise<void>;
+  removeMember(set: string, key: string): Promise<void>;
+  /** The keys in the set (none: an empty array), in no set order. */
+  members(set: string): Promise<string[]>;
   close(): Promise<void>;
 }
 

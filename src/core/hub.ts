@@ -1,33 +1,54 @@
 /**
- * The actor hub: finds or makes the session actor of (serverid, hsid), stops and forgets it when
- * it ends, routes the machine's answers to app connections (peers), and fans its `notify`
- * events out to the browsers watching that session.
+ * The session hub: applies every event of a session with the session machine's pure transition
+ * (DESIGN.md, "the one idea"), and carries out what the machine asked for.
  *
- * Browser subscriptions are kept by session key, not by actor: a browser that watches a session
- * whose actor expires keeps watching, and hears the next actor of that key.
+ * An event for the session (serverid, hsid) reads its snapshot from the Sessions port, computes
+ * the next snapshot and its actions (`MachineStepper`), writes the snapshot back with
+ * compare-and-set (another process came first: read again and redo), and only then runs the
+ * actions:
+ * - a delayed `raise` (every `after` of the machine) is a deadline of the Sessions port, and
+ *   `cancel` cancels it; whichever process claims a due deadline applies its event here, and
+ *   only while the session still expects it (its `timers`);
+ * - `emit notify` goes to the session's browsers through the Bus (`session:<key>`), on every
+ *   process that has one watching;
+ * - `accept`, `refuse`, `confirm`, `ping` go to the app connection (`peer`): called directly when
+ *   it is on this process, else through the Bus (`peer:<id>`) to the process holding it;
+ * - the invoked `verifyProof` runs here; its result comes back as the machine's done / error
+ *   event, applied the same way.
+ * A session that must survive a restart (logged in, or logged out with an account to push to)
+ * is also written through to the Store before its actions run, so a phone hears "logged in"
+ * only once that is on disk.
+ *
+ * So a session at rest costs its snapshot in the Sessions port and its deadline: no actor, timer
+ * or closure. Events of one session are applied one at a time in this process (a queue per key),
+ * and compare-and-set orders them between processes.
  */
-import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import type { Clock, SavedSession, Store } from '../ports.ts';
+import { randomUUID } from 'node:crypto';
+import type { Bus, Clock, Deadline, Json, Sessions, SavedSession, Store, StoredSession } from '../ports.ts';
 import {
+  failureCode,
   sessionMachine,
   stateName,
   type Notice,
   type Op,
   type ProofPayload,
+  type SessionContext,
+  type SessionEvent,
   type SessionLimits,
   type SessionState,
   type UserContext,
   type VerifyInput,
   type VerifyOutput,
 } from '../../machines/session.ts';
+import { MachineStepper } from './machine-stepper.ts';
 
-export type SessionActor = ActorRefFrom<typeof sessionMachine>;
+type Snapshot = ReturnType<typeof sessionMachine.resolveState>;
 
 /** An app connection, as the hub sees it (implemented by the app channel). */
 export interface AppPeer {
   readonly id: string;
-  /** The hello for `session` was taken: send the challenge. */
-  accepted(session: SessionKey): void;
+  /** The hello for `session` was taken: send the challenge, which shows the phone `shown`. */
+  accepted(session: SessionKey, shown: Shown): void;
   refused(code: string): void;
   /** The proof verified and the session is logged in. */
   confirmed(session: SessionKey, output: VerifyOutput): void;
@@ -35,6 +56,12 @@ export interface AppPeer {
   ping(session: SessionKey, n: number): void;
   /** Show a transaction to the phone (a connection that can). */
   transaction?(content: Record<string, unknown>): void;
+}
+
+/** What the challenge shows the phone: the relying party's context, the number to match. */
+export interface Shown {
+  userContext: UserContext | null;
+  number?: string;
 }
 
 export interface SessionKey {
@@ -66,330 +93,540 @@ export interface SessionStatus {
 
 export type Listener = (update: SessionUpdate) => void;
 
+/** One applied event, as the live inspector hears it (types and states only, never a payload). */
+export interface AppliedEvent {
+  key: string;
+  serverid: string;
+  /** The event's type. */
+  type: string;
+  /** The state value before it (undefined: the session was made by it). */
+  before: unknown;
+  /** XState's microsteps of it (a failed proof: challenged → failing → waiting). */
+  microsteps: Array<{ event: string; value: unknown; reenters: boolean }>;
+  value: unknown;
+  account: number | null;
+  /** When the session entered its state. */
+  since: number;
+  /** The session ended (expired): it is gone. */
+  ended: boolean;
+  /** The session was made by this event (its first microstep is `xstate.init`). */
+  created: boolean;
+}
+
 export interface HubOptions {
   limits: SessionLimits;
+  sessions: Sessions;
+  bus: Bus;
   /** Where sessions that must survive a restart are saved (none: nothing survives). */
   saved?: Store;
-  /** Checks a proof (see machines/session.ts); the protocol layer provides it. */
+  /** Checks a proof (see machines/session.ts); core/login provides it. */
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
   /** The account as the store has it now (a session restored for one that is gone or blocked ends at once). */
   account: (serverid: string, account: number) => Promise<{ blocked: boolean } | undefined>;
   /** The user declined a push and reported it. */
   onMute?: (serverid: string, accounts: number[]) => void;
-  /** XState's inspection events of every session actor (the live inspector). */
-  inspect?: (event: InspectionEvent) => void;
+  /**
+   * With other processes on the same Sessions: look for due deadlines at least this often (ms),
+   * since a process only wakes by itself for the deadlines it added. None: one process.
+   */
+  pollMs?: number;
+  /** Every event the hub applied (the live inspector). */
+  inspect?: (applied: AppliedEvent) => void;
   clock?: Clock;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
-interface Entry {
-  actor: SessionActor;
-  /** When the actor entered its current state. */
-  since: number;
-  state: SessionState;
-  /** The full state value (JSON); `since` restarts when it changes (waiting.locked → waiting.open too). */
-  value: string;
-  /** The last save (or removal) of this session: true once on disk, false if it failed. */
-  saved: Promise<boolean>;
-  /** The limit timer of a restored state (XState does not keep timers across a restart). */
-  resumeTimer?: unknown;
-  /** The app connection in the session's handshake (its context's `peer`), indexed in `byPeer`. */
-  peer: string | null;
+/** How a hub call went. */
+interface Applied {
+  /** `missing`: no such session; `expired`: it ended a while ago; `ignored`: the event changed nothing. */
+  outcome: 'applied' | 'ignored' | 'missing' | 'expired';
+  stored?: StoredSession;
+  /** The session's write-through to the Store (false: it failed). */
+  saved: boolean;
+}
+
+/** What the stored snapshot holds: XState's state value and context (JSON). */
+interface StoredState {
+  value: Json;
+  context: SessionContext;
 }
 
 const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
+const splitKey = (key: string): SessionKey => {
+  const i = key.lastIndexOf(':');
+  return { serverid: key.slice(0, i), hsid: key.slice(i + 1) };
+};
+const accountSet = (serverid: string, account: number) => `account:${serverid}:${account}`;
+/** The set that holds an app connection's presence (the process it is on) while it is open. */
+const presenceOf = (peer: string) => `peer:${peer}`;
+/** Sessions a connection is known to have said hello to (for `detach`), the oldest forgotten first. */
+const MAX_PEER_KEYS = 64;
 /** How long an expired session is remembered, so a late scan hears SESSION_EXPIRED. */
 const EXPIRED_MEMORY_MS = 3600_000;
+/** The deadline that forgets an expired session, and the one a restored session expires by. */
+const FORGET = 'forget';
+const EXPIRE = 'expire';
+/** Retries of one event when other processes keep writing the session first. */
+const MAX_RETRIES = 50;
+/** Deadlines claimed per round. */
+const CLAIM_BATCH = 1000;
+/**
+ * The timer of each state's own limit (XState's ids of the machine's `after` delays), for
+ * `expires`. A locked wait ends after its lock and then an idle limit.
+ */
+const LIMIT_TIMERS: Partial<Record<SessionState, string[]>> = {
+  waiting: ['xstate.after.idle.session.waiting.open', 'xstate.after.lock.session.waiting.locked'],
+  challenged: ['xstate.after.challenge.session.challenged'],
+  authenticated: ['xstate.after.session.session.authenticated'],
+  loggedOut: ['xstate.after.idle.session.loggedOut'],
+};
 const realClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
   now: () => Date.now(),
 };
 
+/** Must this state survive a restart? */
+const kept = (state: SessionState | undefined, context: SessionContext | undefined) =>
+  state === 'authenticated' || (state === 'loggedOut' && context?.lastAccount !== null && context?.lastAccount !== undefined);
+
+const accountsOf = (context: SessionContext | undefined): number[] => {
+  if (!context) return [];
+  const out: number[] = [];
+  if (context.account !== null) out.push(context.account);
+  if (context.lastAccount !== null && context.lastAccount !== context.account) out.push(context.lastAccount);
+  return out;
+};
+
 export class SessionHub {
-  private readonly actors = new Map<string, Entry>();
-  /** The keys of the sessions saved in the store. */
-  private readonly savedKeys = new Set<string>();
-  private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly peers = new Map<string, AppPeer>();
-  /** app connection → the sessions in a handshake with it (so a closing connection costs what it holds, not a walk over every session) */
-  private readonly byPeer = new Map<string, Set<string>>();
-  /** Recently expired sessions (key → when), so a late hello hears SESSION_EXPIRED. */
-  private readonly expired = new Map<string, number>();
-  /** Answers to app peers, held until the actor's snapshot is current (see flush). */
-  private readonly outbox: Array<() => void> = [];
-  private readonly machine;
+  /** This hub's (process's) id. */
+  readonly id = randomUUID();
   readonly clock: Clock;
+  private readonly sessions: Sessions;
+  private readonly bus: Bus;
+  private readonly stepper: MachineStepper<typeof sessionMachine>;
+  /** App connections on this process, and the sessions each has said hello to. */
+  private readonly peers = new Map<string, { peer: AppPeer; keys: Set<string>; off: Promise<(() => Promise<void>) | undefined> }>();
+  /** Browsers on this process watching each session, and the Bus subscription that feeds them. */
+  private readonly listeners = new Map<string, { set: Set<Listener>; off: Promise<(() => Promise<void>) | undefined> }>();
+  /** The tail of each session's queue of events (this process applies one at a time per key). */
+  private readonly queues = new Map<string, Promise<void>>();
+  /** Work the hub started by itself (a verification, a deadline): `settled()` waits for it. */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Sessions by state, counted from the transitions this process applied (summed over processes: every session). */
+  private readonly counts: Partial<Record<SessionState, number>> = {};
+  private wake: { at: number; timer: unknown } | undefined;
+  private polling: unknown;
+  private closed = false;
 
   constructor(private readonly opts: HubOptions) {
     this.clock = opts.clock ?? realClock;
-    const peer = (id: string) => this.peers.get(id);
-    this.machine = sessionMachine.provide({
-      actors: { verifyProof: fromPromise<VerifyOutput, VerifyInput>(({ input }) => opts.verifyProof(input)) },
-      actions: {
-        // The machine runs these mid-transition; the peer hears them once the snapshot is current,
-        // so a peer may call back into the hub (AppResponder.accepted → decline).
-        accept: ({ context }, { peer: id }) => this.outbox.push(() => peer(id)?.accepted({ serverid: context.serverid, hsid: context.hsid })),
-        refuse: (_, { peer: id, code }) => this.outbox.push(() => peer(id)?.refused(code)),
-        // The result goes to the phone once the login is on disk (the transition's save).
-        confirm: ({ context }, { peer: id, output }) => {
-          const key = keyOf(context.serverid, context.hsid);
-          void Promise.resolve()
-            .then(() => this.actors.get(key)?.saved)
-            .then((ok) => (ok === false ? peer(id)?.refused('INTERNAL') : peer(id)?.confirmed({ serverid: context.serverid, hsid: context.hsid }, output)));
-        },
-        // After the result (same order of microtasks), so the ping travels on the sealed channel.
-        ping: ({ context }, { peer: id, n }) => {
-          const key = keyOf(context.serverid, context.hsid);
-          void Promise.resolve()
-            .then(() => this.actors.get(key)?.saved)
-            .then(() => peer(id)?.ping({ serverid: context.serverid, hsid: context.hsid }, n));
-        },
-        mute: ({ context }, { accounts }) => opts.onMute?.(context.serverid, accounts),
-      },
-    });
+    this.sessions = opts.sessions;
+    this.bus = opts.bus;
+    this.stepper = new MachineStepper(sessionMachine, { serverid: '', hsid: '', limits: opts.limits }, opts.inspect !== undefined);
+    if (opts.pollMs) this.poll(opts.pollMs);
   }
 
-  /** Runs the held peer answers (after each snapshot, and after each event the hub sends). */
-  private flush(): void {
-    for (let fn = this.outbox.shift(); fn; fn = this.outbox.shift()) {
-      try {
-        fn();
-      } catch (err) {
-        this.opts.log?.warn({ err }, 'app peer callback failed');
-      }
-    }
+  /** Looks for due deadlines every `ms` (other processes add them too). */
+  private poll(ms: number): void {
+    if (this.closed) return;
+    this.polling = this.clock.setTimeout(() => {
+      this.track(this.fireDue());
+      this.poll(ms);
+    }, ms);
   }
 
-  /** Sends an event from an app peer, then delivers the answers it caused. */
-  private sendFromPeer(actor: SessionActor, event: Parameters<SessionActor['send']>[0]): void {
-    actor.send(event);
-    this.flush();
-  }
+  // ---- applying events ------------------------------------------------------------------------
 
-  private inspection(): { inspect?: (event: InspectionEvent) => void } {
-    return this.opts.inspect ? { inspect: this.opts.inspect } : {};
-  }
-
-  /** Live actors. */
-  get size(): number {
-    return this.actors.size;
-  }
-
-  /** Every live actor, with its key, state and when it entered it (for the inspector). */
-  list(): Array<{ serverid: string; hsid: string; state: SessionState; since: number; actor: SessionActor }> {
-    return [...this.actors.values()].map((e) => {
-      const { serverid, hsid } = e.actor.getSnapshot().context;
-      return { serverid, hsid, state: e.state, since: e.since, actor: e.actor };
-    });
-  }
-
-  /** Live actors per observable state. */
-  countByState(): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const e of this.actors.values()) counts[e.state] = (counts[e.state] ?? 0) + 1;
-    return counts;
-  }
-
-  find(serverid: string, hsid: string): SessionActor | undefined {
-    return this.actors.get(keyOf(serverid, hsid))?.actor;
-  }
-
-  /** The actor of the session, made (`waiting`) if there is none. */
-  ensure(serverid: string, hsid: string): SessionActor {
-    const key = keyOf(serverid, hsid);
-    const entry = this.actors.get(key);
-    if (entry) return entry.actor;
-    this.expired.delete(key);
-    const actor = createActor(this.machine, { input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock, ...this.inspection() });
-    this.track(key, actor, this.clock.now());
-    actor.start();
-    return actor;
-  }
-
-  private track(key: string, actor: SessionActor, since: number): Entry {
-    const first = actor.getSnapshot().value;
-    const entry: Entry = { actor, since, state: stateName(first), value: JSON.stringify(first), saved: Promise.resolve(true), peer: null };
-    this.actors.set(key, entry);
-    this.indexPeer(key, entry, actor.getSnapshot().context.peer);
-    actor.subscribe({
-      next: (snapshot) => {
-        this.indexPeer(key, entry, snapshot.context.peer);
-        const state = stateName(snapshot.value);
-        const value = JSON.stringify(snapshot.value);
-        if (value !== entry.value) {
-          entry.value = value;
-          if (state === entry.state && state === 'waiting') entry.since = this.clock.now();
-        }
-        if (state !== entry.state) {
-          entry.state = state;
-          entry.since = this.clock.now();
-          if (entry.resumeTimer !== undefined) this.clock.clearTimeout(entry.resumeTimer);
-          entry.resumeTimer = undefined;
-          entry.saved = this.save(key, entry);
-        } else if (snapshot.context.lastAccount === null && state === 'loggedOut') {
-          entry.saved = this.save(key, entry);
-        }
-        if (snapshot.status === 'done') this.forget(key, entry);
-        this.flush();
-      },
-      error: (err) => {
-        this.opts.log?.warn({ err, session: key.split(':')[0] }, 'session actor failed');
-        this.forget(key, entry);
-        this.flush();
-      },
-    });
-    actor.on('notify', ({ event, number }) => {
-      const { serverid, hsid, account } = actor.getSnapshot().context;
-      const update: SessionUpdate = { serverid, hsid, event, state: stateName(actor.getSnapshot().value), account, ...(number ? { number } : {}) };
-      for (const listener of this.listeners.get(key) ?? []) listener(update);
-    });
-    return entry;
-  }
-
-  /** Saves a session that must survive a restart, or removes one that need not. */
-  private save(key: string, entry: Entry): Promise<boolean> {
-    const store = this.opts.saved;
-    if (!store) return Promise.resolve(true);
-    const snapshot = entry.actor.getSnapshot();
-    const keep = entry.state === 'authenticated' || (entry.state === 'loggedOut' && snapshot.context.lastAccount !== null);
-    if (!keep && !this.savedKeys.has(key)) return Promise.resolve(true);
-    const saved: SavedSession = { snapshot: entry.actor.getPersistedSnapshot(), since: entry.since };
-    if (keep) this.savedKeys.add(key);
-    else this.savedKeys.delete(key);
-    const write = store.transact((tx) => (keep ? tx.put('session', [key], saved) : tx.delete('session', [key])));
-    return write.then(
-      () => true,
-      (err: unknown) => {
-        this.opts.log?.warn({ err, session: key.split(':')[0] }, 'could not save a session');
-        return false;
-      },
+  /** Runs `fn` after the session's earlier events on this process. */
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => {},
+      () => {},
     );
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return run;
   }
 
   /**
-   * Brings back the saved sessions as running actors. Each goes on with the time its state had
-   * left; one whose limit passed while the process was down ends at once.
+   * Applies an event to the session: `event` may be a function of its current snapshot (and
+   * stored value) that gives the event, or undefined to leave it alone. With `create`, a session
+   * that does not exist is made first.
    */
-  async restore(): Promise<number> {
+  private apply(
+    key: string,
+    event: SessionEvent | ((snapshot: Snapshot, stored: StoredSession) => SessionEvent | undefined),
+    opts: { create?: boolean; now?: number } = {},
+  ): Promise<Applied> {
+    return this.serial(key, async () => {
+      for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+        const result = await this.attempt(key, event, opts);
+        if (result) return result;
+      }
+      throw new Error(`session ${splitKey(key).serverid}: ${MAX_RETRIES} writes came first`);
+    });
+  }
+
+  /** One try of `apply`: undefined when another write came first. */
+  private async attempt(
+    key: string,
+    event: SessionEvent | ((snapshot: Snapshot, stored: StoredSession) => SessionEvent | undefined),
+    opts: { create?: boolean; now?: number },
+  ): Promise<Applied | undefined> {
+    const now = opts.now ?? this.clock.now();
+    const got = await this.sessions.get(key);
+    const live = got !== undefined && got.value.snapshot !== null;
+    let base: Snapshot | undefined;
+    let step: ReturnType<typeof this.stepper.next>;
+    let since = got?.value.since ?? now;
+    let initial: unknown;
+    if (live) {
+      const state = got.value.snapshot as unknown as StoredState;
+      base = this.stepper.resolve(state.value, state.context);
+      const ev = typeof event === 'function' ? event(base, got.value) : event;
+      if (!ev) return { outcome: 'ignored', stored: got.value, saved: true };
+      step = this.stepper.next(base, ev);
+      if (step.snapshot === base) {
+        // Not taken, or taken with actions only (a refusal): nothing to write.
+        if (step.actions.length === 0) return { outcome: 'ignored', stored: got.value, saved: true };
+        this.inspected(key, step, base.value, base, got.value, false, undefined);
+        this.run(key, step.actions, base, true);
+        return { outcome: 'applied', stored: got.value, saved: true };
+      }
+    } else {
+      if (!opts.create) return { outcome: got ? 'expired' : 'missing', saved: true };
+      const { serverid, hsid } = splitKey(key);
+      const first = this.stepper.initial({ serverid, hsid, limits: this.opts.limits });
+      base = undefined;
+      since = now;
+      initial = first.snapshot.value;
+      const ev = typeof event === 'function' ? event(first.snapshot, { snapshot: null, since }) : event;
+      step = ev ? this.stepper.next(first.snapshot, ev) : first;
+      if (ev) step = { ...step, actions: [...first.actions, ...step.actions], microsteps: [...first.microsteps, ...step.microsteps] };
+    }
+    const next = step.snapshot;
+    const from = base ? stateName(base.value) : undefined;
+    const to = stateName(next.value);
+    const ended = next.status === 'done';
+
+    // The deadlines the session expects from now on.
+    const timers: Record<string, number> = live ? { ...(got.value.timers ?? {}) } : {};
+    const added: Deadline[] = [];
+    const cancelled: string[] = [];
+    for (const action of step.actions) {
+      if (action.type === 'xstate.cancel') {
+        const id = (action.params as { sendId: string }).sendId;
+        delete timers[id];
+        cancelled.push(id);
+      } else if (action.type === 'xstate.raise') {
+        const { id, delay, event: payload } = action.params as { id?: string; delay?: number; event: Json };
+        if (delay === undefined || id === undefined) continue;
+        timers[id] = now + delay;
+        added.push({ key, name: id, at: now + delay, payload });
+      }
+    }
+    // A restored session's own limit ends with the state it was restored in, or when that state's limit starts again.
+    const restarted = added.some((d) => (LIMIT_TIMERS[to] ?? []).includes(d.name));
+    if ((from !== to || restarted) && timers[EXPIRE] !== undefined) {
+      delete timers[EXPIRE];
+      cancelled.push(EXPIRE);
+    }
+    if (from !== to || (to === 'waiting' && JSON.stringify(base?.value) !== JSON.stringify(next.value))) since = now;
+    else if (restarted) since = now;
+
+    let stored: StoredSession;
+    if (ended) {
+      for (const name of Object.keys(timers)) cancelled.push(name);
+      stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
+      added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
+    } else {
+      const state: StoredState = { value: next.value as Json, context: next.context };
+      stored = { snapshot: state as unknown as Json, since, timers };
+    }
+    const version = await this.sessions.put(key, stored, got?.version ?? 0);
+    if (version === undefined) return undefined;
+
+    // Written: now the effects, in order. Deadlines and the account index first (a crash after
+    // this point loses at most the answers), then the write-through, then the answers.
+    const effects: Promise<unknown>[] = [];
+    for (const name of cancelled) if (!added.some((d) => d.name === name)) effects.push(this.sessions.cancelDeadline(key, name));
+    for (const deadline of added) effects.push(this.sessions.addDeadline(deadline));
+    const before = accountsOf(base?.context);
+    const after = ended ? [] : accountsOf(next.context);
+    const { serverid } = next.context;
+    for (const n of before) if (!after.includes(n)) effects.push(this.sessions.removeMember(accountSet(serverid, n), key));
+    for (const n of after) if (!before.includes(n)) effects.push(this.sessions.addMember(accountSet(serverid, n), key));
+    await Promise.all(effects);
+    const earliest = Math.min(...added.map((d) => d.at));
+    if (added.length > 0) this.schedule(earliest);
+
+    if (from !== to) {
+      if (from) this.counts[from] = (this.counts[from] ?? 0) - 1;
+      if (!ended) this.counts[to] = (this.counts[to] ?? 0) + 1;
+    }
+    const saved = await this.writeThrough(key, from, base?.context, ended ? undefined : to, next.context, stored);
+    this.inspected(key, step, base?.value, next, stored, ended, initial);
+    this.run(key, step.actions, next, saved);
+    return { outcome: 'applied', stored, saved };
+  }
+
+  /** Saves a session that must survive a restart, or removes one that need not any more. */
+  private async writeThrough(
+    key: string,
+    from: SessionState | undefined,
+    before: SessionContext | undefined,
+    to: SessionState | undefined,
+    after: SessionContext,
+    stored: StoredSession,
+  ): Promise<boolean> {
     const store = this.opts.saved;
-    if (!store) return 0;
-    const now = this.clock.now();
-    let restored = 0;
-    for (const [key, saved] of await store.savedSessions()) {
-      this.savedKeys.add(key);
-      let actor: SessionActor;
-      try {
-        const [serverid = '', hsid = ''] = key.split(':');
-        actor = createActor(this.machine, { snapshot: saved.snapshot as never, input: { serverid, hsid, limits: this.opts.limits }, clock: this.clock, ...this.inspection() });
-      } catch (err) {
-        this.opts.log?.warn({ err, session: key.split(':')[0] }, 'a saved session could not be restored; dropped');
-        this.savedKeys.delete(key);
-        await store.transact((tx) => tx.delete('session', [key]));
-        continue;
+    if (!store) return true;
+    const keep = kept(to, after);
+    const was = kept(from, before);
+    if (!keep && !was) return true;
+    // Inside a kept state (a ping, a context) nothing changes on disk; a new state, a new last account does.
+    if (keep && was && from === to && before?.lastAccount === after.lastAccount) return true;
+    const value: SavedSession = { snapshot: stored.snapshot, since: stored.since };
+    try {
+      await store.transact((tx) => (keep ? tx.put('session', [key], value) : tx.delete('session', [key])));
+      return true;
+    } catch (err) {
+      this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'could not save a session');
+      return false;
+    }
+  }
+
+  /** Carries out the machine's actions (after the snapshot is written). */
+  private run(key: string, actions: ReturnType<typeof this.stepper.next>['actions'], next: Snapshot, saved: boolean): void {
+    const session = splitKey(key);
+    const where = session as unknown as Json;
+    for (const action of actions) {
+      const params = action.params as Record<string, unknown>;
+      switch (action.type) {
+        case 'accept':
+          this.toPeer(params.peer as string, 'accepted', [
+            where,
+            { userContext: next.context.userContext, ...(next.context.push?.number ? { number: next.context.push.number } : {}) } as unknown as Json,
+          ]);
+          break;
+        case 'refuse':
+          this.toPeer(params.peer as string, 'refused', [params.code as string]);
+          break;
+        case 'confirm':
+          // The result goes to the phone once the login is on disk.
+          if (saved) this.toPeer(params.peer as string, 'confirmed', [where, params.output as Json]);
+          else this.toPeer(params.peer as string, 'refused', ['INTERNAL']);
+          break;
+        case 'ping':
+          this.toPeer(params.peer as string, 'ping', [where, params.n as number]);
+          break;
+        case 'mute':
+          this.opts.onMute?.(session.serverid, params.accounts as number[]);
+          break;
+        case 'xstate.emit': {
+          const { event, number } = params.event as { event: Notice; number?: string };
+          const message: Json = { event, state: stateName(next.value), account: next.context.account, ...(number ? { number } : {}) };
+          this.track(this.bus.publish(`session:${key}`, message));
+          break;
+        }
+        case 'xstate.spawnChild':
+          if (params.src === 'verifyProof') this.verify(key, params.id as string, params.input as VerifyInput);
+          break;
+        default:
+          // assign, raise, cancel, stopChild: done above, or nothing to do.
+          break;
       }
-      const entry = this.track(key, actor, saved.since);
-      actor.start();
-      restored++;
-      // The registry is the truth about accounts: a session whose account was blocked or deleted
-      // (and answered 200) before the session's own save reached the disk ends now.
-      const { serverid, account } = actor.getSnapshot().context;
-      const record = account === null ? undefined : await this.opts.account(serverid, account);
-      if (account !== null && (record === undefined || record.blocked)) {
-        actor.send({ type: 'revoke', account, deleted: record === undefined });
-        continue;
-      }
-      const limit = entry.state === 'authenticated' ? this.opts.limits.session : this.opts.limits.idle;
-      let left = saved.since + limit - now;
-      // A continuous session's phone connection did not survive the restart: its next pong is due.
-      const { pingTime } = actor.getSnapshot().context;
-      if (entry.state === 'authenticated' && pingTime > 0) left = Math.min(left, pingTime);
-      if (left <= 0) actor.send({ type: 'expire' });
-      else entry.resumeTimer = this.clock.setTimeout(() => actor.send({ type: 'expire' }), left);
-    }
-    return restored;
-  }
-
-  /** Keeps `byPeer` in step with the session's `peer`. */
-  private indexPeer(key: string, entry: Entry, peer: string | null): void {
-    if (peer === entry.peer) return;
-    if (entry.peer !== null) {
-      const keys = this.byPeer.get(entry.peer);
-      keys?.delete(key);
-      if (keys?.size === 0) this.byPeer.delete(entry.peer);
-    }
-    entry.peer = peer;
-    if (peer !== null) {
-      let keys = this.byPeer.get(peer);
-      if (!keys) this.byPeer.set(peer, (keys = new Set()));
-      keys.add(key);
     }
   }
 
-  private forget(key: string, entry: Entry): void {
-    if (this.actors.get(key) !== entry) return;
-    this.actors.delete(key);
-    this.indexPeer(key, entry, null);
-    entry.actor.stop();
-    const now = this.clock.now();
-    this.expired.set(key, now);
-    // Tombstones live an hour (at most 100,000 of them); prune the oldest as they age out.
-    for (const [k, at] of this.expired) {
-      if (now - at <= EXPIRED_MEMORY_MS && this.expired.size < 100_000) break;
-      this.expired.delete(k);
+  /** Runs the invoked verification and applies its result as the machine's done / error event. */
+  private verify(key: string, id: string, input: VerifyInput): void {
+    const result = this.opts.verifyProof(input).then(
+      (output) => ({ type: `xstate.done.actor.${id}`, output }),
+      (error: unknown) => ({ type: `xstate.error.actor.${id}`, error: { code: failureCode(error) } }),
+    );
+    this.track(result.then((event) => this.apply(key, event as unknown as SessionEvent)));
+  }
+
+  /** Tells the inspector what was applied; `initial`: the session was made, in this state. */
+  private inspected(key: string, step: ReturnType<typeof this.stepper.next>, before: unknown, next: Snapshot, stored: StoredSession, ended: boolean, initial: unknown): void {
+    const inspect = this.opts.inspect;
+    if (!inspect) return;
+    try {
+      const microsteps = step.microsteps.map((m) => ({
+        event: typeOf(m.event),
+        value: (m.snapshot as { value?: unknown }).value,
+        reenters: (m._transitions ?? []).some((t) => (t.target?.length ?? 0) > 0 && t.reenter),
+      }));
+      const type = microsteps[0]?.event ?? 'xstate.init';
+      if (initial !== undefined) microsteps.unshift({ event: 'xstate.init', value: initial, reenters: false });
+      const created = initial !== undefined;
+      inspect({ key, serverid: next.context.serverid, type, before, microsteps, value: next.value, account: next.context.account, since: stored.since, ended, created });
+    } catch {
+      // The inspector must never break a session.
     }
   }
 
-  wasExpired(serverid: string, hsid: string): boolean {
-    return this.expired.has(keyOf(serverid, hsid));
+  /** Keeps work the hub started by itself, for `settled()`; its failure is logged. */
+  private track(work: Promise<unknown>): void {
+    const p = work.catch((err: unknown) => this.opts.log?.warn({ err }, 'session work failed'));
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
   }
 
-  /** The session's status; a session without an actor is `waiting`. */
-  status(serverid: string, hsid: string): SessionStatus {
-    const entry = this.actors.get(keyOf(serverid, hsid));
-    if (!entry) return { state: 'waiting', account: null, lastAccount: null, canprovoke: false, userinput: null, userContext: null };
-    const snapshot = entry.actor.getSnapshot();
-    const { context } = snapshot;
-    // The machine forgets lastAccount when that account is deleted (revoke), here or at restore.
-    const lastAccount = context.lastAccount;
-    const limits = this.opts.limits;
-    const inLock = typeof snapshot.value === 'object' && (snapshot.value as { waiting?: string }).waiting === 'locked';
-    const length: Partial<Record<SessionState, number>> = {
-      waiting: inLock ? limits.lock + limits.idle : limits.idle,
-      loggedOut: limits.idle,
-      challenged: limits.challenge,
-      authenticated: limits.session,
-    };
+  /** Resolves when everything the hub started by itself (verifications, deadlines, notices) is done. */
+  async settled(): Promise<void> {
+    for (;;) {
+      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.pending.size === 0) return;
+    }
+  }
+
+  // ---- deadlines ------------------------------------------------------------------------------
+
+  /** Wakes at `at` (or earlier, if already set to). */
+  private schedule(at: number): void {
+    if (this.closed || (this.wake && this.wake.at <= at)) return;
+    if (this.wake) this.clock.clearTimeout(this.wake.timer);
+    const timer = this.clock.setTimeout(
+      () => {
+        this.wake = undefined;
+        this.track(this.fireDue());
+      },
+      Math.max(0, at - this.clock.now()),
+    );
+    this.wake = { at, timer };
+  }
+
+  /** Claims the due deadlines and applies them, until none is due; then sleeps until the next. */
+  private async fireDue(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const due = await this.sessions.claimDue(this.clock.now(), CLAIM_BATCH);
+      await Promise.all(due.map((d) => this.fire(d).catch((err: unknown) => this.opts.log?.warn({ err, deadline: d.name }, 'a session deadline failed'))));
+      const next = await this.sessions.nextDue();
+      if (next === undefined) return;
+      if (next > this.clock.now()) return this.schedule(next);
+    }
+  }
+
+  private async fire(deadline: Deadline): Promise<void> {
+    const { key, name, at } = deadline;
+    if (name === FORGET) {
+      await this.serial(key, async () => {
+        const got = await this.sessions.get(key);
+        if (got && got.value.snapshot === null && got.value.timers?.[FORGET] === at) await this.sessions.delete(key, got.version);
+      });
+      return;
+    }
+    // Applied at its own time: what it starts (the next limit) counts from when it was due, not
+    // from when a process got to it.
+    await this.apply(key, (_, stored) => (stored.timers?.[name] === at ? (deadline.payload as unknown as SessionEvent) : undefined), { now: at });
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+
+  private async read(serverid: string, hsid: string): Promise<StoredSession | undefined> {
+    return (await this.sessions.get(keyOf(serverid, hsid)))?.value;
+  }
+
+  /** Live sessions (counted from the transitions this process applied). */
+  get size(): number {
+    let n = 0;
+    for (const count of Object.values(this.counts)) n += count;
+    return n;
+  }
+
+  /** Live sessions per observable state. */
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [state, n] of Object.entries(this.counts)) if (n !== 0) out[state] = n;
+    return out;
+  }
+
+  /** The session's state value and context, if it is live (tests, the app channel's listen). */
+  async snapshot(serverid: string, hsid: string): Promise<{ value: unknown; context: SessionContext } | undefined> {
+    const stored = await this.read(serverid, hsid);
+    return stored?.snapshot ? (stored.snapshot as unknown as StoredState) : undefined;
+  }
+
+  async wasExpired(serverid: string, hsid: string): Promise<boolean> {
+    const stored = await this.read(serverid, hsid);
+    return stored !== undefined && stored.snapshot === null;
+  }
+
+  /** The session's status; a session that does not exist (or expired) is `waiting`. */
+  async status(serverid: string, hsid: string): Promise<SessionStatus> {
+    return this.statusOf(await this.read(serverid, hsid));
+  }
+
+  private statusOf(stored: StoredSession | undefined): SessionStatus {
+    if (!stored?.snapshot) return { state: 'waiting', account: null, lastAccount: null, canprovoke: false, userinput: null, userContext: null };
+    const { value, context } = stored.snapshot as unknown as StoredState;
+    const state = stateName(value);
     const status: SessionStatus = {
-      state: entry.state,
+      state,
       account: context.account,
-      lastAccount,
-      canprovoke: lastAccount !== null,
+      lastAccount: context.lastAccount,
+      canprovoke: context.lastAccount !== null,
       userinput: context.userinput,
       userContext: context.userContext,
     };
-    const ms = length[entry.state];
-    if (ms !== undefined) status.expires = entry.since + ms;
+    const timers = stored.timers ?? {};
+    let expires = timers[EXPIRE];
+    for (const name of LIMIT_TIMERS[state] ?? []) {
+      const at = timers[name];
+      if (at !== undefined) expires = name.endsWith('.locked') ? at + this.opts.limits.idle : at;
+    }
+    if (expires !== undefined) status.expires = expires;
     return status;
   }
 
-  // ---- browsers -------------------------------------------------------------------------------
+  // ---- browsers and relying parties ------------------------------------------------------------
 
-  /** Hear every notice of the session (whatever actor carries it); returns the unsubscribe. */
+  /** Hear every notice of the session, on whichever process it happens; returns the unsubscribe. */
   subscribe(serverid: string, hsid: string, listener: Listener): () => void {
     const key = keyOf(serverid, hsid);
-    let set = this.listeners.get(key);
-    if (!set) this.listeners.set(key, (set = new Set()));
+    let entry = this.listeners.get(key);
+    if (!entry) {
+      const set = new Set<Listener>();
+      const off = this.bus
+        .subscribe(`session:${key}`, (message) => {
+          const update = { serverid, hsid, ...(message as object) } as SessionUpdate;
+          for (const l of set) {
+            try {
+              l(update);
+            } catch (err) {
+              this.opts.log?.warn({ err }, 'a session listener failed');
+            }
+          }
+        })
+        .catch((err: unknown) => {
+          this.opts.log?.warn({ err }, 'could not watch a session');
+          return undefined;
+        });
+      entry = { set, off };
+      this.listeners.set(key, entry);
+    }
+    const { set } = entry;
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
+      if (set.size === 0 && this.listeners.get(key)?.set === set) {
+        this.listeners.delete(key);
+        void entry.off.then((off) => off?.());
+      }
     };
   }
 
   get watchers(): number {
     let n = 0;
-    for (const set of this.listeners.values()) n += set.size;
+    for (const { set } of this.listeners.values()) n += set.size;
     return n;
   }
 
@@ -398,134 +635,230 @@ export class SessionHub {
    * be, takes the relying party's context if one is given, and — while it waits — its idle limit
    * restarts, so a code stays good as long as pages keep showing it.
    */
-  show(serverid: string, hsid: string, userContext?: UserContext): SessionStatus {
+  async show(serverid: string, hsid: string, userContext?: UserContext): Promise<SessionStatus> {
     const given = userContext && (userContext.sessioninfo !== undefined || userContext.announceinfo !== undefined) ? userContext : undefined;
-    const current = this.ensure(serverid, hsid).getSnapshot().context.userContext;
-    this.setContext(serverid, hsid, given ?? current ?? {});
-    return this.status(serverid, hsid);
+    const { stored } = await this.apply(keyOf(serverid, hsid), (snapshot) => ({ type: 'setContext', userContext: given ?? snapshot.context.userContext ?? {} }), { create: true });
+    return this.statusOf(stored);
   }
 
-  setContext(serverid: string, hsid: string, userContext: UserContext): void {
-    this.ensure(serverid, hsid).send({ type: 'setContext', userContext });
-    this.restartIdle(serverid, hsid);
+  /** The session's status, the session made (`waiting`) if there is none. */
+  async open(serverid: string, hsid: string): Promise<SessionStatus> {
+    const { stored } = await this.apply(keyOf(serverid, hsid), () => undefined, { create: true });
+    return this.statusOf(stored);
   }
 
-  /** The machine restarts its idle limit on an event in waiting / loggedOut: so does `expires`. */
-  private restartIdle(serverid: string, hsid: string): void {
-    const entry = this.actors.get(keyOf(serverid, hsid));
-    if (entry && (entry.value === '"loggedOut"' || entry.value === '{"waiting":"open"}')) entry.since = this.clock.now();
+  async setContext(serverid: string, hsid: string, userContext: UserContext): Promise<void> {
+    await this.apply(keyOf(serverid, hsid), { type: 'setContext', userContext }, { create: true });
   }
 
   /** Tells the session's browsers how a transaction ended. */
-  announce(serverid: string, hsid: string, transaction: { tid: string; outcome: string }): void {
-    const key = keyOf(serverid, hsid);
-    const status = this.status(serverid, hsid);
-    const update: SessionUpdate = { serverid, hsid, event: 'transaction', state: status.state, account: status.account, transaction };
-    for (const listener of this.listeners.get(key) ?? []) listener(update);
-  }
-
-  /** The app connection that logged the session in (while the session is logged in). */
-  loginPeer(serverid: string, hsid: string): AppPeer | undefined {
-    const context = this.find(serverid, hsid)?.getSnapshot().context;
-    return context?.account !== null && context?.pinger ? this.peers.get(context.pinger) : undefined;
+  async announce(serverid: string, hsid: string, transaction: { tid: string; outcome: string }): Promise<void> {
+    const status = await this.status(serverid, hsid);
+    await this.bus.publish(`session:${keyOf(serverid, hsid)}`, { event: 'transaction', state: status.state, account: status.account, transaction });
   }
 
   /** A push went out for the session (PushService). */
-  provoke(serverid: string, hsid: string, accounts: number[], number?: string): void {
-    this.ensure(serverid, hsid).send({ type: 'provoke', accounts, ...(number ? { number } : {}) });
-    this.restartIdle(serverid, hsid);
+  async provoke(serverid: string, hsid: string, accounts: number[], number?: string): Promise<void> {
+    await this.apply(keyOf(serverid, hsid), { type: 'provoke', accounts, ...(number ? { number } : {}) }, { create: true });
   }
 
   /** The number a pushed session's phone must match, if any. */
-  pushNumber(serverid: string, hsid: string): string | undefined {
-    return this.find(serverid, hsid)?.getSnapshot().context.push?.number;
-  }
-
-  /** The phone of a continuous session answered ping `n`. */
-  pong(peer: AppPeer, session: SessionKey, n: number): void {
-    this.find(session.serverid, session.hsid)?.send({ type: 'pong', peer: peer.id, n });
+  async pushNumber(serverid: string, hsid: string): Promise<string | undefined> {
+    return (await this.snapshot(serverid, hsid))?.context.push?.number;
   }
 
   /** Logs the session out; resolves once that is on disk (false: the save failed). */
-  logout(serverid: string, hsid: string): Promise<boolean> {
-    const entry = this.actors.get(keyOf(serverid, hsid));
-    if (!entry) return Promise.resolve(true);
-    entry.actor.send({ type: 'logout' });
-    return entry.saved;
+  async logout(serverid: string, hsid: string): Promise<boolean> {
+    return (await this.apply(keyOf(serverid, hsid), { type: 'logout' })).saved;
   }
 
-  /** An account was blocked or deleted: log out its sessions. */
-  revoke(serverid: string, account: number, deleted: boolean): void {
-    for (const { actor } of this.actors.values()) {
-      const { context } = actor.getSnapshot();
-      if (context.serverid === serverid && (context.account === account || context.lastAccount === account)) {
-        actor.send({ type: 'revoke', account, deleted });
-      }
+  /** An account was blocked or deleted: log out its sessions (found by index, not by a walk). */
+  async revoke(serverid: string, account: number, deleted: boolean): Promise<void> {
+    const keys = await this.sessions.members(accountSet(serverid, account));
+    await Promise.all(keys.map((key) => this.apply(key, { type: 'revoke', account, deleted })));
+  }
+
+  /**
+   * Shows a transaction to the phone that logged the session in (while it is logged in and
+   * connected); false when there is none to show it to.
+   */
+  async toLoginPeer(serverid: string, hsid: string, content: Record<string, unknown>): Promise<boolean> {
+    const context = (await this.snapshot(serverid, hsid))?.context;
+    if (!context || context.account === null || !context.pinger) return false;
+    const local = this.peers.get(context.pinger);
+    if (local) {
+      if (!local.peer.transaction) return false;
+      local.peer.transaction(content);
+      return true;
     }
+    // On another process, while it is open there.
+    if ((await this.sessions.members(presenceOf(context.pinger))).length === 0) return false;
+    await this.bus.publish(`peer:${context.pinger}`, { call: 'transaction', args: [content as Json] });
+    return true;
   }
 
   // ---- app connections ------------------------------------------------------------------------
 
+  /** An app connection on this process: it hears its answers, from whichever process they come. */
   attach(peer: AppPeer): void {
-    this.peers.set(peer.id, peer);
+    const off = this.bus
+      .subscribe(`peer:${peer.id}`, (message) => {
+        const { call, args } = message as { call: PeerCall; args: Json[] };
+        this.callPeer(peer, call, args);
+      })
+      .catch((err: unknown) => {
+        this.opts.log?.warn({ err }, 'could not listen for an app connection');
+        return undefined;
+      });
+    this.peers.set(peer.id, { peer, keys: new Set(), off });
+    this.track(this.sessions.addMember(presenceOf(peer.id), this.id));
   }
 
   /** The connection closed: abandon its handshakes. */
-  detach(peer: AppPeer): void {
+  async detach(peer: AppPeer): Promise<void> {
+    const entry = this.peers.get(peer.id);
+    if (!entry) return;
     this.peers.delete(peer.id);
-    for (const key of [...(this.byPeer.get(peer.id) ?? [])]) {
-      const actor = this.actors.get(key)?.actor;
-      if (actor?.getSnapshot().context.peer === peer.id) actor.send({ type: 'abandon', peer: peer.id });
+    void entry.off.then((off) => off?.());
+    this.track(this.sessions.removeMember(presenceOf(peer.id), this.id));
+    await Promise.all([...entry.keys].map((key) => this.apply(key, { type: 'abandon', peer: peer.id })));
+  }
+
+  private toPeer(id: string, call: PeerCall, args: Json[]): void {
+    const local = this.peers.get(id);
+    if (local) {
+      this.callPeer(local.peer, call, args);
+    } else {
+      this.track(this.bus.publish(`peer:${id}`, { call, args }));
+    }
+  }
+
+  private callPeer(peer: AppPeer, call: PeerCall, args: Json[]): void {
+    try {
+      switch (call) {
+        case 'accepted': {
+          const session = args[0] as unknown as SessionKey;
+          const keys = this.peers.get(peer.id)?.keys;
+          keys?.add(keyOf(session.serverid, session.hsid));
+          if (keys && keys.size > MAX_PEER_KEYS) keys.delete(keys.values().next().value!);
+          return peer.accepted(session, args[1] as unknown as Shown);
+        }
+        case 'refused':
+          return peer.refused(args[0] as string);
+        case 'confirmed':
+          return peer.confirmed(args[0] as unknown as SessionKey, args[1] as unknown as VerifyOutput);
+        case 'ping':
+          return peer.ping(args[0] as unknown as SessionKey, args[1] as number);
+        case 'transaction':
+          return peer.transaction?.(args[0] as Record<string, unknown>);
+      }
+    } catch (err) {
+      this.opts.log?.warn({ err }, 'app peer callback failed');
     }
   }
 
   /**
-   * An app's hello for an existing session. The machine answers through the peer (`accepted`
-   * or `refused`); a session that does not exist is refused here.
+   * An app's hello. The machine answers through the peer (`accepted` or `refused`); a session
+   * that does not exist is refused here.
    */
-  hello(peer: AppPeer, serverid: string, hsid: string, op: Op): void {
-    const actor = this.find(serverid, hsid);
-    if (!actor) return peer.refused(this.wasExpired(serverid, hsid) ? 'SESSION_EXPIRED' : 'UNKNOWN_SESSION');
-    this.sendFromPeer(actor, { type: 'hello', peer: peer.id, op });
+  async hello(peer: AppPeer, serverid: string, hsid: string, op: Op): Promise<void> {
+    const { outcome } = await this.apply(keyOf(serverid, hsid), { type: 'hello', peer: peer.id, op });
+    if (outcome === 'missing') peer.refused('UNKNOWN_SESSION');
+    else if (outcome === 'expired') peer.refused('SESSION_EXPIRED');
   }
 
-  proof(peer: AppPeer, session: SessionKey, proof: ProofPayload): void {
-    const actor = this.handshakeOf(peer, session);
-    if (actor) this.sendFromPeer(actor, { type: 'proof', peer: peer.id, proof });
+  async proof(peer: AppPeer, session: SessionKey, proof: ProofPayload): Promise<void> {
+    await this.inHandshake(peer, session, { type: 'proof', peer: peer.id, proof });
   }
 
-  fail(peer: AppPeer, session: SessionKey, code: string): void {
-    const actor = this.handshakeOf(peer, session);
-    if (actor) this.sendFromPeer(actor, { type: 'fail', peer: peer.id, code });
+  async fail(peer: AppPeer, session: SessionKey, code: string): Promise<void> {
+    await this.inHandshake(peer, session, { type: 'fail', peer: peer.id, code });
   }
 
-  decline(peer: AppPeer, session: SessionKey, report = false): void {
-    const actor = this.handshakeOf(peer, session);
-    if (actor) this.sendFromPeer(actor, { type: 'decline', peer: peer.id, report });
+  async decline(peer: AppPeer, session: SessionKey, report = false): Promise<void> {
+    await this.inHandshake(peer, session, { type: 'decline', peer: peer.id, report });
+  }
+
+  /** The phone of a continuous session answered ping `n`. */
+  async pong(peer: AppPeer, session: SessionKey, n: number): Promise<void> {
+    await this.apply(keyOf(session.serverid, session.hsid), { type: 'pong', peer: peer.id, n });
   }
 
   /**
-   * The actor whose handshake this peer runs; when the handshake is over (its challenge limit
-   * passed, the session expired) the peer hears SESSION_EXPIRED and gets undefined.
+   * An event of the peer's handshake; when the handshake is over (its challenge limit passed,
+   * the session expired) the peer hears SESSION_EXPIRED instead.
    */
-  private handshakeOf(peer: AppPeer, session: SessionKey): SessionActor | undefined {
-    const actor = this.find(session.serverid, session.hsid);
-    const snapshot = actor?.getSnapshot();
-    if (!actor || snapshot?.context.peer !== peer.id || stateName(snapshot.value) !== 'challenged') {
-      peer.refused('SESSION_EXPIRED');
-      return undefined;
-    }
-    return actor;
+  private async inHandshake(peer: AppPeer, session: SessionKey, event: SessionEvent): Promise<void> {
+    const inIt = (snapshot: Snapshot) => snapshot.context.peer === peer.id && stateName(snapshot.value) === 'challenged';
+    const { outcome } = await this.apply(keyOf(session.serverid, session.hsid), (snapshot) => (inIt(snapshot) ? event : undefined));
+    if (outcome !== 'applied') peer.refused('SESSION_EXPIRED');
   }
 
-  /** Stops every actor (on shutdown); what is saved stays saved. */
+  // ---- start and stop -------------------------------------------------------------------------
+
+  /**
+   * Brings back the saved sessions into the Sessions port (no actor is made). Each goes on with
+   * the time its state had left; one whose limit passed while the process was down ends at once.
+   */
+  async restore(): Promise<number> {
+    const store = this.opts.saved;
+    if (!store) return 0;
+    const now = this.clock.now();
+    let restored = 0;
+    for (const [key, saved] of await store.savedSessions()) {
+      const state = saved.snapshot as unknown as Partial<StoredState> | null;
+      let snapshot: Snapshot;
+      try {
+        snapshot = this.stepper.resolve(state?.value, state?.context);
+        if (snapshot.status !== 'active' || typeof snapshot.context?.serverid !== 'string') throw new Error('not a live session');
+      } catch (err) {
+        this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'a saved session could not be restored; dropped');
+        await store.transact((tx) => tx.delete('session', [key]));
+        continue;
+      }
+      const name = stateName(snapshot.value);
+      const limit = name === 'authenticated' ? this.opts.limits.session : this.opts.limits.idle;
+      let at = saved.since + limit;
+      // A continuous session's phone connection did not survive the restart: its next pong is due.
+      if (name === 'authenticated' && snapshot.context.pingTime > 0) at = Math.min(at, now + snapshot.context.pingTime);
+      const stored: StoredSession = { snapshot: { value: snapshot.value as Json, context: snapshot.context } as unknown as Json, since: saved.since, timers: { [EXPIRE]: at } };
+      if ((await this.sessions.put(key, stored, 0)) === undefined) continue; // another process has it already
+      restored++;
+      this.counts[name] = (this.counts[name] ?? 0) + 1;
+      await Promise.all([
+        this.sessions.addDeadline({ key, name: EXPIRE, at, payload: { type: 'expire' } }),
+        ...accountsOf(snapshot.context).map((n) => this.sessions.addMember(accountSet(snapshot.context.serverid, n), key)),
+      ]);
+      // The registry is the truth about accounts: a session whose account was blocked or deleted
+      // (and answered 200) before the session's own save reached the disk ends now.
+      const { serverid, account } = snapshot.context;
+      const record = account === null ? undefined : await this.opts.account(serverid, account);
+      if (account !== null && (record === undefined || record.blocked)) await this.apply(key, { type: 'revoke', account, deleted: record === undefined });
+      else if (at <= now) await this.apply(key, { type: 'expire' });
+      else this.schedule(at);
+    }
+    return restored;
+  }
+
+  /** Stops the timers and waits for the work in flight (on shutdown); what is saved stays saved. */
   async close(): Promise<void> {
-    await Promise.all([...this.actors.values()].map((e) => e.saved));
-    for (const e of this.actors.values()) {
-      if (e.resumeTimer !== undefined) this.clock.clearTimeout(e.resumeTimer);
-      e.actor.stop();
-    }
-    this.actors.clear();
+    await this.settled();
+    this.closed = true;
+    if (this.wake) this.clock.clearTimeout(this.wake.timer);
+    if (this.polling !== undefined) this.clock.clearTimeout(this.polling);
+    this.wake = undefined;
+    await Promise.all([...this.queues.values()]);
+    const offs = [...this.listeners.values(), ...this.peers.values()].map((e) => e.off.then((off) => off?.()));
     this.listeners.clear();
+    this.peers.clear();
+    await Promise.allSettled(offs);
   }
 }
+
+type PeerCall = 'accepted' | 'refused' | 'confirmed' | 'ping' | 'transaction';
+
+/** The type of an event, and nothing else of it. */
+const typeOf = (event: unknown): string => {
+  const type = (event as { type?: unknown } | undefined)?.type;
+  return typeof type === 'string' ? type.slice(0, 200) : 'unknown';
+};

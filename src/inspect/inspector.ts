@@ -1,39 +1,46 @@
 /**
- * The live inspector's memory: XState's inspection events of every session actor (the hub passes
- * `inspect: (e) => inspector.observe(e)` to each actor it makes), kept per live actor as a short
- * log of what happened to it, for the /inspect page (src/inspect/socket.ts).
+ * The live inspector's memory: what the session hub applied to each session (the hub passes
+ * `inspect: (a) => inspector.applied(a)`), kept per session as a short log of what happened to
+ * it, for the /inspect page (src/inspect/socket.ts).
  *
- * What is kept is safe to show to an operator: the TYPE of each event the actor received and the
- * state values it went through, with the time. Never an event's payload: a `proof` carries
- * signatures and transcripts, `hello` and `pong` carry connection ids, `setContext` the
- * relying party's user context, `xstate.init` the session's input (its hsid).
+ * What is kept is safe to show to an operator: the TYPE of each event applied and the state
+ * values the session went through (XState's microsteps), with the time. Never an event's
+ * payload: a `proof` carries signatures and transcripts, `hello` and `pong` carry connection
+ * ids, `setContext` the relying party's user context. A session is known by an opaque id, not
+ * its hsid.
  *
- * Memory is bounded: at most `cap` entries per actor (the oldest go first), and an actor's log is
- * dropped when the actor ends (its final or stopped snapshot; a sweep also drops actors that
- * failed without one). Entries are kept packed (a time and three string codes, about 16 bytes
- * each, in a buffer that grows with the log), since every session actor has a log.
+ * Memory is bounded: at most `cap` entries per session (the oldest go first), at most
+ * `maxSessions` sessions (the one that changed least recently goes first: a session at rest
+ * costs the hub only its snapshot, and the inspector keeps the lively ones), and a session's log
+ * is dropped when it ends. Entries are kept packed (a time and three string codes, about 16
+ * bytes each, in a buffer that grows with the log).
  *
  * It also counts transitions for /metrics (`nextauth_session_transitions_total{state}`, by the
  * top-level state entered): `sum(rate(...))` is transitions per second.
  */
 import type { LogEntry } from '../web/inspect-wire.ts';
 import client from 'prom-client';
-import type { ActorRefLike, InspectionEvent } from 'xstate';
+import type { AppliedEvent } from '../core/hub.ts';
 
 export type { LogEntry };
 
-export interface ActorView {
+export interface SessionView {
   id: string;
-  /** The current state as a dotted path (`authenticated.pinging`), '' before the first snapshot. */
+  serverid: string;
+  /** The current state as a dotted path (`authenticated.pinging`). */
   state: string;
-  /** When the inspector first saw the actor (ms). */
+  /** When the inspector first saw the session (ms). */
   started: number;
+  /** When the session entered its state (ms). */
+  since: number;
+  account: number | null;
+  /** The log (empty in a listing). */
   log: LogEntry[];
 }
 
 export interface Watcher {
   entry(entry: LogEntry, state: string): void;
-  /** The actor ended: its log is gone. */
+  /** The session ended: its log is gone. */
   ended(): void;
 }
 
@@ -42,22 +49,25 @@ export interface InspectorOptions {
   now?: () => number;
   /** Where the transition counter is registered (/metrics). */
   registry?: client.Registry;
-  /** Entries kept per actor (default 200). */
+  /** Entries kept per session (default 200). */
   cap?: number;
+  /** Sessions kept (default 10,000). */
+  maxSessions?: number;
 }
 
 interface Tracked {
   id: string;
-  actor: ActorRefLike;
+  key: string;
+  serverid: string;
   started: number;
   state: string;
+  account: number | null;
+  since: number;
   log: Ring;
   watchers: Set<Watcher>;
 }
 
 const NONE = 0xffff;
-/** How often `track` looks for actors that ended without a last snapshot. */
-const SWEEP_EVERY_MS = 10_000;
 /** The strings of entries (event types, state texts): a machine has few; one code each. */
 const codes = new Map<string, number>();
 const texts: string[] = [];
@@ -140,88 +150,107 @@ export function stateText(value: unknown): string {
 }
 
 export class Inspector {
-  private readonly byActor = new Map<ActorRefLike, Tracked>();
+  /** By session key, least recently changed first. */
+  private readonly byKey = new Map<string, Tracked>();
   private readonly byId = new Map<string, Tracked>();
   private readonly changeListeners = new Set<() => void>();
   private readonly now: () => number;
   private readonly cap: number;
+  private readonly maxSessions: number;
   private counter = 0;
-  private swept = 0;
   readonly transitions: client.Counter<'state'>;
 
   constructor(opts: InspectorOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.cap = Math.max(1, opts.cap ?? 200);
+    this.maxSessions = Math.max(1, opts.maxSessions ?? 10_000);
     this.transitions = new client.Counter({
       name: 'nextauth_session_transitions_total',
-      help: 'Session actor transitions, by the top-level state entered (rate() is transitions per second)',
+      help: 'Session transitions, by the top-level state entered (rate() is transitions per second)',
       labelNames: ['state'] as const,
       registers: opts.registry ? [opts.registry] : [],
     });
   }
 
-  /** Live actors with a log. */
+  /** Sessions with a log. */
   get size(): number {
-    return this.byActor.size;
+    return this.byKey.size;
   }
 
-  /** XState's inspection callback (every session actor's). Never throws. */
-  observe(e: InspectionEvent): void {
+  /** The hub applied an event to a session. Never throws. */
+  applied(a: AppliedEvent): void {
     try {
-      // Only the session actors themselves: not the child actors they invoke (verifyProof).
-      if (e.actorRef.sessionId !== e.rootId) return;
-      switch (e.type) {
-        case '@xstate.actor':
-          this.track(e.actorRef);
-          return;
-        case '@xstate.event': {
-          const t = this.byActor.get(e.actorRef);
-          if (t) this.add(t, { at: this.now(), kind: 'event', type: typeOf(e.event) });
-          return;
+      if (typeof a?.key !== 'string' || typeof a.serverid !== 'string' || !Array.isArray(a.microsteps)) return;
+      // Read everything first: what cannot be read records nothing.
+      const steps = a.microsteps.map((m) => ({ event: String(m.event).slice(0, 200), to: stateText(m.value), reenters: m.reenters === true }));
+      const start = a.created ? '' : stateText(a.before ?? a.value);
+      let t = this.byKey.get(a.key);
+      if (t) {
+        // Most recently changed last.
+        this.byKey.delete(a.key);
+        this.byKey.set(a.key, t);
+      } else {
+        // The end of a session it no longer keeps: nothing to show.
+        if (a.ended) return;
+        if (this.byKey.size >= this.maxSessions) {
+          const oldest = this.byKey.values().next().value;
+          if (oldest) this.drop(oldest);
         }
-        case '@xstate.microstep': {
-          // Each step of a macrostep: a proof that fails goes challenged → failing → waiting.
-          const t = this.byActor.get(e.actorRef);
-          if (!t) return;
-          const to = stateText((e.snapshot as { value?: unknown }).value);
-          const reenters = (e._transitions ?? []).some((tr) => (tr.target?.length ?? 0) > 0 && tr.reenter);
-          if (to !== t.state || reenters) this.transition(t, typeOf(e.event), to);
-          return;
-        }
-        case '@xstate.snapshot': {
-          const t = this.byActor.get(e.actorRef);
-          if (!t) return;
-          const snapshot = e.snapshot as { value?: unknown; status?: string };
-          const to = stateText(snapshot.value);
-          // The first snapshot (start or restore) has no microstep; nor has a restored state.
-          if (to !== t.state && snapshot.status !== 'stopped') this.transition(t, typeOf(e.event), to);
-          if (snapshot.status !== 'active') this.drop(t);
-          return;
-        }
-        default:
-          return;
+        const at = this.now();
+        t = {
+          id: `a${(++this.counter).toString(36)}`,
+          key: a.key,
+          serverid: a.serverid,
+          started: at,
+          state: '',
+          account: a.account,
+          since: a.since,
+          log: new Ring(this.cap),
+          watchers: new Set(),
+        };
+        this.byKey.set(a.key, t);
+        this.byId.set(t.id, t);
+        // A session this process had not seen (restored, made by another process, evicted) starts where it was.
+        if (start) this.transition(t, 'unknown', start, false);
       }
+      // Each event once, before the transitions it caused (a created session: xstate.init first).
+      let last: string | undefined;
+      const event = (type: string) => {
+        if (type !== last) this.add(t!, { at: this.now(), kind: 'event', type });
+        last = type;
+      };
+      for (const m of steps) {
+        event(m.event);
+        if (m.to !== t.state || m.reenters) this.transition(t, m.event, m.to);
+      }
+      if (steps.length === 0) event(String(a.type));
+      t.account = a.account;
+      t.since = a.since;
+      if (a.ended) this.drop(t);
+      else this.changed();
     } catch {
-      // The inspector must never break an actor.
+      // The inspector must never break a session.
     }
   }
 
-  /** The opaque id of a live actor (not its hsid). */
-  idOf(actor: ActorRefLike): string | undefined {
-    return this.byActor.get(actor)?.id;
+  /** Every session with a log, of the servers given (all: null). */
+  list(servers: Set<string> | null): SessionView[] {
+    const out: SessionView[] = [];
+    for (const t of this.byKey.values()) if (!servers || servers.has(t.serverid)) out.push(this.viewOf(t, false));
+    return out;
   }
 
-  actorOf(id: string): ActorRefLike | undefined {
-    return this.byId.get(id)?.actor;
-  }
-
-  /** The actor's state and log so far (a copy). */
-  view(id: string): ActorView | undefined {
+  /** The session's state and log so far (a copy). */
+  view(id: string): SessionView | undefined {
     const t = this.byId.get(id);
-    return t ? { id: t.id, state: t.state, started: t.started, log: t.log.entries() } : undefined;
+    return t ? this.viewOf(t, true) : undefined;
   }
 
-  /** Hear the actor's new log entries, and its end; returns the unsubscribe. */
+  private viewOf(t: Tracked, withLog: boolean): SessionView {
+    return { id: t.id, serverid: t.serverid, state: t.state, started: t.started, since: t.since, account: t.account, log: withLog ? t.log.entries() : [] };
+  }
+
+  /** Hear the session's new log entries, and its end; returns the unsubscribe. */
   watch(id: string, watcher: Watcher): () => void {
     const t = this.byId.get(id);
     if (!t) {
@@ -232,41 +261,17 @@ export class Inspector {
     return () => void t.watchers.delete(watcher);
   }
 
-  /** Hear that an actor started, changed state or ended; returns the unsubscribe. */
+  /** Hear that a session started, changed state or ended; returns the unsubscribe. */
   onChange(listener: () => void): () => void {
     this.changeListeners.add(listener);
     return () => void this.changeListeners.delete(listener);
   }
 
-  /** Drops the actors that ended without saying so (an actor that failed has no last snapshot). */
-  sweep(): void {
-    for (const t of [...this.byActor.values()]) {
-      const status = (t.actor.getSnapshot() as { status?: string } | undefined)?.status;
-      if (status !== undefined && status !== 'active') this.drop(t);
-    }
-  }
-
-  private track(actor: ActorRefLike): void {
-    if (this.byActor.has(actor)) return;
-    // Now and then (not per actor: the walk is over every live actor), look for actors that ended silently.
-    const now = this.now();
-    if (now - this.swept >= SWEEP_EVERY_MS) {
-      this.swept = now;
-      this.sweep();
-    }
-    const t: Tracked = { id: `a${(++this.counter).toString(36)}`, actor, started: this.now(), state: '', log: new Ring(this.cap), watchers: new Set() };
-    this.byActor.set(actor, t);
-    this.byId.set(t.id, t);
-    this.changed();
-  }
-
-  private transition(t: Tracked, type: string, to: string): void {
+  private transition(t: Tracked, type: string, to: string, count = true): void {
     const from = t.state;
     t.state = to;
     this.add(t, { at: this.now(), kind: 'transition', type, ...(from ? { from } : {}), to });
-    const top = to.split('.')[0] || 'unknown';
-    this.transitions.inc({ state: top });
-    this.changed();
+    if (count) this.transitions.inc({ state: to.split('.')[0] || 'unknown' });
   }
 
   private add(t: Tracked, entry: LogEntry): void {
@@ -281,8 +286,8 @@ export class Inspector {
   }
 
   private drop(t: Tracked): void {
-    if (this.byActor.get(t.actor) !== t) return;
-    this.byActor.delete(t.actor);
+    if (this.byKey.get(t.key) !== t) return;
+    this.byKey.delete(t.key);
     this.byId.delete(t.id);
     const watchers = [...t.watchers];
     t.watchers.clear();
@@ -306,9 +311,3 @@ export class Inspector {
     }
   }
 }
-
-/** The type of an event, and nothing else of it. */
-const typeOf = (event: unknown): string => {
-  const type = (event as { type?: unknown } | undefined)?.type;
-  return typeof type === 'string' ? type.slice(0, 200) : 'unknown';
-};

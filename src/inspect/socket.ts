@@ -9,16 +9,16 @@
  *
  * Events (client → server, each with an ack):
  * - `servers` → `[{serverid, serverName, sessions: [{id, state, value, age, inState, account}], more}]`
- *   (`id` is the inspector's opaque id of the actor, never its hsid; `age` ms since the actor
+ *   (`id` is the inspector's opaque id of the session, never its hsid; `age` ms since the inspector
  *   started, `inState` ms in its current state; at most 200 sessions a server, newest first,
  *   `more` counts the rest);
  * - `select {id}` → `{id, serverid, serverName, machine, mermaid, names, invokes, state, account, age, log}`
  *   (`mermaid` is the machine's diagram from the same generator as machines/*.md, `names` maps
- *   each state path to its name in that text, `log` the actor's log so far), or
- *   `{error: 'UNKNOWN_SESSION'}` for an actor that ended or that the key may not see; then `entry`
- *   events `{id, entry, state}` follow for that actor, and `ended {id}` when it ends;
+ *   each state path to its name in that text, `log` the session's log so far), or
+ *   `{error: 'UNKNOWN_SESSION'}` for a session that ended or that the key may not see; then `entry`
+ *   events `{id, entry, state}` follow for that session, and `ended {id}` when it ends;
  * - `unselect` → `{ok: true}`.
- * Server → client: `sessions` (the `servers` list again) whenever actors start, change state or
+ * Server → client: `sessions` (the `servers` list again) whenever sessions start, change state or
  * end (at most every 250 ms). Nothing sent names a nonce, hsid, key, signature or box.
  */
 import type { Server, Socket } from 'socket.io';
@@ -27,14 +27,12 @@ import type { ServerRow, SessionRow } from '../web/inspect-wire.ts';
 import { NsError } from '../wire/errors.ts';
 import type { Principal } from '../core/admin/access.ts';
 import type { Registry } from '../core/admin/registry.ts';
-import type { SessionHub } from '../core/hub.ts';
-import { sessionMachine } from '../../machines/session.ts';
+import { sessionMachine, stateName } from '../../machines/session.ts';
 import { describeMachine, toMermaid, type DiagramState } from './diagram.ts';
-import { stateText, type Inspector, type LogEntry } from './inspector.ts';
+import type { Inspector, LogEntry } from './inspector.ts';
 
 export interface InspectDeps {
   registry: Registry;
-  hub: SessionHub;
   inspector: Inspector;
   /** The hub's clock (ages). */
   now?: () => number;
@@ -100,7 +98,7 @@ let sessionDiagram: MachineDiagramText | undefined;
 const errorCode = (e: unknown): string => (e instanceof NsError ? e.code : 'INTERNAL');
 
 export function createInspectSocket(io: Server, deps: InspectDeps) {
-  const { registry, hub, inspector } = deps;
+  const { registry, inspector } = deps;
   const now = deps.now ?? Date.now;
   const nsp = io.of('/inspect');
 
@@ -129,22 +127,17 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
   const list = async (servers: Set<string> | null): Promise<ServerRow[]> => {
     const t = now();
     const bySever = new Map<string, SessionRow[]>();
-    for (const live of hub.list()) {
-      if (servers && !servers.has(live.serverid)) continue;
-      const id = inspector.idOf(live.actor);
-      const view = id ? inspector.view(id) : undefined;
-      if (!id || !view) continue;
-      const snapshot = live.actor.getSnapshot();
-      const rows = bySever.get(live.serverid) ?? [];
+    for (const view of inspector.list(servers)) {
+      const rows = bySever.get(view.serverid) ?? [];
       rows.push({
-        id,
-        state: live.state,
-        value: view.state || stateText(snapshot.value),
+        id: view.id,
+        state: stateName(view.state.split('.')[0]),
+        value: view.state,
         age: Math.max(0, t - view.started),
-        inState: Math.max(0, t - live.since),
-        account: snapshot.context.account,
+        inState: Math.max(0, t - view.since),
+        account: view.account,
       });
-      bySever.set(live.serverid, rows);
+      bySever.set(view.serverid, rows);
     }
     return (await registry.servers.list())
       .filter((s) => !servers || servers.has(s.serverid))
@@ -175,7 +168,6 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
       const ack = reply(args.at(-1));
       const servers = await scopeOrDrop(socket);
       if (servers === undefined) return;
-      inspector.sweep();
       ack(await list(servers));
     });
 
@@ -184,10 +176,8 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
       const servers = await scopeOrDrop(socket);
       if (servers === undefined) return;
       const id = typeof ref === 'object' && ref !== null ? (ref as { id?: unknown }).id : undefined;
-      const actor = typeof id === 'string' ? inspector.actorOf(id) : undefined;
-      const live = actor ? hub.list().find((l) => l.actor === actor) : undefined;
       const view = typeof id === 'string' ? inspector.view(id) : undefined;
-      if (!live || !view || (servers && !servers.has(live.serverid))) {
+      if (!view || (servers && !servers.has(view.serverid))) {
         answer({ error: 'UNKNOWN_SESSION' });
         return;
       }
@@ -203,11 +193,11 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
       const diagram = (sessionDiagram ??= diagramOf(sessionMachine));
       answer({
         id: selected,
-        serverid: live.serverid,
-        serverName: (await registry.servers.get(live.serverid))?.serverName ?? '',
+        serverid: view.serverid,
+        serverName: (await registry.servers.get(view.serverid))?.serverName ?? '',
         ...diagram,
         state: view.state,
-        account: live.actor.getSnapshot().context.account,
+        account: view.account,
         age: Math.max(0, now() - view.started),
         log: view.log,
       });
@@ -225,11 +215,10 @@ export function createInspectSocket(io: Server, deps: InspectDeps) {
     });
   });
 
-  // Push the lists when actors come, change or go: at most every PUSH_EVERY_MS.
+  // Push the lists when sessions come, change or go: at most every PUSH_EVERY_MS.
   let timer: NodeJS.Timeout | undefined;
   const push = async () => {
     timer = undefined;
-    inspector.sweep();
     for (const socket of nsp.sockets.values()) {
       const servers = await scopeOrDrop(socket);
       if (servers !== undefined) socket.emit('sessions', await list(servers));

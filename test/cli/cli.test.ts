@@ -525,7 +525,7 @@ test('app listen --yes: answers pushes for every stored account (number match se
   assert.is(shopSession.loggedin, true);
   assert.is(shopSession.accountid, shop.acc);
   // A continuous session (pingTime 30): the server pings the listening connection, the phone answers.
-  await until(() => pushNs!.hub.find(shop.sid, shopSession.hsid)?.getSnapshot().matches({ authenticated: 'ponged' }) === true, 'the pong');
+  await until(async () => JSON.stringify((await pushNs!.hub.snapshot(shop.sid, shopSession.hsid))?.value) === '{"authenticated":"ponged"}', 'the pong');
 
   // Number match: the phone shows the number and (--yes) sends it.
   from = l.stdout().length;

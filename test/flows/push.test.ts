@@ -12,6 +12,9 @@ import { fromB64url, openPushPayload, pushToQr, type ChallengeInfo, type Consent
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { codeOf, getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 
+/** A continuous session between a ping's pong and the next ping. */
+const ponged = (s: { value: unknown } | undefined) => JSON.stringify(s?.value) === '{"authenticated":"ponged"}';
+
 let ns: TestServer;
 let clock: SimulatedClock;
 let gatewayHits: Array<{ serverid: string; accountid: number; payload: string }> = [];
@@ -186,7 +189,7 @@ test('limits: one push per 10 s and 20 an hour per account (429); deny and repor
   assert.is((await push(nonce)).status, 200);
   await until(() => p.pushes.length === before + 1, 'the push');
   assert.is(await codeOf(p.phone.login(pushToQr(p.pushes.at(-1)!, appUrl()), { connection: p.connection })), 'DECLINED');
-  await until(() => ns.hub.status(srv, (p.pushes.at(-1)!.hsid as Buffer).toString('base64url')).state === 'waiting', 'declined');
+  await until(async () => (await ns.hub.status(srv, (p.pushes.at(-1)!.hsid as Buffer).toString('base64url'))).state === 'waiting', 'declined');
   nextPushWindow();
   assert.is((await push()).status, 429, 'muted');
   clock.increment(20 * 60_000);
@@ -238,14 +241,17 @@ test('continuous sessions: pings answered keep the login; no pong within pingTim
   await text.waitFor('LOGIN', hsid);
   const pings: Frame[] = [];
   connection.on('ping', (f) => pings.push(f)); // the SDK still answers every ping
-  await until(() => ns.hub.find(srv, hsid)?.getSnapshot().context.pings === 1 && ns.hub.find(srv, hsid)?.getSnapshot().matches({ authenticated: 'ponged' }) === true, 'first pong');
+  await until(async () => {
+    const s = await ns.hub.snapshot(srv, hsid);
+    return s?.context.pings === 1 && ponged(s);
+  }, 'first pong');
   for (let i = 0; i < 4; i++) {
     clock.increment(15_000); // pingTime/2: the next ping goes out
-    await until(() => ns.hub.find(srv, hsid)?.getSnapshot().matches({ authenticated: 'ponged' }) === true, `pong ${i + 2}`);
+    await until(async () => ponged(await ns.hub.snapshot(srv, hsid)), `pong ${i + 2}`);
   }
   assert.is((await getSession(ns, srv, nonce)).loggedin, true);
   connection.close(); // the phone goes away
-  await until(() => ns.hub.find(srv, hsid)?.getSnapshot().matches({ authenticated: 'ponged' }) === true, 'settled');
+  await until(async () => ponged(await ns.hub.snapshot(srv, hsid)), 'settled');
   clock.increment(15_000); // a ping goes out, nobody answers
   clock.increment(30_000);
   await text.waitFor('LOGOUT', hsid);

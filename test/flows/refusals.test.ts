@@ -81,7 +81,7 @@ test('SESSION_BUSY: a second phone while challenged, and a login hello for a log
   const hsid = (await getSession(ns, srv, nonce)).hsid;
   const code = await qr(ns, srv, nonce);
   const first = slow.login(code);
-  await until(() => ns.hub.status(srv, hsid).state === 'challenged', 'challenged');
+  await until(async () => (await ns.hub.status(srv, hsid)).state === 'challenged', 'challenged');
   assert.is(await codeOf(fast.login(code)), 'SESSION_BUSY');
   release();
   const { connection } = await first;
@@ -238,12 +238,14 @@ test('idle sessions expire: SESSION_EXPIRED for a late scan, and no actor is lef
   const phone = newPhone();
   await phone.keystore.put(account);
   const nonce = newNonce();
-  const code = await qr(ns, srv, nonce);
   assert.ok(ns.hub.size > 0);
-  // Logins of earlier tests end after the session limit, then everything idles out.
+  // Logins of earlier tests end after the session limit…
   clock.increment(12 * 3600_000);
+  await ns.hub.settled();
+  // …then everything idles out, this QR's session too.
+  const code = await qr(ns, srv, nonce);
   clock.increment(15 * 60_000 + 1);
-  await until(() => ns.hub.size === 0, 'every actor gone');
+  await until(() => ns.hub.size === 0, 'every session gone');
   assert.is(await codeOf(phone.login(code)), 'SESSION_EXPIRED');
   // The relying party asks again: a fresh waiting session, and the same QR now works.
   await getSession(ns, srv, nonce);

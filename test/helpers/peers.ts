@@ -67,9 +67,9 @@ export const codeOf = (p: Promise<unknown>): Promise<string> =>
     (e: { code?: string }) => e.code ?? String(e),
   );
 
-export async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }

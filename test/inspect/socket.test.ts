@@ -225,7 +225,7 @@ test('nothing secret is sent: no nonce, hsid, key, signature, peer id or user co
   }
   const all = JSON.stringify(c.heard);
   // The app connection's id (in hello, proof and pong events) is a UUID: none is sent.
-  const peer = ns.hub.find(srvA, hsid)?.getSnapshot().context.pinger;
+  const peer = (await ns.hub.snapshot(srvA, hsid))?.context.pinger;
   assert.match(peer ?? '', /^[0-9a-f-]{36}$/);
   assert.not.match(all, /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
   for (const secret of [nonce, hsid, ns.rootKey, logged.pk, peer, '203.0.113.77', 'SecretAgent', 'context-marker-xyz']) {

@@ -339,5 +339,33 @@ export function sessionsContract(make: () => Promise<Sessions>, options: Session
     assert.is(await sessions.nextDue(), T + 50);
   });
 
+  // ---- sets ---------------------------------------------------------------------------------------
+
+  each('sets: add, add again, remove, remove what is not there; members of an unknown set is empty', async (sessions) => {
+    assert.equal(await sessions.members('account:srv:1'), []);
+    await sessions.addMember('account:srv:1', 'srv:a');
+    await sessions.addMember('account:srv:1', 'srv:b');
+    await sessions.addMember('account:srv:1', 'srv:a');
+    await sessions.addMember('account:srv:2', 'srv:a');
+    assert.equal((await sessions.members('account:srv:1')).sort(), ['srv:a', 'srv:b']);
+    await sessions.removeMember('account:srv:1', 'srv:a');
+    await sessions.removeMember('account:srv:1', 'srv:zz');
+    await sessions.removeMember('account:srv:9', 'srv:a');
+    assert.equal(await sessions.members('account:srv:1'), ['srv:b']);
+    assert.equal(await sessions.members('account:srv:2'), ['srv:a'], 'sets are apart');
+    await sessions.removeMember('account:srv:1', 'srv:b');
+    assert.equal(await sessions.members('account:srv:1'), []);
+  });
+
+  each('sets live apart from values and deadlines; another process sees the same sets', async (sessions, also) => {
+    const other = options.connect ? also(await options.connect(sessions)) : sessions;
+    await sessions.addMember('account:srv:1', 'srv:a');
+    const version = (await sessions.put('srv:a', snapshotOf(1), 0))!;
+    assert.ok(await sessions.delete('srv:a', version));
+    assert.equal(await other.members('account:srv:1'), ['srv:a']);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? sessions : other).addMember('big', `srv:${i}`)));
+    assert.is((await other.members('big')).length, 50);
+  });
+
   s.run();
 }

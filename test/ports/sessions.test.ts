@@ -124,6 +124,9 @@ test('a closed MemorySessions refuses every call', async () => {
     () => sessions.cancelDeadline('k', 'n'),
     () => sessions.claimDue(0),
     () => sessions.nextDue(),
+    () => sessions.addMember('s', 'k'),
+    () => sessions.removeMember('s', 'k'),
+    () => sessions.members('s'),
   ];
   for (const call of calls) {
     await call().then(

@@ -40,7 +40,7 @@ test('the QR code is refreshed before it goes stale, and still logs in after the
   assert.ok(Number(await fresh.getAttribute('data-expires')) > firstExpiry);
   // Past the first expiry the session is still there, and the enrol code in the page works.
   await page.waitForTimeout(Math.max(0, firstExpiry - Date.now() + 300));
-  assert.ok(ns.hub.find((await ns.registry.servers.list())[0]!.serverid, hsid!), 'the session lives on');
+  assert.ok(await ns.hub.snapshot((await ns.registry.servers.list())[0]!.serverid, hsid!), 'the session lives on');
   assert.is(await fresh.getAttribute('data-state'), 'waiting');
   await screenshot(page, 'refresh-1-fresh-code');
   const link = await page.locator('.nextauth-block.nextauth-enrol').getAttribute('data-link');

@@ -146,6 +146,8 @@ export class DeadlineHeap {
 export class MemorySessionStore {
   readonly entries = new Map<string, Entry>();
   readonly deadlines = new DeadlineHeap();
+  /** Sets of keys by name (an empty set is removed). */
+  readonly sets = new Map<string, Set<string>>();
   /**
    * The last version given to any write. One counter for every key, so a key deleted and
    * created again never repeats a version an old reader may still hold.
@@ -215,6 +217,24 @@ export class MemorySessions implements Sessions {
   async nextDue(): Promise<number | undefined> {
     this.#open();
     return this.store.deadlines.peek();
+  }
+
+  async addMember(set: string, key: string): Promise<void> {
+    this.#open();
+    const members = this.store.sets.get(set);
+    if (members) members.add(key);
+    else this.store.sets.set(set, new Set([key]));
+  }
+
+  async removeMember(set: string, key: string): Promise<void> {
+    this.#open();
+    const members = this.store.sets.get(set);
+    if (members?.delete(key) && members.size === 0) this.store.sets.delete(set);
+  }
+
+  async members(set: string): Promise<string[]> {
+    this.#open();
+    return [...(this.store.sets.get(set) ?? [])];
   }
 
   /** Ends this "process"'s use of the store; the store itself, and others sharing it, go on. */

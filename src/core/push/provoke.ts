@@ -8,7 +8,7 @@ import type { SessionHub } from '../hub.ts';
 import type { PushService } from './push.ts';
 
 export async function provokeSession(registry: Registry, hub: SessionHub, push: PushService, serverid: string, hsid: string): Promise<void> {
-  const { lastAccount } = hub.status(serverid, hsid);
+  const { lastAccount } = await hub.status(serverid, hsid);
   if (lastAccount === null || !(await registry.accounts.get(serverid, lastAccount))) throw new NsError('CANNOT_PROVOKE');
   await push.provoke(serverid, hsid, [lastAccount]);
 }

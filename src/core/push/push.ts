@@ -108,15 +108,15 @@ export class PushService {
     const server = await registry.servers.require(serverid);
     const live = (await Promise.all(accounts.map((id) => registry.accounts.get(serverid, id)))).filter((a): a is AccountRecord => a !== undefined && !a.blocked);
     if (live.length === 0) throw new NsError('CANNOT_PROVOKE', 'No account that may log in is left to push to');
-    const state = hub.status(serverid, hsid).state;
+    const state = (await hub.status(serverid, hsid)).state;
     if (state !== 'waiting' && state !== 'loggedOut') throw new NsError('SESSION_BUSY', `The session is ${state}`);
     const now = clock.now();
     const allowed = live.filter((a) => this.allows(serverid, a.id, now));
     if (allowed.length === 0) throw new NsError('RATE_LIMITED', 'Too many pushes to this account; try again later');
     const number = server.serverFlags.includes('numbermatch') ? String(randomInt(0, 100)).padStart(2, '0') : undefined;
     const pushed = allowed.map((a) => a.id);
-    hub.provoke(serverid, hsid, pushed, number);
-    const userContext = hub.status(serverid, hsid).userContext;
+    await hub.provoke(serverid, hsid, pushed, number);
+    const userContext = (await hub.status(serverid, hsid)).userContext;
     const si = userContext?.sessioninfo;
     const content: Record<string, unknown> = {
       t: 'push',

@@ -27,11 +27,6 @@ export interface TransactionFields {
   description?: string;
 }
 
-/** A live connection that can show a transaction to its phone. */
-export interface TransactionTarget {
-  transaction(content: Record<string, unknown>): void;
-}
-
 export interface TransactionResult {
   /** 2.2: "0" new, "1" approved, "2" declined (an expired transaction is declined) */
   tstatus: '0' | '1' | '2';
@@ -61,8 +56,6 @@ export interface TransactionDeps {
   clock: Clock;
   /** ms a phone has to answer (default 5 minutes) */
   limit?: number;
-  /** the connection that logged a session in, if it is still there */
-  loginConnection: (serverid: string, hsid: string) => TransactionTarget | undefined;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -75,7 +68,7 @@ export class TransactionService {
   async create(serverid: string, hsid: string, fields: TransactionFields): Promise<{ tid: string }> {
     const { hub, clock } = this.deps;
     const server = await this.deps.registry.servers.require(serverid);
-    const { account, state } = hub.status(serverid, hsid);
+    const { account, state } = await hub.status(serverid, hsid);
     if (account === null || state !== 'authenticated') throw new NsError('NO_ACCOUNT');
     this.prune();
     const tid = toB64url(randomBytes(16));
@@ -90,7 +83,9 @@ export class TransactionService {
     const actor = createActor(transactionMachine, { input: { tid, serverid, hsid, account, limit }, clock });
     const entry: Entry = { actor, bytes, saved: Promise.resolve() };
     this.entries.set(tid, entry);
-    actor.on('notify', ({ outcome }) => hub.announce(serverid, hsid, { tid, outcome }));
+    actor.on('notify', ({ outcome }) => {
+      hub.announce(serverid, hsid, { tid, outcome }).catch((err: unknown) => this.deps.log.warn({ err, serverid, tid }, 'transaction outcome not announced'));
+    });
     let current = 'pending';
     actor.subscribe((s) => {
       if (s.status === 'done') entry.endedAt = clock.now();
@@ -104,8 +99,7 @@ export class TransactionService {
     actor.start();
 
     const content = { t: 'transaction', tid, srv: Buffer.from(serverid, 'base64url'), acc: account, tx: bytes, info: { name: server.serverName, ...fields } };
-    const login = this.deps.loginConnection(serverid, hsid);
-    const delivered = login ? (login.transaction(content), 1) : this.deps.push.sendToAccount(serverid, account, content);
+    const delivered = (await hub.toLoginPeer(serverid, hsid, content)) ? 1 : this.deps.push.sendToAccount(serverid, account, content);
     if (delivered > 0) actor.send({ type: 'present' });
     this.deps.log.info({ serverid, acc: account, tid, delivered }, 'transaction created');
     return { tid };

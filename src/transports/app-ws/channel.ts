@@ -22,9 +22,9 @@ import { ed25519PrivateKey } from '../../core/crypto/keys.ts';
 import { deriveKeys, makeChallenge, openProof, sealEnrolResult, type HandshakeKeys } from '../../core/login/handshake.ts';
 import { checkAccountProof, type ProofEvidence } from '../../core/login/verify-proof.ts';
 import type { Registry } from '../../core/admin/registry.ts';
-import type { AppPeer, SessionHub, SessionKey } from '../../core/hub.ts';
+import type { AppPeer, SessionHub, SessionKey, Shown } from '../../core/hub.ts';
 import type { PushService, PushTarget } from '../../core/push/push.ts';
-import type { TransactionService, TransactionTarget } from '../../core/transaction/transactions.ts';
+import type { TransactionService } from '../../core/transaction/transactions.ts';
 import type { Clock, EnrolCodeRecord, ServerRecord } from '../../ports.ts';
 import type { VerifyOutput } from '../../../machines/session.ts';
 import { connectionMachine, type ChannelKeys, type ConnectionEvent, type DeliveryKind, type Handshake, type TransactionAnswer } from '../../../machines/connection.ts';
@@ -68,7 +68,7 @@ const MAX_PINGS = 64;
 /** The channel of each connection actor: the machine's actions find their channel through `self`. */
 const channels = new WeakMap<object, AppChannel>();
 
-export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
+export class AppChannel implements AppPeer, PushTarget {
   static #provided: ReturnType<typeof AppChannel.build> | undefined;
   readonly id = randomUUID();
   readonly #deps: ChannelDeps;
@@ -76,6 +76,8 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
   readonly #sender: Sender;
   readonly #actor: ConnectionActor;
   readonly #notes = new WeakMap<ChannelKeys, Notes>();
+  /** What the session being accepted shows the phone (only while `accepted` runs). */
+  #shown: Shown | undefined;
   /** Accounts this connection has proven, per server, with the transcript h2 that proved each. */
   readonly #proven = new Map<string, Map<number, Uint8Array>>();
   /** Pings out on this connection: the connection's ping number → the session's. */
@@ -120,11 +122,16 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
     this.#actor.send({ type: 'gone' });
   }
 
-  // ---- answers of the core (AppPeer, PushTarget, TransactionTarget) ------------------------------
+  // ---- answers of the core (AppPeer, PushTarget) ------------------------------
 
-  /** AppPeer: the session took the hello. */
-  accepted(_session: SessionKey): void {
-    this.#actor.send({ type: 'accepted' });
+  /** AppPeer: the session took the hello; the challenge (sent at once) shows the phone `shown`. */
+  accepted(_session: SessionKey, shown: Shown): void {
+    this.#shown = shown;
+    try {
+      this.#actor.send({ type: 'accepted' });
+    } finally {
+      this.#shown = undefined;
+    }
   }
 
   /** AppPeer: the session said no (to the hello or the proof). */
@@ -145,7 +152,7 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
     this.#deliver('ping', { t: 'ping', n: m });
   }
 
-  /** TransactionTarget: show a transaction to the phone. */
+  /** AppPeer: show a transaction to the phone. */
   transaction(content: Record<string, unknown>): void {
     this.#deliver('transaction', content);
   }
@@ -195,11 +202,13 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
           }
         }),
         forwardProof: safe('forwardProof', (ch, { handshake, box }: { handshake: Handshake; box: Uint8Array }) => ch.#forwardProof(handshake, box)),
-        forwardDecline: safe('forwardDecline', (ch, { handshake, report }: { handshake: Handshake; report: boolean }) => ch.#deps.hub.decline(ch, sessionOf(handshake), report)),
+        forwardDecline: safe('forwardDecline', (ch, { handshake, report }: { handshake: Handshake; report: boolean }) =>
+          ch.#hub(ch.#deps.hub.decline(ch, sessionOf(handshake), report)),
+        ),
         // The hub has no call for one handshake's end but the decline (the session goes back to
         // waiting, browsers hear CANCEL); if the session ended it already, its refusal to us
         // arrives when nothing waits for one.
-        abandonHandshake: safe('abandonHandshake', (ch, h: Handshake) => ch.#deps.hub.decline(ch, sessionOf(h))),
+        abandonHandshake: safe('abandonHandshake', (ch, h: Handshake) => ch.#hub(ch.#deps.hub.decline(ch, sessionOf(h)))),
         sendResult: safe('sendResult', (ch, { handshake, account }: { handshake: Handshake; account: number }) => ch.#sendResult(handshake, account)),
         seal: safe('seal', (ch, { keys }: { keys: ChannelKeys }) => {
           ch.#receiver.seal(keys.kC);
@@ -223,7 +232,7 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
           ch.#sender.close(code, reason);
         }),
         release: safe('release', (ch) => {
-          ch.#deps.hub.detach(ch);
+          ch.#hub(ch.#deps.hub.detach(ch));
           ch.#deps.push.drop(ch);
         }),
       },
@@ -243,7 +252,7 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
       if (h.op === 'enrol') notes.enrolCode = await registry.enrolment.usable(h.serverid, h.hsid, clock.now());
       // The socket went away meanwhile: no session hears of this hello.
       if (this.#actor.getSnapshot().status !== 'active') return;
-      hub.hello(this, h.serverid, h.hsid, h.op); // answers through accepted / refused
+      await hub.hello(this, h.serverid, h.hsid, h.op); // answers through accepted / refused
     } catch (e) {
       this.#actor.send(this.#refusal(e));
     }
@@ -251,13 +260,12 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
 
   /** §4.1 steps 2–3: the challenge, its box sealed with this handshake's kS. */
   #sendChallenge(h: Handshake): void {
-    const { hub, registry, clock } = this.#deps;
+    const { registry, clock } = this.#deps;
     const notes = this.#notesOf(h);
     const server = notes.server;
     if (!server) throw new NsError('UNKNOWN_SERVER');
-    const status = h.op === 'listen' ? undefined : hub.status(h.serverid, h.hsid);
-    const number = h.op === 'listen' ? undefined : hub.pushNumber(h.serverid, h.hsid);
-    const sessioninfo = status?.userContext?.sessioninfo;
+    const { userContext, number } = this.#shown ?? {};
+    const sessioninfo = userContext?.sessioninfo;
     const info: Record<string, unknown> = {
       name: server.serverName,
       pinTimeout: server.pinTimeout,
@@ -268,7 +276,7 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
       },
     };
     if (server.logo) info.logo = server.logo;
-    if (status?.userContext?.announceinfo) info.announce = status.userContext.announceinfo;
+    if (userContext?.announceinfo) info.announce = userContext.announceinfo;
     if (number !== undefined) info.number = number;
     const code = notes.enrolCode;
     if (code) {
@@ -287,16 +295,16 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
     if (h.op === 'listen') return void this.#listenProof(h.serverid, notes, plain);
     const { hub, log } = this.#deps;
     const session = sessionOf(h);
-    if (!plain) return hub.fail(this, session, 'BAD_BOX');
+    if (!plain) return this.#hub(hub.fail(this, session, 'BAD_BOX'));
     let evidence: ProofEvidence;
     try {
       const body = decodeMap(plain);
       evidence = h.op === 'login' ? { op: 'login', body: check('loginProof', body), h2: notes.h2! } : { op: 'enrol', body: check('enrolProof', body), h2: notes.h2! };
     } catch (e) {
       log.info({ conn: this.id, code: 'BAD_MESSAGE' }, `proof refused: ${(e as Error).message}`);
-      return hub.fail(this, session, 'BAD_MESSAGE');
+      return this.#hub(hub.fail(this, session, 'BAD_MESSAGE'));
     }
-    hub.proof(this, session, evidence as unknown as Record<string, unknown>); // answers through confirmed / refused
+    this.#hub(hub.proof(this, session, evidence as unknown as Record<string, unknown>)); // answers through confirmed / refused
   }
 
   /** A listen proof: the account's signature over "nextauth/listen" || h2 (§4.2). */
@@ -337,7 +345,7 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
   async #logout(hsid: string): Promise<void> {
     const { hub } = this.#deps;
     for (const [serverid, accounts] of this.#proven) {
-      const status = hub.status(serverid, hsid);
+      const status = await hub.status(serverid, hsid);
       if (status.account !== null && accounts.has(status.account)) {
         await hub.logout(serverid, hsid);
         return;
@@ -351,7 +359,7 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
     const ping = this.#pings.get(n);
     if (!ping) return this.#refuse('BAD_MESSAGE', `No ping ${n} is waiting for a pong`);
     this.#pings.delete(n);
-    this.#deps.hub.pong(this, ping.session, ping.n);
+    this.#hub(this.#deps.hub.pong(this, ping.session, ping.n));
   }
 
   /** `approve` / `reject` (§4.3), answered `{t:"result", ok:true, tid}` or an error. */
@@ -366,6 +374,14 @@ export class AppChannel implements AppPeer, PushTarget, TransactionTarget {
       answer.type === 'approve' ? { tid: answer.tid, approve: true, sig: answer.sig, sf: answer.sf } : { tid: answer.tid, approve: false },
     );
     this.#sender.send({ t: 'result', ok: true, tid: answer.tid });
+  }
+
+  /** A call into the hub, whose answers come back through the AppPeer methods; its failure is the handshake's refusal. */
+  #hub(work: Promise<void>): void {
+    work.catch((e: unknown) => {
+      const refusal = this.#refusal(e);
+      if (this.#actor.getSnapshot().status === 'active') this.#actor.send(refusal);
+    });
   }
 
   /** Runs a forwarded frame's core call; a refusal of the core is answered as an error frame. */

@@ -63,7 +63,7 @@ export function createBrowserSocket(deps: BrowserDeps) {
                 deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number, u.transaction?.tid, u.transaction?.outcome)),
               );
             }
-            const status = deps.hub.status(serverid, hsid);
+            const status = await deps.hub.status(serverid, hsid);
             send(status.state === 'authenticated' ? 'LOGIN' : 'LOGOUT', hsid, serverid);
             if (status.canprovoke) send('CANPROVOKE', hsid, serverid);
             return;

@@ -66,7 +66,7 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
             ),
           );
         }
-        const status = deps.hub.status(serverid, hsid);
+        const status = await deps.hub.status(serverid, hsid);
         ack({ state: status.state, canprovoke: status.canprovoke });
       }),
     );

@@ -79,17 +79,17 @@ test('a silent app: when the challenge limit passes the app hears SESSION_EXPIRE
   const conn = await phone.connect(appUrl);
   const attempt = codeOf(phone.login(s.code, { connection: conn }));
   await asked;
-  assert.is(ns.hub.status(srv, s.hsid).state, 'challenged');
+  assert.is((await ns.hub.status(srv, s.hsid)).state, 'challenged');
 
   clock.increment(60_000 - 1);
   assert.is(await nextError(conn, 300), 'none', 'nothing before the limit');
-  assert.is(ns.hub.status(srv, s.hsid).state, 'challenged');
+  assert.is((await ns.hub.status(srv, s.hsid)).state, 'challenged');
 
   clock.increment(1);
   const expired = await nextError(conn);
   assert.is((expired as Frame).code, 'SESSION_EXPIRED', 'the app hears it without sending anything');
   await s.text.waitFor('CANCEL', s.hsid);
-  assert.is(ns.hub.status(srv, s.hsid).state, 'waiting');
+  assert.is((await ns.hub.status(srv, s.hsid)).state, 'waiting');
 
   // The proof the user gives now finds no challenge: refused, and nobody is logged in.
   answer();
@@ -118,11 +118,11 @@ test('a silent app on a sealed connection: its later handshake times out alone; 
   clock.increment(60_000);
   assert.is(((await nextError(connection)) as Frame).code, 'SESSION_EXPIRED');
   await second.text.waitFor('CANCEL', second.hsid);
-  assert.is(ns.hub.status(srv, second.hsid).state, 'waiting');
+  assert.is((await ns.hub.status(srv, second.hsid)).state, 'waiting');
   // Still sealed and open: a sealed logout of the first session works.
   connection.logout(Buffer.from(first.hsid, 'base64url'));
   await first.text.waitFor('LOGOUT', first.hsid);
-  await until(() => ns.hub.status(srv, first.hsid).state === 'loggedOut', 'the first session logged out');
+  await until(async () => (await ns.hub.status(srv, first.hsid)).state === 'loggedOut', 'the first session logged out');
   connection.close();
   first.text.close();
   second.text.close();
@@ -167,7 +167,7 @@ test('sealed: a plain map closes the connection with 1008, and does nothing (a p
   const p = await sealedLogin();
   p.connection.sendRaw(encode({ t: 'logout', hsid: Buffer.from(p.hsid, 'base64url') }));
   await closedWith(p, 'BAD_FRAME');
-  assert.is(ns.hub.status(srv, p.hsid).state, 'authenticated');
+  assert.is((await ns.hub.status(srv, p.hsid)).state, 'authenticated');
 });
 
 test('sealed: a replayed sealed frame closes the connection with 1008; the frames before it were answered', async () => {
@@ -188,7 +188,7 @@ test('sealed: an inner map that does not fit is answered with a sealed error, an
   assert.is((await p.connection.next()).code, 'BAD_MESSAGE');
   p.connection.logout(Buffer.from(p.hsid, 'base64url'));
   await p.text.waitFor('LOGOUT', p.hsid);
-  await until(() => ns.hub.status(srv, p.hsid).state === 'loggedOut', 'logged out by the sealed logout');
+  await until(async () => (await ns.hub.status(srv, p.hsid)).state === 'loggedOut', 'logged out by the sealed logout');
   p.connection.close();
   p.text.close();
 });
@@ -204,7 +204,7 @@ test('a second hello while a handshake runs is refused BAD_MESSAGE and changes n
   const interrupt = async (running: string) => {
     conn.send(helloMap(other.hsid));
     refusals.push(await nextError(conn));
-    seen.push(ns.hub.status(srv, running).state, ns.hub.status(srv, other.hsid).state);
+    seen.push((await ns.hub.status(srv, running)).state, (await ns.hub.status(srv, other.hsid)).state);
     return { accept: true, sf: 'none' as const };
   };
   let running = '';

@@ -70,8 +70,8 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
   }
 
   /** The session of a block (hub.show: made, given its context, kept alive while it waits). */
-  const prepare = (server: ServerRecord, hsid: string, body: UserContextBody | undefined) => {
-    const status = hub.show(server.serverid, hsid, body);
+  const prepare = async (server: ServerRecord, hsid: string, body: UserContextBody | undefined) => {
+    const status = await hub.show(server.serverid, hsid, body);
     const ua = status.userContext?.sessioninfo?.useragent;
     return { status, mobile: isMobileAgent(ua) };
   };
@@ -94,7 +94,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
       },
       handler: async (req, reply) => {
         const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
-        const { status, mobile } = prepare(server, hsid, req.body as UserContextBody | undefined);
+        const { status, mobile } = await prepare(server, hsid, req.body as UserContextBody | undefined);
         const qr = loginQrBytes(server, hsid, config.publicUrl);
         const block = await loginBlock({
           publicUrl: config.publicUrl,
@@ -130,7 +130,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         const name = req.query.name ?? server.serverName;
         const now = hub.clock.now();
         await registry.enrolment.issue(server.serverid, hsid, name, req.query.userid, now);
-        const { status, mobile } = prepare(server, hsid, req.body as UserContextBody | undefined);
+        const { status, mobile } = await prepare(server, hsid, req.body as UserContextBody | undefined);
         const qr = enrolQrBytes(server, hsid, config.publicUrl, name, req.query.userid);
         const expires = Math.min(now + config.limits.enrol, status.expires ?? Infinity);
         const block = await enrolBlock({
@@ -166,18 +166,18 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
         const watched: FooterSession[] = [];
         const seen = new Set<string>();
-        const add = (srv: string, h: string) => {
+        const add = async (srv: string, h: string) => {
           if (seen.has(`${srv}:${h}`)) return;
           seen.add(`${srv}:${h}`);
-          watched.push({ srv, hsid: h, loggedin: hub.status(srv, h).state === 'authenticated' });
+          watched.push({ srv, hsid: h, loggedin: (await hub.status(srv, h)).state === 'authenticated' });
         };
-        add(server.serverid, hsid);
+        await add(server.serverid, hsid);
         const body = req.body as HtmlFooterBodyT | undefined;
         // Check every entry before answering: a key must hold 'sessions' on each server it names.
         for (const [i, s] of (body?.sessions ?? []).entries()) {
           const other = await authorizeServer(ctx, req, ['sessions'], s.serverid);
           const nonce = nonceOf(s.sessionid, `body/sessions/${i}/sessionid`);
-          add(other.serverid, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
+          await add(other.serverid, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
         }
         return sendHtml(reply, footer(config.publicUrl, watched, req.query.callback));
       },

@@ -35,7 +35,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       const { name, userid, img, s } = req.query;
       await registry.enrolment.issue(server.serverid, hsid, name, userid, hub.clock.now());
-      hub.show(server.serverid, hsid);
+      await hub.show(server.serverid, hsid);
       return sendQr(reply, enrolQrBytes(server, hsid, config.publicUrl, name, userid), { img, s });
     },
   );
@@ -56,7 +56,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
     async (req) => {
       const { server, hsid } = await sessionOf(ctx, req, ['users'], req.params.serverid);
       if (!isValidUserid(req.query.userid)) throw new NsError('BAD_USERID');
-      const { account } = hub.status(server.serverid, hsid);
+      const { account } = await hub.status(server.serverid, hsid);
       if (account === null) throw new NsError('NO_ACCOUNT');
       await registry.accounts.setUser(server.serverid, account, req.query.userid);
       return null;

@@ -33,8 +33,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
-      hub.ensure(server.serverid, hsid);
-      const status = hub.status(server.serverid, hsid);
+      const status = await hub.open(server.serverid, hsid);
       const account = status.account !== null ? await registry.accounts.get(server.serverid, status.account) : undefined;
       return {
         loggedin: status.state === 'authenticated' && account !== undefined,
@@ -67,7 +66,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       },
       handler: async (req, reply) => {
         const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
-        hub.show(server.serverid, hsid, req.body as UserContextBody | undefined);
+        await hub.show(server.serverid, hsid, req.body as UserContextBody | undefined);
         return sendQr(reply, loginQrBytes(server, hsid, config.publicUrl), req.query);
       },
     });
@@ -92,7 +91,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
-      hub.show(server.serverid, hsid, req.body);
+      await hub.show(server.serverid, hsid, req.body);
       await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
       return null;
     },
@@ -117,7 +116,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       await registry.users.require(server.serverid, userid(req.params));
       const accounts = (await registry.accounts.ofUser(server.serverid, req.params.userid)).map((a) => a.id);
       if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
-      hub.show(server.serverid, hsid, req.body);
+      await hub.show(server.serverid, hsid, req.body);
       await ctx.push.provoke(server.serverid, hsid, accounts);
       return null;
     },
@@ -141,7 +140,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions', 'accounts'], req.params.serverid);
       const account = await registry.accounts.require(server.serverid, req.params.accountid);
       if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
-      hub.show(server.serverid, hsid, req.body);
+      await hub.show(server.serverid, hsid, req.body);
       await ctx.push.provoke(server.serverid, hsid, [account.id]);
       return null;
     },
