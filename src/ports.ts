@@ -115,9 +115,9 @@ export interface TransactionRecord {
 
 /** A session saved so that it survives a restart (`authenticated`, or `loggedOut` with canprovoke). */
 export interface SavedSession {
-  /** XState's persisted snapshot of the actor. */
+  /** The session's stored snapshot (as the Sessions port holds it). */
   snapshot: unknown;
-  /** When the actor entered its state (ms since epoch), so its limit goes on after a restart. */
+  /** When the session entered its state (ms since epoch), so its limit goes on after a restart. */
   since: number;
 }
 

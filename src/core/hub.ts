@@ -145,11 +145,19 @@ interface Applied {
   saved: boolean;
 }
 
-/** What the stored snapshot holds: XState's state value and context (JSON). */
+/**
+ * What the stored snapshot holds: XState's state value and context (JSON), without what the
+ * key and the settings give (serverid, hsid, limits: 40% of a logged-in session's bytes).
+ */
 interface StoredState {
   value: Json;
-  context: SessionContext;
+  context: Omit<SessionContext, 'serverid' | 'hsid' | 'limits'>;
 }
+
+const pack = (value: unknown, context: SessionContext): Json => {
+  const { serverid: _s, hsid: _h, limits: _l, ...rest } = context;
+  return { value, context: rest } as unknown as Json;
+};
 
 const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
 const splitKey = (key: string): SessionKey => {
@@ -285,8 +293,7 @@ export class SessionHub {
     let since = got?.value.since ?? now;
     let initial: unknown;
     if (live) {
-      const state = got.value.snapshot as unknown as StoredState;
-      base = this.stepper.resolve(state.value, state.context);
+      base = this.unpack(key, got.value.snapshot);
       const ev = typeof event === 'function' ? event(base, got.value) : event;
       if (!ev) return { outcome: 'ignored', stored: got.value, saved: true };
       step = this.stepper.next(base, ev);
@@ -326,6 +333,9 @@ export class SessionHub {
         const { id, delay, event: payload } = action.params as { id?: string; delay?: number; event: Json };
         if (delay === undefined || id === undefined) continue;
         timers[id] = now + delay;
+        // Set twice in one step (made, then re-entered): the last one counts.
+        const i = added.findIndex((d) => d.name === id);
+        if (i >= 0) added.splice(i, 1);
         added.push({ key, name: id, at: now + delay, payload });
       }
     }
@@ -344,8 +354,7 @@ export class SessionHub {
       stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
       added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
     } else {
-      const state: StoredState = { value: next.value as Json, context: next.context };
-      stored = { snapshot: state as unknown as Json, since, timers };
+      stored = { snapshot: pack(next.value, next.context), since, timers };
     }
     const version = await this.sessions.put(key, stored, got?.version ?? 0);
     if (version === undefined) return undefined;
@@ -552,7 +561,15 @@ export class SessionHub {
   /** The session's state value and context, if it is live (tests, the app channel's listen). */
   async snapshot(serverid: string, hsid: string): Promise<{ value: unknown; context: SessionContext } | undefined> {
     const stored = await this.read(serverid, hsid);
-    return stored?.snapshot ? (stored.snapshot as unknown as StoredState) : undefined;
+    if (!stored?.snapshot) return undefined;
+    const { value, context } = this.unpack(keyOf(serverid, hsid), stored.snapshot);
+    return { value, context };
+  }
+
+  /** The machine's snapshot of a stored one (what `pack` left out put back). */
+  private unpack(key: string, snapshot: Json): Snapshot {
+    const state = snapshot as unknown as Partial<StoredState> | null;
+    return this.stepper.resolve(state?.value, { ...state?.context, ...splitKey(key), limits: this.opts.limits });
   }
 
   async wasExpired(serverid: string, hsid: string): Promise<boolean> {
@@ -806,11 +823,10 @@ export class SessionHub {
     const now = this.clock.now();
     let restored = 0;
     for (const [key, saved] of await store.savedSessions()) {
-      const state = saved.snapshot as unknown as Partial<StoredState> | null;
       let snapshot: Snapshot;
       try {
-        snapshot = this.stepper.resolve(state?.value, state?.context);
-        if (snapshot.status !== 'active' || typeof snapshot.context?.serverid !== 'string') throw new Error('not a live session');
+        snapshot = this.unpack(key, saved.snapshot as Json);
+        if (snapshot.status !== 'active' || typeof (saved.snapshot as { context?: unknown } | null)?.context !== 'object') throw new Error('not a live session');
       } catch (err) {
         this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'a saved session could not be restored; dropped');
         await store.transact((tx) => tx.delete('session', [key]));
@@ -821,7 +837,7 @@ export class SessionHub {
       let at = saved.since + limit;
       // A continuous session's phone connection did not survive the restart: its next pong is due.
       if (name === 'authenticated' && snapshot.context.pingTime > 0) at = Math.min(at, now + snapshot.context.pingTime);
-      const stored: StoredSession = { snapshot: { value: snapshot.value as Json, context: snapshot.context } as unknown as Json, since: saved.since, timers: { [EXPIRE]: at } };
+      const stored: StoredSession = { snapshot: pack(snapshot.value, snapshot.context), since: saved.since, timers: { [EXPIRE]: at } };
       if ((await this.sessions.put(key, stored, 0)) === undefined) continue; // another process has it already
       restored++;
       this.counts[name] = (this.counts[name] ?? 0) + 1;
