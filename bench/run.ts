@@ -7,8 +7,9 @@
  *
  * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
  * full form rewrites the table in bench/README.md), --profile (the server runs with --cpu-prof;
- * a summary goes in the JSON), --only enrol,idle,storm,push,soak (storm and push need enrol), and
- * overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
+ * a summary goes in the JSON), --only enrol,idle,storm,push,soak,growth (storm and push need
+ * enrol; growth runs only when named: --users 1000,10000,… --resting 100000,… --growth-ops N
+ * --login-seconds S), and overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
  * --server-node-flags "…" (node flags for the server process, e.g. GC settings).
  *
  * Processes: this driver (baselines, measurements), the NS (`src/cli/cli.ts start`, measured from
@@ -32,6 +33,7 @@ import type { EnrolBurstResult } from './scenarios/enrol-burst.ts';
 import type { IdleStep } from './scenarios/idle-browsers.ts';
 import type { StormResult } from './scenarios/login-storm.ts';
 import type { PushResult } from './scenarios/push-round-trip.ts';
+import { growth } from './scenarios/growth.ts';
 
 // ───────────────────────────── forms and options ─────────────────────────────
 
@@ -409,6 +411,19 @@ try {
   // last `soakLimitSeconds`: once the first ones have expired, what the server holds must stop
   // growing (actors, sockets, saved sessions all released).
   if (only.has('soak')) results.scenarios.soak = await soak();
+
+  // (f) growth: stores of many users and many resting sessions, each on an NS of its own.
+  if (only.has('growth')) {
+    const list = (name: string, fallback: string) => (option(name) ?? fallback).split(',').filter(Boolean).map(Number);
+    results.scenarios.growth = await growth({
+      users: list('users', form.name === 'tiny' ? '200,2000' : '1000,10000,100000,1000000'),
+      resting: list('resting', form.name === 'tiny' ? '2000' : '100000,1000000'),
+      ops: Number(option('growth-ops') ?? (form.name === 'tiny' ? 5 : 20)),
+      loginSeconds: Number(option('login-seconds') ?? (form.name === 'tiny' ? 1 : 5)),
+      rootKey,
+      log,
+    });
+  }
 } catch (e) {
   failed = true;
   results.error = String((e as Error).stack ?? e);

@@ -85,6 +85,8 @@ export interface StartOptions {
   nodeFlags?: string[];
   /** Extra flags of `nextauth start`. */
   serverFlags?: string[];
+  /** A data folder to start on (kept at stop); none: a fresh temp folder (removed at stop). */
+  dataDir?: string;
 }
 
 export class NsProcess {
@@ -99,6 +101,7 @@ export class NsProcess {
     child: ChildProcess,
     readonly url: string,
     readonly dataDir: string,
+    private readonly ownsData: boolean,
   ) {
     this.#child = child;
     // Every whole-file store write ends with a rename of its temp file onto the file (inotify
@@ -123,7 +126,7 @@ export class NsProcess {
 
   static async start(opts: StartOptions): Promise<NsProcess> {
     ensureWebBuild(); // the browser files the server reads at start (dist/web)
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-'));
+    const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-'));
     const args = [
       '--expose-gc',
       ...(opts.nodeFlags ?? []),
@@ -163,7 +166,7 @@ export class NsProcess {
       child.stdout!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${stderr}`)));
     });
-    const ns = new NsProcess(child, url, dataDir);
+    const ns = new NsProcess(child, url, dataDir, opts.dataDir === undefined);
     child.stderr!.on('data', (d) => (ns.stderr = (ns.stderr + d).slice(-20_000)));
     ns.stderr = stderr;
     return ns;
@@ -249,6 +252,6 @@ export class NsProcess {
       await exited;
       clearTimeout(timer);
     }
-    rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsData) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
