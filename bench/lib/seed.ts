@@ -112,7 +112,8 @@ export async function seedStore(opts: { users: number; rootKey: string; sessions
         const saved = {
           snapshot: {
             value: { authenticated: 'oneShot' },
-            context: { peer: null, op: null, account, lastAccount: account, failures: 0, userContext: {}, userinput: null, push: null, pinger: null, pingTime: 0, pings: 0 },
+            // As the hub saves it: the fields that differ from a new session's (src/core/hub.ts, pack).
+            context: { account, lastAccount: account, userContext: {} },
           },
           since: now,
         };

@@ -147,17 +147,14 @@ interface Applied {
 
 /**
  * What the stored snapshot holds: XState's state value and context (JSON), without what the
- * key and the settings give (serverid, hsid, limits: 40% of a logged-in session's bytes).
+ * key and the settings give (serverid, hsid, limits) and without the fields that still have
+ * their first value (null, 0): a resting logged-in session's snapshot is ~100 bytes, not 580.
  */
 interface StoredState {
   value: Json;
-  context: Omit<SessionContext, 'serverid' | 'hsid' | 'limits'>;
+  context: Partial<SessionContext>;
 }
-
-const pack = (value: unknown, context: SessionContext): Json => {
-  const { serverid: _s, hsid: _h, limits: _l, ...rest } = context;
-  return { value, context: rest } as unknown as Json;
-};
+type OwnContext = Omit<SessionContext, 'serverid' | 'hsid' | 'limits'>;
 
 const keyOf = (serverid: string, hsid: string) => `${serverid}:${hsid}`;
 const splitKey = (key: string): SessionKey => {
@@ -225,6 +222,8 @@ export class SessionHub {
   private readonly counts: Partial<Record<SessionState, number>> = {};
   private wake: { at: number; timer: unknown } | undefined;
   private polling: unknown;
+  /** A new session's own context (what `pack` leaves out when unchanged). */
+  private readonly initial: OwnContext;
   private closed = false;
 
   constructor(private readonly opts: HubOptions) {
@@ -232,6 +231,8 @@ export class SessionHub {
     this.sessions = opts.sessions;
     this.bus = opts.bus;
     this.stepper = new MachineStepper(sessionMachine, { serverid: '', hsid: '', limits: opts.limits }, opts.inspect !== undefined);
+    const { serverid: _s, hsid: _h, limits: _l, ...initial } = this.stepper.initial({ serverid: '', hsid: '', limits: opts.limits }).snapshot.context;
+    this.initial = initial;
     if (opts.pollMs) this.poll(opts.pollMs);
   }
 
@@ -354,7 +355,7 @@ export class SessionHub {
       stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
       added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
     } else {
-      stored = { snapshot: pack(next.value, next.context), since, timers };
+      stored = { snapshot: this.pack(next.value, next.context), since, timers };
     }
     const version = await this.sessions.put(key, stored, got?.version ?? 0);
     if (version === undefined) return undefined;
@@ -566,10 +567,17 @@ export class SessionHub {
     return { value, context };
   }
 
+  /** The stored form of a snapshot (see StoredState). */
+  private pack(value: unknown, context: SessionContext): Json {
+    const own: Partial<Record<keyof OwnContext, unknown>> = {};
+    for (const k of Object.keys(this.initial) as Array<keyof OwnContext>) if (context[k] !== this.initial[k]) own[k] = context[k];
+    return { value, context: own } as unknown as Json;
+  }
+
   /** The machine's snapshot of a stored one (what `pack` left out put back). */
   private unpack(key: string, snapshot: Json): Snapshot {
     const state = snapshot as unknown as Partial<StoredState> | null;
-    return this.stepper.resolve(state?.value, { ...state?.context, ...splitKey(key), limits: this.opts.limits });
+    return this.stepper.resolve(state?.value, { ...this.initial, ...state?.context, ...splitKey(key), limits: this.opts.limits });
   }
 
   async wasExpired(serverid: string, hsid: string): Promise<boolean> {
@@ -584,7 +592,8 @@ export class SessionHub {
 
   private statusOf(stored: StoredSession | undefined): SessionStatus {
     if (!stored?.snapshot) return { state: 'waiting', account: null, lastAccount: null, canprovoke: false, userinput: null, userContext: null };
-    const { value, context } = stored.snapshot as unknown as StoredState;
+    const { value, context: own } = stored.snapshot as unknown as StoredState;
+    const context: OwnContext = { ...this.initial, ...own };
     const state = stateName(value);
     const status: SessionStatus = {
       state,
@@ -837,7 +846,7 @@ export class SessionHub {
       let at = saved.since + limit;
       // A continuous session's phone connection did not survive the restart: its next pong is due.
       if (name === 'authenticated' && snapshot.context.pingTime > 0) at = Math.min(at, now + snapshot.context.pingTime);
-      const stored: StoredSession = { snapshot: pack(snapshot.value, snapshot.context), since: saved.since, timers: { [EXPIRE]: at } };
+      const stored: StoredSession = { snapshot: this.pack(snapshot.value, snapshot.context), since: saved.since, timers: { [EXPIRE]: at } };
       if ((await this.sessions.put(key, stored, 0)) === undefined) continue; // another process has it already
       restored++;
       this.counts[name] = (this.counts[name] ?? 0) + 1;

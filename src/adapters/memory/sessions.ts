@@ -11,7 +11,8 @@
  * `JSON.parse` alone (a get) ~4.5–6 µs — one copy per call instead of two — and the text takes
  * ~1.3 KiB of heap per session against ~2.4 KiB for a cloned object.
  *
- * Deadlines: the heap is ordered by (at, order of adding) and indexed by (key, name), so
+ * Deadlines: the heap is ordered by (at, order of adding) and indexed by key (each session's few
+ * timers in a list, found by name), so
  * `addDeadline` (adding or replacing), `cancelDeadline` and each deadline `claimDue` returns
  * cost O(log n), and `nextDue` O(1). JavaScript runs one call at a time, so a deadline taken off
  * the heap by one `claimDue` is never seen by another: each is claimed exactly once.
@@ -25,8 +26,6 @@ interface Entry {
 }
 
 interface Timer {
-  /** idOf(key, name). */
-  id: string;
   key: string;
   name: string;
   at: number;
@@ -36,16 +35,22 @@ interface Timer {
   seq: number;
   /** Where it is in the heap array. */
   index: number;
+  /** The next timer of the same key (a session has one to three). */
+  next: Timer | undefined;
 }
 
-/** One string for (key, name), never the same for two pairs (the key's length comes first). */
-const idOf = (key: string, name: string) => `${key.length}:${key}${name}`;
+/**
+ * Payload texts are few and repeated (a machine's timer events): each distinct one is kept once,
+ * up to this many (a resting session's deadline then costs no text of its own).
+ */
+const MAX_INTERNED = 10_000;
 
 /** A binary min-heap of deadlines by (at, seq), with each deadline's place kept in it. */
 export class DeadlineHeap {
   readonly #heap: Timer[] = [];
-  /** idOf(key, name) → timer. */
-  readonly #byId = new Map<string, Timer>();
+  /** key → its timers (a list through `next`): one map slot per session, not a string per timer. */
+  readonly #byKey = new Map<string, Timer>();
+  readonly #texts = new Map<string, string>();
   #seq = 0;
 
   get size(): number {
@@ -59,8 +64,8 @@ export class DeadlineHeap {
 
   /** Adds the deadline, or moves the existing (key, name) to its new time and payload. */
   add(key: string, name: string, at: number, payload: string | undefined): void {
-    const id = idOf(key, name);
-    const existing = this.#byId.get(id);
+    if (payload !== undefined) payload = this.#intern(payload);
+    const existing = this.#find(key, name);
     if (existing) {
       const earlier = at < existing.at;
       existing.at = at;
@@ -70,17 +75,18 @@ export class DeadlineHeap {
       else this.#down(existing.index);
       return;
     }
-    const timer: Timer = { id, key, name, at, payload, seq: ++this.#seq, index: this.#heap.length };
-    this.#byId.set(id, timer);
+    const timer: Timer = { key, name, at, payload, seq: ++this.#seq, index: this.#heap.length, next: undefined };
+    timer.next = this.#byKey.get(key);
+    this.#byKey.set(key, timer);
     this.#heap.push(timer);
     this.#up(timer.index);
   }
 
   /** Removes the deadline (key, name); false when there is none. */
   remove(key: string, name: string): boolean {
-    const timer = this.#byId.get(idOf(key, name));
+    const timer = this.#find(key, name);
     if (!timer) return false;
-    this.#byId.delete(timer.id);
+    this.#unlink(timer);
     const last = this.#heap.pop()!;
     if (last !== timer) {
       this.#place(last, timer.index);
@@ -94,13 +100,42 @@ export class DeadlineHeap {
   popDue(now: number): Timer | undefined {
     const top = this.#heap[0];
     if (!top || top.at > now) return undefined;
-    this.#byId.delete(top.id);
+    this.#unlink(top);
     const last = this.#heap.pop()!;
     if (last !== top) {
       this.#place(last, 0);
       this.#down(0);
     }
     return top;
+  }
+
+  #find(key: string, name: string): Timer | undefined {
+    for (let t = this.#byKey.get(key); t; t = t.next) if (t.name === name) return t;
+    return undefined;
+  }
+
+  /** Takes the timer out of its key's list. */
+  #unlink(timer: Timer): void {
+    const first = this.#byKey.get(timer.key);
+    if (first === timer) {
+      if (timer.next) this.#byKey.set(timer.key, timer.next);
+      else this.#byKey.delete(timer.key);
+    } else {
+      for (let t = first; t; t = t.next) {
+        if (t.next === timer) {
+          t.next = timer.next;
+          break;
+        }
+      }
+    }
+    timer.next = undefined;
+  }
+
+  #intern(text: string): string {
+    const known = this.#texts.get(text);
+    if (known !== undefined) return known;
+    if (this.#texts.size < MAX_INTERNED) this.#texts.set(text, text);
+    return text;
   }
 
   #before(a: Timer, b: Timer): boolean {
