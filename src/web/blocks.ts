@@ -37,6 +37,8 @@ export const blockServer = (server: ServerRecord): BlockServer => ({
 /** One session as a block sees it. */
 export interface BlockSession {
   hsid: string;
+  /** The session's browser token (PROTOCOL.md §5.1): the page's scripts show it to provoke or log out. */
+  bt: string;
   state: SessionState;
   canprovoke: boolean;
   /** When the code goes stale (ms since epoch), if it does. */
@@ -137,6 +139,7 @@ async function codeBlock(
     `data-nextauth="${kind}"`,
     `data-srv="${esc(server.serverid)}"`,
     `data-hsid="${esc(session.hsid)}"`,
+    `data-bt="${esc(session.bt)}"`,
     `data-state="${state}"`,
     `data-canprovoke="${session.canprovoke}"`,
     `data-link="${esc(input.link)}"`,
@@ -212,6 +215,8 @@ export function enrolBlock(input: CodeBlockInput): Promise<string> {
 export interface FooterSession {
   srv: string;
   hsid: string;
+  /** The session's browser token. */
+  bt: string;
   loggedin: boolean;
 }
 

@@ -4,7 +4,7 @@
  * dependency), served by the NS at /ns/nextauth.js and loaded by the HTML of getHtmlFooter:
  *
  *   <script src="https://ns.example/ns/nextauth.js?v=…" data-nextauth-footer
- *           data-ns="https://ns.example" data-sessions='[{"srv":…,"hsid":…,"loggedin":false}]'
+ *           data-ns="https://ns.example" data-sessions='[{"srv":…,"hsid":…,"bt":…,"loggedin":false}]'
  *           data-callback="myApp.onLogin" defer></script>
  *
  * What it does:
@@ -37,8 +37,8 @@ export interface NextAuthApi {
   transport(): string | null;
   connected(): boolean;
   sessions(): Array<{ srv: string; hsid: string; loggedin: boolean; canprovoke: boolean; state: UiState }>;
-  /** Watch one more session (loggedin: its state as the page knows it). */
-  watch(srv: string, hsid: string, loggedin?: boolean): void;
+  /** Watch one more session (loggedin: its state as the page knows it; bt: its browser token, from getSession, to provoke or log out). */
+  watch(srv: string, hsid: string, loggedin?: boolean, bt?: string): void;
   provoke(srv?: string, hsid?: string): void;
   logout(srv?: string, hsid?: string): void;
   /** Fetch fresh blocks now (the countdown does this by itself before a code goes stale). */
@@ -66,6 +66,8 @@ interface Ui {
 interface Session {
   srv: string;
   hsid: string;
+  /** The browser token the page was given (PROTOCOL.md §5.1): needed to provoke or log out. */
+  bt: string;
   loggedin: boolean;
   canprovoke: boolean;
   ui: Ui;
@@ -118,14 +120,15 @@ function footerScript(): void {
     return `${srv} ${hsid}`;
   }
 
-  function sessionFor(srv: string, hsid: string, loggedin: boolean | undefined): Session {
+  function sessionFor(srv: string, hsid: string, loggedin: boolean | undefined, bt?: string | null): Session {
     const k = keyOf(srv, hsid);
     let s = sessions[k];
     if (!s) {
-      s = sessions[k] = { srv: srv, hsid: hsid, loggedin: !!loggedin, canprovoke: false, ui: { state: loggedin ? 'loggedin' : 'waiting' }, blocks: [] };
+      s = sessions[k] = { srv: srv, hsid: hsid, bt: '', loggedin: !!loggedin, canprovoke: false, ui: { state: loggedin ? 'loggedin' : 'waiting' }, blocks: [] };
       order.push(s);
       if (transport) transport.watch(s);
     }
+    if (bt) s.bt = bt;
     return s;
   }
 
@@ -136,8 +139,8 @@ function footerScript(): void {
     listed = [];
   }
   if (Array.isArray(listed)) {
-    listed.forEach((x: { srv?: unknown; hsid?: unknown; loggedin?: unknown } | null) => {
-      if (x && typeof x.srv === 'string' && typeof x.hsid === 'string') sessionFor(x.srv, x.hsid, x.loggedin === true);
+    listed.forEach((x: { srv?: unknown; hsid?: unknown; bt?: unknown; loggedin?: unknown } | null) => {
+      if (x && typeof x.srv === 'string' && typeof x.hsid === 'string') sessionFor(x.srv, x.hsid, x.loggedin === true, typeof x.bt === 'string' ? x.bt : null);
     });
   }
 
@@ -256,7 +259,7 @@ function footerScript(): void {
     const srv = block.getAttribute('data-srv');
     const hsid = block.getAttribute('data-hsid');
     if (!srv || !hsid || block.nextauth) return;
-    const s = sessionFor(srv, hsid, block.getAttribute('data-state') === 'loggedin');
+    const s = sessionFor(srv, hsid, block.getAttribute('data-state') === 'loggedin', block.getAttribute('data-bt'));
     if (block.getAttribute('data-canprovoke') === 'true') s.canprovoke = true;
     const now = Number(block.getAttribute('data-now')) || Date.now();
     const expires = Number(block.getAttribute('data-expires')) || 0;
@@ -602,8 +605,10 @@ function footerScript(): void {
         open();
       },
     };
+    /** `TYPE HSID SERVERID`, and the browser token for PROVOKE and LOGOUT. */
     function send(type: string, s: Session): void {
-      if (self.connected()) ws!.send(`${type} ${s.hsid} ${s.srv}`);
+      const bt = type === 'PROVOKE' || type === 'LOGOUT' ? ` ${s.bt}` : '';
+      if (self.connected()) ws!.send(`${type} ${s.hsid} ${s.srv}${bt}`);
     }
     function open(): void {
       timer = null;
@@ -680,13 +685,13 @@ function footerScript(): void {
         });
       },
       provoke: (s) => {
-        socket.timeout(10000).emit('provoke', { srv: s.srv, hsid: s.hsid }, (err: unknown, ack: { error?: string } | null) => {
+        socket.timeout(10000).emit('provoke', { srv: s.srv, hsid: s.hsid, bt: s.bt }, (err: unknown, ack: { error?: string } | null) => {
           if (err) provokeFailed(s, 'NOT_CONNECTED');
           else if (ack?.error) provokeFailed(s, ack.error);
         });
       },
       logout: (s) => {
-        socket.emit('logout', { srv: s.srv, hsid: s.hsid }, () => {});
+        socket.emit('logout', { srv: s.srv, hsid: s.hsid, bt: s.bt }, () => {});
       },
       reconnectNow: () => {
         if (!socket.connected && !unloading) socket.connect();
@@ -800,8 +805,8 @@ function footerScript(): void {
     transport: () => (transport ? transport.name : null),
     connected: () => !!transport && transport.connected(),
     sessions: () => order.map((s) => ({ srv: s.srv, hsid: s.hsid, loggedin: s.loggedin, canprovoke: s.canprovoke, state: s.ui.state })),
-    watch: (srv, hsid, loggedin) => {
-      sessionFor(srv, hsid, loggedin);
+    watch: (srv, hsid, loggedin, bt) => {
+      sessionFor(srv, hsid, loggedin, bt);
       start();
     },
     provoke: (srv, hsid) => {

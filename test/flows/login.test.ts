@@ -134,7 +134,7 @@ test('logout by REST and by the text socket: browsers hear LOGOUT, getSession sa
       const r = await ns.api('POST', `/servers/${srv}/sessions/logout`, { headers: { 'x-nonce': nonce } });
       assert.is(r.status, 200);
     } else {
-      text.send(`LOGOUT ${hsid} ${srv}`);
+      text.send(`LOGOUT ${hsid} ${srv} ${(await getSession(ns, srv, nonce)).browsertoken}`);
     }
     await until(() => text.types(hsid).filter((t) => t === 'LOGOUT').length === 2, 'second LOGOUT');
     const status = await getSession(ns, srv, nonce);

@@ -64,7 +64,7 @@ async function provokable(srv: string, phone: ReturnType<typeof newPhone>) {
   await ns.api('POST', `/servers/${srv}/sessions/logout`, { headers: { 'x-nonce': nonce } });
   const status = await getSession(ns, srv, nonce);
   assert.is(status.canprovoke, true);
-  return { nonce, hsid: status.hsid as string };
+  return { nonce, hsid: status.hsid as string, bt: status.browsertoken as string };
 }
 
 test('provokeLogin: the push reaches the listening phone, which logs the browser in (CONFIRMPROVOKE, LOGIN)', async () => {
@@ -128,20 +128,19 @@ test('provokeLoginOnUser pushes to both devices of the user; provokeLoginOnAccou
 test('PROVOKE on the text socket and provoke on socket.io', async () => {
   const srv = await newServer();
   const p = await listeningPhone(srv);
-  const { hsid } = await provokable(srv, p.phone);
+  const { hsid, bt } = await provokable(srv, p.phone);
   nextPushWindow();
   const text = await TextBrowser.open(ns);
-  text.send(`PROVOKE ${hsid} ${srv}`);
+  text.send(`PROVOKE ${hsid} ${srv} ${bt}`);
   await until(() => p.pushes.length === 1, 'push from PROVOKE');
-  text.send(`PROVOKE ${hsid} ${srv}`); // within 10 s: refused
+  text.send(`PROVOKE ${hsid} ${srv} ${bt}`); // within 10 s: refused
   await until(() => text.heard.includes('ERROR RATE_LIMITED'), 'ERROR RATE_LIMITED');
   nextPushWindow();
   const sio = await IoBrowser.open(ns);
-  assert.equal(await sio.socket.timeout(3000).emitWithAck('provoke', { srv, hsid }), { ok: true });
+  assert.equal(await sio.socket.timeout(3000).emitWithAck('provoke', { srv, hsid, bt }), { ok: true });
   await until(() => p.pushes.length === 2, 'push from socket.io');
-  const other = newNonce();
-  const otherHsid = (await getSession(ns, srv, other)).hsid;
-  assert.equal(await sio.socket.timeout(3000).emitWithAck('provoke', { srv, hsid: otherHsid }), { error: 'CANNOT_PROVOKE' });
+  const other = await getSession(ns, srv, newNonce());
+  assert.equal(await sio.socket.timeout(3000).emitWithAck('provoke', { srv, hsid: other.hsid, bt: other.browsertoken }), { error: 'CANNOT_PROVOKE' });
   text.close();
   sio.close();
   p.connection.close();

@@ -81,8 +81,9 @@ export class TextBrowser {
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (d) => this.heard.push(d.toString()));
   }
-  static open(ns: TestServer, headers: Record<string, string> = {}): Promise<TextBrowser> {
-    const ws = new WebSocket(`${ns.url.replace('http', 'ws')}/ns/websocket`, { headers });
+  /** `localAddress` (127.0.0.2, 127.0.1.1, …): another source, as the NS sees it. */
+  static open(ns: TestServer, headers: Record<string, string> = {}, localAddress?: string): Promise<TextBrowser> {
+    const ws = new WebSocket(`${ns.url.replace('http', 'ws')}/ns/websocket`, { headers, ...(localAddress ? { localAddress } : {}) });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TextBrowser(ws)));
       ws.once('error', reject);
@@ -110,8 +111,8 @@ export class IoBrowser {
   private constructor(readonly socket: Socket) {
     socket.on('status', (s) => this.heard.push(s));
   }
-  static async open(ns: TestServer): Promise<IoBrowser> {
-    const socket = io(`${ns.url}/sessions`, { transports: ['websocket'], reconnection: false });
+  static async open(ns: TestServer, localAddress?: string): Promise<IoBrowser> {
+    const socket = io(`${ns.url}/sessions`, { transports: ['websocket'], reconnection: false, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);

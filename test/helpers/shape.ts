@@ -62,6 +62,7 @@ export const definitions: Record<DefinitionName, Definition> = {
       state: 'string',
       userinput: 'string',
       expires: 'integer',
+      browsertoken: 'string',
     },
   },
   Permission: { required: [], properties: { acl: 'string', role: 'string', server: 'string' } },

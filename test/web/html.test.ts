@@ -190,8 +190,8 @@ test('getHtmlFooter: the script from the NS with the sessions to watch (X-nonce 
   const html = String(r.body);
   assert.match(html, new RegExp(`^<script src="${ns.url}/ns/nextauth\\.js\\?v=[0-9a-f]{12}" data-nextauth-footer data-ns="${ns.url}"`));
   assert.match(html, / defer><\/script>/);
-  const hsid = (await getSession(ns, srv, nonce)).hsid;
-  assert.equal(JSON.parse(attr(html, 'data-sessions')!), [{ srv, hsid, loggedin: false }]);
+  const { hsid, browsertoken: bt } = await getSession(ns, srv, nonce);
+  assert.equal(JSON.parse(attr(html, 'data-sessions')!), [{ srv, hsid, bt, loggedin: false }]);
 
   const otherNonce = newNonce();
   const body = {
@@ -203,9 +203,10 @@ test('getHtmlFooter: the script from the NS with the sessions to watch (X-nonce 
   const p = await ns.api('POST', `/servers/${srv}/sessions/html/footer?callback=myApp.onLogin`, { headers: { 'x-nonce': nonce }, body });
   assert.is(p.status, 200, String(p.body));
   const sessions = JSON.parse(attr(String(p.body), 'data-sessions')!);
+  const second = await getSession(ns, other, otherNonce);
   assert.equal(sessions, [
-    { srv, hsid, loggedin: false },
-    { srv: other, hsid: (await getSession(ns, other, otherNonce)).hsid, loggedin: false },
+    { srv, hsid, bt, loggedin: false },
+    { srv: other, hsid: second.hsid, bt: second.browsertoken, loggedin: false },
   ]);
   assert.is(attr(String(p.body), 'data-callback'), 'myApp.onLogin');
 });

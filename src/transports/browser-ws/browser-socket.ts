@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { errors, isErrorCode, NsError } from '../../wire/errors.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { Registry } from '../../core/admin/registry.ts';
-import type { SessionHub, SessionUpdate } from '../../core/hub.ts';
+import type { SessionHub, SessionKey, SessionUpdate } from '../../core/hub.ts';
 import { checkSessionRef } from '../../core/session-ref.ts';
 import { closeAll } from '../app-ws/app-socket.ts';
 import { heartbeat } from '../heartbeat.ts';
@@ -36,10 +36,10 @@ export function createBrowserSocket(deps: BrowserDeps) {
     const watches = new Map<string, () => void>();
     const send = (type: string, hsid: string, serverid: string, ...extra: Array<string | undefined>) =>
       ws.send([type, hsid, serverid, ...extra.filter((x) => x !== undefined)].join(' '));
-    const refuse = (code: string) => {
+    const refuse = (code: string, ref?: SessionKey) => {
       deps.metrics.refusals.inc({ code, channel: 'browser' });
       logRefusal(deps.log, { channel: 'browser', code, source });
-      ws.send(`ERROR ${code}`);
+      ws.send(ref ? `ERROR ${code} ${ref.hsid} ${ref.serverid}` : `ERROR ${code}`);
     };
     // Frames are handled one after the other, each once the one before it is done.
     let turn = Promise.resolve();
@@ -49,11 +49,16 @@ export function createBrowserSocket(deps: BrowserDeps) {
     const handle = async (text: string, isBinary: boolean): Promise<void> => {
       if (isBinary) return refuse('BAD_FRAME');
       const parts = text.split(' ');
+      const [type, hsidText, serveridText, token] = parts as [string, string, string, string | undefined];
+      // PROVOKE and LOGOUT carry the session's browser token as a fourth field (§5.1).
+      const acts = type === 'PROVOKE' || type === 'LOGOUT';
+      let ref: SessionKey | undefined;
       try {
-        if (parts.length !== 3) throw new NsError('BAD_FRAME');
-        const [type, hsidText, serveridText] = parts as [string, string, string];
+        if (parts.length !== 3 && !(acts && parts.length === 4)) throw new NsError('BAD_FRAME');
         const { serverid, hsid } = await checkSessionRef(deps.registry, serveridText, hsidText);
         const key = `${serverid}:${hsid}`;
+        ref = { serverid, hsid };
+        if (acts) await checkSessionRef(deps.registry, serverid, hsid, { browserToken: token });
         switch (type) {
           case 'REGISTER': {
             if (!watches.has(key)) {
@@ -79,7 +84,9 @@ export function createBrowserSocket(deps: BrowserDeps) {
             throw new NsError('BAD_FRAME');
         }
       } catch (e) {
-        refuse(e instanceof NsError ? e.code : 'INTERNAL');
+        const code = e instanceof NsError ? e.code : 'INTERNAL';
+        // A refused PROVOKE or LOGOUT names its session: ERROR FORBIDDEN HSID SERVERID.
+        refuse(code, code === 'FORBIDDEN' ? ref : undefined);
       }
     };
     ws.on('close', () => {

@@ -143,6 +143,7 @@ export const LoginStatus = Type.Object({
   state: Type.String({ description: 'addition: waiting | challenged | verifying | authenticated | loggedOut' }),
   userinput: Type.Optional(Type.String({ description: 'addition: what the user typed in the app' })),
   expires: Type.Optional(Type.Integer({ description: 'addition: when the current state ends (ms since epoch)' })),
+  browsertoken: Type.String({ description: "addition: the session's browser token, which a browser shows to PROVOKE or LOGOUT (PROTOCOL.md §5.1)" }),
 });
 
 export const NonceHeaders = Type.Object({ 'x-nonce': Type.String({ description: 'Nonce that identifies the browser session' }) });

@@ -14,6 +14,8 @@ type Ack = (answer: unknown) => void;
 interface Ref {
   srv?: unknown;
   hsid?: unknown;
+  /** The session's browser token (provoke, logout). */
+  bt?: unknown;
 }
 
 export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { allowedOrigins: string[]; publicUrl: string }) {
@@ -83,7 +85,7 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
     socket.on(
       'logout',
       guard(async (ref, ack) => {
-        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid);
+        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid, { browserToken: ref.bt });
         await deps.hub.logout(serverid, hsid);
         ack({ ok: true });
       }),
@@ -91,7 +93,7 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
     socket.on(
       'provoke',
       guard(async (ref, ack) => {
-        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid);
+        const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid, { browserToken: ref.bt });
         if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');
         deps.provoke(serverid, hsid).then(
           () => ack({ ok: true }),

@@ -3,6 +3,7 @@
  * for their bodies), and the files those pages load from the NS (/ns/nextauth.js, .css,
  * /ns/socket.io.min.js; public, from dist/web). The markup itself is written in src/web/blocks.ts.
  */
+import { browserToken } from '../../../core/crypto/browser-token.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { NsError } from '../../../wire/errors.ts';
@@ -99,7 +100,13 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         const block = await loginBlock({
           publicUrl: config.publicUrl,
           server: blockServer(server),
-          session: { hsid, state: status.state, canprovoke: status.canprovoke, ...(status.expires !== undefined ? { expires: status.expires } : {}) },
+          session: {
+            hsid,
+            bt: browserToken(server.sessionSecret, hsid),
+            state: status.state,
+            canprovoke: status.canprovoke,
+            ...(status.expires !== undefined ? { expires: status.expires } : {}),
+          },
           qr,
           link: appLink(server, qr),
           mobile,
@@ -136,7 +143,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         const block = await enrolBlock({
           publicUrl: config.publicUrl,
           server: blockServer(server),
-          session: { hsid, state: status.state, canprovoke: false, expires },
+          session: { hsid, bt: browserToken(server.sessionSecret, hsid), state: status.state, canprovoke: false, expires },
           qr,
           link: appLink(server, qr),
           mobile,
@@ -166,18 +173,18 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
         const watched: FooterSession[] = [];
         const seen = new Set<string>();
-        const add = async (srv: string, h: string) => {
-          if (seen.has(`${srv}:${h}`)) return;
-          seen.add(`${srv}:${h}`);
-          watched.push({ srv, hsid: h, loggedin: (await hub.status(srv, h)).state === 'authenticated' });
+        const add = async (s: ServerRecord, h: string) => {
+          if (seen.has(`${s.serverid}:${h}`)) return;
+          seen.add(`${s.serverid}:${h}`);
+          watched.push({ srv: s.serverid, hsid: h, bt: browserToken(s.sessionSecret, h), loggedin: (await hub.status(s.serverid, h)).state === 'authenticated' });
         };
-        await add(server.serverid, hsid);
+        await add(server, hsid);
         const body = req.body as HtmlFooterBodyT | undefined;
         // Check every entry before answering: a key must hold 'sessions' on each server it names.
         for (const [i, s] of (body?.sessions ?? []).entries()) {
           const other = await authorizeServer(ctx, req, ['sessions'], s.serverid);
           const nonce = nonceOf(s.sessionid, `body/sessions/${i}/sessionid`);
-          await add(other.serverid, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
+          await add(other, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
         }
         return sendHtml(reply, footer(config.publicUrl, watched, req.query.callback));
       },

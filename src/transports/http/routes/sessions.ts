@@ -1,4 +1,5 @@
 /** 2.2 tag Sessions: getSession, getQrLogin, logout, and the three provokeLogin operations. */
+import { browserToken } from '../../../core/crypto/browser-token.ts';
 import { Type } from '@sinclair/typebox';
 import { toB64 } from '../../../wire/base64url.ts';
 import { loginQrBytes } from '../qr.ts';
@@ -45,6 +46,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
         state: status.state,
         ...(status.userinput !== null ? { userinput: status.userinput } : {}),
         ...(status.expires !== undefined ? { expires: status.expires } : {}),
+        browsertoken: browserToken(server.sessionSecret, hsid),
       };
     },
   );
