@@ -327,6 +327,47 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+// ---- Limits -----------------------------------------------------------------------------------
+// PROTOCOL.md §7: every limit counted through this port, so that in a cluster (§8) every node
+// shares the counts (Redis) and a limit holds whatever node a client reaches.
+
+/** At most `limit` in a burst, refilled evenly over `windowMs` (a token bucket). */
+export interface Rate {
+  limit: number;
+  windowMs: number;
+}
+
+/** What a `take` got. */
+export interface Take {
+  allowed: boolean;
+  /** Takes left at once after this one (0 when refused). */
+  remaining: number;
+  /** When refused (or blocked): ms until a take of the same cost would be allowed. 0 when allowed. */
+  retryAfterMs: number;
+}
+
+export interface Limits {
+  /**
+   * Takes `cost` (default 1) from the bucket of `key` under `rate` at time `now`: allowed while
+   * the bucket holds it (a burst of at most `limit`, then `limit` per `windowMs`), refused
+   * otherwise, taking nothing. A key that is blocked (`block`) is refused until its block ends.
+   */
+  take(key: string, rate: Rate, now: number, cost?: number): Promise<Take>;
+  /** Refuses every take of `key` until `until` (a penalty: 5 minutes of RATE_LIMITED). A later block wins. */
+  block(key: string, until: number): Promise<void>;
+  /** When the block of `key` ends, if it is blocked at `now`. */
+  blockedUntil(key: string, now: number): Promise<number | undefined>;
+  /**
+   * Something open (a connection) of `key`: `delta` +1 when one opens, -1 when it closes; resolves
+   * the count now (never below 0). `holder` names who holds it (this process), so that what a
+   * process that died held can be dropped (`release`).
+   */
+  open(key: string, delta: 1 | -1, holder: string): Promise<number>;
+  /** Drops every count `holder` held (at start, for a holder that is gone). */
+  release(holder: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Time and timers: the real ones, or XState's SimulatedClock in tests. */
 export interface Clock {
   now(): number;
