@@ -24,6 +24,11 @@ export interface Limits {
   pushHourly: number;
   /** ms pushes to an account stay muted after a "deny and report". */
   mute: number;
+  /** `hello`s per source (PROTOCOL.md §7): at most `limit` per `windowMs`. */
+  helloRate: { limit: number; windowMs: number };
+  /** Failed proofs per source before its `hello`s are refused for `failedProofBlock` ms. */
+  failedProofRate: { limit: number; windowMs: number };
+  failedProofBlock: number;
 }
 
 export interface Config {
@@ -73,6 +78,13 @@ export const settings = {
   pushInterval: { env: 'NEXTAUTH_PUSH_INTERVAL_SECONDS', flag: 'push-interval-seconds', help: 'seconds between two pushes to one account (default 10)' },
   pushHourly: { env: 'NEXTAUTH_PUSH_HOURLY', flag: 'push-hourly', help: 'pushes to one account per hour (default 20)' },
   mute: { env: 'NEXTAUTH_MUTE_SECONDS', flag: 'mute-seconds', help: 'seconds pushes stay muted after "deny and report" (default 1200)' },
+  helloRate: { env: 'NEXTAUTH_HELLO_RATE', flag: 'hello-rate', help: 'hellos per source, N/SECONDS (default 30/10)' },
+  failedProofRate: { env: 'NEXTAUTH_FAILED_PROOF_RATE', flag: 'failed-proof-rate', help: 'failed proofs per source before its hellos are refused, N/SECONDS (default 20/300)' },
+  failedProofBlock: {
+    env: 'NEXTAUTH_FAILED_PROOF_BLOCK_SECONDS',
+    flag: 'failed-proof-block-seconds',
+    help: 'seconds a source with too many failed proofs is refused (default 300)',
+  },
   pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
 } as const satisfies Record<string, Setting>;
 
@@ -114,6 +126,13 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     return n;
   };
   const seconds = (key: Key, fallback: number) => int(key, fallback, 1, 30 * 24 * 3600) * 1000;
+  /** `N/SECONDS`: at most N in that many seconds. */
+  const rate = (key: Key, fallback: string): { limit: number; windowMs: number } => {
+    const v = raw(key) ?? fallback;
+    const m = /^(\d{1,9})\/(\d{1,7})$/.exec(v);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) bad(key, v, 'N/SECONDS, e.g. 30/10');
+    return { limit: Number(m![1]), windowMs: Number(m![2]) * 1000 };
+  };
 
   const host = raw('host') ?? '127.0.0.1';
   const port = int('port', 8080, 0, 65535);
@@ -178,6 +197,9 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       pushInterval: int('pushInterval', 10, 0, 86400) * 1000,
       pushHourly: int('pushHourly', 20, 1, 100000),
       mute: seconds('mute', 20 * 60),
+      helloRate: rate('helloRate', '30/10'),
+      failedProofRate: rate('failedProofRate', '20/300'),
+      failedProofBlock: seconds('failedProofBlock', 5 * 60),
     },
   };
 }

@@ -17,6 +17,8 @@ import type { Clock } from './ports.ts';
 import { LowdbStore } from './adapters/lowdb/lowdb-store.ts';
 import { MemoryBus } from './adapters/memory/bus.ts';
 import { MemorySessions } from './adapters/memory/sessions.ts';
+import { MemoryLimits } from './adapters/memory/limits.ts';
+import { SourceLimits } from './core/limits/source-limits.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
@@ -88,6 +90,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // One process: sessions, deadlines and the bus in memory (DESIGN.md: Redis in a cluster).
   const sessions = new MemorySessions();
   const bus = new MemoryBus();
+  const limits = new MemoryLimits();
   const hub: SessionHub = new SessionHub({
     limits: config.limits,
     sessions,
@@ -125,7 +128,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');
-  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge });
+  const sourceLimits = new SourceLimits(limits, config.limits, hub.clock);
+  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge, sourceLimits });
   const browserDeps = { hub, registry, metrics, log, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
   const socketIo = createSocketIo(app.server, browserDeps, config);
@@ -165,7 +169,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       inspectSocket.close();
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
-      await Promise.all([sessions.close(), bus.close()]);
+      await Promise.all([sessions.close(), bus.close(), limits.close()]);
       await transactions.close();
       await push.close();
       await http;

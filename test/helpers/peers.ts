@@ -41,6 +41,15 @@ export function newPhone(opts: Partial<PhoneOptions> & { sf?: Consent['sf']; dec
   return Object.assign(phone, { keystore });
 }
 
+/** A WebSocket class whose connections come from `localAddress` (127.0.0.2, 127.0.1.1, …): another source, as the NS sees it. */
+export function socketFrom(localAddress: string): typeof WebSocket {
+  return class extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols ?? [], { localAddress });
+    }
+  } as typeof WebSocket;
+}
+
 const NONCE_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 /** A fresh random nonce of 32 characters. */
 export const newNonce = (): string => Array.from({ length: 32 }, () => NONCE_CHARS[Math.floor(Math.random() * NONCE_CHARS.length)]).join('');

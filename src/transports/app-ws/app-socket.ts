@@ -4,6 +4,7 @@
  * ping/pong liveness. Each connection gets its own channel (channel.ts), which runs the
  * connection machine over a receiver and a sender.
  */
+import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Metrics } from '../http/metrics.ts';
 import { MAX_FRAME_BYTES } from '../../wire/frames.ts';
@@ -24,13 +25,14 @@ export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Me
     frame: (t, dir) => deps.metrics.appFrames.inc({ t: KNOWN_TYPES.has(t) ? t : 'other', dir }),
     refusal: (code) => deps.metrics.refusals.inc({ code, channel: 'app' }),
   };
-  wss.on('connection', (ws: WebSocket) => {
+  wss.on('connection', (ws: WebSocket, req?: IncomingMessage) => {
     const channel = new AppChannel(
       {
         send: (bytes) => ws.send(bytes, { binary: true }),
         close: (code, reason) => ws.close(code, reason),
       },
       { ...deps, count },
+      req?.socket.remoteAddress ?? 'unknown',
     );
     ws.on('message', (data, isBinary) => channel.receive(toBytes(data), isBinary));
     ws.on('close', () => channel.closedByPeer());

@@ -30,6 +30,7 @@ import type { VerifyOutput } from '../../../machines/session.ts';
 import { connectionMachine, type ChannelKeys, type ConnectionEvent, type DeliveryKind, type Handshake, type TransactionAnswer } from '../../../machines/connection.ts';
 import { Receiver } from './receiver.ts';
 import { Sender, type Link } from './sender.ts';
+import type { SourceLimits } from '../../core/limits/source-limits.ts';
 
 export type { Link } from './sender.ts';
 
@@ -46,6 +47,8 @@ export interface ChannelDeps {
   clock: Clock;
   /** ms a proof may take after its challenge (§2, `limits.challenge`). */
   challengeLimit: number;
+  /** hellos and failed proofs per source (core/limits). */
+  sourceLimits: SourceLimits;
 }
 
 /** What one handshake's steps learned, beside the keys the machine holds. */
@@ -84,8 +87,12 @@ export class AppChannel implements AppPeer, PushTarget {
   readonly #pings = new Map<number, { session: SessionKey; n: number }>();
   #pingCounter = 0;
 
-  constructor(link: Link, deps: ChannelDeps) {
+  /** The connection's source address (PROTOCOL.md §7). */
+  readonly #source: string;
+
+  constructor(link: Link, deps: ChannelDeps, source: string) {
     this.#deps = deps;
+    this.#source = source;
     this.#receiver = new Receiver({
       keysFor: (m1, ea) => {
         const keys = deriveKeys(m1, ea);
@@ -136,7 +143,15 @@ export class AppChannel implements AppPeer, PushTarget {
 
   /** AppPeer: the session said no (to the hello or the proof). */
   refused(code: string): void {
+    this.#countRefusedProof(code);
     this.#actor.send({ type: 'refused', code: isErrorCode(code) ? code : 'INTERNAL' });
+  }
+
+  /** A failed proof counts against this connection's source (§2). */
+  #countRefusedProof(code: string): void {
+    this.#deps.sourceLimits
+      .refusedProof(this.#source, code)
+      .catch((err: unknown) => this.#deps.log.error({ conn: this.id, code: 'INTERNAL', err }, 'a failed proof was not counted'));
   }
 
   /** AppPeer: the proof verified (and the login is on disk). */
@@ -244,6 +259,8 @@ export class AppChannel implements AppPeer, PushTarget {
     const { registry, hub, clock } = this.#deps;
     const notes = this.#notesOf(h);
     try {
+      // Counted and checked before anything else (§7).
+      await this.#deps.sourceLimits.admitHello(this.#source);
       const server = await registry.servers.get(h.serverid);
       if (!server) throw new NsError('UNKNOWN_SERVER');
       notes.server = server;
@@ -315,7 +332,9 @@ export class AppChannel implements AppPeer, PushTarget {
       const account = await checkAccountProof(this.#deps.registry, serverid, body, LABELS.listen, notes.h2!);
       this.#actor.send({ type: 'confirmed', account: account.id });
     } catch (e) {
-      this.#actor.send(this.#refusal(e));
+      const refusal = this.#refusal(e);
+      if (refusal.type === 'refused') this.#countRefusedProof(refusal.code);
+      this.#actor.send(refusal);
     }
   }
 
@@ -397,7 +416,7 @@ export class AppChannel implements AppPeer, PushTarget {
 
   /** `{t:"error", code, message}` (sealed once the connection is), logged at the code's level and counted. */
   #refuse(code: ErrorCode, message: string = errors[code].message): void {
-    this.#deps.log[errors[code].level]({ conn: this.id, code }, `app refused: ${message}`);
+    this.#deps.log[errors[code].level]({ conn: this.id, code, source: this.#source }, `app refused: ${message}`);
     this.#deps.count?.refusal(code);
     this.#sender.send({ t: 'error', code, message });
   }
