@@ -1,13 +1,15 @@
 /**
  * The REST transport: fastify with TypeBox schemas. It authenticates every non-public request
  * (X-apikey, X-su) before it reads the body, turns every error into `{code, message}` with its
- * status, counts requests for /metrics and records each route for /openapi.json.
+ * status, counts requests for /metrics and records each route for /openapi.json. Bodies are checked
+ * strictly against their schemas, the other parts of a request converted (validation.ts).
  */
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { NsError, errors, type ErrorCode } from '../../wire/errors.ts';
 import type { ApiContext, App } from './context.ts';
 import { replyError, type ErrorReply } from './reply-error.ts';
+import { buildValidator } from './validation.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { globalRoutes } from './routes/global.ts';
 import { htmlRoutes } from './routes/html.ts';
@@ -38,7 +40,8 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
     frameworkErrors: (error, req, reply) => void refuse(req, reply as unknown as FastifyReply, 'BAD_REQUEST', error.message),
-    ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false } },
+    // Bodies typed exactly as their schemas say; query strings, path parameters and headers converted.
+    schemaController: { compilersFactory: { buildValidator: buildValidator() } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   const routes: RouteOptions[] = [];
