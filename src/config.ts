@@ -3,6 +3,7 @@
  * (`--port 0`, `--data /tmp/x`, …), with defaults and a clear error for a bad value.
  */
 import path from 'node:path';
+import proxyaddr from '@fastify/proxy-addr';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -42,6 +43,11 @@ export interface Config {
   logLevel: LogLevel;
   /** Origins allowed to open browser sockets; empty means any. */
   allowedOrigins: string[];
+  /**
+   * Proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed: a client's source address
+   * is the left-most address there that is not one of them (PROTOCOL.md §7). Empty: the TCP peer.
+   */
+  trustedProxies: string[];
   /** Create a demo virtual server on an empty data folder. */
   demo: boolean;
   /** Default push gateway for phones that are not connected. */
@@ -67,6 +73,7 @@ export const settings = {
   publicUrl: { env: 'NEXTAUTH_PUBLIC_URL', flag: 'public-url', help: 'base URL for QR codes and links (default http://host:port)' },
   rootApiKey: { env: 'NEXTAUTH_ROOT_API_KEY', flag: 'root-api-key', help: 'the global root api key (default: made on first start)' },
   logLevel: { env: 'NEXTAUTH_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  trustedProxies: { env: 'NEXTAUTH_TRUSTED_PROXIES', flag: 'trusted-proxies', help: 'comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed (default none)' },
   allowedOrigins: { env: 'NEXTAUTH_ALLOWED_ORIGINS', flag: 'allowed-origins', help: 'comma-separated origins allowed on browser sockets (default any)' },
   demo: { env: 'NEXTAUTH_DEMO', flag: 'demo', help: 'create a demo server on an empty data folder: true|false (default true)' },
   challenge: { env: 'NEXTAUTH_CHALLENGE_SECONDS', flag: 'challenge-seconds', help: 'seconds between challenge and proof (default 60)' },
@@ -168,6 +175,18 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     }
   }
 
+  const trustedProxies = (raw('trustedProxies') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const p of trustedProxies) {
+    try {
+      proxyaddr.compile(p);
+    } catch {
+      bad('trustedProxies', p, 'an IP address or CIDR, e.g. 10.0.0.0/8');
+    }
+  }
+
   const pushGateway = raw('pushGateway');
   if (pushGateway !== undefined) {
     try {
@@ -186,6 +205,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     rootApiKey,
     logLevel,
     allowedOrigins: origins,
+    trustedProxies,
     demo: demoRaw === 'true',
     limits: {
       challenge: seconds('challenge', 60),

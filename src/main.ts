@@ -33,6 +33,7 @@ import { registerInspectPage } from './inspect/page.ts';
 import { createInspectSocket } from './inspect/socket.ts';
 import { browserOriginAllowed, createSocketIo } from './transports/socket-io/socket-io.ts';
 import { webAssets } from './web/assets.ts';
+import { sourceFinder } from './transports/source.ts';
 
 export interface RunningServer {
   config: Config;
@@ -129,8 +130,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');
   const sourceLimits = new SourceLimits(limits, config.limits, hub.clock);
-  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge, sourceLimits });
-  const browserDeps = { hub, registry, metrics, log, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
+  const sourceOf = sourceFinder(config.trustedProxies);
+  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge, sourceLimits, sourceOf });
+  const browserDeps = { hub, registry, metrics, log, sourceOf, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
   const socketIo = createSocketIo(app.server, browserDeps, config);
   registerInspectPage(app);

@@ -61,4 +61,23 @@ test('hellos per source: past the rate (here 3 per 10 s) the source is refused R
   await ns.stop(true);
 });
 
+test('behind a trusted proxy the source is the client X-Forwarded-For names; from anyone else X-Forwarded-For is ignored', async () => {
+  const ns: TestServer = await startTestServer({ NEXTAUTH_HELLO_RATE: '2/60', NEXTAUTH_TRUSTED_PROXIES: '127.0.0.1' });
+  const srv = (await ns.api('POST', '/servers/', { body: { serverName: 'Proxies' } })).body.serverid;
+  const enrolled = newPhone({ WebSocket: socketFrom('127.0.0.9') });
+  await enrolled.enrol(await qr(ns, srv, newNonce(), 'enrol'));
+  const via = (localAddress: string, forwardedFor: string) => newPhone({ WebSocket: socketFrom(localAddress, forwardedFor), keystore: enrolled.keystore });
+  const login = async (phone: ReturnType<typeof newPhone>) => codeOf(phone.login(await qr(ns, srv, newNonce())).then((x) => x.connection.close()));
+  // Through the proxy (127.0.0.1): each client its own source, whatever it put in front.
+  assert.is(await login(via('127.0.0.1', '203.0.113.7')), 'ok');
+  assert.is(await login(via('127.0.0.1', '198.51.100.1, 203.0.113.7')), 'ok', 'a forged left-most address does not make another source');
+  assert.is(await login(via('127.0.0.1', '203.0.113.7')), 'RATE_LIMITED', '203.0.113.7: its third hello');
+  assert.is(await login(via('127.0.0.1', '203.0.113.8')), 'ok', 'another client of the proxy');
+  // Not through a trusted proxy: X-Forwarded-For changes nothing; 127.0.0.2 is the source.
+  assert.is(await login(via('127.0.0.2', '192.0.2.1')), 'ok');
+  assert.is(await login(via('127.0.0.2', '192.0.2.2')), 'ok');
+  assert.is(await login(via('127.0.0.2', '192.0.2.3')), 'RATE_LIMITED');
+  await ns.stop(true);
+});
+
 test.run();

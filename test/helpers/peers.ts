@@ -41,11 +41,14 @@ export function newPhone(opts: Partial<PhoneOptions> & { sf?: Consent['sf']; dec
   return Object.assign(phone, { keystore });
 }
 
-/** A WebSocket class whose connections come from `localAddress` (127.0.0.2, 127.0.1.1, …): another source, as the NS sees it. */
-export function socketFrom(localAddress: string): typeof WebSocket {
+/**
+ * A WebSocket class whose connections come from `localAddress` (127.0.0.2, 127.0.1.1, …): another
+ * source, as the NS sees it; with `forwardedFor`, as a proxy would send it (X-Forwarded-For).
+ */
+export function socketFrom(localAddress: string, forwardedFor?: string): typeof WebSocket {
   return class extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols ?? [], { localAddress });
+      super(url, protocols ?? [], { localAddress, ...(forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {}) });
     }
   } as typeof WebSocket;
 }

@@ -10,6 +10,7 @@ import type { Metrics } from '../http/metrics.ts';
 import { MAX_FRAME_BYTES } from '../../wire/frames.ts';
 import { AppChannel, type ChannelDeps } from './channel.ts';
 import { heartbeat } from '../heartbeat.ts';
+import type { SourceOf } from '../source.ts';
 
 /** Frame types counted by name in metrics; any other `t` an app sends counts as `other`. */
 const KNOWN_TYPES = new Set(
@@ -19,7 +20,7 @@ const KNOWN_TYPES = new Set(
   ]),
 );
 
-export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Metrics }) {
+export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Metrics; sourceOf: SourceOf }) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   const count: ChannelDeps['count'] = {
     frame: (t, dir) => deps.metrics.appFrames.inc({ t: KNOWN_TYPES.has(t) ? t : 'other', dir }),
@@ -32,7 +33,7 @@ export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Me
         close: (code, reason) => ws.close(code, reason),
       },
       { ...deps, count },
-      req?.socket.remoteAddress ?? 'unknown',
+      req ? deps.sourceOf(req) : 'unknown',
     );
     ws.on('message', (data, isBinary) => channel.receive(toBytes(data), isBinary));
     ws.on('close', () => channel.closedByPeer());

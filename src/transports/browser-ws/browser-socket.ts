@@ -2,6 +2,7 @@
  * The nextAuth-compatible browser socket (PROTOCOL.md §5.1): text frames `TYPE HSID SERVERID`
  * at /ns/websocket. A connection may watch many sessions (up to a limit).
  */
+import type { SourceOf } from '../source.ts';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { errors, isErrorCode, NsError } from '../../wire/errors.ts';
@@ -22,6 +23,8 @@ export interface BrowserDeps {
   log: Record<'info' | 'warn' | 'error', (obj: object, msg: string) => void>;
   /** PROVOKE, as REST provokeLogin (undefined until pushes are offered). */
   provoke?: (serverid: string, hsid: string) => Promise<void>;
+  /** A connection's source address (src/transports/source.ts). */
+  sourceOf: SourceOf;
 }
 
 /** One log line per refusal on a browser channel, at the level the error table gives its code. */
@@ -32,7 +35,7 @@ export function logRefusal(log: BrowserDeps['log'], fields: { channel: string; c
 export function createBrowserSocket(deps: BrowserDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
   wss.on('connection', (ws: WebSocket, req?: IncomingMessage) => {
-    const source = req?.socket.remoteAddress;
+    const source = req ? deps.sourceOf(req) : undefined;
     const watches = new Map<string, () => void>();
     const send = (type: string, hsid: string, serverid: string, ...extra: Array<string | undefined>) =>
       ws.send([type, hsid, serverid, ...extra.filter((x) => x !== undefined)].join(' '));

@@ -29,7 +29,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
    * not a refusal of ours), counted, and sent with the table's status as `{code, message}`.
    */
   const refuse = <R>(req: FastifyRequest, reply: ErrorReply<R>, code: ErrorCode, message: string = errors[code].message, err?: unknown): R => {
-    req.log[errors[code].level]({ code, route: req.routeOptions?.url, ...(err === undefined ? {} : { err }) }, `refused: ${message}`);
+    req.log[errors[code].level]({ code, route: req.routeOptions?.url, source: req.ip, ...(err === undefined ? {} : { err }) }, `refused: ${message}`);
     ctx.metrics.refusals.inc({ code, channel: 'rest' });
     return replyError(reply, code, message);
   };
@@ -39,6 +39,8 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
+    // req.ip: the source address, through the trusted proxies only (src/transports/source.ts).
+    trustProxy: ctx.config.trustedProxies.length > 0 ? [...ctx.config.trustedProxies] : false,
     frameworkErrors: (error, req, reply) => void refuse(req, reply as unknown as FastifyReply, 'BAD_REQUEST', error.message),
     // Bodies typed exactly as their schemas say; query strings, path parameters and headers converted.
     schemaController: { compilersFactory: { buildValidator: buildValidator() } },

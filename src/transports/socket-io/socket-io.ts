@@ -41,7 +41,7 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
         } catch (e) {
           const code = e instanceof NsError ? e.code : 'INTERNAL';
           deps.metrics.refusals.inc({ code, channel: 'socket.io' });
-          logRefusal(deps.log, { channel: 'socket.io', code, source: socket.handshake.address });
+          logRefusal(deps.log, { channel: 'socket.io', code, source: deps.sourceOf(socket.request) });
           reply({ error: code });
         }
       });
