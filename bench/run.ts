@@ -254,6 +254,7 @@ log(`  ${ws.roundTripN.perSecond} round trips/s, ${ws.connectN.perSecond} connec
 const rootKey = randomBytes(24).toString('hex');
 const profileDir = profile ? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-prof-')) : undefined;
 // Push limits lifted for scenario (c): by default an account takes one push per 10 s, 20 an hour.
+// (NsProcess lifts §7's per-client REST and hello limits: a load generator is one client.)
 const serverFlags = ['--push-interval-seconds', '0', '--push-hourly', '100000'];
 // --server-node-flags "…": node flags for the server process (e.g. GC settings, to compare).
 const serverNodeFlags = (option('server-node-flags') ?? '').split(' ').filter(Boolean);

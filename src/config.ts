@@ -30,6 +30,9 @@ export interface Limits {
   /** Failed proofs per source before its `hello`s are refused for `failedProofBlock` ms. */
   failedProofRate: { limit: number; windowMs: number };
   failedProofBlock: number;
+  /** REST requests per api key, and per source without a (known) key (§7). */
+  restRate: { limit: number; windowMs: number };
+  restUnknownKeyRate: { limit: number; windowMs: number };
 }
 
 export interface Config {
@@ -92,6 +95,8 @@ export const settings = {
     flag: 'failed-proof-block-seconds',
     help: 'seconds a source with too many failed proofs is refused (default 300)',
   },
+  restRate: { env: 'NEXTAUTH_REST_RATE', flag: 'rest-rate', help: 'REST requests per api key, N/SECONDS (default 1000/10)' },
+  restUnknownKeyRate: { env: 'NEXTAUTH_REST_UNKNOWN_KEY_RATE', flag: 'rest-unknown-key-rate', help: 'REST requests without a known api key per source, N/SECONDS (default 20/60)' },
   pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
 } as const satisfies Record<string, Setting>;
 
@@ -220,6 +225,8 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       helloRate: rate('helloRate', '30/10'),
       failedProofRate: rate('failedProofRate', '20/300'),
       failedProofBlock: seconds('failedProofBlock', 5 * 60),
+      restRate: rate('restRate', '1000/10'),
+      restUnknownKeyRate: rate('restUnknownKeyRate', '20/60'),
     },
   };
 }

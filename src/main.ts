@@ -19,6 +19,7 @@ import { MemoryBus } from './adapters/memory/bus.ts';
 import { MemorySessions } from './adapters/memory/sessions.ts';
 import { MemoryLimits } from './adapters/memory/limits.ts';
 import { SourceLimits } from './core/limits/source-limits.ts';
+import { RestLimits } from './core/limits/rest-limits.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
@@ -125,7 +126,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     push.revoke(serverid, id);
   });
 
-  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log });
+  const restLimits = new RestLimits(limits, config.limits, hub.clock);
+  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits });
   if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');

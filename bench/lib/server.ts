@@ -146,6 +146,11 @@ export class NsProcess {
       'false',
       '--root-api-key',
       opts.rootKey,
+      // One load generator is one client: §7's per-client limits would stop it.
+      '--rest-rate',
+      '100000000/1',
+      '--hello-rate',
+      '100000000/1',
       ...(opts.serverFlags ?? []),
     ];
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });

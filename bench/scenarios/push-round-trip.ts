@@ -4,7 +4,7 @@
  *
  *   fresh nonce → getSession → the phone logs the session in (QR) → REST logout, so the
  *   session is loggedOut with canprovoke → a browser opens the text socket, REGISTER, hears
- *   CANPROVOKE → the browser sends PROVOKE → the NS pushes to the phone's listening connection
+ *   CANPROVOKE → the browser sends PROVOKE (with the session's browser token) → the NS pushes to the phone's listening connection
  *   → the phone logs in from the push → the browser hears LOGIN.
  *
  * Latencies: browser sends PROVOKE → phone receives `push`; and → browser receives `LOGIN`.
@@ -144,7 +144,7 @@ export class PushRoundTrip {
     const { ctx } = this;
     const nonce = newNonce();
     const headers = { 'x-nonce': nonce };
-    const status = await ctx.rest.ok<{ hsid: string; loginqrdata: string }>('GET', `/servers/${ctx.serverid}/sessions/`, { headers });
+    const status = await ctx.rest.ok<{ hsid: string; loginqrdata: string; browsertoken: string }>('GET', `/servers/${ctx.serverid}/sessions/`, { headers });
     await p.phone.login(status.loginqrdata, { connection: p.connection });
     await ctx.rest.ok('POST', `/servers/${ctx.serverid}/sessions/logout`, { headers });
     const browser = await Browser.open(ctx.url);
@@ -157,7 +157,7 @@ export class PushRoundTrip {
         browser.onError = (line) => (clearTimeout(timer), reject(new Error(`browser: ${line} after PROVOKE`)));
       });
       const provokedAt = performance.now();
-      browser.ws.send(`PROVOKE ${status.hsid} ${ctx.serverid}`);
+      browser.ws.send(`PROVOKE ${status.hsid} ${ctx.serverid} ${status.browsertoken}`);
       const { frame, at: pushAt } = await pushed;
       await p.phone.login(pushToQr(frame, ctx.appUrl), { connection: p.connection });
       const loginAt = await browser.heard('LOGIN');

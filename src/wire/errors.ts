@@ -91,11 +91,14 @@ export class NsError extends Error {
   readonly code: ErrorCode;
   /** The table's REST status of the code. */
   readonly status: number;
-  constructor(code: ErrorCode, message: string = errors[code].message) {
+  /** When trying again may work (ms): a limit's refusal says it (REST: `Retry-After`). */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ErrorCode, message: string = errors[code].message, options: { retryAfterMs?: number } = {}) {
     super(message);
     this.name = 'NsError';
     this.code = code;
     this.status = statusOf(code);
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /** The table's log level of the code. */

@@ -39,6 +39,10 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     NEXTAUTH_ROOT_API_KEY: ROOT_KEY,
     NEXTAUTH_LOG_LEVEL: process.env.NEXTAUTH_LOG_LEVEL ?? 'silent',
     NEXTAUTH_DEMO: 'false',
+    // A test is one client making thousands of requests: §7's per-client REST limits are lifted
+    // unless a test sets them (test/transports/http/rest-limits.test.ts does).
+    NEXTAUTH_REST_RATE: '100000000/1',
+    NEXTAUTH_REST_UNKNOWN_KEY_RATE: '100000000/1',
     ...env,
   });
   const server = await startServer(config, options);

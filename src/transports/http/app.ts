@@ -54,7 +54,14 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   // Who is calling: before the body is read, so a caller without a key learns nothing more.
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.public || req.routeOptions.url === undefined) return;
-    req.principal = await ctx.registry.access.authenticate(header(req.headers['x-apikey']), header(req.headers['x-su']));
+    try {
+      req.principal = await ctx.registry.access.authenticate(header(req.headers['x-apikey']), header(req.headers['x-su']));
+    } catch (e) {
+      // Guessing keys is slow: past the limit a source without a known key hears 429, not 401.
+      if (e instanceof NsError && (e.code === 'MISSING_API_KEY' || e.code === 'UNKNOWN_API_KEY')) await ctx.restLimits.withoutKey(req.ip);
+      throw e;
+    }
+    await ctx.restLimits.withKey(req.principal.keyRole);
   });
 
   // 2.2 bodies that may be left out (UserContext): an absent body is an empty one.
@@ -71,7 +78,10 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   app.setNotFoundHandler((req, reply) => refuse(req, reply, 'NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
 
   app.setErrorHandler((error: FastifyError | NsError, req, reply) => {
-    if (error instanceof NsError) return refuse(req, reply, error.code, error.message);
+    if (error instanceof NsError) {
+      if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+      return refuse(req, reply, error.code, error.message);
+    }
     const fe = error as FastifyError;
     if (fe.validation) {
       const first = fe.validation[0];

@@ -2,6 +2,7 @@
  * What every REST route needs: the registry, the session hub, settings, metrics, and the
  * `authorize` step (401 / 403 / 404 in that order).
  */
+import type { RestLimits } from '../../core/limits/rest-limits.ts';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../../config.ts';
@@ -25,6 +26,8 @@ export interface ApiContext {
   transactions: TransactionService;
   metrics: Metrics;
   log: FastifyBaseLogger;
+  /** Requests per api key and per source without one (§7). */
+  restLimits: RestLimits;
 }
 
 declare module 'fastify' {

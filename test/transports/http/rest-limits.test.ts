@@ -1,0 +1,61 @@
+/**
+ * REST limits (PROTOCOL.md §7): requests per api key, and requests without a known key per
+ * source; past either `429 RATE_LIMITED` with `Retry-After`, nothing done; other keys and other
+ * sources go on; the bucket refills.
+ */
+import http from 'node:http';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SimulatedClock } from 'xstate';
+import { startTestServer } from '../../helpers/ns.ts';
+
+/** A GET from a source address (127.0.0.x), as the NS sees it: status, Retry-After, body. */
+function getFrom(url: string, key: string, localAddress: string): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { 'x-apikey': key }, localAddress }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+  });
+}
+
+test('the defaults: 20 requests per minute without a known key from one source, then 429 with Retry-After; other sources are not counted', async () => {
+  const clock = new SimulatedClock();
+  clock.set(Date.now());
+  const ns = await startTestServer({ NEXTAUTH_REST_UNKNOWN_KEY_RATE: '20/60' }, undefined, { clock });
+  const get = (key: string, source: string) => getFrom(`${ns.url}/servers/`, key, source);
+  for (let i = 0; i < 20; i++) assert.is((await get(`guess-${i}`, '127.0.0.2')).status, 401, `guess ${i + 1}`);
+  const refused = await get('guess-21', '127.0.0.2');
+  assert.is(refused.status, 429);
+  assert.equal(refused.body, { code: 'RATE_LIMITED', message: 'Too many requests without a known api key from this address; try again later' });
+  assert.is(refused.retryAfter, '3', 'a token comes back every 3 s');
+  // A known key is counted per key, not per source: it works from there.
+  assert.is((await get(ns.rootKey, '127.0.0.2')).status, 200);
+  // Another source guesses on.
+  assert.is((await get('guess-x', '127.0.0.3')).status, 401);
+  // The bucket refills: 3 s, one more guess.
+  clock.increment(3_000);
+  assert.is((await get('guess-22', '127.0.0.2')).status, 401);
+  assert.is((await get('guess-23', '127.0.0.2')).status, 429);
+  await ns.stop(true);
+});
+
+test('requests per api key: past the rate 429 with Retry-After, nothing done; another key goes on', async () => {
+  const clock = new SimulatedClock();
+  clock.set(Date.now());
+  const ns = await startTestServer({ NEXTAUTH_REST_RATE: '5/10' }, undefined, { clock });
+  for (let i = 0; i < 5; i++) assert.is((await ns.api('GET', '/servers/')).status, 200);
+  const before = ns.store.dump();
+  const refused = await ns.api('POST', '/servers/', { body: { serverName: 'Never' } });
+  assert.is(refused.status, 429);
+  assert.is(refused.body.code, 'RATE_LIMITED');
+  assert.is(refused.headers.get('retry-after'), '2');
+  assert.is(ns.store.dump(), before, 'nothing made');
+  clock.increment(2_000);
+  assert.is((await ns.api('POST', '/servers/', { body: { serverName: 'Later' } })).status, 200);
+  await ns.stop(true);
+});
+
+test.run();
