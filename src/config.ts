@@ -33,6 +33,9 @@ export interface Limits {
   /** REST requests per api key, and per source without a (known) key (§7). */
   restRate: { limit: number; windowMs: number };
   restUnknownKeyRate: { limit: number; windowMs: number };
+  /** ms a client has to send a request's headers (§7), and the whole request. */
+  headersTimeout: number;
+  requestTimeout: number;
 }
 
 export interface Config {
@@ -97,6 +100,8 @@ export const settings = {
   },
   restRate: { env: 'NEXTAUTH_REST_RATE', flag: 'rest-rate', help: 'REST requests per api key, N/SECONDS (default 1000/10)' },
   restUnknownKeyRate: { env: 'NEXTAUTH_REST_UNKNOWN_KEY_RATE', flag: 'rest-unknown-key-rate', help: 'REST requests without a known api key per source, N/SECONDS (default 20/60)' },
+  headersTimeout: { env: 'NEXTAUTH_HEADERS_TIMEOUT_SECONDS', flag: 'headers-timeout-seconds', help: 'seconds a client has to send its request headers (default 10)' },
+  requestTimeout: { env: 'NEXTAUTH_REQUEST_TIMEOUT_SECONDS', flag: 'request-timeout-seconds', help: 'seconds a client has to send a whole request (default 30)' },
   pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
 } as const satisfies Record<string, Setting>;
 
@@ -227,6 +232,8 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       failedProofBlock: seconds('failedProofBlock', 5 * 60),
       restRate: rate('restRate', '1000/10'),
       restUnknownKeyRate: rate('restUnknownKeyRate', '20/60'),
+      headersTimeout: seconds('headersTimeout', 10),
+      requestTimeout: seconds('requestTimeout', 30),
     },
   };
 }

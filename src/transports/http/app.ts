@@ -4,6 +4,7 @@
  * status, counts requests for /metrics and records each route for /openapi.json. Bodies are checked
  * strictly against their schemas, the other parts of a request converted (validation.ts).
  */
+import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { NsError, errors, type ErrorCode } from '../../wire/errors.ts';
@@ -34,7 +35,13 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     return replyError(reply, code, message);
   };
 
+  // Slow clients are cut (§7): headers within `headersTimeout`, the whole request within
+  // `requestTimeout`, checked every second (node's default check runs every 30 s).
+  const { headersTimeout, requestTimeout } = ctx.config.limits;
+  const serverFactory = (handler: http.RequestListener) =>
+    http.createServer({ headersTimeout, requestTimeout: Math.max(requestTimeout, headersTimeout), connectionsCheckingInterval: 1000 }, handler);
   const app = Fastify({
+    serverFactory,
     loggerInstance: ctx.log,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     forceCloseConnections: 'idle',
