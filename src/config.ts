@@ -36,6 +36,8 @@ export interface Limits {
   /** ms a client has to send a request's headers (§7), and the whole request. */
   headersTimeout: number;
   requestTimeout: number;
+  /** Open WebSocket connections per source (§7). */
+  connectionsPerSource: number;
 }
 
 export interface Config {
@@ -100,6 +102,7 @@ export const settings = {
   },
   restRate: { env: 'NEXTAUTH_REST_RATE', flag: 'rest-rate', help: 'REST requests per api key, N/SECONDS (default 1000/10)' },
   restUnknownKeyRate: { env: 'NEXTAUTH_REST_UNKNOWN_KEY_RATE', flag: 'rest-unknown-key-rate', help: 'REST requests without a known api key per source, N/SECONDS (default 20/60)' },
+  connectionsPerSource: { env: 'NEXTAUTH_CONNECTIONS_PER_SOURCE', flag: 'connections-per-source', help: 'open WebSocket connections per source address (default 256)' },
   headersTimeout: { env: 'NEXTAUTH_HEADERS_TIMEOUT_SECONDS', flag: 'headers-timeout-seconds', help: 'seconds a client has to send its request headers (default 10)' },
   requestTimeout: { env: 'NEXTAUTH_REQUEST_TIMEOUT_SECONDS', flag: 'request-timeout-seconds', help: 'seconds a client has to send a whole request (default 30)' },
   pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
@@ -232,6 +235,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       failedProofBlock: seconds('failedProofBlock', 5 * 60),
       restRate: rate('restRate', '1000/10'),
       restUnknownKeyRate: rate('restUnknownKeyRate', '20/60'),
+      connectionsPerSource: int('connectionsPerSource', 256, 1, 1_000_000),
       headersTimeout: seconds('headersTimeout', 10),
       requestTimeout: seconds('requestTimeout', 30),
     },

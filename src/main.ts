@@ -20,6 +20,7 @@ import { MemorySessions } from './adapters/memory/sessions.ts';
 import { MemoryLimits } from './adapters/memory/limits.ts';
 import { SourceLimits } from './core/limits/source-limits.ts';
 import { RestLimits } from './core/limits/rest-limits.ts';
+import { ConnectionLimits } from './core/limits/connection-limits.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
@@ -140,16 +141,38 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   registerInspectPage(app);
   const inspectSocket = createInspectSocket(socketIo.io, { registry, inspector, now, log });
 
+  const connections = new ConnectionLimits(limits, config.limits.connectionsPerSource, hub.id);
+  /** A WebSocket of `req` past its source's limit is refused 429; else it counts until its socket closes. */
+  const admitted = async (req: IncomingMessage, socket: Duplex): Promise<boolean> => {
+    const release = await connections.admit(sourceOf(req));
+    if (!release) {
+      metrics.refusals.inc({ code: 'RATE_LIMITED', channel: 'upgrade' });
+      log.warn({ code: 'RATE_LIMITED', source: sourceOf(req) }, 'upgrade refused: too many connections from this address');
+      socket.end(upgradeRefusal('RATE_LIMITED', 10));
+      return false;
+    }
+    socket.once('close', release);
+    return true;
+  };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, wss: typeof appSocket.wss) => {
+    admitted(req, socket).then(
+      (ok) => ok && wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
+      (err: unknown) => {
+        log.error({ err, code: 'INTERNAL' }, 'upgrade failed');
+        socket.destroy();
+      },
+    );
+  };
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/ns/sigmai') {
-      appSocket.wss.handleUpgrade(req, socket, head, (ws) => appSocket.wss.emit('connection', ws, req));
+      upgrade(req, socket, head, appSocket.wss);
     } else if (path === '/ns/websocket') {
       if (!browserOriginAllowed(config, req.headers.origin)) {
         socket.end(upgradeRefusal('FORBIDDEN'));
         return;
       }
-      browserSocket.wss.handleUpgrade(req, socket, head, (ws) => browserSocket.wss.emit('connection', ws, req));
+      upgrade(req, socket, head, browserSocket.wss);
     } else if (!path?.startsWith('/socket.io/')) {
       socket.end(upgradeRefusal('NOT_FOUND'));
     }

@@ -17,7 +17,8 @@ export function replyError<R>(reply: ErrorReply<R>, code: ErrorCode, message: st
 }
 
 /** A WebSocket upgrade refused before any WebSocket exists: the raw HTTP response (no body) for `socket.end()`. */
-export function upgradeRefusal(code: ErrorCode): string {
+export function upgradeRefusal(code: ErrorCode, retryAfterSeconds?: number): string {
   const status = statusOf(code);
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+  const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${retry}Content-Length: 0\r\n\r\n`;
 }
