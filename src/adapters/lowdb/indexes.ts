@@ -42,6 +42,8 @@ export interface RecordChange {
 
 type AccountColumn = (typeof ACCOUNT_COLUMNS)[number];
 const USER_ORDERS = ['lastlogin', 'numberaccounts'] as const;
+/** A user's values in the orders that depend on its accounts. */
+type Stats = { lastlogin: number | undefined; numberaccounts: number };
 
 // ---- One value or a set of them (most keys of these maps have one) ---------------------------
 
@@ -119,7 +121,7 @@ class ServerIndex {
   }
 
   /** The user's values in the lastlogin and numberaccounts orders. */
-  private stats(userid: string): Record<(typeof USER_ORDERS)[number], Value> {
+  private stats(userid: string): Stats {
     return { lastlogin: this.lastByUser.get(userid), numberaccounts: this.numberOf(userid) };
   }
 
@@ -130,12 +132,27 @@ class ServerIndex {
       if (sign > 0) this.usersBy[column].insert(stats[column], userid);
       else this.usersBy[column].remove(stats[column], userid);
     }
-    const n = this.numberOf(userid);
+    this.countAccounts(user, sign * stats.numberaccounts);
+  }
+
+  /** The user's accounts changed (it was `was`): it moves in the orders whose value changed (a login: lastlogin only). */
+  private restat(userid: string, user: UserRecord, was: Stats): void {
+    const now = this.stats(userid);
+    for (const column of USER_ORDERS) {
+      if (was[column] === now[column]) continue;
+      this.usersBy[column].remove(was[column], userid);
+      this.usersBy[column].insert(now[column], userid);
+    }
+    this.countAccounts(user, now.numberaccounts - was.numberaccounts);
+  }
+
+  /** Adds `n` accounts to the counts of the user's attribute values. */
+  private countAccounts(user: UserRecord, n: number): void {
     if (n === 0) return;
     for (const [key, text] of attributePairs(user)) {
       let counts = this.attrAccounts.get(key);
       if (!counts) this.attrAccounts.set(key, (counts = new Map()));
-      const next = (counts.get(text) ?? 0) + sign * n;
+      const next = (counts.get(text) ?? 0) + n;
       if (next === 0) counts.delete(text);
       else counts.set(text, next);
       if (counts.size === 0) this.attrAccounts.delete(key);
@@ -226,8 +243,7 @@ class ServerIndex {
   /**
    * Applies one change's users and accounts of this server. The document holds them as they
    * are after it; `before` as they were. Users that change leave first (as they were) and come
-   * back last (as they are); the users whose accounts change leave the orders that depend on
-   * their accounts while those are applied.
+   * back last (as they are); the other users whose accounts change move once those are applied.
    */
   apply(
     users: Map<string, [before: UserRecord | undefined, after: UserRecord | undefined]>,
@@ -241,14 +257,11 @@ class ServerIndex {
       if (before?.userid !== undefined) touched.add(before.userid);
       if (after?.userid !== undefined) touched.add(after.userid);
     }
-    /** Users of the index (not changing in this change) whose accounts change. */
-    const moved: Array<[string, UserRecord]> = [];
+    /** Users of the index (not changing in this change) whose accounts change, with their values before. */
+    const moved: Array<[string, UserRecord, Stats]> = [];
     for (const userid of touched) {
       const user = users.has(userid) ? undefined : ownValue(docUsers, userid);
-      if (user) {
-        this.statsOf(userid, user, -1);
-        moved.push([userid, user]);
-      }
+      if (user) moved.push([userid, user, this.stats(userid)]);
     }
     /** Users whose greatest lastlogin may have gone down: counted again from their accounts. */
     const recount = new Set<string>();
@@ -268,7 +281,7 @@ class ServerIndex {
       if (last > 0) this.lastByUser.set(userid, last);
       else this.lastByUser.delete(userid);
     }
-    for (const [userid, user] of moved) this.statsOf(userid, user, 1);
+    for (const [userid, user, was] of moved) this.restat(userid, user, was);
 
     for (const [userid, [, after]] of users) if (after) this.userIn(userid, after);
   }
@@ -313,10 +326,11 @@ class ServerIndex {
       order: (column) => (column === 'lastlogin' || column === 'numberaccounts' ? this.usersBy[column] : undefined),
       sources: conditions.map((c) => this.usersWith(c)),
       more: search !== undefined && search !== '',
-      // Search: a substring of the userid in lower case, kept for userids that have upper case
-      // letters; with no condition to narrow it, every user is tested (O(n), nothing allocated
-      // per user).
-      test: (userid) => matches(conditions, (key) => ownValue(users[userid]!.attributes, key)) && (search === undefined || (this.lowered.get(userid) ?? userid).includes(search)),
+      // Search: a substring of the userid in lower case (kept for userids that have upper case
+      // letters); with no condition to narrow it, every user is tested: O(n), nothing allocated
+      // per user.
+      test: (userid) =>
+        (search === undefined || (this.lowered.get(userid) ?? userid).includes(search)) && (conditions.length === 0 || matches(conditions, users[userid]!.attributes)),
       row,
     };
     const { items, totalnumber } = listIndexed(listing, query);
@@ -328,7 +342,9 @@ class ServerIndex {
     const users = this.users$();
     const conditions = query.filter ?? [];
     const columns: readonly string[] = ACCOUNT_COLUMNS;
-    const sources = conditions.map((c) => (columns.includes(c.key) ? this.accountsWithValue(c) : this.accountsOfUsersWith(c)));
+    const onColumns = conditions.filter((c) => columns.includes(c.key));
+    const onUser = conditions.filter((c) => !columns.includes(c.key));
+    const sources = [...onColumns.map((c) => this.accountsWithValue(c)), ...onUser.map((c) => this.accountsOfUsersWith(c))];
     if (userid !== undefined) {
       const ids = this.byUser.get(userid);
       sources.push({ size: sizeOf(ids), each: (visit) => eachOf(ids, visit) });
@@ -339,13 +355,13 @@ class ServerIndex {
       order: (column) => (columns.includes(column) ? this.accountsBy[column as AccountColumn] : undefined),
       sources,
       more: false,
+      // On its own columns, then on its user's attributes (none: no match).
       test: (id) => {
         const a = accounts[id]!;
         return (
           (userid === undefined || a.userid === userid) &&
-          matches(conditions, (key) =>
-            columns.includes(key) ? (a as unknown as Record<string, unknown>)[key] : a.userid !== undefined ? ownValue(ownValue(users, a.userid)?.attributes, key) : undefined,
-          )
+          matches(onColumns, a as unknown as Record<string, unknown>) &&
+          (onUser.length === 0 || (a.userid !== undefined && matches(onUser, ownValue(users, a.userid)?.attributes)))
         );
       },
       row: (id) => accounts[id]!,

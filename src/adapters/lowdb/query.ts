@@ -9,12 +9,17 @@ import { type Id, type SortedList, walkIds, walkRuns } from './sorted-list.ts';
 /** How a stored value compares with a filter value: strings as they are, others as JSON. */
 export const asText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
-/** True when `lookup(key)` matches one of the values of every condition (a missing value never does). */
-export const matches = (conditions: readonly Condition[], lookup: (key: string) => unknown): boolean =>
-  conditions.every((c) => {
-    const v = lookup(c.key);
-    return v !== undefined && v !== null && c.values.includes(asText(v));
-  });
+/**
+ * True when, for every condition, the object's own property `key` matches one of its values (a
+ * missing or null value never does). No function is made per call: listings test many items.
+ */
+export function matches(conditions: readonly Condition[], obj: Record<string, unknown> | undefined): boolean {
+  for (const c of conditions) {
+    const v = obj !== undefined && Object.hasOwn(obj, c.key) ? obj[c.key] : undefined;
+    if (v === undefined || v === null || !c.values.includes(asText(v))) return false;
+  }
+  return true;
+}
 
 /**
  * Sorts by the keys, then by `tiebreak` (the list's key column), so pages with `marker` never

@@ -80,12 +80,22 @@ export class SortedList<I extends Id> {
       this.ids.push([id]);
       return;
     }
-    const c = this.chunkOf(value, id);
-    const vals = this.vals[c]!;
-    const ids = this.ids[c]!;
-    const k = this.indexIn(vals, ids, value, id);
-    vals.splice(k, 0, value);
-    ids.splice(k, 0, id);
+    let c = this.vals.length - 1;
+    let vals = this.vals[c]!;
+    let ids = this.ids[c]!;
+    const last = vals.length - 1;
+    if ((compareValues(vals[last], value) || compareIds(ids[last]!, id)) < 0) {
+      // after every entry (ids and times that grow): no search
+      vals.push(value);
+      ids.push(id);
+    } else {
+      c = this.chunkOf(value, id);
+      vals = this.vals[c]!;
+      ids = this.ids[c]!;
+      const k = this.indexIn(vals, ids, value, id);
+      vals.splice(k, 0, value);
+      ids.splice(k, 0, id);
+    }
     if (vals.length > MAX) {
       this.vals.splice(c + 1, 0, vals.splice(MAX / 2));
       this.ids.splice(c + 1, 0, ids.splice(MAX / 2));
