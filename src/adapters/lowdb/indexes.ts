@@ -199,13 +199,13 @@ class ServerIndex {
   /** Builds everything from the document's records at once (open). */
   build(): void {
     const accounts = this.accounts$() ?? {};
-    const ids: number[] = [];
-    const columns = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c, [] as Value[]])) as Record<AccountColumn, Value[]>;
-    for (const key of Object.keys(accounts)) {
-      const a = accounts[key]!;
-      const id = Number(key);
-      ids.push(id);
-      for (const column of ACCOUNT_COLUMNS) columns[column].push(columnValue(a, column));
+    const keys = Object.keys(accounts); // integer keys: in id order
+    const ids = keys.map(Number);
+    const columns = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c, new Array<Value>(keys.length)])) as Record<AccountColumn, Value[]>;
+    for (let k = 0; k < keys.length; k++) {
+      const a = accounts[keys[k]!]!;
+      const id = ids[k]!;
+      for (const column of ACCOUNT_COLUMNS) columns[column][k] = columnValue(a, column);
       if (a.pk !== undefined) addMany(this.byPk, a.pk, id);
       if (a.userid !== undefined) {
         addMany(this.byUser, a.userid, id);
@@ -216,25 +216,30 @@ class ServerIndex {
     for (const column of ACCOUNT_COLUMNS) this.accountsBy[column] = SortedList.of(columns[column], ids);
 
     const users = this.users$() ?? {};
-    const userids = Object.keys(users);
-    const stats = { lastlogin: [] as Value[], numberaccounts: [] as Value[] };
-    for (const userid of userids) {
-      const user = users[userid]!;
-      for (const [key, text] of attributePairs(user)) {
-        let byText = this.attrUsers.get(key);
-        if (!byText) this.attrUsers.set(key, (byText = new Map()));
-        addMany(byText, text, userid);
-        const n = this.numberOf(userid);
-        if (n === 0) continue;
-        let counts = this.attrAccounts.get(key);
-        if (!counts) this.attrAccounts.set(key, (counts = new Map()));
-        counts.set(text, (counts.get(text) ?? 0) + n);
+    const userids = Object.keys(users).sort(); // code unit order, as `<`
+    const stats = { lastlogin: new Array<Value>(userids.length), numberaccounts: new Array<Value>(userids.length) };
+    for (let k = 0; k < userids.length; k++) {
+      const userid = userids[k]!;
+      const n = this.numberOf(userid);
+      const attrs = users[userid]!.attributes as Record<string, unknown> | undefined;
+      if (typeof attrs === 'object' && attrs !== null) {
+        for (const key of Object.keys(attrs)) {
+          const v = attrs[key];
+          if (v === undefined || v === null) continue;
+          const text = asText(v);
+          let byText = this.attrUsers.get(key);
+          if (!byText) this.attrUsers.set(key, (byText = new Map()));
+          addMany(byText, text, userid);
+          if (n === 0) continue;
+          let counts = this.attrAccounts.get(key);
+          if (!counts) this.attrAccounts.set(key, (counts = new Map()));
+          counts.set(text, (counts.get(text) ?? 0) + n);
+        }
       }
       const lower = userid.toLowerCase();
       if (lower !== userid) this.lowered.set(userid, lower);
-      const s = this.stats(userid);
-      stats.lastlogin.push(s.lastlogin);
-      stats.numberaccounts.push(s.numberaccounts);
+      stats.lastlogin[k] = this.lastByUser.get(userid);
+      stats.numberaccounts[k] = n;
     }
     this.users = SortedList.of(userids, userids);
     for (const column of USER_ORDERS) this.usersBy[column] = SortedList.of(stats[column], userids);

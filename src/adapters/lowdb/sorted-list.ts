@@ -54,16 +54,31 @@ export class SortedList<I extends Id> {
   private counted = true;
   private count = 0;
 
-  /** A list of these entries (any order), sorted once: O(n log n). */
+  /**
+   * A list of these entries (any order), sorted once: O(n log n). Entries given in order are
+   * taken as they are, O(n); ids given ascending break ties by their position.
+   */
   static of<I extends Id>(values: readonly Value[], ids: readonly I[]): SortedList<I> {
     const list = new SortedList<I>();
-    const order = Array.from(ids.keys()).sort((x, y) => compareValues(values[x], values[y]) || compareIds(ids[x]!, ids[y]!));
-    for (let at = 0; at < order.length; at += MAX / 2) {
-      const part = order.slice(at, at + MAX / 2);
-      list.vals.push(part.map((k) => values[k]));
-      list.ids.push(part.map((k) => ids[k]!));
+    const n = ids.length;
+    let ascending = true;
+    for (let k = 1; k < n && ascending; k++) ascending = ids[k - 1]! < ids[k]!;
+    let inOrder = ascending;
+    for (let k = 1; k < n && inOrder; k++) inOrder = compareValues(values[k - 1], values[k]) <= 0;
+    let vals = values;
+    let sorted = ids;
+    if (!inOrder) {
+      const order = Array.from(ids.keys()).sort(
+        ascending ? (x, y) => compareValues(values[x], values[y]) || x - y : (x, y) => compareValues(values[x], values[y]) || compareIds(ids[x]!, ids[y]!),
+      );
+      vals = order.map((k) => values[k]);
+      sorted = order.map((k) => ids[k]!);
     }
-    list.count = order.length;
+    for (let at = 0; at < n; at += MAX / 2) {
+      list.vals.push(vals.slice(at, at + MAX / 2));
+      list.ids.push(sorted.slice(at, at + MAX / 2));
+    }
+    list.count = n;
     list.counted = false;
     return list;
   }

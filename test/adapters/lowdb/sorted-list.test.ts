@@ -113,6 +113,27 @@ test('sorted list: built at once equals built one by one', () => {
   check(list, entries, rnd, false);
   for (const e of entries.slice(0, 3000)) assert.ok(list.remove(e[0], e[1]));
   check(list, entries.slice(3000), rnd, false);
+  // ids not ascending; entries given in order
+  const shuffled = [...entries].sort(() => rnd() - 0.5);
+  check(
+    SortedList.of(
+      shuffled.map((e) => e[0]),
+      shuffled.map((e) => e[1]),
+    ),
+    entries,
+    rnd,
+    false,
+  );
+  const inOrder = [...entries].sort(asc);
+  check(
+    SortedList.of(
+      inOrder.map((e) => e[0]),
+      inOrder.map((e) => e[1]),
+    ),
+    entries,
+    rnd,
+    false,
+  );
 });
 
 test.run();
