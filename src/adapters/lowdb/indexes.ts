@@ -404,7 +404,13 @@ class ServerIndex {
         if (to > from) ranges.push([from, to]);
       }
     }
-    return { size: ranges.reduce((n, [from, to]) => n + to - from, 0), each: (visit) => ranges.every(([from, to]) => order.forEach(from, to, visit)) };
+    const run = ranges.length === 1 ? ranges[0]! : undefined;
+    return {
+      size: ranges.reduce((n, [from, to]) => n + to - from, 0),
+      each: (visit) => ranges.every(([from, to]) => order.forEach(from, to, visit)),
+      // one value: its entries are in id order
+      ...(run ? { inKeyOrder: (position: number, visit: (id: number) => boolean) => order.forEach(run[0] + position, run[1], visit) } : {}),
+    };
   }
 }
 

@@ -56,6 +56,8 @@ export const ownValue = <V>(obj: Record<string, V> | undefined, key: string): V 
 export interface Candidates<I> {
   size: number;
   each(visit: (id: I) => boolean): boolean;
+  /** When they are in key order (one run of a column's order): a walk from a position. */
+  inKeyOrder?(position: number, visit: (id: I) => boolean): boolean;
 }
 
 /** What `listIndexed` needs to know of a listing. */
@@ -86,8 +88,9 @@ const isCount = (x: number): boolean => Number.isInteger(x) && x >= 0;
  * A listing answered from indexes, with the same items in the same order as filtering every item,
  * `sortItems` and `page` would give:
  *
- * - no condition: `totalnumber` is the order's size; the page is read at its position in the
- *   order of the sort column: O(log n + limit);
+ * - no condition (or one value of a column, in key order): `totalnumber` is the order's size
+ *   (the run's); the page is read at its position in the order of the sort column: O(log n +
+ *   limit);
  * - conditions: the smallest source is the candidates. With one condition its size is
  *   `totalnumber`; otherwise (or with search) the candidates are tested, O(candidates), to count
  *   the matches. Few matches (or few compared with the walk below) are sorted directly,
@@ -117,14 +120,23 @@ export function listIndexed<I extends Id, R>(l: Listing<I, R>, q: ListQuery): Pa
     const need = limit === undefined ? m : Math.min(m, marker + limit);
     return m <= SORT_ALWAYS || m * Math.log2(m) <= (need >= m ? n : (need * n) / m);
   };
+  const want = limit ?? Number.POSITIVE_INFINITY;
+  /** Every condition is one source: no item needs testing. */
+  const exact = l.sources.length <= 1 && !l.more;
   let total: number;
   let found: I[] | undefined;
-  if (l.sources.length === 0 && !l.more) total = n;
-  else if (l.sources.length === 1 && !l.more) {
+  if (exact) {
     total = source.size;
-    if (sortIsCheaper(total)) {
+    if (marker >= total || limit === 0) return { items: [], totalnumber: total };
+    if (smallest?.inKeyOrder && keys.length === 0) {
+      // One value of a column, in key order: a run of that column's order, read at its position.
+      const items: R[] = [];
+      smallest.inKeyOrder(marker, (id) => (items.push(l.row(id)), items.length < want));
+      return { items, totalnumber: total };
+    }
+    if (smallest && sortIsCheaper(total)) {
       const kept: I[] = (found = []);
-      source.each((id) => (kept.push(id), true));
+      smallest.each((id) => (kept.push(id), true));
     }
   } else {
     total = 0;
@@ -136,9 +148,9 @@ export function listIndexed<I extends Id, R>(l: Listing<I, R>, q: ListQuery): Pa
       else kept = undefined;
       return true;
     });
+    if (marker >= total || limit === 0) return { items: [], totalnumber: total };
     if (kept && sortIsCheaper(total)) found = kept;
   }
-  if (marker >= total || limit === 0) return { items: [], totalnumber: total };
   if (found) return { items: page(sortItems(found.map(l.row), q.sort, key), { marker, ...(limit !== undefined ? { limit } : {}) }).items, totalnumber: total };
   const test = l.sources.length === 0 && !l.more ? undefined : l.test;
   return { items: walk(l, keys, test, marker, limit), totalnumber: total };
