@@ -112,8 +112,8 @@ class ServerIndex {
   readonly lastByUser = new Map<string, number>();
 
   constructor(
-    readonly users$: () => Record<string, UserRecord> | undefined,
-    readonly accounts$: () => Record<string, AccountRecord> | undefined,
+    readonly userRecords: () => Record<string, UserRecord> | undefined,
+    readonly accountRecords: () => Record<string, AccountRecord> | undefined,
   ) {}
 
   numberOf(userid: string): number {
@@ -183,7 +183,7 @@ class ServerIndex {
     this.lowered.delete(userid);
   }
 
-  /** The account's place in every structure but the users' (+1: add, -1: remove). */
+  /** Puts the account in every structure but the users' (`accountOut`: takes it out). */
   private accountIn(id: number, a: AccountRecord): void {
     for (const column of ACCOUNT_COLUMNS) this.accountsBy[column].insert(columnValue(a, column), id);
     if (a.pk !== undefined) addMany(this.byPk, a.pk, id);
@@ -198,7 +198,7 @@ class ServerIndex {
 
   /** Builds everything from the document's records at once (open). */
   build(): void {
-    const accounts = this.accounts$() ?? {};
+    const accounts = this.accountRecords() ?? {};
     const keys = Object.keys(accounts); // integer keys: in id order
     const ids = keys.map(Number);
     const columns = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c, new Array<Value>(keys.length)])) as Record<AccountColumn, Value[]>;
@@ -215,7 +215,7 @@ class ServerIndex {
     }
     for (const column of ACCOUNT_COLUMNS) this.accountsBy[column] = SortedList.of(columns[column], ids);
 
-    const users = this.users$() ?? {};
+    const users = this.userRecords() ?? {};
     const userids = Object.keys(users).sort(); // code unit order, as `<`
     const stats = { lastlogin: new Array<Value>(userids.length), numberaccounts: new Array<Value>(userids.length) };
     for (let k = 0; k < userids.length; k++) {
@@ -256,7 +256,7 @@ class ServerIndex {
   ): void {
     for (const [userid, [before]] of users) if (before) this.userOut(userid, before);
 
-    const docUsers = this.users$();
+    const docUsers = this.userRecords();
     const touched = new Set<string>();
     for (const [, before, after] of accounts) {
       if (before?.userid !== undefined) touched.add(before.userid);
@@ -279,7 +279,7 @@ class ServerIndex {
       if (from !== undefined && lastBefore > 0 && lastBefore === this.lastByUser.get(from) && (from !== to || lastAfter < lastBefore)) recount.add(from);
       if (to !== undefined && lastAfter > (this.lastByUser.get(to) ?? 0)) this.lastByUser.set(to, lastAfter);
     }
-    const docAccounts = this.accounts$();
+    const docAccounts = this.accountRecords();
     for (const userid of recount) {
       let last = 0;
       eachOf(this.byUser.get(userid), (id) => ((last = Math.max(last, lastOf(ownValue(docAccounts, String(id))))), true));
@@ -318,7 +318,7 @@ class ServerIndex {
   // ---- Listings -------------------------------------------------------------------------------
 
   listUsers(query: ListQuery): Page<UserSummary> {
-    const users = this.users$() ?? {};
+    const users = this.userRecords() ?? {};
     const conditions = query.filter ?? [];
     const search = query.search?.toLowerCase();
     // Search: a substring of the userid in lower case (kept for userids that have upper case
@@ -345,8 +345,8 @@ class ServerIndex {
   }
 
   listAccounts(query: ListQuery, userid: string | undefined): Page<AccountRecord> {
-    const accounts = this.accounts$() ?? {};
-    const users = this.users$();
+    const accounts = this.accountRecords() ?? {};
+    const users = this.userRecords();
     const conditions = query.filter ?? [];
     const columns: readonly string[] = ACCOUNT_COLUMNS;
     const onColumns = conditions.filter((c) => columns.includes(c.key));
