@@ -220,7 +220,7 @@ export interface Store extends StoreReads {
   hasRootKey(): Promise<boolean>;
   /** Every role's permissions on one scope (roles without any there left out). */
   permissionsOn(scope: Scope): Promise<Array<{ role: string; acl: string[] }>>;
-  /** Enrol codes made before `before` (at most `limit`), for pruning. */
+  /** Enrol codes made before `before`, the oldest first (at most `limit`), for pruning. */
   staleEnrolCodes(before: number, limit: number): Promise<EnrolCodeRecord[]>;
   /** Every saved session (at start). */
   savedSessions(): Promise<Array<[key: string, session: SavedSession]>>;

@@ -277,6 +277,90 @@ export function storeContract(name: string, factory: StoreFactory): void {
     );
   });
 
+  test('listings: descending keeps ties in key order, missing values go last either way, pages past the end are empty', async () => {
+    const { store } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      for (const userid of ['dan', 'ann', 'cy', 'bob', 'eve']) tx.put('user', ['s', userid], user(userid));
+      tx.put('account', ['s', 1], account(1, { userid: 'bob', lastlogin: 10, clientVersion: '2' }));
+      tx.put('account', ['s', 2], account(2, { userid: 'ann', lastlogin: 20 }));
+      tx.put('account', ['s', 3], account(3, { userid: 'cy', lastlogin: 10, clientVersion: '1' }));
+      tx.put('account', ['s', 4], account(4, { userid: 'cy', clientVersion: '2' }));
+      tx.put('account', ['s', 5], account(5, { userid: 'dan', lastlogin: 20 }));
+    });
+    const ids = async (q: Parameters<Store['listAccounts']>[1]) => (await store.listAccounts('s', q)).items.map((a) => a.id);
+    assert.equal(await ids({ sort: [{ column: 'lastlogin', desc: true }] }), [2, 5, 1, 3, 4]);
+    assert.equal(await ids({ sort: [{ column: 'lastlogin', desc: false }] }), [1, 3, 2, 5, 4]);
+    assert.equal(await ids({ sort: [{ column: 'clientVersion', desc: true }] }), [1, 4, 3, 2, 5]);
+    assert.equal(
+      await ids({
+        sort: [
+          { column: 'clientVersion', desc: false },
+          { column: 'lastlogin', desc: true },
+        ],
+      }),
+      [3, 1, 4, 2, 5],
+    );
+    assert.equal(await ids({ sort: [{ column: 'id', desc: true }], marker: 1, limit: 2 }), [4, 3]);
+    assert.equal(await store.listAccounts('s', { marker: 9, limit: 2 }), { items: [], totalnumber: 5 });
+    const users = async (q: Parameters<Store['listUsers']>[1]) => (await store.listUsers('s', q)).items.map((u) => u.user.userid);
+    assert.equal(await users({ sort: [{ column: 'lastlogin', desc: true }] }), ['ann', 'dan', 'bob', 'cy', 'eve'], 'eve has no login: last');
+    assert.equal(await users({ sort: [{ column: 'lastlogin', desc: false }] }), ['bob', 'cy', 'ann', 'dan', 'eve']);
+    assert.equal(await users({ sort: [{ column: 'numberaccounts', desc: true }], limit: 3 }), ['cy', 'ann', 'bob']);
+    assert.equal(await users({ sort: [{ column: 'userid', desc: true }], marker: 3 }), ['bob', 'ann']);
+  });
+
+  test('listings and lookups follow every change that resolved, and nothing of one that threw', async () => {
+    const { store, reopen } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.put('user', ['s', 'ann'], user('ann', { team: 'red' }));
+      tx.put('user', ['s', 'bob'], user('bob', { team: 'blue' }));
+      tx.put('account', ['s', 1], account(1, { userid: 'ann', lastlogin: 5 }));
+      tx.put('account', ['s', 2], account(2, { userid: 'bob', lastlogin: 7 }));
+      tx.put('account', ['s', 3], account(3, { userid: 'bob', lastlogin: 9 }));
+    });
+    // a login, a relink, an attribute change, a deletion
+    await store.transact((tx) => tx.patch('account', ['s', 1], { lastlogin: 50 }));
+    await store.transact((tx) => tx.patch('account', ['s', 3], { userid: 'ann' }));
+    await store.transact((tx) => tx.patch('user', ['s', 'bob'], { attributes: { team: 'red' } }));
+    await store.transact((tx) => tx.delete('account', ['s', 2]));
+    const failed = await store
+      .transact((tx) => {
+        tx.patch('account', ['s', 1], { lastlogin: 99, pk: 'pk-new' });
+        tx.put('account', ['s', 4], account(4, { userid: 'bob' }));
+        tx.delete('user', ['s', 'ann']);
+        throw new Error('no');
+      })
+      .catch((e: Error) => e.message);
+    assert.is(failed, 'no');
+    for (const s of [store, await reopen()]) {
+      assert.is(await s.countAccounts('s'), 2);
+      assert.is((await s.findAccountByPk('s', 'pk-1'))?.lastlogin, 50);
+      assert.is(await s.findAccountByPk('s', 'pk-new'), undefined);
+      assert.is(await s.findAccountByPk('s', 'pk-2'), undefined, 'deleted');
+      assert.equal(
+        (await s.accountsOfUser('s', 'ann')).map((a) => a.id),
+        [1, 3],
+      );
+      assert.equal(await s.accountsOfUser('s', 'bob'), []);
+      assert.equal(
+        (await s.listUsers('s', { sort: [{ column: 'lastlogin', desc: true }] })).items.map((u) => [u.user.userid, u.numberaccounts, u.lastlogin]),
+        [
+          ['ann', 2, 50],
+          ['bob', 0, undefined],
+        ],
+      );
+      const red = await s.listAccounts('s', { filter: [{ key: 'team', values: ['red'] }], sort: [{ column: 'lastlogin', desc: true }] });
+      assert.equal(
+        red.items.map((a) => a.id),
+        [1, 3],
+      );
+      assert.is((await s.listUsers('s', { filter: [{ key: 'team', values: ['red'] }] })).totalnumber, 2);
+      assert.is((await s.listAccounts('s', { filter: [{ key: 'lastlogin', values: ['50'] }] })).totalnumber, 1);
+    }
+  });
+
   test('keys, permissions, enrol codes and saved sessions have the listings the core needs', async () => {
     const { store } = await open();
     assert.is(await store.hasRootKey(), false);
@@ -304,6 +388,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(
       (await store.staleEnrolCodes(500, 10)).map((c) => c.hsid),
       ['old'],
+    );
+    await store.transact((tx) => {
+      for (const [hsid, created] of [
+        ['c', 30],
+        ['a', 20],
+        ['b', 5],
+      ] as const)
+        tx.put('enrolCode', ['s', hsid], { serverid: 's', hsid, name: 'n', created });
+    });
+    assert.equal(
+      (await store.staleEnrolCodes(500, 3)).map((c) => c.hsid),
+      ['b', 'old', 'a'],
+      'the oldest first',
     );
     assert.equal(
       (await store.savedSessions()).sort(([a], [b]) => a.localeCompare(b)),

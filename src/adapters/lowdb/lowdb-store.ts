@@ -3,6 +3,7 @@
  * documents of the data folder, `nextauth.json` and `sessions.json` (saved sessions, written on
  * every login, kept apart), each with its journal (journal-file.ts). A change is one journal
  * line; the snapshot files are folded from the journals at start, at close and as they grow.
+ * Listings and lookups answer from indexes (indexes.ts) built at open and kept by every change.
  */
 import type {
   AccountRecord,
@@ -20,10 +21,10 @@ import type {
   UserSummary,
   ValueOf,
 } from '../../ports.ts';
-import { ACCOUNT_COLUMNS } from '../../ports.ts';
 import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
+import { Indexes, type RecordChange } from './indexes.ts';
 import { deepFreeze, JournalFile, type Op } from './journal-file.ts';
-import { matches, page, sortItems } from './query.ts';
+import { ownValue } from './query.ts';
 
 export { StoreDamagedError } from './journal-file.ts';
 
@@ -70,14 +71,20 @@ function lookup(root: object, path: readonly string[], key: string): unknown {
 
 const values = <V>(container: Record<string, V> | undefined): V[] => (container ? Object.values(container) : []);
 
+/** The kinds of record the indexes follow. */
+const INDEXED: ReadonlySet<RecordKind> = new Set<RecordKind>(['user', 'account', 'apiKey', 'permissions', 'enrolCode']);
+
 export class LowdbStore implements Store {
   /** Changes run one at a time (a change may read, then write what it read). */
   private turn: Promise<unknown> = Promise.resolve();
+  private readonly indexes: Indexes;
 
   private constructor(
     private readonly main: JournalFile<Data>,
     private readonly sessions: JournalFile<SessionsData>,
-  ) {}
+  ) {
+    this.indexes = Indexes.build(() => this.main.data);
+  }
 
   /** Opens (or creates) the store of a data folder (made 0700). */
   static async open(dir: string): Promise<LowdbStore> {
@@ -119,16 +126,27 @@ export class LowdbStore implements Store {
     const run = this.turn.then(async () => {
       const tx = new LowdbTx(this);
       const result = await change(tx);
-      return { result, durable: this.commit(tx.ops) };
+      return { result, durable: this.commit(tx) };
     });
     this.turn = run.catch(() => undefined);
     return run.then(({ result, durable }) => durable.then(() => result));
   }
 
-  private commit(ops: ReadonlyArray<{ doc: Doc; op: Op }>): Promise<unknown> {
-    const main = ops.filter((o) => o.doc === 'main').map((o) => o.op);
-    const sessions = ops.filter((o) => o.doc === 'sessions').map((o) => o.op);
-    return Promise.all([main.length ? this.main.apply(main) : undefined, sessions.length ? this.sessions.apply(sessions) : undefined]);
+  /**
+   * Applies the change's operations to the documents (at once; durable when the promise
+   * resolves), then brings the indexes to what the document now holds: each indexed record the
+   * change touched, as it was and as it is (whatever was applied, when applying throws).
+   */
+  private commit(tx: LowdbTx): Promise<unknown> {
+    const main = tx.ops.filter((o) => o.doc === 'main').map((o) => o.op);
+    const sessions = tx.ops.filter((o) => o.doc === 'sessions').map((o) => o.op);
+    const changes: RecordChange[] = [...tx.touched.values()].map(({ kind, key }) => ({ kind, key, before: this.read(kind, key as KeyOf<RecordKind>), after: undefined }));
+    try {
+      return Promise.all([main.length ? this.main.apply(main) : undefined, sessions.length ? this.sessions.apply(sessions) : undefined]);
+    } finally {
+      for (const c of changes) c.after = this.read(c.kind, c.key as KeyOf<RecordKind>);
+      this.indexes.update(changes);
+    }
   }
 
   async listServers(): Promise<ServerRecord[]> {
@@ -136,68 +154,31 @@ export class LowdbStore implements Store {
   }
 
   async countAccounts(serverid: string): Promise<number> {
-    const accounts = lookup(this.main.data, ['accounts'], serverid) as Record<string, AccountRecord> | undefined;
-    return accounts ? Object.keys(accounts).length : 0;
-  }
-
-  private accountsOf(serverid: string): AccountRecord[] {
-    return values(lookup(this.main.data, ['accounts'], serverid) as Record<string, AccountRecord> | undefined);
+    return this.indexes.countAccounts(serverid);
   }
 
   async findAccountByPk(serverid: string, pk: string): Promise<AccountRecord | undefined> {
-    return this.accountsOf(serverid).find((a) => a.pk === pk);
+    return this.indexes.findAccountByPk(serverid, pk);
   }
 
   async accountsOfUser(serverid: string, userid: string): Promise<AccountRecord[]> {
-    return this.accountsOf(serverid).filter((a) => a.userid === userid);
+    return this.indexes.accountsOfUser(serverid, userid);
   }
 
   async listAccounts(serverid: string, query: ListQuery, userid?: string): Promise<Page<AccountRecord>> {
-    const users = lookup(this.main.data, ['users'], serverid) as Data['users'][string] | undefined;
-    const columns: readonly string[] = ACCOUNT_COLUMNS;
-    const found = this.accountsOf(serverid).filter(
-      (a) =>
-        (userid === undefined || a.userid === userid) &&
-        matches(query.filter ?? [], (key) =>
-          columns.includes(key) ? (a as unknown as Record<string, unknown>)[key] : a.userid !== undefined ? ownValue(ownValue(users, a.userid)?.attributes, key) : undefined,
-        ),
-    );
-    return page(sortItems(found, query.sort, 'id'), query);
+    return this.indexes.listAccounts(serverid, query, userid);
   }
 
   async listUsers(serverid: string, query: ListQuery): Promise<Page<UserSummary>> {
-    const search = query.search?.toLowerCase();
-    const users = values(lookup(this.main.data, ['users'], serverid) as Data['users'][string] | undefined).filter(
-      (u) => (search === undefined || u.userid.toLowerCase().includes(search)) && matches(query.filter ?? [], (key) => ownValue(u.attributes, key)),
-    );
-    // One pass over the accounts for all users, not one per user.
-    const byUser = new Map<string, AccountRecord[]>();
-    for (const a of this.accountsOf(serverid)) {
-      if (a.userid === undefined) continue;
-      const list = byUser.get(a.userid);
-      if (list) list.push(a);
-      else byUser.set(a.userid, [a]);
-    }
-    const rows = users.map((user) => {
-      const accounts = byUser.get(user.userid) ?? [];
-      let last = 0;
-      for (const a of accounts) if (a.lastlogin !== undefined && a.lastlogin > last) last = a.lastlogin;
-      return { userid: user.userid, numberaccounts: accounts.length, ...(last > 0 ? { lastlogin: last } : {}), user };
-    });
-    const sorted = sortItems(rows, query.sort, 'userid');
-    const { items, totalnumber } = page(sorted, query);
-    return { items: items.map(({ user, numberaccounts, lastlogin }) => ({ user, numberaccounts, ...(lastlogin !== undefined ? { lastlogin } : {}) })), totalnumber };
+    return this.indexes.listUsers(serverid, query);
   }
 
   async apiKeysOf(role: string): Promise<Array<{ hash: string; key: ApiKeyRecord }>> {
-    return Object.entries(this.main.data.apiKeys)
-      .filter(([, k]) => k.createdBy === role || k.role === role)
-      .map(([hash, key]) => ({ hash, key }));
+    return this.indexes.apiKeysOf(role);
   }
 
   async hasRootKey(): Promise<boolean> {
-    const { permissions } = this.main.data;
-    return values(this.main.data.apiKeys).some((k) => ownValue(ownValue(permissions, k.role), '*')?.includes('root') ?? false);
+    return this.indexes.hasRootKey();
   }
 
   async permissionsOn(scope: Scope): Promise<Array<{ role: string; acl: string[] }>> {
@@ -209,13 +190,9 @@ export class LowdbStore implements Store {
     return out;
   }
 
+  /** The oldest first. */
   async staleEnrolCodes(before: number, limit: number): Promise<EnrolCodeRecord[]> {
-    const out: EnrolCodeRecord[] = [];
-    for (const code of values(this.main.data.enrolCodes)) {
-      if (code.created < before) out.push(code);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return this.indexes.staleEnrolCodes(before, limit);
   }
 
   async savedSessions(): Promise<Array<[string, SavedSession]>> {
@@ -236,10 +213,18 @@ export class LowdbStore implements Store {
 /** A change in the making: its writes, staged, and read back by its own reads. */
 class LowdbTx implements StoreTx {
   readonly ops: Array<{ doc: Doc; op: Op }> = [];
+  /** The indexed records it writes (place in the document → kind and key). */
+  readonly touched = new Map<string, { kind: RecordKind; key: readonly (string | number)[] }>();
   /** record place → its staged value (undefined: deleted) */
   private readonly staged = new Map<string, unknown>();
 
   constructor(private readonly store: LowdbStore) {}
+
+  private touch(kind: RecordKind, key: readonly (string | number)[], place: { doc: Doc; parent: string[]; leaf: string }): void {
+    if (!INDEXED.has(kind)) return;
+    const at = JSON.stringify([place.doc, ...place.parent, place.leaf]);
+    if (!this.touched.has(at)) this.touched.set(at, { kind, key: [...key] });
+  }
 
   private current<K extends RecordKind>(kind: K, key: KeyOf<K>): ValueOf<K> | undefined {
     const id = JSON.stringify([kind, key]);
@@ -251,16 +236,19 @@ class LowdbTx implements StoreTx {
   }
 
   put<K extends RecordKind>(kind: K, key: KeyOf<K>, value: ValueOf<K>): void {
-    const { doc, parent, leaf } = placeOf(kind, key);
+    const place = placeOf(kind, key);
+    const { doc, parent, leaf } = place;
     const frozen = deepFreeze(structuredClone(value));
     this.staged.set(JSON.stringify([kind, key]), frozen);
+    this.touch(kind, key, place);
     this.ops.push({ doc, op: { p: parent, s: { [leaf]: frozen } } });
   }
 
   patch<K extends RecordKind>(kind: K, key: KeyOf<K>, fields: Partial<ValueOf<K>>): void {
     const now = this.current(kind, key) as Record<string, unknown> | undefined;
     if (now === undefined) throw new Error(`No ${kind} ${JSON.stringify(key)} to change`);
-    const { doc, parent, leaf } = placeOf(kind, key);
+    const place = placeOf(kind, key);
+    const { doc, parent, leaf } = place;
     const set: Record<string, unknown> = {};
     const removed: string[] = [];
     for (const [k, v] of Object.entries(fields)) {
@@ -270,18 +258,18 @@ class LowdbTx implements StoreTx {
     const next = { ...now, ...set };
     for (const k of removed) delete next[k];
     this.staged.set(JSON.stringify([kind, key]), Object.freeze(next));
+    this.touch(kind, key, place);
     this.ops.push({ doc, op: { p: [...parent, leaf], s: set, ...(removed.length ? { d: removed } : {}), r: 1 } });
   }
 
   delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void {
-    const { doc, parent, leaf } = placeOf(kind, key);
+    const place = placeOf(kind, key);
+    const { doc, parent, leaf } = place;
     this.staged.set(JSON.stringify([kind, key]), undefined);
+    this.touch(kind, key, place);
     this.ops.push({ doc, op: { p: parent, d: [leaf] } });
   }
 }
-
-/** `obj[key]` when it is the object's own property (never something from its prototype). */
-const ownValue = <V>(obj: Record<string, V> | undefined, key: string): V | undefined => (obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined);
 
 /** Records are frozen from the start (containers are not). */
 function freezeRecords(data: Data): void {
