@@ -1,7 +1,7 @@
 /**
  * How listings cost as the store grows: the same queries on a store of 1,000 users and a larger one
  * (50,000 by default; each with an account), timed and printed with the ratio. Asserted loosely only (a page
- * of 10 must not cost anything like the 200-fold growth): the numbers are for reading.
+ * of 10 must not cost anything like the growth in records): the numbers are for reading.
  *
  *   node --import tsx test/adapters/lowdb/listings-scale.test.ts     (SCALE_USERS=1000000 for more)
  */
