@@ -145,4 +145,29 @@ test('a failed append is never skipped: the next write is the whole file, with i
   await again.close();
 });
 
+test('the whole write after a failed append empties the journal even when it held no counted line (a torn start of one)', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  mkdirSync(journal(dir));
+  try {
+    await put(store, 'a', session(1));
+    assert.unreachable('the append succeeded');
+  } catch (e) {
+    assert.is((e as NodeJS.ErrnoException).code, 'EISDIR');
+  }
+  rmSync(journal(dir), { recursive: true });
+  // What a failed append (a full disk) can leave: the start of a line, in a journal that had none.
+  writeFileSync(journal(dir), '{"n":1,"p":["sessions"],"s":{"a":{"snap');
+  await put(store, 'b', session(2)); // the whole write
+  await put(store, 'c', session(3)); // an append: on an empty journal, not after the torn start
+  assert.equal(
+    lines(dir).map((l) => l.n),
+    [3],
+  );
+  const again = await LowdbStore.open(dir);
+  assert.equal(await sessionsOf(again), { a: session(1), b: session(2), c: session(3) });
+  await again.close();
+  await store.close();
+});
+
 test.run();

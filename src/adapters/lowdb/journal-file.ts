@@ -219,10 +219,11 @@ export class JournalFile<T extends object> {
     this.snapshot.journal = this.seq;
     await this.db.write();
     this.snapshotBytes = this.snapshot.bytes;
-    if (this.journalBytes > 0) {
-      await fs.truncate(this.journal, 0);
-      this.journalBytes = 0;
-    }
+    // Emptied even when no append was counted in it: a failed one may have left part of a line.
+    await fs.truncate(this.journal, 0).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    this.journalBytes = 0;
   }
 
   private async append(lines: string[]): Promise<void> {
