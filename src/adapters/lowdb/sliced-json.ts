@@ -1,0 +1,132 @@
+/**
+ * A JSON document written to a file a slice at a time, giving the event loop back between slices,
+ * while the document goes on changing (the fold of journal-file.ts).
+ *
+ * What it relies on: a frozen object (a record) never changes, so it can be stringified whenever
+ * it is reached; an object that is not frozen (a container: the document, `users`, `users[serverid]`…)
+ * may gain or lose keys between slices. A container's keys are taken when it is reached, and a key
+ * gone by the time it is read is left out. So each record is written as it was at some moment of
+ * the write; with the document unchanged, the bytes are those of `JSON.stringify`.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+
+/** Work done between two turns given back to the event loop (ms). */
+const SLICE_MS = 2;
+/** Text gathered before it is written to the file (characters). */
+const CHUNK = 256 * 1024;
+/**
+ * Bytes written between two fdatasyncs of the file: flushed to the disk as it goes, so that the
+ * final fsync is short (one fsync of 40 MiB holds every other fsync of the disk for tens of ms).
+ */
+const SYNC_BYTES = 4 * 1024 * 1024;
+/** Keys written between two looks at the clock. */
+const KEYS_PER_LOOK = 32;
+
+export class SliceAborted extends Error {
+  override name = 'SliceAborted';
+}
+
+export interface SlicedWrite {
+  /** Bytes written. */
+  bytes: number;
+  /** Slices (turns of the event loop) the write took. */
+  slices: number;
+  /** The longest slice, ms (the longest the write held the event loop). */
+  longestSliceMs: number;
+}
+
+/**
+ * Writes `{<head>,...data}` (head: JSON members, such as `"journal":12`) to `handle`, yielding to
+ * the event loop at least every few ms. Throws SliceAborted, between two slices, once `aborted()`.
+ */
+export async function writeSliced(handle: FileHandle, head: string, data: object, aborted: () => boolean): Promise<SlicedWrite> {
+  const out = new Slicer(handle, aborted);
+  await out.object(data as Record<string, unknown>, head);
+  await out.end();
+  return { bytes: out.bytes, slices: out.slices, longestSliceMs: out.longest };
+}
+
+const isContainer = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.isFrozen(v);
+
+class Slicer {
+  bytes = 0;
+  slices = 1;
+  longest = 0;
+  private parts: string[] = [];
+  private pending = 0;
+  private keys = 0;
+  private sliceStart = performance.now();
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly aborted: () => boolean,
+  ) {}
+
+  private push(text: string): void {
+    this.parts.push(text);
+    this.pending += text.length;
+  }
+
+  async object(obj: Record<string, unknown>, head = ''): Promise<void> {
+    this.push(`{${head}`);
+    let first = head === '';
+    for (const key of Object.keys(obj)) {
+      if (!Object.hasOwn(obj, key)) continue; // deleted since the keys were taken
+      const value = obj[key];
+      if (isContainer(value)) {
+        this.push(`${first ? '' : ','}${JSON.stringify(key)}:`);
+        first = false;
+        await this.object(value);
+      } else {
+        const text = JSON.stringify(value);
+        if (text === undefined) continue; // as JSON.stringify leaves it out
+        this.push(`${first ? '' : ','}${JSON.stringify(key)}:${text}`);
+        first = false;
+      }
+      if (++this.keys % KEYS_PER_LOOK === 0) await this.breathe();
+    }
+    this.push('}');
+  }
+
+  /** Writes what was gathered once there is enough, and gives the event loop a turn once the slice is used up. */
+  private async breathe(): Promise<void> {
+    if (this.pending < CHUNK && performance.now() - this.sliceStart < SLICE_MS) return;
+    const chunk = this.pending >= CHUNK ? this.take() : undefined;
+    this.endSlice();
+    // (Awaiting the write gives the event loop its turn.)
+    if (chunk) await this.write(chunk);
+    else await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.aborted()) throw new SliceAborted('the write was given up');
+    this.startSlice();
+  }
+
+  async end(): Promise<void> {
+    const chunk = this.take();
+    this.endSlice();
+    await this.write(chunk);
+  }
+
+  /** What was gathered, as bytes. */
+  private take(): Buffer {
+    const buffer = Buffer.from(this.parts.join(''), 'utf8');
+    this.parts = [];
+    this.pending = 0;
+    return buffer;
+  }
+
+  private async write(buffer: Buffer): Promise<void> {
+    for (let at = 0; at < buffer.length; ) at += (await this.handle.write(buffer, at)).bytesWritten;
+    if (Math.floor((this.bytes + buffer.length) / SYNC_BYTES) > Math.floor(this.bytes / SYNC_BYTES)) await this.handle.datasync();
+    this.bytes += buffer.length;
+  }
+
+  private endSlice(): void {
+    this.longest = Math.max(this.longest, performance.now() - this.sliceStart);
+  }
+
+  private startSlice(): void {
+    this.slices++;
+    this.sliceStart = performance.now();
+  }
+}
