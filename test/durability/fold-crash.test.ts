@@ -6,7 +6,9 @@
  * removing the rotated journal). After each kill the folder is opened again (here, in the parent)
  * and checked:
  *
- * - both files parse; the start removes rotated journals and temp files;
+ * - both files parse, and nextauth.json alone (before its journals are replayed) holds no part of a
+ *   change: a fold writes the document as it was when it began;
+ * - the start removes rotated journals and temp files;
  * - every change acknowledged to the child is there: key j holds the state of its last
  *   acknowledged change or of the one after it (asked, maybe not acknowledged), never an older one;
  * - a change is whole: a user and its role, changed together, are at the same change;
@@ -188,10 +190,17 @@ test(`the fold survives SIGKILLs: ${KILLS} kills of a writer whose journals fold
       stats.acked += child.acked.size && [...child.acked.values()].reduce((n, i) => n + i + 1, 0);
       if ([...child.folding.values()].some(Boolean)) stats.duringFold++;
 
-      // The files as the kill left them.
+      // The files as the kill left them: whole, and nextauth.json alone (without its journals)
+      // never holds part of a change — a user and its role are at the same change.
       for (const name of ['nextauth.json', 'sessions.json']) {
         const file = path.join(dir, name);
         if (existsSync(file)) JSON.parse(readFileSync(file, 'utf8')); // throws if torn
+      }
+      const raw = JSON.parse(readFileSync(path.join(dir, 'nextauth.json'), 'utf8'));
+      for (let j = 0; j < KEYS; j++) {
+        const user = raw.users[`r${round}`]?.[`j${j}`];
+        const role = raw.roles[`r${round}j${j}`];
+        assert.is(user?.created, role?.created, `round ${round}, key ${j}: nextauth.json alone holds its user and role at the same change`);
       }
       const files = readdirSync(dir);
       stats.rotatedLeft += files.filter((f) => /\.journal\.\d+$/.test(f)).length;

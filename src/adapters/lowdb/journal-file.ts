@@ -13,22 +13,25 @@
  * - Ordered: every line has a number and the snapshot names the last one it holds
  *   (`"journal": N`), so lines it holds are skipped when the journal is replayed.
  * - Folded beside the appends, never in their place: once the journal outgrows the snapshot (and
- *   4 MiB), it is folded into it while changes go on being made and acknowledged:
- *   1. Rotation, between two appends: the journal becomes `<name>.journal.<N>` (N: its last line)
- *      and a new `<name>.journal` takes the next lines (a rename, an open, a folder fsync).
- *   2. The document is written to a temp file a slice of a few ms at a time (sliced-json.ts),
- *      the event loop free between slices; the file names N.
- *   3. Once the temp file is fsynced and every change made before its last slice is on disk in
- *      the journal, it is renamed over the snapshot, the folder is fsynced, and the old journals
- *      up to N are removed.
- *   The snapshot is fuzzy — each record as it was at some moment after line N — and still right:
- *   every operation sets absolute values (a record put whole or removed, fields set or removed; a
- *   field change of a record that is not there is skipped), so replaying the lines after N over
- *   it gives the document again: per record, the last put or removal among those lines decides
- *   it, and fields no line touched are as they were at N. Step 3 waits for the lines of every
- *   change the file may hold, so the file never holds part of a change that is not on disk.
+ *   4 MiB), it is folded into it while changes go on being made and acknowledged by their lines:
+ *   1. Rotation, between two appends: the journal becomes `<name>.journal.<R>` (R: its last line)
+ *      and a new `<name>.journal` takes the next lines (a rename and an open hold the appends up;
+ *      the folder's fsync runs beside the next append, which waits for it).
+ *   2. The document as it is at that moment (N: the last change made) is written to a temp file a
+ *      slice of ~2 ms at a time (sliced-json.ts), the event loop free between slices, flushed to
+ *      the disk every few MiB. Changes made meanwhile do not reach the file: records are frozen
+ *      (a change replaces them), and before a change sets or removes a key of a container it tells
+ *      the fold's StartView, which keeps what the key held; the fold reads containers through it.
+ *      So the file is an exact snapshot of line N — never part of a change — as a whole write was.
+ *   3. The temp file is fsynced and renamed over the snapshot (`"journal": N`), the folder is
+ *      fsynced, and the rotated journals (lines up to R ≤ N) are removed.
  *   A crash before the rename leaves the old snapshot and both journals; after it, the new
- *   snapshot and journals whose lines up to N it skips.
+ *   snapshot and journals whose lines up to N it skips. (The file may hold changes whose lines
+ *   were not appended yet: whole changes, never acknowledged, as with a whole write.)
+ *   Not a worker thread: it would need the document, and copying 40 MiB of objects to it costs
+ *   the event loop about what JSON.stringify does (or a second copy kept up to date).
+ * - Start: the snapshot, then the rotated journals by number, then the journal (lines up to the
+ *   snapshot's N skipped), then one whole write, which empties them.
  * - Whole writes: at start and close, and for the first write after a failed append (which may
  *   have left a torn line in the journal), the document is stringified at once (nothing changes
  *   meanwhile) and written whole, then the journals are emptied. A whole write supersedes a fold
@@ -40,7 +43,7 @@ import { Low, type Adapter } from 'lowdb';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SliceAborted, writeSliced } from './sliced-json.ts';
+import { SliceAborted, StartView, writeSliced } from './sliced-json.ts';
 
 export class StoreDamagedError extends Error {
   override name = 'StoreDamagedError';
@@ -179,6 +182,8 @@ export class JournalFile<T extends object> {
   private writing = false;
   private closing = false;
   private closed = false;
+  /** While a fold runs: the document as it was when the fold began (what changes since, it keeps). */
+  private view: StartView | undefined;
   /** The fold running, if any (it never rejects). */
   private folding: Promise<void> | undefined;
   /** `fold()` was called: start one at the next chance; told when it is done. */
@@ -243,7 +248,7 @@ export class JournalFile<T extends object> {
     if (this.closed) return Promise.reject(new Error('The store is closed'));
     if (ops.length === 0) return this.flush();
     const values = ops.map((op) => ({ ...op, s: op.s && deepFreeze({ ...op.s }) }));
-    for (const op of values) applyOp(this.db.data, op, true);
+    for (const op of values) applyOp(this.db.data, op, true, this.view);
     const line: Line = values.length === 1 ? { n: ++this.seq, ...values[0]! } : { n: ++this.seq, o: values };
     this.stats.changes++;
     this.lines.push(JSON.stringify(line));
@@ -323,15 +328,15 @@ export class JournalFile<T extends object> {
     const waiters = this.foldWaiters;
     this.foldWaiters = [];
     // Every line appended so far is in the journal file, every later one still waits for its append.
-    const upTo = this.seq - this.lines.length;
+    const rotated = this.seq - this.lines.length;
     try {
-      if (this.journalBytes > 0) await this.rotate(upTo);
+      if (this.journalBytes > 0) await this.rotate(rotated);
     } catch (e) {
       this.whole = true; // the next write leaves one whole file, whatever the rotation did
       for (const w of waiters) w.reject(e);
       return;
     }
-    this.folding = this.foldInto(upTo).then(
+    this.folding = this.foldInto().then(
       () => {
         for (const w of waiters) w.resolve();
       },
@@ -363,24 +368,31 @@ export class JournalFile<T extends object> {
     this.dirSync = synced;
   }
 
-  /** Writes the document, a slice at a time, as the snapshot holding lines up to `upTo`; removes the old journals. */
-  private async foldInto(upTo: number): Promise<void> {
+  /**
+   * Writes the document as it is now (every change up to the last line), a slice at a time, as the
+   * snapshot; then removes the rotated journals (their lines are all in it).
+   */
+  private async foldInto(): Promise<void> {
     const epoch = this.epoch;
     const givenUp = () => this.epoch !== epoch;
     const started = performance.now();
     const temp = this.snapshot.temp();
     const file = this.snapshot.file;
+    // From here on, changes tell the view what they replace: the file is the document of this moment.
+    const upTo = this.seq;
+    const view = new StartView();
+    this.view = view;
     this.onFold?.({ file, phase: 'start', upTo });
     let renamed = false;
     try {
       const handle = await fs.open(temp, 'w', 0o600);
       let written: Awaited<ReturnType<typeof writeSliced>>;
       try {
-        written = await writeSliced(handle, `"journal":${upTo}`, this.db.data, givenUp);
-        // The file may hold changes made up to now: their lines must be on disk before it is.
-        await Promise.all([handle.sync(), this.flush()]);
+        written = await writeSliced(handle, `"journal":${upTo}`, this.db.data, view, givenUp);
+        await handle.sync();
       } finally {
         await handle.close();
+        if (this.view === view) this.view = undefined;
       }
       await this.exclusive(async () => {
         if (givenUp()) throw new SliceAborted('a whole write came first');
@@ -394,6 +406,7 @@ export class JournalFile<T extends object> {
       this.stats.folds++;
       this.onFold?.({ file, phase: 'done', upTo, ms: performance.now() - started, ...written });
     } catch (e) {
+      if (this.view === view) this.view = undefined;
       if (!renamed) await fs.rm(temp, { force: true }).catch(() => undefined);
       if (e instanceof SliceAborted) {
         this.onFold?.({ file, phase: 'given up', upTo });
@@ -521,8 +534,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * Applies one operation to the document. Containers on the way are made when `make` (a change
  * being made), and the operation is skipped when one is missing otherwise (a replayed line whose
  * record was deleted since). A frozen target (a record) is replaced by a changed frozen copy.
+ * `view` (a fold running) is told before a container's key is set or removed.
  */
-function applyOp(data: object, op: Op, make: boolean): void {
+function applyOp(data: object, op: Op, make: boolean, view?: StartView): void {
   let parent: Record<string, unknown> | undefined;
   let node: unknown = data;
   let last = '';
@@ -532,6 +546,7 @@ function applyOp(data: object, op: Op, make: boolean): void {
     last = key;
     if (!Object.hasOwn(node, key)) {
       if (!make) return;
+      view?.remember(node, key);
       setOwn(node, key, {});
     }
     node = node[key];
@@ -540,10 +555,21 @@ function applyOp(data: object, op: Op, make: boolean): void {
   let target = node;
   if (Object.isFrozen(node)) {
     target = { ...node };
-    if (parent) setOwn(parent, last, target);
+    if (parent) {
+      view?.remember(parent, last);
+      setOwn(parent, last, target);
+    }
   }
-  for (const [key, value] of Object.entries(op.s ?? {})) setOwn(target, key, value);
-  for (const key of op.d ?? []) delete target[key];
+  // (A fresh copy of a record is no container a fold reads: nothing to remember of it.)
+  const live = target === node ? view : undefined;
+  for (const [key, value] of Object.entries(op.s ?? {})) {
+    live?.remember(target, key);
+    setOwn(target, key, value);
+  }
+  for (const key of op.d ?? []) {
+    live?.remember(target, key);
+    delete target[key];
+  }
   if (target !== node) Object.freeze(target);
 }
 

@@ -1,12 +1,16 @@
 /**
  * A JSON document written to a file a slice at a time, giving the event loop back between slices,
- * while the document goes on changing (the fold of journal-file.ts).
+ * while the document goes on changing (the fold of journal-file.ts) — and written as it was when
+ * the write began, exactly.
  *
- * What it relies on: a frozen object (a record) never changes, so it can be stringified whenever
- * it is reached; an object that is not frozen (a container: the document, `users`, `users[serverid]`…)
- * may gain or lose keys between slices. A container's keys are taken when it is reached, and a key
- * gone by the time it is read is left out. So each record is written as it was at some moment of
- * the write; with the document unchanged, the bytes are those of `JSON.stringify`.
+ * How: a frozen object (a record) never changes — a change replaces it — so it can be stringified
+ * whenever it is reached. What changes between slices are the objects that are not frozen (the
+ * containers: the document, `users`, `users[serverid]`…), and only through the store's own
+ * operations, which tell the StartView before they set or remove a key of one: the first time a
+ * key changes during the write, the view keeps what it held (or that it was not there). The writer
+ * reads each container through the view: its keys, and the value of each, as when the write began.
+ * Memory: one entry per key changed during the write. With the document unchanged, the bytes are
+ * those of `JSON.stringify`.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -36,12 +40,45 @@ export interface SlicedWrite {
   longestSliceMs: number;
 }
 
+/** What a key held when the write began: not there. */
+const UNSET = Symbol('unset');
+
+/** The containers of a document as they were when a write began, while they go on changing. */
+export class StartView {
+  /** Container → the keys changed since the start → what each held then (UNSET: not there). */
+  private readonly before = new Map<object, Map<string, unknown>>();
+
+  /** To be called before `obj[key]` is set or removed (obj: a container, not frozen). */
+  remember(obj: Record<string, unknown>, key: string): void {
+    let changed = this.before.get(obj);
+    if (!changed) this.before.set(obj, (changed = new Map()));
+    if (!changed.has(key)) changed.set(key, Object.hasOwn(obj, key) ? obj[key] : UNSET);
+  }
+
+  /** The container's keys at the start. */
+  keys(obj: Record<string, unknown>): string[] {
+    const changed = this.before.get(obj);
+    if (!changed) return Object.keys(obj);
+    const keys = Object.keys(obj).filter((k) => changed.get(k) !== UNSET); // (not added since)
+    for (const [k, was] of changed) if (was !== UNSET && !Object.hasOwn(obj, k)) keys.push(k); // removed since
+    return keys;
+  }
+
+  /** What `obj[key]` held at the start (UNSET: nothing). */
+  value(obj: Record<string, unknown>, key: string): unknown {
+    const changed = this.before.get(obj);
+    if (changed?.has(key)) return changed.get(key);
+    return Object.hasOwn(obj, key) ? obj[key] : UNSET;
+  }
+}
+
 /**
- * Writes `{<head>,...data}` (head: JSON members, such as `"journal":12`) to `handle`, yielding to
- * the event loop at least every few ms. Throws SliceAborted, between two slices, once `aborted()`.
+ * Writes `{<head>,...data}` (head: JSON members, such as `"journal":12`), as `view` says it was at
+ * the start, to `handle`, yielding to the event loop at least every few ms. Throws SliceAborted,
+ * between two slices, once `aborted()`.
  */
-export async function writeSliced(handle: FileHandle, head: string, data: object, aborted: () => boolean): Promise<SlicedWrite> {
-  const out = new Slicer(handle, aborted);
+export async function writeSliced(handle: FileHandle, head: string, data: object, view: StartView, aborted: () => boolean): Promise<SlicedWrite> {
+  const out = new Slicer(handle, view, aborted);
   await out.object(data as Record<string, unknown>, head);
   await out.end();
   return { bytes: out.bytes, slices: out.slices, longestSliceMs: out.longest };
@@ -60,6 +97,7 @@ class Slicer {
 
   constructor(
     private readonly handle: FileHandle,
+    private readonly view: StartView,
     private readonly aborted: () => boolean,
   ) {}
 
@@ -71,9 +109,9 @@ class Slicer {
   async object(obj: Record<string, unknown>, head = ''): Promise<void> {
     this.push(`{${head}`);
     let first = head === '';
-    for (const key of Object.keys(obj)) {
-      if (!Object.hasOwn(obj, key)) continue; // deleted since the keys were taken
-      const value = obj[key];
+    for (const key of this.view.keys(obj)) {
+      const value = this.view.value(obj, key);
+      if (value === UNSET) continue; // (not there at the start)
       if (isContainer(value)) {
         this.push(`${first ? '' : ','}${JSON.stringify(key)}:`);
         first = false;
