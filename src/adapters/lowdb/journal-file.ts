@@ -31,7 +31,8 @@
  *   Not a worker thread: it would need the document, and copying 40 MiB of objects to it costs
  *   the event loop about what JSON.stringify does (or a second copy kept up to date).
  * - Start: the snapshot, then the rotated journals by number, then the journal (lines up to the
- *   snapshot's N skipped), then one whole write, which empties them.
+ *   snapshot's N skipped), then one whole write, which empties them. Lines follow each other
+ *   with no gap: a missing one (journals copied at another moment than their file) is refused.
  * - Whole writes: at start and close, and for the first write after a failed append (which may
  *   have left a torn line in the journal), the document is stringified at once (nothing changes
  *   meanwhile) and written whole, then the journals are emptied. A whole write supersedes a fold
@@ -505,7 +506,13 @@ export class JournalFile<T extends object> {
         }
         if (typeof line.n !== 'number' || !(Array.isArray(line.p) || Array.isArray(line.o)))
           throw new StoreDamagedError(`${file} line ${i + 1} is not a change; it was left untouched.`);
-        if (line.n <= this.snapshot.journal) return; // the snapshot holds it already
+        if (line.n <= this.seq) return; // the snapshot (or a line before) holds it already
+        if (line.n !== this.seq + 1)
+          throw new StoreDamagedError(
+            `${file} line ${i + 1} is change ${line.n}, but the changes before it end at ${this.seq}: ${line.n - this.seq - 1} are missing ` +
+              `(a journal copied at another moment than ${this.snapshot.file}?); it was left untouched. ` +
+              `Remove ${path.basename(this.journal)}* to start from ${path.basename(this.snapshot.file)} alone.`,
+          );
         this.seq = line.n;
         // An operation on a record that a later change deleted finds nothing: skipped.
         for (const op of line.o ?? [line as Op]) if (Array.isArray(op.p)) applyOp(this.db.data, op, op.r !== 1);
