@@ -18,7 +18,7 @@
  *      and a new `<name>.journal` takes the next lines (a rename and an open hold the appends up;
  *      the folder's fsync runs beside the next append, which waits for it).
  *   2. The document as it is at that moment (N: the last change made) is written to a temp file a
- *      slice of ~2 ms at a time (sliced-json.ts), the event loop free between slices, flushed to
+ *      slice of ~1 ms at a time (sliced-json.ts), the event loop free between slices, flushed to
  *      the disk every few MiB. Changes made meanwhile do not reach the file: records are frozen
  *      (a change replaces them), and before a change sets or removes a key of a container it tells
  *      the fold's StartView, which keeps what the key held; the fold reads containers through it.

@@ -15,8 +15,12 @@
 import type { FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
-/** Work done between two turns given back to the event loop (ms). */
-const SLICE_MS = 2;
+/**
+ * Work done between two turns given back to the event loop (ms). A change made during a fold
+ * waits about one slice at each of its steps (the append's start, its write, its fdatasync): with
+ * 1 ms, a login is acknowledged in ~7 ms during a fold of 40 MiB (~1 ms otherwise), 15 at most.
+ */
+const SLICE_MS = 1;
 /** Text gathered before it is written to the file (characters). */
 const CHUNK = 256 * 1024;
 /**
