@@ -383,9 +383,9 @@ export class JournalFile<T extends object> {
     const upTo = this.seq;
     const view = new StartView();
     this.view = view;
-    this.onFold?.({ file, phase: 'start', upTo });
     let renamed = false;
     try {
+      this.onFold?.({ file, phase: 'start', upTo });
       const handle = await fs.open(temp, 'w', 0o600);
       let written: Awaited<ReturnType<typeof writeSliced>>;
       try {
