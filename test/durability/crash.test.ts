@@ -16,6 +16,10 @@
  * Other knobs: CRASH_MIN_MS, CRASH_MAX_MS (the random interval), CRASH_WORKERS (concurrent
  * clients, default 4), CRASH_SEED (seeds the choices of ops and moments; printed at the start —
  * the timing of a real process still varies from run to run).
+ *
+ * The server's journals fold into their files every 2 KiB here (NEXTAUTH_STORE_FOLD_BYTES), not
+ * past 4 MiB, so that kills also hit folds: a kill that leaves a rotated journal
+ * (`*.journal.<N>`) came during one. (fold-crash.test.ts aims kills at folds of a big file.)
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -32,6 +36,7 @@ const MIN_MS = Number(process.env.CRASH_MIN_MS ?? 100);
 const MAX_MS = Number(process.env.CRASH_MAX_MS ?? 600);
 const WORKERS = Number(process.env.CRASH_WORKERS ?? 4);
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+process.env.NEXTAUTH_STORE_FOLD_BYTES ??= String(2 * 1024); // (the children's environment)
 /** Logins checked after each restart beyond the newest ones (all of them after the last kill). */
 const LOGIN_SAMPLE = 400;
 /** One kill in this many hits the server while it starts (before or around its "listening" line)… */
@@ -278,7 +283,7 @@ async function worker(index: number, url: string, round: number, stopped: () => 
 
 // ───────────────────────── the checks ─────────────────────────
 
-const stats = { kills: 0, startupKills: 0, ackKills: {} as Record<string, number>, tornBak: 0, tempFilesLeft: 0, runLockTemps: 0, loginChecks: 0 };
+const stats = { kills: 0, startupKills: 0, ackKills: {} as Record<string, number>, tornBak: 0, tempFilesLeft: 0, runLockTemps: 0, loginChecks: 0, duringFold: 0 };
 
 /** Right after a kill, before the restart: what is on disk. */
 function checkFilesAfterKill(dir: string): void {
@@ -301,6 +306,7 @@ function checkFilesAfterKill(dir: string): void {
     }
   }
   stats.tempFilesLeft += readdirSync(dir).filter((f) => f.endsWith('.tmp')).length;
+  if (readdirSync(dir).some((f) => /\.journal\.\d+$/.test(f))) stats.duringFold++;
   const file = path.join(dir, 'nextauth.json');
   if (!existsSync(file)) return;
   // No account id is used twice: each server's next id is past every id it gave.
@@ -471,7 +477,7 @@ test(`crash safety: ${KILLS} SIGKILLs at random moments (${MIN_MS}-${MAX_MS} ms)
     console.log(
       `  ${failed ? 'FAILED after' : 'survived'} ${stats.kills} kills (${stats.startupKills} while starting; right behind an answer: ${JSON.stringify(stats.ackKills)}) in ${s.toFixed(1)} s: acknowledged and found after restarts ` +
         `${a.enrolments} enrolments, ${a.logins} logins, ${a.logouts} logouts, ${a.blocks} blocks, ${a.changes} attribute changes, ` +
-        `${a.servers} servers; ${stats.loginChecks} login checks; temp files left by kills ${stats.tempFilesLeft} (all removed at the next start), run-lock temp files lying about ${stats.runLockTemps}, torn .bak seen ${stats.tornBak}`,
+        `${a.servers} servers; ${stats.loginChecks} login checks; kills during a fold (a rotated journal left) ${stats.duringFold}; temp files left by kills ${stats.tempFilesLeft} (all removed at the next start), run-lock temp files lying about ${stats.runLockTemps}, torn .bak seen ${stats.tornBak}`,
     );
   }
   const a = model.acked;

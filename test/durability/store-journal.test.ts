@@ -104,6 +104,29 @@ test('a crash between the snapshot and emptying the journal replays nothing the 
   await store.close();
 });
 
+test('a journal whose first change is not the one after its file (changes missing) is refused, untouched', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  for (let i = 1; i <= 3; i++) await put(store, `k${i}`, session(i));
+  await store.close(); // sessions.json holds changes 1 to 3
+  const line = (n: number) => `${JSON.stringify({ n, p: ['sessions'], s: { [`k${n}`]: session(n) } })}\n`;
+  // As a backup copied while a fold ended between the file and its journal could be: 4 is missing.
+  writeFileSync(journal(dir), line(5) + line(6));
+  try {
+    await LowdbStore.open(dir);
+    assert.unreachable('opened a journal with a gap');
+  } catch (e) {
+    assert.instance(e, StoreDamagedError);
+    assert.match((e as Error).message, 'sessions.journal line 1 is change 5, but the changes before it end at 3');
+  }
+  assert.is(readFileSync(journal(dir), 'utf8'), line(5) + line(6), 'left untouched');
+  // With it (and a line given twice, as overlapping copies could hold), it opens.
+  writeFileSync(journal(dir), line(2) + line(4) + line(5) + line(4) + line(6));
+  const again = await LowdbStore.open(dir);
+  assert.equal(Object.keys(await sessionsOf(again)).sort(), ['k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
+  await again.close();
+});
+
 test('a change of a record that is not there rejects and writes nothing', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
@@ -143,6 +166,31 @@ test('a failed append is never skipped: the next write is the whole file, with i
   const again = await LowdbStore.open(dir);
   assert.equal(await sessionsOf(again), { a: session(1), b: session(2) });
   await again.close();
+});
+
+test('the whole write after a failed append empties the journal even when it held no counted line (a torn start of one)', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  mkdirSync(journal(dir));
+  try {
+    await put(store, 'a', session(1));
+    assert.unreachable('the append succeeded');
+  } catch (e) {
+    assert.is((e as NodeJS.ErrnoException).code, 'EISDIR');
+  }
+  rmSync(journal(dir), { recursive: true });
+  // What a failed append (a full disk) can leave: the start of a line, in a journal that had none.
+  writeFileSync(journal(dir), '{"n":1,"p":["sessions"],"s":{"a":{"snap');
+  await put(store, 'b', session(2)); // the whole write
+  await put(store, 'c', session(3)); // an append: on an empty journal, not after the torn start
+  assert.equal(
+    lines(dir).map((l) => l.n),
+    [3],
+  );
+  const again = await LowdbStore.open(dir);
+  assert.equal(await sessionsOf(again), { a: session(1), b: session(2), c: session(3) });
+  await again.close();
+  await store.close();
 });
 
 test.run();

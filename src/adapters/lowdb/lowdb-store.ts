@@ -2,7 +2,8 @@
  * The embedded Store (the default, one process): every record in memory, durable in two JSON
  * documents of the data folder, `nextauth.json` and `sessions.json` (saved sessions, written on
  * every login, kept apart), each with its journal (journal-file.ts). A change is one journal
- * line; the snapshot files are folded from the journals at start, at close and as they grow.
+ * line; the snapshot files are folded from the journals at start, at close and, as they grow,
+ * beside the writes (a file written a slice at a time, the event loop free between slices).
  * Listings and lookups answer from indexes (indexes.ts) built at open and kept by every change.
  */
 import type {
@@ -23,7 +24,7 @@ import type {
 } from '../../ports.ts';
 import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
 import { Indexes, type RecordChange } from './indexes.ts';
-import { deepFreeze, JournalFile, type Op } from './journal-file.ts';
+import { deepFreeze, JournalFile, type JournalOptions, type Op } from './journal-file.ts';
 import { ownValue } from './query.ts';
 
 export { StoreDamagedError } from './journal-file.ts';
@@ -86,11 +87,11 @@ export class LowdbStore implements Store {
     this.indexes = Indexes.build(() => this.main.data);
   }
 
-  /** Opens (or creates) the store of a data folder (made 0700). */
-  static async open(dir: string): Promise<LowdbStore> {
-    const main = await JournalFile.open(dir, 'nextauth.json', emptyData, freezeRecords);
+  /** Opens (or creates) the store of a data folder (made 0700). `options`: when to fold each journal, and who is told (tests). */
+  static async open(dir: string, options: JournalOptions = {}): Promise<LowdbStore> {
+    const main = await JournalFile.open(dir, 'nextauth.json', emptyData, freezeRecords, options);
     try {
-      const sessions = await JournalFile.open(dir, 'sessions.json', emptySessions, (d) => values(d.sessions).forEach(deepFreeze));
+      const sessions = await JournalFile.open(dir, 'sessions.json', emptySessions, (d) => values(d.sessions).forEach(deepFreeze), options);
       return new LowdbStore(main, sessions);
     } catch (e) {
       await main.close();
@@ -98,7 +99,12 @@ export class LowdbStore implements Store {
     }
   }
 
-  /** Changes asked for, file writes that carried them, whole-file writes among those (per document, for metrics). */
+  /** Folds both journals into their files now (beside the writes, as when a journal outgrows its file). */
+  async fold(): Promise<void> {
+    await Promise.all([this.main.fold(), this.sessions.fold()]);
+  }
+
+  /** Changes asked for, file writes that carried them, files written whole (whole writes and folds), folds (per document, for metrics). */
   get stats(): { registry: JournalFile<Data>['stats']; sessions: JournalFile<SessionsData>['stats'] } {
     return { registry: this.main.stats, sessions: this.sessions.stats };
   }

@@ -2,7 +2,7 @@
 import client from 'prom-client';
 
 export interface MetricSources {
-  /** Changes asked of each store, the file writes that carried them (coalescing), and the whole-file ones. */
+  /** Changes asked of each store, the file writes that carried them (coalescing), and the files written whole (whole writes and folds). */
   stores: Record<string, { changes: number; writes: number; snapshots: number }>;
   /** Live session actors per state. */
   liveSessions: () => Record<string, number>;
@@ -14,8 +14,8 @@ export function createMetrics(sources?: MetricSources) {
   if (sources) {
     const storeGauges = {
       changes: 'Changes asked of the store since start',
-      writes: 'File writes of the store since start (coalesced changes): journal appends and whole-file writes',
-      snapshots: 'Whole-file writes of the store since start (the rest were journal appends)',
+      writes: 'File writes of the store since start that carried changes (coalesced): journal appends, and whole-file writes at start and after a failed append',
+      snapshots: 'Files written whole since start: at start and stop, and the folds of a journal into its file (beside the appends)',
     } as const;
     for (const [field, help] of Object.entries(storeGauges) as [keyof typeof storeGauges, string][]) {
       new client.Gauge({
