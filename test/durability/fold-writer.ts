@@ -51,7 +51,17 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.met
   const [dir, roundArg, seedArg, keysArg, foldArg] = process.argv.slice(2);
   const round = Number(roundArg);
   const keys = Number(keysArg);
-  const say = (line: string) => writeSync(1, `${line}\n`);
+  /** Writes a line to the parent at once (a pipe the parent reads late says EAGAIN: try again). */
+  const say = (line: string) => {
+    const bytes = Buffer.from(`${line}\n`);
+    for (let at = 0; at < bytes.length; ) {
+      try {
+        at += writeSync(1, bytes, at);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+    }
+  };
   const store = await LowdbStore.open(dir!, {
     foldBytes: Number(foldArg),
     onFold: (e) => say(`fold ${path.basename(e.file)} ${e.phase} ${e.upTo}`),
