@@ -21,6 +21,7 @@
  * past 4 MiB, so that kills also hit folds: a kill that leaves a rotated journal
  * (`*.journal.<N>`) came during one. (fold-crash.test.ts aims kills at folds of a big file.)
  */
+import { random as seeded } from '../helpers/random.ts';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,18 +45,8 @@ const STARTUP_KILL_ONE_IN = 5;
 /** …and one in this many of the others comes right behind an acknowledgement (the worst moment). */
 const ACK_KILL_ONE_IN = 3;
 
-/** mulberry32: the op and timing choices are reproducible with CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+// The op and timing choices are reproducible with CRASH_SEED.
+const random = seeded(SEED);
 const pick = <T>(items: readonly T[]): T | undefined => (items.length ? items[Math.floor(random() * items.length)] : undefined);
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 
