@@ -4,8 +4,8 @@
  * login and a saved session, each acknowledged once on disk) go on every 2 ms. Measured with
  * perf_hooks.monitorEventLoopDelay and a 1 ms interval's drift; the same for a whole write (what
  * a fold was before: JSON.stringify of the whole document, every change meanwhile waiting for it;
- * still done at close). The numbers are printed; the bound asserted (100 ms) is loose, for a busy
- * machine — the design aims at slices of ~1 ms.
+ * still done at close). The numbers are printed; what is asserted is relative to the same run's whole
+ * write (a fifth of its stall at most), so a busy machine does not fail it — the design aims at slices of ~1 ms.
  *
  *   node --import tsx test/durability/fold-stall.test.ts     (FOLD_USERS=… to change the size)
  */
@@ -19,7 +19,8 @@ import type { FoldEvent } from '../../src/adapters/lowdb/journal-file.ts';
 import { LowdbStore } from '../../src/adapters/lowdb/lowdb-store.ts';
 
 const USERS = Number(process.env.FOLD_USERS ?? 100_000);
-const BOUND_MS = 100;
+/** A fold holds the event loop at most 1/STALL_RATIO of what a whole write of the same document does. */
+const STALL_RATIO = 5;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'nextauth-fold-stall-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,7 +115,7 @@ const show = (w: Window) =>
   `${w.ms.toFixed(0)} ms; event loop held ${w.stallMax.toFixed(1)} ms at most (delay p99 ${w.stallP99.toFixed(1)} ms)` +
   (w.logins ? `; ${w.logins} logins (one due every 2 ms) acknowledged: p50 ${w.loginP50.toFixed(1)} ms, p99 ${w.loginP99.toFixed(1)} ms, max ${w.loginMax.toFixed(1)} ms` : '');
 
-test(`a fold of a ${USERS.toLocaleString('en')}-user registry holds the event loop < ${BOUND_MS} ms at a time (aim: slices of ~1 ms), logins acknowledged all along`, async () => {
+test(`a fold of a ${USERS.toLocaleString('en')}-user registry holds the event loop a fraction of what a whole write does (aim: slices of ~1 ms; the bench reports the figures), logins acknowledged all along`, async () => {
   const t = performance.now();
   writeRegistry();
   let done: Extract<FoldEvent, { phase: 'done' }> | undefined;
@@ -135,8 +136,8 @@ test(`a fold of a ${USERS.toLocaleString('en')}-user registry holds the event lo
   console.log(`  whole write:       ${show(whole)}`);
   assert.is(folds, 1);
   assert.ok(fold.logins > 50, `${fold.logins} logins acknowledged during the fold`);
-  assert.ok(fold.stallMax < BOUND_MS, `the fold held the event loop ${fold.stallMax.toFixed(1)} ms at once`);
-  assert.ok(fold.stallMax < whole.stallMax, 'a fold holds the loop less than a whole write');
+  // Relative to the same run's whole write, not an absolute time: a shared machine stalls both alike.
+  assert.ok(fold.stallMax * STALL_RATIO < whole.stallMax, `the fold held the event loop ${fold.stallMax.toFixed(1)} ms at once, a whole write ${whole.stallMax.toFixed(1)} ms`);
 
   // What was folded reopens to the same registry.
   const reopened = await LowdbStore.open(dir);
