@@ -201,7 +201,8 @@ export class Inspector {
           id: `a${(++this.counter).toString(36)}`,
           key: a.key,
           serverid: a.serverid,
-          started: at,
+          // A session made by this event is as old as its state (`since`: the hub's time of the change).
+          started: a.created ? Math.min(at, a.since) : at,
           state: '',
           account: a.account,
           since: a.since,
