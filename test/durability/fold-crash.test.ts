@@ -16,6 +16,8 @@
  *
  *   FOLD_KILLS=100 node --import tsx test/durability/fold-crash.test.ts     (FOLD_SEED replays the choices)
  */
+import { emptyData } from '../../src/adapters/lowdb/data.ts';
+import { random as seeded } from '../helpers/random.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,18 +36,7 @@ const BASE_USERS = 20_000;
 const WRITER = fileURLToPath(new URL('./fold-writer.ts', import.meta.url));
 const ROOT = path.resolve(path.dirname(WRITER), '../..');
 
-/** mulberry32: the choices of moments are reproducible with FOLD_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+const random = seeded(SEED);
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'nextauth-fold-crash-'));
@@ -63,16 +54,8 @@ function writeBase(): string {
   for (let i = 0; i < BASE_USERS; i++) users[`u${i}`] = { userid: `u${i}`, attributes: { name: `User ${i}`, email: `u${i}@example.org` }, created: 1_700_000_000_000 + i };
   const doc = {
     journal: 0,
-    version: 1,
-    globalAttributes: {},
-    servers: {},
-    roles: {},
-    apiKeys: {},
-    permissions: {},
+    ...emptyData(),
     users: { base: users },
-    accounts: {},
-    enrolCodes: {},
-    transactions: {},
   };
   writeFileSync(path.join(dir, 'nextauth.json'), JSON.stringify(doc));
   return JSON.stringify(users);

@@ -6,6 +6,8 @@
  * is on disk at each step reopens to the document, and a document that does not change is
  * written exactly as JSON.stringify writes it.
  */
+import { emptyData } from '../../src/adapters/lowdb/data.ts';
+import { random as seeded } from '../helpers/random.ts';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,18 +26,6 @@ const tempDir = () => {
 test.after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** mulberry32 (the choices are the same on every run). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const user = (userid: string, n: number): UserRecord => ({ userid, attributes: { plan: n % 3 ? 'free' : 'gold', n }, created: 1_700_000_000_000 + n, role: `role-${n}` });
 const account = (id: number, userid: string): AccountRecord => ({
@@ -58,16 +48,9 @@ function writeRegistry(dir: string, n: number): { users: Record<string, UserReco
   }
   const doc = {
     journal: 0,
-    version: 1,
-    globalAttributes: {},
-    servers: {},
-    roles: {},
-    apiKeys: {},
-    permissions: {},
+    ...emptyData(),
     users: { base: users },
     accounts: { base: accounts },
-    enrolCodes: {},
-    transactions: {},
   };
   writeFileSync(path.join(dir, 'nextauth.json'), JSON.stringify(doc));
   return { users, accounts };
@@ -119,7 +102,7 @@ test('a fold during a stream of writes loses nothing, and every write is acknowl
     },
   });
   const expected = JSON.parse(store.dump());
-  const random = prng(42);
+  const random = seeded(42);
   const acks: number[] = [];
   let sent = 0;
   /** One change, mirrored into `expected`; resolves with the moment it was acknowledged. */
