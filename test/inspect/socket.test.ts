@@ -3,6 +3,7 @@
  * root or 'servers'; a login's events and transitions arrive in order; nothing secret is sent;
  * the page and Mermaid are served without a key; /metrics counts transitions.
  */
+import type { LogEntry, ServerRow } from '../../src/web/inspect-wire.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { io, type Socket } from 'socket.io-client';
@@ -15,27 +16,8 @@ let ns: TestServer;
 let srvA: string;
 let srvB: string;
 
-interface Row {
-  id: string;
-  state: string;
-  value: string;
-  age: number;
-  inState: number;
-  account: number | null;
-}
-interface ServerRow {
-  serverid: string;
-  serverName: string;
-  sessions: Row[];
-  more: number;
-}
-interface Entry {
-  at: number;
-  kind: 'event' | 'transition';
-  type: string;
-  from?: string;
-  to?: string;
-}
+/** What the socket sends: the wire types the page reads (src/web/inspect-wire.ts). */
+type Entry = LogEntry;
 
 /** A client of /inspect that records every payload it receives (events and acks). */
 class Inspect {
