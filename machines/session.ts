@@ -3,13 +3,20 @@
  *
  * Pure: it imports nothing that does I/O. What it needs from outside comes through
  * `sessionMachine.provide(...)`:
- * - actor `verifyProof`: checks a proof (account, block, signature, second factor), makes the
- *   account of an enrolment, records the login; resolves `{account, userinput?}` or rejects with
- *   an error that has a `code`;
+ * - action `verify`: checks a proof (account, block, signature, second factor), makes the
+ *   account of an enrolment, records the login; its outcome comes back as the event `verified`
+ *   (`{account, userinput?}`) or `unverified` (a code). An action, not an invoked actor, so that
+ *   several proofs of one session are checked at once and the first that verifies wins (§2);
  * - actions `accept`, `refuse`, `confirm`: answer an app connection (a `peer` id).
  * Browsers hear it through emitted `notify` events.
+ *
+ * Several handshakes may be open at once (PROTOCOL.md §2): up to `limits.handshakes` per
+ * session, `limits.handshakesPerSource` of them from one source address, each with its own
+ * challenge limit (a delayed `handshakeTimeout` named `challenge:<peer>`). Nobody can hold a
+ * session by scanning it and staying silent, and a failed proof never locks it: failures are
+ * counted per source, outside the session (core/limits).
  */
-import { and, assign, emit, fromPromise, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, setup } from 'xstate';
 
 export type Op = 'login' | 'enrol';
 
@@ -18,8 +25,9 @@ export interface SessionLimits {
   challenge: number;
   idle: number;
   session: number;
-  maxFailures: number;
-  lock: number;
+  /** Open handshakes per session, and per session and source address. */
+  handshakes: number;
+  handshakesPerSource: number;
 }
 
 /** What the relying party gave to be shown on the phone (2.2 `SessionInfo`). */
@@ -40,16 +48,24 @@ export interface SessionInput {
   limits: SessionLimits;
 }
 
+/** A handshake of the session: challenged, and perhaps its proof being checked. */
+export interface OpenHandshake {
+  /** The app connection running it. */
+  peer: string;
+  op: Op;
+  /** The connection's source address (§7). */
+  source: string;
+  /** Its proof arrived and is being checked. */
+  proving: boolean;
+}
+
 export interface SessionContext extends SessionInput {
-  /** The app connection running the current handshake. */
-  peer: string | null;
-  op: Op | null;
+  /** The open handshakes, in the order their hellos came. */
+  handshakes: OpenHandshake[];
   /** The account logged in (while `authenticated`). */
   account: number | null;
   /** The account of the last successful login, while it exists (canprovoke). */
   lastAccount: number | null;
-  /** Failed proofs since the last success or lock. */
-  failures: number;
   userContext: UserContext | null;
   userinput: string | null;
   /** A push is out for this session: to which accounts, and the number the browser shows. */
@@ -64,12 +80,19 @@ export interface SessionContext extends SessionInput {
 export type ProofPayload = Record<string, unknown>;
 
 export type SessionEvent =
-  | { type: 'hello'; peer: string; op: Op }
+  | { type: 'hello'; peer: string; op: Op; source: string }
   | { type: 'proof'; peer: string; proof: ProofPayload }
-  /** A proof that failed before verification (its box did not open, or it did not fit its schema). */
-  | { type: 'fail'; peer: string; code: string }
-  /** The user said no; `report` mutes pushes to the accounts pushed to. */
-  | { type: 'decline'; peer: string; report?: boolean }
+  /** The proof of `peer` verified (the outcome of `verify`). */
+  | { type: 'verified'; peer: string; output: VerifyOutput }
+  /** The proof of `peer` failed: in `verify`, or before (its box did not open, it did not fit its schema). */
+  | { type: 'unverified'; peer: string; code: string }
+  /**
+   * The user said no. With `report`, pushes are muted to the pushed accounts among `reporter`
+   * (the accounts the declining connection has proven: a stranger cannot mute anyone's pushes).
+   */
+  | { type: 'decline'; peer: string; report?: boolean; reporter?: number[] }
+  /** A handshake's challenge limit passed (its proof did not come, or its check did not end). */
+  | { type: 'handshakeTimeout'; peer: string }
   /** A push went out to these accounts (a number to match, with the number-match flag). */
   | { type: 'provoke'; accounts: number[]; number?: string }
   | { type: 'pong'; peer: string; n: number }
@@ -109,9 +132,28 @@ export const failureCode = (error: unknown): string =>
 export const SESSION_STATES = ['waiting', 'challenged', 'verifying', 'authenticated', 'loggedOut', 'expired'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
-/** The failure code of the event that entered `failing`. */
-const codeOf = (event: SessionEvent | { type: string; error?: unknown }): string =>
-  event.type === 'fail' ? (event as { code: string }).code : failureCode((event as { error?: unknown }).error);
+type Args = { context: SessionContext; event: SessionEvent };
+const peerOf = (event: SessionEvent): string => ('peer' in event ? event.peer : '');
+const handshakeOf = (context: SessionContext, event: SessionEvent): OpenHandshake | undefined => {
+  const peer = peerOf(event);
+  return context.handshakes.find((h) => h.peer === peer);
+};
+/** The deadline name of a handshake's challenge limit. */
+const timerOf = (peer: string) => `challenge:${peer}`;
+/** What `verify` checks: the proof, for its handshake's op (and the number a push showed). */
+const verifyParams = (context: SessionContext, event: Extract<SessionEvent, { type: 'proof' }>): { peer: string; input: VerifyInput } => ({
+  peer: event.peer,
+  input: {
+    serverid: context.serverid,
+    hsid: context.hsid,
+    op: handshakeOf(context, event)?.op ?? 'login',
+    proof: event.proof,
+    ...(context.push?.number ? { number: context.push.number } : {}),
+  },
+});
+/** A decline that reports a push mutes the pushed accounts the declining connection has proven (none: a stranger mutes nothing). */
+const reportedAccounts = (context: SessionContext, event: Extract<SessionEvent, { type: 'decline' }>): number[] =>
+  event.report === true && context.push ? context.push.accounts.filter((n) => event.reporter?.includes(n)) : [];
 
 export const sessionMachine = setup({
   types: {
@@ -120,47 +162,82 @@ export const sessionMachine = setup({
     input: {} as SessionInput,
     emitted: {} as SessionEmitted,
   },
-  actors: {
-    // The hub provides the real one; by default nobody is logged in.
-    verifyProof: fromPromise<VerifyOutput, VerifyInput>(async () => {
-      throw Object.assign(new Error('no verifier'), { code: 'INTERNAL' });
-    }),
-  },
   actions: {
     /** The app's hello was taken: send it the challenge. */
     accept: (_, _params: { peer: string }) => {},
     /** Tell an app connection no. */
     refuse: (_, _params: { peer: string; code: string }) => {},
+    /** Check a proof; its outcome comes back as `verified` or `unverified` for `peer`. */
+    verify: (_, _params: { peer: string; input: VerifyInput }) => {},
     /** The proof verified: send the app its result. */
     confirm: (_, _params: { peer: string; output: VerifyOutput }) => {},
     /** Send the phone of a continuous session a ping. */
     ping: (_, _params: { peer: string; n: number }) => {},
     /** The user declined a push and reported it: mute pushes to these accounts. */
     mute: (_, _params: { accounts: number[] }) => {},
-    startHandshake: assign(({ event }) => (event.type === 'hello' ? { peer: event.peer, op: event.op } : {})),
-    endHandshake: assign({ peer: null, op: null, push: null }),
+    /** A new handshake, with its challenge limit (the app gets its challenge: `accept`). */
+    addHandshake: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'hello') return;
+      enqueue.assign({ handshakes: [...context.handshakes, { peer: event.peer, op: event.op, source: event.source, proving: false }] });
+      enqueue.raise({ type: 'handshakeTimeout', peer: event.peer }, { id: timerOf(event.peer), delay: context.limits.challenge });
+    }),
+    /** The proof of an open handshake arrived (it is checked: `verify`); its limit starts again, for the check. */
+    startProof: enqueueActions(({ context, event, enqueue }) => {
+      const peer = peerOf(event);
+      enqueue.assign({ handshakes: context.handshakes.map((h) => (h.peer === peer ? { ...h, proving: true } : h)) });
+      enqueue.raise({ type: 'handshakeTimeout', peer }, { id: timerOf(peer), delay: context.limits.challenge });
+    }),
+    /** The event's handshake ends (its timer with it). */
+    closeHandshake: enqueueActions(({ context, event, enqueue }) => {
+      const peer = peerOf(event);
+      enqueue.cancel(timerOf(peer));
+      enqueue.assign({ handshakes: context.handshakes.filter((h) => h.peer !== peer) });
+    }),
+    /** Every handshake ends (a login won, or the session is over); a push out is answered. */
+    closeAll: enqueueActions(({ context, enqueue }) => {
+      for (const h of context.handshakes) enqueue.cancel(timerOf(h.peer));
+      enqueue.assign({ handshakes: [], push: null });
+    }),
+    dropPush: assign({ push: null }),
     notifyScan: emit(
       ({ context }) => ({ type: 'notify', event: context.push ? 'confirmprovoke' : 'confirmscan', ...(context.push?.number ? { number: context.push.number } : {}) }) as const,
     ),
+    /** The last handshake ended without a login: browsers hear CANCEL (NOACCOUNTS when its account was unknown). */
+    notifyEnd: emit(({ event }) => ({ type: 'notify', event: event.type === 'unverified' && event.code === 'UNKNOWN_ACCOUNT' ? 'noaccounts' : 'cancel' }) as const),
     setUserContext: assign({ userContext: ({ event }) => (event.type === 'setContext' ? event.userContext : null) }),
     countPing: assign({ pings: ({ context }) => context.pings + 1 }),
-    countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
     takePush: assign({ push: ({ event }) => (event.type === 'provoke' ? { accounts: event.accounts, ...(event.number ? { number: event.number } : {}) } : null) }),
   },
   guards: {
-    fromPeer: ({ context, event }) => 'peer' in event && event.peer === context.peer,
-    isLastFailure: ({ context }) => context.failures + 1 >= context.limits.maxFailures,
+    /** A hello may open a handshake: under both limits, and not a second one of the same connection. */
+    canOpen: ({ context, event }: Args) => {
+      if (event.type !== 'hello') return false;
+      const { handshakes, limits } = context;
+      let fromSource = 0;
+      for (const h of handshakes) {
+        if (h.peer === event.peer) return false;
+        if (h.source === event.source) fromSource++;
+      }
+      return handshakes.length < limits.handshakes && fromSource < limits.handshakesPerSource;
+    },
+    /** The event comes from an open handshake whose proof has not come yet. */
+    fromOpen: ({ context, event }: Args) => handshakeOf(context, event)?.proving === false,
+    /** … from a handshake whose proof is being checked. */
+    fromProving: ({ context, event }: Args) => handshakeOf(context, event)?.proving === true,
+    /** … from any open handshake. */
+    fromHandshake: ({ context, event }: Args) => handshakeOf(context, event) !== undefined,
+    noHandshakes: ({ context }) => context.handshakes.length === 0,
+    /** No handshake's proof is being checked. */
+    noneProving: ({ context }) => !context.handshakes.some((h) => h.proving),
     revokesLoggedIn: ({ context, event }) => event.type === 'revoke' && event.account === context.account,
     deletesLastAccount: ({ context, event }) => event.type === 'revoke' && event.deleted && event.account === context.lastAccount,
     isContinuous: ({ context }) => context.pingTime > 0 && context.pinger !== null,
     answersPing: ({ context, event }) => event.type === 'pong' && event.peer === context.pinger && event.n === context.pings,
-    reportsPush: ({ context, event }) => event.type === 'decline' && event.report === true && context.push !== null,
+    reportsPush: ({ context, event }) => event.type === 'decline' && reportedAccounts(context, event).length > 0,
   },
   delays: {
-    challenge: ({ context }) => context.limits.challenge,
     idle: ({ context }) => context.limits.idle,
     session: ({ context }) => context.limits.session,
-    lock: ({ context }) => context.limits.lock,
     pingTimeout: ({ context }) => context.pingTime,
     pingInterval: ({ context }) => Math.max(1, Math.floor(context.pingTime / 2)),
   },
@@ -168,11 +245,9 @@ export const sessionMachine = setup({
   id: 'session',
   context: ({ input }) => ({
     ...input,
-    peer: null,
-    op: null,
+    handshakes: [],
     account: null,
     lastAccount: null,
-    failures: 0,
     userContext: null,
     userinput: null,
     push: null,
@@ -184,90 +259,69 @@ export const sessionMachine = setup({
   on: {
     setContext: { actions: 'setUserContext' },
     revoke: { guard: 'deletesLastAccount', actions: assign({ lastAccount: null }) },
+    hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
+    // How a handshake ends without a login, whatever the state (`challenged` and `verifying`
+    // leave by themselves once none is open). An outcome for a handshake that is gone (its limit
+    // passed meanwhile) still reaches its app.
+    verified: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_EXPIRED' }) } },
+    unverified: [
+      { guard: 'fromHandshake', actions: [{ type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: event.code }) }, 'closeHandshake'] },
+      { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: event.code }) } },
+    ],
+    decline: [
+      { guard: and(['fromOpen', 'reportsPush']), actions: [{ type: 'mute', params: ({ context, event }) => ({ accounts: reportedAccounts(context, event) }) }, 'closeHandshake'] },
+      { guard: 'fromOpen', actions: 'closeHandshake' },
+    ],
+    abandon: { guard: 'fromHandshake', actions: 'closeHandshake' },
+    handshakeTimeout: { guard: 'fromHandshake', actions: 'closeHandshake' },
   },
   states: {
     waiting: {
-      initial: 'open',
-      states: {
-        open: {
-          after: { idle: '#session.expired' },
-          on: {
-            // Any event restarts the idle limit.
-            setContext: { target: 'open', reenter: true, actions: 'setUserContext' },
-            provoke: { target: 'open', reenter: true, actions: 'takePush' },
-            hello: {
-              target: '#session.challenged',
-              actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, 'notifyScan'],
-            },
-          },
-        },
-        /** Too many failed proofs: hello is refused for a while. */
-        locked: {
-          after: { lock: { target: 'open', actions: assign({ failures: 0 }) } },
-          on: { hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'RATE_LIMITED' }) } } },
-        },
+      after: { idle: 'expired' },
+      on: {
+        // Any event restarts the idle limit.
+        setContext: { target: 'waiting', reenter: true, actions: 'setUserContext' },
+        provoke: { target: 'waiting', reenter: true, actions: 'takePush' },
+        hello: { target: 'challenged', actions: ['addHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, 'notifyScan'] },
       },
     },
     challenged: {
-      after: { challenge: { target: 'waiting', actions: ['endHandshake', emit({ type: 'notify', event: 'cancel' })] } },
+      // The last handshake ended without a login.
+      always: { guard: 'noHandshakes', target: 'waiting', actions: ['notifyEnd', 'dropPush'] },
       on: {
-        hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
-        proof: { guard: 'fromPeer', target: 'verifying' },
-        fail: { guard: 'fromPeer', target: 'failing' },
-        decline: [
-          {
-            guard: and(['fromPeer', 'reportsPush']),
-            target: 'waiting',
-            actions: [{ type: 'mute', params: ({ context }) => ({ accounts: context.push?.accounts ?? [] }) }, 'endHandshake', emit({ type: 'notify', event: 'cancel' })],
-          },
-          { guard: 'fromPeer', target: 'waiting', actions: ['endHandshake', emit({ type: 'notify', event: 'cancel' })] },
+        hello: [
+          { guard: 'canOpen', actions: ['addHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }] },
+          { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
         ],
-        abandon: { guard: 'fromPeer', target: 'waiting', actions: ['endHandshake', emit({ type: 'notify', event: 'cancel' })] },
+        proof: { guard: 'fromOpen', target: 'verifying', actions: ['startProof', { type: 'verify', params: ({ context, event }) => verifyParams(context, event) }] },
       },
     },
+    /** At least one proof is being checked; other handshakes may still send theirs. */
     verifying: {
-      invoke: {
-        src: 'verifyProof',
-        input: ({ context, event }) => ({
-          serverid: context.serverid,
-          hsid: context.hsid,
-          op: context.op ?? 'login',
-          proof: event.type === 'proof' ? event.proof : {},
-          ...(context.push?.number ? { number: context.push.number } : {}),
-        }),
-        onDone: {
+      always: [
+        { guard: 'noHandshakes', target: 'waiting', actions: ['notifyEnd', 'dropPush'] },
+        { guard: 'noneProving', target: 'challenged' },
+      ],
+      on: {
+        proof: { guard: 'fromOpen', actions: ['startProof', { type: 'verify', params: ({ context, event }) => verifyParams(context, event) }] },
+        verified: {
+          guard: 'fromProving',
           target: 'authenticated',
           actions: [
             assign({
               account: ({ event }) => event.output.account,
               lastAccount: ({ event }) => event.output.account,
               userinput: ({ event }) => event.output.userinput ?? null,
-              failures: 0,
-              pinger: ({ context }) => context.peer,
+              pinger: ({ event }) => event.peer,
               pingTime: ({ event }) => event.output.pingTime ?? 0,
               pings: 0,
             }),
-            { type: 'confirm', params: ({ context, event }) => ({ peer: context.peer!, output: event.output }) },
-            'endHandshake',
+            { type: 'confirm', params: ({ event }) => ({ peer: event.peer, output: event.output }) },
+            'closeAll',
             emit({ type: 'notify', event: 'login' }),
           ],
         },
-        onError: { target: 'failing' },
       },
-      on: {
-        hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
-      },
-    },
-    /** A proof failed: tell the app and the browsers, count it, lock after too many. */
-    failing: {
-      entry: [
-        { type: 'refuse', params: ({ context, event }) => ({ peer: context.peer ?? '', code: codeOf(event) }) },
-        emit(({ event }) => ({ type: 'notify', event: codeOf(event) === 'UNKNOWN_ACCOUNT' ? 'noaccounts' : 'cancel' }) as const),
-      ],
-      always: [
-        { guard: 'isLastFailure', target: 'waiting.locked', actions: ['endHandshake', 'countFailure'] },
-        { target: 'waiting', actions: ['endHandshake', 'countFailure'] },
-      ],
     },
     authenticated: {
       initial: 'oneShot',
@@ -285,7 +339,8 @@ export const sessionMachine = setup({
       },
       after: { session: { target: 'loggedOut', actions: emit({ type: 'notify', event: 'logout' }) } },
       on: {
-        hello: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
+        // Another handshake's proof verified too late: the first one won.
+        verified: { actions: { type: 'refuse', params: ({ event }) => ({ peer: event.peer, code: 'SESSION_BUSY' }) } },
         logout: { target: 'loggedOut', actions: emit({ type: 'notify', event: 'logout' }) },
         expire: { target: 'loggedOut', actions: emit({ type: 'notify', event: 'logout' }) },
         revoke: [
@@ -305,10 +360,7 @@ export const sessionMachine = setup({
         expire: 'expired',
         setContext: { target: 'loggedOut', reenter: true, actions: 'setUserContext' },
         provoke: { target: 'loggedOut', reenter: true, actions: 'takePush' },
-        hello: {
-          target: 'challenged',
-          actions: ['startHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, 'notifyScan'],
-        },
+        hello: { target: 'challenged', actions: ['addHandshake', { type: 'accept', params: ({ event }) => ({ peer: event.peer }) }, 'notifyScan'] },
       },
     },
     expired: { type: 'final' },

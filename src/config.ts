@@ -14,10 +14,9 @@ export interface Limits {
   idle: number;
   /** ms an `authenticated` session lasts. */
   session: number;
-  /** Failed proofs before a session refuses `hello`. */
-  maxFailures: number;
-  /** ms a session refuses `hello` after too many failed proofs. */
-  lock: number;
+  /** Open handshakes per session, and per session and source (PROTOCOL.md §2, §7). */
+  handshakes: number;
+  handshakesPerSource: number;
   /** ms an enrol code lives at most. */
   enrol: number;
   /** Pushes per account: at most one per `pushInterval` ms and `pushHourly` an hour. */
@@ -87,8 +86,12 @@ export const settings = {
   challenge: { env: 'NEXTAUTH_CHALLENGE_SECONDS', flag: 'challenge-seconds', help: 'seconds between challenge and proof (default 60)' },
   idle: { env: 'NEXTAUTH_IDLE_SECONDS', flag: 'idle-seconds', help: 'seconds an idle session lives (default 900)' },
   session: { env: 'NEXTAUTH_SESSION_SECONDS', flag: 'session-seconds', help: 'seconds a login lasts (default 43200)' },
-  maxFailures: { env: 'NEXTAUTH_MAX_FAILURES', flag: 'max-failures', help: 'failed proofs before a session is locked (default 5)' },
-  lock: { env: 'NEXTAUTH_LOCK_SECONDS', flag: 'lock-seconds', help: 'seconds a locked session refuses hello (default 300)' },
+  handshakes: { env: 'NEXTAUTH_HANDSHAKES_PER_SESSION', flag: 'handshakes-per-session', help: 'open handshakes per session (default 4)' },
+  handshakesPerSource: {
+    env: 'NEXTAUTH_HANDSHAKES_PER_SOURCE',
+    flag: 'handshakes-per-source',
+    help: 'open handshakes per session from one source address (default 2)',
+  },
   enrol: { env: 'NEXTAUTH_ENROL_SECONDS', flag: 'enrol-seconds', help: 'seconds an enrol code lives at most (default 600)' },
   pushInterval: { env: 'NEXTAUTH_PUSH_INTERVAL_SECONDS', flag: 'push-interval-seconds', help: 'seconds between two pushes to one account (default 10)' },
   pushHourly: { env: 'NEXTAUTH_PUSH_HOURLY', flag: 'push-hourly', help: 'pushes to one account per hour (default 20)' },
@@ -224,8 +227,8 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       challenge: seconds('challenge', 60),
       idle: seconds('idle', 15 * 60),
       session: seconds('session', 12 * 3600),
-      maxFailures: int('maxFailures', 5, 1, 1000),
-      lock: seconds('lock', 5 * 60),
+      handshakes: int('handshakes', 4, 1, 64),
+      handshakesPerSource: int('handshakesPerSource', 2, 1, 64),
       enrol: seconds('enrol', 10 * 60),
       pushInterval: int('pushInterval', 10, 0, 86400) * 1000,
       pushHourly: int('pushHourly', 20, 1, 100000),

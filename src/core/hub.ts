@@ -13,8 +13,9 @@
  *   process that has one watching;
  * - `accept`, `refuse`, `confirm`, `ping` go to the app connection (`peer`): called directly when
  *   it is on this process, else through the Bus (`peer:<id>`) to the process holding it;
- * - the invoked `verifyProof` runs here; its result comes back as the machine's done / error
- *   event, applied the same way.
+ * - `verify` runs the proof check here; its outcome comes back as the machine's `verified` /
+ *   `unverified` event, applied the same way (several proofs of one session may be checked at
+ *   once: the first that verifies wins).
  * A session that must survive a restart (logged in, or logged out with an account to push to)
  * is also written through to the Store before its actions run, so a phone hears "logged in"
  * only once that is on disk.
@@ -47,6 +48,8 @@ type Snapshot = ReturnType<typeof sessionMachine.resolveState>;
 /** An app connection, as the hub sees it (implemented by the app channel). */
 export interface AppPeer {
   readonly id: string;
+  /** Its source address (PROTOCOL.md §7): a session holds at most 2 open handshakes of one. */
+  readonly source: string;
   /** The hello for `session` was taken: send the challenge, which shows the phone `shown`. */
   accepted(session: SessionKey, shown: Shown): void;
   refused(code: string): void;
@@ -176,14 +179,23 @@ const MAX_RETRIES = 50;
 /** Deadlines claimed per round. */
 const CLAIM_BATCH = 1000;
 /**
- * The timer of each state's own limit (XState's ids of the machine's `after` delays), for
- * `expires`. A locked wait ends after its lock and then an idle limit.
+ * Is `name` a timer of the state's own limit (XState's ids of the machine's `after` delays, and
+ * each open handshake's challenge limit), for `expires`?
  */
-const LIMIT_TIMERS: Partial<Record<SessionState, string[]>> = {
-  waiting: ['xstate.after.idle.session.waiting.open', 'xstate.after.lock.session.waiting.locked'],
-  challenged: ['xstate.after.challenge.session.challenged'],
-  authenticated: ['xstate.after.session.session.authenticated'],
-  loggedOut: ['xstate.after.idle.session.loggedOut'],
+const isLimitTimer = (state: SessionState, name: string): boolean => {
+  switch (state) {
+    case 'waiting':
+      return name === 'xstate.after.idle.session.waiting';
+    case 'challenged':
+    case 'verifying':
+      return name.startsWith('challenge:');
+    case 'authenticated':
+      return name === 'xstate.after.session.session.authenticated';
+    case 'loggedOut':
+      return name === 'xstate.after.idle.session.loggedOut';
+    default:
+      return false;
+  }
 };
 const realClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -341,13 +353,12 @@ export class SessionHub {
       }
     }
     // A restored session's own limit ends with the state it was restored in, or when that state's limit starts again.
-    const restarted = added.some((d) => (LIMIT_TIMERS[to] ?? []).includes(d.name));
+    const restarted = added.some((d) => isLimitTimer(to, d.name));
     if ((from !== to || restarted) && timers[EXPIRE] !== undefined) {
       delete timers[EXPIRE];
       cancelled.push(EXPIRE);
     }
-    if (from !== to || (to === 'waiting' && JSON.stringify(base?.value) !== JSON.stringify(next.value))) since = now;
-    else if (restarted) since = now;
+    if (from !== to || restarted) since = now;
 
     let stored: StoredSession;
     if (ended) {
@@ -443,8 +454,8 @@ export class SessionHub {
           this.track(this.bus.publish(`session:${key}`, message));
           break;
         }
-        case 'xstate.spawnChild':
-          if (params.src === 'verifyProof') this.verify(key, params.id as string, params.input as VerifyInput);
+        case 'verify':
+          this.verify(key, params.peer as string, params.input as VerifyInput);
           break;
         default:
           // assign, raise, cancel, stopChild: done above, or nothing to do.
@@ -453,13 +464,13 @@ export class SessionHub {
     }
   }
 
-  /** Runs the invoked verification and applies its result as the machine's done / error event. */
-  private verify(key: string, id: string, input: VerifyInput): void {
+  /** Checks the proof of `peer`'s handshake and applies the outcome (`verified` / `unverified`). */
+  private verify(key: string, peer: string, input: VerifyInput): void {
     const result = this.opts.verifyProof(input).then(
-      (output) => ({ type: `xstate.done.actor.${id}`, output }),
-      (error: unknown) => ({ type: `xstate.error.actor.${id}`, error: { code: failureCode(error) } }),
+      (output): SessionEvent => ({ type: 'verified', peer, output }),
+      (error: unknown): SessionEvent => ({ type: 'unverified', peer, code: failureCode(error) }),
     );
-    this.track(result.then((event) => this.apply(key, event as unknown as SessionEvent)));
+    this.track(result.then((event) => this.apply(key, event)));
   }
 
   /** Tells the inspector what was applied; `initial`: the session was made, in this state. */
@@ -605,10 +616,8 @@ export class SessionHub {
     };
     const timers = stored.timers ?? {};
     let expires = timers[EXPIRE];
-    for (const name of LIMIT_TIMERS[state] ?? []) {
-      const at = timers[name];
-      if (at !== undefined) expires = name.endsWith('.locked') ? at + this.opts.limits.idle : at;
-    }
+    // Several handshakes: the session is challenged until the last one's limit.
+    for (const [name, at] of Object.entries(timers)) if (isLimitTimer(state, name) && (expires === undefined || at > expires)) expires = at;
     if (expires !== undefined) status.expires = expires;
     return status;
   }
@@ -788,7 +797,7 @@ export class SessionHub {
    * that does not exist is refused here.
    */
   async hello(peer: AppPeer, serverid: string, hsid: string, op: Op): Promise<void> {
-    const { outcome } = await this.apply(keyOf(serverid, hsid), { type: 'hello', peer: peer.id, op });
+    const { outcome } = await this.apply(keyOf(serverid, hsid), { type: 'hello', peer: peer.id, op, source: peer.source });
     if (outcome === 'missing') peer.refused('UNKNOWN_SESSION');
     else if (outcome === 'expired') peer.refused('SESSION_EXPIRED');
   }
@@ -797,12 +806,17 @@ export class SessionHub {
     await this.inHandshake(peer, session, { type: 'proof', peer: peer.id, proof });
   }
 
+  /** The proof failed before it could be checked (its box did not open, it did not fit its schema). */
   async fail(peer: AppPeer, session: SessionKey, code: string): Promise<void> {
-    await this.inHandshake(peer, session, { type: 'fail', peer: peer.id, code });
+    await this.inHandshake(peer, session, { type: 'unverified', peer: peer.id, code });
   }
 
-  async decline(peer: AppPeer, session: SessionKey, report = false): Promise<void> {
-    await this.inHandshake(peer, session, { type: 'decline', peer: peer.id, report });
+  /**
+   * The user said no. `reporter`: the accounts the connection has proven on the session's
+   * server; a report mutes pushes only to those of them that were pushed to.
+   */
+  async decline(peer: AppPeer, session: SessionKey, report = false, reporter: number[] = []): Promise<void> {
+    await this.inHandshake(peer, session, { type: 'decline', peer: peer.id, report, reporter });
   }
 
   /** The phone of a continuous session answered ping `n`. */
@@ -811,13 +825,19 @@ export class SessionHub {
   }
 
   /**
-   * An event of the peer's handshake; when the handshake is over (its challenge limit passed,
-   * the session expired) the peer hears SESSION_EXPIRED instead.
+   * An event of the peer's open handshake (a proof or a decline: one whose proof has not come
+   * yet). When the handshake is over the peer hears why instead: SESSION_BUSY when another
+   * handshake's login won, else SESSION_EXPIRED (its challenge limit passed, the session ended).
    */
   private async inHandshake(peer: AppPeer, session: SessionKey, event: SessionEvent): Promise<void> {
-    const inIt = (snapshot: Snapshot) => snapshot.context.peer === peer.id && stateName(snapshot.value) === 'challenged';
-    const { outcome } = await this.apply(keyOf(session.serverid, session.hsid), (snapshot) => (inIt(snapshot) ? event : undefined));
-    if (outcome !== 'applied') peer.refused('SESSION_EXPIRED');
+    let state: SessionState | undefined;
+    const { outcome } = await this.apply(keyOf(session.serverid, session.hsid), (snapshot) => {
+      const handshake = snapshot.context.handshakes.find((h) => h.peer === peer.id);
+      if (handshake && (event.type === 'unverified' || !handshake.proving)) return event;
+      state = stateName(snapshot.value);
+      return undefined;
+    });
+    if (outcome !== 'applied') peer.refused(state === 'authenticated' ? 'SESSION_BUSY' : 'SESSION_EXPIRED');
   }
 
   // ---- start and stop -------------------------------------------------------------------------

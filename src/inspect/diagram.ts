@@ -48,7 +48,7 @@ interface TransitionLike {
 // --- The description ------------------------------------------------------------------------------
 
 export interface DiagramState {
-  /** The XState id (`session.waiting.open`). */
+  /** The XState id (`session.authenticated.pinging`). */
   id: string;
   /** The state's key, as written in the machine (`open`). */
   name: string;

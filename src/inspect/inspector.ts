@@ -142,7 +142,7 @@ export function statePaths(value: unknown, prefix = ''): string[] {
   return out;
 }
 
-/** A state value as one dotted string: the leaves (`waiting.open`; parallel regions joined by ', '). */
+/** A state value as one dotted string: the leaves (`authenticated.pinging`; parallel regions joined by ', '). */
 export function stateText(value: unknown): string {
   const paths = statePaths(value);
   const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(`${p}.`)));

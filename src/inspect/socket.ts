@@ -50,7 +50,7 @@ const PUSH_EVERY_MS = 250;
 export interface MachineDiagramText {
   machine: string;
   mermaid: string;
-  /** State path (`waiting.open`; '' the machine itself when drawn) → its name in the Mermaid text. */
+  /** State path (`authenticated.pinging`; '' the machine itself when drawn) → its name in the Mermaid text. */
   names: Record<string, string>;
   /** Invoke id (in `xstate.done.actor.<id>` events) → what it runs, as the diagram names it (`verifyProof`). */
   invokes: Record<string, string>;

@@ -4,7 +4,7 @@ export interface SessionRow {
   id: string;
   /** Top-level state (`waiting`). */
   state: string;
-  /** The full state (`waiting.open`). */
+  /** The full state (`authenticated.pinging`). */
   value: string;
   age: number;
   inState: number;
@@ -26,7 +26,7 @@ export interface LogEntry {
   kind: 'event' | 'transition';
   /** The event's type (for a transition: the event that caused it). */
   type: string;
-  /** Transitions: the state before (none for the first) and after, as dotted paths (`waiting.open`). */
+  /** Transitions: the state before (none for the first) and after, as dotted paths (`authenticated.pinging`). */
   from?: string;
   to?: string;
 }

@@ -75,7 +75,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: 
 function badge(state: string): HTMLElement {
   return el('span', `badge ${String(state).split('.')[0]}`, String(state).split('.')[0]);
 }
-/** A state as a badge (its top-level state) and the rest of its path ('waiting.open': [waiting] open). */
+/** A state as a badge (its top-level state) and the rest of its path ('authenticated.pinging': [authenticated] pinging). */
 function stateChip(state: string): HTMLElement {
   const chip = el('span', 'chip');
   chip.appendChild(badge(state));

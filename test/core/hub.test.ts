@@ -28,11 +28,11 @@ const H1 = hsid(1);
 const H2 = hsid(2);
 const keyOf = (serverid: string, h: string) => `${serverid}:${h}`;
 
-const limits: SessionLimits = { challenge: 60_000, idle: 15 * 60_000, session: 12 * 3600_000, maxFailures: 5, lock: 5 * 60_000 };
+const limits: SessionLimits = { challenge: 60_000, idle: 15 * 60_000, session: 12 * 3600_000, handshakes: 4, handshakesPerSource: 2 };
 /** How long the hub remembers an expired session (src/core/hub.ts, EXPIRED_MEMORY_MS). */
 const HOUR = 3600_000;
 /** XState's ids of the machine's `after` timers (the deadline names). */
-const IDLE_WAITING = 'xstate.after.idle.session.waiting.open';
+const IDLE_WAITING = 'xstate.after.idle.session.waiting';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -92,8 +92,8 @@ function makeHub(setup: HubSetup = {}) {
     },
     account: setup.account ?? (async (serverid, account) => (accounts.has(`${serverid}/${account}`) ? { blocked: false } : undefined)),
   });
-  const peer = (id: string) => {
-    const p = new RecordingPeer(id);
+  const peer = (id: string, source?: string) => {
+    const p = new RecordingPeer(id, source);
     hub.attach(p);
     return p;
   };
@@ -116,20 +116,12 @@ function makeHub(setup: HubSetup = {}) {
     assert.is((await hub.status(serverid, h)).state, 'authenticated');
     return p;
   };
-  /** Fails `maxFailures` proofs in a row on (S1, h): the session locks. */
-  const lockOut = async (h: string, p: RecordingPeer) => {
-    for (let i = 0; i < limits.maxFailures; i++) {
-      await hub.hello(p, S1, h, 'login');
-      await hub.fail(p, { serverid: S1, hsid: h }, 'BAD_BOX');
-    }
-    assert.equal((await hub.snapshot(S1, h))!.value, { waiting: 'locked' });
-  };
   /** Moves the clock and lets the hub fire its deadlines and deliver its notices. */
   const advance = async (ms: number) => {
     clock.increment(ms);
     await hub.settled();
   };
-  return { clock, sessions, bus, hub, verified, accounts, applied, peer, hold, release, login, lockOut, advance };
+  return { clock, sessions, bus, hub, verified, accounts, applied, peer, hold, release, login, advance };
 }
 
 // ---- sessions -----------------------------------------------------------------------------------
@@ -152,7 +144,7 @@ test('open() makes one session per (serverid, hsid); opening it again returns it
   assert.equal([...sessions.store.entries.keys()].sort(), [keyOf(S1, H1), keyOf(S1, H2), keyOf(S2, H1)].sort());
 
   const snapshot = await hub.snapshot(S2, H1);
-  assert.equal(snapshot!.value, { waiting: 'open' });
+  assert.equal(snapshot!.value, 'waiting');
   assert.is(snapshot!.context.serverid, S2);
   assert.is(snapshot!.context.hsid, H1);
   assert.equal(snapshot!.context.limits, limits);
@@ -168,8 +160,8 @@ test('status() of an unknown session is waiting (and makes no session)', async (
   assert.is(sessions.store.entries.size, 0);
 });
 
-test('status().expires: waiting + idle, challenged + challenge, authenticated + session, loggedOut + idle, locked + lock + idle', async () => {
-  const { hub, clock, peer, accounts, hold, release, lockOut } = makeHub();
+test("status().expires: waiting + idle, challenged + the last handshake's challenge, verifying too, authenticated + session, loggedOut + idle", async () => {
+  const { hub, clock, peer, accounts, hold, release } = makeHub();
   clock.increment(1_000);
   await hub.open(S1, H1);
   let st = await hub.status(S1, H1);
@@ -183,13 +175,18 @@ test('status().expires: waiting + idle, challenged + challenge, authenticated + 
   assert.is(st.state, 'challenged');
   assert.is(st.expires, 3_000 + limits.challenge);
 
-  clock.increment(500);
+  // A second handshake: the session is challenged until the later one's limit.
+  clock.increment(250);
+  await hub.hello(peer('B'), S1, H1, 'login');
+  assert.is((await hub.status(S1, H1)).expires, 3_250 + limits.challenge);
+
+  clock.increment(250);
   accounts.add(`${S1}/7`);
   hold();
   await hub.proof(a, { serverid: S1, hsid: H1 }, { account: 7 });
   st = await hub.status(S1, H1);
   assert.is(st.state, 'verifying');
-  assert.is(st.expires, undefined);
+  assert.is(st.expires, 3_500 + limits.challenge, "the proof's check has a challenge limit of its own");
   release();
   await hub.settled();
   st = await hub.status(S1, H1);
@@ -204,33 +201,13 @@ test('status().expires: waiting + idle, challenged + challenge, authenticated + 
 
   // Back to waiting: the challenge timed out.
   await hub.hello(a, S1, H1, 'login');
+  assert.is((await hub.status(S1, H1)).state, 'challenged');
   clock.increment(limits.challenge);
   await hub.settled();
   const t = clock.now();
   st = await hub.status(S1, H1);
   assert.is(st.state, 'waiting');
   assert.is(st.expires, t + limits.idle);
-
-  // Locked: the lock plus the idle limit that follows it.
-  await lockOut(H1, a);
-  assert.is((await hub.status(S1, H1)).expires, t + limits.lock + limits.idle);
-});
-
-test('status().expires after a lock ends: one idle limit from the end of the lock', async () => {
-  const { hub, clock, peer, lockOut, advance } = makeHub();
-  await hub.open(S1, H1);
-  await lockOut(H1, peer('A'));
-  const lockedAt = clock.now();
-  assert.is((await hub.status(S1, H1)).expires, lockedAt + limits.lock + limits.idle);
-  await advance(limits.lock);
-  assert.equal((await hub.snapshot(S1, H1))!.value, { waiting: 'open' });
-  assert.is((await hub.snapshot(S1, H1))!.context.failures, 0);
-  assert.is((await hub.status(S1, H1)).expires, lockedAt + limits.lock + limits.idle);
-  await advance(limits.idle - 1);
-  assert.is(hub.size, 1);
-  await advance(1);
-  assert.is(hub.size, 0);
-  assert.ok(await hub.wasExpired(S1, H1));
 });
 
 test('a session shown again keeps living past its first idle limit: the replaced deadline is not applied', async () => {
@@ -245,7 +222,7 @@ test('a session shown again keeps living past its first idle limit: the replaced
   assert.is(sessions.store.deadlines.size, 1, 'the deadline was moved, not added');
 
   await advance(1_000); // the first idle limit
-  assert.equal((await hub.snapshot(S1, H1))!.value, { waiting: 'open' });
+  assert.equal((await hub.snapshot(S1, H1))!.value, 'waiting');
   assert.not.ok(await hub.wasExpired(S1, H1));
   await advance(limits.idle - 1_001);
   assert.ok(await hub.snapshot(S1, H1), 'alive until its new limit');
@@ -411,7 +388,7 @@ test('provoke() with a number: browsers hear confirmprovoke with it, the phone i
   assert.is(await hub.pushNumber(S1, H1), undefined, 'the push ended with the handshake');
 });
 
-test('decline() with a report mutes the accounts pushed to; without one, it does not', async () => {
+test('decline() with a report mutes the pushed accounts the reporter has proven; without one, or from a stranger, it does not', async () => {
   const muted: Array<[string, number[]]> = [];
   const { hub, peer } = makeHub({ onMute: (serverid, accounts) => muted.push([serverid, accounts]) });
   const heard: string[] = [];
@@ -423,10 +400,14 @@ test('decline() with a report mutes the accounts pushed to; without one, it does
   assert.equal(muted, []);
   await hub.provoke(S1, H1, [3, 4]);
   await hub.hello(a, S1, H1, 'login');
-  await hub.decline(a, { serverid: S1, hsid: H1 }, true);
+  await hub.decline(a, { serverid: S1, hsid: H1 }, true, []);
+  assert.equal(muted, [], 'a connection that proved none of them mutes nothing');
+  await hub.provoke(S1, H1, [3, 4]);
+  await hub.hello(a, S1, H1, 'login');
+  await hub.decline(a, { serverid: S1, hsid: H1 }, true, [3, 4, 5]);
   assert.equal(muted, [[S1, [3, 4]]]);
   await hub.settled();
-  assert.equal(heard, ['confirmprovoke', 'cancel', 'confirmprovoke', 'cancel']);
+  assert.equal(heard, ['confirmprovoke', 'cancel', 'confirmprovoke', 'cancel', 'confirmprovoke', 'cancel']);
   assert.is((await hub.snapshot(S1, H1))!.context.push, null);
 });
 
@@ -476,16 +457,19 @@ test('a full flow with a fake app peer: accepted, confirmed, logged in; a failed
     ['refused', 'UNKNOWN_ACCOUNT'],
   ]);
   assert.is((await hub.status(S1, H1)).state, 'waiting');
-  assert.is((await hub.snapshot(S1, H1))!.context.failures, 1);
 
-  // Then one that logs in; another phone meanwhile is busy-refused.
+  // Then one that logs in; another phone meanwhile has a handshake of its own, and its later
+  // proof hears that the first one won.
   a.clear();
   await hub.hello(a, S1, H1, 'enrol');
   await hub.hello(b, S1, H1, 'login');
-  assert.equal(b.calls, [['refused', 'SESSION_BUSY']]);
+  assert.equal(b.calls, [['accepted', key, plain]]);
   accounts.add(`${S1}/7`);
   await hub.proof(a, key, { account: 7 });
   await hub.settled();
+  b.clear();
+  await hub.proof(b, key, { account: 7 });
+  assert.equal(b.calls, [['refused', 'SESSION_BUSY']]);
   assert.equal(a.calls, [
     ['accepted', key, plain],
     ['confirmed', key, { account: 7 }],
@@ -496,7 +480,6 @@ test('a full flow with a fake app peer: accepted, confirmed, logged in; a failed
   assert.is(st.account, 7);
   assert.is(st.lastAccount, 7);
   assert.is(st.canprovoke, true);
-  assert.is((await hub.snapshot(S1, H1))!.context.failures, 0, 'a success clears the failures');
   b.clear();
   await hub.hello(b, S1, H1, 'login');
   assert.equal(b.calls, [['refused', 'SESSION_BUSY']], 'a logged-in session is busy too');
@@ -535,7 +518,7 @@ test('logout() of an unknown or waiting session changes nothing', async () => {
 });
 
 test('hub.size returns to zero after every session expires', async () => {
-  const { hub, sessions, peer, login, lockOut, advance } = makeHub();
+  const { hub, sessions, peer, login, advance } = makeHub();
   // waiting
   await hub.open(S1, hsid(10));
   await hub.open(S2, hsid(10));
@@ -546,17 +529,18 @@ test('hub.size returns to zero after every session expires', async () => {
   await login(S1, hsid(12), 1);
   await login(S1, hsid(13), 2);
   await hub.logout(S1, hsid(13));
-  // locked
+  // challenged by two handshakes
   await hub.open(S1, hsid(14));
-  await lockOut(hsid(14), peer('L'));
+  await hub.hello(peer('L'), S1, hsid(14), 'login');
+  await hub.hello(peer('M'), S1, hsid(14), 'login');
   // a watched one (watchers do not keep a session alive)
   hub.subscribe(S1, hsid(10), () => {});
   assert.is(hub.size, 6);
-  assert.equal(hub.countByState(), { waiting: 3, challenged: 1, authenticated: 1, loggedOut: 1 });
+  assert.equal(hub.countByState(), { waiting: 2, challenged: 2, authenticated: 1, loggedOut: 1 });
 
   await advance(limits.idle);
-  // waiting and loggedOut are gone; the challenged one went back to waiting and the locked one
-  // opened, both later than the others, so they expire one idle limit after that.
+  // waiting and loggedOut are gone; the challenged ones went back to waiting later than the
+  // others, so they expire one idle limit after that.
   assert.equal(hub.countByState(), { waiting: 2, authenticated: 1 });
   await advance(limits.idle);
   assert.equal(hub.countByState(), { authenticated: 1 });
@@ -594,7 +578,7 @@ test('detach() of a peer mid-handshake sends the session back to waiting', async
   await hub.hello(b, S1, H2, 'login');
   await hub.detach(a);
   assert.is((await hub.status(S1, H1)).state, 'waiting');
-  assert.is((await hub.snapshot(S1, H1))!.context.peer, null);
+  assert.equal((await hub.snapshot(S1, H1))!.context.handshakes, []);
   await hub.settled();
   assert.equal(heard, ['confirmscan', 'cancel']);
   assert.is((await hub.status(S1, H2)).state, 'challenged', "another peer's handshake goes on");
@@ -691,15 +675,17 @@ test('proof(), fail() and decline() from a peer whose handshake is over refuse S
   ]);
   await hub.settled();
   assert.equal(verified, []);
-  assert.is((await hub.snapshot(S1, H1))!.context.failures, 0);
 
-  // Another phone holds the handshake now: A is still over, B's goes on.
+  // Another phone has a handshake now: A is still over, B's goes on.
   await hub.hello(b, S1, H1, 'login');
   a.clear();
   await hub.proof(a, key, { account: 7 });
   assert.equal(a.calls, [['refused', 'SESSION_EXPIRED']]);
   assert.is((await hub.status(S1, H1)).state, 'challenged');
-  assert.is((await hub.snapshot(S1, H1))!.context.peer, 'B');
+  assert.equal(
+    (await hub.snapshot(S1, H1))!.context.handshakes.map((h) => h.peer),
+    ['B'],
+  );
 
   // The session itself expired.
   await hub.decline(b, key);
@@ -746,25 +732,54 @@ test('a peer that calls back into the hub from accepted() sees the state after t
   assert.equal(b.calls, [['accepted', { serverid: S1, hsid: H1 }, plain]]);
 });
 
-test('five failed proofs lock the session: hello is refused RATE_LIMITED until the lock ends', async () => {
-  const { hub, peer, lockOut, advance } = makeHub();
+test("failed proofs never lock the session: a stranger's five bad proofs, then the owner logs in; browsers hear one cancel each", async () => {
+  const { hub, peer, accounts } = makeHub();
   const heard: string[] = [];
   hub.subscribe(S1, H1, (u) => heard.push(u.event));
   await hub.open(S1, H1);
-  const a = peer('A');
-  await lockOut(H1, a);
-  a.clear();
-  await hub.hello(a, S1, H1, 'login');
-  assert.equal(a.calls, [['refused', 'RATE_LIMITED']]);
-  await advance(limits.lock - 1);
-  a.clear();
-  await hub.hello(a, S1, H1, 'login');
-  assert.equal(a.calls, [['refused', 'RATE_LIMITED']]);
-  await advance(1);
-  a.clear();
-  await hub.hello(a, S1, H1, 'login');
-  assert.equal(a.calls, [['accepted', { serverid: S1, hsid: H1 }, plain]]);
-  assert.is(heard.filter((e) => e === 'cancel').length, limits.maxFailures);
+  const key = { serverid: S1, hsid: H1 };
+  for (let i = 0; i < 5; i++) {
+    const stranger = peer(`stranger-${i}`);
+    await hub.hello(stranger, S1, H1, 'login');
+    await hub.fail(stranger, key, 'BAD_BOX');
+    assert.equal(stranger.calls.at(-1), ['refused', 'BAD_BOX']);
+  }
+  await hub.settled();
+  const owner = peer('owner');
+  accounts.add(`${S1}/7`);
+  await hub.hello(owner, S1, H1, 'login');
+  await hub.proof(owner, key, { account: 7 });
+  await hub.settled();
+  assert.equal(owner.calls.at(-1), ['confirmed', key, { account: 7 }]);
+  assert.equal(heard, [...Array.from({ length: 5 }, () => ['confirmscan', 'cancel']).flat(), 'confirmscan', 'login']);
+});
+
+test("a stranger's silent hello does not hold the session; per session at most 4 handshakes and 2 per source", async () => {
+  const { hub, peer, accounts } = makeHub();
+  await hub.open(S1, H1);
+  const key = { serverid: S1, hsid: H1 };
+  const stranger = [peer('s1', '192.0.2.66'), peer('s2', '192.0.2.66'), peer('s3', '192.0.2.66')];
+  for (const p of stranger) await hub.hello(p, S1, H1, 'login');
+  assert.equal(
+    stranger.map((p) => p.calls[0]?.[0]),
+    ['accepted', 'accepted', 'refused'],
+  );
+  assert.equal(stranger[2]!.calls[0], ['refused', 'SESSION_BUSY']);
+  const others = [peer('o1', '198.51.100.1'), peer('o2', '198.51.100.2'), peer('o3', '198.51.100.3')];
+  for (const p of others) await hub.hello(p, S1, H1, 'login');
+  assert.equal(
+    others.map((p) => p.calls[0]?.[0]),
+    ['accepted', 'accepted', 'refused'],
+    'four at once',
+  );
+  // The owner (o1) logs in beside the silent ones.
+  accounts.add(`${S1}/7`);
+  await hub.proof(others[0]!, key, { account: 7 });
+  await hub.settled();
+  assert.is((await hub.status(S1, H1)).state, 'authenticated');
+  assert.equal(others[0]!.calls.at(-1), ['confirmed', key, { account: 7 }]);
+  await hub.proof(stranger[0]!, key, { account: 7 });
+  assert.equal(stranger[0]!.calls.at(-1), ['refused', 'SESSION_BUSY']);
 });
 
 test('a continuous session: pings on its deadlines, a pong keeps it, a missed pong logs it out', async () => {
@@ -811,7 +826,7 @@ test('toLoginPeer() shows a transaction to the phone that logged in, while the s
 
   // A peer on this hub that cannot show transactions.
   const { hub: other, accounts } = makeHub();
-  const plainPeer: AppPeer = { id: 'plain', accepted: () => {}, refused: () => {}, confirmed: () => {}, ping: () => {} };
+  const plainPeer: AppPeer = { id: 'plain', source: '127.0.0.1', accepted: () => {}, refused: () => {}, confirmed: () => {}, ping: () => {} };
   other.attach(plainPeer);
   await other.open(S1, H2);
   accounts.add(`${S1}/7`);
@@ -1051,7 +1066,7 @@ test('close() stops the wake-up and the subscriptions; the deadlines stay in the
 
 // ---- the inspector ------------------------------------------------------------------------------
 
-test('inspect: each applied event with its microsteps (a failed proof: challenged → failing → waiting), made and ended', async () => {
+test('inspect: each applied event with its microsteps (a failed proof: challenged → waiting), made and ended', async () => {
   const { hub, clock, applied, peer, advance } = makeHub();
   const a = peer('A');
   await hub.open(S1, H1);
@@ -1060,7 +1075,7 @@ test('inspect: each applied event with its microsteps (a failed proof: challenge
   assert.is(applied[0]!.type, 'xstate.init');
   assert.is(applied[0]!.key, keyOf(S1, H1));
   assert.is(applied[0]!.serverid, S1);
-  assert.equal(applied[0]!.value, { waiting: 'open' });
+  assert.equal(applied[0]!.value, 'waiting');
 
   await hub.hello(a, S1, H1, 'login');
   const hello = applied.at(-1)!;
@@ -1069,26 +1084,26 @@ test('inspect: each applied event with its microsteps (a failed proof: challenge
   assert.equal(hello.value, 'challenged');
   await hub.fail(a, { serverid: S1, hsid: H1 }, 'BAD_BOX');
   const failed = applied.at(-1)!;
-  assert.is(failed.type, 'fail');
+  assert.is(failed.type, 'unverified');
   assert.equal(
     failed.microsteps.map((m) => m.value),
-    ['failing', { waiting: 'open' }],
-    'from challenged: through failing, back to waiting',
+    ['challenged', 'waiting'],
+    'the handshake ends, then the session leaves challenged by itself',
   );
   assert.is(failed.ended, false);
-  assert.equal(failed.value, { waiting: 'open' });
+  assert.equal(failed.value, 'waiting');
 
-  // A proof whose verification fails: verifying, then failing → waiting on the error event.
+  // A proof whose check fails: verifying, then back to waiting on its outcome.
   await hub.hello(a, S1, H1, 'login');
   await hub.proof(a, { serverid: S1, hsid: H1 }, { code: 'BAD_SIGNATURE' });
   await hub.settled();
-  const [proof, error] = applied.slice(-2);
+  const [proof, outcome] = applied.slice(-2);
   assert.is(proof!.type, 'proof');
   assert.equal(proof!.value, 'verifying');
-  assert.match(error!.type, /^xstate\.error\.actor\./);
+  assert.is(outcome!.type, 'unverified');
   assert.equal(
-    error!.microsteps.map((m) => m.value),
-    ['failing', { waiting: 'open' }],
+    outcome!.microsteps.map((m) => m.value),
+    ['verifying', 'waiting'],
   );
 
   await advance(limits.idle);

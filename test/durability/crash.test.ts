@@ -38,6 +38,8 @@ const MAX_MS = Number(process.env.CRASH_MAX_MS ?? 600);
 const WORKERS = Number(process.env.CRASH_WORKERS ?? 4);
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 process.env.NEXTAUTH_STORE_FOLD_BYTES ??= String(2 * 1024); // (the children's environment)
+// Four phones on one address, as fast as they can: §7's per-source hello limit is not what this tests.
+process.env.NEXTAUTH_HELLO_RATE ??= '100000000/1';
 /** Logins checked after each restart beyond the newest ones (all of them after the last kill). */
 const LOGIN_SAMPLE = 400;
 /** One kill in this many hits the server while it starts (before or around its "listening" line)… */

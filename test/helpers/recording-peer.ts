@@ -8,7 +8,11 @@ export class RecordingPeer implements AppPeer {
   readonly calls: unknown[][] = [];
   /** Runs inside `accepted` (to call back into the hub, as the app channel may). */
   onAccepted?: (session: SessionKey, shown: Shown) => void;
-  constructor(readonly id: string) {}
+  /** Each peer its own source address unless one is given. */
+  constructor(
+    readonly id: string,
+    readonly source = `source-${id}`,
+  ) {}
   accepted(session: SessionKey, shown: Shown): void {
     this.calls.push(['accepted', session, shown]);
     this.onAccepted?.(session, shown);

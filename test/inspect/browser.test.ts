@@ -86,13 +86,13 @@ test('a login seen live: the highlighted state follows, the log grows', async ()
 
   const nonce = newNonce();
   const code = await qr(ns, shop, nonce);
-  const id = await newestSession(shop, 'waiting.open');
+  const id = await newestSession(shop, 'waiting');
   const row = `#servers li[data-id="${id}"]`;
   await page.waitForSelector(row, { timeout: 3000 });
   await page.click(row);
-  await waitForState('waiting.open');
+  await waitForState('waiting');
   assert.ok(await page.$(`${row}.selected`));
-  assert.equal(await highlighted(), ['open']);
+  assert.equal(await highlighted(), ['waiting']);
   assert.match((await page.textContent('#title')) ?? '', /Coffee shop/);
   await screenshot(page, 'inspect-1-waiting');
 
@@ -114,7 +114,7 @@ test('a login seen live: the highlighted state follows, the log grows', async ()
   assert.ok((await page.$$eval('#diagram svg .inside', (n) => n.length)) >= 1);
   const log = await page.$$eval('#log tr', (rows) => rows.map((r) => r.textContent ?? ''));
   assert.ok(log.length >= 8, log.join('\n'));
-  assert.match(log[0]!, /verifying\s*→\s*authenticated\s*oneShot\s*on verifyProof done/);
+  assert.match(log[0]!, /verifying\s*→\s*authenticated\s*oneShot\s*on verified/);
   await page.waitForSelector(`${row} .badge.authenticated`, { timeout: 3000 });
   await screenshot(page, 'inspect-3-authenticated');
 

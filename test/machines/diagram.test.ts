@@ -44,41 +44,39 @@ test('the session diagram has every observable state of PROTOCOL.md §2, nested 
   const mermaid = mermaidOf(committed('session.md'));
   assert.equal([...SESSION_STATES], ['waiting', 'challenged', 'verifying', 'authenticated', 'loggedOut', 'expired']);
   for (const state of SESSION_STATES) assert.match(mermaid, new RegExp(`^\\s*state "${state}" as ${state}\\b`, 'm'), state);
-  assert.match(mermaid, /^\s*state "waiting" as waiting \{\n\s*\[\*\] --> open\n/m);
-  assert.match(mermaid, /^\s*state "locked" as locked$/m);
+  assert.match(mermaid, /^\s*state "authenticated" as authenticated \{\n\s*\[\*\] --> oneShot\n/m);
+  assert.not.match(mermaid, /locked/, 'no session lock (§2: failures are counted per source)');
   assert.match(mermaid, /^\s*\[\*\] --> waiting$/m);
   assert.match(mermaid, /^\s*expired --> \[\*\]$/m);
   const dot = committed('session.dot');
-  assert.match(dot, 'subgraph "cluster_session.waiting" {');
+  assert.match(dot, 'subgraph "cluster_session.authenticated" {');
   assert.match(dot, '"session.expired" [label="expired", shape=box, style=rounded, peripheries=2];');
 });
 
-test('the session diagram shows the delays by name, events, guards, invokes and eventless transitions', () => {
+test('the session diagram shows the delays by name, events, guards, actions and eventless transitions', () => {
   const mermaid = mermaidOf(committed('session.md'));
   const arrows = mermaid.split('\n').filter((l) => l.includes(' --> '));
   const arrow = (from: string, to: string) => arrows.find((l) => l.trim().startsWith(`${from} --> ${to} :`)) ?? '';
-  assert.match(arrow('waiting', 'expired'), 'after idle (from open)');
+  assert.match(arrow('waiting', 'expired'), 'after idle');
   assert.match(arrow('loggedOut', 'expired'), 'after idle');
-  assert.match(arrow('challenged', 'waiting'), 'after challenge / notify cancel');
   assert.match(arrow('authenticated', 'loggedOut'), 'after session / notify logout');
-  assert.match(arrow('locked', 'open'), 'after lock');
+  assert.match(arrow('ponged', 'pinging'), 'after pingInterval');
   assert.not.match(mermaid, /after \d/, 'no delay is shown as a number');
-  assert.match(arrow('waiting', 'challenged'), 'hello (from open) / notifyScan');
+  assert.match(arrow('waiting', 'challenged'), 'hello / notifyScan');
   assert.match(arrow('loggedOut', 'challenged'), 'hello / notifyScan');
-  assert.match(arrow('challenged', 'verifying'), 'proof [fromPeer]');
-  assert.match(arrow('challenged', 'waiting'), 'decline [fromPeer] / notify cancel');
-  assert.match(arrow('verifying', 'authenticated'), 'verifyProof done / notify login');
-  assert.match(arrow('verifying', 'failing'), 'verifyProof error');
-  assert.match(arrow('failing', 'waiting'), 'always [isLastFailure] (to locked)');
-  assert.match(arrow('failing', 'waiting'), 'always [else]');
+  assert.match(arrow('challenged', 'verifying'), 'proof [fromOpen]');
+  assert.match(arrow('challenged', 'waiting'), 'always [noHandshakes] / notifyEnd');
+  assert.match(arrow('verifying', 'authenticated'), 'verified [fromProving] / notify login');
+  assert.match(arrow('verifying', 'challenged'), 'always [noneProving]');
   assert.match(arrow('authenticated', 'loggedOut'), 'revoke [revokesLoggedIn] / notify logout');
-  assert.match(mermaid, /^\s*verifying : invoke verifyProof$/m);
-  assert.match(mermaid, /^\s*challenged : hello \/ refuse$/m);
+  assert.match(mermaid, /^\s*challenged : hello \[canOpen\] \/ addHandshake, accept$/m);
+  assert.match(mermaid, /^\s*verifying : proof \[fromOpen\] \/ startProof, verify$/m);
   assert.match(mermaid, /in every state:\n\s*setContext \/ setUserContext\n\s*revoke \[deletesLastAccount\]/);
+  assert.match(mermaid, /^\s*handshakeTimeout \[fromHandshake\] \/ closeHandshake$/m);
   assert.not.match(mermaid, /xstate\./, 'no internal XState event name leaks');
   const dot = committed('session.dot');
-  assert.match(dot, '"session.waiting.open" -> "session.expired" [label="after idle", style=dashed];');
-  assert.match(dot, '[label="always [isLastFailure]", style=dotted]');
+  assert.match(dot, '"session.waiting" -> "session.expired" [label="after idle", style=dashed];');
+  assert.match(dot, '[label="always [noneProving]", style=dotted]');
   assert.not.match(dot, /xstate\./);
 });
 

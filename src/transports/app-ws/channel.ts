@@ -87,12 +87,12 @@ export class AppChannel implements AppPeer, PushTarget {
   readonly #pings = new Map<number, { session: SessionKey; n: number }>();
   #pingCounter = 0;
 
-  /** The connection's source address (PROTOCOL.md §7). */
-  readonly #source: string;
+  /** AppPeer: the connection's source address (PROTOCOL.md §7). */
+  readonly source: string;
 
   constructor(link: Link, deps: ChannelDeps, source: string) {
     this.#deps = deps;
-    this.#source = source;
+    this.source = source;
     this.#receiver = new Receiver({
       keysFor: (m1, ea) => {
         const keys = deriveKeys(m1, ea);
@@ -150,7 +150,7 @@ export class AppChannel implements AppPeer, PushTarget {
   /** A failed proof counts against this connection's source (§2). */
   #countRefusedProof(code: string): void {
     this.#deps.sourceLimits
-      .refusedProof(this.#source, code)
+      .refusedProof(this.source, code)
       .catch((err: unknown) => this.#deps.log.error({ conn: this.id, code: 'INTERNAL', err }, 'a failed proof was not counted'));
   }
 
@@ -218,7 +218,7 @@ export class AppChannel implements AppPeer, PushTarget {
         }),
         forwardProof: safe('forwardProof', (ch, { handshake, box }: { handshake: Handshake; box: Uint8Array }) => ch.#forwardProof(handshake, box)),
         forwardDecline: safe('forwardDecline', (ch, { handshake, report }: { handshake: Handshake; report: boolean }) =>
-          ch.#hub(ch.#deps.hub.decline(ch, sessionOf(handshake), report)),
+          ch.#hub(ch.#deps.hub.decline(ch, sessionOf(handshake), report, [...(ch.#proven.get(handshake.serverid)?.keys() ?? [])])),
         ),
         // The hub has no call for one handshake's end but the decline (the session goes back to
         // waiting, browsers hear CANCEL); if the session ended it already, its refusal to us
@@ -260,7 +260,7 @@ export class AppChannel implements AppPeer, PushTarget {
     const notes = this.#notesOf(h);
     try {
       // Counted and checked before anything else (§7).
-      await this.#deps.sourceLimits.admitHello(this.#source);
+      await this.#deps.sourceLimits.admitHello(this.source);
       const server = await registry.servers.get(h.serverid);
       if (!server) throw new NsError('UNKNOWN_SERVER');
       notes.server = server;
@@ -416,7 +416,7 @@ export class AppChannel implements AppPeer, PushTarget {
 
   /** `{t:"error", code, message}` (sealed once the connection is), logged at the code's level and counted. */
   #refuse(code: ErrorCode, message: string = errors[code].message): void {
-    this.#deps.log[errors[code].level]({ conn: this.id, code, source: this.#source }, `app refused: ${message}`);
+    this.#deps.log[errors[code].level]({ conn: this.id, code, source: this.source }, `app refused: ${message}`);
     this.#deps.count?.refusal(code);
     this.#sender.send({ t: 'error', code, message });
   }
