@@ -440,7 +440,7 @@ export class SessionHub {
         case 'confirm':
           // The result goes to the phone once the login is on disk.
           if (saved) this.toPeer(params.peer as string, 'confirmed', [where, params.output as Json]);
-          else this.toPeer(params.peer as string, 'refused', ['INTERNAL']);
+          else this.toPeer(params.peer as string, 'refused', ['STORAGE_UNAVAILABLE']);
           break;
         case 'ping':
           this.toPeer(params.peer as string, 'ping', [where, params.n as number]);

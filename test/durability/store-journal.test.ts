@@ -149,7 +149,13 @@ test('a change of a record that is not there rejects and writes nothing', async 
   await store.close();
 });
 
-test('a failed append is never skipped: the next write is the whole file, with it', async () => {
+/** A change refused because its write failed: STORAGE_UNAVAILABLE, with the file system's error as its cause. */
+function assertUnavailable(e: unknown, cause: string): void {
+  assert.is((e as { code?: string }).code, 'STORAGE_UNAVAILABLE');
+  assert.is(((e as { cause?: NodeJS.ErrnoException }).cause as NodeJS.ErrnoException).code, cause);
+}
+
+test('a failed append is refused and taken back: the next write does not carry it (its client was told no)', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
   mkdirSync(journal(dir)); // the append cannot open it
@@ -157,14 +163,15 @@ test('a failed append is never skipped: the next write is the whole file, with i
     await put(store, 'a', session(1));
     assert.unreachable('the append succeeded');
   } catch (e) {
-    assert.is((e as NodeJS.ErrnoException).code, 'EISDIR');
+    assertUnavailable(e, 'EISDIR');
   }
+  assert.equal(await sessionsOf(store), {}, 'not in memory either');
   rmSync(journal(dir), { recursive: true });
   await put(store, 'b', session(2));
-  assert.equal(Object.keys(file(dir, 'sessions.json').sessions as object), ['a', 'b'], 'the snapshot carries both');
+  assert.equal(Object.keys(file(dir, 'sessions.json').sessions as object), ['b'], 'the snapshot carries only what was acknowledged');
   await store.close();
   const again = await LowdbStore.open(dir);
-  assert.equal(await sessionsOf(again), { a: session(1), b: session(2) });
+  assert.equal(await sessionsOf(again), { b: session(2) });
   await again.close();
 });
 
@@ -176,19 +183,20 @@ test('the whole write after a failed append empties the journal even when it hel
     await put(store, 'a', session(1));
     assert.unreachable('the append succeeded');
   } catch (e) {
-    assert.is((e as NodeJS.ErrnoException).code, 'EISDIR');
+    assertUnavailable(e, 'EISDIR');
   }
   rmSync(journal(dir), { recursive: true });
-  // What a failed append (a full disk) can leave: the start of a line, in a journal that had none.
+  // What a failed append (a full disk) can leave when it cannot be cut off: the start of a line,
+  // in a journal that had none.
   writeFileSync(journal(dir), '{"n":1,"p":["sessions"],"s":{"a":{"snap');
-  await put(store, 'b', session(2)); // the whole write
+  await put(store, 'b', session(2)); // the whole write (the failed append could not be cut off)
   await put(store, 'c', session(3)); // an append: on an empty journal, not after the torn start
   assert.equal(
     lines(dir).map((l) => l.n),
-    [3],
+    [2],
   );
   const again = await LowdbStore.open(dir);
-  assert.equal(await sessionsOf(again), { a: session(1), b: session(2), c: session(3) });
+  assert.equal(await sessionsOf(again), { b: session(2), c: session(3) });
   await again.close();
   await store.close();
 });

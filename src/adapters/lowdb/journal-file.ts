@@ -44,6 +44,7 @@ import { Low, type Adapter } from 'lowdb';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { NsError } from '../../wire/errors.ts';
 import { SliceAborted, StartView, writeSliced } from './sliced-json.ts';
 
 export class StoreDamagedError extends Error {
@@ -54,6 +55,8 @@ export class StoreDamagedError extends Error {
 const COMPACT_BYTES = 4 * 1024 * 1024;
 /** A fold that failed is tried again no sooner than this (ms). */
 const FOLD_RETRY_MS = 1000;
+/** What a client refused for a write that did not reach the disk is told to wait (`Retry-After`). */
+const UNAVAILABLE_RETRY_MS = 5000;
 
 /**
  * The journal size that starts a fold when NEXTAUTH_STORE_FOLD_BYTES is set (tests shorten it, so
@@ -167,8 +170,9 @@ export class JournalFile<T extends object> {
    */
   readonly stats = { changes: 0, writes: 0, snapshots: 0, folds: 0 };
   private waiters: Waiter[] = [];
-  /** Journal lines not yet appended. */
+  /** Journal lines not yet appended, and for each what undoes it in memory (a write that fails). */
   private lines: string[] = [];
+  private undo: Op[][] = [];
   /** The next write is the whole file (at open, at close, after a failed append). */
   private whole = true;
   /** The number of the last change. */
@@ -243,17 +247,38 @@ export class JournalFile<T extends object> {
   /**
    * Applies a change at once (so readers see it in order) and resolves once its journal line is
    * on disk. Values set are frozen. Throws, changing nothing, when an operation's path leads
-   * through something that is not an object.
+   * through something that is not an object. When the line cannot be written (a full disk, a
+   * read-only folder), the change is taken back out of the document, with every change made
+   * after it that is not on disk either, and each of them rejects with STORAGE_UNAVAILABLE: what
+   * is in memory is again what is on disk, and the next change tries the disk again.
    */
   apply(ops: readonly Op[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The store is closed'));
     if (ops.length === 0) return this.flush();
     const values = ops.map((op) => ({ ...op, s: op.s && deepFreeze({ ...op.s }) }));
-    for (const op of values) applyOp(this.db.data, op, true, this.view);
+    const undo: Op[] = [];
+    try {
+      for (const op of values) {
+        undo.push(...inverseOf(this.db.data, op));
+        applyOp(this.db.data, op, true, this.view);
+      }
+    } catch (e) {
+      this.revert([undo]);
+      throw e;
+    }
     const line: Line = values.length === 1 ? { n: ++this.seq, ...values[0]! } : { n: ++this.seq, o: values };
     this.stats.changes++;
     this.lines.push(JSON.stringify(line));
+    this.undo.push(undo);
     return this.schedule();
+  }
+
+  /** Takes changes back out of the document: each change's undo, the last change first. */
+  private revert(undos: readonly Op[][]): void {
+    for (let i = undos.length - 1; i >= 0; i--) {
+      const undo = undos[i]!;
+      for (let j = undo.length - 1; j >= 0; j--) applyOp(this.db.data, undo[j]!, false, this.view);
+    }
   }
 
   /** Resolves once every change made so far is on disk. */
@@ -302,9 +327,11 @@ export class JournalFile<T extends object> {
     while (this.waiters.length > 0) {
       const batch = this.waiters;
       const lines = this.lines;
+      const undo = this.undo;
       const whole = this.whole;
       this.waiters = [];
       this.lines = [];
+      this.undo = [];
       this.whole = false;
       try {
         if (whole) await this.writeWhole();
@@ -312,8 +339,18 @@ export class JournalFile<T extends object> {
         if (whole || lines.length > 0) this.stats.writes++;
         for (const w of batch) w.resolve();
       } catch (e) {
-        this.whole = true; // what did not reach the disk goes with the next whole write
-        for (const w of batch) w.reject(e);
+        // Nothing of this batch is on disk (an append that failed is cut off again, or the next
+        // write is whole): take it back out of memory, with the changes made since, and refuse them all.
+        const later = this.waiters;
+        const undone = [...undo, ...this.undo];
+        this.revert(undone);
+        this.seq -= undone.length;
+        this.stats.changes -= undone.length;
+        this.waiters = [];
+        this.lines = [];
+        this.undo = [];
+        const error = unavailable(e);
+        for (const w of [...batch, ...later]) w.reject(error);
       }
       await this.maybeFold();
     }
@@ -457,6 +494,11 @@ export class JournalFile<T extends object> {
       this.handle = undefined;
       this.dirSync = undefined; // (the whole write that follows a failure fsyncs the folder)
       await handle?.close().catch(() => undefined);
+      // Part of the text may be in the file: cut it off, so that a restart does not replay a
+      // change its client was told failed. When even that fails, the next write is whole.
+      await fs.truncate(this.journal, this.journalBytes).catch(() => {
+        this.whole = true;
+      });
       throw e;
     }
     this.journalBytes += Buffer.byteLength(text);
@@ -578,6 +620,36 @@ function applyOp(data: object, op: Op, make: boolean, view?: StartView): void {
     delete target[key];
   }
   if (target !== node) Object.freeze(target);
+}
+
+/**
+ * What undoes `op` on `data` as it is now: the first container on its path that is missing is
+ * removed again (with everything the op makes in it); else each key it sets or removes gets back
+ * its value, or goes when it had none.
+ */
+function inverseOf(data: object, op: Op): Op[] {
+  let node: unknown = data;
+  for (let i = 0; i < op.p.length; i++) {
+    const key = op.p[i]!;
+    if (!isObject(node)) return []; // (applyOp throws: nothing to undo)
+    if (!Object.hasOwn(node, key)) return [{ p: op.p.slice(0, i), d: [key] }];
+    node = node[key];
+  }
+  if (!isObject(node)) return [];
+  const set: Record<string, unknown> = {};
+  const removed: string[] = [];
+  for (const key of [...Object.keys(op.s ?? {}), ...(op.d ?? [])]) {
+    if (Object.hasOwn(node, key)) setOwn(set, key, node[key]);
+    else removed.push(key);
+  }
+  return [{ p: op.p, s: set, d: removed }];
+}
+
+/** A write that did not reach the disk, as the core answers it: 503 STORAGE_UNAVAILABLE (the cause kept for the log). */
+function unavailable(cause: unknown): NsError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const error = new NsError('STORAGE_UNAVAILABLE', `The store cannot write now${code ? ` (${code})` : ''}; try again later`, { retryAfterMs: UNAVAILABLE_RETRY_MS });
+  return Object.assign(error, { cause });
 }
 
 /** `obj[key] = value` that also works for keys such as "__proto__" (ids and names may be anything). */

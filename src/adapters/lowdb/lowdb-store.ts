@@ -79,6 +79,12 @@ export class LowdbStore implements Store {
   /** Changes run one at a time (a change may read, then write what it read). */
   private turn: Promise<unknown> = Promise.resolve();
   private readonly indexes: Indexes;
+  /**
+   * The registry's record changes applied in memory whose write is not on disk yet, oldest first
+   * (a write that fails takes them back). Only the registry document is indexed; a change writes
+   * one document (the registry, or the saved sessions).
+   */
+  private unwritten: RecordChange[][] = [];
 
   private constructor(
     private readonly main: JournalFile<Data>,
@@ -147,12 +153,36 @@ export class LowdbStore implements Store {
     const main = tx.ops.filter((o) => o.doc === 'main').map((o) => o.op);
     const sessions = tx.ops.filter((o) => o.doc === 'sessions').map((o) => o.op);
     const changes: RecordChange[] = [...tx.touched.values()].map(({ kind, key }) => ({ kind, key, before: this.read(kind, key as KeyOf<RecordKind>), after: undefined }));
+    let written: Promise<unknown>;
     try {
-      return Promise.all([main.length ? this.main.apply(main) : undefined, sessions.length ? this.sessions.apply(sessions) : undefined]);
+      written = Promise.all([main.length ? this.main.apply(main) : undefined, sessions.length ? this.sessions.apply(sessions) : undefined]);
     } finally {
       for (const c of changes) c.after = this.read(c.kind, c.key as KeyOf<RecordKind>);
       this.indexes.update(changes);
     }
+    if (main.length === 0) return written;
+    this.unwritten.push(changes);
+    return written.then(
+      () => {
+        const i = this.unwritten.indexOf(changes);
+        if (i >= 0) this.unwritten.splice(i, 1);
+      },
+      (e: unknown) => {
+        this.unindex(changes);
+        throw e;
+      },
+    );
+  }
+
+  /**
+   * A write failed: the journal took its change, and every change made after it, back out of the
+   * document (journal-file.ts); the indexes follow, the last change first.
+   */
+  private unindex(failed: RecordChange[]): void {
+    const i = this.unwritten.indexOf(failed);
+    if (i < 0) return; // (taken back with an earlier one)
+    const undone = this.unwritten.splice(i);
+    for (let k = undone.length - 1; k >= 0; k--) this.indexes.update(undone[k]!.map((c) => ({ ...c, before: c.after, after: c.before })));
   }
 
   async listServers(): Promise<ServerRecord[]> {
