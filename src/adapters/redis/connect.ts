@@ -11,6 +11,10 @@
  *   deadlines                 sorted set [key,name] by `at`     RedisSessions
  *   deadline-payloads         hash [key,name] → payload JSON    RedisSessions
  *   set:<name>                set of session keys               RedisSessions
+ *   claimers                  set of ids of claiming processes  RedisSessions
+ *   alive:<id>                a claiming process is alive       RedisSessions (expires after a lease)
+ *   claims:<id>               sorted set: its claims by when    RedisSessions (kept for a lease)
+ *   claim-data:<id>           hash: its claims' at and payload  RedisSessions (kept for a lease)
  *   bucket:<limit key>        when the bucket is full again     RedisLimits (expires once full)
  *   block:<limit key>         when the block ends               RedisLimits (expires once ended)
  *   open:<limit key>          hash holder → count               RedisLimits
@@ -18,8 +22,8 @@
  *   channel bus:<topic>       pub/sub                           RedisBus
  *
  * The adapters target one Redis server (or a primary with replicas), not Redis Cluster: a
- * compare-and-set touches a value and the shared version counter, and `release` walks keys
- * named inside its script.
+ * compare-and-set touches a value and the shared version counter, and `claimDue` (the claims
+ * of silent processes) and `release` (a holder's counts) reach keys named inside their scripts.
  */
 import { Redis } from 'ioredis';
 
