@@ -281,7 +281,7 @@ export class SessionHub {
   private apply(
     key: string,
     event: SessionEvent | ((snapshot: Snapshot, stored: StoredSession) => SessionEvent | undefined),
-    opts: { create?: boolean; now?: number } = {},
+    opts: { create?: boolean; now?: number; fired?: string } = {},
   ): Promise<Applied> {
     return this.serial(key, async () => {
       for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
@@ -296,7 +296,7 @@ export class SessionHub {
   private async attempt(
     key: string,
     event: SessionEvent | ((snapshot: Snapshot, stored: StoredSession) => SessionEvent | undefined),
-    opts: { create?: boolean; now?: number },
+    opts: { create?: boolean; now?: number; fired?: string },
   ): Promise<Applied | undefined> {
     const now = opts.now ?? this.clock.now();
     const got = await this.sessions.get(key);
@@ -335,6 +335,9 @@ export class SessionHub {
 
     // The deadlines the session expects from now on.
     const timers: Record<string, number> = live ? { ...(got.value.timers ?? {}) } : {};
+    // A deadline applied is gone from what the session expects (unless the step sets it again),
+    // so a second delivery of it (a claim given back after a process died) does nothing.
+    if (opts.fired) delete timers[opts.fired];
     const added: Deadline[] = [];
     const cancelled: string[] = [];
     for (const action of step.actions) {
@@ -547,7 +550,7 @@ export class SessionHub {
     }
     // Applied at its own time: what it starts (the next limit) counts from when it was due, not
     // from when a process got to it.
-    await this.apply(key, (_, stored) => (stored.timers?.[name] === at ? (deadline.payload as unknown as SessionEvent) : undefined), { now: at });
+    await this.apply(key, (_, stored) => (stored.timers?.[name] === at ? (deadline.payload as unknown as SessionEvent) : undefined), { now: at, fired: name });
   }
 
   // ---- reading --------------------------------------------------------------------------------
