@@ -33,9 +33,13 @@ import { createHttpApp } from './transports/http/app.ts';
 import { Inspector } from './inspect/inspector.ts';
 import { registerInspectPage } from './inspect/page.ts';
 import { createInspectSocket } from './inspect/socket.ts';
-import { browserOriginAllowed, createSocketIo } from './transports/socket-io/socket-io.ts';
+import { browserOriginAllowed, createSocketIo, SOCKET_IO_PATH } from './transports/socket-io/socket-io.ts';
 import { webAssets } from './web/assets.ts';
+import { NsError } from './wire/errors.ts';
 import { sourceFinder } from './transports/source.ts';
+
+/** A connection refused past its source's limit (§7) may try again after this (`Retry-After`). */
+const CONNECTION_RETRY_MS = 10_000;
 
 export interface RunningServer {
   config: Config;
@@ -137,18 +141,37 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge, sourceLimits, sourceOf });
   const browserDeps = { hub, registry, metrics, log, sourceOf, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
-  const socketIo = createSocketIo(app.server, browserDeps, config);
-  registerInspectPage(app);
-  const inspectSocket = createInspectSocket(socketIo.io, { registry, inspector, now, log });
-
   const connections = new ConnectionLimits(limits, config.limits.connectionsPerSource, hub.id);
-  /** A WebSocket of `req` past its source's limit is refused 429; else it counts until its socket closes. */
-  const admitted = async (req: IncomingMessage, socket: Duplex): Promise<boolean> => {
+  /** One more WebSocket (or socket.io session) of the request's source: its release, or undefined past the limit (logged). */
+  const admit = async (req: IncomingMessage): Promise<(() => void) | undefined> => {
     const release = await connections.admit(sourceOf(req));
     if (!release) {
       metrics.refusals.inc({ code: 'RATE_LIMITED', channel: 'upgrade' });
-      log.warn({ code: 'RATE_LIMITED', source: sourceOf(req) }, 'upgrade refused: too many connections from this address');
-      socket.end(upgradeRefusal('RATE_LIMITED', 10));
+      log.warn({ code: 'RATE_LIMITED', source: sourceOf(req) }, 'connection refused: too many connections from this address');
+    }
+    return release;
+  };
+  const socketIo = createSocketIo(browserDeps, config, admit);
+  // socket.io's HTTP requests go to its engine once admitted (the body unread by fastify).
+  app.route({
+    method: ['GET', 'POST', 'OPTIONS'],
+    url: SOCKET_IO_PATH,
+    config: { public: true },
+    onRequest: async (req, reply) => {
+      if (!(await socketIo.admitted(req.raw))) throw new NsError('RATE_LIMITED', 'Too many connections from this address', { retryAfterMs: CONNECTION_RETRY_MS });
+      reply.hijack();
+      socketIo.serve(req.raw, reply.raw);
+    },
+    handler: async () => undefined,
+  });
+  registerInspectPage(app);
+  const inspectSocket = createInspectSocket(socketIo.io, { registry, inspector, now, log });
+
+  /** A WebSocket of `req` past its source's limit is refused 429; else it counts until its socket closes. */
+  const admitted = async (req: IncomingMessage, socket: Duplex): Promise<boolean> => {
+    const release = await admit(req);
+    if (!release) {
+      socket.end(upgradeRefusal('RATE_LIMITED', CONNECTION_RETRY_MS / 1000));
       return false;
     }
     socket.once('close', release);
@@ -157,6 +180,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, wss: typeof appSocket.wss) => {
     admitted(req, socket).then(
       (ok) => ok && wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
+      (err: unknown) => {
+        log.error({ err, code: 'INTERNAL' }, 'upgrade failed');
+        socket.destroy();
+      },
+    );
+  };
+  /** socket.io's upgrades: a handshake admitted first (the session it makes holds the count). */
+  const upgradeIo = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socketIo.admitted(req).then(
+      (ok) => (ok ? socketIo.upgrade(req, socket, head) : socket.end(upgradeRefusal('RATE_LIMITED', CONNECTION_RETRY_MS / 1000))),
       (err: unknown) => {
         log.error({ err, code: 'INTERNAL' }, 'upgrade failed');
         socket.destroy();
@@ -173,7 +206,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         return;
       }
       upgrade(req, socket, head, browserSocket.wss);
-    } else if (!path?.startsWith('/socket.io/')) {
+    } else if (path === SOCKET_IO_PATH) {
+      upgradeIo(req, socket, head);
+    } else {
       socket.end(upgradeRefusal('NOT_FOUND'));
     }
   });

@@ -2,8 +2,16 @@
  * The socket.io browser channel (PROTOCOL.md §5.2), namespace /sessions:
  * `watch({srv, hsid}, ack)` acks `{state, canprovoke}` and then `status` events follow;
  * `unwatch`, `logout` and `provoke` mirror the text socket. Errors ack `{error: code}`.
+ *
+ * socket.io runs on an engine.io server of our own (`io.bind`), not attached to the HTTP server,
+ * so that a session's handshake (an HTTP long-polling request, or a WebSocket upgrade) is
+ * admitted first (§7: one connection of its source, from its handshake until it closes; past the
+ * limit `429` with `Retry-After`). The HTTP requests come through `request`, the upgrades through
+ * `upgrade`: src/main.ts routes `/socket.io/` to them.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Server as Engine } from 'engine.io';
 import { Server } from 'socket.io';
 import { NsError } from '../../wire/errors.ts';
 import type { SessionUpdate } from '../../core/hub.ts';
@@ -18,16 +26,57 @@ interface Ref {
   bt?: unknown;
 }
 
-export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { allowedOrigins: string[]; publicUrl: string }) {
+/** Counts a new connection of the request's source: its release, or undefined past the limit (§7). */
+export type Admit = (req: IncomingMessage) => Promise<(() => void) | undefined>;
+
+/** socket.io's HTTP path (long polling and the WebSocket upgrade). */
+export const SOCKET_IO_PATH = '/socket.io/';
+
+export function createSocketIo(deps: BrowserDeps, config: { allowedOrigins: string[]; publicUrl: string }, admit: Admit) {
   const allowed = (origin: string | undefined) => browserOriginAllowed(config, origin);
-  const io = new Server(http, {
-    path: '/socket.io',
-    serveClient: false,
+  const engine = new Engine({
     maxHttpBufferSize: 4096,
-    destroyUpgrade: false,
     cors: { origin: (origin, callback) => callback(null, allowed(origin)) },
     allowRequest: (req, callback) => callback(null, allowed(req.headers.origin)),
   });
+  const io = new Server({ path: SOCKET_IO_PATH.slice(0, -1), serveClient: false });
+  io.bind(engine);
+  // A handshake's count goes with the engine.io session it makes, until that closes.
+  const held = new WeakMap<IncomingMessage, () => void>();
+  engine.on('connection', (socket: { request: IncomingMessage; once(event: 'close', fn: () => void): void }) => {
+    const release = held.get(socket.request);
+    if (!release) return;
+    held.delete(socket.request);
+    socket.once('close', release);
+  });
+  /**
+   * Admits a request that starts a session (no `sid`: a handshake) as one more connection of its
+   * source; false when that is past its limit (the caller answers 429, nothing is sent here).
+   * Call `serve` or `upgrade` next with the same request.
+   */
+  const admitted = async (req: IncomingMessage): Promise<boolean> => {
+    if (new URL(req.url ?? '/', 'http://ns').searchParams.has('sid')) return true; // (counted at its handshake)
+    const release = await admit(req);
+    if (!release) return false;
+    held.set(req, release);
+    return true;
+  };
+  /** When no session came of the request (not a handshake, or refused by engine.io), its count ends with it. */
+  const settle = (req: IncomingMessage) => () => {
+    const release = held.get(req);
+    held.delete(req);
+    release?.();
+  };
+  /** An HTTP request under SOCKET_IO_PATH (long polling), once admitted. */
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    res.once('close', settle(req));
+    engine.handleRequest(req, res);
+  };
+  /** A WebSocket upgrade under SOCKET_IO_PATH, once admitted. */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.once('close', settle(req));
+    engine.handleUpgrade(req, socket, head);
+  };
   const sessions = io.of('/sessions');
   sessions.on('connection', (socket) => {
     const watches = new Map<string, () => void>();
@@ -106,12 +155,11 @@ export function createSocketIo(http: HttpServer, deps: BrowserDeps, config: { al
       watches.clear();
     });
   });
-  // Not io.close(): that would close the shared HTTP server, which fastify closes itself.
   const close = async () => {
     io.disconnectSockets(true);
-    io.engine.close();
+    engine.close();
   };
-  return { io, close };
+  return { io, admitted, serve, upgrade, close };
 }
 
 /**
