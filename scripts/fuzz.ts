@@ -112,7 +112,13 @@ console.log(
 if (!exited) {
   await settle();
   console.log(`NS memory after: ${await nsMemory()}`);
-  await stopCli(cli).catch((e: unknown) => problems.push(`the NS did not stop cleanly: ${String(e)}`));
+  await stopCli(cli).then(
+    () => console.log('NS stop: clean (SIGTERM, exit 0)'),
+    (e: unknown) => {
+      problems.push(`the NS did not stop cleanly: ${String(e)}`);
+      console.log(`NS stop: ${problems.at(-1)}`);
+    },
+  );
 }
 // Its log lines (pino JSON, level error and above) and anything on stderr; not its own "listening" / "stopping" lines.
 const inspector = /^(Debugger listening on|For help, see|Debugger attached|Debugger ending)/;
@@ -125,4 +131,6 @@ const logged = [
 ].filter((l) => l.trim() && !inspector.test(l));
 console.log(`NS log at level error and above: ${logged.length ? `${logged.length} line(s)\n${logged.slice(0, 20).join('\n')}` : 'nothing'}`);
 rmSync(dataDir, { recursive: true, force: true });
-process.exit(failure || problems.length ? 1 : 0);
+const failed = Boolean(failure) || problems.length > 0;
+console.log(`result: ${failed ? 'FAILED' : 'passed'}`);
+process.exit(failed ? 1 : 0);
