@@ -32,6 +32,8 @@ export interface Cli {
 export interface CliOptions {
   /** The global root api key (`--root-api-key`). */
   rootApiKey: string;
+  /** `--log-level` (default warn). */
+  logLevel?: string;
 }
 
 /** The children not ended yet: never leave a server behind, whatever a test does. */
@@ -40,13 +42,14 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts `nextauth start` on `dataDir` (port 0, log level warn, no demo). */
+/** Starts `nextauth start` on `dataDir` (port 0, log level warn unless given, no demo); its other settings come from the environment. */
 export function startCli(dataDir: string, options: CliOptions): Cli {
   ensureWebBuild(); // the browser files the server reads at start
+  const logLevel = options.logLevel ?? 'warn';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', 'warn', '--demo', 'false', '--root-api-key', options.rootApiKey],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: 'warn' } },
+    ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', logLevel, '--demo', 'false', '--root-api-key', options.rootApiKey],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: logLevel } },
   );
   running.add(child);
   let out = '';

@@ -29,6 +29,26 @@ export interface TestServer extends RunningServer {
   restart(): Promise<TestServer>;
 }
 
+/** The REST client of `TestServer.api` for an NS at `base` (http://host:port), e.g. one running as a child process. */
+export function restClient(base: string, rootKey = ROOT_KEY): TestServer['api'] {
+  return async (method, url, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    const key = opts.key === undefined ? rootKey : opts.key;
+    if (key !== null) headers['x-apikey'] = key;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(base + url, { method, headers, body });
+    const raw = new Uint8Array(await res.arrayBuffer());
+    const text = Buffer.from(raw).toString('utf8');
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
+    return { status: res.status, body: parsed as any, headers: res.headers, raw };
+  };
+}
+
 export async function startTestServer(env: Record<string, string> = {}, dataDir?: string, options: StartOptions = {}): Promise<TestServer> {
   ensureWebBuild(); // the browser files the server serves (test/run.ts built them already; a file run alone may not have)
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nextauth-test-'));
@@ -46,22 +66,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     ...env,
   });
   const server = await startServer(config, options);
-  const api: TestServer['api'] = async (method, url, opts = {}) => {
-    const headers: Record<string, string> = { ...opts.headers };
-    const key = opts.key === undefined ? ROOT_KEY : opts.key;
-    if (key !== null) headers['x-apikey'] = key;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(server.url + url, { method, headers, body });
-    const raw = new Uint8Array(await res.arrayBuffer());
-    const text = Buffer.from(raw).toString('utf8');
-    let parsed: unknown = text;
-    if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
-    return { status: res.status, body: parsed as any, headers: res.headers, raw };
-  };
+  const api = restClient(server.url);
   const stop = async (remove = false) => {
     await server.close();
     if (remove) rmSync(dir, { recursive: true, force: true });

@@ -58,14 +58,14 @@ const NONCE_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 export const newNonce = (): string => Array.from({ length: 32 }, () => NONCE_CHARS[Math.floor(Math.random() * NONCE_CHARS.length)]).join('');
 
 /** The raw QR bytes (base64) of a login or enrol code for a nonce. */
-export async function qr(ns: TestServer, serverid: string, nonce: string, kind: 'login' | 'enrol' = 'login', query = ''): Promise<string> {
+export async function qr(ns: Pick<TestServer, 'api'>, serverid: string, nonce: string, kind: 'login' | 'enrol' = 'login', query = ''): Promise<string> {
   const url = kind === 'login' ? `/servers/${serverid}/sessions/qr/login${query}` : `/servers/${serverid}/sessions/qr/enrol?name=phone${query}`;
   const r = await ns.api('GET', url, { headers: { 'x-nonce': nonce } });
   if (r.status !== 200) throw new Error(`qr ${kind}: ${r.status} ${JSON.stringify(r.body)}`);
   return Buffer.from(r.raw).toString('base64');
 }
 
-export async function getSession(ns: TestServer, serverid: string, nonce: string) {
+export async function getSession(ns: Pick<TestServer, 'api'>, serverid: string, nonce: string) {
   const r = await ns.api('GET', `/servers/${serverid}/sessions/`, { headers: { 'x-nonce': nonce } });
   if (r.status !== 200) throw new Error(`getSession: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
@@ -94,7 +94,7 @@ export class TextBrowser {
     ws.on('message', (d) => this.heard.push(d.toString()));
   }
   /** `localAddress` (127.0.0.2, 127.0.1.1, …): another source, as the NS sees it. */
-  static open(ns: TestServer, headers: Record<string, string> = {}, localAddress?: string): Promise<TextBrowser> {
+  static open(ns: Pick<TestServer, 'url'>, headers: Record<string, string> = {}, localAddress?: string): Promise<TextBrowser> {
     const ws = new WebSocket(`${ns.url.replace('http', 'ws')}/ns/websocket`, { headers, ...(localAddress ? { localAddress } : {}) });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TextBrowser(ws)));

@@ -1,7 +1,7 @@
 /**
  * The app channel transport: WebSocket at /ns/sigmai, binary msgpack frames, 16 KiB at most
  * (a larger frame closes with 1009: `ws` does it, and the channel hears the close), WebSocket
- * ping/pong liveness. Each connection gets its own channel (channel.ts), which runs the
+ * ping/pong liveness. Text frames reach the channel whatever their bytes (it refuses them). Each connection gets its own channel (channel.ts), which runs the
  * connection machine over a receiver and a sender.
  */
 import type { IncomingMessage } from 'node:http';
@@ -21,7 +21,10 @@ const KNOWN_TYPES = new Set(
 );
 
 export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Metrics; sourceOf: SourceOf }) {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  // No UTF-8 check of text frames: the channel answers any text frame BAD_FRAME (§4; once sealed, it
+  // closes 1008) without reading it, and `ws`'s check would close one that is not UTF-8 with 1007,
+  // a close code the protocol does not have (found by test/fuzz/app-channel.test.ts).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, skipUTF8Validation: true });
   const count: ChannelDeps['count'] = {
     frame: (t, dir) => deps.metrics.appFrames.inc({ t: KNOWN_TYPES.has(t) ? t : 'other', dir }),
     refusal: (code) => deps.metrics.refusals.inc({ code, channel: 'app' }),

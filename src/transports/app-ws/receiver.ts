@@ -148,7 +148,7 @@ export class Receiver {
   #hello(frame: Frame, m1: Uint8Array): ReceivedEvent {
     // The version first: a later version may have another schema.
     if (frame.v !== PROTOCOL_VERSION) {
-      return { type: 'malformed', code: 'UNSUPPORTED_VERSION', message: `Version ${String(frame.v)} is not supported; use ${PROTOCOL_VERSION}` };
+      return { type: 'malformed', code: 'UNSUPPORTED_VERSION', message: `Version ${shown(frame.v)} is not supported; use ${PROTOCOL_VERSION}` };
     }
     const hello = check('hello', frame);
     if (hello.op === 'listen' ? hello.hsid !== undefined : hello.hsid === undefined) {
@@ -159,6 +159,16 @@ export class Receiver {
     const serverid = toB64url(hello.srv);
     return hello.op === 'listen' ? { type: 'hello', op: 'listen', serverid, keys } : { type: 'hello', op: hello.op, serverid, hsid: toB64url(hello.hsid!), keys };
   }
+}
+
+/**
+ * A value of the app's frame as a message may show it: a scalar as text (cut), anything else by
+ * its kind. Never `String(value)` of a map: a map with a key `toString` (msgpack can carry one)
+ * throws there (found by test/fuzz/app-channel.test.ts: it was answered INTERNAL).
+ */
+function shown(value: unknown): string {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value).slice(0, 32);
+  return value instanceof Uint8Array ? 'bytes' : Array.isArray(value) ? 'an array' : 'a map';
 }
 
 /** A decoding or schema error as the machine's `malformed` event. */

@@ -11,7 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SimulatedClock } from 'xstate';
 import nacl from 'tweetnacl';
-import type { AppConnection, Frame } from '../../../src/sdk/app.ts';
+import { WebSocket } from 'ws';
+import { AppConnection, type Frame } from '../../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../../helpers/ns.ts';
 import { codeOf, getSession, newNonce, newPhone, qr, tamperingSocket, TextBrowser, until } from '../../helpers/peers.ts';
 
@@ -155,6 +156,27 @@ test('sealed: a text frame closes the connection with 1008 (no error frame)', as
   p.connection.sendRaw('REGISTER x y');
   assert.is(await nextError(p.connection, 1000), 'none');
   await closedWith(p, 'BAD_FRAME');
+});
+
+/** A `ws` WebSocket that sends the string 'not utf-8' as a text frame of bytes that are not UTF-8. */
+class NotUtf8 extends WebSocket {
+  override send(data: unknown, ...rest: unknown[]): void {
+    if (data === 'not utf-8') return super.send(Uint8Array.from([0x80, 0xc0, 0xaf]), { binary: false });
+    (super.send as (...a: unknown[]) => void)(data, ...rest);
+  }
+}
+
+test('a text frame that is not UTF-8: BAD_FRAME before sealing, 1008 once sealed, like any text frame (never 1007, found by the fuzzer)', async () => {
+  const plain = await AppConnection.open(appUrl, { WebSocket: NotUtf8 as typeof WebSocket, timeoutMs: 3000 });
+  plain.sendRaw('not utf-8');
+  assert.is((await plain.next()).code, 'BAD_FRAME');
+  plain.close();
+  const phone = await enrolledPhone({ WebSocket: NotUtf8 as typeof WebSocket });
+  const s = await session();
+  const { connection } = await phone.login(s.code);
+  await s.text.waitFor('LOGIN', s.hsid);
+  connection.sendRaw('not utf-8');
+  await closedWith({ ...s, connection, sent: [] }, 'BAD_FRAME');
 });
 
 test('sealed: bytes that are not msgpack close the connection with 1008', async () => {

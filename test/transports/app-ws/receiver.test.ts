@@ -55,6 +55,11 @@ test('plain: a hello that cannot start a handshake is malformed with its code (v
   const { r, calls } = receiver();
   const code = (bytes: Uint8Array) => (bin(r, bytes) as { code?: string }).code;
   assert.is(code(hello({ v: 2, ea: 'not even bytes' })), 'UNSUPPORTED_VERSION');
+  // Found by the fuzzer: a version that is a map with a key `toString` was answered INTERNAL.
+  assert.equal(bin(r, hello({ v: { toString: '' } })), { type: 'malformed', code: 'UNSUPPORTED_VERSION', message: 'Version a map is not supported; use 1' });
+  assert.is(code(hello({ v: { valueOf: 1, toString: 2 } })), 'UNSUPPORTED_VERSION');
+  assert.is(code(hello({ v: [1] })), 'UNSUPPORTED_VERSION');
+  assert.is(code(hello({ v: 'x'.repeat(10_000) })), 'UNSUPPORTED_VERSION');
   assert.is(code(hello({ ea: new Uint8Array(31) })), 'BAD_MESSAGE');
   assert.is(code(hello({ extra: 1 })), 'BAD_MESSAGE');
   assert.equal(bin(r, hello({ hsid: undefined })), { type: 'malformed', code: 'BAD_MESSAGE', message: 'hello: hsid is required for op "login"' });
