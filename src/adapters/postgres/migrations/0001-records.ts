@@ -1,0 +1,199 @@
+/**
+ * Migration 1: the records, one table per kind, one row per record. Each row holds the record
+ * as its JSON text (`rec json`: the type that keeps text as it was given, so every string JSON
+ * can carry, U+0000 and lone surrogates included, comes back as it went in) and, beside it, the
+ * columns the lookups and listings need, computed from the record when it is written
+ * (rows.ts). The store reads records from `rec` only.
+ *
+ * Which index serves which query (postgres-store.ts, listings.ts):
+ *
+ * - every `get`: the primary key of its kind;
+ * - listServers, savedSessions: everything there is, in `seq` order (a whole-table read is the
+ *   answer itself);
+ * - countAccounts, an account listing without conditions (total and page in id order):
+ *   accounts_pkey (serverid, id), an index-only count;
+ * - findAccountByPk: accounts_pk (serverid, pk);
+ * - accountsOfUser, a user's account listing, the accounts of users (attribute conditions), a
+ *   user's numberaccounts and lastlogin (the trigger below): accounts_userid (serverid, userid, id);
+ * - an account listing sorted on, or filtered by, a column: accounts_<column> (serverid, column, id)
+ *   (descriptions and client versions by their first 200 characters, which btree can hold
+ *   whatever their length); equal values come in id order, the listings' tiebreak;
+ * - a user listing in userid order: users_pkey; by lastlogin: users_lastlogin; by
+ *   numberaccounts: users_numberaccounts and, for descending (ties still in userid order),
+ *   users_numberaccounts_desc;
+ * - search (substring of the userid in lower case): users_search, a trigram index (pg_trgm)
+ *   that LIKE '%…%' uses from three characters on;
+ * - a filter on user attributes: user_attrs_value (serverid, h, userid), h a hash of (attribute,
+ *   value as the listing compares it); user_attrs_user (serverid, userid) replaces a user's rows;
+ * - apiKeysOf: api_keys_role, api_keys_created_by (a bitmap OR of both), in `seq` order;
+ * - hasRootKey: permissions_global_root (the few roles with global root) probing api_keys_role;
+ * - permissionsOn: permission_scopes_pkey (scope, role), then the roles' `seq`;
+ * - staleEnrolCodes: enrol_codes_created (created, serverid:hsid), read from its start.
+ *
+ * Text keys and sorted text columns are COLLATE "C": strings compare by code point, as the
+ * lowdb store's `<` does (UTF-16 code units: the two differ only between characters above
+ * U+FFFF and those from U+E000 to U+FFFF).
+ */
+export const name = 'records';
+
+export const sql = `
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+CREATE TABLE servers (
+  serverid text COLLATE "C" PRIMARY KEY,
+  -- the order records came in (listServers), as the embedded store's document keeps it
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  rec json NOT NULL
+);
+
+CREATE TABLE users (
+  serverid text COLLATE "C" NOT NULL,
+  userid text COLLATE "C" NOT NULL,
+  -- the userid as JavaScript lower-cases it (search)
+  userid_lower text COLLATE "C" NOT NULL,
+  -- what the user's accounts say of it, kept by the triggers below
+  numberaccounts integer NOT NULL DEFAULT 0,
+  lastlogin double precision,
+  rec json NOT NULL,
+  PRIMARY KEY (serverid, userid)
+);
+CREATE INDEX users_lastlogin ON users (serverid, lastlogin, userid);
+CREATE INDEX users_numberaccounts ON users (serverid, numberaccounts, userid);
+CREATE INDEX users_numberaccounts_desc ON users (serverid, numberaccounts DESC, userid);
+CREATE INDEX users_search ON users USING gin (userid_lower gin_trgm_ops);
+
+-- A user's attributes, one row each, as a filter compares them: the attribute and the value's
+-- text (a string as it is, anything else as JSON), both as UTF-16 (any JavaScript string).
+CREATE TABLE user_attrs (
+  serverid text COLLATE "C" NOT NULL,
+  userid text COLLATE "C" NOT NULL,
+  h bigint NOT NULL,
+  k bytea NOT NULL,
+  v bytea NOT NULL
+);
+CREATE INDEX user_attrs_user ON user_attrs (serverid, userid);
+CREATE INDEX user_attrs_value ON user_attrs (serverid, h, userid);
+
+CREATE TABLE accounts (
+  serverid text COLLATE "C" NOT NULL,
+  id bigint NOT NULL,
+  -- the columns of ACCOUNT_COLUMNS (null: missing, or not of the column's type)
+  userid text COLLATE "C",
+  description text COLLATE "C",
+  blocked boolean,
+  client_version text COLLATE "C",
+  created double precision,
+  lastlogin double precision,
+  lastprovoke double precision,
+  pk text COLLATE "C",
+  rec json NOT NULL,
+  PRIMARY KEY (serverid, id)
+);
+CREATE INDEX accounts_pk ON accounts (serverid, pk);
+CREATE INDEX accounts_userid ON accounts (serverid, userid, id);
+CREATE INDEX accounts_description ON accounts (serverid, left(description, 200), id);
+CREATE INDEX accounts_blocked ON accounts (serverid, blocked, id);
+CREATE INDEX accounts_client_version ON accounts (serverid, left(client_version, 200), id);
+CREATE INDEX accounts_created ON accounts (serverid, created, id);
+CREATE INDEX accounts_lastlogin ON accounts (serverid, lastlogin, id);
+CREATE INDEX accounts_lastprovoke ON accounts (serverid, lastprovoke, id);
+
+-- A user's numberaccounts and lastlogin (the greatest positive lastlogin of its accounts), from
+-- its accounts: a user has few, so each change of an account costs an index range or two.
+CREATE FUNCTION nextauth_user_stats(s text, u text) RETURNS void LANGUAGE sql AS $$
+  UPDATE users SET numberaccounts = st.n, lastlogin = st.l
+  FROM (SELECT count(*)::integer AS n, max(a.lastlogin) FILTER (WHERE a.lastlogin > 0) AS l
+        FROM accounts a WHERE a.serverid = s AND a.userid = u) st
+  WHERE users.serverid = s AND users.userid = u
+    AND (users.numberaccounts, users.lastlogin) IS DISTINCT FROM (st.n, st.l)
+$$;
+
+CREATE FUNCTION nextauth_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' AND OLD.userid IS NOT NULL THEN
+    PERFORM nextauth_user_stats(OLD.serverid, OLD.userid);
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.userid IS NOT NULL
+     AND (TG_OP = 'INSERT' OR NEW.serverid IS DISTINCT FROM OLD.serverid OR NEW.userid IS DISTINCT FROM OLD.userid) THEN
+    PERFORM nextauth_user_stats(NEW.serverid, NEW.userid);
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER accounts_user_stats AFTER INSERT OR DELETE ON accounts
+  FOR EACH ROW EXECUTE FUNCTION nextauth_account_changed();
+CREATE TRIGGER accounts_user_stats_update AFTER UPDATE ON accounts FOR EACH ROW
+  WHEN (OLD.userid IS DISTINCT FROM NEW.userid OR OLD.lastlogin IS DISTINCT FROM NEW.lastlogin)
+  EXECUTE FUNCTION nextauth_account_changed();
+
+-- A user made (or made again) starts with what accounts already name it.
+CREATE FUNCTION nextauth_user_made() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT count(*)::integer, max(a.lastlogin) FILTER (WHERE a.lastlogin > 0)
+    INTO NEW.numberaccounts, NEW.lastlogin
+    FROM accounts a WHERE a.serverid = NEW.serverid AND a.userid = NEW.userid;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER users_stats BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION nextauth_user_made();
+
+CREATE TABLE roles (
+  role text COLLATE "C" PRIMARY KEY,
+  rec json NOT NULL
+);
+
+CREATE TABLE api_keys (
+  hash text COLLATE "C" PRIMARY KEY,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  role text COLLATE "C",
+  created_by text COLLATE "C",
+  rec json NOT NULL
+);
+CREATE INDEX api_keys_role ON api_keys (role);
+CREATE INDEX api_keys_created_by ON api_keys (created_by);
+
+CREATE TABLE permissions (
+  role text COLLATE "C" PRIMARY KEY,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  -- whether scope "*" holds root
+  global_root boolean NOT NULL,
+  rec json NOT NULL
+);
+CREATE INDEX permissions_global_root ON permissions (role) WHERE global_root;
+
+-- A role's permissions on one scope (only scopes where it has some).
+CREATE TABLE permission_scopes (
+  scope text COLLATE "C" NOT NULL,
+  role text COLLATE "C" NOT NULL,
+  acl json NOT NULL,
+  PRIMARY KEY (scope, role)
+);
+CREATE INDEX permission_scopes_role ON permission_scopes (role);
+
+CREATE TABLE enrol_codes (
+  serverid text COLLATE "C" NOT NULL,
+  hsid text COLLATE "C" NOT NULL,
+  created double precision,
+  rec json NOT NULL,
+  PRIMARY KEY (serverid, hsid)
+);
+CREATE INDEX enrol_codes_created ON enrol_codes (created, (serverid || ':' || hsid));
+
+CREATE TABLE transactions (
+  tid text COLLATE "C" PRIMARY KEY,
+  rec json NOT NULL
+);
+
+CREATE TABLE sessions (
+  key text COLLATE "C" PRIMARY KEY,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  rec json NOT NULL
+);
+
+-- Records of which there is one (globalAttributes: there from the start, as {}).
+CREATE TABLE singletons (
+  name text COLLATE "C" PRIMARY KEY,
+  rec json NOT NULL
+);
+INSERT INTO singletons (name, rec) VALUES ('globalAttributes', '{}');
+`;
