@@ -179,6 +179,32 @@ if (url) {
     assert.match((e as Error).message, /No server/);
   });
 
+  test('the users and accounts of a server are counted right, however many changes made and deleted them (row_counts folded)', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    for (let i = 0; i < 150; i++) {
+      await store.transact((tx) => {
+        tx.put('user', ['s', `u${i}`], { userid: `u${i}`, attributes: {}, created: i });
+        tx.put('account', ['s', i], { id: i, description: 'phone', blocked: false, created: i, pk: `pk${i}`, userid: `u${i}` });
+        if (i % 3 === 0) tx.delete('user', ['s', `u${i - 1}`]);
+        tx.put('user', ['t', `u${i}`], { userid: `u${i}`, attributes: {}, created: i });
+      });
+    }
+    await store.transact((tx) => {
+      for (let i = 0; i < 150; i += 2) tx.delete('account', ['s', i]);
+    });
+    const users = 150 - 49;
+    assert.is((await store.listUsers('s', { limit: 1 })).totalnumber, users);
+    assert.is(await store.countAccounts('s'), 75);
+    assert.is((await store.listUsers('t', {})).totalnumber, 150);
+    await store.close();
+    assert.ok((await count(db, 'row_counts')) < 150, 'folded into fewer rows than the changes that added them');
+    const again = await open(db);
+    assert.is((await again.listUsers('s', { limit: 1 })).totalnumber, users);
+    assert.is((await again.listAccounts('s', { limit: 1 })).totalnumber, 75);
+    assert.is(await again.countAccounts('t'), 0);
+  });
+
   test('strings text cannot hold: refused in keys, kept exactly in records and user attributes', async () => {
     const db = await dbs.fresh();
     const store = await open(db);

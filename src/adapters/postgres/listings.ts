@@ -5,12 +5,14 @@
  * keys, missing values last in either direction, ties by the key column ascending; `marker`
  * items skipped, `limit` kept; `totalnumber` counts every match.
  *
- * One statement answers a page: the count and the page's keys (in the sort column's index
- * order, the page found by OFFSET/LIMIT on that index, touching no record it skips), then the
- * page's records. A descending sort on a column that may be missing reads the index backwards
- * over the rows that have a value, then the rows without, in key order (a btree gives "nulls
- * last" in one direction only). Ties come in key order from the index itself (ascending), or
- * are put back in key order per run of equal values (incremental sort) when read backwards.
+ * A page's keys are read in the order of the sort column's index for that direction
+ * (migrations/0001-records.ts: missing values last, ties in key order, as the listing wants
+ * them), the page found by OFFSET/LIMIT on it without touching a record it skips, or, when the
+ * matches are few, collected and sorted; then the page's records are fetched by key. Further
+ * sort keys order the runs of equal values of the first (incremental sort). Without conditions
+ * the total is the server's count, kept in row_counts; with some, the matches are counted (an
+ * index range, or a semi-join per condition), and the count decides how the page is found
+ * (`list`).
  *
  * What REST never asks (a sort column outside the listing's columns, a negative or fractional
  * marker or limit) is answered as the lowdb store answers it: every match, sorted and paged by
@@ -19,9 +21,14 @@
 import type pg from 'pg';
 import { ACCOUNT_COLUMNS, type AccountRecord, type Condition, type ListQuery, type Page, type UserRecord, type UserSummary } from '../../ports.ts';
 import { page as pageOf, sortItems } from '../lowdb/query.ts';
-import { asFreeText, attributePair, PREFIX, storable } from './rows.ts';
+import { asFreeText, attributeHash, PREFIX, storable } from './rows.ts';
 
-export type Queryable = Pick<pg.Pool, 'query'>;
+/** What a listing needs of the store: its pool; records frozen as it hands them out; told how many row_counts rows a server's count summed (to fold them). */
+export interface ListingContext {
+  db: pg.Pool;
+  freeze: <T>(value: T) => T;
+  counted(serverid: string, kind: 'users' | 'accounts', rows: number): void;
+}
 
 /** Parameters of a statement being built: `$n` for each value. */
 class Params {
@@ -32,10 +39,14 @@ class Params {
   }
 }
 
-/** How a listing sorts on a column: its SQL (the first expression is the indexed one), whether it may be missing. */
+/**
+ * How a listing sorts on a column: its SQL, as the column's indexes have it. A text column kept
+ * by its first PREFIX characters (`long`: the column itself) is sorted by those, then, where
+ * values longer than that exist in the server, by the whole value of those only.
+ */
 interface Column {
-  exprs: readonly string[];
-  nullable: boolean;
+  expr: string;
+  long?: string;
 }
 
 interface SortSpec extends Column {
@@ -58,66 +69,110 @@ function sortSpecs(query: ListQuery, columns: Record<string, Column>, key: strin
 
 const isCount = (x: number | undefined): boolean => x === undefined || (Number.isInteger(x) && x >= 0);
 
-const direction = (s: SortSpec): string => (s.desc ? 'DESC NULLS LAST' : 'ASC NULLS LAST');
-
 interface Listing {
   /** the table (read as `t`) and its key column within a server (unique there) */
   table: 'accounts' | 'users';
   key: 'id' | 'userid';
   /** conditions over `t`; the first is `t.serverid = $1` */
   where: string[];
+  params: Params;
   specs: SortSpec[];
   /** what a page's item is, of the table's row `x` */
   item: string;
+  /** a statement counting the matches more cheaply than counting the rows `where` selects */
+  count?: string | undefined;
   marker: number;
   limit: number | undefined;
 }
 
+/** Up to this many matches are sorted rather than found by walking an index (as query.ts decides). */
+const SORT_ALWAYS = 256;
+
 /**
- * The statement answering a listing: one row, `total` and `items` (a JSON array, in order). The
- * page is a list of keys with their sort values (`o0_0`, …, `k`), its items fetched by key.
+ * A listing's total and page (its items as `l.item` gives them, in order).
+ *
+ * Without conditions: one statement, the total from row_counts and the page read along the
+ * sort column's index. With conditions: in one read-only snapshot, the matches are counted
+ * first; then, as query.ts decides it, few matches (or few compared with the rows a walk would
+ * test to fill the page, about (marker + limit) · rows / matches) are collected and sorted, and
+ * many are found by walking the sort column's index, testing each row. (PostgreSQL's planner
+ * guesses the matches from its statistics and walks the index for rare ones that are correlated
+ * with each other: the exact count decides better.)
  */
-function listingSql(l: Listing): string {
+async function list(ctx: ListingContext, serverid: string, l: Listing): Promise<{ total: number; items: unknown[] }> {
   const where = l.where.join(' AND ');
-  const keyLast = l.specs.length > 0 && l.specs[l.specs.length - 1]!.exprs[0] === `t.${l.key}`;
-  /** ORDER BY over sort keys (each key's expressions as `names` gives them), then the key column (`key`). */
-  const orderBy = (specs: readonly SortSpec[], names: (s: SortSpec, i: number) => readonly string[], key: string): string =>
-    [...specs.flatMap((s, i) => names(s, i).map((e) => `${e} ${direction(s)}`)), ...(keyLast ? [] : [`${key} ASC`])].join(', ');
-  const inTable = (s: SortSpec) => s.exprs;
-  const inPage = (prefix: string) => (s: SortSpec, i: number) => s.exprs.map((_, j) => `${prefix}o${i}_${j}`);
-  const select = [...l.specs.flatMap((s, i) => s.exprs.map((e, j) => `${e} AS o${i}_${j}`)), `t.${l.key} AS k`].join(', ');
-  const paging = `${l.marker > 0 ? ` OFFSET ${l.marker}` : ''}${l.limit !== undefined ? ` LIMIT ${l.limit}` : ''}`;
-  const first = l.specs[0];
-  let page: string;
-  let order: string;
-  if (first?.desc && first.nullable) {
-    // The rows with a value (the index read backwards), then those without; of each at most what the page needs.
-    const enough = l.limit !== undefined ? ` LIMIT ${l.marker + l.limit}` : '';
-    const valued = `SELECT ${select}, 0 AS part FROM ${l.table} t WHERE ${where} AND ${first.exprs[0]} IS NOT NULL ORDER BY ${orderBy(l.specs, inTable, `t.${l.key}`)}${enough}`;
-    const missing = `SELECT ${select}, 1 AS part FROM ${l.table} t WHERE ${where} AND ${first.exprs[0]} IS NULL ORDER BY ${orderBy(l.specs.slice(1), inTable, `t.${l.key}`)}${enough}`;
-    page = `SELECT * FROM ((${valued}) UNION ALL (${missing})) b ORDER BY part, ${orderBy(l.specs, inPage(''), 'k')}${paging}`;
-    order = `p.part, ${orderBy(l.specs, inPage('p.'), 'p.k')}`;
-  } else {
-    page = `SELECT ${select} FROM ${l.table} t WHERE ${where} ORDER BY ${orderBy(l.specs, inTable, `t.${l.key}`)}${paging}`;
-    order = orderBy(l.specs, inPage('p.'), 'p.k');
+  const key = `t.${l.key}`;
+  const rowCount = `FROM row_counts WHERE serverid = $1 AND kind = '${l.table}'`;
+  const values = l.params.values;
+  /** Whether the server has values longer than PREFIX in the column. */
+  const longIn = (column: string) => `EXISTS (SELECT 1 FROM ${l.table} t WHERE t.serverid = $1 AND length(${column}) > ${PREFIX})`;
+
+  /** The statement giving the page's items (`long`: per sort key, whether to compare whole values; `sorted`: collect the matches first). */
+  const pageSql = (long: readonly boolean[], sorted: boolean, also = ''): string => {
+    // Each sort key's expressions and directions: NULLS LAST as the indexes have it (the key column, never missing, as its primary key has it).
+    const keys = l.specs.flatMap((s, i) => {
+      const dir = s.desc ? 'DESC' : 'ASC';
+      if (s.expr === key) return [{ expr: s.expr, dir }];
+      const first = { expr: s.expr, dir: `${dir} NULLS LAST` };
+      // Values longer than the prefix, after the shorter ones with the same prefix (which are that prefix), by their whole value.
+      return long[i] && s.long ? [first, { expr: `CASE WHEN length(${s.long}) > ${PREFIX} THEN ${s.long} END`, dir: `${dir} NULLS ${s.desc ? 'LAST' : 'FIRST'}` }] : [first];
+    });
+    const last = keys.length > 0 && keys[keys.length - 1]!.expr === key;
+    const orderBy = (name: (e: string, j: number) => string, k: string) => [...keys.map((o, j) => `${name(o.expr, j)} ${o.dir}`), ...(last ? [] : [`${k} ASC`])].join(', ');
+    const select = [...keys.map((o, j) => `${o.expr} AS o${j}`), `${key} AS k`].join(', ');
+    const paging = `${l.marker > 0 ? ` OFFSET ${l.marker}` : ''}${l.limit !== undefined ? ` LIMIT ${l.limit}` : ''}`;
+    const p = sorted
+      ? `WITH m AS MATERIALIZED (SELECT ${select} FROM ${l.table} t WHERE ${where}), p AS (SELECT * FROM m ORDER BY ${orderBy((_, j) => `m.o${j}`, 'm.k')}${paging})`
+      : `WITH p AS (SELECT ${select} FROM ${l.table} t WHERE ${where} ORDER BY ${orderBy((e) => e, key)}${paging})`;
+    return `${p} SELECT ${also}(SELECT coalesce(json_agg(${l.item} ORDER BY ${orderBy((_, j) => `p.o${j}`, 'p.k')}), '[]'::json) FROM p JOIN ${l.table} x ON x.serverid = $1 AND x.${l.key} = p.k) AS items`;
+  };
+
+  const longKeys = l.specs.map((s) => s.long);
+  if (l.where.length === 1 && longKeys.every((c) => c === undefined)) {
+    // No condition, no long values to mind: one statement.
+    const sql = pageSql([], false, `(SELECT coalesce(sum(n), 0) ${rowCount})::float8 AS total, (SELECT count(*) ${rowCount})::float8 AS parts, `);
+    const { rows } = await ctx.db.query<{ total: number; parts: number; items: unknown[] }>(sql, values);
+    ctx.counted(serverid, l.table, rows[0]!.parts);
+    return rows[0]!;
   }
-  return `WITH p AS (${page})
-    SELECT (SELECT count(*) FROM ${l.table} t WHERE ${where})::float8 AS total,
-      (SELECT coalesce(json_agg(${l.item} ORDER BY ${order}), '[]'::json) FROM p JOIN ${l.table} x ON x.serverid = $1 AND x.${l.key} = p.k) AS items`;
+  const client = await ctx.db.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const conditions = l.where.length > 1;
+    const count = conditions ? (l.count ?? `SELECT count(*) FROM ${l.table} t WHERE ${where}`) : `SELECT coalesce(sum(n), 0) ${rowCount}`;
+    const first = await client.query<{ m: number; n: number; long: boolean[] }>(
+      `SELECT (${count})::float8 AS m, (SELECT coalesce(sum(n), 0) ${rowCount})::float8 AS n, ARRAY[${['false', ...longKeys.map((c) => (c ? longIn(c) : 'false'))].join(', ')}] AS long`,
+      conditions ? values : [values[0]],
+    );
+    const { m, n, long } = first.rows[0]!;
+    let items: unknown[] = [];
+    if (l.marker < m && l.limit !== 0) {
+      // With conditions, few matches are collected and sorted, many found along the index (query.ts's choice).
+      const need = l.limit === undefined ? m : Math.min(m, l.marker + l.limit);
+      const sorted = conditions && (m <= SORT_ALWAYS || m * Math.log2(m) <= (need >= m ? n : (need * n) / m));
+      items = (await client.query<{ items: unknown[] }>(pageSql(long.slice(1), sorted), values)).rows[0]!.items;
+    }
+    await client.query('COMMIT');
+    return { total: m, items };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
 }
 
 /** A condition on the user's attributes: the users (of the server `serverid`) having one of the values. */
 function usersWith(params: Params, serverid: string, c: Condition): string {
-  const pairs = [...new Set(c.values)].map((text) => attributePair(c.key, text));
-  const k = pairs[0]?.[1] ?? attributePair(c.key, '')[1];
-  return `(SELECT ua.userid FROM user_attrs ua WHERE ua.serverid = ${serverid} AND ua.h = ANY(${params.add(
-    pairs.map((p) => p[0]),
-    'bigint[]',
-  )}) AND ua.k = ${params.add(k, 'bytea')} AND ua.v = ANY(${params.add(
-    pairs.map((p) => p[2]),
-    'bytea[]',
-  )}))`;
+  return `(SELECT ua.userid FROM user_attrs ua WHERE ua.serverid = ${serverid} AND ua.h = ANY(${attributeValues(params, c)}))`;
 }
+
+/** The hashes of a condition's (attribute, value) pairs, as a parameter. */
+const attributeValues = (params: Params, c: Condition): string =>
+  params.add(
+    [...new Set(c.values)].map((text) => attributeHash(c.key, text)),
+    'uuid[]',
+  );
 
 /** A number column's values whose JSON text is one of `texts`. */
 const numbersOf = (texts: readonly string[]): number[] =>
@@ -156,26 +211,27 @@ function accountCondition(params: Params, c: Condition & { key: (typeof ACCOUNT_
 }
 
 const ACCOUNT_SORT: Record<(typeof ACCOUNT_COLUMNS)[number], Column> = {
-  id: { exprs: ['t.id'], nullable: false },
-  description: { exprs: [`left(t.description, ${PREFIX})`, 't.description'], nullable: true },
-  userid: { exprs: ['t.userid'], nullable: true },
-  blocked: { exprs: ['t.blocked'], nullable: true },
-  clientVersion: { exprs: [`left(t.client_version, ${PREFIX})`, 't.client_version'], nullable: true },
-  created: { exprs: ['t.created'], nullable: true },
-  lastlogin: { exprs: ['t.lastlogin'], nullable: true },
-  lastprovoke: { exprs: ['t.lastprovoke'], nullable: true },
+  id: { expr: 't.id' },
+  description: { expr: `left(t.description, ${PREFIX})`, long: 't.description' },
+  userid: { expr: 't.userid' },
+  blocked: { expr: 't.blocked' },
+  clientVersion: { expr: `left(t.client_version, ${PREFIX})`, long: 't.client_version' },
+  created: { expr: 't.created' },
+  lastlogin: { expr: 't.lastlogin' },
+  lastprovoke: { expr: 't.lastprovoke' },
 };
 
 const USER_SORT: Record<string, Column> = {
-  userid: { exprs: ['t.userid'], nullable: false },
-  lastlogin: { exprs: ['t.lastlogin'], nullable: true },
-  numberaccounts: { exprs: ['t.numberaccounts'], nullable: false },
+  userid: { expr: 't.userid' },
+  lastlogin: { expr: 't.lastlogin' },
+  numberaccounts: { expr: 't.numberaccounts' },
 };
 
 const EMPTY = Object.freeze({ items: [], totalnumber: 0 });
 
 /** getAllAccounts / a user's accounts: conditions on the account's columns, else on its user's attributes. */
-export async function listAccounts(db: Queryable, serverid: string, query: ListQuery, userid: string | undefined, freeze: <T>(v: T) => T): Promise<Page<AccountRecord>> {
+export async function listAccounts(ctx: ListingContext, serverid: string, query: ListQuery, userid: string | undefined): Promise<Page<AccountRecord>> {
+  const { db, freeze } = ctx;
   if (!storable(serverid) || (userid !== undefined && !storable(userid))) return { ...EMPTY, items: [] };
   const params = new Params();
   const s = params.add(serverid);
@@ -200,20 +256,22 @@ export async function listAccounts(db: Queryable, serverid: string, query: ListQ
       query,
     );
   }
-  const sql = listingSql({ table: 'accounts', key: 'id', where, specs, item: 'x.rec', marker, limit });
-  const { rows } = await db.query<{ total: number; items: AccountRecord[] }>(sql, params.values);
-  const { total, items } = rows[0]!;
-  return { items: items.map(freeze), totalnumber: total };
+  const { total, items } = await list(ctx, serverid, { table: 'accounts', key: 'id', where, params, specs, item: 'x.rec', marker, limit });
+  return { items: (items as AccountRecord[]).map(freeze), totalnumber: total };
 }
 
 /** getUsers: conditions on the user's attributes, search in the userid; sort by userid, lastlogin, numberaccounts. */
-export async function listUsers(db: Queryable, serverid: string, query: ListQuery, freeze: <T>(v: T) => T): Promise<Page<UserSummary>> {
+export async function listUsers(ctx: ListingContext, serverid: string, query: ListQuery): Promise<Page<UserSummary>> {
+  const { db, freeze } = ctx;
   const search = query.search?.toLowerCase();
   if (!storable(serverid) || (search !== undefined && !storable(search))) return { ...EMPTY, items: [] };
   const params = new Params();
   const s = params.add(serverid);
   const where = [`t.serverid = ${s}`];
-  for (const c of query.filter ?? []) where.push(`t.userid IN ${usersWith(params, s, c)}`);
+  const hashes = (query.filter ?? []).map((c) => attributeValues(params, c));
+  for (const h of hashes) where.push(`t.userid IN (SELECT ua.userid FROM user_attrs ua WHERE ua.serverid = ${s} AND ua.h = ANY(${h}))`);
+  // One condition: its users are its rows of user_attrs (a user has one value of an attribute), counted from the index alone.
+  const count = hashes.length === 1 && !search ? `SELECT count(*) FROM user_attrs ua WHERE ua.serverid = ${s} AND ua.h = ANY(${hashes[0]})` : undefined;
   if (search) where.push(`t.userid_lower LIKE ${params.add(`%${search.replace(/[\\%_]/g, '\\$&')}%`)}`);
   const specs = sortSpecs(query, USER_SORT, 'userid');
   const { marker = 0, limit } = query;
@@ -231,8 +289,16 @@ export async function listUsers(db: Queryable, serverid: string, query: ListQuer
     const { items, totalnumber } = pageOf(sortItems(found, query.sort, 'userid'), query);
     return { items: items.map((r) => r.summary), totalnumber };
   }
-  const sql = listingSql({ table: 'users', key: 'userid', where, specs, item: 'json_build_array(x.rec, x.numberaccounts, x.lastlogin)', marker, limit });
-  const { rows } = await db.query<{ total: number; items: Row[] }>(sql, params.values);
-  const { total, items } = rows[0]!;
-  return { items: items.map(summary), totalnumber: total };
+  const { total, items } = await list(ctx, serverid, {
+    table: 'users',
+    key: 'userid',
+    where,
+    params,
+    specs,
+    item: 'json_build_array(x.rec, x.numberaccounts, x.lastlogin)',
+    count,
+    marker,
+    limit,
+  });
+  return { items: (items as Row[]).map(summary), totalnumber: total };
 }

@@ -42,7 +42,7 @@ import type {
   UserSummary,
   ValueOf,
 } from '../../ports.ts';
-import { listAccounts, listUsers } from './listings.ts';
+import { type ListingContext, listAccounts, listUsers } from './listings.ts';
 import { migrate } from './migrations.ts';
 import { attributeRows, columnValues, deleteSql, type Key, recordId, scopeRows, storable, TABLES, tableKey, upsertSql } from './rows.ts';
 import { isConflict, isUnavailable, StorageUnavailableError, storageError } from './storage-errors.ts';
@@ -59,6 +59,9 @@ export interface PostgresStoreOptions {
   /** Told of what goes wrong out of any call (a connection lost while idle: the pool makes another). */
   onError?: (error: Error) => void;
 }
+
+/** A server's row_counts rows of a kind are folded into one past this many. */
+const FOLD_AT = 64;
 
 /** How many times a batch runs when other processes' changes keep conflicting with it. */
 const MAX_ATTEMPTS = 12;
@@ -93,12 +96,18 @@ export class PostgresStore implements Store {
   private running: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly maxBatch: number;
+  private readonly onError: ((error: Error) => void) | undefined;
+  /** Folds of row_counts under way (`kind serverid`). */
+  private readonly folding = new Map<string, Promise<void>>();
+  /** Per server, the batches that made or deleted its users or accounts since it was last folded. */
+  private readonly unfolded = new Map<string, number>();
 
   private constructor(
     private readonly pool: pg.Pool,
     options: PostgresStoreOptions,
   ) {
     this.maxBatch = options.maxBatch ?? 256;
+    this.onError = options.onError;
   }
 
   /**
@@ -182,8 +191,9 @@ export class PostgresStore implements Store {
         client.release(e ?? broken);
       };
       let outcomes: Outcome[];
+      let counted: Set<string>;
       try {
-        outcomes = await this.attempt(client, batch);
+        [outcomes, counted] = await this.attempt(client, batch);
         release();
       } catch (e) {
         const lost = isUnavailable(e) || broken !== undefined;
@@ -201,6 +211,7 @@ export class PostgresStore implements Store {
         for (const p of batch) p.reject(lost && !(e instanceof StorageUnavailableError) ? new StorageUnavailableError(e) : e);
         return;
       }
+      this.written(counted);
       batch.forEach((p, i) => {
         const o = outcomes[i]!;
         if (o.ok) p.resolve(o.value);
@@ -211,7 +222,7 @@ export class PostgresStore implements Store {
   }
 
   /** One attempt at a batch: its changes in order, in one transaction, committed. Throws when the transaction is lost. */
-  private async attempt(client: pg.PoolClient, batch: readonly Pending[]): Promise<Outcome[]> {
+  private async attempt(client: pg.PoolClient, batch: readonly Pending[]): Promise<[Outcome[], Set<string>]> {
     const b = new Batch(client);
     await b.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
     const outcomes: Outcome[] = [];
@@ -231,9 +242,9 @@ export class PostgresStore implements Store {
         tx.end();
       }
     }
-    await b.write();
+    const counted = await b.write();
     await b.query('COMMIT');
-    return outcomes;
+    return [outcomes, counted];
   }
 
   // ---- Listings and lookups ---------------------------------------------------------------------
@@ -245,7 +256,11 @@ export class PostgresStore implements Store {
 
   async countAccounts(serverid: string): Promise<number> {
     if (!storable(serverid)) return 0;
-    const { rows } = await this.query<{ n: number }>('SELECT count(*)::float8 AS n FROM accounts WHERE serverid = $1', [serverid]);
+    const { rows } = await this.query<{ n: number; rows: number }>(
+      `SELECT coalesce(sum(n), 0)::float8 AS n, count(*)::float8 AS rows FROM row_counts WHERE serverid = $1 AND kind = 'accounts'`,
+      [serverid],
+    );
+    if (rows[0]!.rows > FOLD_AT) this.fold(serverid, 'accounts');
     return rows[0]!.n;
   }
 
@@ -265,7 +280,7 @@ export class PostgresStore implements Store {
 
   async listAccounts(serverid: string, query: ListQuery, userid?: string): Promise<Page<AccountRecord>> {
     try {
-      return await listAccounts(this.readable(), serverid, query, userid, deepFreeze);
+      return await listAccounts(this.listing(), serverid, query, userid);
     } catch (e) {
       throw storageError(e);
     }
@@ -273,15 +288,54 @@ export class PostgresStore implements Store {
 
   async listUsers(serverid: string, query: ListQuery): Promise<Page<UserSummary>> {
     try {
-      return await listUsers(this.readable(), serverid, query, deepFreeze);
+      return await listUsers(this.listing(), serverid, query);
     } catch (e) {
       throw storageError(e);
     }
   }
 
-  private readable(): pg.Pool {
+  private listing(): ListingContext {
     if (this.closing) throw new Error('The store is closed');
-    return this.pool;
+    return { db: this.pool, freeze: deepFreeze, counted: (serverid, kind, rows) => (rows > FOLD_AT ? this.fold(serverid, kind) : undefined) };
+  }
+
+  // ---- Row counts -------------------------------------------------------------------------------
+
+  /**
+   * Folds a server's row_counts rows of a kind into one (each statement that makes or deletes
+   * users or accounts adds one: migrations/0001-records.ts). In the background, as its own
+   * statement: writers only add rows, so it waits on none of them, and readers summing see the
+   * rows before or after it, the same sum.
+   */
+  private fold(serverid: string, kind: 'users' | 'accounts'): void {
+    const id = `${kind} ${serverid}`;
+    if (this.folding.has(id) || this.closing) return;
+    const done = this.pool
+      .query(
+        `WITH d AS (DELETE FROM row_counts WHERE serverid = $1 AND kind = $2 RETURNING n)
+         INSERT INTO row_counts (serverid, kind, n) SELECT $1, $2, sum(n) FROM d HAVING count(*) > 0 AND sum(n) <> 0`,
+        [serverid, kind],
+      )
+      .then(
+        () => undefined,
+        (e: Error) => this.onError?.(e),
+      )
+      .finally(() => this.folding.delete(id));
+    this.folding.set(id, done);
+  }
+
+  /** After a batch committed: the servers whose users or accounts it made or deleted, folded now and then. */
+  private written(servers: Iterable<string>): void {
+    for (const serverid of servers) {
+      const n = (this.unfolded.get(serverid) ?? 0) + 1;
+      if (n < FOLD_AT) {
+        this.unfolded.set(serverid, n);
+        continue;
+      }
+      this.unfolded.delete(serverid);
+      this.fold(serverid, 'users');
+      this.fold(serverid, 'accounts');
+    }
   }
 
   async apiKeysOf(role: string): Promise<Array<{ hash: string; key: ApiKeyRecord }>> {
@@ -328,6 +382,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     this.closing ??= (async () => {
       await this.flush();
+      await Promise.all(this.folding.values());
       await this.pool.end();
     })();
     await this.closing;
@@ -397,13 +452,16 @@ class Batch {
    * Writes what the batch's changes wrote: first one statement deleting (records deleted, and
    * the rows kept beside users and permissions), then one putting every record (and those rows).
    */
-  async write(): Promise<void> {
-    if (this.written.size === 0) return;
+  async write(): Promise<Set<string>> {
+    /** The servers whose users or accounts it may make or delete (row_counts). */
+    const counted = new Set<string>();
+    if (this.written.size === 0) return counted;
     const deletes = new Map<RecordKind, Key[]>();
     const puts = new Map<RecordKind, Array<[Key, unknown]>>();
     for (const w of this.written.values()) {
       if (w.deleted || w.value === undefined) push(deletes, w.kind, w.key);
       if (w.value !== undefined) push(puts, w.kind, [w.key, w.value]);
+      if (w.kind === 'user' || w.kind === 'account') counted.add(String(w.key[0]));
     }
     const users = [...this.written.values()].filter((w) => w.kind === 'user');
     const permissions = [...this.written.values()].filter((w) => w.kind === 'permissions');
@@ -432,14 +490,12 @@ class Batch {
       const columns = rows.map(([key, value]) => [...key, ...columnValues(kind, key, value as ValueOf<typeof kind>), JSON.stringify(value)]);
       put.add(upsertSql(t), columnsOf(columns));
     }
-    const attrs = users.flatMap((w) =>
-      w.value === undefined ? [] : attributeRows((w.value as { attributes?: unknown }).attributes).map(([h, k, v]) => [w.key[0], w.key[1], h, k, v]),
-    );
-    if (attrs.length)
-      put.add('INSERT INTO user_attrs (serverid, userid, h, k, v) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[])', columnsOf(attrs));
+    const attrs = users.flatMap((w) => (w.value === undefined ? [] : attributeRows((w.value as { attributes?: unknown }).attributes).map((h) => [w.key[0], w.key[1], h])));
+    if (attrs.length) put.add('INSERT INTO user_attrs (serverid, userid, h) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])', columnsOf(attrs));
     const scopes = permissions.flatMap((w) => (w.value === undefined ? [] : scopeRows(w.value as Record<string, unknown>).map(([scope, acl]) => [scope, w.key[0], acl])));
     if (scopes.length) put.add('INSERT INTO permission_scopes (scope, role, acl) SELECT * FROM unnest($1::text[], $2::text[], $3::json[])', columnsOf(scopes));
     if (put.parts.length) await this.query(...put.sql());
+    return counted;
   }
 }
 

@@ -7,7 +7,8 @@
  * another record (a userid, a role) with one of them cannot be stored: writing it throws
  * (`UnstorableTextError`), and looking it up finds nothing (nothing stored can hold it). Free
  * text columns (an account's description, client version, public key) keep such characters as
- * U+FFFD (their records keep them as they are); user attributes are kept as UTF-16, exactly.
+ * U+FFFD (their records keep them as they are); user attributes are compared by a hash of
+ * their UTF-16, exactly.
  */
 import { createHash } from 'node:crypto';
 import type { KeyOf, RecordKind, ValueOf } from '../../ports.ts';
@@ -156,27 +157,29 @@ export const recordId = (kind: RecordKind, key: Key): string => JSON.stringify([
 
 // ---- Rows derived from a record -------------------------------------------------------------
 
-/** A user's attributes as a filter compares them: (hash, attribute, value text), UTF-16. */
-export function attributeRows(attributes: unknown): Array<[h: string, k: Buffer, v: Buffer]> {
-  const out: Array<[string, Buffer, Buffer]> = [];
+/** A user's attributes as a filter compares them: the hash of each (attribute, value text). */
+export function attributeRows(attributes: unknown): string[] {
+  const out: string[] = [];
   if (typeof attributes !== 'object' || attributes === null) return out;
   const attrs = attributes as Record<string, unknown>;
   for (const key of Object.keys(attrs)) {
     const v = attrs[key];
     if (v === undefined || v === null) continue;
-    out.push(attributePair(key, asText(v)));
+    out.push(attributeHash(key, asText(v)));
   }
   return out;
 }
 
-/** (hash, attribute, value text) of one attribute value as text. */
-export function attributePair(key: string, text: string): [h: string, k: Buffer, v: Buffer] {
+/**
+ * 128 bits of SHA-256 of (attribute, value text) as UTF-16, a uuid: equal exactly when both are,
+ * whatever the strings hold (U+0000, lone surrogates), and short whatever their length.
+ */
+export function attributeHash(key: string, text: string): string {
   const k = Buffer.from(key, 'utf16le');
-  const v = Buffer.from(text, 'utf16le');
   const length = Buffer.alloc(4);
   length.writeUInt32BE(k.length);
-  const h = createHash('sha256').update(length).update(k).update(v).digest().readBigInt64BE(0);
-  return [h.toString(), k, v];
+  const h = createHash('sha256').update(length).update(k).update(text, 'utf16le').digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 /** A role's permissions by scope, where it has some (the lowdb store lists `acl?.length`). */

@@ -2,7 +2,8 @@
  * The PostgreSQL store's listings and lookups mean what the lowdb store's do: the same random
  * changes (test/helpers/store-world.ts) are made in both stores, the lowdb store's changes
  * recorded and replayed, and every listing and lookup is compared between them, through
- * changes that throw and a restart; then every sort column and direction paged end to end.
+ * changes that throw and a restart; then every sort column and direction paged end to end
+ * (long descriptions and client versions among them).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -174,6 +175,14 @@ if (url) {
     await both(ref, store, async (tx) => {
       for (const userid of userids) tx.put('user', ['s', userid], world.user(userid));
       for (let id = 1; id <= 900; id++) tx.put('account', ['s', id], world.account(id, userids));
+    });
+    // Descriptions and versions longer than the 200 characters their indexes hold, some alike that far.
+    const long = ['x'.repeat(200), `${'x'.repeat(200)}b`, `${'x'.repeat(200)}a`, `${'x'.repeat(199)}y`, `${'x'.repeat(300)}`, `${'x'.repeat(200)}a`];
+    await both(ref, store, async (tx) => {
+      long.forEach((text, i) => {
+        tx.patch('account', ['s', 10 + i], { description: text });
+        tx.patch('account', ['s', 20 + i], { clientVersion: text });
+      });
     });
     for (const filter of [[], [{ key: 'team', values: ['red', 'blue'] }]] as Condition[][]) {
       for (const [kind, columns] of [

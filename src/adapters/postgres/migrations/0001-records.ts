@@ -10,21 +10,27 @@
  * - every `get`: the primary key of its kind;
  * - listServers, savedSessions: everything there is, in `seq` order (a whole-table read is the
  *   answer itself);
- * - countAccounts, an account listing without conditions (total and page in id order):
- *   accounts_pkey (serverid, id), an index-only count;
+ * - countAccounts, the total of a listing without conditions: row_counts (a few rows per
+ *   server, summed);
+ * - an account listing in id order: accounts_pkey (serverid, id), either way;
  * - findAccountByPk: accounts_pk (serverid, pk);
  * - accountsOfUser, a user's account listing, the accounts of users (attribute conditions), a
  *   user's numberaccounts and lastlogin (the trigger below): accounts_userid (serverid, userid, id);
- * - an account listing sorted on, or filtered by, a column: accounts_<column> (serverid, column, id)
- *   (descriptions and client versions by their first 200 characters, which btree can hold
- *   whatever their length); equal values come in id order, the listings' tiebreak;
- * - a user listing in userid order: users_pkey; by lastlogin: users_lastlogin; by
- *   numberaccounts: users_numberaccounts and, for descending (ties still in userid order),
- *   users_numberaccounts_desc;
+ * - an account listing sorted on, or filtered by, a column: accounts_<column> (serverid,
+ *   column, id), and accounts_<column>_desc (serverid, column DESC NULLS LAST, id) for a
+ *   descending sort: the listings want missing values last and ties in key order in either
+ *   direction, which one btree read backwards cannot give. Descriptions and client versions
+ *   are indexed by their first 200 characters (btree holds those whatever the value's length):
+ *   accounts_<column>_long, the few rows with a longer one, tells whether their whole values
+ *   must be compared too;
+ * - a user listing in userid order: users_pkey (either way); by lastlogin or numberaccounts:
+ *   users_<column> and users_<column>_desc;
  * - search (substring of the userid in lower case): users_search, a trigram index (pg_trgm)
  *   that LIKE '%…%' uses from three characters on;
  * - a filter on user attributes: user_attrs_value (serverid, h, userid), h a hash of (attribute,
- *   value as the listing compares it); user_attrs_user (serverid, userid) replaces a user's rows;
+ *   value as the listing compares it), the users having it (one condition: their number, by an
+ *   index-only count); user_attrs_pkey (serverid, userid, h) whether a user has it (the other
+ *   conditions), and a user's rows (replaced when the user is written);
  * - apiKeysOf: api_keys_role, api_keys_created_by (a bitmap OR of both), in `seq` order;
  * - hasRootKey: permissions_global_root (the few roles with global root) probing api_keys_role;
  * - permissionsOn: permission_scopes_pkey (scope, role), then the roles' `seq`;
@@ -58,20 +64,20 @@ CREATE TABLE users (
   PRIMARY KEY (serverid, userid)
 );
 CREATE INDEX users_lastlogin ON users (serverid, lastlogin, userid);
+CREATE INDEX users_lastlogin_desc ON users (serverid, lastlogin DESC NULLS LAST, userid);
 CREATE INDEX users_numberaccounts ON users (serverid, numberaccounts, userid);
-CREATE INDEX users_numberaccounts_desc ON users (serverid, numberaccounts DESC, userid);
+CREATE INDEX users_numberaccounts_desc ON users (serverid, numberaccounts DESC NULLS LAST, userid);
 CREATE INDEX users_search ON users USING gin (userid_lower gin_trgm_ops);
 
--- A user's attributes, one row each, as a filter compares them: the attribute and the value's
--- text (a string as it is, anything else as JSON), both as UTF-16 (any JavaScript string).
+-- A user's attributes, one row each, as a filter compares them: h is 128 bits of SHA-256 of the
+-- attribute and the value's text (a string as it is, anything else as JSON), both as UTF-16, so
+-- any JavaScript string compares exactly (rows.ts), and the value's length does not matter.
 CREATE TABLE user_attrs (
   serverid text COLLATE "C" NOT NULL,
   userid text COLLATE "C" NOT NULL,
-  h bigint NOT NULL,
-  k bytea NOT NULL,
-  v bytea NOT NULL
+  h uuid NOT NULL,
+  PRIMARY KEY (serverid, userid, h)
 );
-CREATE INDEX user_attrs_user ON user_attrs (serverid, userid);
 CREATE INDEX user_attrs_value ON user_attrs (serverid, h, userid);
 
 CREATE TABLE accounts (
@@ -91,12 +97,22 @@ CREATE TABLE accounts (
 );
 CREATE INDEX accounts_pk ON accounts (serverid, pk);
 CREATE INDEX accounts_userid ON accounts (serverid, userid, id);
+CREATE INDEX accounts_userid_desc ON accounts (serverid, userid DESC NULLS LAST, id);
 CREATE INDEX accounts_description ON accounts (serverid, left(description, 200), id);
+CREATE INDEX accounts_description_desc ON accounts (serverid, left(description, 200) DESC NULLS LAST, id);
 CREATE INDEX accounts_blocked ON accounts (serverid, blocked, id);
+CREATE INDEX accounts_blocked_desc ON accounts (serverid, blocked DESC NULLS LAST, id);
 CREATE INDEX accounts_client_version ON accounts (serverid, left(client_version, 200), id);
+CREATE INDEX accounts_client_version_desc ON accounts (serverid, left(client_version, 200) DESC NULLS LAST, id);
 CREATE INDEX accounts_created ON accounts (serverid, created, id);
+CREATE INDEX accounts_created_desc ON accounts (serverid, created DESC NULLS LAST, id);
 CREATE INDEX accounts_lastlogin ON accounts (serverid, lastlogin, id);
+CREATE INDEX accounts_lastlogin_desc ON accounts (serverid, lastlogin DESC NULLS LAST, id);
 CREATE INDEX accounts_lastprovoke ON accounts (serverid, lastprovoke, id);
+-- whether a server has descriptions or client versions longer than their indexed prefix (listings.ts)
+CREATE INDEX accounts_description_long ON accounts (serverid) WHERE length(description) > 200;
+CREATE INDEX accounts_client_version_long ON accounts (serverid) WHERE length(client_version) > 200;
+CREATE INDEX accounts_lastprovoke_desc ON accounts (serverid, lastprovoke DESC NULLS LAST, id);
 
 -- A user's numberaccounts and lastlogin (the greatest positive lastlogin of its accounts), from
 -- its accounts: a user has few, so each change of an account costs an index range or two.
@@ -136,6 +152,33 @@ BEGIN
 END
 $$;
 CREATE TRIGGER users_stats BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION nextauth_user_made();
+
+-- How many users and accounts each server has: a row per statement that made or deleted some
+-- (statement triggers, so that writers only ever add rows and never wait on each other),
+-- summed by the reader, folded into one row now and then (postgres-store.ts).
+CREATE TABLE row_counts (
+  serverid text COLLATE "C" NOT NULL,
+  kind text COLLATE "C" NOT NULL,
+  n bigint NOT NULL
+);
+CREATE INDEX row_counts_server ON row_counts (serverid, kind);
+
+CREATE FUNCTION nextauth_rows_made() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO row_counts (serverid, kind, n) SELECT serverid, TG_TABLE_NAME, count(*) FROM made GROUP BY serverid;
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION nextauth_rows_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO row_counts (serverid, kind, n) SELECT serverid, TG_TABLE_NAME, -count(*) FROM deleted GROUP BY serverid;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER users_made AFTER INSERT ON users REFERENCING NEW TABLE AS made FOR EACH STATEMENT EXECUTE FUNCTION nextauth_rows_made();
+CREATE TRIGGER users_deleted AFTER DELETE ON users REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION nextauth_rows_deleted();
+CREATE TRIGGER accounts_made AFTER INSERT ON accounts REFERENCING NEW TABLE AS made FOR EACH STATEMENT EXECUTE FUNCTION nextauth_rows_made();
+CREATE TRIGGER accounts_deleted AFTER DELETE ON accounts REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION nextauth_rows_deleted();
 
 CREATE TABLE roles (
   role text COLLATE "C" PRIMARY KEY,
