@@ -5,7 +5,8 @@
  * starting together wait for the first, then find nothing left to do, so each migration runs
  * once. A migration is never edited once released; a change of schema is a new one.
  */
-import type pg from 'pg';
+import pg from 'pg';
+import { storageError } from './storage-errors.ts';
 import * as records from './migrations/0001-records.ts';
 
 export interface Migration {
@@ -60,5 +61,19 @@ export async function migrate(client: pg.ClientBase, migrations: readonly Migrat
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
+  }
+}
+
+/** `nextauth migrate`: connects to the database at `url`, applies what it lacks, disconnects; resolves the versions applied. */
+export async function migrateDatabase(url: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined); // a connection lost mid-way fails the query under way too
+  try {
+    await client.connect();
+    return await migrate(client);
+  } catch (e) {
+    throw storageError(e);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

@@ -12,18 +12,23 @@
  * Across processes the transactions are SERIALIZABLE: PostgreSQL lets them commit only as if
  * they ran one after another, and aborts one that could not (serialization failure, deadlock).
  * The batch is then run again from the start (its changes' reads were of a state that lost), at
- * most MAX_ATTEMPTS times; nothing of an aborted attempt is stored or reported. So a change may
- * run more than once, but only its last run counts: a change must keep what it does to the
- * store within `tx` (the core's do). Chosen over a global advisory lock (every write of the
- * cluster in a single file, whatever it touches) and SELECT … FOR UPDATE (reads of records that
- * do not exist yet lock nothing): changes that touch different records do not wait on each other.
+ * most MAX_ATTEMPTS times (then its changes reject with StorageUnavailableError); nothing of an
+ * aborted attempt is stored or reported. So a change may run more than once, but only its last
+ * run counts: a change must keep what it does to the store within `tx` (the core's do). Chosen
+ * over a global advisory lock (every write of the cluster in a single file, whatever it
+ * touches) and SELECT … FOR UPDATE (reads of records that do not exist yet lock nothing):
+ * changes that touch different records do not wait on each other.
  *
  * A change's `patch` of a record it has not read yet cannot know at once whether the record is
  * there (that takes a read): the read is made when the change reads that record or returns, and
- * a patch of a missing record then rejects the change, as it would have thrown.
+ * a patch of a missing record then rejects the change, as it would have thrown. The store's own
+ * reads (`get`, listings) see what is committed: called inside a change, not the writes of the
+ * changes before it in its batch.
  *
  * When the database cannot be reached, `transact` (and every read) rejects with
- * StorageUnavailableError (code STORAGE_UNAVAILABLE: 503, try again later).
+ * StorageUnavailableError (code STORAGE_UNAVAILABLE: 503, try again later). A connection lost
+ * while COMMIT was on its way leaves the batch's fate unknown: its changes reject so, though they
+ * may have been stored.
  */
 import pg from 'pg';
 import type {
@@ -208,7 +213,9 @@ export class PostgresStore implements Store {
           for (const p of batch) await this.runBatch([p]);
           return;
         }
-        for (const p of batch) p.reject(lost && !(e instanceof StorageUnavailableError) ? new StorageUnavailableError(e) : e);
+        // Out of reach, or still conflicting after every attempt: the store cannot write now (503, try again).
+        const error = e instanceof StorageUnavailableError || !(lost || isConflict(e)) ? e : new StorageUnavailableError(e);
+        for (const p of batch) p.reject(error);
         return;
       }
       this.written(counted);
