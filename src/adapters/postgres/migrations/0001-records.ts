@@ -15,7 +15,7 @@
  * - an account listing in id order: accounts_pkey (serverid, id), either way;
  * - findAccountByPk: accounts_pk (serverid, pk);
  * - accountsOfUser, a user's account listing, the accounts of users (attribute conditions), a
- *   user's numberaccounts and lastlogin (the trigger below): accounts_userid (serverid, userid, id);
+ *   user's numberaccounts and lastlogin (the triggers below): accounts_userid (serverid, userid, id);
  * - an account listing sorted on, or filtered by, a column: accounts_<column> (serverid,
  *   column, id), and accounts_<column>_desc (serverid, column DESC NULLS LAST, id) for a
  *   descending sort: the listings want missing values last and ties in key order in either
@@ -115,43 +115,58 @@ CREATE INDEX accounts_client_version_long ON accounts (serverid) WHERE length(cl
 CREATE INDEX accounts_lastprovoke_desc ON accounts (serverid, lastprovoke DESC NULLS LAST, id);
 
 -- A user's numberaccounts and lastlogin (the greatest positive lastlogin of its accounts), from
--- its accounts: a user has few, so each change of an account costs an index range or two.
-CREATE FUNCTION nextauth_user_stats(s text, u text) RETURNS void LANGUAGE sql AS $$
+-- its accounts, for the users (serverid, userid) named: a user has few, so each costs an index
+-- range. Statement triggers call it once for every user whose accounts a statement changed.
+CREATE FUNCTION nextauth_user_stats(s text[], u text[]) RETURNS void LANGUAGE sql AS $$
   UPDATE users SET numberaccounts = st.n, lastlogin = st.l
-  FROM (SELECT count(*)::integer AS n, max(a.lastlogin) FILTER (WHERE a.lastlogin > 0) AS l
-        FROM accounts a WHERE a.serverid = s AND a.userid = u) st
-  WHERE users.serverid = s AND users.userid = u
+  FROM (
+    SELECT w.serverid, w.userid, count(a.id)::integer AS n, max(a.lastlogin) FILTER (WHERE a.lastlogin > 0) AS l
+    FROM (SELECT DISTINCT * FROM unnest(s, u) AS x (serverid, userid) WHERE userid IS NOT NULL) w
+    LEFT JOIN accounts a ON a.serverid = w.serverid AND a.userid = w.userid
+    GROUP BY w.serverid, w.userid
+  ) st
+  WHERE users.serverid = st.serverid AND users.userid = st.userid
     AND (users.numberaccounts, users.lastlogin) IS DISTINCT FROM (st.n, st.l)
 $$;
 
-CREATE FUNCTION nextauth_account_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION nextauth_accounts_made() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'INSERT' AND OLD.userid IS NOT NULL THEN
-    PERFORM nextauth_user_stats(OLD.serverid, OLD.userid);
-  END IF;
-  IF TG_OP <> 'DELETE' AND NEW.userid IS NOT NULL
-     AND (TG_OP = 'INSERT' OR NEW.serverid IS DISTINCT FROM OLD.serverid OR NEW.userid IS DISTINCT FROM OLD.userid) THEN
-    PERFORM nextauth_user_stats(NEW.serverid, NEW.userid);
-  END IF;
+  PERFORM nextauth_user_stats(array_agg(serverid), array_agg(userid)) FROM made;
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER accounts_user_stats AFTER INSERT OR DELETE ON accounts
-  FOR EACH ROW EXECUTE FUNCTION nextauth_account_changed();
-CREATE TRIGGER accounts_user_stats_update AFTER UPDATE ON accounts FOR EACH ROW
-  WHEN (OLD.userid IS DISTINCT FROM NEW.userid OR OLD.lastlogin IS DISTINCT FROM NEW.lastlogin)
-  EXECUTE FUNCTION nextauth_account_changed();
-
--- A user made (or made again) starts with what accounts already name it.
-CREATE FUNCTION nextauth_user_made() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION nextauth_accounts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  SELECT count(*)::integer, max(a.lastlogin) FILTER (WHERE a.lastlogin > 0)
-    INTO NEW.numberaccounts, NEW.lastlogin
-    FROM accounts a WHERE a.serverid = NEW.serverid AND a.userid = NEW.userid;
-  RETURN NEW;
+  PERFORM nextauth_user_stats(array_agg(serverid), array_agg(userid)) FROM deleted;
+  RETURN NULL;
 END
 $$;
-CREATE TRIGGER users_stats BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION nextauth_user_made();
+-- Changed accounts: the users they had and have, where the userid or the lastlogin changed.
+CREATE FUNCTION nextauth_accounts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM nextauth_user_stats(array_agg(x.serverid), array_agg(x.userid)) FROM (
+    SELECT b.serverid, unnest(ARRAY[b.userid, a.userid]) AS userid
+    FROM before b JOIN after a ON a.serverid = b.serverid AND a.id = b.id
+    WHERE b.userid IS DISTINCT FROM a.userid OR b.lastlogin IS DISTINCT FROM a.lastlogin
+  ) x;
+  RETURN NULL;
+END
+$$;
+-- A user made (or made again) starts with what accounts already name it.
+CREATE FUNCTION nextauth_users_made() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM nextauth_user_stats(array_agg(serverid), array_agg(userid)) FROM made;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER accounts_stats_made AFTER INSERT ON accounts REFERENCING NEW TABLE AS made
+  FOR EACH STATEMENT EXECUTE FUNCTION nextauth_accounts_made();
+CREATE TRIGGER accounts_stats_deleted AFTER DELETE ON accounts REFERENCING OLD TABLE AS deleted
+  FOR EACH STATEMENT EXECUTE FUNCTION nextauth_accounts_deleted();
+CREATE TRIGGER accounts_stats_changed AFTER UPDATE ON accounts REFERENCING OLD TABLE AS before NEW TABLE AS after
+  FOR EACH STATEMENT EXECUTE FUNCTION nextauth_accounts_changed();
+CREATE TRIGGER users_stats_made AFTER INSERT ON users REFERENCING NEW TABLE AS made
+  FOR EACH STATEMENT EXECUTE FUNCTION nextauth_users_made();
 
 -- How many users and accounts each server has: a row per statement that made or deleted some
 -- (statement triggers, so that writers only ever add rows and never wait on each other),
