@@ -414,6 +414,8 @@ class Batch {
   /** Records read from the database or written by the batch's changes, by record id. */
   private readonly known = new Map<string, Known>();
   private readonly written = new Map<string, Written>();
+  /** Records the batch read as not there before it wrote them: nothing of theirs to delete. */
+  private readonly absent = new Set<string>();
   /** The first statement that failed: the transaction is lost. */
   failed: { error: unknown } | undefined;
 
@@ -442,7 +444,10 @@ class Batch {
     const { rows } = await this.query<{ rec: unknown }>(selectOne(kind), [...key]);
     const value = rows.length ? deepFreeze(rows[0]!.rec) : undefined;
     // A change earlier in the batch may have written it meanwhile (reads and writes do not interleave, but be sure).
-    if (!this.known.has(id)) this.known.set(id, { value });
+    if (!this.known.has(id)) {
+      this.known.set(id, { value });
+      if (value === undefined) this.absent.add(id);
+    }
     return this.known.get(id)!.value;
   }
 
@@ -465,13 +470,16 @@ class Batch {
     if (this.written.size === 0) return counted;
     const deletes = new Map<RecordKind, Key[]>();
     const puts = new Map<RecordKind, Array<[Key, unknown]>>();
-    for (const w of this.written.values()) {
-      if (w.deleted || w.value === undefined) push(deletes, w.kind, w.key);
+    for (const [id, w] of this.written) {
+      if ((w.deleted || w.value === undefined) && !this.absent.has(id)) push(deletes, w.kind, w.key);
       if (w.value !== undefined) push(puts, w.kind, [w.key, w.value]);
       if (w.kind === 'user' || w.kind === 'account') counted.add(String(w.key[0]));
     }
-    const users = [...this.written.values()].filter((w) => w.kind === 'user');
-    const permissions = [...this.written.values()].filter((w) => w.kind === 'permissions');
+    // The rows beside users and permissions: of those that were there, replaced.
+    const beside = (kind: RecordKind) => [...this.written.values()].filter((w) => w.kind === kind);
+    const users = beside('user');
+    const permissions = beside('permissions');
+    const replaced = (list: Written[]) => list.filter((w) => !this.absent.has(recordId(w.kind, w.key)));
 
     const del = new Statement();
     for (const [kind, keys] of deletes) {
@@ -481,12 +489,14 @@ class Batch {
         t.keys.map((_, i) => keys.map((k) => k[i])),
       );
     }
-    if (users.length)
+    const oldUsers = replaced(users);
+    if (oldUsers.length)
       del.add(
         'DELETE FROM user_attrs a USING unnest($1::text[], $2::text[]) AS d(serverid, userid) WHERE a.serverid = d.serverid AND a.userid = d.userid',
-        columnsOf(users.map((w) => w.key)),
+        columnsOf(oldUsers.map((w) => w.key)),
       );
-    if (permissions.length) del.add('DELETE FROM permission_scopes WHERE role = ANY($1::text[])', [permissions.map((w) => w.key[0])]);
+    const oldPermissions = replaced(permissions);
+    if (oldPermissions.length) del.add('DELETE FROM permission_scopes WHERE role = ANY($1::text[])', [oldPermissions.map((w) => w.key[0])]);
     if (del.parts.length) await this.query(...del.sql());
 
     const put = new Statement();
