@@ -49,7 +49,7 @@ import type {
 } from '../../ports.ts';
 import { type ListingContext, listAccounts, listUsers } from './listings.ts';
 import { migrate } from './migrations.ts';
-import { attributeRows, columnValues, deleteSql, type Key, recordId, scopeRows, storable, TABLES, tableKey, upsertSql } from './rows.ts';
+import { asFreeText, attributeRows, columnValues, deleteSql, type Key, recordId, scopeRows, storable, TABLES, tableKey, upsertSql } from './rows.ts';
 import { isConflict, isUnavailable, StorageUnavailableError, storageError } from './storage-errors.ts';
 
 export { StorageUnavailableError } from './storage-errors.ts';
@@ -274,7 +274,7 @@ export class PostgresStore implements Store {
   async findAccountByPk(serverid: string, pk: string): Promise<AccountRecord | undefined> {
     if (!storable(serverid)) return undefined;
     // The column holds what text can of the key (rows.ts): the record says whether it is this one.
-    const { rows } = await this.query<{ rec: AccountRecord }>('SELECT rec FROM accounts WHERE serverid = $1 AND pk = $2 ORDER BY id', [serverid, pk.replace(/\0/g, '\uFFFD')]);
+    const { rows } = await this.query<{ rec: AccountRecord }>('SELECT rec FROM accounts WHERE serverid = $1 AND pk = $2 ORDER BY id', [serverid, asFreeText(pk)]);
     const found = rows.find((r) => r.rec.pk === pk);
     return found ? deepFreeze(found.rec) : undefined;
   }
