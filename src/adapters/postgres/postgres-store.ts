@@ -456,6 +456,8 @@ class Batch {
     for (const [id, w] of tx.writes()) {
       this.known.set(id, { value: w.value });
       const before = this.written.get(id);
+      // Deleted (and maybe made again) by this change: after what the changes before it made.
+      if (w.deleted) this.written.delete(id);
       this.written.set(id, { ...w, deleted: w.deleted || (before?.deleted ?? false) });
     }
   }
@@ -606,6 +608,12 @@ class PgTx implements StoreTx {
     const v = stored(value);
     columnValues(kind, k, v);
     const l = this.entry(kind, k);
+    if (l.deleted && l.known && l.value === undefined) {
+      // Made again after a delete: it comes after what was made before (the order records came in).
+      const id = recordId(kind, k);
+      this.local.delete(id);
+      this.local.set(id, l);
+    }
     Object.assign(l, { known: true, value: v, patches: [] });
   }
 
