@@ -1,0 +1,232 @@
+/**
+ * Records as rows: for each kind its table, its key columns and the columns computed from the
+ * record for lookups and listings (migrations/0001-records.ts), and the SQL that reads, writes
+ * and deletes many rows of a kind in one statement (arrays unnested into rows).
+ *
+ * PostgreSQL text holds neither U+0000 nor an unpaired surrogate. A key or a column that names
+ * another record (a userid, a role) with one of them cannot be stored: writing it throws
+ * (`UnstorableTextError`), and looking it up finds nothing (nothing stored can hold it). Free
+ * text columns (an account's description, client version, public key) keep such characters as
+ * U+FFFD (their records keep them as they are); user attributes are compared by a hash of
+ * their UTF-16, exactly.
+ */
+import { createHash } from 'node:crypto';
+import type { KeyOf, RecordKind, ValueOf } from '../../ports.ts';
+import { NsError } from '../../wire/errors.ts';
+import { asText } from '../lowdb/query.ts';
+
+/** A key as the store normalises it: strings, and numbers where the key is a number. */
+export type Key = readonly (string | number)[];
+
+/** What PostgreSQL text cannot hold: U+0000, a surrogate without its pair. */
+const UNSTORABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
+
+/** Whether PostgreSQL text can hold the string. */
+export const storable = (s: string): boolean => !UNSTORABLE.test(s);
+
+/** The string with what text cannot hold as U+FFFD. */
+const lossy = (s: string): string => (storable(s) ? s : s.replace(UNSTORABLE_ALL, '\uFFFD'));
+
+/** A write of a string PostgreSQL text cannot hold into a key or an id column. */
+export class UnstorableTextError extends NsError {
+  constructor(what: string) {
+    super('BAD_REQUEST', `${what} holds U+0000 or an unpaired surrogate, which the PostgreSQL store cannot keep`);
+  }
+}
+
+/** A key's string part, or an error. */
+function keyText(s: string, what: string): string {
+  if (!storable(s)) throw new UnstorableTextError(what);
+  return s;
+}
+
+/** A string column naming a record (userid, role): the string, null when missing or not a string; an error when it cannot be stored. */
+function idText(v: unknown, what: string): string | null {
+  return typeof v === 'string' ? keyText(v, what) : null;
+}
+
+const freeText = (v: unknown): string | null => (typeof v === 'string' ? lossy(v) : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
+
+/** Descriptions and client versions are indexed by this many first characters (code points). */
+export const PREFIX = 200;
+
+/** A kind's table. */
+export interface Table {
+  name: string;
+  /** Key columns and their types (as arrays are cast: `text`, `bigint`). */
+  keys: readonly string[];
+  keyTypes: readonly string[];
+  /** Columns computed from the record (not the key, not `rec`), and their types. */
+  columns: readonly string[];
+  types: readonly string[];
+  /** The computed columns' values (throws for a value that cannot be stored). */
+  values(key: Key, value: Record<string, unknown>): unknown[];
+}
+
+const none = { columns: [], types: [], values: () => [] } as const;
+
+export const TABLES: Record<RecordKind, Table> = {
+  server: { name: 'servers', keys: ['serverid'], keyTypes: ['text'], ...none },
+  user: {
+    name: 'users',
+    keys: ['serverid', 'userid'],
+    keyTypes: ['text', 'text'],
+    columns: ['userid_lower'],
+    types: ['text'],
+    values: (key) => [String(key[1]).toLowerCase()],
+  },
+  account: {
+    name: 'accounts',
+    keys: ['serverid', 'id'],
+    keyTypes: ['text', 'bigint'],
+    columns: ['userid', 'description', 'blocked', 'client_version', 'created', 'lastlogin', 'lastprovoke', 'pk'],
+    types: ['text', 'text', 'boolean', 'text', 'float8', 'float8', 'float8', 'text'],
+    values: (_key, a) => [
+      idText(a.userid, "An account's userid"),
+      freeText(a.description),
+      bool(a.blocked),
+      freeText(a.clientVersion),
+      num(a.created),
+      num(a.lastlogin),
+      num(a.lastprovoke),
+      freeText(a.pk),
+    ],
+  },
+  role: { name: 'roles', keys: ['role'], keyTypes: ['text'], ...none },
+  apiKey: {
+    name: 'api_keys',
+    keys: ['hash'],
+    keyTypes: ['text'],
+    columns: ['role', 'created_by'],
+    types: ['text', 'text'],
+    values: (_key, k) => [idText(k.role, "An api key's role"), idText(k.createdBy, "An api key's createdBy")],
+  },
+  permissions: {
+    name: 'permissions',
+    keys: ['role'],
+    keyTypes: ['text'],
+    columns: ['global_root'],
+    types: ['boolean'],
+    values: (_key, p) => [globalRoot(p)],
+  },
+  enrolCode: {
+    name: 'enrol_codes',
+    keys: ['serverid', 'hsid'],
+    keyTypes: ['text', 'text'],
+    columns: ['created'],
+    types: ['float8'],
+    values: (_key, c) => [num(c.created)],
+  },
+  globalAttributes: { name: 'singletons', keys: ['name'], keyTypes: ['text'], ...none },
+  session: { name: 'sessions', keys: ['key'], keyTypes: ['text'], ...none },
+  transaction: { name: 'transactions', keys: ['tid'], keyTypes: ['text'], ...none },
+};
+
+/** Whether a role's permissions hold root in scope "*" (as the lowdb store's indexes decide it). */
+function globalRoot(p: Record<string, unknown>): boolean {
+  const all = Object.hasOwn(p, '*') ? p['*'] : undefined;
+  return Array.isArray(all) ? all.includes('root') : typeof all === 'string' && all.includes('root');
+}
+
+/**
+ * The key as the table holds it (an account's id a safe integer; every string storable), or
+ * undefined when no stored record can have it (lookups find nothing; `required`: it throws).
+ */
+export function tableKey<K extends RecordKind>(kind: K, key: KeyOf<K>, required = false): Key | undefined {
+  const k = key as readonly unknown[];
+  const fail = (why: string) => {
+    if (required) throw kind === 'account' && why === 'id' ? new NsError('BAD_REQUEST', 'An account id must be a safe integer') : new UnstorableTextError(`The key of a ${kind}`);
+    return undefined;
+  };
+  if (kind === 'globalAttributes') return ['globalAttributes'];
+  if (kind === 'account') {
+    const id = Number(k[1]);
+    if (!Number.isSafeInteger(id)) return fail('id');
+    const serverid = String(k[0]);
+    return storable(serverid) ? [serverid, id] : fail('text');
+  }
+  const out = TABLES[kind].keys.map((_, i) => String(k[i]));
+  return out.every(storable) ? out : fail('text');
+}
+
+/** The identity of a record within a change (kind and normalised key). */
+export const recordId = (kind: RecordKind, key: Key): string => JSON.stringify([kind, ...key]);
+
+// ---- Rows derived from a record -------------------------------------------------------------
+
+/** A user's attributes as a filter compares them: the hash of each (attribute, value text). */
+export function attributeRows(attributes: unknown): string[] {
+  const out: string[] = [];
+  if (typeof attributes !== 'object' || attributes === null) return out;
+  const attrs = attributes as Record<string, unknown>;
+  for (const key of Object.keys(attrs)) {
+    const v = attrs[key];
+    if (v === undefined || v === null) continue;
+    out.push(attributeHash(key, asText(v)));
+  }
+  return out;
+}
+
+/**
+ * 128 bits of SHA-256 of (attribute, value text) as UTF-16, a uuid: equal exactly when both are,
+ * whatever the strings hold (U+0000, lone surrogates), and short whatever their length.
+ */
+export function attributeHash(key: string, text: string): string {
+  const k = Buffer.from(key, 'utf16le');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(k.length);
+  const h = createHash('sha256').update(length).update(k).update(text, 'utf16le').digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A role's permissions by scope, where it has some (the lowdb store lists `acl?.length`). */
+export function scopeRows(permissions: Record<string, unknown>): Array<[scope: string, acl: string]> {
+  const out: Array<[string, string]> = [];
+  for (const scope of Object.keys(permissions)) {
+    const acl = permissions[scope] as { length?: unknown } | null | undefined;
+    if (!acl?.length) continue;
+    out.push([keyText(scope, 'A permission scope'), JSON.stringify(acl)]);
+  }
+  return out;
+}
+
+// ---- SQL ----------------------------------------------------------------------------------------
+
+/** `unnest($1::text[], $2::bigint[])` over a key's columns, from parameter `from`. */
+const unnestKeys = (t: Table, from: number): string => `unnest(${t.keys.map((_, i) => `$${from + i}::${t.keyTypes[i]}[]`).join(', ')})`;
+
+/** Deletes the records of many keys: one array per key column. */
+export function deleteSql(t: Table): string {
+  return `DELETE FROM ${t.name} r USING ${unnestKeys(t, 1)} AS d(${t.keys.join(', ')}) WHERE ${t.keys.map((k) => `r.${k} = d.${k}`).join(' AND ')}`;
+}
+
+/**
+ * Puts (makes or replaces) many records: one array per key column, per computed column, then
+ * the records' JSON. A replaced row keeps its `seq` (its place in the order records came in).
+ */
+export function upsertSql(t: Table): string {
+  const all = [...t.keys, ...t.columns, 'rec'];
+  const types = [...t.keyTypes, ...t.types, 'json'];
+  const arrays = types.map((type, i) => `$${i + 1}::${type}[]`).join(', ');
+  const set = [...t.columns, 'rec'].map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+  return `INSERT INTO ${t.name} (${all.join(', ')}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${t.keys.join(', ')}) DO UPDATE SET ${set}`;
+}
+
+/** The record of a kind from its row (the key columns as the table gives them). */
+export type Row = { rec: unknown } & Record<string, unknown>;
+
+/** A table row's key, normalised as `tableKey` gives it. */
+export function rowKey(t: Table, row: Row): Key {
+  return t.keys.map((k) => (k === 'id' ? Number(row[k]) : String(row[k])));
+}
+
+/** The record's computed columns, checked: throws for what cannot be stored. */
+export function columnValues<K extends RecordKind>(kind: K, key: Key, value: ValueOf<K>): unknown[] {
+  return TABLES[kind].values(key, value as unknown as Record<string, unknown>);
+}
+
+/** A string as a free text column holds it (what text cannot hold as U+FFFD). */
+export const asFreeText = lossy;

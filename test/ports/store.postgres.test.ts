@@ -1,0 +1,264 @@
+/**
+ * The Store contract against the PostgreSQL adapter (each store in a database of its own, made
+ * for it and dropped at the end; reopen = a second store on the same database, as another
+ * process or a restart), then what is its own: migrations raced by several processes at start,
+ * a change that throws leaving no row, batches, conflicts between processes, strings PostgreSQL
+ * text cannot hold, and an unreachable database.
+ */
+import net from 'node:net';
+import pg from 'pg';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MIGRATIONS, migrate } from '../../src/adapters/postgres/migrations.ts';
+import { PostgresStore } from '../../src/adapters/postgres/postgres-store.ts';
+import type { ServerRecord, Store } from '../../src/ports.ts';
+import { databases } from '../helpers/pg-databases.ts';
+import { service } from '../helpers/services.ts';
+import { storeContract } from './store.contract.ts';
+
+const url = await service('postgres');
+
+const server = (serverid: string, more: Partial<ServerRecord> = {}): ServerRecord => ({
+  serverid,
+  serverName: `server ${serverid}`,
+  logo: '',
+  pinTimeout: -1,
+  pinTransTimeout: 0,
+  pingTime: 0,
+  serverFlags: [],
+  created: 1,
+  publicKey: 'pk',
+  secretKey: 'sk',
+  sessionSecret: 'ss',
+  nextAccountId: 1,
+  attributes: {},
+  privilegedAttributes: {},
+  ...more,
+});
+
+if (url) {
+  const dbs = databases(url);
+
+  storeContract('postgres', {
+    async open() {
+      const db = await dbs.fresh();
+      const store = await PostgresStore.open(db);
+      return { store, reopen: () => PostgresStore.open(db) };
+    },
+  });
+
+  const test = suite('PostgresStore');
+  const stores: Store[] = [];
+  const open = async (db: string, options?: Parameters<typeof PostgresStore.open>[1]) => {
+    const s = await PostgresStore.open(db, options);
+    stores.push(s);
+    return s;
+  };
+  test.after.each(async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+  });
+  test.after(() => dbs.dropAll());
+
+  /** Rows of a table of the database. */
+  const count = async (db: string, table: string): Promise<number> => {
+    const c = new pg.Client({ connectionString: db });
+    await c.connect();
+    try {
+      return Number((await c.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+    } finally {
+      await c.end();
+    }
+  };
+
+  test('migrations raced by processes starting together are applied once', async () => {
+    const db = await dbs.fresh();
+    const clients = Array.from({ length: 4 }, () => new pg.Client({ connectionString: db }));
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const applied = await Promise.all(clients.map((c) => migrate(c)));
+      const all = MIGRATIONS.map((m) => m.version);
+      assert.equal(
+        applied.filter((a) => a.length > 0),
+        [all],
+        'one process applies them, the others find nothing to do',
+      );
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    // And stores opening together on a fresh database all open, on one schema.
+    const other = await dbs.fresh();
+    const opened = await Promise.all(Array.from({ length: 3 }, () => open(other)));
+    await opened[0]!.transact((tx) => tx.put('server', ['s'], server('s')));
+    assert.is((await opened[2]!.get('server', 's'))?.serverid, 's');
+    assert.is(await count(other, 'nextauth_migrations'), MIGRATIONS.length);
+  });
+
+  test('a change that throws leaves no row anywhere; the changes batched with it are stored', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    const tables = ['servers', 'users', 'user_attrs', 'accounts', 'roles', 'api_keys', 'permissions', 'permission_scopes', 'enrol_codes', 'transactions', 'sessions'];
+    const before = await Promise.all(tables.map((t) => count(db, t)));
+    const error = await store
+      .transact(async (tx) => {
+        tx.put('server', ['s'], server('s'));
+        tx.put('user', ['s', 'ann'], { userid: 'ann', attributes: { team: 'red' }, created: 1 });
+        tx.put('account', ['s', 1], { id: 1, description: 'phone', blocked: false, created: 1, pk: 'pk1', userid: 'ann' });
+        tx.put('role', ['r'], { description: 'r', created: 1 });
+        tx.put('apiKey', ['h'], { role: 'r', description: 'k', created: 1, hint: 'x' });
+        tx.put('permissions', ['r'], { '*': ['root'] });
+        tx.put('enrolCode', ['s', 'h'], { serverid: 's', hsid: 'h', name: 'n', created: 1 });
+        tx.put('transaction', ['t'], { tid: 't', serverid: 's', hsid: 'h', account: 1, tx: '', state: 'pending', created: 1, expires: 2 });
+        tx.put('session', ['s:h'], { snapshot: {}, since: 1 });
+        await tx.get('server', 's');
+        throw new Error('no');
+      })
+      .catch((e: Error) => e.message);
+    assert.is(error, 'no');
+    assert.equal(await Promise.all(tables.map((t) => count(db, t))), before);
+
+    // In one batch: a change, one that throws, one that patches a record that is not there, another change.
+    const outcomes = await Promise.allSettled([
+      store.transact((tx) => tx.put('role', ['a'], { description: 'a', created: 1 })),
+      store.transact((tx) => {
+        tx.put('role', ['b'], { description: 'b', created: 1 });
+        throw new Error('b');
+      }),
+      store.transact((tx) => {
+        tx.put('role', ['c'], { description: 'c', created: 1 });
+        tx.patch('account', ['s', 9], { lastlogin: 1 });
+      }),
+      store.transact(async (tx) => {
+        assert.ok(await tx.get('role', 'a'));
+        assert.is(await tx.get('role', 'b'), undefined);
+        assert.is(await tx.get('role', 'c'), undefined);
+        tx.put('role', ['d'], { description: 'd', created: 1 });
+      }),
+    ]);
+    assert.equal(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+    );
+    const reopened = await open(db);
+    for (const [role, there] of [
+      ['a', true],
+      ['b', false],
+      ['c', false],
+      ['d', true],
+    ] as const)
+      assert.is((await reopened.get('role', role)) !== undefined, there, role);
+  });
+
+  test('two processes making read-then-write changes at once lose nothing (serializable, run again on conflict)', async () => {
+    const db = await dbs.fresh();
+    const a = await open(db);
+    const b = await open(db);
+    await a.transact((tx) => tx.put('server', ['s'], server('s')));
+    const bump = (store: Store) =>
+      store.transact(async (tx) => {
+        const s = (await tx.get('server', 's'))!;
+        await new Promise((r) => setTimeout(r, Math.random() * 2));
+        tx.patch('server', ['s'], { nextAccountId: s.nextAccountId + 1 });
+      });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => bump(i % 2 ? a : b)));
+    assert.is((await a.get('server', 's'))?.nextAccountId, 41);
+    assert.is((await b.get('server', 's'))?.nextAccountId, 41);
+  });
+
+  test('a patch of a record the change has not read: applied on what is stored, or the change rejects', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    await store.transact((tx) => tx.put('server', ['s'], server('s', { serverFlags: ['a'] })));
+    const other = await open(db);
+    await other.transact((tx) => {
+      tx.patch('server', ['s'], { serverName: 'renamed' });
+      tx.patch('server', ['s'], { logo: 'logo', appname: undefined });
+    });
+    assert.equal(await store.get('server', 's'), server('s', { serverFlags: ['a'], serverName: 'renamed', logo: 'logo' }));
+    const e = await other.transact((tx) => tx.patch('server', ['nope'], { logo: 'x' })).catch((err: Error) => err);
+    assert.instance(e, Error);
+    assert.match((e as Error).message, /No server/);
+  });
+
+  test('the users and accounts of a server are counted right, however many changes made and deleted them (row_counts folded)', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    for (let i = 0; i < 150; i++) {
+      await store.transact((tx) => {
+        tx.put('user', ['s', `u${i}`], { userid: `u${i}`, attributes: {}, created: i });
+        tx.put('account', ['s', i], { id: i, description: 'phone', blocked: false, created: i, pk: `pk${i}`, userid: `u${i}` });
+        if (i % 3 === 0) tx.delete('user', ['s', `u${i - 1}`]);
+        tx.put('user', ['t', `u${i}`], { userid: `u${i}`, attributes: {}, created: i });
+      });
+    }
+    await store.transact((tx) => {
+      for (let i = 0; i < 150; i += 2) tx.delete('account', ['s', i]);
+    });
+    const users = 150 - 49;
+    assert.is((await store.listUsers('s', { limit: 1 })).totalnumber, users);
+    assert.is(await store.countAccounts('s'), 75);
+    assert.is((await store.listUsers('t', {})).totalnumber, 150);
+    await store.close();
+    assert.ok((await count(db, 'row_counts')) < 150, 'folded into fewer rows than the changes that added them');
+    const again = await open(db);
+    assert.is((await again.listUsers('s', { limit: 1 })).totalnumber, users);
+    assert.is((await again.listAccounts('s', { limit: 1 })).totalnumber, 75);
+    assert.is(await again.countAccounts('t'), 0);
+  });
+
+  test('strings text cannot hold: refused in keys, kept exactly in records and user attributes', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    const refused = await store.transact((tx) => tx.put('user', ['s', 'a\0b'], { userid: 'a\0b', attributes: {}, created: 1 })).catch((e: { code?: string }) => e.code);
+    assert.is(refused, 'BAD_REQUEST');
+    assert.is(await store.get('user', 's', 'a\0b'), undefined);
+    const odd = { team: 'r\0d', lone: '\uD800x', obj: { k: '\0' } };
+    await store.transact((tx) => {
+      tx.put('user', ['s', 'ann'], { userid: 'ann', attributes: odd, created: 1 });
+      tx.put('account', ['s', 1], { id: 1, description: 'ph\0ne', blocked: false, created: 1, pk: 'p\0k', userid: 'ann' });
+    });
+    assert.equal((await store.get('user', 's', 'ann'))?.attributes, odd);
+    assert.is((await store.get('account', 's', 1))?.description, 'ph\0ne');
+    assert.is((await store.findAccountByPk('s', 'p\0k'))?.id, 1);
+    assert.is(await store.findAccountByPk('s', 'p\uFFFDk'), undefined);
+    for (const [key, value, n] of [
+      ['team', 'r\0d', 1],
+      ['team', 'r\uFFFDd', 0],
+      ['lone', '\uD800x', 1],
+      ['obj', '{"k":"\\u0000"}', 1],
+    ] as const)
+      assert.is((await store.listUsers('s', { filter: [{ key, values: [value] }] })).totalnumber, n, `${key}=${JSON.stringify(value)}`);
+    assert.is((await store.listUsers('s', { search: '\0' })).totalnumber, 0);
+  });
+
+  test('an unreachable database: transact and reads reject with STORAGE_UNAVAILABLE', async () => {
+    const db = new URL(await dbs.fresh());
+    // A proxy to the database that can be taken away.
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(db.port || 5432), db.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const via = new URL(db);
+    via.hostname = '127.0.0.1';
+    via.port = String((proxy.address() as net.AddressInfo).port);
+    const store = await open(via.toString(), { pool: { connectionTimeoutMillis: 2000 } });
+    await store.transact((tx) => tx.put('role', ['r'], { description: 'r', created: 1 }));
+    await new Promise<void>((r) => {
+      proxy.close(() => r());
+      for (const s of sockets) s.destroy();
+    });
+    const code = (e: unknown) => (e as { code?: string }).code;
+    assert.is(code(await store.transact((tx) => tx.put('role', ['q'], { description: 'q', created: 1 })).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await store.get('role', 'r').catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await store.listUsers('s', {}).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await PostgresStore.open(via.toString(), { pool: { connectionTimeoutMillis: 2000 } }).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+  });
+
+  test.run();
+}
