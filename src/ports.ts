@@ -278,6 +278,11 @@ export interface Deadline {
 export interface Sessions {
   get(key: string): Promise<Versioned<StoredSession> | undefined>;
   /**
+   * The stored version of `key` (undefined: absent), without its value: a process that keeps
+   * what it last read or wrote of a session checks with this that it is still what is stored.
+   */
+  version(key: string): Promise<number | undefined>;
+  /**
    * Writes `value` when the stored version is `version` (0: only when the key is absent).
    * Resolves the new version, or undefined when another write came first (read again, retry).
    * The value is stored as JSON would carry it: a copy, which later changes to the caller's

@@ -176,6 +176,14 @@ const FORGET = 'forget';
 const EXPIRE = 'expire';
 /** Retries of one event when other processes keep writing the session first. */
 const MAX_RETRIES = 50;
+/** Sessions whose last write a hub keeps at hand (a bound: those with events now, not those at rest). */
+const RECENT_MAX = 1024;
+/** A session as stored, its version, and the machine's snapshot of it when at hand. */
+interface Recent {
+  version: number;
+  value: StoredSession;
+  snapshot: Snapshot | undefined;
+}
 /** Deadlines claimed per round. */
 const CLAIM_BATCH = 1000;
 /**
@@ -202,6 +210,10 @@ const realClock: Clock = {
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
   now: () => Date.now(),
 };
+
+/** A context field as a new session has it (what `pack` leaves out): the same value, or both empty lists. */
+const sameAsInitial = (value: unknown, initial: unknown): boolean =>
+  value === initial || (Array.isArray(value) && Array.isArray(initial) && value.length === 0 && initial.length === 0);
 
 /** Must this state survive a restart? */
 const kept = (state: SessionState | undefined, context: SessionContext | undefined) =>
@@ -234,6 +246,8 @@ export class SessionHub {
   private readonly counts: Partial<Record<SessionState, number>> = {};
   private wake: { at: number; timer: unknown } | undefined;
   private polling: unknown;
+  /** What this process last wrote of the sessions it worked on, by key (see `load`). */
+  private readonly recent = new Map<string, Recent>();
   /** A new session's own context (what `pack` leaves out when unchanged). */
   private readonly initial: OwnContext;
   private closed = false;
@@ -299,14 +313,14 @@ export class SessionHub {
     opts: { create?: boolean; now?: number; fired?: string },
   ): Promise<Applied | undefined> {
     const now = opts.now ?? this.clock.now();
-    const got = await this.sessions.get(key);
+    const got = await this.load(key);
     const live = got !== undefined && got.value.snapshot !== null;
     let base: Snapshot | undefined;
     let step: ReturnType<typeof this.stepper.next>;
     let since = got?.value.since ?? now;
     let initial: unknown;
     if (live) {
-      base = this.unpack(key, got.value.snapshot);
+      base = got.snapshot ?? this.unpack(key, got.value.snapshot);
       const ev = typeof event === 'function' ? event(base, got.value) : event;
       if (!ev) return { outcome: 'ignored', stored: got.value, saved: true };
       step = this.stepper.next(base, ev);
@@ -372,7 +386,11 @@ export class SessionHub {
       stored = { snapshot: this.pack(next.value, next.context), since, timers };
     }
     const version = await this.sessions.put(key, stored, got?.version ?? 0);
-    if (version === undefined) return undefined;
+    if (version === undefined) {
+      this.recent.delete(key);
+      return undefined;
+    }
+    this.remember(key, { version, value: stored, snapshot: ended ? undefined : next });
 
     // Written: now the effects, in order. Deadlines and the account index first (a crash after
     // this point loses at most the answers), then the write-through, then the answers.
@@ -556,7 +574,34 @@ export class SessionHub {
   // ---- reading --------------------------------------------------------------------------------
 
   private async read(serverid: string, hsid: string): Promise<StoredSession | undefined> {
-    return (await this.sessions.get(keyOf(serverid, hsid)))?.value;
+    return (await this.load(keyOf(serverid, hsid)))?.value;
+  }
+
+  /**
+   * The session as stored, with the machine's snapshot of it when this process has it at hand:
+   * what it last wrote (or read) of the session, while the port still holds that version, costs a
+   * version check instead of a read, a parse and a resolve. Another process's write changes the
+   * version, and the session is read again.
+   */
+  private async load(key: string): Promise<Recent | undefined> {
+    const hit = this.recent.get(key);
+    if (hit) {
+      if ((await this.sessions.version(key)) === hit.version) {
+        this.recent.delete(key); // (the most recent last)
+        this.recent.set(key, hit);
+        return hit;
+      }
+      this.recent.delete(key);
+    }
+    const got = await this.sessions.get(key);
+    return got && { version: got.version, value: got.value, snapshot: undefined };
+  }
+
+  /** Keeps what was written of a session (at most RECENT_MAX sessions: those with events now). */
+  private remember(key: string, entry: Recent): void {
+    this.recent.delete(key);
+    this.recent.set(key, entry);
+    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
   }
 
   /** Live sessions (counted from the transitions this process applied). */
@@ -575,16 +620,17 @@ export class SessionHub {
 
   /** The session's state value and context, if it is live (tests, the app channel's listen). */
   async snapshot(serverid: string, hsid: string): Promise<{ value: unknown; context: SessionContext } | undefined> {
-    const stored = await this.read(serverid, hsid);
-    if (!stored?.snapshot) return undefined;
-    const { value, context } = this.unpack(keyOf(serverid, hsid), stored.snapshot);
+    const key = keyOf(serverid, hsid);
+    const got = await this.load(key);
+    if (!got?.value.snapshot) return undefined;
+    const { value, context } = got.snapshot ?? this.unpack(key, got.value.snapshot);
     return { value, context };
   }
 
   /** The stored form of a snapshot (see StoredState). */
   private pack(value: unknown, context: SessionContext): Json {
     const own: Partial<Record<keyof OwnContext, unknown>> = {};
-    for (const k of Object.keys(this.initial) as Array<keyof OwnContext>) if (context[k] !== this.initial[k]) own[k] = context[k];
+    for (const k of Object.keys(this.initial) as Array<keyof OwnContext>) if (!sameAsInitial(context[k], this.initial[k])) own[k] = context[k];
     return { value, context: own } as unknown as Json;
   }
 

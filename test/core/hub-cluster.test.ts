@@ -291,6 +291,19 @@ test('compare-and-set: two hubs writing one session at once lose nothing', async
   assert.is((await a.hub.snapshot(S1, H1))!.context.pinger, outcomes[0] === 'confirmed' ? 'P' : 'Q');
 });
 
+test("what a hub keeps of a session it wrote is used only while it is still what is stored: B's write is seen by A's next event", async () => {
+  const { a, b, settled } = makeCluster();
+  await a.hub.open(S1, H1);
+  await a.hub.setContext(S1, H1, { sessioninfo: { ip: '192.0.2.1' } }); // A keeps this snapshot
+  await b.hub.provoke(S1, H1, [3], '55'); // B writes after it
+  const p = a.peer('P');
+  await a.hub.hello(p, S1, H1, 'login'); // A must read B's write, not apply to what it kept
+  await settled();
+  assert.equal(p.calls[0], ['accepted', { serverid: S1, hsid: H1 }, { userContext: { sessioninfo: { ip: '192.0.2.1' } }, number: '55' }]);
+  assert.equal((await a.hub.snapshot(S1, H1))!.context.push, { accounts: [3], number: '55' });
+  assert.is(a.sessions.conflicts + b.sessions.conflicts, 0, 'no write had to be retried: A read again before it wrote');
+});
+
 test('revoke() on hub B logs out the sessions logged in on hub A (the account index is shared)', async () => {
   const { world, a, b, settled } = makeCluster();
   const heard: string[] = [];

@@ -847,7 +847,7 @@ test('toLoginPeer() after the phone that logged in disconnected is false (so the
 
 // ---- write-through and the store ----------------------------------------------------------------
 
-test('a login is written through before the phone hears it; a store that fails makes it INTERNAL', async () => {
+test('a login is written through before the phone hears it; a store that fails makes it STORAGE_UNAVAILABLE', async () => {
   const dir = tempDir();
   const store = await LowdbStore.open(dir);
   try {
@@ -884,7 +884,7 @@ test('a login is written through before the phone hears it; a store that fails m
   await hub.hello(p, S1, H1, 'login');
   await hub.proof(p, { serverid: S1, hsid: H1 }, { account: 7 });
   await hub.settled();
-  assert.equal(p.calls.at(-1), ['refused', 'INTERNAL']);
+  assert.equal(p.calls.at(-1), ['refused', 'STORAGE_UNAVAILABLE']);
   assert.is(await hub.logout(S1, H1), false);
 });
 

@@ -75,6 +75,17 @@ export function sessionsContract(make: () => Promise<Sessions>, options: Session
     assert.equal(await sessions.get('srv:a'), { value: snapshotOf(2), version: v2 });
   });
 
+  each('version: the version get gives, without the value; undefined when absent, and once deleted', async (sessions) => {
+    assert.is(await sessions.version('srv:a'), undefined);
+    const v1 = (await sessions.put('srv:a', snapshotOf(1), 0))!;
+    assert.is(await sessions.version('srv:a'), v1);
+    const v2 = (await sessions.put('srv:a', snapshotOf(2), v1))!;
+    assert.is(await sessions.version('srv:a'), v2);
+    assert.is((await sessions.get('srv:a'))?.version, v2);
+    assert.ok(await sessions.delete('srv:a', v2));
+    assert.is(await sessions.version('srv:a'), undefined);
+  });
+
   each('put with a stale version fails, changing nothing', async (sessions) => {
     const v1 = (await sessions.put('srv:a', snapshotOf(1), 0))!;
     const v2 = (await sessions.put('srv:a', snapshotOf(2), v1))!;

@@ -205,6 +205,11 @@ export class MemorySessions implements Sessions {
     return entry && { value: JSON.parse(entry.text) as StoredSession, version: entry.version };
   }
 
+  async version(key: string): Promise<number | undefined> {
+    this.#open();
+    return this.store.entries.get(key)?.version;
+  }
+
   async put(key: string, value: StoredSession, version: number): Promise<number | undefined> {
     this.#open();
     const entry = this.store.entries.get(key);

@@ -225,6 +225,12 @@ export class RedisSessions implements Sessions {
     return { value: JSON.parse(text) as StoredSession, version: Number(version) };
   }
 
+  async version(key: string): Promise<number | undefined> {
+    this.#open();
+    const version = await this.#redis.hget(this.#value(key), 'v');
+    return version == null ? undefined : Number(version);
+  }
+
   async put(key: string, value: StoredSession, version: number): Promise<number | undefined> {
     this.#open();
     const text = JSON.stringify(value);
