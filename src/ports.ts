@@ -138,6 +138,8 @@ export interface Records {
 export type RecordKind = keyof Records;
 export type KeyOf<K extends RecordKind> = Records[K]['key'];
 export type ValueOf<K extends RecordKind> = Records[K]['value'];
+/** One record with its kind and key (a store's records, one after the other). */
+export type StoredRecord = { [K in RecordKind]: { kind: K; key: KeyOf<K>; value: ValueOf<K> } }[RecordKind];
 
 // ---- Listings ---------------------------------------------------------------------------------
 

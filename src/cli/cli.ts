@@ -35,6 +35,11 @@ Admin commands. Two modes:
 
   Output is a table; --json prints JSON instead.
 
+  store copy --from <data folder> --to postgres://…
+                                             copy every record of a stopped embedded store
+                                             into an empty PostgreSQL database, then read
+                                             each one back and compare (the folder is only read)
+
 Phone simulator (does what the nextAuth app does with a scanned code):
   app enrol <qr> [--keystore FILE] [--yes] [--description D] [--sf none|pin|biometric]
   app login <qr> [--keystore FILE] [--yes] [--acc N] [--sf ...] [--stay]
@@ -120,6 +125,10 @@ export async function main(argv: string[]): Promise<void> {
     const { runMachines } = await import('../../scripts/machines.ts');
     process.exitCode = await runMachines({ check });
     return;
+  }
+  if (command === 'store') {
+    const { runStore } = await import('./store.ts');
+    return runStore(args, (text) => void process.stdout.write(text));
   }
   if (['server', 'key', 'user', 'account'].includes(command)) {
     const { runAdmin } = await import('./admin.ts');

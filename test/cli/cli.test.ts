@@ -4,7 +4,7 @@
  * simulator (enrol, login, decline, listen for pushes) against a running server, and `diagram`.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,10 @@ import { LowdbStore } from '../../src/adapters/lowdb/lowdb-store.ts';
 import { RUN_LOCK_FILE, RunLockError, acquireRunLock, liveRunLock, readRunLock, removeRunLock, writeRunLock } from '../../src/adapters/lowdb/run-lock.ts';
 import { diagramDiff } from '../../scripts/machines.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { until } from '../helpers/peers.ts';
+import { newNonce, newPhone, qr, until } from '../helpers/peers.ts';
+import { service } from '../helpers/services.ts';
+import { databases } from '../helpers/pg-databases.ts';
+import { PostgresStore } from '../../src/adapters/postgres/postgres-store.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nextauth-cli-'));
@@ -649,5 +652,81 @@ test('diagram --check: exits 0 when the diagrams match the machines, else 1 nami
   // A switch: the word after --check stays a positional argument (and diagram takes none).
   fails(positional, 2, 'diagram: unexpected argument "machines"', 'positional after --check');
 });
+
+// ---- store copy ------------------------------------------------------------------------------------
+
+/** Every file of a folder with its bytes (to show the source of a copy is untouched). */
+function filesOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) out[name] = readFileSync(path.join(dir, name)).toString('base64');
+  return out;
+}
+
+const pgUrl = await service('postgres');
+if (pgUrl) {
+  const pgs = databases(pgUrl);
+  test.after(() => pgs.dropAll());
+  test('store copy: every record of a stopped embedded store into an empty PostgreSQL database, checked; the folder untouched; a second copy refused', async () => {
+    // A grown store, made the way a server makes it: a server, users and attributes, the root key,
+    // enrolled and logged-in phones (accounts, enrol codes, saved sessions).
+    const ns = await startTestServer();
+    const srv = (await ns.api('POST', '/servers/', { body: { serverName: 'Copied' } })).body.serverid as string;
+    for (let i = 0; i < 30; i++) await ns.api('POST', `/servers/${srv}/users/user-${i}/attributes/`, { body: { team: i % 3, name: `User ${i}` } });
+    const phone = newPhone();
+    const { acc } = await phone.enrol(await qr(ns, srv, newNonce(), 'enrol', '&userid=user-1'));
+    const { connection } = await phone.login(await qr(ns, srv, newNonce()));
+    connection.close();
+    await ns.stop();
+    const before = filesOf(ns.dataDir);
+
+    // Refused while a server runs on the folder.
+    const running = await startTestServer({}, ns.dataDir);
+    const target = await pgs.fresh();
+    fails(await cli(['store', 'copy', '--from', ns.dataDir, '--to', target]), 1, 'SERVER_RUNNING', 'copy of a running server');
+    await running.stop();
+    const stopped = filesOf(ns.dataDir);
+
+    const r = okJson<{ total: number; copied: Record<string, number>; mismatches: unknown[] }>(
+      await cli(['store', 'copy', '--from', ns.dataDir, '--to', target, '--json']),
+      'store copy',
+    );
+    assert.equal(r.mismatches, []);
+    assert.is(r.copied.server, 1);
+    assert.is(r.copied.user, 30);
+    assert.is(r.copied.account, 1);
+    assert.ok((r.copied.session ?? 0) >= 1, 'the saved login');
+    assert.ok((r.copied.apiKey ?? 0) >= 1, 'the root key');
+    assert.equal(filesOf(ns.dataDir), stopped, 'the source folder is only read');
+    assert.ok(Object.keys(before).length > 0);
+
+    // What PostgreSQL holds, read independently: the same records.
+    const source = await LowdbStore.open(mkdtempCopy(ns.dataDir));
+    const pg = await PostgresStore.open(target);
+    try {
+      let n = 0;
+      for (const { kind, key, value } of source.records()) {
+        assert.equal(JSON.parse(JSON.stringify((await pg.get(kind, ...(key as [never])))!)), JSON.parse(JSON.stringify(value)), `${kind} ${JSON.stringify(key)}`);
+        n++;
+      }
+      assert.is(n, r.total);
+      assert.is((await pg.listUsers(srv, { filter: [{ key: 'team', values: ['1'] }] })).totalnumber, 10, "the copy's indexes answer listings");
+      assert.is((await pg.findAccountByPk(srv, (await source.get('account', srv, acc))!.pk))?.id, acc);
+    } finally {
+      await pg.close();
+      await source.close();
+    }
+    // Into a store that is not empty: refused, nothing written.
+    fails(await cli(['store', 'copy', '--from', ns.dataDir, '--to', target]), 1, 'NOT_EMPTY', 'a second copy');
+    fails(await cli(['store', 'copy', '--from', ns.dataDir]), 2, '--to', 'no target');
+    fails(await cli(['store', 'copy', '--from', path.join(tmp, 'nothing-here'), '--to', target]), 1, 'NO_DATA', 'no data folder');
+  });
+}
+
+/** A copy of a data folder to open without touching it (opening a lowdb store folds its journals). */
+function mkdtempCopy(dir: string): string {
+  const copy = mkdtempSync(path.join(tmp, 'copy-'));
+  for (const name of readdirSync(dir)) if (name !== RUN_LOCK_FILE) writeFileSync(path.join(copy, name), readFileSync(path.join(dir, name)));
+  return copy;
+}
 
 test.run();

@@ -19,6 +19,7 @@ import type {
   ServerRecord,
   Store,
   StoreTx,
+  StoredRecord,
   UserSummary,
   ValueOf,
 } from '../../ports.ts';
@@ -113,6 +114,22 @@ export class LowdbStore implements Store {
   /** Changes asked for, file writes that carried them, files written whole (whole writes and folds), folds (per document, for metrics). */
   get stats(): { registry: JournalFile<Data>['stats']; sessions: JournalFile<SessionsData>['stats'] } {
     return { registry: this.main.stats, sessions: this.sessions.stats };
+  }
+
+  /** Every record, kind by kind (`nextauth store copy` moves them to another store). */
+  *records(): Generator<StoredRecord> {
+    const d = this.main.data;
+    if (Object.keys(d.globalAttributes).length > 0) yield { kind: 'globalAttributes', key: [], value: d.globalAttributes };
+    for (const [serverid, value] of Object.entries(d.servers)) yield { kind: 'server', key: [serverid], value };
+    for (const [role, value] of Object.entries(d.roles)) yield { kind: 'role', key: [role], value };
+    for (const [hash, value] of Object.entries(d.apiKeys)) yield { kind: 'apiKey', key: [hash], value };
+    for (const [role, value] of Object.entries(d.permissions)) yield { kind: 'permissions', key: [role], value };
+    for (const [serverid, users] of Object.entries(d.users)) for (const [userid, value] of Object.entries(users)) yield { kind: 'user', key: [serverid, userid], value };
+    for (const [serverid, accounts] of Object.entries(d.accounts))
+      for (const [id, value] of Object.entries(accounts)) yield { kind: 'account', key: [serverid, Number(id)], value };
+    for (const value of Object.values(d.enrolCodes)) yield { kind: 'enrolCode', key: [value.serverid, value.hsid], value };
+    for (const [tid, value] of Object.entries(d.transactions)) yield { kind: 'transaction', key: [tid], value };
+    for (const [key, value] of Object.entries(this.sessions.data.sessions)) yield { kind: 'session', key: [key], value };
   }
 
   /** The whole registry document as JSON (tests compare it before and after a refusal). */
