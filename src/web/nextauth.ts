@@ -661,6 +661,10 @@ function footerScript(): void {
     let gaveUp = false;
     const socket = io(`${u.origin}/sessions`, {
       path: `${u.pathname.replace(/\/+$/, '')}/socket.io`,
+      // WebSocket first: one connection to one process, which a cluster behind a load balancer
+      // without sticky sessions serves (docs/cluster.md); long polling only where it cannot open.
+      transports: ['websocket', 'polling'],
+      tryAllTransports: true,
       reconnectionDelay: 1000,
       reconnectionDelayMax: 30000,
       randomizationFactor: 0.5,
