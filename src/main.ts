@@ -326,7 +326,7 @@ async function openCluster(cluster: Cluster, log: pino.Logger, { clock, redisSta
   try {
     store = await PostgresStore.open(cluster.databaseUrl, { onError: trouble('PostgreSQL') });
   } catch (e) {
-    throw new NsError('STORAGE_UNAVAILABLE', `PostgreSQL at ${shown(cluster.databaseUrl)} cannot be reached: ${reason(e)}`);
+    throw new NsError('STORAGE_UNAVAILABLE', `PostgreSQL at ${shown(cluster.databaseUrl)} cannot be opened: ${reason(e)}`);
   }
   const redis = { url: cluster.redisUrl, prefix: cluster.redisPrefix };
   const sessions = new RedisSessions({ ...redis, onError: trouble('Redis (sessions)') });

@@ -141,21 +141,29 @@ if (pgUrl && redis) {
     }
   });
 
-  test('a process that cannot reach Redis at start does not start, and says why', async () => {
+  test('a process that cannot reach PostgreSQL or Redis at start does not start, and says why', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
     const port = (closed.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const started = Date.now();
-    try {
-      const ns = await startTestServer({ ...env, NEXTAUTH_REDIS_URL: `redis://127.0.0.1:${port}` }, undefined, { redisStartMs: 500 });
-      await ns.stop(true);
-      assert.unreachable('it started');
-    } catch (e) {
-      assert.is((e as { code?: string }).code, 'STORAGE_UNAVAILABLE');
-      assert.match((e as Error).message, `Redis at redis://127.0.0.1:${port} cannot be reached`);
-    }
-    assert.ok(Date.now() - started < 5000, 'it gave up after the time it was given');
+    const refusal = async (more: Record<string, string>): Promise<Error & { code?: string }> => {
+      const started = Date.now();
+      try {
+        const ns = await startTestServer({ ...env, ...more }, undefined, { redisStartMs: 500 });
+        await ns.stop(true);
+      } catch (e) {
+        assert.ok(Date.now() - started < 5000, 'it gave up in the time it was given');
+        return e as Error & { code?: string };
+      }
+      throw new Error(`it started with ${JSON.stringify(more)}`);
+    };
+    const noRedis = await refusal({ NEXTAUTH_REDIS_URL: `redis://127.0.0.1:${port}` });
+    assert.is(noRedis.code, 'STORAGE_UNAVAILABLE');
+    assert.match(noRedis.message, `Redis at redis://127.0.0.1:${port} cannot be reached`);
+    const noDatabase = await refusal({ NEXTAUTH_DATABASE_URL: `postgres://nextauth:secret@127.0.0.1:${port}/nowhere` });
+    assert.is(noDatabase.code, 'STORAGE_UNAVAILABLE');
+    assert.match(noDatabase.message, `PostgreSQL at postgres://127.0.0.1:${port}/nowhere cannot be opened`);
+    assert.not.match(noDatabase.message, 'secret', 'no password shown');
   });
 }
 
