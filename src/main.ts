@@ -246,6 +246,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       inspectSocket.close();
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
+      // Every connection of this process is closed: none of its counts may outlive it (in a
+      // cluster they are shared, and a release of one closing just now may not have gone out).
+      await limits.release(hub.id).catch((err: unknown) => log.warn({ err }, 'connection counts not released'));
       await Promise.all([sessions.close(), bus.close(), limits.close()]);
       await transactions.close();
       await push.close();
