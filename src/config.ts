@@ -59,7 +59,22 @@ export interface Config {
   demo: boolean;
   /** Default push gateway for phones that are not connected. */
   pushGateway?: string;
+  /**
+   * One process of a cluster (PROTOCOL.md §8): records in PostgreSQL, sessions, deadlines, the
+   * bus and limit counts in Redis, shared with every other process. None: the embedded store in
+   * the data folder, and the rest in this process's memory.
+   */
+  cluster?: Cluster;
   limits: Limits;
+}
+
+export interface Cluster {
+  /** postgres://… (or postgresql://…) */
+  databaseUrl: string;
+  /** redis://… (or rediss://…) */
+  redisUrl: string;
+  /** Put before every Redis key and channel; the processes of one NS name the same. */
+  redisPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -108,6 +123,17 @@ export const settings = {
   connectionsPerSource: { env: 'NEXTAUTH_CONNECTIONS_PER_SOURCE', flag: 'connections-per-source', help: 'open WebSocket connections per source address (default 256)' },
   headersTimeout: { env: 'NEXTAUTH_HEADERS_TIMEOUT_SECONDS', flag: 'headers-timeout-seconds', help: 'seconds a client has to send its request headers (default 10)' },
   requestTimeout: { env: 'NEXTAUTH_REQUEST_TIMEOUT_SECONDS', flag: 'request-timeout-seconds', help: 'seconds a client has to send a whole request (default 30)' },
+  databaseUrl: {
+    env: 'NEXTAUTH_DATABASE_URL',
+    flag: 'database-url',
+    help: 'postgres://… : records in PostgreSQL, shared by the processes of a cluster (with NEXTAUTH_REDIS_URL; default: the data folder)',
+  },
+  redisUrl: {
+    env: 'NEXTAUTH_REDIS_URL',
+    flag: 'redis-url',
+    help: 'redis://… : sessions, deadlines, messages and limits in Redis, shared by the processes of a cluster (with NEXTAUTH_DATABASE_URL)',
+  },
+  redisPrefix: { env: 'NEXTAUTH_REDIS_PREFIX', flag: 'redis-prefix', help: 'put before every Redis key and channel; the same in every process of one NS (default nextauth:)' },
   pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
 } as const satisfies Record<string, Setting>;
 
@@ -212,8 +238,11 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     }
   }
 
+  const cluster = clusterOf(raw('databaseUrl'), raw('redisUrl'), raw('redisPrefix'), bad);
+
   return {
     ...(pushGateway !== undefined ? { pushGateway } : {}),
+    ...(cluster ? { cluster } : {}),
     host,
     port,
     dataDir: path.resolve(raw('dataDir') ?? 'data'),
@@ -243,6 +272,43 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       requestTimeout: seconds('requestTimeout', 30),
     },
   };
+}
+
+/**
+ * The cluster settings: both URLs (a cluster process), or neither (the embedded store); one
+ * without the other is refused, naming both, rather than quietly running alone.
+ */
+function clusterOf(
+  databaseUrl: string | undefined,
+  redisUrl: string | undefined,
+  redisPrefix: string | undefined,
+  bad: (key: 'databaseUrl' | 'redisUrl' | 'redisPrefix', value: string, expected: string) => never,
+): Cluster | undefined {
+  const db = settings.databaseUrl.env;
+  const redis = settings.redisUrl.env;
+  if (databaseUrl === undefined && redisUrl === undefined) {
+    if (redisPrefix !== undefined) throw new ConfigError(`${settings.redisPrefix.env} is set but ${redis} is not: the prefix is for a cluster (${db} and ${redis})`);
+    return undefined;
+  }
+  if (databaseUrl === undefined || redisUrl === undefined) {
+    const [set, missing] = databaseUrl === undefined ? [redis, db] : [db, redis];
+    throw new ConfigError(
+      `${set} is set but ${missing} is not: a cluster process needs both ${db} (PostgreSQL: records) and ${redis} (Redis: sessions, messages, limits); set neither for the embedded store in the data folder`,
+    );
+  }
+  const scheme = (url: string) => {
+    try {
+      return new URL(url).protocol;
+    } catch {
+      return undefined;
+    }
+  };
+  // The URLs are shown as their scheme only: they may hold a password.
+  if (!['postgres:', 'postgresql:'].includes(scheme(databaseUrl) ?? '')) bad('databaseUrl', `${scheme(databaseUrl) ?? '?'}…`, 'a postgres:// URL');
+  if (!['redis:', 'rediss:'].includes(scheme(redisUrl) ?? '')) bad('redisUrl', `${scheme(redisUrl) ?? '?'}…`, 'a redis:// or rediss:// URL');
+  const prefix = redisPrefix ?? 'nextauth:';
+  if (!/^[\x21-\x7e]{1,128}$/.test(prefix)) bad('redisPrefix', prefix, '1 to 128 printable characters without spaces');
+  return { databaseUrl, redisUrl, redisPrefix: prefix };
 }
 
 /** The ws(s):// URL of the app channel, derived from the public URL. */

@@ -1,20 +1,28 @@
 /**
  * The composition root: read config, open the store, build the registry and the session hub,
  * start the transports on one HTTP server.
+ *
+ * Two ways to keep state (src/ports.ts). Embedded (the default): the lowdb store in the data
+ * folder, held by this one process (the run lock), and sessions, the bus and limits in memory.
+ * A cluster process (config.cluster: PostgreSQL and Redis URLs): records in PostgreSQL, the rest
+ * in Redis, shared with any number of other processes (PROTOCOL.md §8), so no run lock, and the
+ * hub looks for due deadlines other processes added.
  */
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import { createMetrics } from './transports/http/metrics.ts';
+import { createMetrics, type MetricSources } from './transports/http/metrics.ts';
 import type { App } from './transports/http/context.ts';
-import type { Config } from './config.ts';
+import type { Cluster, Config } from './config.ts';
 import { createProofVerifier } from './core/login/verify-proof.ts';
 import { provokeSession } from './core/push/provoke.ts';
 import { Registry } from './core/admin/registry.ts';
 import { SessionHub } from './core/hub.ts';
-import type { Clock } from './ports.ts';
+import type { Bus, Clock, Limits, Sessions } from './ports.ts';
 import { LowdbStore } from './adapters/lowdb/lowdb-store.ts';
+import type { PostgresStore } from './adapters/postgres/postgres-store.ts';
 import { MemoryBus } from './adapters/memory/bus.ts';
 import { MemorySessions } from './adapters/memory/sessions.ts';
 import { MemoryLimits } from './adapters/memory/limits.ts';
@@ -41,14 +49,20 @@ import { sourceFinder } from './transports/source.ts';
 /** A connection refused past its source's limit (§7) may try again after this (`Retry-After`). */
 const CONNECTION_RETRY_MS = 10_000;
 
+/** In a cluster, how often (ms) the hub looks for due deadlines that other processes added. */
+const CLUSTER_POLL_MS = 1000;
+
+/** How long (ms) a cluster process waits for Redis at start before it refuses to start. */
+const REDIS_START_MS = 10_000;
+
 export interface RunningServer {
   config: Config;
   /** http://host:port actually bound */
   url: string;
   port: number;
   registry: Registry;
-  /** The store itself (tests compare its content before and after a refusal). */
-  store: LowdbStore;
+  /** The store itself (tests compare its content before and after a refusal): PostgreSQL's in a cluster. */
+  store: LowdbStore | PostgresStore;
   hub: SessionHub;
   push: PushService;
   app: App;
@@ -66,14 +80,20 @@ export interface Bootstrap {
 export interface StartOptions {
   /** The clock of session timers (tests pass XState's SimulatedClock). */
   clock?: Clock;
+  /** A cluster process: how long (ms) it waits for Redis at start before it refuses to start (default 10 s). */
+  redisStartMs?: number;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer & { bootstrap: Bootstrap }> {
   // The browser files `npm run build` made (dist/web), read once: without them, stop here (WebBuildError).
   webAssets();
-  // Refuses (RunLockError) while another live process — a server or an admin command — holds the data folder.
-  await acquireRunLock(config.dataDir, config.publicUrl);
-  const store = await LowdbStore.open(config.dataDir);
+  const log = pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
+  });
+  const { store, sessions, bus, limits, readiness, stores, ...state } = config.cluster
+    ? await openCluster(config.cluster, log, options)
+    : await openEmbedded(config.dataDir, config.publicUrl);
   const registry = new Registry(store, config.limits);
   const bootstrap: Bootstrap = {};
   const root = await registry.access.ensureRootKey(config.rootApiKey);
@@ -83,21 +103,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     bootstrap.demoServerId = demo.serverid;
   }
 
-  const log = pino({
-    level: config.logLevel,
-    redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
-  });
   const metrics = createMetrics({
-    stores: store.stats,
+    stores,
     liveSessions: () => hub.countByState(),
   });
   const now = () => (options.clock ?? { now: Date.now }).now();
   // The live inspector (/inspect): every session actor's inspection events.
   const inspector = new Inspector({ now, registry: metrics.registry });
-  // One process: sessions, deadlines and the bus in memory (DESIGN.md: Redis in a cluster).
-  const sessions = new MemorySessions();
-  const bus = new MemoryBus();
-  const limits = new MemoryLimits();
   const hub: SessionHub = new SessionHub({
     limits: config.limits,
     sessions,
@@ -108,6 +120,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log,
     onMute: (serverid, accounts) => push.mute(serverid, accounts),
     inspect: (applied) => inspector.applied(applied),
+    ...(state.pollMs ? { pollMs: state.pollMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const push: PushService = new PushService({
@@ -132,7 +145,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   const restLimits = new RestLimits(limits, config.limits, hub.clock);
-  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits });
+  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits, readiness });
+  // The demo site keeps its api key in the data folder, which a cluster process does not open otherwise.
+  if (config.demo && config.cluster) await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });
   const restored = await hub.restore();
   if (restored) log.info({ restored }, 'sessions restored');
@@ -219,7 +234,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const url = `http://${host}:${port}`;
   // With port 0 the default public URL names the port we got.
   if (config.port === 0 && config.publicUrl.endsWith(':0')) config.publicUrl = url;
-  await writeRunLock(config.dataDir, url);
+  if (!config.cluster) await writeRunLock(config.dataDir, url);
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -231,14 +246,130 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       inspectSocket.close();
       await Promise.all([appSocket.close(), browserSocket.close(), socketIo.close()]);
       await hub.close();
+      // Every connection of this process is closed: none of its counts may outlive it (in a
+      // cluster they are shared, and a release of one closing just now may not have gone out).
+      await limits.release(hub.id).catch((err: unknown) => log.warn({ err }, 'connection counts not released'));
       await Promise.all([sessions.close(), bus.close(), limits.close()]);
       await transactions.close();
       await push.close();
       await http;
       clearTimeout(cut);
       await store.close();
-      await removeRunLock(config.dataDir);
+      if (!config.cluster) await removeRunLock(config.dataDir);
     })());
 
   return { config, url, port, registry, store, hub, push, app, close, bootstrap };
+}
+
+/** What a process keeps its state in, and how GET /readyz checks it. */
+interface Adapters {
+  store: LowdbStore | PostgresStore;
+  sessions: Sessions;
+  bus: Bus;
+  limits: Limits;
+  /** GET /readyz's checks (src/transports/http/context.ts). */
+  readiness: Record<string, () => Promise<void>>;
+  /** The store's counts for /metrics (none in a cluster). */
+  stores: MetricSources['stores'];
+  /** Set in a cluster: other processes add deadlines too (SessionHub's `pollMs`). */
+  pollMs?: number;
+}
+
+/** The embedded store in the data folder (this process alone: the run lock), the rest in memory. */
+async function openEmbedded(dataDir: string, publicUrl: string): Promise<Adapters> {
+  // Refuses (RunLockError) while another live process — a server or an admin command — holds the data folder.
+  await acquireRunLock(dataDir, publicUrl);
+  const store = await LowdbStore.open(dataDir);
+  return {
+    store,
+    sessions: new MemorySessions(),
+    bus: new MemoryBus(),
+    limits: new MemoryLimits(),
+    readiness: {
+      store: async () => {
+        try {
+          await fs.access(dataDir, fsConstants.W_OK);
+        } catch (e) {
+          throw new Error(`the data folder ${dataDir} cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+        }
+      },
+      sessions: async () => undefined, // in this process's memory
+    },
+    stores: store.stats,
+  };
+}
+
+/** A URL as it may be shown: its scheme, host and path, never a user or password. */
+const shown = (url: string): string => {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+};
+
+/**
+ * A cluster process: records in PostgreSQL, sessions, deadlines, the bus and limits in Redis
+ * (the adapters are loaded only here: an embedded server never loads pg or ioredis). Refuses to
+ * start, saying which and why, when either cannot be reached.
+ */
+async function openCluster(cluster: Cluster, log: pino.Logger, { clock, redisStartMs = REDIS_START_MS }: StartOptions): Promise<Adapters> {
+  const [{ PostgresStore }, { RedisSessions }, { RedisBus }, { RedisLimits }] = await Promise.all([
+    import('./adapters/postgres/postgres-store.ts'),
+    import('./adapters/redis/redis-sessions.ts'),
+    import('./adapters/redis/redis-bus.ts'),
+    import('./adapters/redis/redis-limits.ts'),
+  ]);
+  // A connection that is down says so once in a while, not at every retry.
+  const said = new Map<string, number>();
+  const trouble = (what: string) => (err: Error) => {
+    const now = Date.now();
+    if (now - (said.get(what) ?? Number.NEGATIVE_INFINITY) < 30_000) return;
+    said.set(what, now);
+    log.error({ err, code: 'STORAGE_UNAVAILABLE' }, `${what}: ${err.message}`);
+  };
+  let store: PostgresStore;
+  try {
+    store = await PostgresStore.open(cluster.databaseUrl, { onError: trouble('PostgreSQL') });
+  } catch (e) {
+    throw new NsError('STORAGE_UNAVAILABLE', `PostgreSQL at ${shown(cluster.databaseUrl)} cannot be opened: ${reason(e)}`);
+  }
+  const redis = { url: cluster.redisUrl, prefix: cluster.redisPrefix };
+  const sessions = new RedisSessions({ ...redis, onError: trouble('Redis (sessions)') });
+  const bus = new RedisBus({ ...redis, onConnectionError: trouble('Redis (bus)'), onError: (err, topic) => log.error({ err, topic }, 'a bus handler threw') });
+  const limits = new RedisLimits({ ...redis, onError: trouble('Redis (limits)'), ...(clock ? { clock } : {}) });
+  try {
+    await sessions.connected(redisStartMs);
+  } catch (e) {
+    await Promise.allSettled([sessions.close(), bus.close(), limits.close(), store.close()]);
+    throw new NsError('STORAGE_UNAVAILABLE', `Redis at ${shown(cluster.redisUrl)} cannot be reached: ${reason(e)}`);
+  }
+  return {
+    store,
+    sessions,
+    bus,
+    limits,
+    readiness: {
+      store: async () => {
+        try {
+          await store.ping();
+        } catch (e) {
+          throw new Error(`PostgreSQL cannot be reached: ${reason(e)}`);
+        }
+      },
+      sessions: async () => {
+        try {
+          await Promise.all([sessions.ping(), bus.ping(), limits.ping()]);
+        } catch (e) {
+          throw new Error(`Redis cannot be reached: ${reason(e)}`);
+        }
+      },
+    },
+    stores: {},
+    pollMs: CLUSTER_POLL_MS,
+  };
+}
+
+/** Why `e` happened, in words (a StorageUnavailableError's own cause). */
+function reason(e: unknown): string {
+  const cause = e instanceof NsError && e.cause !== undefined ? e.cause : e;
+  if (cause instanceof AggregateError && cause.errors.length > 0) return reason(cause.errors[0]);
+  return cause instanceof Error ? cause.message || ((cause as NodeJS.ErrnoException).code ?? cause.name) : String(cause);
 }

@@ -83,7 +83,8 @@ async function start(flags: Map<string, string>): Promise<void> {
   // other commands do not need them.
   const { startServer } = await import('../main.ts');
   const server = await startServer(config);
-  say(`nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), data in ${config.dataDir}`);
+  const data = config.cluster ? 'a cluster process: records in PostgreSQL, sessions in Redis' : `data in ${config.dataDir}`;
+  say(`nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), ${data}`);
   if (server.bootstrap.rootApiKey) {
     say(`Root api key (shown once, keep it safe): ${server.bootstrap.rootApiKey}`);
   }

@@ -708,6 +708,14 @@ export class SessionHub {
     };
   }
 
+  /**
+   * Resolves once this process hears the notices of the session it subscribed to (in a cluster,
+   * once Redis confirmed the subscription): a status read after this misses no update.
+   */
+  async listening(serverid: string, hsid: string): Promise<void> {
+    await this.listeners.get(keyOf(serverid, hsid))?.off;
+  }
+
   get watchers(): number {
     let n = 0;
     for (const { set } of this.listeners.values()) n += set.size;

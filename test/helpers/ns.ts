@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../src/main.ts';
 import { ensureWebBuild } from '../../scripts/build.ts';
+import { LowdbStore } from '../../src/adapters/lowdb/lowdb-store.ts';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
 
@@ -18,7 +19,9 @@ export interface Reply<T = unknown> {
   raw: Uint8Array;
 }
 
-export interface TestServer extends RunningServer {
+export interface TestServer extends Omit<RunningServer, 'store'> {
+  /** The embedded store (a test server started as a cluster process has none: reading this throws). */
+  store: LowdbStore;
   dataDir: string;
   rootKey: string;
   /** Calls the REST API; `key` defaults to the root key (pass null for none). */
@@ -71,5 +74,16 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     await server.close();
     if (remove) rmSync(dir, { recursive: true, force: true });
   };
-  return { ...server, dataDir: dir, rootKey: ROOT_KEY, api, stop, restart: async () => (await stop(), startTestServer(env, dir, options)) };
+  return {
+    ...server,
+    get store(): LowdbStore {
+      if (!(server.store instanceof LowdbStore)) throw new Error('this test server is a cluster process: its records are in PostgreSQL');
+      return server.store;
+    },
+    dataDir: dir,
+    rootKey: ROOT_KEY,
+    api,
+    stop,
+    restart: async () => (await stop(), startTestServer(env, dir, options)),
+  };
 }

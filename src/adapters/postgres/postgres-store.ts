@@ -386,6 +386,22 @@ export class PostgresStore implements Store {
     while (this.running) await this.running;
   }
 
+  /**
+   * Resolves when the database answers a query within `ms` (readiness: GET /readyz); rejects
+   * with StorageUnavailableError when it cannot be reached or is late.
+   */
+  async ping(ms = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageUnavailableError(new Error(`PostgreSQL did not answer within ${ms} ms`))), ms);
+    });
+    try {
+      await Promise.race([this.query('SELECT 1'), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
     this.closing ??= (async () => {
       await this.flush();

@@ -59,6 +59,52 @@ export function clientOf(options: RedisOptions, name: string): { client: Redis; 
   return { client: redisClient(options.url, name, options.onError), owned: true };
 }
 
+/**
+ * Resolves when `client` is connected and answers PING within `ms`; rejects at once, saying so,
+ * while it is not connected (ioredis would hold the command until it reconnects), and when the
+ * answer is late. For readiness checks (GET /readyz).
+ */
+export async function ping(client: Redis, ms = 2000): Promise<void> {
+  if (client.status !== 'ready') throw new Error(`Redis is not connected (${client.status})`);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([client.ping(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Resolves once `client` is connected (at once when it is); rejects after `ms` without a
+ * connection, with the last connection error, if any. For a process's start: refuse to start
+ * rather than queue every command while Redis cannot be reached.
+ */
+export function connected(client: Redis, ms = 10_000): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let last: Error | undefined;
+    const onError = (error: Error) => (last = error);
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('error', onError);
+    };
+    const onReady = () => {
+      done();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no connection within ${ms} ms${last ? `: ${last.message}` : ''}`));
+    }, ms);
+    client.on('ready', onReady);
+    client.on('error', onError);
+  });
+}
+
 /** A Lua script, sent by SHA (EVALSHA, falling back to EVAL once per connection, as ioredis does). */
 export type Script = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 

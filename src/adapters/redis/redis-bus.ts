@@ -20,7 +20,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Bus, Json } from '../../ports.ts';
-import { DEFAULT_PREFIX, redisClient } from './connect.ts';
+import { DEFAULT_PREFIX, ping, redisClient } from './connect.ts';
 
 type Handler = (message: Json) => void;
 
@@ -101,6 +101,16 @@ export class RedisBus implements Bus {
       this.#topics.delete(topic);
       if (!this.#closed) await this.#sub.unsubscribe(this.#channelPrefix + topic);
     };
+  }
+
+  /**
+   * Resolves when both connections are up and the publisher's answers PING (within `ms`);
+   * rejects saying why not (a subscriber connection that is down would miss messages).
+   */
+  async ping(ms?: number): Promise<void> {
+    this.#open();
+    if (this.#sub.status !== 'ready') throw new Error(`Redis (subscriber) is not connected (${this.#sub.status})`);
+    await ping(this.#pub, ms);
   }
 
   /** Stops every handler of this process at once and ends both connections; other processes go on. */

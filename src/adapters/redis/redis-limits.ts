@@ -23,7 +23,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Limits, Rate, Take } from '../../ports.ts';
-import { clientOf, DEFAULT_PREFIX, defineScript, type RedisOptions, type Script } from './connect.ts';
+import { clientOf, DEFAULT_PREFIX, defineScript, ping, type RedisOptions, type Script } from './connect.ts';
 
 /** Keys outlive what they hold by this much (ms): a key gone early would be a full bucket, or no block. */
 const SLACK_MS = 1000;
@@ -145,6 +145,12 @@ export class RedisLimits implements Limits {
   async release(holder: string): Promise<void> {
     this.#check();
     await this.#release(`${this.prefix}holder:${holder}`, holder, `${this.prefix}open:`);
+  }
+
+  /** Resolves when the connection is up and Redis answers (within `ms`); rejects saying why not. */
+  async ping(ms?: number): Promise<void> {
+    this.#check();
+    await ping(this.#redis, ms);
   }
 
   /** Ends this process's connection (one it was given stays open); the counts stay in Redis. */

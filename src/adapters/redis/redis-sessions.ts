@@ -36,7 +36,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Deadline, Json, Sessions, StoredSession, Versioned } from '../../ports.ts';
-import { clientOf, DEFAULT_PREFIX, defineScript, type RedisOptions, type Script } from './connect.ts';
+import { clientOf, connected, DEFAULT_PREFIX, defineScript, ping, type RedisOptions, type Script } from './connect.ts';
 
 /** KEYS: value, counter. ARGV: version expected ('0': absent), JSON text. The new version, or nil. */
 const PUT = `
@@ -314,6 +314,18 @@ export class RedisSessions implements Sessions {
    * Ends this process's use of the sessions: its claims are dropped (the caller has acted on
    * them), and its connection ended (one it was given stays open). The sessions stay in Redis.
    */
+  /** Resolves when the connection is up and Redis answers (within `ms`); rejects saying why not. */
+  async ping(ms?: number): Promise<void> {
+    this.#open();
+    await ping(this.#redis, ms);
+  }
+
+  /** Resolves once connected (a process's start), or rejects after `ms` saying why not. */
+  async connected(ms?: number): Promise<void> {
+    this.#open();
+    await connected(this.#redis, ms);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -71,6 +71,8 @@ export function createBrowserSocket(deps: BrowserDeps) {
                 deps.hub.subscribe(serverid, hsid, (u: SessionUpdate) => send(u.event.toUpperCase(), hsid, serverid, u.number, u.transaction?.tid, u.transaction?.outcome)),
               );
             }
+            // Subscribed first, read second: no update falls between the two.
+            await deps.hub.listening(serverid, hsid);
             const status = await deps.hub.status(serverid, hsid);
             send(status.state === 'authenticated' ? 'LOGIN' : 'LOGOUT', hsid, serverid);
             if (status.canprovoke) send('CANPROVOKE', hsid, serverid);

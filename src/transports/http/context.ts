@@ -28,6 +28,11 @@ export interface ApiContext {
   log: FastifyBaseLogger;
   /** Requests per api key and per source without one (§7). */
   restLimits: RestLimits;
+  /**
+   * What GET /readyz checks, by name (`store`, `sessions`): each resolves when this process can
+   * use it, else rejects saying why.
+   */
+  readiness: Record<string, () => Promise<void>>;
 }
 
 declare module 'fastify' {

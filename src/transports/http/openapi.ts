@@ -22,7 +22,7 @@ const ADDITIONS = [
   'LoginStatus adds state, userinput and expires',
   'getQrLogin and getQrEnrol take img=svg besides img=png',
   'GET operations that take a body in 2.2 also take it on POST of the same path',
-  'GET /healthz, GET /metrics and GET /openapi.json need no key',
+  'GET /healthz, GET /readyz, GET /metrics and GET /openapi.json need no key',
   'Errors are JSON {code, message}',
   'getApiKeys shows a hint of each key: keys are stored hashed and shown in full only when made',
 ];

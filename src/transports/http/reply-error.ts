@@ -11,9 +11,9 @@ export interface ErrorReply<R> {
   code(statusCode: number): { send(payload: { code: string; message: string }): R };
 }
 
-/** Answers `{code, message}` with the table's status for `code`. */
-export function replyError<R>(reply: ErrorReply<R>, code: ErrorCode, message: string = errors[code].message): R {
-  return reply.code(statusOf(code)).send({ code, message });
+/** Answers `{code, message}` (and the fields of `more`, if any) with the table's status for `code`. */
+export function replyError<R>(reply: ErrorReply<R>, code: ErrorCode, message: string = errors[code].message, more: Record<string, unknown> = {}): R {
+  return reply.code(statusOf(code)).send({ ...more, code, message });
 }
 
 /** A WebSocket upgrade refused before any WebSocket exists: the raw HTTP response (no body) for `socket.end()`. */

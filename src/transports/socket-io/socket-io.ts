@@ -117,6 +117,8 @@ export function createSocketIo(deps: BrowserDeps, config: { allowedOrigins: stri
             ),
           );
         }
+        // Subscribed first, read second: no update falls between the two.
+        await deps.hub.listening(serverid, hsid);
         const status = await deps.hub.status(serverid, hsid);
         ack({ state: status.state, canprovoke: status.canprovoke });
       }),
