@@ -65,6 +65,8 @@ export interface Config {
    * the data folder, and the rest in this process's memory.
    */
   cluster?: Cluster;
+  /** Processes that `nextauth start` runs on one port (node's cluster module); more than 1 only in a cluster. */
+  workers: number;
   limits: Limits;
 }
 
@@ -132,6 +134,11 @@ export const settings = {
     env: 'NEXTAUTH_REDIS_URL',
     flag: 'redis-url',
     help: 'redis://… : sessions, deadlines, messages and limits in Redis, shared by the processes of a cluster (with NEXTAUTH_DATABASE_URL)',
+  },
+  workers: {
+    env: 'NEXTAUTH_WORKERS',
+    flag: 'workers',
+    help: 'processes on one port, one per core (node cluster; needs NEXTAUTH_DATABASE_URL and NEXTAUTH_REDIS_URL; default 1)',
   },
   redisPrefix: { env: 'NEXTAUTH_REDIS_PREFIX', flag: 'redis-prefix', help: 'put before every Redis key and channel; the same in every process of one NS (default nextauth:)' },
   pushGateway: { env: 'NEXTAUTH_PUSH_GATEWAY', flag: 'push-gateway', help: 'URL the NS POSTs pushes for offline phones to (a server attribute pushGateway overrides it)' },
@@ -239,6 +246,12 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
   }
 
   const cluster = clusterOf(raw('databaseUrl'), raw('redisUrl'), raw('redisPrefix'), bad);
+  const workers = int('workers', 1, 1, 256);
+  if (workers > 1 && !cluster) {
+    throw new ConfigError(
+      `${settings.workers.env}=${workers}: the embedded store has one writer, the process that holds the data folder; several processes need ${settings.databaseUrl.env} and ${settings.redisUrl.env} (PostgreSQL and Redis)`,
+    );
+  }
 
   return {
     ...(pushGateway !== undefined ? { pushGateway } : {}),
@@ -252,6 +265,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     allowedOrigins: origins,
     trustedProxies,
     demo: demoRaw === 'true',
+    workers,
     limits: {
       challenge: seconds('challenge', 60),
       idle: seconds('idle', 15 * 60),

@@ -64,4 +64,14 @@ test('URLs of the wrong kind, and a bad prefix, are refused without showing the 
   assert.match(refusal({ NEXTAUTH_DATABASE_URL: DB, NEXTAUTH_REDIS_URL: REDIS, NEXTAUTH_REDIS_PREFIX: 'has space' }), /NEXTAUTH_REDIS_PREFIX/);
 });
 
+test('--workers: 1 by default; more only for a cluster process (the embedded store has one writer)', () => {
+  assert.is(load({}).workers, 1);
+  assert.is(load({ NEXTAUTH_DATABASE_URL: DB, NEXTAUTH_REDIS_URL: REDIS }, { workers: '4' }).workers, 4);
+  const message = refusal({ NEXTAUTH_WORKERS: '2' });
+  assert.match(message, 'NEXTAUTH_WORKERS=2');
+  assert.match(message, 'NEXTAUTH_DATABASE_URL');
+  assert.match(message, 'NEXTAUTH_REDIS_URL');
+  assert.match(refusal({ NEXTAUTH_WORKERS: '0' }), 'NEXTAUTH_WORKERS');
+});
+
 test.run();

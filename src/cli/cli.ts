@@ -2,6 +2,7 @@
  * The `nextauth` command line. `start` runs the server; the other commands work on the data
  * folder of a stopped server, or on the REST API of a running one with --url and --key.
  */
+import cluster, { type Worker } from 'node:cluster';
 import { OpError, UsageError, checkFlags, parseArgs, positionals, switchOn } from './args.ts';
 import { ConfigError, loadConfig, parseFlags, settings } from '../config.ts';
 import { NsError } from '../wire/errors.ts';
@@ -72,6 +73,7 @@ ${Object.values(settings)
 
 async function start(flags: Map<string, string>): Promise<void> {
   const config = loadConfig(flags);
+  if (config.workers > 1 && cluster.isPrimary) return startWorkers(config.workers);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   // Signals are taken from the start: one that comes while the server starts stops it once started.
   let signalled: string | undefined;
@@ -102,6 +104,47 @@ async function start(flags: Map<string, string>): Promise<void> {
     );
   };
   if (signalled) stop(signalled);
+}
+
+/**
+ * `start --workers N` (a cluster process only): N processes on one port, node's cluster module
+ * handing out the connections. The first worker starts alone (a new database's root key is made
+ * and printed once), then the others; one that dies is started again; SIGTERM / SIGINT stop them
+ * all and then this process.
+ */
+async function startWorkers(n: number): Promise<void> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  let stopping = false;
+  const live = new Set<Worker>();
+  const fork = (): Promise<Worker> =>
+    new Promise((resolve, reject) => {
+      const worker = cluster.fork();
+      live.add(worker);
+      worker.once('listening', () => resolve(worker));
+      worker.once('exit', (code, signal) => {
+        live.delete(worker);
+        if (stopping) {
+          if (live.size === 0) process.exit(0);
+          return;
+        }
+        reject(new OpError('WORKER_FAILED', `a worker stopped while starting (${signal ?? `exit ${code}`})`));
+        say(`worker ${worker.process.pid} stopped (${signal ?? `exit ${code}`}): starting another`);
+        setTimeout(() => void fork().catch(() => undefined), 1000).unref();
+      });
+    });
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping ${live.size} workers`);
+    if (live.size === 0) process.exit(0);
+    for (const worker of live) worker.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await fork();
+  await Promise.all(Array.from({ length: n - 1 }, fork));
+  say(`${n} workers running (pids ${[...live].map((w) => w.process.pid).join(', ')})`);
 }
 
 export async function main(argv: string[]): Promise<void> {

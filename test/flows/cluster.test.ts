@@ -6,6 +6,7 @@
  * sees. And GET /readyz: 200 on both; 503 on a third process whose way to Redis (a TCP proxy of
  * this test) is cut, 200 again once it is back. Skipped (one line) without PostgreSQL or Redis.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +15,19 @@ import { databases, type Databases } from '../helpers/pg-databases.ts';
 import { getSession, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 import { type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
+import { ROOT } from '../helpers/child.ts';
+
+/** The child processes of `pid` (pgrep -P). */
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
 
 const pgUrl = await service('postgres');
 const redis: RedisRun | undefined = pgUrl ? await redisRun('cluster') : undefined;
@@ -164,6 +178,46 @@ if (pgUrl && redis) {
     assert.is(noDatabase.code, 'STORAGE_UNAVAILABLE');
     assert.match(noDatabase.message, `PostgreSQL at postgres://127.0.0.1:${port}/nowhere cannot be opened`);
     assert.not.match(noDatabase.message, 'secret', 'no password shown');
+  });
+
+  test('nextauth start --workers 2: two processes on one port, one that dies replaced, SIGTERM stops them all', async () => {
+    const workersEnv = { ...env, NEXTAUTH_DATABASE_URL: await dbs.fresh(), NEXTAUTH_REDIS_PREFIX: redis.prefix() };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--workers', '2', '--demo', 'false', '--log-level', 'warn'], {
+      cwd: ROOT,
+      env: { ...process.env, ...workersEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await until(() => /2 workers running/.test(out), `two workers (${out})`, 30_000);
+      const urls = [...out.matchAll(/listening on (http:\/\/[\d.:]+)/g)].map((m) => m[1]);
+      assert.is(urls.length, 2, out);
+      assert.is(urls[0], urls[1], 'one port for both');
+      assert.is((out.match(/Root api key/g) ?? []).length, 1, 'the root key made and shown once');
+      const workers = () => childPids(child.pid!);
+      const first = workers();
+      assert.is(first.length, 2);
+      for (let i = 0; i < 6; i++) assert.is((await fetch(`${urls[0]}/readyz`)).status, 200);
+      // One dies: another takes its place.
+      process.kill(first[0]!, 'SIGKILL');
+      await until(
+        () => {
+          const now = workers();
+          return now.length === 2 && !now.includes(first[0]!);
+        },
+        `a new worker (${out})`,
+        30_000,
+      );
+      assert.is((await fetch(`${urls[0]}/readyz`)).status, 200);
+      child.kill('SIGTERM');
+      assert.is(await exited, 0, out);
+      assert.equal(workers(), [], 'no worker left');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 }
 
