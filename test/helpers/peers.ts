@@ -123,7 +123,7 @@ export class IoBrowser {
   private constructor(readonly socket: Socket) {
     socket.on('status', (s) => this.heard.push(s));
   }
-  static async open(ns: TestServer, localAddress?: string): Promise<IoBrowser> {
+  static async open(ns: Pick<TestServer, 'url'>, localAddress?: string): Promise<IoBrowser> {
     const socket = io(`${ns.url}/sessions`, { transports: ['websocket'], reconnection: false, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
