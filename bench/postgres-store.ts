@@ -13,7 +13,8 @@
  */
 import pg from 'pg';
 import { PostgresStore } from '../src/adapters/postgres/postgres-store.ts';
-import type { ListQuery, ServerRecord, Store } from '../src/ports.ts';
+import type { ListQuery, Store } from '../src/ports.ts';
+import { server } from '../test/ports/store.contract.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -23,23 +24,6 @@ const option = (name: string, fallback: string): string => {
 const url = args.find((a) => a.startsWith('postgres')) ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const USERS = Number(option('users', '100000'));
 const explain = args.includes('--explain');
-
-const server = (serverid: string): ServerRecord => ({
-  serverid,
-  serverName: serverid,
-  logo: '',
-  pinTimeout: -1,
-  pinTransTimeout: 0,
-  pingTime: 0,
-  serverFlags: [],
-  created: 1,
-  publicKey: 'pk',
-  secretKey: 'sk',
-  sessionSecret: 'ss',
-  nextAccountId: 1,
-  attributes: {},
-  privilegedAttributes: {},
-});
 
 const ms = (t: number) => `${t.toFixed(1)} ms`;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

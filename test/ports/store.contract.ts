@@ -12,7 +12,8 @@ export interface StoreFactory {
   open(): Promise<{ store: Store; reopen(): Promise<Store> }>;
 }
 
-const server = (serverid: string, more: Partial<ServerRecord> = {}): ServerRecord => ({
+/** A server record with plain values (`more` replaces some). */
+export const server = (serverid: string, more: Partial<ServerRecord> = {}): ServerRecord => ({
   serverid,
   serverName: `server ${serverid}`,
   logo: '',

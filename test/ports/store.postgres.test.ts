@@ -11,30 +11,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MIGRATIONS, migrate } from '../../src/adapters/postgres/migrations.ts';
 import { PostgresStore } from '../../src/adapters/postgres/postgres-store.ts';
-import type { ServerRecord, Store } from '../../src/ports.ts';
+import type { Store } from '../../src/ports.ts';
 import { databases } from '../helpers/pg-databases.ts';
 import { service } from '../helpers/services.ts';
-import { storeContract } from './store.contract.ts';
+import { server, storeContract } from './store.contract.ts';
 
 const url = await service('postgres');
-
-const server = (serverid: string, more: Partial<ServerRecord> = {}): ServerRecord => ({
-  serverid,
-  serverName: `server ${serverid}`,
-  logo: '',
-  pinTimeout: -1,
-  pinTransTimeout: 0,
-  pingTime: 0,
-  serverFlags: [],
-  created: 1,
-  publicKey: 'pk',
-  secretKey: 'sk',
-  sessionSecret: 'ss',
-  nextAccountId: 1,
-  attributes: {},
-  privilegedAttributes: {},
-  ...more,
-});
 
 if (url) {
   const dbs = databases(url);
