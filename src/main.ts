@@ -131,7 +131,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     log,
     ...(config.pushGateway ? { gateway: config.pushGateway } : {}),
     deliver: (url, message) => sendToGateway(url, message, { log }),
+    bus,
+    sessions,
+    counts: limits,
+    processId: hub.id,
   });
+  await push.ready();
   const transactions = new TransactionService({
     registry,
     hub,
@@ -249,9 +254,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // Every connection of this process is closed: none of its counts may outlive it (in a
       // cluster they are shared, and a release of one closing just now may not have gone out).
       await limits.release(hub.id).catch((err: unknown) => log.warn({ err }, 'connection counts not released'));
-      await Promise.all([sessions.close(), bus.close(), limits.close()]);
       await transactions.close();
       await push.close();
+      await Promise.all([sessions.close(), bus.close(), limits.close()]);
       await http;
       clearTimeout(cut);
       await store.close();

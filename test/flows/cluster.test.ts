@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
+import { pushToQr, type Frame } from '../../src/sdk/app.ts';
 import { getSession, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 import { type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
@@ -180,6 +181,40 @@ if (pgUrl && redis) {
     assert.not.match(noDatabase.message, 'secret', 'no password shown');
   });
 
+  test('a push from REST on process 2 reaches a phone listening on process 1, which logs the session in; a block on 2 tells the phone on 1', async () => {
+    const phone = newPhone();
+    const { acc } = await phone.enrol(await qr(one, srv, newNonce(), 'enrol', '&userid=pia'));
+    const { connection: listening } = await phone.listen(srv); // (its QR named process 1: the account's app URL)
+    const pushes: Frame[] = [];
+    listening.on('push', (f) => pushes.push(f));
+    const deleted: Frame[] = [];
+    listening.on('deleted', (f) => deleted.push(f));
+    // A session pia logged in to once and logged out of (so it can be provoked), on process 2.
+    const nonce = newNonce();
+    const first = await phone.login(await qr(two, srv, nonce));
+    first.connection.close();
+    assert.is((await two.api('POST', `/servers/${srv}/sessions/logout`, { headers: { 'x-nonce': nonce } })).status, 200);
+    const { hsid } = await getSession(two, srv, nonce);
+    const browser = await TextBrowser.open(two);
+    browser.send(`REGISTER ${hsid} ${srv}`);
+    await browser.waitFor('CANPROVOKE', hsid);
+
+    const r = await two.api('POST', `/servers/${srv}/sessions/provokelogin`, { headers: { 'x-nonce': nonce } });
+    assert.is(r.status, 200, JSON.stringify(r.body));
+    await until(() => pushes.length === 1, 'the push, on the connection process 1 holds');
+    assert.equal(Buffer.from(pushes[0]!.hsid as Uint8Array).toString('base64url'), hsid);
+    await phone.login(pushToQr(pushes[0]!, `${one.url.replace('http', 'ws')}/ns/sigmai`), { connection: listening });
+    await browser.waitFor('LOGIN', hsid);
+    assert.is((await getSession(one, srv, nonce)).loggedin, true);
+
+    // Blocked through process 2: the phone's connection on process 1 hears it.
+    assert.is((await two.api('PUT', `/servers/${srv}/accounts/${acc}/?blocked=true`)).status, 200);
+    await until(() => deleted.length === 1, 'deleted, on process 1');
+    await browser.waitFor('LOGOUT', hsid);
+    listening.close();
+    browser.close();
+  });
+
   test('nextauth start --workers 2: two processes on one port, one that dies replaced, SIGTERM stops them all', async () => {
     const workersEnv = { ...env, NEXTAUTH_DATABASE_URL: await dbs.fresh(), NEXTAUTH_REDIS_PREFIX: redis.prefix() };
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--workers', '2', '--demo', 'false', '--log-level', 'warn'], {
@@ -192,8 +227,10 @@ if (pgUrl && redis) {
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await until(() => /2 workers running/.test(out), `two workers (${out})`, 30_000);
-      const urls = [...out.matchAll(/listening on (http:\/\/[\d.:]+)/g)].map((m) => m[1]);
+      const urlsOf = () => [...out.matchAll(/listening on (http:\/\/[\d.:]+)/g)].map((m) => m[1]);
+      // (A worker says so once started; the cluster module hears it listen a moment before.)
+      await until(() => /2 workers running/.test(out) && urlsOf().length === 2, `two workers (${out})`, 30_000);
+      const urls = urlsOf();
       assert.is(urls.length, 2, out);
       assert.is(urls[0], urls[1], 'one port for both');
       assert.is((out.match(/Root api key/g) ?? []).length, 1, 'the root key made and shown once');

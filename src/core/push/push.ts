@@ -3,12 +3,20 @@
  * limits against push bombing (per account: one per interval, a few an hour, a mute after
  * "deny and report"), number match, and delivery: a sealed `push` frame on every live
  * listening connection of the account, or the server's push gateway when there is none.
+ *
+ * In a cluster (PROTOCOL.md §8) the phone may listen on another process: each process keeps its
+ * own connections, says in a set of the Sessions port which processes hold listeners of an
+ * account (`listeners:<serverid>:<acc>`), and a push for one of those goes out on the Bus
+ * (`pushes`, msgpack in base64: the content holds bytes) to be delivered there. The mute is a
+ * block of the Limits port (shared); the interval and hourly counts are a sliding log of this
+ * process (a token bucket would let 2 × 20 through in an hour, which §4.2 does not allow).
  */
 import { randomInt } from 'node:crypto';
+import { decode, encode } from '@msgpack/msgpack';
 import { NsError } from '../../wire/errors.ts';
 import type { Limits } from '../../config.ts';
 import type { Registry } from '../admin/registry.ts';
-import type { AccountRecord } from '../../ports.ts';
+import type { AccountRecord, Bus, Json, Limits as LimitsPort, Sessions } from '../../ports.ts';
 import type { Clock } from '../../ports.ts';
 import type { SessionHub } from '../hub.ts';
 
@@ -38,29 +46,67 @@ export interface PushDeps {
   /** Hands a push to a gateway (src/transports/push-gateway.ts); without it, pushes to offline phones are undelivered. */
   deliver?: (gateway: string, push: GatewayPush) => Promise<unknown>;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Between processes: the Bus, the sets of the Sessions port, the shared counts, this process's id. */
+  bus: Bus;
+  sessions: Pick<Sessions, 'addMember' | 'removeMember' | 'members'>;
+  counts: LimitsPort;
+  processId: string;
 }
 
 const key = (serverid: string, acc: number) => `${serverid}:${acc}`;
+/** The processes holding listening connections of an account. */
+const listenersSet = (k: string) => `listeners:${k}`;
+/** What goes to every process: a frame for an account's listening connections, or an account revoked. */
+type Broadcast = { kind: 'push'; k: string; content: string } | { kind: 'revoke'; serverid: string; acc: number };
+const HOUR = 3600_000;
 
 export class PushService {
   /** account → connections that ran a `listen` handshake for it */
   private readonly listening = new Map<string, Set<PushTarget>>();
   /** account → every connection that proved it (login, enrol or listen), for `deleted` */
   private readonly proven = new Map<string, Set<PushTarget>>();
-  /** account → times of its recent pushes (the last hour) */
-  private readonly sent = new Map<string, number[]>();
-  /** account → muted until */
-  private readonly muted = new Map<string, number>();
   /** connection → the accounts it is in `listening` / `proven` under (so dropping it touches only those) */
   private readonly accountsOf = new Map<PushTarget, Set<string>>();
-  /** background gateway deliveries (awaited on close) */
+  /** account → times of its recent pushes from this process (the last hour) */
+  private readonly sent = new Map<string, number[]>();
+  /** background work: gateway deliveries, the listeners' sets (awaited on close) */
   private readonly inflight = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: PushDeps) {}
+  /** The Bus subscription (every process hears every push and revocation; each delivers to its own connections). */
+  private readonly subscribed: Promise<(() => Promise<void>) | undefined>;
+
+  constructor(private readonly deps: PushDeps) {
+    this.subscribed = deps.bus
+      .subscribe('pushes', (message) => this.heard(message as unknown as Broadcast))
+      .catch((err: unknown) => {
+        deps.log.warn({ err }, 'pushes from other processes cannot be heard');
+        return undefined;
+      });
+  }
+
+  /** Resolves once pushes from other processes reach this one. */
+  ready(): Promise<unknown> {
+    return this.subscribed;
+  }
 
   listen(serverid: string, acc: number, target: PushTarget): void {
-    add(this.listening, key(serverid, acc), target);
+    const k = key(serverid, acc);
+    if (!this.listening.has(k)) this.track(this.deps.sessions.addMember(listenersSet(k), this.deps.processId));
+    add(this.listening, k, target);
     this.proved(serverid, acc, target);
+  }
+
+  /** A push or a revocation from any process (this one too): delivered to this process's connections. */
+  private heard(message: Broadcast): void {
+    if (message.kind === 'revoke') return this.revokeHere(message.serverid, message.acc);
+    const content = decode(Buffer.from(message.content, 'base64')) as Record<string, unknown>;
+    for (const t of this.listening.get(message.k) ?? []) t.push(content);
+  }
+
+  private track(work: Promise<unknown>): void {
+    const p = work.catch((err: unknown) => this.deps.log.warn({ err }, 'push bookkeeping failed'));
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
   }
 
   proved(serverid: string, acc: number, target: PushTarget): void {
@@ -74,27 +120,35 @@ export class PushService {
       for (const map of [this.listening, this.proven]) {
         const set = map.get(k);
         set?.delete(target);
-        if (set?.size === 0) map.delete(k);
+        if (set?.size === 0) {
+          map.delete(k);
+          if (map === this.listening) this.track(this.deps.sessions.removeMember(listenersSet(k), this.deps.processId));
+        }
       }
     }
     this.accountsOf.delete(target);
   }
 
-  /** How many connections listen for the account. */
+  /** How many connections of this process listen for the account. */
   listeners(serverid: string, acc: number): number {
     return this.listening.get(key(serverid, acc))?.size ?? 0;
   }
 
-  /** The account was blocked or deleted: tell its live connections, forget its listeners. */
+  /** The account was blocked or deleted: tell its live connections, on every process; forget its listeners. */
   revoke(serverid: string, acc: number): void {
-    for (const target of this.proven.get(key(serverid, acc)) ?? []) target.deleted(serverid, acc);
-    this.listening.delete(key(serverid, acc));
-    this.proven.delete(key(serverid, acc));
+    this.track(this.deps.bus.publish('pushes', { kind: 'revoke', serverid, acc }));
+  }
+
+  private revokeHere(serverid: string, acc: number): void {
+    const k = key(serverid, acc);
+    for (const target of this.proven.get(k) ?? []) target.deleted(serverid, acc);
+    if (this.listening.delete(k)) this.track(this.deps.sessions.removeMember(listenersSet(k), this.deps.processId));
+    this.proven.delete(k);
   }
 
   mute(serverid: string, accounts: number[]): void {
     const until = this.deps.clock.now() + this.deps.limits.mute;
-    for (const acc of accounts) this.muted.set(key(serverid, acc), until);
+    for (const acc of accounts) this.track(this.deps.counts.block(`push-mute:${key(serverid, acc)}`, until));
     this.deps.log.warn({ serverid, accounts, code: 'PUSH_REPORTED' }, 'push denied and reported: account muted');
   }
 
@@ -111,7 +165,8 @@ export class PushService {
     const state = (await hub.status(serverid, hsid)).state;
     if (state !== 'waiting' && state !== 'loggedOut') throw new NsError('SESSION_BUSY', `The session is ${state}`);
     const now = clock.now();
-    const allowed = live.filter((a) => this.allows(serverid, a.id, now));
+    const allowed: AccountRecord[] = [];
+    for (const a of live) if (await this.allows(serverid, a.id, now)) allowed.push(a);
     if (allowed.length === 0) throw new NsError('RATE_LIMITED', 'Too many pushes to this account; try again later');
     const number = server.serverFlags.includes('numbermatch') ? String(randomInt(0, 100)).padStart(2, '0') : undefined;
     const pushed = allowed.map((a) => a.id);
@@ -134,7 +189,7 @@ export class PushService {
     };
     for (const account of allowed) {
       this.count(serverid, account.id, now);
-      this.sendToAccount(serverid, account.id, content);
+      await this.sendToAccount(serverid, account.id, content);
     }
     await registry.store.transact(async (tx) => {
       for (const id of pushed) if (await tx.get('account', serverid, id)) tx.patch('account', [serverid, id], { lastprovoke: now });
@@ -143,14 +198,17 @@ export class PushService {
   }
 
   /**
-   * Sends a frame's content to every live listening connection of the account, or, when there
-   * is none, through the push gateway. Returns how many live connections got it.
+   * Sends a frame's content to every live listening connection of the account, on whichever
+   * process holds it, or, when there is none, through the push gateway. Resolves how many
+   * processes hold listening connections of it (0: it went to the gateway).
    */
-  sendToAccount(serverid: string, acc: number, content: Record<string, unknown>): number {
-    const targets = this.listening.get(key(serverid, acc));
-    if (targets?.size) {
-      for (const t of targets) t.push(content);
-      return targets.size;
+  async sendToAccount(serverid: string, acc: number, content: Record<string, unknown>): Promise<number> {
+    const k = key(serverid, acc);
+    const holders = await this.deps.sessions.members(listenersSet(k));
+    if (holders.length > 0) {
+      const message: Broadcast = { kind: 'push', k, content: Buffer.from(encode(content)).toString('base64') };
+      await this.deps.bus.publish('pushes', message as unknown as Json);
+      return holders.length;
     }
     const delivery = this.sendToGateway(serverid, acc, content);
     this.inflight.add(delivery);
@@ -169,19 +227,18 @@ export class PushService {
     await this.deps.deliver(gateway, { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content });
   }
 
-  /** Waits for background gateway deliveries (on shutdown). */
+  /** Waits for background work (gateway deliveries, bookkeeping), leaves the Bus (on shutdown). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.inflight]);
+    await (await this.subscribed)?.();
+    for (const k of this.listening.keys()) await this.deps.sessions.removeMember(listenersSet(k), this.deps.processId).catch(() => undefined);
   }
 
-  private allows(serverid: string, acc: number, now: number): boolean {
+  /** May the account get a push now? Not while muted (on any process); else one per `pushInterval` and `pushHourly` an hour. */
+  private async allows(serverid: string, acc: number, now: number): Promise<boolean> {
     const k = key(serverid, acc);
-    const mutedUntil = this.muted.get(k);
-    if (mutedUntil !== undefined) {
-      if (now < mutedUntil) return false;
-      this.muted.delete(k);
-    }
-    const recent = (this.sent.get(k) ?? []).filter((t) => now - t < 3600_000);
+    if ((await this.deps.counts.blockedUntil(`push-mute:${k}`, now)) !== undefined) return false;
+    const recent = (this.sent.get(k) ?? []).filter((t) => now - t < HOUR);
     if (recent.length >= this.deps.limits.pushHourly) return false;
     const last = recent.at(-1);
     return last === undefined || now - last >= this.deps.limits.pushInterval;
@@ -189,7 +246,7 @@ export class PushService {
 
   private count(serverid: string, acc: number, now: number): void {
     const k = key(serverid, acc);
-    const recent = (this.sent.get(k) ?? []).filter((t) => now - t < 3600_000);
+    const recent = (this.sent.get(k) ?? []).filter((t) => now - t < HOUR);
     recent.push(now);
     this.sent.set(k, recent);
   }

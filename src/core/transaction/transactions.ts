@@ -99,7 +99,7 @@ export class TransactionService {
     actor.start();
 
     const content = { t: 'transaction', tid, srv: Buffer.from(serverid, 'base64url'), acc: account, tx: bytes, info: { name: server.serverName, ...fields } };
-    const delivered = (await hub.toLoginPeer(serverid, hsid, content)) ? 1 : this.deps.push.sendToAccount(serverid, account, content);
+    const delivered = (await hub.toLoginPeer(serverid, hsid, content)) ? 1 : await this.deps.push.sendToAccount(serverid, account, content);
     if (delivered > 0) actor.send({ type: 'present' });
     this.deps.log.info({ serverid, acc: account, tid, delivered }, 'transaction created');
     return { tid };
