@@ -42,6 +42,7 @@ import {
   type VerifyOutput,
 } from '../../machines/session.ts';
 import { MachineStepper } from './machine-stepper.ts';
+import { frameFromText, frameToText } from '../wire/msgpack.ts';
 
 type Snapshot = ReturnType<typeof sessionMachine.resolveState>;
 
@@ -785,7 +786,8 @@ export class SessionHub {
     }
     // On another process, while it is open there.
     if ((await this.sessions.members(presenceOf(context.pinger))).length === 0) return false;
-    await this.bus.publish(`peer:${context.pinger}`, { call: 'transaction', args: [content as Json] });
+    // (The content holds bytes, which JSON does not carry.)
+    await this.bus.publish(`peer:${context.pinger}`, { call: 'transaction', args: [frameToText(content)] });
     return true;
   }
 
@@ -842,7 +844,7 @@ export class SessionHub {
         case 'ping':
           return peer.ping(args[0] as unknown as SessionKey, args[1] as number);
         case 'transaction':
-          return peer.transaction?.(args[0] as Record<string, unknown>);
+          return peer.transaction?.(frameFromText(args[0] as string));
       }
     } catch (err) {
       this.opts.log?.warn({ err }, 'app peer callback failed');

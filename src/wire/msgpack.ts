@@ -40,3 +40,10 @@ export function decodeMsgpack(bytes: Uint8Array, maxDepth = MAX_DEPTH): unknown 
 }
 
 export const encodeMsgpack = (value: unknown): Uint8Array => encode(value);
+
+/**
+ * A frame's content as text for the Bus between processes (JSON carries no bytes): msgpack in
+ * base64, and back.
+ */
+export const frameToText = (content: Record<string, unknown>): string => Buffer.from(encode(content)).toString('base64');
+export const frameFromText = (text: string): Record<string, unknown> => decodeMsgpack(Buffer.from(text, 'base64'), Number.POSITIVE_INFINITY) as Record<string, unknown>;

@@ -12,8 +12,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
-import { pushToQr, type Frame } from '../../src/sdk/app.ts';
-import { getSession, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
+import { answerTransaction, fromB64url, naclSigner, pushToQr, type Frame } from '../../src/sdk/app.ts';
+import { codeOf, getSession, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 import { type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 import { ROOT } from '../helpers/child.ts';
@@ -212,6 +212,37 @@ if (pgUrl && redis) {
     await until(() => deleted.length === 1, 'deleted, on process 1');
     await browser.waitFor('LOGOUT', hsid);
     listening.close();
+    browser.close();
+  });
+
+  test('a transaction made by REST on process 2 is shown to the phone logged in on process 1, approved there, and read back on 2', async () => {
+    const phone = newPhone();
+    const { account } = await phone.enrol(await qr(one, srv, newNonce(), 'enrol', '&userid=quinn'));
+    const nonce = newNonce();
+    const { hsid } = await getSession(two, srv, nonce);
+    const login = await phone.login(await qr(one, srv, nonce)); // its connection: process 1
+    const received: Frame[] = [];
+    login.connection.on('transaction', (f) => received.push(f));
+    const browser = await TextBrowser.open(two);
+    browser.send(`REGISTER ${hsid} ${srv}`);
+
+    const made = await two.api('POST', `/servers/${srv}/sessions/transactions`, { headers: { 'x-nonce': nonce }, body: { amount: 'EUR 12.00', description: 'cluster' } });
+    assert.is(made.status, 200, JSON.stringify(made.body));
+    const { tid } = made.body as { tid: string };
+    await until(() => received.length === 1, 'the transaction on the phone (process 1)');
+    await answerTransaction(login.connection, received[0]!, { signer: naclSigner(fromB64url(account.secretKey)), transcript: login.transcript, approve: true, sf: 'pin' });
+    const r = (await two.api('GET', `/servers/${srv}/transactions/${tid}`)).body;
+    assert.is(r.tstatus, '1', JSON.stringify(r));
+    assert.is(r.sf, 'pin');
+    assert.is((await one.api('GET', `/servers/${srv}/transactions/${tid}`)).body.tstatus, '1');
+    await browser.waitFor('TRANSACTION', hsid);
+    assert.ok(browser.heard.includes(`TRANSACTION ${hsid} ${srv} ${tid} approved`));
+    // A second answer: closed, on whichever process.
+    assert.is(
+      await codeOf(answerTransaction(login.connection, received[0]!, { signer: naclSigner(fromB64url(account.secretKey)), transcript: login.transcript, approve: false })),
+      'TRANSACTION_CLOSED',
+    );
+    login.connection.close();
     browser.close();
   });
 

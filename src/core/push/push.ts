@@ -12,8 +12,8 @@
  * process (a token bucket would let 2 × 20 through in an hour, which §4.2 does not allow).
  */
 import { randomInt } from 'node:crypto';
-import { decode, encode } from '@msgpack/msgpack';
 import { NsError } from '../../wire/errors.ts';
+import { frameFromText, frameToText } from '../../wire/msgpack.ts';
 import type { Limits } from '../../config.ts';
 import type { Registry } from '../admin/registry.ts';
 import type { AccountRecord, Bus, Json, Limits as LimitsPort, Sessions } from '../../ports.ts';
@@ -99,7 +99,7 @@ export class PushService {
   /** A push or a revocation from any process (this one too): delivered to this process's connections. */
   private heard(message: Broadcast): void {
     if (message.kind === 'revoke') return this.revokeHere(message.serverid, message.acc);
-    const content = decode(Buffer.from(message.content, 'base64')) as Record<string, unknown>;
+    const content = frameFromText(message.content);
     for (const t of this.listening.get(message.k) ?? []) t.push(content);
   }
 
@@ -206,7 +206,7 @@ export class PushService {
     const k = key(serverid, acc);
     const holders = await this.deps.sessions.members(listenersSet(k));
     if (holders.length > 0) {
-      const message: Broadcast = { kind: 'push', k, content: Buffer.from(encode(content)).toString('base64') };
+      const message: Broadcast = { kind: 'push', k, content: frameToText(content) };
       await this.deps.bus.publish('pushes', message as unknown as Json);
       return holders.length;
     }

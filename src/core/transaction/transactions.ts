@@ -14,7 +14,7 @@ import { LABELS } from '../../wire/labels.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { verifyEd25519 } from '../crypto/keys.ts';
 import type { Registry } from '../admin/registry.ts';
-import type { Clock } from '../../ports.ts';
+import type { Clock, TransactionRecord } from '../../ports.ts';
 import type { SessionHub } from '../hub.ts';
 import type { PushService } from '../push/push.ts';
 
@@ -83,17 +83,17 @@ export class TransactionService {
     const actor = createActor(transactionMachine, { input: { tid, serverid, hsid, account, limit }, clock });
     const entry: Entry = { actor, bytes, saved: Promise.resolve() };
     this.entries.set(tid, entry);
-    actor.on('notify', ({ outcome }) => {
-      hub.announce(serverid, hsid, { tid, outcome }).catch((err: unknown) => this.deps.log.warn({ err, serverid, tid }, 'transaction outcome not announced'));
-    });
     let current = 'pending';
     actor.subscribe((s) => {
       if (s.status === 'done') entry.endedAt = clock.now();
       if (s.value === current) return;
       current = s.value;
       const fields = { state: s.value, ...(s.context.evidence ?? {}) };
+      // Only an open record changes (another process may have taken the phone's answer first,
+      // §8); browsers hear an outcome once it is the record's.
       entry.saved = entry.saved
-        .then(() => store.transact((tx) => tx.patch('transaction', [tid], fields)))
+        .then(() => this.closeRecord(tid, fields))
+        .then((closed) => (closed && s.status === 'done' ? hub.announce(serverid, hsid, { tid, outcome: s.value as TransactionOutcome }) : undefined))
         .catch((err: unknown) => this.deps.log.warn({ err, serverid, tid }, 'could not save a transaction'));
     });
     actor.start();
@@ -105,10 +105,12 @@ export class TransactionService {
     return { tid };
   }
 
-  /** The server of a transaction (for the app channel to find the connection's accounts there). */
-  find(tid: string): { serverid: string } | undefined {
+  /** The server of a transaction (for the app channel to find the connection's accounts there), live here or made by another process. */
+  async find(tid: string): Promise<{ serverid: string } | undefined> {
     const context = this.entries.get(tid)?.actor.getSnapshot().context;
-    return context ? { serverid: context.serverid } : undefined;
+    if (context) return { serverid: context.serverid };
+    const record = await this.deps.registry.store.get('transaction', tid);
+    return record ? { serverid: record.serverid } : undefined;
   }
 
   /**
@@ -119,6 +121,11 @@ export class TransactionService {
     const entry = this.entries.get(tid);
     const snapshot = entry?.actor.getSnapshot();
     if (!entry || !snapshot) return this.stored(serverid, tid);
+    // Answered on another process (§8): its record says so first.
+    if (snapshot.status !== 'done') {
+      const record = await this.deps.registry.store.get('transaction', tid);
+      if (record?.serverid === serverid && record.state !== 'pending' && record.state !== 'presented') return this.stored(serverid, tid);
+    }
     if (snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
     const state = snapshot.value as TransactionResult['state'];
     const evidence = snapshot.context.evidence;
@@ -155,7 +162,9 @@ export class TransactionService {
   async answer(serverid: string, proven: ReadonlyMap<number, Uint8Array>, answer: { tid: string; approve: boolean; sig?: Uint8Array; sf?: string }): Promise<void> {
     const entry = this.entries.get(answer.tid);
     const snapshot = entry?.actor.getSnapshot();
-    if (!entry || !snapshot || snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
+    // Made on another process (§8): answered on its record.
+    if (!entry || !snapshot) return this.answerRecord(serverid, proven, answer);
+    if (snapshot.context.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
     const { account } = snapshot.context;
     const h2 = proven.get(account);
     if (!h2) throw new NsError('UNKNOWN_ACCOUNT', 'This connection has not proven the account of this transaction');
@@ -175,6 +184,42 @@ export class TransactionService {
     entry.actor.send({ type: 'approve', signature: toB64url(answer.sig), sf: answer.sf, at: this.deps.clock.now() });
     // The phone hears `result` once the evidence is durable.
     return entry.saved;
+  }
+
+  /**
+   * The answer to a transaction another process made and presents: the same checks, against its
+   * record (the signed bytes are there), and the record changed only while it is open.
+   */
+  private async answerRecord(serverid: string, proven: ReadonlyMap<number, Uint8Array>, answer: { tid: string; approve: boolean; sig?: Uint8Array; sf?: string }): Promise<void> {
+    const record = await this.deps.registry.store.get('transaction', answer.tid);
+    if (!record || record.serverid !== serverid) throw new NsError('UNKNOWN_TRANSACTION');
+    const h2 = proven.get(record.account);
+    if (!h2) throw new NsError('UNKNOWN_ACCOUNT', 'This connection has not proven the account of this transaction');
+    const now = this.deps.clock.now();
+    if ((record.state !== 'pending' && record.state !== 'presented') || now >= record.expires) throw new NsError('TRANSACTION_CLOSED');
+    let fields: Partial<TransactionRecord>;
+    if (!answer.approve) fields = { state: 'declined' };
+    else {
+      if (answer.sf !== 'pin' && answer.sf !== 'biometric') throw new NsError('SECOND_FACTOR_REQUIRED');
+      const account = await this.deps.registry.accounts.get(serverid, record.account);
+      if (!account) throw new NsError('UNKNOWN_ACCOUNT');
+      if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
+      const message = Buffer.concat([LABELS.transaction, h2, Buffer.from(record.tx, 'base64')]);
+      if (!answer.sig || !verifyEd25519(Buffer.from(account.pk, 'base64url'), message, answer.sig)) throw new NsError('BAD_SIGNATURE');
+      fields = { state: 'approved', signature: toB64url(answer.sig), sf: answer.sf, at: now };
+    }
+    if (!(await this.closeRecord(answer.tid, fields))) throw new NsError('TRANSACTION_CLOSED');
+    await this.deps.hub.announce(serverid, record.hsid, { tid: answer.tid, outcome: fields.state as TransactionOutcome });
+  }
+
+  /** Writes a transaction's new state while its record is open; false when it was closed already. */
+  private closeRecord(tid: string, fields: Partial<TransactionRecord>): Promise<boolean> {
+    return this.deps.registry.store.transact(async (tx) => {
+      const record = await tx.get('transaction', tid);
+      if (!record || (record.state !== 'pending' && record.state !== 'presented')) return false;
+      tx.patch('transaction', [tid], fields);
+      return true;
+    });
   }
 
   /** Stops the live transactions once their records are written. */

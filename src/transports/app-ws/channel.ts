@@ -384,7 +384,7 @@ export class AppChannel implements AppPeer, PushTarget {
   /** `approve` / `reject` (§4.3), answered `{t:"result", ok:true, tid}` or an error. */
   async #transactionAnswer(answer: TransactionAnswer): Promise<void> {
     const { transactions } = this.#deps;
-    const tx = transactions.find(answer.tid);
+    const tx = await transactions.find(answer.tid);
     const proven = tx ? this.#proven.get(tx.serverid) : undefined;
     if (!tx || !proven) throw new NsError('UNKNOWN_TRANSACTION');
     await transactions.answer(
