@@ -86,6 +86,30 @@ export function sessionsContract(make: () => Promise<Sessions>, options: Session
     assert.is(await sessions.version('srv:a'), undefined);
   });
 
+  each('a closed store refuses every call; closing it again does nothing', async (sessions) => {
+    await sessions.close();
+    const calls: (() => Promise<unknown>)[] = [
+      () => sessions.get('k'),
+      () => sessions.version('k'),
+      () => sessions.put('k', { snapshot: null, since: 0 }, 0),
+      () => sessions.delete('k', 1),
+      () => sessions.addDeadline({ key: 'k', name: 'n', at: 0 }),
+      () => sessions.cancelDeadline('k', 'n'),
+      () => sessions.claimDue(0),
+      () => sessions.nextDue(),
+      () => sessions.addMember('s', 'k'),
+      () => sessions.removeMember('s', 'k'),
+      () => sessions.members('s'),
+    ];
+    for (const call of calls) {
+      await call().then(
+        () => assert.unreachable('resolved'),
+        (error: Error) => assert.match(error.message, /closed/),
+      );
+    }
+    await sessions.close();
+  });
+
   each('put with a stale version fails, changing nothing', async (sessions) => {
     const v1 = (await sessions.put('srv:a', snapshotOf(1), 0))!;
     const v2 = (await sessions.put('srv:a', snapshotOf(2), v1))!;

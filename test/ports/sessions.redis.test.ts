@@ -210,30 +210,6 @@ if (run) {
     }
   });
 
-  test('a closed RedisSessions refuses every call; close again does nothing', async () => {
-    const sessions = sessionsAt(run.prefix());
-    await sessions.close();
-    const calls: (() => Promise<unknown>)[] = [
-      () => sessions.get('k'),
-      () => sessions.put('k', { snapshot: null, since: 0 }, 0),
-      () => sessions.delete('k', 1),
-      () => sessions.addDeadline({ key: 'k', name: 'n', at: 0 }),
-      () => sessions.cancelDeadline('k', 'n'),
-      () => sessions.claimDue(0),
-      () => sessions.nextDue(),
-      () => sessions.addMember('s', 'k'),
-      () => sessions.removeMember('s', 'k'),
-      () => sessions.members('s'),
-    ];
-    for (const call of calls) {
-      await call().then(
-        () => assert.unreachable('resolved'),
-        (error: Error) => assert.match(error.message, /closed/),
-      );
-    }
-    await sessions.close();
-  });
-
   test('bad input is refused, changing nothing: a value that is not JSON, a deadline without a time; odd versions name nothing', async () => {
     const sessions = sessionsAt(run.prefix());
     try {

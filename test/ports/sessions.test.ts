@@ -113,30 +113,6 @@ test('two MemorySessions on one store see the same values and deadlines; closing
   await b.close();
 });
 
-test('a closed MemorySessions refuses every call', async () => {
-  const sessions = new MemorySessions();
-  await sessions.close();
-  const calls: (() => Promise<unknown>)[] = [
-    () => sessions.get('k'),
-    () => sessions.put('k', { snapshot: null, since: 0 }, 0),
-    () => sessions.delete('k', 1),
-    () => sessions.addDeadline({ key: 'k', name: 'n', at: 0 }),
-    () => sessions.cancelDeadline('k', 'n'),
-    () => sessions.claimDue(0),
-    () => sessions.nextDue(),
-    () => sessions.addMember('s', 'k'),
-    () => sessions.removeMember('s', 'k'),
-    () => sessions.members('s'),
-  ];
-  for (const call of calls) {
-    await call().then(
-      () => assert.unreachable('resolved'),
-      (error: Error) => assert.match(error.message, /closed/),
-    );
-  }
-  await sessions.close();
-});
-
 test('bad input is refused, changing nothing: a value that is not JSON, a deadline without a time', async () => {
   const sessions = new MemorySessions();
   await sessions.put('k', undefined as never, 0).then(
