@@ -87,6 +87,9 @@ export const specOf = (code: ErrorCode): ErrorSpec => errors[code];
 export const statusOf = (code: ErrorCode): number => specOf(code).status ?? 500;
 
 /** A refusal with a code from the table. Throw it anywhere; transports turn it into their frame. */
+/** What a client refused STORAGE_UNAVAILABLE is told to wait before trying again (`Retry-After`). */
+export const STORAGE_RETRY_MS = 5000;
+
 export class NsError extends Error {
   readonly code: ErrorCode;
   /** The table's REST status of the code. */

@@ -156,6 +156,36 @@ if (pgUrl && redis) {
     }
   });
 
+  test('PostgreSQL out of reach: writes answer 503 STORAGE_UNAVAILABLE with Retry-After and change nothing; the process writes again by itself once it is back', async () => {
+    const target = new URL(env.NEXTAUTH_DATABASE_URL!);
+    const proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const via = new URL(target);
+    via.host = `127.0.0.1:${proxy.port}`;
+    const three = await startTestServer({ ...env, NEXTAUTH_DATABASE_URL: via.toString() });
+    try {
+      assert.is((await three.api('POST', `/servers/${srv}/users/before-cut/attributes/`, { body: { k: 1 } })).status, 200);
+      await proxy.cut();
+      const refused = await three.api('POST', `/servers/${srv}/users/during-cut/attributes/`, { body: { k: 2 } });
+      assert.is(refused.status, 503, JSON.stringify(refused.body));
+      assert.is(refused.body.code, 'STORAGE_UNAVAILABLE');
+      assert.is(refused.headers.get('retry-after'), '5');
+      await proxy.open();
+      await until(
+        async () => (await three.api('POST', `/servers/${srv}/users/after-cut/attributes/`, { body: { k: 3 } })).status === 200,
+        'a write once PostgreSQL is back',
+        15_000,
+      );
+      // Read on another process: what was acknowledged is there, what was refused is not.
+      assert.equal((await one.api('GET', `/servers/${srv}/users/before-cut/attributes/`)).body, { k: 1 });
+      assert.equal((await one.api('GET', `/servers/${srv}/users/after-cut/attributes/`)).body, { k: 3 });
+      assert.is((await one.api('GET', `/servers/${srv}/users/during-cut/attributes/`)).status, 404);
+    } finally {
+      await proxy.open();
+      await three.stop(true);
+      await proxy.cut();
+    }
+  });
+
   test('a process that cannot reach PostgreSQL or Redis at start does not start, and says why', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));

@@ -44,7 +44,7 @@ import { Low, type Adapter } from 'lowdb';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { NsError } from '../../wire/errors.ts';
+import { NsError, STORAGE_RETRY_MS } from '../../wire/errors.ts';
 import { SliceAborted, StartView, writeSliced } from './sliced-json.ts';
 
 export class StoreDamagedError extends Error {
@@ -55,8 +55,6 @@ export class StoreDamagedError extends Error {
 const COMPACT_BYTES = 4 * 1024 * 1024;
 /** A fold that failed is tried again no sooner than this (ms). */
 const FOLD_RETRY_MS = 1000;
-/** What a client refused for a write that did not reach the disk is told to wait (`Retry-After`). */
-const UNAVAILABLE_RETRY_MS = 5000;
 
 /**
  * The journal size that starts a fold when NEXTAUTH_STORE_FOLD_BYTES is set (tests shorten it, so
@@ -648,7 +646,7 @@ function inverseOf(data: object, op: Op): Op[] {
 /** A write that did not reach the disk, as the core answers it: 503 STORAGE_UNAVAILABLE (the cause kept for the log). */
 function unavailable(cause: unknown): NsError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const error = new NsError('STORAGE_UNAVAILABLE', `The store cannot write now${code ? ` (${code})` : ''}; try again later`, { retryAfterMs: UNAVAILABLE_RETRY_MS });
+  const error = new NsError('STORAGE_UNAVAILABLE', `The store cannot write now${code ? ` (${code})` : ''}; try again later`, { retryAfterMs: STORAGE_RETRY_MS });
   return Object.assign(error, { cause });
 }
 

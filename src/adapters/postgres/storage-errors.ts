@@ -3,12 +3,12 @@
  * answers STORAGE_UNAVAILABLE, 503: try again later), another process's change conflicted (run
  * the change again), or something else (a fault, passed on as it is).
  */
-import { NsError } from '../../wire/errors.ts';
+import { NsError, STORAGE_RETRY_MS } from '../../wire/errors.ts';
 
 /** The database cannot be reached, or cannot take writes now: nothing of the change is known to be stored. */
 export class StorageUnavailableError extends NsError {
   constructor(cause: unknown) {
-    super('STORAGE_UNAVAILABLE');
+    super('STORAGE_UNAVAILABLE', undefined, { retryAfterMs: STORAGE_RETRY_MS });
     this.name = 'StorageUnavailableError';
     this.cause = cause;
   }
