@@ -104,8 +104,7 @@ try {
   console.log(`FAILED after ${((Date.now() - started) / 1000).toFixed(1)} s:\n${e instanceof Error ? e.message : String(e)}`);
 }
 if (exited) console.log(exited);
-const { problems, notes } = exited ? { problems: [exited], notes: [] } : await verifyAfter(fx);
-for (const note of notes) console.log(`note: ${note}`);
+const { problems } = exited ? { problems: [exited] } : await verifyAfter(fx);
 console.log(
   `after: ${problems.length ? `PROBLEMS:\n- ${problems.join('\n- ')}` : 'records unchanged (servers, users, accounts), W and W2 waiting (W never heard LOGIN), L logged in, no INTERNAL counted, a real login of W works'}`,
 );

@@ -969,12 +969,11 @@ export async function fuzz(fx: Fixture, opts: RunOptions): Promise<FuzzReport> {
 /**
  * What must hold after the fuzz: the records unchanged, W and W2 still waiting (and W never
  * logged in), L still logged in, no INTERNAL counted by the NS; then a real login of W still
- * works. The problems found (empty: all held), and notes on what was seen on the way.
+ * works. The problems found (empty: all held).
  */
-export async function verifyAfter(fx: Fixture): Promise<{ problems: string[]; notes: string[] }> {
+export async function verifyAfter(fx: Fixture): Promise<{ problems: string[] }> {
   const { ns, sessions } = fx;
   const problems: string[] = [];
-  const notes: string[] = [];
   const state = async (s: { serverid: string; nonce: string }) => (await getSession(ns, s.serverid, s.nonce)).state as string;
   // The last case's open handshake is given back when its socket closes.
   await until(async () => (await state(sessions.W)) === 'waiting' && (await state(sessions.W2)) === 'waiting', 'W and W2 waiting', 5000).catch(() => {});
@@ -1004,7 +1003,7 @@ export async function verifyAfter(fx: Fixture): Promise<{ problems: string[]; no
   else if ((await getSession(ns, toB64url(fx.srv), sessions.W.nonce)).loggedin !== true) problems.push('W is not logged in after a real login');
   else await fx.watcher.waitFor('LOGIN', hsidW);
   fx.watcher.close();
-  return { problems, notes };
+  return { problems };
 }
 
 /** The figures of a run, as lines. */

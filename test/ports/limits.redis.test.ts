@@ -14,19 +14,9 @@ import { RedisLimits } from '../../src/adapters/redis/redis-limits.ts';
 import type { Limits, Rate } from '../../src/ports.ts';
 import { redisRun } from '../helpers/redis.ts';
 import { limitsContract } from './limits.contract.ts';
+import { random } from '../helpers/random.ts';
 
 const run = await redisRun('limits');
-
-/** A small deterministic generator (tests repeat exactly). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 if (run) {
   const { url } = run;

@@ -8,22 +8,12 @@ import * as assert from 'uvu/assert';
 import { DeadlineHeap, MemorySessions } from '../../src/adapters/memory/sessions.ts';
 import type { Deadline } from '../../src/ports.ts';
 import { sessionsContract } from './sessions.contract.ts';
+import { random } from '../helpers/random.ts';
 
 sessionsContract(async () => new MemorySessions(), {
   name: 'MemorySessions: Sessions contract',
   connect: async (first) => new MemorySessions((first as MemorySessions).store),
 });
-
-/** A small deterministic generator (tests repeat exactly). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 test('100,000 deadlines: adds, replaces and cancels keep the heap right; claimDue of 10 gives the 10 earliest', async () => {
   const sessions = new MemorySessions();
