@@ -344,7 +344,19 @@ export interface Rate {
   windowMs: number;
 }
 
-/** What a `take` got. */
+/** A sliding log's limits: at most `limit` entries within any `windowMs`, and `gapMs` at least between two. */
+export interface SlidingLog {
+  limit: number;
+  windowMs: number;
+  gapMs: number;
+}
+
+/** The port's rule for `admit`'s argument (every adapter): a sliding log needs a limit and a window above 0, and a gap of 0 or more. */
+export function checkLog(key: string, log: SlidingLog): void {
+  if (!(log.limit > 0) || !(log.windowMs > 0) || !(log.gapMs >= 0)) throw new RangeError(`Limits.admit(${key}): a log needs a limit and a window above 0, and a gap of 0 or more`);
+}
+
+/** What a `take` (or an `admit`) got. */
 export interface Take {
   allowed: boolean;
   /** Takes left at once after this one (0 when refused). */
@@ -360,6 +372,13 @@ export interface Limits {
    * otherwise, taking nothing. A key that is blocked (`block`) is refused until its block ends.
    */
   take(key: string, rate: Rate, now: number, cost?: number): Promise<Take>;
+  /**
+   * Logs `now` under `key` when the sliding log allows it (fewer than `log.limit` entries within
+   * the last `log.windowMs`, the latest at least `log.gapMs` before `now`); refuses otherwise,
+   * logging nothing. Unlike a bucket, no window of `windowMs` ever holds more than `limit`
+   * (pushes: 20 an hour means 20 in any hour). A blocked key is refused until its block ends.
+   */
+  admit(key: string, log: SlidingLog, now: number): Promise<Take>;
   /** Refuses every take of `key` until `until` (a penalty: 5 minutes of RATE_LIMITED). A later block wins. */
   block(key: string, until: number): Promise<void>;
   /** When the block of `key` ends, if it is blocked at `now`. */

@@ -3,7 +3,7 @@
  * processes (§7: "In a cluster the counts are shared by every node"): one client spreading its
  * tries over processes 1, 2 and 3 is refused where the limit says, on whichever process comes
  * next; another source or key goes on. Each test is its own source (127.0.2.x) or key, with
- * the limits set low for this file (REST per key at 60 a minute: the root key, which every test
+ * the limits set low for this file (REST per key at 100 in 20 minutes, a token back every 12 s: the root key, which every test
  * uses for its QR codes, is counted too). (The sessions one browser connection watches, the request
  * header time and the frame size are limits of one connection, which one process holds.)
  * Skipped (one line) without PostgreSQL or Redis.
@@ -51,9 +51,11 @@ if (pgUrl && redis) {
       NEXTAUTH_REDIS_PREFIX: redis.prefix(),
       NEXTAUTH_HELLO_RATE: '6/60',
       NEXTAUTH_FAILED_PROOF_RATE: '3/300',
-      NEXTAUTH_REST_RATE: '60/60',
+      NEXTAUTH_REST_RATE: '100/1200',
       NEXTAUTH_REST_UNKNOWN_KEY_RATE: '4/60',
       NEXTAUTH_CONNECTIONS_PER_SOURCE: '3',
+      NEXTAUTH_PUSH_INTERVAL_SECONDS: '0',
+      NEXTAUTH_PUSH_HOURLY: '2',
     };
     ns = [await startTestServer(env)];
     ns.push(...(await Promise.all([startTestServer(env), startTestServer(env)])));
@@ -120,9 +122,9 @@ if (pgUrl && redis) {
     assert.is((await getSession(at(2), srv, nonce)).loggedin, true);
   });
 
-  test('REST requests per api key (60 a minute here): the 61st, on whichever process, is 429 RATE_LIMITED with Retry-After and does nothing; another key goes on', async () => {
+  test('REST requests per api key (100 in 20 minutes here): the 101st, on whichever process, is 429 RATE_LIMITED with Retry-After and does nothing; another key goes on', async () => {
     const { apikey } = await keyWith(ns[0]!, ['users'], srv);
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 100; i++) {
       const r = await at(i).api('GET', `/servers/${srv}/users/u${i}/attributes/`, { key: apikey });
       assert.is(r.status, 404, JSON.stringify(r.body));
     }
@@ -144,6 +146,20 @@ if (pgUrl && redis) {
       assert.ok(Number(refused.retryAfter) > 0);
     }
     assert.is((await getFrom(`${at(0).url}/servers/`, 'guess-y', '127.0.2.11')).status, 401, 'another source guesses on');
+  });
+
+  test('pushes per account (§4.2; 2 an hour here): provoked on 1 and on 2, the third on 3 is 429 with Retry-After', async () => {
+    const phone = await phoneFrom('127.0.2.14');
+    const nonce = newNonce();
+    (await phone.login(await qr(at(0), srv, nonce))).connection.close();
+    assert.is((await at(0).api('POST', `/servers/${srv}/sessions/logout`, { headers: { 'x-nonce': nonce } })).status, 200);
+    const provoke = (n: TestServer) => n.api('POST', `/servers/${srv}/sessions/provokelogin`, { headers: { 'x-nonce': nonce } });
+    for (const n of [at(0), at(1)]) assert.is((await provoke(n)).status, 200, n.url);
+    const refused = await provoke(at(2));
+    assert.is(refused.status, 429, JSON.stringify(refused.body));
+    assert.is(refused.body.code, 'RATE_LIMITED');
+    const retry = Number(refused.headers.get('retry-after'));
+    assert.ok(retry > 3500 && retry <= 3600, `Retry-After ${retry}: until the first push is an hour old`);
   });
 
   test('open WebSocket connections per source (3 here): the 4th, on whichever process, is refused 429; one closed makes room on another process', async () => {

@@ -100,7 +100,41 @@ export function limitsContract(make: () => Promise<Limits>, options: LimitsContr
     assert.is(results.filter((r) => r.allowed).length, 50);
   });
 
+  each('admit: at most `limit` in any window, `gapMs` apart; refused ones log nothing; the retry is when the next would be admitted', async (limits) => {
+    const log = { limit: 3, windowMs: 60_000, gapMs: 10_000 };
+    assert.equal(await limits.admit('push:a', log, T), { allowed: true, remaining: 2, retryAfterMs: 0 });
+    assert.equal(await limits.admit('push:a', log, T + 4_000), { allowed: false, remaining: 0, retryAfterMs: 6_000 }, 'too soon after the last');
+    assert.is((await limits.admit('push:a', log, T + 10_000)).remaining, 1);
+    assert.ok((await limits.admit('push:a', log, T + 20_000)).allowed);
+    assert.equal(await limits.admit('push:a', log, T + 30_000), { allowed: false, remaining: 0, retryAfterMs: 30_000 }, 'three in the window: until the first leaves it');
+    assert.equal(await limits.admit('push:a', log, T + 59_999), { allowed: false, remaining: 0, retryAfterMs: 1 });
+    assert.ok((await limits.admit('push:a', log, T + 60_000)).allowed, 'the first left the window');
+    assert.not.ok((await limits.admit('push:a', log, T + 69_000)).allowed, 'the second is still in it (and the last is 9 s old)');
+    assert.ok((await limits.admit('push:b', log, T + 30_000)).allowed, 'another key has its own log');
+    // A log never lets a window hold more than its limit (a bucket would let 2 × limit through).
+    const hourly = { limit: 5, windowMs: 3_600_000, gapMs: 0 };
+    const admitted: number[] = [];
+    for (let t = 0; t <= 3 * 3_600_000; t += 60_000) if ((await limits.admit('h', hourly, T + t)).allowed) admitted.push(t);
+    for (const start of admitted) assert.ok(admitted.filter((x) => x >= start && x < start + 3_600_000).length <= 5, `window at ${start}`);
+    assert.equal(admitted.length, 16, '5 an hour for 3 hours, and the first of the fourth');
+  });
+
+  each('admit: a blocked key is refused until its block ends; callers racing on processes never over-admit', async (limits, also) => {
+    const log = { limit: 4, windowMs: 60_000, gapMs: 0 };
+    await limits.block('muted', T + 5_000);
+    assert.equal(await limits.admit('muted', log, T), { allowed: false, remaining: 0, retryAfterMs: 5_000 });
+    assert.ok((await limits.admit('muted', log, T + 5_000)).allowed);
+    const callers = [limits];
+    if (options.connect) callers.push(also(await options.connect(limits)));
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => callers[i % callers.length]!.admit('race', log, T)));
+    assert.is(results.filter((r) => r.allowed).length, 4);
+  });
+
   each('bad rates are refused', async (limits) => {
+    await limits.admit('x', { limit: 0, windowMs: 1, gapMs: 0 }, T).then(
+      () => assert.unreachable('admitted'),
+      (e: Error) => assert.instance(e, RangeError),
+    );
     for (const rate of [
       { limit: 0, windowMs: 1 },
       { limit: 1, windowMs: 0 },

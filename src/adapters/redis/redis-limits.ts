@@ -11,6 +11,10 @@
  *   the same IEEE doubles (Lua's numbers), and the time is stored with 17 significant digits, so
  *   both adapters give the same answers to the same calls. A full bucket is the same as none, so
  *   the key expires once the bucket is full again (plus a second, for clocks apart).
+ * - `log:<key>`: a sliding log (`admit`) as a sorted set of the times it logged (a random member
+ *   each). One Lua script drops the times that left the window, reads the block, the count and
+ *   the newest, and logs `now` when it may: the memory adapter's rule, applied one call at a
+ *   time. The key expires once the newest time has left the window.
  * - `block:<key>`: when the block ends; a later block replaces it, an earlier one does not. It
  *   expires a second after it ends, counted on this process's clock (`clock`, default the real
  *   one; give the same clock as the rest of the server, so a simulated one works).
@@ -22,7 +26,8 @@
  * Times are the callers' (`now` of `take` and `blockedUntil`), never Redis's.
  */
 import type { Redis } from 'ioredis';
-import type { Limits, Rate, Take } from '../../ports.ts';
+import { randomBytes } from 'node:crypto';
+import { checkLog, type Limits, type Rate, type SlidingLog, type Take } from '../../ports.ts';
 import { clientOf, DEFAULT_PREFIX, defineScript, ping, type RedisOptions, type Script } from './connect.ts';
 
 /** Keys outlive what they hold by this much (ms): a key gone early would be a full bucket, or no block. */
@@ -48,6 +53,35 @@ local nextFull = full + interval * cost
 if nextFull - now > window + 1e-9 then return {0, 0, string.format('%.17g', math.ceil(nextFull - now - window))} end
 redis.call('SET', KEYS[1], string.format('%.17g', nextFull), 'PX', string.format('%d', math.ceil(nextFull - now) + tonumber(ARGV[5])))
 return {1, math.floor((window - (nextFull - now)) / interval + 1e-9), '0'}`;
+
+/**
+ * KEYS: log, block. ARGV: now, limit, windowMs, gapMs, member, slack (ms).
+ * Returns {allowed 0/1, remaining, retryAfterMs as text (exact)}.
+ */
+const ADMIT = `
+local now = tonumber(ARGV[1])
+local blocked = redis.call('GET', KEYS[2])
+if blocked then
+  blocked = tonumber(blocked)
+  if blocked > now then return {0, 0, string.format('%.17g', blocked - now)} end
+end
+local limit, window, gap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now - window))
+local n = redis.call('ZCARD', KEYS[1])
+local retry = 0
+if n >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  retry = math.ceil(tonumber(oldest[2]) + window - now)
+end
+if n > 0 then
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  retry = math.max(retry, math.ceil(tonumber(newest[2]) + gap - now))
+end
+if retry > 0 then return {0, 0, string.format('%.17g', retry)} end
+redis.call('ZADD', KEYS[1], string.format('%.17g', now), ARGV[5])
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(1, math.ceil(tonumber(newest[2]) + window - now)) + tonumber(ARGV[6])))
+return {1, limit - n - 1, '0'}`;
 
 /** KEYS: block. ARGV: until (as JavaScript prints it), ttl (ms). */
 const BLOCK = `
@@ -88,6 +122,7 @@ export class RedisLimits implements Limits {
   readonly #owned: boolean;
   readonly #clock: { now(): number };
   readonly #take: Script;
+  readonly #admit: Script;
   readonly #block: Script;
   readonly #openScript: Script;
   readonly #release: Script;
@@ -99,6 +134,7 @@ export class RedisLimits implements Limits {
     this.#clock = options.clock ?? Date;
     ({ client: this.#redis, owned: this.#owned } = clientOf(options, 'nextauth-limits'));
     this.#take = defineScript(this.#redis, 'nextauthLimitTake', 2, TAKE);
+    this.#admit = defineScript(this.#redis, 'nextauthLimitAdmit', 2, ADMIT);
     this.#block = defineScript(this.#redis, 'nextauthLimitBlock', 1, BLOCK);
     this.#openScript = defineScript(this.#redis, 'nextauthLimitOpen', 2, OPEN);
     this.#release = defineScript(this.#redis, 'nextauthLimitRelease', 1, RELEASE);
@@ -116,6 +152,25 @@ export class RedisLimits implements Limits {
       String(rate.limit),
       String(rate.windowMs),
       String(cost),
+      SLACK_MS,
+    )) as [number, number, string];
+    return { allowed: allowed === 1, remaining, retryAfterMs: Number(retry) };
+  }
+
+  async admit(key: string, log: SlidingLog, now: number): Promise<Take> {
+    this.#check();
+    checkLog(key, log);
+    if (!Number.isFinite(now)) throw new RangeError(`Limits.admit(${key}): 'now' is not a time`);
+    const p = this.prefix;
+    const member = randomBytes(6).toString('base64url');
+    const [allowed, remaining, retry] = (await this.#admit(
+      `${p}log:${key}`,
+      `${p}block:${key}`,
+      String(now),
+      String(log.limit),
+      String(log.windowMs),
+      String(log.gapMs),
+      member,
       SLACK_MS,
     )) as [number, number, string];
     return { allowed: allowed === 1, remaining, retryAfterMs: Number(retry) };

@@ -7,9 +7,10 @@
  * In a cluster (PROTOCOL.md §8) the phone may listen on another process: each process keeps its
  * own connections, says in a set of the Sessions port which processes hold listeners of an
  * account (`listeners:<serverid>:<acc>`), and a push for one of those goes out on the Bus
- * (`pushes`, msgpack in base64: the content holds bytes) to be delivered there. The mute is a
- * block of the Limits port (shared); the interval and hourly counts are a sliding log of this
- * process (a token bucket would let 2 × 20 through in an hour, which §4.2 does not allow).
+ * (`pushes`, msgpack in base64: the content holds bytes) to be delivered there. The limits are
+ * the Limits port's, shared by every process: the interval and the hourly count are one sliding
+ * log per account (`push:<serverid>:<acc>`; a token bucket would let 2 × 20 through in an hour,
+ * which §4.2 does not allow), and the mute is a block of that same key.
  */
 import { randomInt } from 'node:crypto';
 import { NsError } from '../../wire/errors.ts';
@@ -54,6 +55,8 @@ export interface PushDeps {
 }
 
 const key = (serverid: string, acc: number) => `${serverid}:${acc}`;
+/** The sliding log of an account's pushes, and its mute (a block of the same key). */
+const pushLog = (k: string) => `push:${k}`;
 /** The processes holding listening connections of an account. */
 const listenersSet = (k: string) => `listeners:${k}`;
 /** What goes to every process: a frame for an account's listening connections, or an account revoked. */
@@ -67,8 +70,6 @@ export class PushService {
   private readonly proven = new Map<string, Set<PushTarget>>();
   /** connection → the accounts it is in `listening` / `proven` under (so dropping it touches only those) */
   private readonly accountsOf = new Map<PushTarget, Set<string>>();
-  /** account → times of its recent pushes from this process (the last hour) */
-  private readonly sent = new Map<string, number[]>();
   /** background work: gateway deliveries, the listeners' sets (awaited on close) */
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -148,7 +149,7 @@ export class PushService {
 
   mute(serverid: string, accounts: number[]): void {
     const until = this.deps.clock.now() + this.deps.limits.mute;
-    for (const acc of accounts) this.track(this.deps.counts.block(`push-mute:${key(serverid, acc)}`, until));
+    for (const acc of accounts) this.track(this.deps.counts.block(pushLog(key(serverid, acc)), until));
     this.deps.log.warn({ serverid, accounts, code: 'PUSH_REPORTED' }, 'push denied and reported: account muted');
   }
 
@@ -165,9 +166,14 @@ export class PushService {
     const state = (await hub.status(serverid, hsid)).state;
     if (state !== 'waiting' && state !== 'loggedOut') throw new NsError('SESSION_BUSY', `The session is ${state}`);
     const now = clock.now();
-    const allowed: AccountRecord[] = [];
-    for (const a of live) if (await this.allows(serverid, a.id, now)) allowed.push(a);
-    if (allowed.length === 0) throw new NsError('RATE_LIMITED', 'Too many pushes to this account; try again later');
+    // Each account's push is logged as it is admitted: one refused later (the session became busy) still counts, which errs on the side of fewer pushes.
+    const log = { limit: this.deps.limits.pushHourly, windowMs: HOUR, gapMs: this.deps.limits.pushInterval };
+    const admitted = await Promise.all(live.map((a) => this.deps.counts.admit(pushLog(key(serverid, a.id)), log, now)));
+    const allowed = live.filter((_, i) => admitted[i]!.allowed);
+    if (allowed.length === 0) {
+      const retryAfterMs = Math.min(...admitted.map((t) => t.retryAfterMs));
+      throw new NsError('RATE_LIMITED', 'Too many pushes to this account; try again later', { retryAfterMs });
+    }
     const number = server.serverFlags.includes('numbermatch') ? String(randomInt(0, 100)).padStart(2, '0') : undefined;
     const pushed = allowed.map((a) => a.id);
     await hub.provoke(serverid, hsid, pushed, number);
@@ -187,10 +193,7 @@ export class PushService {
         ...(userContext?.announceinfo ? { announce: userContext.announceinfo } : {}),
       },
     };
-    for (const account of allowed) {
-      this.count(serverid, account.id, now);
-      await this.sendToAccount(serverid, account.id, content);
-    }
+    for (const account of allowed) await this.sendToAccount(serverid, account.id, content);
     await registry.store.transact(async (tx) => {
       for (const id of pushed) if (await tx.get('account', serverid, id)) tx.patch('account', [serverid, id], { lastprovoke: now });
     });
@@ -232,23 +235,6 @@ export class PushService {
     await Promise.allSettled([...this.inflight]);
     await (await this.subscribed)?.();
     for (const k of this.listening.keys()) await this.deps.sessions.removeMember(listenersSet(k), this.deps.processId).catch(() => undefined);
-  }
-
-  /** May the account get a push now? Not while muted (on any process); else one per `pushInterval` and `pushHourly` an hour. */
-  private async allows(serverid: string, acc: number, now: number): Promise<boolean> {
-    const k = key(serverid, acc);
-    if ((await this.deps.counts.blockedUntil(`push-mute:${k}`, now)) !== undefined) return false;
-    const recent = (this.sent.get(k) ?? []).filter((t) => now - t < HOUR);
-    if (recent.length >= this.deps.limits.pushHourly) return false;
-    const last = recent.at(-1);
-    return last === undefined || now - last >= this.deps.limits.pushInterval;
-  }
-
-  private count(serverid: string, acc: number, now: number): void {
-    const k = key(serverid, acc);
-    const recent = (this.sent.get(k) ?? []).filter((t) => now - t < HOUR);
-    recent.push(now);
-    this.sent.set(k, recent);
   }
 }
 
