@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-// The `nextauth` command: runs the TypeScript CLI through tsx (no build step).
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/cli.ts');
+// The `nextauth` command: the CLI as `npm run build` compiled it (dist/server/cli.js).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const cli = new URL('../dist/server/cli.js', import.meta.url);
+if (!existsSync(fileURLToPath(cli))) {
+  process.stderr.write('nextauth: the server is not built (dist/server/cli.js is missing): run `npm run build` in its folder first.\n');
+  process.exit(2);
+}
+await import(cli.href);

@@ -1,17 +1,25 @@
 /**
- * `npm run build`: every browser script and style of src/web/ built once, with esbuild, into
- * dist/web/ — minified, each with a gzip copy — plus the two browser files the NS serves as
- * their packages ship them (socket.io's client, Mermaid). dist/web/manifest.json holds each
- * file's version (the first 12 hex digits of its SHA-256) and the SHA-256 of every file the
- * build read. The server reads dist/web at start (src/web/assets.ts) and builds nothing.
+ * `npm run build`: the two things the NS runs from, built once with esbuild:
  *
- *   tsx scripts/build.ts             build
- *   tsx scripts/build.ts --if-stale  build only when dist/web is missing or a file it was built
- *                                    from changed (npm start and the test runner do this first)
+ * - dist/server/: the server and the CLI as JavaScript (`node dist/server/cli.js`, what
+ *   `npm start` and bin/nextauth.js run), one ES module per entry plus shared chunks, so a
+ *   command loads only what it uses; packages stay in node_modules (imported, not bundled).
+ *   Nothing of TypeScript, tsx or esbuild is loaded when it runs.
+ * - dist/web/: every browser script and style of src/web/ — minified, each with a gzip copy —
+ *   plus the two browser files the NS serves as their packages ship them (socket.io's client,
+ *   Mermaid). Its manifest holds each file's version (the first 12 hex digits of its SHA-256).
+ *   The server reads dist/web at start (src/web/assets.ts) and builds nothing.
  *
- * Staleness is by content: the build is fresh while every input listed in the manifest (each
+ * Each folder's manifest.json holds the SHA-256 of every file its build read.
+ *
+ *   tsx scripts/build.ts             build both
+ *   tsx scripts/build.ts --if-stale  build only the ones that are missing or that a file they
+ *                                    were built from changed (npm start does this first; the
+ *                                    test runner, which runs the sources, for dist/web)
+ *
+ * Staleness is by content: a build is fresh while every input listed in its manifest (each
  * entry's whole import graph as esbuild's metafile names it, the copied files, this script and
- * src/web/assets.ts) still hashes to what it was, and every file the server needs is there.
+ * src/web/assets.ts) still hashes to what it was, and every file it makes is there.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,9 +28,12 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildSync, type BuildOptions } from 'esbuild';
-import { MANIFEST, WEB_DIR, WEB_FILES, type WebManifest } from '../src/web/assets.ts';
+import { MANIFEST, PROJECT_DIR, WEB_DIR, WEB_FILES, type WebManifest } from '../src/web/assets.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = PROJECT_DIR;
+/** Where the server's JavaScript goes, and its entries (name in dist/server → source). */
+export const SERVER_DIR = path.join(ROOT, 'dist', 'server');
+const SERVER_ENTRIES = { cli: 'src/cli/cli.ts' };
 const require = createRequire(import.meta.url);
 
 interface Entry {
@@ -123,26 +134,69 @@ export function buildWeb(dir: string = WEB_DIR): BuildReport {
   }
   for (const file of [...inputs].sort()) manifest.inputs[file] = sha256(readFileSync(path.join(ROOT, file)));
   writeFileSync(path.join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  swapIn(tmp, dir);
+  return { dir, files: outputs.size, bytes, gzipBytes, ms: Date.now() - started };
+}
 
-  // Swap the new folder in: a reader sees the old build or the new one, each whole.
+/**
+ * Builds dist/server: each entry an ES module for node, its imports of packages left as they
+ * are, shared code in chunks; into a fresh folder, swapped in whole when done.
+ */
+export function buildServer(dir: string = SERVER_DIR): BuildReport {
+  const started = Date.now();
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const result = buildSync({
+    absWorkingDir: ROOT,
+    entryPoints: SERVER_ENTRIES,
+    outdir: tmp,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: ['node20'],
+    packages: 'external',
+    sourcemap: 'linked',
+    metafile: true,
+    legalComments: 'none',
+    charset: 'utf8',
+    logLevel: 'silent',
+  });
+  const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
+  const manifest: WebManifest = { built: new Date().toISOString(), files: {}, inputs: {} };
+  for (const [file, out] of outputs) manifest.files[path.relative(tmp, path.resolve(ROOT, file))] = { version: '', bytes: out.bytes };
+  const inputs = new Set([fromRoot(fileURLToPath(import.meta.url)), ...Object.keys(result.metafile.inputs).map(fromRoot)]);
+  for (const file of [...inputs].sort()) manifest.inputs[file] = sha256(readFileSync(path.join(ROOT, file)));
+  writeFileSync(path.join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  swapIn(tmp, dir);
+  const bytes = outputs.reduce((n, [, out]) => n + out.bytes, 0);
+  return { dir, files: outputs.length, bytes, gzipBytes: 0, ms: Date.now() - started };
+}
+
+/** Moves the new folder in: a reader sees the old build or the new one, each whole. */
+function swapIn(tmp: string, dir: string): void {
   const old = `${dir}.old-${process.pid}`;
   rmSync(old, { recursive: true, force: true });
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
-  return { dir, files: outputs.size, bytes, gzipBytes, ms: Date.now() - started };
 }
 
-/** Why dist/web must be built again, or undefined when it is fresh. */
-export function whyStale(dir: string = WEB_DIR): string | undefined {
+/** Why dist/web (or, with `server`, dist/server) must be built again, or undefined when it is fresh. */
+export function whyStale(dir: string = WEB_DIR, server = false): string | undefined {
   let manifest: WebManifest;
   try {
     manifest = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8')) as WebManifest;
   } catch {
     return `${path.relative(ROOT, dir)} is not built`;
   }
-  for (const name of WEB_FILES) {
-    if (!manifest.files?.[name] || !existsSync(path.join(dir, name)) || !existsSync(path.join(dir, `${name}.gz`))) return `${name} is missing`;
+  if (server) {
+    for (const [name, entry] of Object.entries(SERVER_ENTRIES)) if (!manifest.inputs?.[entry] || !existsSync(path.join(dir, `${name}.js`))) return `${name}.js is missing`;
+    for (const name of Object.keys(manifest.files ?? {})) if (!existsSync(path.join(dir, name))) return `${name} is missing`;
+  } else {
+    for (const name of WEB_FILES) {
+      if (!manifest.files?.[name] || !existsSync(path.join(dir, name)) || !existsSync(path.join(dir, `${name}.gz`))) return `${name} is missing`;
+    }
   }
   for (const [file, hash] of Object.entries(manifest.inputs ?? {})) {
     let now: string;
@@ -174,18 +228,19 @@ export function ensureWebBuild(dir: string = WEB_DIR): void {
 }
 
 const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-const summary = (r: BuildReport) => `${r.files} files, ${kb(r.bytes)} (${kb(r.gzipBytes)} gzip) in ${r.ms} ms`;
+const summary = (r: BuildReport) => `${r.files} files, ${kb(r.bytes)}${r.gzipBytes ? ` (${kb(r.gzipBytes)} gzip)` : ''} in ${r.ms} ms`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   try {
-    if (process.argv.includes('--if-stale')) {
-      const why = whyStale();
-      if (!why) process.exit(0);
-      const r = buildWeb();
-      console.log(`built ${path.relative(ROOT, r.dir)} (${why}): ${summary(r)}`);
-    } else {
-      const r = buildWeb();
-      console.log(`built ${path.relative(ROOT, r.dir)}: ${summary(r)}`);
+    const ifStale = process.argv.includes('--if-stale');
+    for (const [dir, build, server] of [
+      [SERVER_DIR, buildServer, true],
+      [WEB_DIR, buildWeb, false],
+    ] as const) {
+      const why = ifStale ? whyStale(dir, server) : undefined;
+      if (ifStale && !why) continue;
+      const r = build(dir);
+      console.log(`built ${path.relative(ROOT, r.dir)}${why ? ` (${why})` : ''}: ${summary(r)}`);
     }
   } catch (e) {
     process.stderr.write(`build failed: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -8,7 +8,7 @@
  * and named in HTML with `?v=<version>`, so a browser may cache it for a day and still gets a new
  * one after an upgrade. The routes that serve them are in src/transports/http/ and src/inspect/.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,8 +51,14 @@ export interface WebManifest {
   inputs: Record<string, string>;
 }
 
+/** The project folder: the nearest one above this module with a package.json (from src/web/ or from dist/server/). */
+export const PROJECT_DIR = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 /** Where `npm run build` puts the browser files. */
-export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'web');
+export const WEB_DIR = path.join(PROJECT_DIR, 'dist', 'web');
 export const MANIFEST = 'manifest.json';
 
 /** dist/web is missing, incomplete or unreadable. */
