@@ -8,13 +8,19 @@ import { ConfigError, loadConfig, parseFlags, settings } from '../config.ts';
 import { NsError } from '../wire/errors.ts';
 import { StoreDamagedError } from '../adapters/lowdb/lowdb-store.ts';
 import { RunLockError } from '../adapters/lowdb/run-lock.ts';
-import { WebBuildError } from '../web/assets.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_DIR, WebBuildError } from '../web/assets.ts';
+import { DEFAULT_KEYSTORE_SHOWN } from './keystore-path.ts';
 
-const usage = `nextauth <command> [options]
+/** The version of this NS (its package.json). */
+const version = (): string => (JSON.parse(readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
 
-  start                      run the server (data in ./data unless --data)
-
-Admin commands. Two modes:
+/** The help of each kind of command (`nextauth help <command>`, `nextauth <command> --help`); all of them make `nextauth help`. */
+const HELP = {
+  start: `  start                      run the server (data in ./data unless --data)
+`,
+  admin: `Admin commands. Two modes:
   1. a RUNNING server: --url http://host:port --key <apikey>
      (or the environment variables NEXTAUTH_URL and NEXTAUTH_API_KEY); they call its REST API.
   2. a STOPPED server: without --url, they open its data folder (--data, default ./data)
@@ -35,13 +41,13 @@ Admin commands. Two modes:
   account delete <serverid> <id>             delete an account
 
   Output is a table; --json prints JSON instead.
-
-  store copy --from <data folder> --to postgres://…
+`,
+  store: `  store copy --from <data folder> --to postgres://…
                                              copy every record of a stopped embedded store
                                              into an empty PostgreSQL database, then read
                                              each one back and compare (the folder is only read)
-
-Phone simulator (does what the nextAuth app does with a scanned code):
+`,
+  app: `Phone simulator (does what the nextAuth app does with a scanned code):
   app enrol <qr> [--keystore FILE] [--yes] [--description D] [--sf none|pin|biometric]
   app login <qr> [--keystore FILE] [--yes] [--acc N] [--sf ...] [--stay]
   app list [--keystore FILE]                 accounts of the simulated phone
@@ -51,25 +57,45 @@ Phone simulator (does what the nextAuth app does with a scanned code):
 
   <qr> is the QR code's bytes in base64 or base64url (e.g. LoginStatus.loginqrdata), or an
   app link (...?qr=...). Before the proof it shows the server, the action and the browser,
-  then asks "Confirm? [y/N]" unless --yes. The keystore (default ./nextauth-phone.json) holds
-  the account keys (mode 0600). --stay keeps a login's connection (answering pings) until Ctrl-C.
+  then asks "Confirm? [y/N]" unless --yes. The keystore holds the account keys (mode 0600;
+  default ${DEFAULT_KEYSTORE_SHOWN}). --stay keeps a login's connection (answering pings) until Ctrl-C.
   app listen shows each push (server, browser, and the number the browser shows for number
   match: type it, or --yes sends it), asks "Confirm? [y/N/r=deny and report]" unless --yes,
   and prints the outcome; Ctrl-C closes the connections and quits. app listen and
   app login --stay show each transaction (amount, beneficiary, description: the signed
   fields), ask "Approve? [y/N]" unless --yes, and approve with a second factor (--sf, else pin).
-
-Development:
+`,
+  diagram: `Development:
   diagram [--check]          write the state diagrams of machines/*.ts (Mermaid .md and .dot);
                              --check writes nothing and exits 1 when one is out of date
+`,
+};
+/** Which help each command shows. */
+const HELP_OF: Record<string, keyof typeof HELP> = {
+  start: 'start',
+  server: 'admin',
+  key: 'admin',
+  user: 'admin',
+  account: 'admin',
+  store: 'store',
+  app: 'app',
+  diagram: 'diagram',
+};
 
-Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.
-
-Options of start (each also an environment variable):
+const EXIT_CODES = 'Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.\n';
+const startOptions = () => `Options of start (each also an environment variable):
 ${Object.values(settings)
   .map((s) => `  --${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`)
   .join('\n')}
 `;
+
+/** `nextauth help`, or one command's help. */
+function help(command?: string): string {
+  const section = command === undefined ? undefined : HELP_OF[command];
+  if (command !== undefined && !section) throw new UsageError(`Unknown command "${command}". Try nextauth help.`);
+  if (section) return `nextauth ${command}\n\n${HELP[section]}\n${EXIT_CODES}${section === 'start' ? `\n${startOptions()}` : ''}`;
+  return `nextauth <command> [options]      (nextauth help <command>: one command; nextauth --version)\n\n${Object.values(HELP).join('\n')}\n${EXIT_CODES}\n${startOptions()}`;
+}
 
 async function start(flags: Map<string, string>): Promise<void> {
   const config = loadConfig(flags);
@@ -150,8 +176,16 @@ async function startWorkers(n: number): Promise<void> {
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const [command = 'help'] = args.rest;
-  if (command === 'help' || args.flags.has('help')) {
-    process.stdout.write(usage);
+  if (args.flags.has('version') && command === 'help') {
+    process.stdout.write(`nextauth ${version()}\n`);
+    return;
+  }
+  if (command === 'help') {
+    process.stdout.write(help(args.rest[1]));
+    return;
+  }
+  if (args.flags.has('help')) {
+    process.stdout.write(help(command));
     return;
   }
   if (command === 'start') return start(parseFlags(argv).flags);

@@ -26,10 +26,10 @@ import {
   type StoredAccount,
 } from '../sdk/app.ts';
 import { FileKeyStore } from '../sdk/file-keystore.ts';
+import { defaultKeystore } from './keystore-path.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, type Args } from './args.ts';
 import { clean, fields, json, table } from './output.ts';
 
-export const DEFAULT_KEYSTORE = 'nextauth-phone.json';
 const SECOND_FACTORS = ['none', 'pin', 'biometric'] as const;
 type SecondFactor = (typeof SECOND_FACTORS)[number];
 
@@ -164,7 +164,7 @@ const COMMON = ['keystore', 'yes', 'sf', 'json', 'help'];
 export async function runApp(a: Args, io: Io): Promise<void> {
   const [sub, ...args] = a.rest.slice(1);
   const { flags } = a;
-  const keystore = new FileKeyStore(path.resolve(flagValue(flags, 'keystore') ?? DEFAULT_KEYSTORE));
+  const keystore = new FileKeyStore(path.resolve(flagValue(flags, 'keystore') ?? defaultKeystore()));
   const asJson = switchOn(flags, 'json');
   const WS = WebSocket as unknown as new (url: string) => unknown;
 

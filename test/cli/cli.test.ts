@@ -280,6 +280,21 @@ test('help names both modes and every command', async () => {
   }
 });
 
+test('help per command (nextauth help <command>, nextauth <command> --help), --version, and an unknown command', async () => {
+  const app = ok(await cli(['help', 'app']), 'help app').stdout;
+  assert.match(app, 'app enrol <qr>');
+  assert.not.match(app, 'server create', 'only its own section');
+  assert.is(ok(await cli(['app', '--help']), 'app --help').stdout, app);
+  const start = ok(await cli(['start', '--help']), 'start --help').stdout;
+  assert.match(start, '--port');
+  assert.match(start, 'NEXTAUTH_DATABASE_URL');
+  assert.not.match(start, 'app enrol');
+  assert.match(ok(await cli(['user', '--help']), 'user --help').stdout, 'user set-attributes');
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  assert.is(ok(await cli(['--version']), '--version').stdout, `nextauth ${pkg.version}\n`);
+  fails(await cli(['help', 'nothing']), 2, 'Unknown command "nothing"', 'help of no command');
+});
+
 test('output: control characters from browsers and phones never reach the terminal', () => {
   const out = table(['ID', 'DESCRIPTION'], [[1, 'evil\x1b[2J\nphone\x07']]);
   assert.ok(out.includes('evil?[2J phone?'), out);
@@ -504,6 +519,19 @@ async function enrolled(name: string, keystore: string, settings: Record<string,
 const provoke = (sid: string, acc: number, nonce: string, body?: unknown) =>
   pushNs!.api('POST', `/servers/${sid}/accounts/${acc}/provokelogin`, { headers: { 'x-nonce': nonce }, ...(body !== undefined ? { body } : {}) });
 const sessionOf = async (sid: string, nonce: string) => (await pushNs!.api('GET', `/servers/${sid}/sessions/`, { headers: { 'x-nonce': nonce } })).body;
+
+test("app enrol without --keystore: the keys go to the user's configuration folder ($XDG_CONFIG_HOME/nextauth/phone.json), 0600 in a 0700 folder", async () => {
+  ns ??= await startTestServer();
+  const sid: string = (await ns.api('POST', '/servers/', { body: { serverName: 'Config home' } })).body.serverid;
+  const home = path.join(tmp, 'xdg');
+  const code = await ns.api('GET', `/servers/${sid}/sessions/qr/enrol?name=phone`, { headers: { 'x-nonce': 'config-home-nonce-0123456789' } });
+  const enrol = ok(await cli(['app', 'enrol', Buffer.from(code.raw).toString('base64'), '--yes'], { env: { XDG_CONFIG_HOME: home } }), 'app enrol');
+  const file = path.join(home, 'nextauth', 'phone.json');
+  assert.ok(enrol.stdout.includes(`Stored in ${file}`), enrol.stdout);
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  assert.is(statSync(path.dirname(file)).mode & 0o777, 0o700);
+  assert.match(ok(await cli(['app', 'list', '--json'], { env: { XDG_CONFIG_HOME: home } }), 'app list').stdout, sid);
+});
 
 test('app listen --yes: answers pushes for every stored account (number match sent by itself); Ctrl-C exits 0', async () => {
   const keystore = path.join(tmp, 'listen', 'keys.json');
