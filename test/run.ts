@@ -8,11 +8,12 @@
  *   npm test -- store api    only files whose path under test/ contains "store" or "api"
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureWebBuild } from '../scripts/build.ts';
+import { CHROMIUM } from './helpers/browser.ts';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
@@ -61,6 +62,16 @@ function runFile(file: string): Promise<Outcome> {
       resolve({ file, passed: p, failed: f, output, ms: Date.now() - started });
     });
   });
+}
+
+// Files that drive a real browser need Chromium: without it, stop at once and say how to get it.
+const needBrowser = files.filter((f) => readFileSync(f, 'utf8').includes('helpers/browser.ts'));
+if (needBrowser.length > 0 && !existsSync(CHROMIUM)) {
+  console.log(
+    `Chromium is not at ${CHROMIUM}, and ${needBrowser.length} test files drive it: install it (Debian/Ubuntu: apt-get install -y chromium), or set CHROMIUM_PATH to one.`,
+  );
+  console.log('0 passed, 1 failed');
+  process.exit(1);
 }
 
 try {
