@@ -9,7 +9,7 @@
  * hub looks for due deadlines other processes added.
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
@@ -30,6 +30,7 @@ import { SourceLimits } from './core/limits/source-limits.ts';
 import { RestLimits } from './core/limits/rest-limits.ts';
 import { ConnectionLimits } from './core/limits/connection-limits.ts';
 import { acquireRunLock, removeRunLock, writeRunLock } from './adapters/lowdb/run-lock.ts';
+import { freshFolder } from './adapters/lowdb/fresh-folder.ts';
 import { PushService } from './core/push/push.ts';
 import { TransactionService } from './core/transaction/transactions.ts';
 import { sendToGateway } from './transports/push-gateway.ts';
@@ -84,7 +85,24 @@ export interface StartOptions {
   redisStartMs?: number;
 }
 
+/**
+ * Starts the NS. On a data folder that holds no store yet, a start that fails before it listens
+ * (the port is taken, say) takes back everything it wrote there: the root key it made was never
+ * shown, and kept it would be lost for good. A port that is plainly taken is found before
+ * anything is written at all.
+ */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer & { bootstrap: Bootstrap }> {
+  const fresh = config.cluster ? undefined : await freshFolder(config.dataDir);
+  if (fresh && config.port !== 0) await checkListen(config.host, config.port);
+  try {
+    return await start(config, options);
+  } catch (e) {
+    await fresh?.undo();
+    throw e;
+  }
+}
+
+async function start(config: Config, options: StartOptions): Promise<RunningServer & { bootstrap: Bootstrap }> {
   // The browser files `npm run build` made (dist/web), read once: without them, stop here (WebBuildError).
   webAssets();
   const log = pino({
@@ -233,14 +251,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   });
 
-  await app.listen({ host: config.host, port: config.port });
-  const port = (app.server.address() as AddressInfo).port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
-  // With port 0 the default public URL names the port we got.
-  if (config.port === 0 && config.publicUrl.endsWith(':0')) config.publicUrl = url;
-  if (!config.cluster) await writeRunLock(config.dataDir, url);
-
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -263,7 +273,37 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (!config.cluster) await removeRunLock(config.dataDir);
     })());
 
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw listenError(e, config.host, config.port);
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  // With port 0 the default public URL names the port we got.
+  if (config.port === 0 && config.publicUrl.endsWith(':0')) config.publicUrl = url;
+  if (!config.cluster) await writeRunLock(config.dataDir, url);
+
   return { config, url, port, registry, store, hub, push, app, close, bootstrap };
+}
+
+/** A failure to listen (port taken, no right to it, no such address), said plainly; other errors as they are. */
+function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return e;
+  const why = code === 'EADDRINUSE' ? 'something else listens there' : code === 'EACCES' ? 'this user may not use that port' : 'this machine has no such address';
+  return Object.assign(new Error(`cannot listen on ${host}:${port}: ${why} (${code}); choose another with --port or --host`), { code });
+}
+
+/** Resolves when `host:port` can be listened on now (a listener opened and closed at once); else a listenError. */
+function checkListen(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e) => reject(listenError(e, host, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** What a process keeps its state in, and how GET /readyz checks it. */

@@ -42,6 +42,8 @@ export interface Backend {
   listServers(): Promise<ServerView[]>;
   getServer(serverid: string): Promise<ServerView>;
   createKey(description: string, grant?: { server: string; permissions: string[] }): Promise<NewKey>;
+  /** A new root key; the root keys the server made itself revoked (a stopped data folder only). */
+  resetRootKey(): Promise<{ apikey: string; revoked: number }>;
   listUsers(serverid: string): Promise<UserView[]>;
   getUser(serverid: string, userid: string): Promise<UserDetail>;
   setUserAttributes(serverid: string, userid: string, attrs: Attributes): Promise<void>;
@@ -118,6 +120,12 @@ export class RestBackend implements Backend {
       throw new OpError(e.code, `${e.message} (the key of role ${key.role} was made, without permissions: ${key.apikey})`);
     }
     return { ...key, ...grant };
+  }
+
+  async resetRootKey(): Promise<never> {
+    throw new UsageError(
+      'key reset-root works on the data folder of a stopped server (--data), for a root key that is lost; a running server replaces a key with createApiKey, grantPermissions and deleteApiKey',
+    );
   }
 
   async listUsers(serverid: string) {
@@ -221,6 +229,10 @@ export class LocalBackend implements Backend {
     if (!grant) return key;
     await this.registry.access.grant(grant.server, key.role, grant.permissions);
     return { ...key, ...grant };
+  }
+
+  async resetRootKey() {
+    return this.registry.access.resetRootKey();
   }
 
   async listUsers(serverid: string) {
@@ -382,6 +394,18 @@ export const COMMANDS: Record<string, Command> = {
               ['description', key.description],
               ['permissions', key.server ? `${key.permissions!.join(',')} on server ${key.server}` : 'none yet (grant them with grantPermissions)'],
             ]),
+        };
+      };
+    },
+  },
+  'key reset-root': {
+    args: [],
+    prepare() {
+      return async (b) => {
+        const { apikey, revoked } = await b.resetRootKey();
+        return {
+          data: { apikey, revoked },
+          text: `Root api key (shown once, keep it safe): ${apikey}\n${revoked === 1 ? 'The old root key is' : `${revoked} old root keys are`} revoked.\n`,
         };
       };
     },

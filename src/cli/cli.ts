@@ -32,6 +32,8 @@ const HELP = {
   key create --description D [--server <serverid> --permissions sessions,users]
                                              make an api key (printed once), with
                                              permissions on one server
+  key reset-root                             (a stopped server's --data only) print a new
+                                             root key and revoke the old one: for a lost key
   user list <serverid>                       users of a server
   user show <serverid> <userid>              a user's attributes and accounts
   user set-attributes <serverid> <userid> '<json>'
@@ -225,8 +227,9 @@ main(process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`nextauth: ${e.code}: ${e.message}\n`);
     process.exit(1);
   }
-  if (e instanceof RunLockError || e instanceof WebBuildError) {
-    process.stderr.write(`nextauth: ${e.message}\n`);
+  const code = (e as NodeJS.ErrnoException).code;
+  if (e instanceof RunLockError || e instanceof WebBuildError || code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    process.stderr.write(`nextauth: ${(e as Error).message}\n`);
     process.exit(1);
   }
   process.stderr.write(`nextauth: ${(e as Error).stack ?? String(e)}\n`);

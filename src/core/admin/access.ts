@@ -91,6 +91,33 @@ export class Access {
     return { apikey, created: true };
   }
 
+  /**
+   * `nextauth key reset-root` (on a stopped data folder): a new global root key, and the root
+   * keys the server made itself (on its first start, or from NEXTAUTH_ROOT_API_KEY: no
+   * `createdBy`) revoked with their roles, in one change. Keys an operator made and granted root
+   * stay: they are revoked with deleteApiKey, by whoever holds the new key.
+   */
+  async resetRootKey(): Promise<{ apikey: string; revoked: number }> {
+    const apikey = newApiKey();
+    const revoked = await this.store.transact(async (tx) => {
+      let n = 0;
+      for (const { role, acl } of await this.store.permissionsOn(GLOBAL)) {
+        if (!acl.includes('root')) continue;
+        const keys = await this.store.apiKeysOf(role);
+        const own = keys.filter(({ key }) => key.role === role && key.createdBy === undefined);
+        for (const { hash } of own) tx.delete('apiKey', [hash]);
+        n += own.length;
+        if (own.length === keys.length) {
+          tx.delete('role', [role]);
+          tx.delete('permissions', [role]);
+        }
+      }
+      addRootKey(tx, apikey);
+      return n;
+    });
+    return { apikey, revoked };
+  }
+
   /** createApiKey: a new role with a new key; it has no permissions until granted. */
   async createApiKey(principal: Principal, description: string): Promise<ApiKeyView> {
     const apikey = newApiKey();
