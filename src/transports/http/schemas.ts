@@ -149,3 +149,29 @@ export const LoginStatus = Type.Object({
 export const NonceHeaders = Type.Object({ 'x-nonce': Type.String({ description: 'Nonce that identifies the browser session' }) });
 
 export const ok = Type.Null({ description: 'OK (empty body)' });
+
+/**
+ * Answers that are not JSON, in fastify's per-media-type form (`content`), which /openapi.json
+ * copies as it is. Fastify sends their bodies (a Buffer or a string) untouched: no schema
+ * serializes them.
+ */
+const file = (mediaType: string, description: string) => ({
+  // Typed as what the handler sends (bytes or text), documented as the file it is.
+  schema: Type.Unsafe<Uint8Array | string>({ type: 'string', contentMediaType: mediaType, description }),
+});
+
+/** getQrLogin, getQrEnrol: the raw QR bytes, or with `img` a picture of them (images.ts sendQr). */
+export const QrReply = {
+  description: 'The QR code: its raw bytes without img, a PNG with img=png, an SVG with img=svg',
+  content: {
+    'application/octet-stream': file('application/octet-stream', 'The bytes the QR code holds (PROTOCOL.md §3)'),
+    'image/png': file('image/png', 'PNG picture of the QR code, s pixels wide'),
+    'image/svg+xml': file('image/svg+xml', 'SVG picture of the QR code, s pixels wide'),
+  },
+};
+
+/** getServerVash: the visual hash, a PNG (images.ts vashPng). */
+export const VashReply = { description: 'The visual hash: a 256×256 PNG', content: { 'image/png': file('image/png', 'PNG picture') } };
+
+/** getHtmlLogin, getHtmlEnrol, getHtmlFooter. */
+export const HtmlReply = { description: 'Generated HTML', content: { 'text/html': file('text/html', 'HTML to put in the page') } };

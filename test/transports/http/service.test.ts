@@ -18,7 +18,7 @@ test('healthz, metrics and openapi need no key', async () => {
   assert.match(String(metrics.body), 'nextauth_http_requests_total');
   const doc = await ns.api('GET', '/openapi.json', { key: null });
   assert.is(doc.status, 200);
-  assert.is(doc.body.openapi, '3.0.3');
+  assert.is(doc.body.openapi, '3.1.0');
   assert.ok(doc.body.paths['/servers/'].post.operationId === 'createServer');
   assert.ok(doc.body['x-additions'].length > 0);
 });

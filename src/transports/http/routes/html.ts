@@ -14,12 +14,12 @@ import { webAssets, type WebFile } from '../../../web/assets.ts';
 import { blockServer, enrolBlock, footer, isMobileAgent, loginBlock, type FooterSession } from '../../../web/blocks.ts';
 import type { ServerRecord } from '../../../ports.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
-import { ErrorBody, NonceHeaders, ServerIdParams, UserContext, type UserContextBody } from '../schemas.ts';
+import { ErrorBody, HtmlReply, NonceHeaders, ServerIdParams, UserContext, type UserContextBody } from '../schemas.ts';
 import { sendAsset } from '../send-asset.ts';
 import { sessionOf } from '../session-of.ts';
 
 const tags = ['HTML'];
-const html = { 200: Type.String({ description: 'Generated HTML (text/html)' }), 400: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+const html = { 200: HtmlReply, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
 export const ServerSession = Type.Object(
   {

@@ -5,7 +5,7 @@ import { isValidUserid } from '../../../core/admin/accounts.ts';
 import { enrolQrBytes } from '../qr.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { sendQr, vashPng } from '../images.ts';
-import { NonceHeaders, ServerIdParams, ok } from '../schemas.ts';
+import { NonceHeaders, QrReply, ServerIdParams, VashReply, ok } from '../schemas.ts';
 import { QrQuery } from './sessions.ts';
 import { sessionOf } from '../session-of.ts';
 
@@ -29,6 +29,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
           userid: Type.Optional(Userid),
           ...QrQuery.properties,
         }),
+        response: { 200: QrReply },
       },
     },
     async (req, reply) => {
@@ -66,7 +67,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
   app.get(
     '/servers/:serverid/vash',
     {
-      schema: { operationId: 'getServerVash', summary: 'Visual hash of this server', tags, params: ServerIdParams },
+      schema: { operationId: 'getServerVash', summary: 'Visual hash of this server', tags, params: ServerIdParams, response: { 200: VashReply } },
     },
     async (req, reply) => {
       const server = await authorizeServer(ctx, req, ['sessions', 'servers'], req.params.serverid);

@@ -5,7 +5,7 @@ import { toB64 } from '../../../wire/base64url.ts';
 import { loginQrBytes } from '../qr.ts';
 import { userid, type ApiContext, type App } from '../context.ts';
 import { sendQr } from '../images.ts';
-import { AccountIdParams, LoginStatus, NonceHeaders, ServerIdParams, UserContext, UserIdParams, ok, type UserContextBody } from '../schemas.ts';
+import { AccountIdParams, LoginStatus, NonceHeaders, QrReply, ServerIdParams, UserContext, UserIdParams, ok, type UserContextBody } from '../schemas.ts';
 import { NsError } from '../../../wire/errors.ts';
 import { provokeSession } from '../../../core/push/provoke.ts';
 import { sessionOf } from '../session-of.ts';
@@ -65,6 +65,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
         headers: NonceHeaders,
         querystring: QrQuery,
         ...(method === 'POST' ? { body: UserContext } : {}),
+        response: { 200: QrReply },
       },
       handler: async (req, reply) => {
         const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
