@@ -13,7 +13,7 @@ import net, { type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import { createMetrics, type MetricSources } from './transports/http/metrics.ts';
+import { countSessions, createMetrics, timedStore, type MetricSources } from './transports/http/metrics.ts';
 import type { App } from './transports/http/context.ts';
 import type { Cluster, Config } from './config.ts';
 import { createProofVerifier } from './core/login/verify-proof.ts';
@@ -49,6 +49,9 @@ import { sourceFinder } from './transports/source.ts';
 
 /** A connection refused past its source's limit (§7) may try again after this (`Retry-After`). */
 const CONNECTION_RETRY_MS = 10_000;
+
+/** The channel of a WebSocket by its path, for nextauth_sockets_open (socket.io's path is the rest). */
+const CHANNELS: Record<string, string> = { '/ns/sigmai': 'app', '/ns/websocket': 'browser' };
 
 /** In a cluster, how often (ms) the hub looks for due deadlines that other processes added. */
 const CLUSTER_POLL_MS = 1000;
@@ -112,7 +115,12 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   const { store, sessions, bus, limits, readiness, stores, ...state } = config.cluster
     ? await openCluster(config.cluster, log, options)
     : await openEmbedded(config.dataDir, config.publicUrl);
-  const registry = new Registry(store, config.limits);
+  const metrics = createMetrics({
+    stores,
+    liveSessions: () => hub.countByState(),
+  });
+  // Every change of the store is timed until durable (nextauth_store_write_seconds).
+  const registry = new Registry(timedStore(store, metrics), config.limits);
   const bootstrap: Bootstrap = {};
   const root = await registry.access.ensureRootKey(config.rootApiKey);
   if (root.apikey) bootstrap.rootApiKey = root.apikey;
@@ -121,11 +129,9 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     bootstrap.demoServerId = demo.serverid;
   }
 
-  const metrics = createMetrics({
-    stores,
-    liveSessions: () => hub.countByState(),
-  });
   const now = () => (options.clock ?? { now: Date.now }).now();
+  const countSession = countSessions(metrics, now);
+  registry.accounts.events.on('enrolled', (serverid) => metrics.enrolments.inc({ server: serverid }));
   // The live inspector (/inspect): every session actor's inspection events.
   const inspector = new Inspector({ now, registry: metrics.registry });
   const hub: SessionHub = new SessionHub({
@@ -134,10 +140,13 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     bus,
     verifyProof: createProofVerifier(registry, now),
     account: (serverid, id) => registry.accounts.get(serverid, id),
-    saved: store,
+    saved: registry.store,
     log,
     onMute: (serverid, accounts) => push.mute(serverid, accounts),
-    inspect: (applied) => inspector.applied(applied),
+    inspect: (applied) => {
+      inspector.applied(applied);
+      countSession(applied);
+    },
     ...(state.pollMs ? { pollMs: state.pollMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
@@ -153,6 +162,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     sessions,
     counts: limits,
     processId: hub.id,
+    count: (result) => metrics.pushes.inc({ result }),
   });
   await push.ready();
   const transactions = new TransactionService({
@@ -186,8 +196,16 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     if (!release) {
       metrics.refusals.inc({ code: 'RATE_LIMITED', channel: 'upgrade' });
       log.warn({ code: 'RATE_LIMITED', source: sourceOf(req) }, 'connection refused: too many connections from this address');
+      return undefined;
     }
-    return release;
+    const channel = CHANNELS[(req.url ?? '').split('?')[0]!] ?? 'socket.io';
+    metrics.sockets.inc({ channel });
+    let open = true;
+    return () => {
+      if (open) metrics.sockets.dec({ channel });
+      open = false;
+      release();
+    };
   };
   const socketIo = createSocketIo(browserDeps, config, admit);
   // socket.io's HTTP requests go to its engine once admitted (the body unread by fastify).

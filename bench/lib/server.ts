@@ -221,7 +221,7 @@ export class NsProcess {
   async storeStats(): Promise<Record<string, StoreStats>> {
     const stores: Record<string, StoreStats> = {};
     for (const [key, value] of await this.metrics()) {
-      const m = /^nextauth_store_(changes|writes|snapshots)\{store="([^"]+)"\}$/.exec(key);
+      const m = /^nextauth_store_(changes|writes|snapshots)(?:_total)?\{store="([^"]+)"\}$/.exec(key);
       if (!m) continue;
       const entry = (stores[m[2]!] ??= { changes: 0, writes: 0, snapshots: 0 });
       entry[m[1] as keyof StoreStats] = value;

@@ -282,20 +282,19 @@ function metric(text: string, name: string, store: string): number {
   return Number(line!.split(' ')[1]);
 }
 
-test('/metrics shows nextauth_store_changes and nextauth_store_writes of both stores; a burst of REST changes coalesces', async () => {
+test('/metrics shows nextauth_store_changes_total and nextauth_store_writes_total (counters) of both stores; a burst of REST changes coalesces', async () => {
   const ns = await startTestServer({}, tempDir());
   try {
     const read = async () => {
       const r = await ns.api('GET', '/metrics', { key: null });
       assert.is(r.status, 200);
       const text = String(r.body);
-      assert.match(text, '# TYPE nextauth_store_changes gauge');
-      assert.match(text, '# TYPE nextauth_store_writes gauge');
+      assert.match(text, '# TYPE nextauth_store_changes_total counter');
+      assert.match(text, '# TYPE nextauth_store_writes_total counter');
       const stores = ['registry', 'sessions'] as const;
-      return Object.fromEntries(stores.map((s) => [s, { changes: metric(text, 'nextauth_store_changes', s), writes: metric(text, 'nextauth_store_writes', s) }])) as Record<
-        (typeof stores)[number],
-        { changes: number; writes: number }
-      >;
+      return Object.fromEntries(
+        stores.map((s) => [s, { changes: metric(text, 'nextauth_store_changes_total', s), writes: metric(text, 'nextauth_store_writes_total', s) }]),
+      ) as Record<(typeof stores)[number], { changes: number; writes: number }>;
     };
     const before = await read();
     const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => ns.api('PUT', '/attributes/', { body: { [`m${i}`]: i } })));

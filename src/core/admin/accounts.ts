@@ -29,6 +29,8 @@ export interface AccountEvents {
   revoked: [serverid: string, id: number, reason: 'blocked' | 'deleted'];
   /** re-linked to another user */
   relinked: [serverid: string, id: number, userid: string];
+  /** made by an enrolment (its record is durable) */
+  enrolled: [serverid: string, id: number];
 }
 
 export const isValidUserid = (userid: unknown): userid is string => typeof userid === 'string' && userid.length >= 1 && userid.length <= 256;

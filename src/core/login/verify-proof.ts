@@ -76,6 +76,7 @@ export function createProofVerifier(registry: Registry, now: () => number = Date
         at,
       );
     });
+    registry.accounts.events.emit('enrolled', input.serverid, account.id);
     return { account: account.id, pingTime };
   };
 }

@@ -45,13 +45,15 @@ export interface PushDeps {
   /** the NS-wide gateway (a server attribute `pushGateway` overrides it) */
   gateway?: string;
   /** Hands a push to a gateway (src/transports/push-gateway.ts); without it, pushes to offline phones are undelivered. */
-  deliver?: (gateway: string, push: GatewayPush) => Promise<unknown>;
+  deliver?: (gateway: string, push: GatewayPush) => Promise<boolean>;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Between processes: the Bus, the sets of the Sessions port, the shared counts, this process's id. */
   bus: Bus;
   sessions: Pick<Sessions, 'addMember' | 'removeMember' | 'members'>;
   counts: LimitsPort;
   processId: string;
+  /** Counts each push's result (metrics): sent to a listening phone, handed to a gateway, undelivered, or denied by a limit or mute. */
+  count?: (result: 'sent' | 'gateway' | 'undelivered' | 'denied') => void;
 }
 
 const key = (serverid: string, acc: number) => `${serverid}:${acc}`;
@@ -170,6 +172,7 @@ export class PushService {
     const log = { limit: this.deps.limits.pushHourly, windowMs: HOUR, gapMs: this.deps.limits.pushInterval };
     const admitted = await Promise.all(live.map((a) => this.deps.counts.admit(pushLog(key(serverid, a.id)), log, now)));
     const allowed = live.filter((_, i) => admitted[i]!.allowed);
+    for (const t of admitted) if (!t.allowed) this.deps.count?.('denied');
     if (allowed.length === 0) {
       const retryAfterMs = Math.min(...admitted.map((t) => t.retryAfterMs));
       throw new NsError('RATE_LIMITED', 'Too many pushes to this account; try again later', { retryAfterMs });
@@ -193,7 +196,7 @@ export class PushService {
         ...(userContext?.announceinfo ? { announce: userContext.announceinfo } : {}),
       },
     };
-    for (const account of allowed) await this.sendToAccount(serverid, account.id, content);
+    for (const account of allowed) if ((await this.sendToAccount(serverid, account.id, content)) > 0) this.deps.count?.('sent');
     await registry.store.transact(async (tx) => {
       for (const id of pushed) if (await tx.get('account', serverid, id)) tx.patch('account', [serverid, id], { lastprovoke: now });
     });
@@ -225,9 +228,11 @@ export class PushService {
     const gateway = typeof server?.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
     if (!gateway || !account?.pkx || !this.deps.deliver) {
       this.deps.log.info({ serverid, acc, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
+      if (content.t === 'push') this.deps.count?.('undelivered');
       return;
     }
-    await this.deps.deliver(gateway, { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content });
+    const delivered = await this.deps.deliver(gateway, { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content });
+    if (content.t === 'push') this.deps.count?.(delivered === false ? 'undelivered' : 'gateway');
   }
 
   /** Waits for background work (gateway deliveries, bookkeeping), leaves the Bus (on shutdown). */

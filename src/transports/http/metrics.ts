@@ -1,5 +1,11 @@
-/** Prometheus metrics of the NS (served at GET /metrics). */
+/**
+ * Prometheus metrics of the NS (served at GET /metrics; docs/grafana-dashboard.json graphs
+ * them). Counters end in `_total`; latencies are histograms in seconds. Logins and enrolments
+ * are counted per virtual server, which an operator may graph (a server id is no secret).
+ */
 import client from 'prom-client';
+import type { AppliedEvent } from '../../core/hub.ts';
+import type { Store } from '../../ports.ts';
 
 export interface MetricSources {
   /** Changes asked of each store, the file writes that carried them (coalescing), and the files written whole (whole writes and folds). */
@@ -12,19 +18,21 @@ export function createMetrics(sources?: MetricSources) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   if (sources) {
-    const storeGauges = {
+    const storeCounts = {
       changes: 'Changes asked of the store since start',
       writes: 'File writes of the store since start that carried changes (coalesced): journal appends, and whole-file writes at start and after a failed append',
       snapshots: 'Files written whole since start: at start and stop, and the folds of a journal into its file (beside the appends)',
     } as const;
-    for (const [field, help] of Object.entries(storeGauges) as [keyof typeof storeGauges, string][]) {
-      new client.Gauge({
-        name: `nextauth_store_${field}`,
+    for (const [field, help] of Object.entries(storeCounts) as [keyof typeof storeCounts, string][]) {
+      new client.Counter({
+        name: `nextauth_store_${field}_total`,
         help,
         labelNames: ['store'] as const,
         registers: [registry],
         collect() {
-          for (const [store, stats] of Object.entries(sources.stores)) this.set({ store }, stats[field]);
+          // The store counts them itself: this counter shows its count.
+          this.reset();
+          for (const [store, stats] of Object.entries(sources.stores)) this.inc({ store }, stats[field]);
         },
       });
     }
@@ -66,8 +74,82 @@ export function createMetrics(sources?: MetricSources) {
       labelNames: ['code', 'channel'] as const,
       registers: [registry],
     }),
-    logins: new client.Counter({ name: 'nextauth_logins_total', help: 'Successful logins and enrolments', labelNames: ['op'] as const, registers: [registry] }),
+    logins: new client.Counter({ name: 'nextauth_logins_total', help: 'Sessions logged in, by virtual server', labelNames: ['server'] as const, registers: [registry] }),
+    enrolments: new client.Counter({ name: 'nextauth_enrolments_total', help: 'Accounts enrolled, by virtual server', labelNames: ['server'] as const, registers: [registry] }),
+    loginLatency: new client.Histogram({
+      name: 'nextauth_proof_to_login_seconds',
+      help: "From a phone's proof to its session logged in (the check of the proof and the writes before LOGIN)",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    sockets: new client.Gauge({
+      name: 'nextauth_sockets_open',
+      help: 'Open WebSocket connections (and socket.io sessions) by channel',
+      labelNames: ['channel'] as const,
+      registers: [registry],
+    }),
+    pushes: new client.Counter({
+      name: 'nextauth_pushes_total',
+      help: 'Pushes by result: sent to a listening phone, handed to a push gateway, undelivered (no phone listening, no gateway), or denied by the push limits or a mute',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    storeWrites: new client.Histogram({
+      name: 'nextauth_store_write_seconds',
+      help: 'Time until a change of the store is durable (acknowledged)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
   };
+}
+
+/** The top state of a session's state value (`authenticated` of `{authenticated: 'pinging'}`). */
+const topState = (value: unknown): string => (typeof value === 'string' ? value : (Object.keys(value ?? {})[0] ?? ''));
+
+/** At most this many proofs waiting for their outcome are remembered (older ones are not timed). */
+const PROOFS_MAX = 10_000;
+
+/**
+ * What the hub applies, counted: a session logged in (per server) and the time from its proof to
+ * that login. Give the result to the hub's `inspect` hook.
+ */
+export function countSessions(metrics: Metrics, now: () => number): (a: AppliedEvent) => void {
+  const proofAt = new Map<string, number>();
+  return (a) => {
+    const state = topState(a.value);
+    if (a.type === 'proof') {
+      if (proofAt.size >= PROOFS_MAX) proofAt.delete(proofAt.keys().next().value!);
+      proofAt.set(a.key, now());
+      return;
+    }
+    if (state === 'authenticated' && topState(a.before) !== 'authenticated') {
+      metrics.logins.inc({ server: a.serverid });
+      const at = proofAt.get(a.key);
+      if (at !== undefined) metrics.loginLatency.observe((now() - at) / 1000);
+    }
+    if (state !== 'verifying') proofAt.delete(a.key);
+  };
+}
+
+/** The store, its changes timed until durable (`storeWrites`). */
+export function timedStore<S extends Store>(store: S, metrics: Metrics): S {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop !== 'transact') {
+        // Bound to the store itself: its methods may use private fields, which a proxy lacks.
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return async <R>(change: Parameters<Store['transact']>[0]): Promise<R> => {
+        const end = metrics.storeWrites.startTimer();
+        try {
+          return (await target.transact(change)) as R;
+        } finally {
+          end();
+        }
+      };
+    },
+  });
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
