@@ -10,7 +10,8 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { stateName } from '../machines/session.ts';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { countSessions, createMetrics, timedStore, type MetricSources } from './transports/http/metrics.ts';
@@ -19,7 +20,7 @@ import type { Cluster, Config } from './config.ts';
 import { createProofVerifier } from './core/login/verify-proof.ts';
 import { provokeSession } from './core/push/provoke.ts';
 import { Registry } from './core/admin/registry.ts';
-import { SessionHub } from './core/hub.ts';
+import { SessionHub, type AppliedEvent } from './core/hub.ts';
 import type { Bus, Clock, Limits, Sessions } from './ports.ts';
 import { LowdbStore } from './adapters/lowdb/lowdb-store.ts';
 import type { PostgresStore } from './adapters/postgres/postgres-store.ts';
@@ -146,6 +147,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     inspect: (applied) => {
       inspector.applied(applied);
       countSession(applied);
+      logTransition(log, applied);
     },
     ...(state.pollMs ? { pollMs: state.pollMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
@@ -305,6 +307,15 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   if (!config.cluster) await writeRunLock(config.dataDir, url);
 
   return { config, url, port, registry, store, hub, push, app, close, bootstrap };
+}
+
+/** One line for each session transition (a new state, or the session made or ended); the hsid is public (it is in the QR code). */
+function logTransition(log: Logger, a: AppliedEvent): void {
+  const from = a.before === undefined ? undefined : stateName(a.before);
+  const to = a.ended ? 'expired' : stateName(a.value);
+  if (from === to && !a.created) return;
+  const [, hsid] = a.key.split(':');
+  log.info({ serverid: a.serverid, hsid, event: a.type, from: from ?? null, to, ...(a.account === null ? {} : { acc: a.account }) }, `session ${from ?? 'new'} → ${to}`);
 }
 
 /** A failure to listen (port taken, no right to it, no such address), said plainly; other errors as they are. */

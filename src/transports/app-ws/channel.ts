@@ -74,6 +74,8 @@ const channels = new WeakMap<object, AppChannel>();
 export class AppChannel implements AppPeer, PushTarget {
   static #provided: ReturnType<typeof AppChannel.build> | undefined;
   readonly id = randomUUID();
+  /** The server the latest `hello` named (refusals are logged with it). */
+  #serverid: string | undefined;
   readonly #deps: ChannelDeps;
   readonly #receiver: Receiver;
   readonly #sender: Sender;
@@ -242,7 +244,10 @@ export class AppChannel implements AppPeer, PushTarget {
         drop: () => {},
         close: safe('close', (ch, { code, reason }: { code: number; reason: string }) => {
           const level = isErrorCode(reason) ? errors[reason].level : 'warn';
-          ch.#deps.log[level]({ conn: ch.id, code: reason }, `app connection closed ${code}: the frame is not a sealed frame opening with the next counter`);
+          ch.#deps.log[level](
+            { conn: ch.id, serverid: ch.#serverid, code: reason, source: ch.source },
+            `app connection closed ${code}: the frame is not a sealed frame opening with the next counter`,
+          );
           ch.#deps.count?.refusal(reason);
           ch.#sender.close(code, reason);
         }),
@@ -258,6 +263,7 @@ export class AppChannel implements AppPeer, PushTarget {
   async #forwardHello(h: Handshake): Promise<void> {
     const { registry, hub, clock } = this.#deps;
     const notes = this.#notesOf(h);
+    this.#serverid = h.serverid;
     try {
       // Counted and checked before anything else (§7).
       await this.#deps.sourceLimits.admitHello(this.source);
@@ -416,7 +422,7 @@ export class AppChannel implements AppPeer, PushTarget {
 
   /** `{t:"error", code, message}` (sealed once the connection is), logged at the code's level and counted. */
   #refuse(code: ErrorCode, message: string = errors[code].message): void {
-    this.#deps.log[errors[code].level]({ conn: this.id, code, source: this.source }, `app refused: ${message}`);
+    this.#deps.log[errors[code].level]({ conn: this.id, serverid: this.#serverid, code, source: this.source }, `app refused: ${message}`);
     this.#deps.count?.refusal(code);
     this.#sender.send({ t: 'error', code, message });
   }

@@ -4,6 +4,7 @@
  * are counted per virtual server, which an operator may graph (a server id is no secret).
  */
 import client from 'prom-client';
+import { stateName } from '../../../machines/session.ts';
 import type { AppliedEvent } from '../../core/hub.ts';
 import type { Store } from '../../ports.ts';
 
@@ -103,9 +104,6 @@ export function createMetrics(sources?: MetricSources) {
   };
 }
 
-/** The top state of a session's state value (`authenticated` of `{authenticated: 'pinging'}`). */
-const topState = (value: unknown): string => (typeof value === 'string' ? value : (Object.keys(value ?? {})[0] ?? ''));
-
 /** At most this many proofs waiting for their outcome are remembered (older ones are not timed). */
 const PROOFS_MAX = 10_000;
 
@@ -116,13 +114,13 @@ const PROOFS_MAX = 10_000;
 export function countSessions(metrics: Metrics, now: () => number): (a: AppliedEvent) => void {
   const proofAt = new Map<string, number>();
   return (a) => {
-    const state = topState(a.value);
+    const state = stateName(a.value);
     if (a.type === 'proof') {
       if (proofAt.size >= PROOFS_MAX) proofAt.delete(proofAt.keys().next().value!);
       proofAt.set(a.key, now());
       return;
     }
-    if (state === 'authenticated' && topState(a.before) !== 'authenticated') {
+    if (state === 'authenticated' && (a.before === undefined || stateName(a.before) !== 'authenticated')) {
       metrics.logins.inc({ server: a.serverid });
       const at = proofAt.get(a.key);
       if (at !== undefined) metrics.loginLatency.observe((now() - at) / 1000);
