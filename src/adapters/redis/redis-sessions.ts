@@ -226,7 +226,8 @@ export class RedisSessions implements Sessions {
     this.#heartbeat = defineScript(this.#redis, 'nextauthClaimerHeartbeat', 4, HEARTBEAT);
     this.#leave = defineScript(this.#redis, 'nextauthClaimerLeave', 4, LEAVE);
     this.#epoch = defineScript(this.#redis, 'nextauthSessionsEpoch', 1, EPOCH);
-    void this.#checkData();
+    // (Read once connected: nothing waits in ioredis's queue for a Redis that cannot be reached.)
+    if (this.#redis.status === 'ready') void this.#checkData();
     this.#redis.on('ready', this.#connectedAgain);
   }
 
