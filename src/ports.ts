@@ -313,6 +313,14 @@ export interface Sessions {
   removeMember(set: string, key: string): Promise<void>;
   /** The keys in the set (none: an empty array), in no set order. */
   members(set: string): Promise<string[]>;
+  /**
+   * Calls `handler` once each time the adapter finds that the store lost what it held (a Redis
+   * restarted without its data): every value, deadline and set is gone. It finds out when it
+   * connects again, and at the latest at its next `claimDue` (which a hub makes every poll).
+   * The caller puts back what it keeps elsewhere (the hub: the sessions written through to the
+   * Store). Returns the unsubscribe.
+   */
+  onLost(handler: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -251,6 +251,9 @@ export class SessionHub {
   private readonly recent = new Map<string, Recent>();
   /** A new session's own context (what `pack` leaves out when unchanged). */
   private readonly initial: OwnContext;
+  /** While the sessions the Sessions port lost are put back: reads and events wait for it (see `lost`). */
+  private restoring: Promise<void> | undefined;
+  private readonly offLost: () => void;
   private closed = false;
 
   constructor(private readonly opts: HubOptions) {
@@ -260,6 +263,7 @@ export class SessionHub {
     this.stepper = new MachineStepper(sessionMachine, { serverid: '', hsid: '', limits: opts.limits }, opts.inspect !== undefined);
     const { serverid: _s, hsid: _h, limits: _l, ...initial } = this.stepper.initial({ serverid: '', hsid: '', limits: opts.limits }).snapshot.context;
     this.initial = initial;
+    this.offLost = this.sessions.onLost(() => this.lost());
     if (opts.pollMs) this.poll(opts.pollMs);
   }
 
@@ -585,6 +589,7 @@ export class SessionHub {
    * version, and the session is read again.
    */
   private async load(key: string): Promise<Recent | undefined> {
+    if (this.restoring) await this.restoring;
     const hit = this.recent.get(key);
     if (hit) {
       if ((await this.sessions.version(key)) === hit.version) {
@@ -906,10 +911,44 @@ export class SessionHub {
    * the time its state had left; one whose limit passed while the process was down ends at once.
    */
   async restore(): Promise<number> {
+    const back = await this.putBack();
+    await this.goOn(back);
+    return back.length;
+  }
+
+  /**
+   * The Sessions port lost what it held (a Redis restarted empty): every session, deadline and
+   * set is gone, on every process. Each process puts back what it knows: the sessions written
+   * through to the Store (as at a start; a session that another process put back first is left
+   * as it is), and the presence of its app connections. Until the sessions are back, reads and
+   * events wait, so that none finds a logged-in session missing (a logout answered 200, then
+   * undone by its session coming back).
+   */
+  private lost(): void {
+    this.recent.clear();
+    for (const state of Object.keys(this.counts) as SessionState[]) delete this.counts[state];
+    for (const id of this.peers.keys()) this.track(this.sessions.addMember(presenceOf(id), this.id));
+    const back = this.putBack();
+    const restoring = back.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.restoring = restoring;
+    this.track(
+      back.then(async (sessions) => {
+        if (this.restoring === restoring) this.restoring = undefined;
+        await this.goOn(sessions);
+        this.opts.log?.info({ restored: sessions.length }, 'the Sessions store lost its data: sessions restored');
+      }),
+    );
+  }
+
+  /** `restore`'s first half: the saved sessions put back with their deadline and account index (those put back here). */
+  private async putBack(): Promise<Array<{ key: string; snapshot: Snapshot; at: number }>> {
     const store = this.opts.saved;
-    if (!store) return 0;
+    if (!store) return [];
     const now = this.clock.now();
-    let restored = 0;
+    const back: Array<{ key: string; snapshot: Snapshot; at: number }> = [];
     for (const [key, saved] of await store.savedSessions()) {
       let snapshot: Snapshot;
       try {
@@ -926,13 +965,28 @@ export class SessionHub {
       // A continuous session's phone connection did not survive the restart: its next pong is due.
       if (name === 'authenticated' && snapshot.context.pingTime > 0) at = Math.min(at, now + snapshot.context.pingTime);
       const stored: StoredSession = { snapshot: this.pack(snapshot.value, snapshot.context), since: saved.since, timers: { [EXPIRE]: at } };
-      if ((await this.sessions.put(key, stored, 0)) === undefined) continue; // another process has it already
-      restored++;
+      if ((await this.sessions.put(key, stored, 0)) === undefined) {
+        // There already. Kept: another process put it back first (or it went on since), leave it.
+        // Not kept: made anew on the emptied store before this process noticed (a page asked
+        // for the session): the saved login is the truth.
+        const there = await this.sessions.get(key);
+        const state = there?.value.snapshot ? this.unpack(key, there.value.snapshot) : undefined;
+        if (!there || kept(state && stateName(state.value), state?.context) || (await this.sessions.put(key, stored, there.version)) === undefined) continue;
+      }
+      back.push({ key, snapshot, at });
       this.counts[name] = (this.counts[name] ?? 0) + 1;
       await Promise.all([
         this.sessions.addDeadline({ key, name: EXPIRE, at, payload: { type: 'expire' } }),
         ...accountsOf(snapshot.context).map((n) => this.sessions.addMember(accountSet(snapshot.context.serverid, n), key)),
       ]);
+    }
+    return back;
+  }
+
+  /** `restore`'s second half: each session put back goes on (events: the first half may hold them back). */
+  private async goOn(back: Array<{ key: string; snapshot: Snapshot; at: number }>): Promise<void> {
+    const now = this.clock.now();
+    for (const { key, snapshot, at } of back) {
       // The registry is the truth about accounts: a session whose account was blocked or deleted
       // (and answered 200) before the session's own save reached the disk ends now.
       const { serverid, account } = snapshot.context;
@@ -941,11 +995,11 @@ export class SessionHub {
       else if (at <= now) await this.apply(key, { type: 'expire' });
       else this.schedule(at);
     }
-    return restored;
   }
 
   /** Stops the timers and waits for the work in flight (on shutdown); what is saved stays saved. */
   async close(): Promise<void> {
+    this.offLost();
     await this.settled();
     this.closed = true;
     if (this.wake) this.clock.clearTimeout(this.wake.timer);

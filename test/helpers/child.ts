@@ -34,6 +34,8 @@ export interface CliOptions {
   rootApiKey: string;
   /** `--log-level` (default warn). */
   logLevel?: string;
+  /** More environment (a cluster process: NEXTAUTH_DATABASE_URL, NEXTAUTH_REDIS_URL…). */
+  env?: Record<string, string>;
 }
 
 /** The children not ended yet: never leave a server behind, whatever a test does. */
@@ -49,7 +51,7 @@ export function startCli(dataDir: string, options: CliOptions): Cli {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', logLevel, '--demo', 'false', '--root-api-key', options.rootApiKey],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: logLevel } },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: logLevel, ...options.env } },
   );
   running.add(child);
   let out = '';

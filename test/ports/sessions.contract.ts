@@ -19,6 +19,8 @@ export interface SessionsContractOptions {
   name?: string;
   /** Another connection ("process") to the store `first` uses. */
   connect?: (first: Sessions) => Promise<Sessions>;
+  /** Empties the store `first` uses behind the adapters' backs, as a Redis restarted without its data. */
+  lose?: (first: Sessions) => Promise<void>;
 }
 
 /** A time far from both 0 and now, so no adapter's own clock makes a deadline due. */
@@ -119,6 +121,7 @@ export function sessionsContract(make: () => Promise<Sessions>, options: Session
       () => sessions.addMember('s', 'k'),
       () => sessions.removeMember('s', 'k'),
       () => sessions.members('s'),
+      async () => sessions.onLost(() => {}),
     ];
     for (const call of calls) {
       await call().then(
@@ -128,6 +131,46 @@ export function sessionsContract(make: () => Promise<Sessions>, options: Session
     }
     await sessions.close();
   });
+
+  each('onLost: a store that keeps its data calls no handler', async (sessions) => {
+    let heard = 0;
+    const off = sessions.onLost(() => heard++);
+    await sessions.put('srv:a', snapshotOf(1), 0);
+    await sessions.addDeadline({ key: 'srv:a', name: 'limit', at: T });
+    assert.equal(names(await sessions.claimDue(T)), ['srv:a/limit']);
+    await sessions.claimDue(T);
+    off();
+    assert.is(heard, 0);
+  });
+
+  const lose = options.lose;
+  if (lose) {
+    each('a store that lost its data tells each connection once, by its next claimDue at the latest; then it works as an empty one', async (sessions, also) => {
+      const other = options.connect ? also(await options.connect(sessions)) : undefined;
+      const heard = [0, 0];
+      sessions.onLost(() => heard[0]!++);
+      other?.onLost(() => heard[1]!++);
+      const off = sessions.onLost(() => assert.unreachable('unsubscribed'));
+      off();
+      await sessions.put('srv:a', snapshotOf(1), 0);
+      await sessions.addDeadline({ key: 'srv:a', name: 'limit', at: T });
+      await sessions.addMember('account:1', 'srv:a');
+
+      await lose(sessions);
+      assert.equal(await sessions.claimDue(T), [], 'its deadline is gone');
+      await other?.claimDue(T);
+      assert.equal(heard, [1, other ? 1 : 0]);
+      assert.is(await sessions.get('srv:a'), undefined);
+      assert.equal(await sessions.members('account:1'), []);
+      assert.is(await sessions.nextDue(), undefined);
+      // Written again: a new life of the key, told once only.
+      assert.ok((await sessions.put('srv:a', snapshotOf(2), 0))! > 0);
+      assert.equal((await (other ?? sessions).get('srv:a'))?.value, snapshotOf(2));
+      await sessions.claimDue(T);
+      await other?.claimDue(T);
+      assert.equal(heard, [1, other ? 1 : 0]);
+    });
+  }
 
   each('put with a stale version fails, changing nothing', async (sessions) => {
     const v1 = (await sessions.put('srv:a', snapshotOf(1), 0))!;

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { redisClient } from '../../src/adapters/redis/connect.ts';
+import { dropKeys, redisClient } from '../../src/adapters/redis/connect.ts';
 import { RedisSessions } from '../../src/adapters/redis/redis-sessions.ts';
 import type { Deadline } from '../../src/ports.ts';
 import { redisRun } from '../helpers/redis.ts';
@@ -24,6 +24,14 @@ if (run) {
   sessionsContract(async () => sessionsAt(run.prefix()), {
     name: 'RedisSessions: Sessions contract',
     connect: async (first) => sessionsAt((first as RedisSessions).prefix),
+    lose: async (first) => {
+      const client = redisClient(url, 'nextauth-test-lose');
+      try {
+        await dropKeys(client, (first as RedisSessions).prefix);
+      } finally {
+        await client.quit();
+      }
+    },
   });
 
   const T = 1_900_000_000_000;
@@ -83,20 +91,24 @@ if (run) {
       await sessions.addDeadline({ key: 'srv:a', name: 'limit', at: T, payload: { type: 'limit' } });
       await sessions.addDeadline({ key: 'srv:a', name: 'ping', at: T + 1, payload: 'ping' });
       await sessions.addMember('account:srv:1', 'srv:a');
-      assert.equal(await keys(), [`${prefix}deadline-payloads`, `${prefix}deadlines`, `${prefix}set:account:srv:1`, `${prefix}value:srv:a`, `${prefix}version`]);
+      assert.equal(await keys(), [`${prefix}deadline-payloads`, `${prefix}deadlines`, `${prefix}epoch`, `${prefix}set:account:srv:1`, `${prefix}value:srv:a`, `${prefix}version`]);
       assert.ok(await sessions.delete('srv:a', v));
       await sessions.claimDue(T);
       await sessions.cancelDeadline('srv:a', 'ping');
       await sessions.removeMember('account:srv:1', 'srv:a');
       const id = sessions.id;
-      assert.equal(await keys(), [`${prefix}alive:${id}`, `${prefix}claim-data:${id}`, `${prefix}claimers`, `${prefix}claims:${id}`, `${prefix}version`], 'the claim, for a lease');
+      assert.equal(
+        await keys(),
+        [`${prefix}alive:${id}`, `${prefix}claim-data:${id}`, `${prefix}claimers`, `${prefix}claims:${id}`, `${prefix}epoch`, `${prefix}version`],
+        'the claim, for a lease',
+      );
       // A payload replaced by none is gone too.
       await sessions.addDeadline({ key: 'srv:b', name: 'limit', at: T, payload: 1 });
       await sessions.addDeadline({ key: 'srv:b', name: 'limit', at: T });
       assert.is(await client.hlen(`${prefix}deadline-payloads`), 0);
       assert.equal(await sessions.claimDue(T), [{ key: 'srv:b', name: 'limit', at: T }]);
       await sessions.close();
-      assert.equal(await keys(), [`${prefix}version`], 'only the version counter');
+      assert.equal(await keys(), [`${prefix}epoch`, `${prefix}version`], 'only the version counter and the epoch');
     } finally {
       await client.quit();
       await sessions.close();
@@ -162,7 +174,7 @@ if (run) {
       assert.equal(await b.claimDue(T + 100), [], 'once');
       const client = redisClient(url, 'nextauth-test');
       await b.close();
-      assert.equal(await client.keys(`${prefix}*`), [], "nothing left of the dead process's claims");
+      assert.equal(await client.keys(`${prefix}*`), [`${prefix}epoch`], "nothing left of the dead process's claims");
       await client.quit();
     } finally {
       await b.close();

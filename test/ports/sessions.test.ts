@@ -13,6 +13,7 @@ import { random } from '../helpers/random.ts';
 sessionsContract(async () => new MemorySessions(), {
   name: 'MemorySessions: Sessions contract',
   connect: async (first) => new MemorySessions((first as MemorySessions).store),
+  lose: async (first) => (first as MemorySessions).store.lose(),
 });
 
 test('100,000 deadlines: adds, replaces and cancels keep the heap right; claimDue of 10 gives the 10 earliest', async () => {

@@ -57,6 +57,12 @@ export class DeadlineHeap {
     return this.#heap.length;
   }
 
+  /** Forgets every deadline. */
+  clear(): void {
+    this.#heap.length = 0;
+    this.#byKey.clear();
+  }
+
   /** The earliest deadline's time. */
   peek(): number | undefined {
     return this.#heap[0]?.at;
@@ -188,6 +194,20 @@ export class MemorySessionStore {
    * created again never repeats a version an old reader may still hold.
    */
   version = 0;
+  /** The `onLost` handlers of every MemorySessions on this store. */
+  readonly lostHandlers = new Set<() => void>();
+
+  /**
+   * Forgets every value, deadline and set, as a Redis restarted without its data would, and
+   * tells every MemorySessions on this store at once (tests of what the hub does then). Versions
+   * go on counting.
+   */
+  lose(): void {
+    this.entries.clear();
+    this.deadlines.clear();
+    this.sets.clear();
+    for (const handler of [...this.lostHandlers]) handler();
+  }
 }
 
 export class MemorySessions implements Sessions {
@@ -275,6 +295,16 @@ export class MemorySessions implements Sessions {
   async members(set: string): Promise<string[]> {
     this.#open();
     return [...(this.store.sets.get(set) ?? [])];
+  }
+
+  /** The store lives as long as the processes sharing it: it loses its data only when a test says so (`store.lose()`). */
+  onLost(handler: () => void): () => void {
+    this.#open();
+    const call = () => {
+      if (!this.#closed) handler();
+    };
+    this.store.lostHandlers.add(call);
+    return () => void this.store.lostHandlers.delete(call);
   }
 
   /** Ends this "process"'s use of the store; the store itself, and others sharing it, go on. */

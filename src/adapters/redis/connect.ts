@@ -8,6 +8,7 @@
  *
  *   value:<session key>       hash {v: version, d: JSON}        RedisSessions (no TTL: the hub deletes)
  *   version                   counter: the last version given   RedisSessions
+ *   epoch                     names the data Redis holds        RedisSessions (set again when gone: the data was lost)
  *   deadlines                 sorted set [key,name] by `at`     RedisSessions
  *   deadline-payloads         hash [key,name] → payload JSON    RedisSessions
  *   set:<name>                set of session keys               RedisSessions

@@ -28,6 +28,12 @@
  * its process went silent does nothing the second time: each deadline takes effect once. A
  * process that closes normally drops its claims (the hub has waited for them).
  *
+ * Redis here may keep nothing on disk: restarted, it is empty. So that the hub can put back what
+ * it keeps elsewhere (`onLost`), `epoch` names the data Redis holds: a random value set when
+ * missing. Each connection reads it when it connects (and again at every `claimDue`, which also
+ * catches data emptied under a live connection); a value other than the one it read before means
+ * the data it knew is gone. Whichever process comes first sets the new epoch; each notices once.
+ *
  * `at` is kept as a Redis score, a double, as JavaScript numbers are: exact for every time. Times
  * are the callers' (the `now` given to `claimDue`), never Redis's, so a simulated clock works;
  * only the claim lease counts in Redis's time.
@@ -51,6 +57,11 @@ const DELETE = `
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1`;
+
+/** KEYS: epoch. ARGV: a new epoch. The epoch of the data Redis holds (the new one if it had none). */
+const EPOCH = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
 
 /** KEYS: deadlines, payloads. ARGV: member, at, payload JSON ('' for none). */
 const ADD_DEADLINE = `
@@ -173,7 +184,7 @@ export class RedisSessions implements Sessions {
   readonly #owned: boolean;
   readonly #lease: number;
   readonly #onError: (error: Error) => void;
-  readonly #keys: { version: string; deadlines: string; payloads: string; claimers: string; alive: string; claims: string; claimData: string };
+  readonly #keys: { version: string; epoch: string; deadlines: string; payloads: string; claimers: string; alive: string; claims: string; claimData: string };
   readonly #put: Script;
   readonly #delete: Script;
   readonly #addDeadline: Script;
@@ -181,6 +192,11 @@ export class RedisSessions implements Sessions {
   readonly #claimDue: Script;
   readonly #heartbeat: Script;
   readonly #leave: Script;
+  readonly #epoch: Script;
+  /** The epoch of the data this connection knows (undefined: not read yet). */
+  #seen: string | undefined;
+  readonly #lostHandlers = new Set<() => void>();
+  readonly #connectedAgain = () => void this.#checkData();
   #beating: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -194,6 +210,7 @@ export class RedisSessions implements Sessions {
     const p = this.prefix;
     this.#keys = {
       version: `${p}version`,
+      epoch: `${p}epoch`,
       deadlines: `${p}deadlines`,
       payloads: `${p}deadline-payloads`,
       claimers: `${p}claimers`,
@@ -208,6 +225,38 @@ export class RedisSessions implements Sessions {
     this.#claimDue = defineScript(this.#redis, 'nextauthDeadlineClaim', 6, CLAIM_DUE);
     this.#heartbeat = defineScript(this.#redis, 'nextauthClaimerHeartbeat', 4, HEARTBEAT);
     this.#leave = defineScript(this.#redis, 'nextauthClaimerLeave', 4, LEAVE);
+    this.#epoch = defineScript(this.#redis, 'nextauthSessionsEpoch', 1, EPOCH);
+    // (Read once connected: nothing waits in ioredis's queue for a Redis that cannot be reached.)
+    if (this.#redis.status === 'ready') void this.#checkData();
+    this.#redis.on('ready', this.#connectedAgain);
+  }
+
+  /** Reads the epoch (see the top of this file); when it changed, the data is gone: tells the `onLost` handlers. */
+  #checkData(): Promise<void> {
+    return (this.#epoch(this.#keys.epoch, randomBytes(8).toString('hex')) as Promise<string>).then(
+      (epoch) => {
+        const before = this.#seen;
+        this.#seen = epoch;
+        if (before === undefined || before === epoch || this.#closed) return;
+        for (const handler of [...this.#lostHandlers]) {
+          try {
+            handler();
+          } catch (error) {
+            this.#onError(error as Error);
+          }
+        }
+      },
+      (error: Error) => {
+        if (!this.#closed) this.#onError(error);
+      },
+    );
+  }
+
+  onLost(handler: () => void): () => void {
+    this.#open();
+    const call = () => handler();
+    this.#lostHandlers.add(call);
+    return () => void this.#lostHandlers.delete(call);
   }
 
   #value(key: string): string {
@@ -264,6 +313,8 @@ export class RedisSessions implements Sessions {
   async claimDue(now: number, limit = Number.POSITIVE_INFINITY): Promise<Deadline[]> {
     this.#open();
     this.#startHeartbeat();
+    // (Sent with the first claim, in one round trip.)
+    const checked = this.#checkData();
     limit = Math.ceil(limit);
     const k = this.#keys;
     const due: Deadline[] = [];
@@ -286,6 +337,7 @@ export class RedisSessions implements Sessions {
     }
     // Each chunk is earliest first; one added meanwhile may be earlier than a chunk before it.
     if (chunks > 1) due.sort((a, b) => a.at - b.at);
+    await checked;
     return due;
   }
 
@@ -329,6 +381,8 @@ export class RedisSessions implements Sessions {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#redis.off('ready', this.#connectedAgain);
+    this.#lostHandlers.clear();
     if (this.#beating) {
       clearInterval(this.#beating);
       this.#beating = undefined;

@@ -49,7 +49,7 @@ export interface PushDeps {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Between processes: the Bus, the sets of the Sessions port, the shared counts, this process's id. */
   bus: Bus;
-  sessions: Pick<Sessions, 'addMember' | 'removeMember' | 'members'>;
+  sessions: Pick<Sessions, 'addMember' | 'removeMember' | 'members' | 'onLost'>;
   counts: LimitsPort;
   processId: string;
   /** Counts each push's result (metrics): sent to a listening phone, handed to a gateway, undelivered, or denied by a limit or mute. */
@@ -77,8 +77,14 @@ export class PushService {
 
   /** The Bus subscription (every process hears every push and revocation; each delivers to its own connections). */
   private readonly subscribed: Promise<(() => Promise<void>) | undefined>;
+  private readonly offLost: () => void;
 
   constructor(private readonly deps: PushDeps) {
+    // The sets are gone with the rest of the Sessions store (a Redis restarted empty): this
+    // process's listeners are still here, so they are said again.
+    this.offLost = deps.sessions.onLost(() => {
+      for (const k of this.listening.keys()) this.track(deps.sessions.addMember(listenersSet(k), deps.processId));
+    });
     this.subscribed = deps.bus
       .subscribe('pushes', (message) => this.heard(message as unknown as Broadcast))
       .catch((err: unknown) => {
@@ -237,6 +243,7 @@ export class PushService {
 
   /** Waits for background work (gateway deliveries, bookkeeping), leaves the Bus (on shutdown). */
   async close(): Promise<void> {
+    this.offLost();
     await Promise.allSettled([...this.inflight]);
     await (await this.subscribed)?.();
     for (const k of this.listening.keys()) await this.deps.sessions.removeMember(listenersSet(k), this.deps.processId).catch(() => undefined);
