@@ -252,8 +252,9 @@ if (!nginx || !openssl) {
     assert.ok(blocks[2]!.includes(`src="${publicUrl}/ns/nextauth.js?v=`) && blocks[2]!.includes(`data-ns="${publicUrl}"`), blocks[2]);
     // (an inline SVG's xmlns is a name, not a place to go)
     for (const block of blocks) assert.equal(block.replaceAll('xmlns="http://www.w3.org/2000/svg"', '').match(/\b(http|ws):\/\/\S*/g), null);
-    // nginx's own parts: HSTS on https, a redirect on http.
+    // nginx's own parts: HSTS on https, /metrics kept inside, a redirect on http.
     assert.match((await api('GET', '/healthz')).headers.get('strict-transport-security') ?? '', /^max-age=\d+$/);
+    assert.is((await api('GET', '/metrics')).status, 404);
     const plain = await fetch(`http://127.0.0.1:${httpPort}/demo/site`, { redirect: 'manual' });
     assert.is(plain.status, 301);
     assert.match(plain.headers.get('location') ?? '', /^https:\/\/127\.0\.0\.1\/demo\/site$/);
