@@ -52,7 +52,8 @@ export interface Config {
   allowedOrigins: string[];
   /**
    * Proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed: a client's source address
-   * is the left-most address there that is not one of them (PROTOCOL.md §7). Empty: the TCP peer.
+   * is the right-most address there that is not one of them, the one the nearest trusted proxy
+   * saw (PROTOCOL.md §7, docs/protocol-notes.md 27; src/transports/source.ts). Empty: the TCP peer.
    */
   trustedProxies: string[];
   /** Create a demo virtual server on an empty data folder. */

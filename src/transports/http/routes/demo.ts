@@ -93,8 +93,12 @@ function cookies(req: FastifyRequest): Record<string, string> {
 
 const newNonce = () => randomBytes(24).toString('base64url');
 const isNonce = (v: string | undefined): v is string => !!v && /^[A-Za-z0-9_-]{32}$/.test(v);
-const setCookie = (reply: FastifyReply, name: string, value: string, maxAge = 86400) =>
-  reply.header('set-cookie', [...([reply.getHeader('set-cookie')].flat().filter(Boolean) as string[]), `${name}=${value}; Path=/demo; HttpOnly; SameSite=Lax; Max-Age=${maxAge}`]);
+/** Sets a cookie of the demo's; `Secure` when the NS is reached over https (its public URL), so the nonce never travels in clear. */
+const setCookie = (reply: FastifyReply, config: Config, name: string, value: string, maxAge = 86400) =>
+  reply.header('set-cookie', [
+    ...([reply.getHeader('set-cookie')].flat().filter(Boolean) as string[]),
+    `${name}=${value}; Path=/demo; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${config.publicUrl.startsWith('https:') ? '; Secure' : ''}`,
+  ]);
 
 /** The demo's files: GET /demo/<name>, public. */
 const FILES: WebFile[] = ['demo.css', 'site.js', 'phone.js', 'sdk.js'];
@@ -157,7 +161,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       let nonce = jar[NONCE_COOKIE];
       if (!isNonce(nonce)) {
         nonce = newNonce();
-        setCookie(reply, NONCE_COOKIE, nonce);
+        setCookie(reply, deps.config, NONCE_COOKIE, nonce);
       }
       const base = `/servers/${serverid}`;
       const context = { sessioninfo: { ip: req.ip, useragent: String(req.headers['user-agent'] ?? '').slice(0, 1000) } };
@@ -194,7 +198,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       }
       if (!isNonce(addNonce)) {
         addNonce = newNonce();
-        setCookie(reply, ADD_COOKIE, addNonce);
+        setCookie(reply, deps.config, ADD_COOKIE, addNonce);
       }
       // The site keeps a few attributes of its users in the NS; a page view counts as a visit.
       const before = (await rest<Record<string, unknown>>('GET', `${base}/users/${user}/attributes/`).catch(() => ({ body: {} as Record<string, unknown> }))).body;
@@ -287,8 +291,8 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
     demo.post('/demo/site/reset', pub, async (req, reply) => {
       const nonce = cookies(req)[NONCE_COOKIE];
       if (serverid && isNonce(nonce)) await rest('POST', `/servers/${serverid}/sessions/logout`, { nonce });
-      setCookie(reply, NONCE_COOKIE, '', 0);
-      setCookie(reply, ADD_COOKIE, '', 0);
+      setCookie(reply, deps.config, NONCE_COOKIE, '', 0);
+      setCookie(reply, deps.config, ADD_COOKIE, '', 0);
       return reply.code(303).header('location', '/demo/site').send();
     });
   });
