@@ -48,6 +48,8 @@ export interface Config {
   publicUrl: string;
   rootApiKey?: string;
   logLevel: LogLevel;
+  /** `json` (one object per line, for machines) or `pretty` (for people reading a terminal). */
+  logFormat: 'json' | 'pretty';
   /** Origins allowed to open browser sockets; empty means any. */
   allowedOrigins: string[];
   /**
@@ -98,6 +100,7 @@ export const settings = {
   publicUrl: { env: 'NEXTAUTH_PUBLIC_URL', flag: 'public-url', help: 'base URL for QR codes and links (default http://host:port)' },
   rootApiKey: { env: 'NEXTAUTH_ROOT_API_KEY', flag: 'root-api-key', help: 'the global root api key (default: made on first start)' },
   logLevel: { env: 'NEXTAUTH_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  logFormat: { env: 'NEXTAUTH_LOG_FORMAT', flag: 'log-format', help: 'json (one object per line on stdout) or pretty, for people (default json)' },
   trustedProxies: { env: 'NEXTAUTH_TRUSTED_PROXIES', flag: 'trusted-proxies', help: 'comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed (default none)' },
   allowedOrigins: { env: 'NEXTAUTH_ALLOWED_ORIGINS', flag: 'allowed-origins', help: 'comma-separated origins allowed on browser sockets (default any)' },
   demo: { env: 'NEXTAUTH_DEMO', flag: 'demo', help: 'create a demo server on an empty data folder: true|false (default true)' },
@@ -195,6 +198,8 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
   const port = int('port', 8080, 0, 65535);
   const logLevel = (raw('logLevel') ?? 'info') as LogLevel;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) bad('logLevel', logLevel, 'a log level');
+  const logFormat = (raw('logFormat') ?? 'json') as Config['logFormat'];
+  if (logFormat !== 'json' && logFormat !== 'pretty') bad('logFormat', logFormat, 'json or pretty');
 
   let publicUrl = raw('publicUrl') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   try {
@@ -263,6 +268,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     publicUrl,
     rootApiKey,
     logLevel,
+    logFormat,
     allowedOrigins: origins,
     trustedProxies,
     demo: demoRaw === 'true',

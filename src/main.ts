@@ -10,7 +10,7 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import { createLogger, type Logger } from './log.ts';
 import { stateName } from '../machines/session.ts';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
@@ -87,6 +87,8 @@ export interface StartOptions {
   clock?: Clock;
   /** A cluster process: how long (ms) it waits for Redis at start before it refuses to start (default 10 s). */
   redisStartMs?: number;
+  /** Where the log goes (default stdout; tests read it). */
+  logTo?: NodeJS.WritableStream;
 }
 
 /**
@@ -109,10 +111,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 async function start(config: Config, options: StartOptions): Promise<RunningServer & { bootstrap: Bootstrap }> {
   // The browser files `npm run build` made (dist/web), read once: without them, stop here (WebBuildError).
   webAssets();
-  const log = pino({
-    level: config.logLevel,
-    redact: { paths: ['req.headers["x-apikey"]', 'req.headers["x-nonce"]', 'req.headers["x-su"]', 'req.headers.cookie'], censor: '[hidden]' },
-  });
+  const log = createLogger(config, options.logTo);
   const { store, sessions, bus, limits, readiness, stores, ...state } = config.cluster
     ? await openCluster(config.cluster, log, options)
     : await openEmbedded(config.dataDir, config.publicUrl);
@@ -384,7 +383,7 @@ const shown = (url: string): string => {
  * (the adapters are loaded only here: an embedded server never loads pg or ioredis). Refuses to
  * start, saying which and why, when either cannot be reached.
  */
-async function openCluster(cluster: Cluster, log: pino.Logger, { clock, redisStartMs = REDIS_START_MS }: StartOptions): Promise<Adapters> {
+async function openCluster(cluster: Cluster, log: Logger, { clock, redisStartMs = REDIS_START_MS }: StartOptions): Promise<Adapters> {
   const [{ PostgresStore }, { RedisSessions }, { RedisBus }, { RedisLimits }] = await Promise.all([
     import('./adapters/postgres/postgres-store.ts'),
     import('./adapters/redis/redis-sessions.ts'),

@@ -155,20 +155,17 @@ export class NsProcess {
     ];
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.resume(); // the JSON log (at --log-level warn: next to nothing)
+    // The banner is on stderr.
     const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
       const onData = (d: Buffer) => {
-        out += d;
-        const line = out.split('\n')[0]!;
-        if (!out.includes('\n')) return;
-        const m = /listening on (http:\/\/\S+)/.exec(line);
-        child.stdout!.off('data', onData);
-        child.stdout!.resume(); // later lines are not read
-        if (m) resolve(m[1]!);
-        else reject(new Error(`unexpected first line from the server: ${line}\n${stderr}`));
+        stderr += d;
+        const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(stderr);
+        if (!m) return;
+        child.stderr!.off('data', onData);
+        resolve(m[1]!);
       };
-      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${stderr}`)));
     });
     const ns = new NsProcess(child, url, dataDir, opts.dataDir === undefined);

@@ -102,7 +102,7 @@ function help(command?: string): string {
 async function start(flags: Map<string, string>): Promise<void> {
   const config = loadConfig(flags);
   if (config.workers > 1 && cluster.isPrimary) return startWorkers(config.workers);
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
   // Signals are taken from the start: one that comes while the server starts stops it once started.
   let signalled: string | undefined;
   let stop: ((signal: string) => void) | undefined;
@@ -114,11 +114,15 @@ async function start(flags: Map<string, string>): Promise<void> {
   const { startServer } = await import('../main.ts');
   const server = await startServer(config);
   const data = config.cluster ? 'a cluster process: records in PostgreSQL, sessions in Redis' : `data in ${config.dataDir}`;
-  say(`nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), ${data}`);
-  if (server.bootstrap.rootApiKey) {
-    say(`Root api key (shown once, keep it safe): ${server.bootstrap.rootApiKey}`);
-  }
-  if (server.bootstrap.demoServerId) say(`Demo server created: ${server.bootstrap.demoServerId}`);
+  // One write: whoever reads "listening" has the root key line too.
+  const { rootApiKey, demoServerId } = server.bootstrap;
+  say(
+    [
+      `nextAuth server listening on ${server.url} (public URL ${config.publicUrl}), ${data}`,
+      ...(rootApiKey ? [`Root api key (shown once, keep it safe): ${rootApiKey}`] : []),
+      ...(demoServerId ? [`Demo server created: ${demoServerId}`] : []),
+    ].join('\n'),
+  );
   let stopping = false;
   stop = (signal: string) => {
     if (stopping) return;
@@ -141,7 +145,7 @@ async function start(flags: Map<string, string>): Promise<void> {
  * all and then this process.
  */
 async function startWorkers(n: number): Promise<void> {
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
   let stopping = false;
   const live = new Set<Worker>();
   const fork = (): Promise<Worker> =>

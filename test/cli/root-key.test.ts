@@ -26,7 +26,7 @@ interface Run {
 }
 
 /** `nextauth …` as a child process (no NEXTAUTH_* from this environment). */
-function nextauth(args: string[]): { done: Promise<Run>; stdout: () => string; kill: (signal: NodeJS.Signals) => void } {
+function nextauth(args: string[]): { done: Promise<Run>; stderr: () => string; kill: (signal: NodeJS.Signals) => void } {
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   for (const name of Object.keys(env)) if (name.startsWith('NEXTAUTH_')) delete env[name];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,7 +36,7 @@ function nextauth(args: string[]): { done: Promise<Run>; stdout: () => string; k
   child.stderr.on('data', (d) => (stderr += d));
   return {
     done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
-    stdout: () => stdout,
+    stderr: () => stderr,
     kill: (signal) => child.kill(signal),
   };
 }
@@ -44,9 +44,15 @@ function nextauth(args: string[]): { done: Promise<Run>; stdout: () => string; k
 /** Starts a server on `dir` (port 0), waits until it listens; its URL, root key (if shown) and stop. */
 async function started(dir: string) {
   const run = nextauth(['start', '--port', '0', '--data', dir, '--demo', 'false', '--log-level', 'warn']);
-  await until(() => /listening on http/.test(run.stdout()), 'listening', 15_000);
-  const url = /listening on (http:\/\/\S+)/.exec(run.stdout())![1]!;
-  const key = /Root api key \(shown once, keep it safe\): (\S+)/.exec(run.stdout())?.[1];
+  // The banner and the root key are on stderr (stdout is the JSON log).
+  try {
+    await until(() => /listening on http/.test(run.stderr()), `listening (${run.stderr()})`, 60_000);
+  } catch (e) {
+    run.kill('SIGKILL'); // never left running: the runner would wait for it
+    throw e;
+  }
+  const url = /listening on (http:\/\/\S+)/.exec(run.stderr())![1]!;
+  const key = /Root api key \(shown once, keep it safe\): (\S+)/.exec(run.stderr())?.[1];
   return {
     url,
     key,
@@ -72,7 +78,7 @@ test('a first start on a taken port says so and writes nothing: a missing folder
       const r = await nextauth(['start', '--port', String(port), '--data', dir, '--demo', 'false']).done;
       assert.is(r.code, 1, r.stderr);
       assert.match(r.stderr, `nextauth: cannot listen on 127.0.0.1:${port}: something else listens there (EADDRINUSE)`);
-      assert.not.match(r.stdout, 'Root api key', 'no key shown');
+      assert.not.match(r.stderr, 'Root api key', 'no key shown');
     }
     assert.not.ok(existsSync(missing), 'the missing folder was not made');
     assert.equal(readdirSync(kept), ['.gitkeep'], 'nothing added to the empty one');

@@ -67,7 +67,7 @@ test('a damaged nextauth.json or sessions.json: the CLI refuses to start, names 
       clearTimeout(timer);
       assert.is(signal, null, `${what}: the CLI ended by itself`);
       assert.ok(code !== 0 && code !== null, `${what}: exit code ${code}`);
-      assert.not.match(cli.stdout(), 'listening', `${what}: it did not start`);
+      assert.not.match(cli.stderr(), 'listening', `${what}: it did not start`);
       const stderr = cli.stderr();
       assert.ok(stderr.includes(file), `${what}: stderr names ${file}: ${stderr}`);
       assert.ok(stderr.includes(`${file}.bak`), `${what}: stderr names the last good copy: ${stderr}`);

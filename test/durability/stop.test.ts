@@ -115,7 +115,7 @@ async function gracefulStop(dir: string, signal: 'SIGTERM' | 'SIGINT', before?: 
   assert.is(killedBy, null, `${signal}: the process ended by itself, not by the signal (stdout: ${cli.stdout()})`);
   assert.is(code, 0, `${signal}: exit code after ${took} ms (stdout: ${cli.stdout()}; stderr: ${cli.stderr()})`);
   assert.ok(took < GRACE_MS, `${signal}: stopped in ${took} ms`);
-  assert.match(cli.stdout(), `${signal}: stopping`);
+  assert.match(cli.stderr(), `${signal}: stopping`);
   assert.is(appClose.code, 1001, `the app channel's close code (${appClose.reason})`);
   assert.is(await text.closed, 1001, "the text socket's close code");
   assert.equal(afterClose, [false, false], 'no new WebSocket once stopping');

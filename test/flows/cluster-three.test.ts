@@ -211,7 +211,7 @@ if (pgUrl && redis) {
     );
     assert.is((await getSession(three, srv, s.nonce)).loggedin, true, 'past pingTime twice over, still logged in');
     connection.close(); // the phone goes away: no pong
-    await s.io.waitFor('logout');
+    await until(() => s.io.events().includes('logout'), 'LOGOUT on socket.io (3), pingTime after the last pong', 15_000);
     await s.text.waitFor('LOGOUT', s.hsid);
     assert.is((await getSession(one, srv, s.nonce)).state, 'loggedOut');
     s.close();

@@ -56,17 +56,18 @@ export function startCli(dataDir: string, options: CliOptions): Cli {
   running.add(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.on('data', (d) => (out += d));
   const exit = new Promise<Exit>((resolve) =>
     child.on('close', (code, signal) => {
       running.delete(child);
       resolve({ code, signal });
     }),
   );
+  // The banner is on stderr (stdout is the JSON log).
   const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(out);
+    child.stderr!.on('data', (d) => {
+      err += d;
+      const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(err);
       if (m) resolve(m[1]!);
     });
     void exit.then(({ code, signal }) => reject(new Error(`the server ended (code ${code}, signal ${signal}) before listening; stderr: ${err}`)));

@@ -93,7 +93,7 @@ export class TransactionService {
       // §8); browsers hear an outcome once it is the record's.
       entry.saved = entry.saved
         .then(() => this.closeRecord(tid, fields))
-        .then((closed) => (closed && s.status === 'done' ? hub.announce(serverid, hsid, { tid, outcome: s.value as TransactionOutcome }) : undefined))
+        .then((closed) => (closed && s.status === 'done' ? this.ended(serverid, hsid, tid, s.value as TransactionOutcome, account) : undefined))
         .catch((err: unknown) => this.deps.log.warn({ err, serverid, tid }, 'could not save a transaction'));
     });
     actor.start();
@@ -209,7 +209,13 @@ export class TransactionService {
       fields = { state: 'approved', signature: toB64url(answer.sig), sf: answer.sf, at: now };
     }
     if (!(await this.closeRecord(answer.tid, fields))) throw new NsError('TRANSACTION_CLOSED');
-    await this.deps.hub.announce(serverid, record.hsid, { tid: answer.tid, outcome: fields.state as TransactionOutcome });
+    await this.ended(serverid, record.hsid, answer.tid, fields.state as TransactionOutcome, record.account);
+  }
+
+  /** A transaction's outcome, now its record's: logged, and told to the session's browsers. */
+  private ended(serverid: string, hsid: string, tid: string, outcome: TransactionOutcome, account: number): Promise<void> {
+    this.deps.log.info({ serverid, acc: account, tid, outcome }, `transaction ${outcome}`);
+    return this.deps.hub.announce(serverid, hsid, { tid, outcome });
   }
 
   /** Writes a transaction's new state while its record is open; false when it was closed already. */

@@ -54,7 +54,11 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   const routes: RouteOptions[] = [];
+  /** Operations served by GET: their POST aliases read too. */
+  const reads = new Set<string>();
   app.addHook('onRoute', (route) => {
+    const op = (route.schema as { operationId?: string } | undefined)?.operationId;
+    if (op !== undefined && (route.method === 'GET' || (Array.isArray(route.method) && route.method.includes('GET')))) reads.add(op);
     if (route.method !== 'HEAD' && !(Array.isArray(route.method) && route.method.includes('HEAD') && route.method.length === 1)) routes.push(route as RouteOptions);
   });
 
@@ -80,6 +84,12 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     const route = req.routeOptions.url ?? 'unknown';
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: reply.statusCode });
     ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    // A write that was done: one line, with who did it (a POST alias of a 2.2 GET is a read).
+    const op = (req.routeOptions.schema as { operationId?: string } | undefined)?.operationId;
+    if (reply.statusCode < 400 && op !== undefined && req.method !== 'GET' && req.method !== 'HEAD' && !reads.has(op)) {
+      const { serverid } = (req.params ?? {}) as { serverid?: string };
+      req.log.info({ op, serverid, role: req.principal?.role, source: req.ip, status: reply.statusCode }, `admin write: ${op}`);
+    }
   });
 
   app.setNotFoundHandler((req, reply) => refuse(req, reply, 'NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`));
