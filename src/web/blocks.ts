@@ -9,6 +9,7 @@
 import type { ServerRecord } from '../ports.ts';
 import type { SessionState } from '../../machines/session.ts';
 import { assetUrl } from './assets.ts';
+import { MESSAGES, type Lang, type Messages } from './i18n.ts';
 import { qrImage } from './qr-image.ts';
 
 /** Escapes text for HTML content and double-quoted attributes. */
@@ -56,6 +57,8 @@ export interface CodeBlockInput {
   link: string;
   /** Render for a phone's browser: the app link first, the QR code on request. */
   mobile: boolean;
+  /** The language of the block's words (i18n.ts). */
+  lang: Lang;
   now: number;
 }
 
@@ -93,13 +96,13 @@ async function qrSvg(bytes: Uint8Array, label: string, labelId: string): Promise
 const stylesheet = (publicUrl: string) => `<link rel="stylesheet" href="${esc(assetUrl(`${publicUrl}/ns`, 'nextauth.css'))}">`;
 
 /** The progress words of a state, as the footer script would write them. */
-function statusText(state: SessionState, kind: 'login' | 'enrol'): string {
+function statusText(t: Messages, state: SessionState, kind: 'login' | 'enrol'): string {
   switch (state) {
     case 'challenged':
     case 'verifying':
-      return 'Code scanned. Confirm on your phone.';
+      return t.scanned;
     case 'authenticated':
-      return kind === 'enrol' ? 'Your phone is enrolled and logged in.' : 'You are logged in.';
+      return kind === 'enrol' ? t.enrolled : t.loggedIn;
     default:
       return '';
   }
@@ -113,12 +116,12 @@ const minutes = (ms: number): string => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
 
-function appStores(server: BlockServer): string {
+function appStores(t: Messages, server: BlockServer): string {
   const links = [
     server.appandroid ? `<a href="${esc(server.appandroid)}" rel="noopener">Android</a>` : '',
     server.appios ? `<a href="${esc(server.appios)}" rel="noopener">iPhone</a>` : '',
   ].filter(Boolean);
-  return links.length ? ` Get the app for ${links.join(' or ')}.` : '';
+  return links.length ? ` ${t.getApp(links)}` : '';
 }
 
 /** The parts every code block has: head, QR figure, app link, "can't scan" help, status, countdown. */
@@ -129,6 +132,7 @@ async function codeBlock(
   extra: string,
 ): Promise<string> {
   const { server, session, publicUrl, now } = input;
+  const t = MESSAGES[input.lang];
   const id = `nextauth-${kind}-${session.hsid.slice(0, 10).replace(/[^A-Za-z0-9]/g, 'x')}`;
   const logo = logoDataUrl(server.logo);
   const state = blockState(session.state);
@@ -136,6 +140,7 @@ async function codeBlock(
   const attrs = [
     `class="nextauth-block nextauth-${kind}${input.mobile ? ' nextauth-mobile' : ''}"`,
     `id="${id}"`,
+    `lang="${input.lang}"`,
     `data-nextauth="${kind}"`,
     `data-srv="${esc(server.serverid)}"`,
     `data-hsid="${esc(session.hsid)}"`,
@@ -150,7 +155,7 @@ async function codeBlock(
   ].join(' ');
   const countdown =
     session.expires !== undefined && !loggedIn
-      ? `<p class="nextauth-countdown">Code valid for <span class="nextauth-time">${minutes(session.expires - now)}</span><span class="nextauth-bar" aria-hidden="true"><span></span></span></p>`
+      ? `<p class="nextauth-countdown">${t.codeValid(`<span class="nextauth-time">${minutes(session.expires - now)}</span>`)}<span class="nextauth-bar" aria-hidden="true"><span></span></span></p>`
       : '';
   return [
     `<div ${attrs}>`,
@@ -160,16 +165,16 @@ async function codeBlock(
     `<figure class="nextauth-qr">${await qrSvg(input.qr, texts.qrLabel, `${id}-qrlabel`)}</figure>`,
     `<p class="nextauth-help"><span class="nextauth-for-desktop">${texts.help}</span><span class="nextauth-for-phone">${texts.phoneHelp}</span></p>`,
     `<a class="nextauth-button nextauth-applink" href="${esc(input.link)}">${esc(texts.linkText)}</a>`,
-    `<button type="button" class="nextauth-linkbutton nextauth-showqr">Show the QR code</button>`,
+    `<button type="button" class="nextauth-linkbutton nextauth-showqr">${esc(t.showQr)}</button>`,
     extra,
-    `<details class="nextauth-more"><summary>Can't scan the code?</summary>`,
-    `<p>On the phone with the ${esc(server.appname)} app, <a href="${esc(input.link)}">open this app link</a>, or copy it into the app:</p>`,
-    `<input class="nextauth-linktext" type="text" readonly value="${esc(input.link)}" aria-label="App link" spellcheck="false"></details>`,
+    `<details class="nextauth-more"><summary>${esc(t.cantScan)}</summary>`,
+    `<p>${t.cantScanHelp(esc(server.appname), `<a href="${esc(input.link)}">${esc(t.openLink)}</a>`)}</p>`,
+    `<input class="nextauth-linktext" type="text" readonly value="${esc(input.link)}" aria-label="${esc(t.appLink)}" spellcheck="false"></details>`,
     countdown,
     `</div>`,
-    `<p class="nextauth-status" role="status" aria-live="polite">${esc(statusText(session.state, kind))}</p>`,
-    kind === 'login' ? `<button type="button" class="nextauth-button nextauth-logout"${loggedIn ? '' : ' hidden'}>Log out</button>` : '',
-    `<button type="button" class="nextauth-button nextauth-refresh" hidden>Get a new code</button>`,
+    `<p class="nextauth-status" role="status" aria-live="polite">${esc(statusText(t, session.state, kind))}</p>`,
+    kind === 'login' ? `<button type="button" class="nextauth-button nextauth-logout"${loggedIn ? '' : ' hidden'}>${esc(t.logout)}</button>` : '',
+    `<button type="button" class="nextauth-button nextauth-refresh" hidden>${esc(t.newCode)}</button>`,
     `</div>`,
   ].join('\n');
 }
@@ -177,17 +182,18 @@ async function codeBlock(
 /** getHtmlLogin: the QR code, the push button (when canprovoke), the app link, progress, countdown. */
 export function loginBlock(input: CodeBlockInput): Promise<string> {
   const { server, session } = input;
-  const app = esc(server.appname);
-  const push = `<button type="button" class="nextauth-button nextauth-push"${session.canprovoke ? '' : ' hidden'}>Send a login to my phone</button>`;
+  const t = MESSAGES[input.lang];
+  const app = `<strong>${esc(server.appname)}</strong>`;
+  const push = `<button type="button" class="nextauth-button nextauth-push"${session.canprovoke ? '' : ' hidden'}>${esc(t.push)}</button>`;
   return codeBlock(
     input,
     'login',
     {
-      title: session.state === 'authenticated' ? `Logged in to ${server.serverName}` : `Log in to ${server.serverName}`,
-      qrLabel: `QR code: scan it with the ${server.appname} app to log in to ${server.serverName}`,
-      help: `Scan the code with the <strong>${app}</strong> app on your phone.`,
-      phoneHelp: `On this phone? Tap the button to log in with the <strong>${app}</strong> app.`,
-      linkText: `Log in with the ${server.appname} app`,
+      title: session.state === 'authenticated' ? t.loggedInTitle(server.serverName) : t.loginTitle(server.serverName),
+      qrLabel: t.loginQrLabel(server.appname, server.serverName),
+      help: t.loginHelp(app),
+      phoneHelp: t.loginPhoneHelp(app),
+      linkText: t.loginLink(server.appname),
     },
     push,
   );
@@ -196,16 +202,17 @@ export function loginBlock(input: CodeBlockInput): Promise<string> {
 /** getHtmlEnrol: the enrol QR code (with the name and userid in it), the app link, progress. */
 export function enrolBlock(input: CodeBlockInput): Promise<string> {
   const { server } = input;
-  const app = esc(server.appname);
+  const t = MESSAGES[input.lang];
+  const app = `<strong>${esc(server.appname)}</strong>`;
   return codeBlock(
     input,
     'enrol',
     {
-      title: `Add your phone to ${server.serverName}`,
-      qrLabel: `QR code: scan it with the ${server.appname} app to enrol your phone with ${server.serverName}`,
-      help: `Open the <strong>${app}</strong> app on your phone and scan the code to add this site.${appStores(server)}`,
-      phoneHelp: `Tap the button to add this site to the <strong>${app}</strong> app on this phone.${appStores(server)}`,
-      linkText: `Enrol with the ${server.appname} app`,
+      title: t.enrolTitle(server.serverName),
+      qrLabel: t.enrolQrLabel(server.appname, server.serverName),
+      help: t.enrolHelp(app) + appStores(t, server),
+      phoneHelp: t.enrolPhoneHelp(app) + appStores(t, server),
+      linkText: t.enrolLink(server.appname),
     },
     '',
   );
@@ -222,14 +229,16 @@ export interface FooterSession {
 
 /**
  * getHtmlFooter: the script that watches the sessions. The page reloads when one of them logs in
- * or out, unless `callback` names a function (window.<callback>(detail)) to call instead.
+ * or out, unless `callback` names a function (window.<callback>(detail)) to call instead. Its
+ * `lang` is the language of the words it writes in a block that does not name its own.
  */
-export function footer(publicUrl: string, sessions: FooterSession[], callback?: string): string {
+export function footer(publicUrl: string, sessions: FooterSession[], lang: Lang, callback?: string): string {
   const attrs = [
     `src="${esc(assetUrl(`${publicUrl}/ns`, 'nextauth.js'))}"`,
     `data-nextauth-footer`,
     `data-ns="${esc(publicUrl)}"`,
     `data-sessions="${esc(JSON.stringify(sessions))}"`,
+    `lang="${lang}"`,
     ...(callback ? [`data-callback="${esc(callback)}"`] : []),
     'defer',
   ];

@@ -82,7 +82,7 @@ export const phonePage = () =>
 <ul id="accounts"></ul>
 <button type="button" id="reset">Forget all accounts</button></section>
 <section aria-labelledby="log-label"><h2 id="log-label">What the phone did</h2>
-<ol id="log" aria-live="off"></ol></section>
+<ol id="log" aria-live="off" tabindex="0" aria-labelledby="log-label"></ol></section>
 </main>
 <script src="${assetUrl('/demo', 'phone.js')}" defer></script>`,
   );

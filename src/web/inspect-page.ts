@@ -50,6 +50,7 @@ export function inspectPage(): string {
   <span id="status">not connected</span>
   <button id="forget" type="button" hidden>Forget key</button>
 </header>
+<main>
 <div id="keybox" class="panel" hidden>
   <h2>Live inspector</h2>
   <p>The session actors of every virtual server, their state machines and events, live. Give an api key with <b>root</b> or <b>servers</b> (global, or on some servers); it is kept in this tab only.</p>
@@ -59,35 +60,36 @@ export function inspectPage(): string {
     <p id="keyerror" class="error" role="alert"></p>
   </form>
 </div>
-<main id="app" hidden>
+<div id="app" hidden>
   <aside class="panel">
     <h2>Virtual servers · live sessions</h2>
     <div id="servers"></div>
   </aside>
-  <section id="detail" class="panel">
+  <section id="detail" class="panel" aria-label="The selected session">
     <div id="empty" class="empty">Select a session on the left to see its machine and its events, live.</div>
     <div id="selection" hidden>
       <div id="title"></div>
       <div id="tools">
-        <button id="follow" type="button" class="on">Follow the state</button>
-        <button id="whole" type="button">Whole machine</button>
+        <button id="follow" type="button" class="on" aria-pressed="true">Follow the state</button>
+        <button id="whole" type="button" aria-pressed="false">Whole machine</button>
         <span class="hint">the diagram is drawn again on each transition</span>
       </div>
-      <div id="diagram"></div>
+      <div id="diagram" role="region" aria-label="The state machine" tabindex="0"></div>
       <div class="legend">
         <span><span class="swatch cur"></span>current state</span>
         <span><span class="swatch par"></span>the state that contains it</span>
         <span>arrows: <code>event [guard] / notify</code>, <code>after &lt;limit&gt;</code>, <code>always</code></span>
       </div>
-      <h2>Event log <span id="logcount"></span></h2>
-      <div id="logwrap">
+      <h2 id="log-label">Event log <span id="logcount"></span></h2>
+      <div id="logwrap" role="region" aria-labelledby="log-label" tabindex="0">
         <table>
-          <thead><tr><th>time</th><th>kind</th><th>what</th></tr></thead>
+          <thead><tr><th scope="col">time</th><th scope="col">kind</th><th scope="col">what</th></tr></thead>
           <tbody id="log"></tbody>
         </table>
       </div>
     </div>
   </section>
+</div>
 </main>
 <script src="${assetUrl('/ns', 'socket.io.min.js')}"></script>
 <script src="${assetUrl('/inspect', 'mermaid.min.js')}"></script>

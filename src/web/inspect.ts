@@ -191,6 +191,8 @@ function showServers(list: unknown): void {
 }
 function renderServers(): void {
   const box = $('servers');
+  // The list is made anew each second: a row that has the focus keeps it.
+  const focused = document.activeElement?.closest<HTMLElement>('#servers li')?.dataset.id;
   box.replaceChildren();
   if (!servers.length) box.appendChild(el('p', 'none', 'No virtual servers.'));
   const since = Date.now() - listedAt;
@@ -209,22 +211,30 @@ function renderServers(): void {
       const li = el('li');
       li.dataset.id = row.id;
       li.dataset.state = row.value;
-      if (current && current.id === row.id) li.className = 'selected';
-      li.appendChild(badge(row.state));
+      // A button, so the keyboard selects a session too.
+      const button = el('button', 'row');
+      button.type = 'button';
+      if (current && current.id === row.id) {
+        li.className = 'selected';
+        button.setAttribute('aria-current', 'true');
+      }
+      button.appendChild(badge(row.state));
       const sub = row.value.indexOf('.') > 0 ? row.value.slice(row.value.indexOf('.') + 1) : '';
-      if (sub) li.appendChild(el('span', 'sub', sub));
+      if (sub) button.appendChild(el('span', 'sub', sub));
       const meta = el('span', 'meta', `${row.account !== null ? `account ${row.account} · ` : ''}${ago(row.age + since)}`);
       meta.title = `started ${ago(row.age + since)} ago; in this state for ${ago(row.inState + since)}`;
-      li.appendChild(meta);
-      li.addEventListener('click', () => {
+      button.appendChild(meta);
+      button.addEventListener('click', () => {
         select(row.id);
       });
+      li.appendChild(button);
       ul.appendChild(li);
     });
     sec.appendChild(ul);
     if (s.more) sec.appendChild(el('p', 'none', `… and ${s.more} more`));
     box.appendChild(sec);
   });
+  if (focused) box.querySelector<HTMLElement>(`li[data-id="${CSS.escape(focused)}"] button`)?.focus();
 }
 setInterval(() => {
   if (servers.length) renderServers();
@@ -376,6 +386,8 @@ function setMode(m: 'follow' | 'whole'): void {
   mode = m;
   $('follow').classList.toggle('on', m === 'follow');
   $('whole').classList.toggle('on', m === 'whole');
+  $('follow').setAttribute('aria-pressed', String(m === 'follow'));
+  $('whole').setAttribute('aria-pressed', String(m === 'whole'));
   follow();
 }
 $('follow').addEventListener('click', () => {

@@ -26,9 +26,13 @@
  * `window.nextAuth` offers: transport(), connected(), sessions(), watch(srv, hsid, loggedin),
  * provoke(srv?, hsid?), logout(srv?, hsid?), refresh().
  *
+ * Its words are in the block's language, its `lang` attribute (the NS chose it: src/web/i18n.ts),
+ * or else the footer's; the catalogue is bundled in.
+ *
  * No inline styles (works under a strict CSP).
  */
 import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
+import { messagesFor, type Messages } from './i18n.ts';
 
 /** What the page sees as `window.nextAuth`. */
 export interface NextAuthApi {
@@ -79,6 +83,8 @@ interface Session {
 interface BlockState {
   session: Session;
   kind: string;
+  /** The words of the block's language. */
+  t: Messages;
   total: number;
   expires: number;
   lead: number;
@@ -156,28 +162,41 @@ function footerScript(): void {
     return `${Math.floor(s / 60)}:${r < 10 ? '0' : ''}${r}`;
   }
 
-  const TEXT: Record<'login' | 'enrol', Record<string, string>> = {
-    login: {
-      waiting: '',
-      scanned: 'Code scanned. Confirm on your phone.',
-      confirm: 'Confirm the login on your phone.',
-      sending: 'Sending a login to your phone…',
-      cancelled: 'Cancelled on the phone.',
-      noaccounts: 'There is no phone to send a login to. Scan the code instead.',
-      loggedin: 'You are logged in.',
-      stale: 'This code has expired.',
-    },
-    enrol: {
-      waiting: '',
-      scanned: 'Code scanned. Confirm on your phone.',
-      confirm: 'Confirm on your phone.',
-      sending: '',
-      cancelled: 'Cancelled on the phone.',
-      noaccounts: '',
-      loggedin: 'Your phone is enrolled and logged in.',
-      stale: 'This code has expired.',
-    },
+  /** The error codes a push may meet that have words of their own. */
+  const ERRORS: Record<string, 'rateLimited' | 'cannotProvoke' | 'accountBlocked' | 'notConnected' | undefined> = {
+    RATE_LIMITED: 'rateLimited',
+    CANNOT_PROVOKE: 'cannotProvoke',
+    ACCOUNT_BLOCKED: 'accountBlocked',
+    NOT_CONNECTED: 'notConnected',
   };
+
+  /** What the status line says in each state (an enrol block is never confirm, sending, noaccounts or error). */
+  function statusWords(t: Messages, kind: 'login' | 'enrol', state: UiState | 'stale', ui: Ui): string {
+    switch (state) {
+      case 'scanned':
+        return t.scanned;
+      case 'confirm':
+        return t.confirmLogin;
+      case 'sending':
+        return t.sending;
+      case 'cancelled':
+        return t.cancelled;
+      case 'noaccounts':
+        return t.noAccounts;
+      case 'loggedin':
+        return kind === 'enrol' ? t.enrolled : t.loggedIn;
+      case 'stale':
+        return t.expired;
+      case 'error': {
+        const code = String(ui.code);
+        const known = Object.hasOwn(ERRORS, code) ? ERRORS[code] : undefined;
+        return known ? t[known] : t.failed(code);
+      }
+      default:
+        return '';
+    }
+  }
+
   const TONE: Record<string, string> = {
     loggedin: 'ok',
     cancelled: 'error',
@@ -187,12 +206,6 @@ function footerScript(): void {
     scanned: 'info',
     confirm: 'info',
     sending: 'info',
-  };
-  const ERRORS: Record<string, string> = {
-    RATE_LIMITED: 'Too many logins were sent. Wait a moment and try again.',
-    CANNOT_PROVOKE: 'No phone can be asked for this browser yet: scan the code.',
-    ACCOUNT_BLOCKED: 'That phone is blocked on this site.',
-    NOT_CONNECTED: 'Not connected to the login server. Trying again…',
   };
 
   function render(block: Block): void {
@@ -207,10 +220,9 @@ function footerScript(): void {
     block.setAttribute('data-state', state);
     const status = $(block, '.nextauth-status');
     if (status) {
-      const text = state === 'error' ? ERRORS[s.ui.code ?? ''] || `Something went wrong (${s.ui.code}).` : TEXT[kind][state] || '';
-      status.textContent = text;
+      status.textContent = statusWords(b.t, kind, state, s.ui);
       if (state === 'confirm' && s.ui.number) {
-        status.appendChild(document.createTextNode(' Pick this number on your phone:'));
+        status.appendChild(document.createTextNode(` ${b.t.pickNumber}`));
         const n = document.createElement('span');
         n.className = 'nextauth-number';
         n.textContent = s.ui.number;
@@ -233,7 +245,7 @@ function footerScript(): void {
     if (refresh) refresh.hidden = state !== 'stale';
     const title = $(block, '.nextauth-title');
     if (title && kind === 'login' && block.dataset.name) {
-      title.textContent = (state === 'loggedin' ? 'Logged in to ' : 'Log in to ') + block.dataset.name;
+      title.textContent = state === 'loggedin' ? b.t.loggedInTitle(block.dataset.name) : b.t.loginTitle(block.dataset.name);
     }
   }
 
@@ -267,6 +279,7 @@ function footerScript(): void {
     const b: BlockState = (block.nextauth = {
       session: s,
       kind: block.getAttribute('data-nextauth') || 'login',
+      t: messagesFor(block.getAttribute('lang') || script?.getAttribute('lang')),
       total: total,
       // Local clock: the server's expiry shifted by the page's age, whatever the clocks say.
       expires: expires ? Date.now() + total : 0,

@@ -1,8 +1,8 @@
 /**
  * The inspector in a real browser (Debian's chromium, headless, via playwright-core): /inspect
  * asks for the key, lists the servers' live sessions, and follows a login the SDK phone makes,
- * the highlighted state moving waiting → challenged → authenticated. Screenshots go to
- * test-artifacts/inspect-*.png.
+ * the highlighted state moving waiting → challenged → authenticated; a session is selected by
+ * keyboard too. Screenshots go to test-artifacts/inspect-*.png.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -134,6 +134,20 @@ test('a login seen live: the highlighted state follows, the log grows', async ()
   await screenshot(page, 'inspect-4-whole-machine');
   await page.click('#follow');
   connection.close();
+  assert.equal(errors, [], 'no errors in the page');
+});
+
+test('the keyboard: a session row is a button that keeps the focus while the list refreshes; Enter selects it', async () => {
+  await qr(ns, blog, newNonce());
+  const id = await newestSession(blog, 'waiting');
+  const button = `#servers li[data-id="${id}"] button`;
+  await page.waitForSelector(button);
+  await page.focus(button);
+  await page.waitForTimeout(1200); // the list is made anew each second
+  assert.is(await page.evaluate(() => document.activeElement?.closest('li')?.dataset.id), id);
+  await page.keyboard.press('Enter');
+  await waitForState('waiting');
+  assert.ok(await page.$(`#servers li[data-id="${id}"].selected button[aria-current="true"]`));
   assert.equal(errors, [], 'no errors in the page');
 });
 

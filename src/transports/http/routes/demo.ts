@@ -11,7 +11,8 @@
  * The site is what any relying party's backend would be: it uses the NS only through its REST
  * API (called in-process with fastify's inject), with an api key of its own that holds
  * 'sessions' and 'users' on the demo server and nothing else. The key is made on the first start
- * and kept in the data folder (demo-site.json, mode 0600). The pages need no api key.
+ * and kept in the data folder (demo-site.json, mode 0600). The pages need no api key. They are in
+ * English, and say so to the NS (`?lang=en`), as a site names its page's language for the blocks.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -170,9 +171,9 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       if (!status.loggedin) {
         const newUser = visitorId(nonce);
         const [login, enrol, footer] = await Promise.all([
-          rest('POST', `${base}/sessions/html/login`, { nonce, body: context }),
-          rest('POST', `${base}/sessions/html/enrol?name=${encodeURIComponent('Demo phone')}&userid=${encodeURIComponent(newUser)}`, { nonce, body: context }),
-          rest('GET', `${base}/sessions/html/footer`, { nonce }),
+          rest('POST', `${base}/sessions/html/login?lang=en`, { nonce, body: context }),
+          rest('POST', `${base}/sessions/html/enrol?lang=en&name=${encodeURIComponent('Demo phone')}&userid=${encodeURIComponent(newUser)}`, { nonce, body: context }),
+          rest('GET', `${base}/sessions/html/footer?lang=en`, { nonce }),
         ]);
         return reply.type('text/html; charset=utf-8').send(welcomePage({ canprovoke: status.canprovoke, newUser, login: login.text, enrol: enrol.text, footer: footer.text }));
       }
@@ -211,8 +212,8 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       const [attrs, accounts, enrol, footer] = await Promise.all([
         rest<Record<string, unknown>>('GET', `${base}/users/${user}/attributes/`),
         rest<{ accounts: DemoAccount[] }>('GET', `${base}/users/${user}/accounts`),
-        rest('POST', `${base}/sessions/html/enrol?name=${encodeURIComponent('Another device')}&userid=${user}`, { nonce: addNonce, body: context }),
-        rest('POST', `${base}/sessions/html/footer`, { nonce, body: { sessions: [{ serverid, sessionid: Buffer.from(addNonce).toString('base64') }] } }),
+        rest('POST', `${base}/sessions/html/enrol?lang=en&name=${encodeURIComponent('Another device')}&userid=${user}`, { nonce: addNonce, body: context }),
+        rest('POST', `${base}/sessions/html/footer?lang=en`, { nonce, body: { sessions: [{ serverid, sessionid: Buffer.from(addNonce).toString('base64') }] } }),
       ]);
       // A payment the visitor asked the phone to approve (?tid= after the form was sent).
       const askedTid = typeof (req.query as Record<string, unknown>).tid === 'string' ? String((req.query as Record<string, unknown>).tid) : '';

@@ -12,6 +12,7 @@ import { deriveHsid, isValidNonce } from '../../../core/crypto/hsid.ts';
 import { appLink, enrolQrBytes, loginQrBytes } from '../qr.ts';
 import { webAssets, type WebFile } from '../../../web/assets.ts';
 import { blockServer, enrolBlock, footer, isMobileAgent, loginBlock, type FooterSession } from '../../../web/blocks.ts';
+import { langOf, negotiateLang, type Lang } from '../../../web/i18n.ts';
 import type { ServerRecord } from '../../../ports.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { ErrorBody, HtmlReply, NonceHeaders, ServerIdParams, UserContext, type UserContextBody } from '../schemas.ts';
@@ -32,7 +33,20 @@ export const ServerSession = Type.Object(
 export const HtmlFooterBody = Type.Object({ sessions: Type.Optional(Type.Array(ServerSession, { maxItems: 63 })) });
 type HtmlFooterBodyT = Static<typeof HtmlFooterBody>;
 
+/** `?lang=` of the three operations (docs/protocol-notes.md, note 33). */
+const lang = Type.Optional(
+  Type.String({
+    pattern: '^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$',
+    maxLength: 35,
+    description:
+      "Language of the block's words: en, de, fr or nl (a regional tag counts as its language: de-CH is de). Without it, or for another language, the request's Accept-Language chooses among them; English when it names none",
+  }),
+);
+
+const LoginQuery = Type.Object({ lang });
+
 const FooterQuery = Type.Object({
+  lang,
   callback: Type.Optional(
     Type.String({
       pattern: '^[A-Za-z_$][A-Za-z0-9_$]*(\\.[A-Za-z_$][A-Za-z0-9_$]*)*$',
@@ -43,6 +57,7 @@ const FooterQuery = Type.Object({
 });
 
 const EnrolQuery = Type.Object({
+  lang,
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "Name to forward to the nextAuth app for this account (default: the server's name)" })),
   userid: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'User name to register this user under' })),
 });
@@ -55,6 +70,14 @@ function nonceOf(sessionid: string, where: string): string {
     if (isValidNonce(nonce)) return nonce;
   }
   throw new NsError('BAD_NONCE', `${where}: must be base64 of a nonce of 16 to 512 printable ASCII characters`);
+}
+
+/** The language of the words: `?lang=` when the catalogue has it, else what Accept-Language asks for. */
+function chooseLang(reply: FastifyReply, asked: string | undefined, acceptLanguage: string | undefined): Lang {
+  const named = langOf(asked);
+  if (named) return named;
+  reply.header('vary', 'Accept-Language');
+  return negotiateLang(acceptLanguage);
 }
 
 const sendHtml = (reply: FastifyReply, body: string) =>
@@ -90,6 +113,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
         tags,
         params: ServerIdParams,
         headers: NonceHeaders,
+        querystring: LoginQuery,
         ...(method === 'POST' ? { body: UserContext } : {}),
         response: html,
       },
@@ -110,6 +134,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
           qr,
           link: appLink(server, qr),
           mobile,
+          lang: chooseLang(reply, req.query.lang, req.headers['accept-language']),
           now: hub.clock.now(),
         });
         return sendHtml(reply, block);
@@ -147,6 +172,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
           qr,
           link: appLink(server, qr),
           mobile,
+          lang: chooseLang(reply, req.query.lang, req.headers['accept-language']),
           now,
         });
         return sendHtml(reply, block);
@@ -186,7 +212,7 @@ export function htmlRoutes(app: App, ctx: ApiContext): void {
           const nonce = nonceOf(s.sessionid, `body/sessions/${i}/sessionid`);
           await add(other, toB64url(deriveHsid(Buffer.from(other.sessionSecret, 'base64url'), nonce)));
         }
-        return sendHtml(reply, footer(config.publicUrl, watched, req.query.callback));
+        return sendHtml(reply, footer(config.publicUrl, watched, chooseLang(reply, req.query.lang, req.headers['accept-language']), req.query.callback));
       },
     });
   }
