@@ -3,10 +3,11 @@
  * what a published package must (name, version, ES module, `exports` with `types`, `files`, its
  * dependencies: every package its JavaScript imports), `npm pack` takes exactly the built files
  * and the README; installed from its tarball into a project of its own, every entry imports and
- * works, and a consumer file type-checks against the declarations (and fails where it should).
+ * works, and a consumer file type-checks against the declarations (and fails where it should),
+ * as do the examples (examples/<name>/server.js).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -149,7 +150,7 @@ test('npm pack takes every export, the declarations they import, the README, and
   }
 });
 
-test('installed from the tarballs: every entry imports and works; a consumer type-checks against the declarations', async () => {
+test('installed from the tarballs: every entry imports and works; a consumer and the examples type-check against the declarations', async () => {
   const project = path.join(tmp, 'consumer');
   const modules = path.join(project, 'node_modules');
   mkdirSync(path.join(modules, '@nextauth'), { recursive: true });
@@ -266,6 +267,7 @@ startNextAuth({});
 void app.get('/x', async (req) => req.nextauth.sessions());
 `,
   );
+  for (const name of ['express', 'fastify']) copyFileSync(path.join(ROOT, 'examples', name, 'server.js'), path.join(project, `${name}.js`));
   writeFileSync(
     path.join(project, 'tsconfig.json'),
     JSON.stringify({
@@ -278,8 +280,10 @@ void app.get('/x', async (req) => req.nextauth.sessions());
         types: ['node'],
         noEmit: true,
         skipLibCheck: false,
+        // The examples (// @ts-check) are consumers too.
+        allowJs: true,
       },
-      files: ['consumer.ts'],
+      files: ['consumer.ts', 'express.js', 'fastify.js'],
     }),
   );
   const tsc = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project]).then(
