@@ -22,6 +22,8 @@ interface PackageJson {
   name: string;
   version: string;
   type: string;
+  main: string;
+  types: string;
   exports: Record<string, string | { types: string; default: string }>;
   files: string[];
   dependencies?: Record<string, string>;
@@ -69,6 +71,9 @@ test('each package.json: @nextauth/<name>, the version, an ES module, exports wi
     assert.is(pkg.type, 'module');
     assert.equal(pkg.files, ['dist']);
     assert.is(pkg.exports['./package.json'], './package.json');
+    // For resolvers that know no `exports` (older Metro, TypeScript's node10): the main entry.
+    const main = pkg.exports['.'] as { types: string; default: string };
+    assert.equal([pkg.main, pkg.types], [main.default, main.types]);
     for (const [key, t] of Object.entries(pkg.exports)) {
       if (typeof t === 'string') continue;
       assert.equal(Object.keys(t), ['types', 'default'], `${pkg.name} ${key}: types first (TypeScript takes the first condition that matches)`);
