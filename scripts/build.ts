@@ -10,25 +10,35 @@
  *   Mermaid). Its manifest holds each file's version (the first 12 hex digits of its SHA-256).
  *   The server reads dist/web at start (src/web/assets.ts) and builds nothing.
  *
+ * - packages/<name>/dist/: the npm packages, built from src/ (no package holds a source of its own):
+ *   `@nextauth/app` (src/sdk with src/wire), `@nextauth/browser` (src/web/footer.ts as an ES
+ *   module, plus the IIFE and the stylesheet of dist/web), `@nextauth/node` (src/rp). Each: ES
+ *   modules by esbuild (packages left as imports), declarations by TypeScript from the package's
+ *   tsconfig.json (`dist/types/`, their relative imports ending in `.js`). The manifest is
+ *   dist/packages.json.
+ *
  * Each folder's manifest.json holds the SHA-256 of every file its build read.
  *
- *   tsx scripts/build.ts             build both
- *   tsx scripts/build.ts --if-stale  build only the ones that are missing or that a file they
- *                                    were built from changed (npm start does this first; the
- *                                    test runner, which runs the sources, for dist/web)
+ *   tsx scripts/build.ts                       build all three
+ *   tsx scripts/build.ts --if-stale            build only the ones that are missing or that a file
+ *                                              they were built from changed
+ *   tsx scripts/build.ts --if-stale server web only those (npm start: what the server runs from;
+ *                                              the test runner, which runs the sources, builds
+ *                                              dist/web, and the packages for the tests that use them)
  *
  * Staleness is by content: a build is fresh while every input listed in its manifest (each
  * entry's whole import graph as esbuild's metafile names it, the copied files, this script and
  * src/web/assets.ts) still hashes to what it was, and every file it makes is there.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildSync, type BuildOptions } from 'esbuild';
-import { MANIFEST, PROJECT_DIR, WEB_DIR, WEB_FILES, type WebManifest } from '../src/web/assets.ts';
+import type * as TS from 'typescript';
+import { MANIFEST, PROJECT_DIR, WEB_DIR, WEB_FILES, type WebFile, type WebManifest } from '../src/web/assets.ts';
 
 const ROOT = PROJECT_DIR;
 /** Where the server's JavaScript goes, and its entries (name in dist/server → source). */
@@ -173,6 +183,134 @@ export function buildServer(dir: string = SERVER_DIR): BuildReport {
   return { dir, files: outputs.length, bytes, gzipBytes: 0, ms: Date.now() - started };
 }
 
+// ───────────────────────── the npm packages ─────────────────────────
+
+/** Where the packages' manifest goes (beside the other builds, not in a package). */
+export const PACKAGES_MANIFEST = path.join(ROOT, 'dist', 'packages.json');
+
+interface PackageSpec {
+  /** The folder under packages/. */
+  dir: string;
+  /** dist/<name>.js → its source. */
+  entries: Record<string, string>;
+  platform: 'node' | 'browser' | 'neutral';
+  target: string;
+  /** Files of dist/web (built as they are for the NS) copied into dist/. */
+  web?: WebFile[];
+}
+
+/** What each package is built from; the package.json beside names the same files in `exports`. */
+export const PACKAGES: PackageSpec[] = [
+  // Node 20, browsers and React Native alike (node:fs only in file-keystore).
+  { dir: 'app', entries: { index: 'src/sdk/app.ts', 'file-keystore': 'src/sdk/file-keystore.ts' }, platform: 'neutral', target: 'es2020' },
+  { dir: 'browser', entries: { index: 'src/web/footer.ts' }, platform: 'browser', target: 'es2017', web: ['nextauth.js', 'nextauth.css'] },
+  { dir: 'node', entries: { index: 'src/rp/index.ts', express: 'src/rp/express.ts', fastify: 'src/rp/fastify.ts' }, platform: 'node', target: 'node20' },
+];
+
+const packageDir = (p: PackageSpec) => path.join(ROOT, 'packages', p.dir);
+
+/** Every file under `dir` (paths relative to it, with /). */
+function filesUnder(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+}
+
+/**
+ * The declarations of one package (its tsconfig.json) into `outDir`; gives the project files they
+ * were made from. Relative imports are written with `.js`, as the JavaScript beside them has them.
+ */
+function declarations(ts: typeof TS, host: TS.CompilerHost, p: PackageSpec, outDir: string): string[] {
+  const configFile = path.join(packageDir(p), 'tsconfig.json');
+  const config = ts.getParsedCommandLineOfConfigFile(
+    configFile,
+    { outDir },
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
+    },
+  );
+  if (!config) throw new Error(`cannot read ${fromRoot(configFile)}`);
+  const program = ts.createProgram({ rootNames: config.fileNames, options: config.options, host });
+  const problems = [...program.getOptionsDiagnostics(), ...program.getSyntacticDiagnostics(), ...config.errors].filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (problems.length) throw new Error(`${p.dir} declarations:\n${ts.formatDiagnostics(problems, { ...host, getNewLine: () => '\n', getCanonicalFileName: (f) => f })}`);
+  const emitted = program.emit(
+    undefined,
+    (file, text) => {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, text.replace(/(from\s+|import\()'(\.{1,2}\/[^']+)\.ts'/g, "$1'$2.js'"));
+    },
+    undefined,
+    true,
+  );
+  if (emitted.emitSkipped) throw new Error(`${p.dir}: TypeScript wrote no declarations`);
+  return program
+    .getSourceFiles()
+    .map((f) => path.resolve(f.fileName))
+    .filter((f) => f.startsWith(ROOT + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`));
+}
+
+/** Builds every package's dist/ (each into a fresh folder, swapped in whole when done). */
+export function buildPackages(): BuildReport {
+  const started = Date.now();
+  const ts = require('typescript') as typeof TS;
+  // One host for the three programs: the libraries' declarations are read and parsed once.
+  const host = ts.createCompilerHost({});
+  const parsed = new Map<string, TS.SourceFile | undefined>();
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (file, language, ...rest) => {
+    const key = typeof language === 'object' ? `${file}\0${language.languageVersion}\0${language.impliedNodeFormat}` : `${file}\0${language}`;
+    if (!parsed.has(key)) parsed.set(key, getSourceFile(file, language, ...rest));
+    return parsed.get(key);
+  };
+  const manifest: WebManifest = { built: new Date().toISOString(), files: {}, inputs: {} };
+  const inputs = new Set<string>([...ALWAYS.map(fromRoot), 'tsconfig.json']);
+  const web = new Map(ENTRIES.map((e) => [e.out, e]));
+  let bytes = 0;
+  for (const p of PACKAGES) {
+    const dir = path.join(packageDir(p), 'dist');
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    const result = buildSync({
+      absWorkingDir: ROOT,
+      entryPoints: p.entries,
+      outdir: tmp,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: p.platform,
+      target: [p.target],
+      packages: 'external',
+      external: ['node:*'],
+      chunkNames: 'chunks/[name]-[hash]',
+      metafile: true,
+      legalComments: 'inline',
+      charset: 'utf8',
+      logLevel: 'silent',
+    });
+    for (const file of Object.keys(result.metafile.inputs)) if (existsSync(path.resolve(ROOT, file))) inputs.add(fromRoot(file));
+    for (const name of p.web ?? []) {
+      const entry = web.get(name);
+      if (!entry) throw new Error(`${name} is not a file of dist/web`);
+      const { bytes: body, inputs: read } = bundle(entry);
+      writeFileSync(path.join(tmp, name), body);
+      for (const file of read) if (existsSync(path.resolve(ROOT, file))) inputs.add(fromRoot(file));
+    }
+    for (const file of declarations(ts, host, p, path.join(tmp, 'types'))) inputs.add(fromRoot(file));
+    inputs.add(fromRoot(path.join(packageDir(p), 'tsconfig.json')));
+    swapIn(tmp, dir);
+    for (const file of filesUnder(dir)) {
+      const size = statSync(path.join(dir, file)).size;
+      manifest.files[fromRoot(path.join(dir, file))] = { version: '', bytes: size };
+      bytes += size;
+    }
+  }
+  for (const file of [...inputs].sort()) manifest.inputs[file] = sha256(readFileSync(path.join(ROOT, file)));
+  mkdirSync(path.dirname(PACKAGES_MANIFEST), { recursive: true });
+  writeFileSync(PACKAGES_MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
+  return { dir: path.join(ROOT, 'packages'), files: Object.keys(manifest.files).length, bytes, gzipBytes: 0, ms: Date.now() - started };
+}
+
 /** Moves the new folder in: a reader sees the old build or the new one, each whole. */
 function swapIn(tmp: string, dir: string): void {
   const old = `${dir}.old-${process.pid}`;
@@ -198,6 +336,11 @@ export function whyStale(dir: string = WEB_DIR, server = false): string | undefi
       if (!manifest.files?.[name] || !existsSync(path.join(dir, name)) || !existsSync(path.join(dir, `${name}.gz`))) return `${name} is missing`;
     }
   }
+  return changedInput(manifest);
+}
+
+/** Why a build with this manifest is stale by its inputs (one changed or is gone), or undefined. */
+function changedInput(manifest: WebManifest): string | undefined {
   for (const [file, hash] of Object.entries(manifest.inputs ?? {})) {
     let now: string;
     try {
@@ -209,6 +352,21 @@ export function whyStale(dir: string = WEB_DIR, server = false): string | undefi
   }
   if (!manifest.inputs?.[fromRoot(fileURLToPath(import.meta.url))]) return 'the manifest lists no inputs';
   return undefined;
+}
+
+/** Why the packages must be built again, or undefined when they are fresh. */
+export function whyPackagesStale(): string | undefined {
+  let manifest: WebManifest;
+  try {
+    manifest = JSON.parse(readFileSync(PACKAGES_MANIFEST, 'utf8')) as WebManifest;
+  } catch {
+    return 'the packages are not built';
+  }
+  for (const p of PACKAGES) {
+    for (const name of Object.keys(p.entries)) if (!manifest.files?.[`packages/${p.dir}/dist/${name}.js`]) return `packages/${p.dir}/dist/${name}.js is missing`;
+  }
+  for (const file of Object.keys(manifest.files ?? {})) if (!existsSync(path.join(ROOT, file))) return `${file} is missing`;
+  return changedInput(manifest);
 }
 
 let ensured = false;
@@ -227,20 +385,40 @@ export function ensureWebBuild(dir: string = WEB_DIR): void {
   ensured = true;
 }
 
+let packagesEnsured = false;
+
+/** Builds the packages when they are stale (once per process), as ensureWebBuild does dist/web. */
+export function ensurePackagesBuild(): void {
+  if (packagesEnsured) return;
+  const why = whyPackagesStale();
+  if (why) {
+    const r = buildPackages();
+    process.stderr.write(`built packages/*/dist (${why}): ${summary(r)}\n`);
+  }
+  packagesEnsured = true;
+}
+
 const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 const summary = (r: BuildReport) => `${r.files} files, ${kb(r.bytes)}${r.gzipBytes ? ` (${kb(r.gzipBytes)} gzip)` : ''} in ${r.ms} ms`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   try {
-    const ifStale = process.argv.includes('--if-stale');
-    for (const [dir, build, server] of [
-      [SERVER_DIR, buildServer, true],
-      [WEB_DIR, buildWeb, false],
-    ] as const) {
-      const why = ifStale ? whyStale(dir, server) : undefined;
+    const args = process.argv.slice(2);
+    const ifStale = args.includes('--if-stale');
+    const named = args.filter((a) => !a.startsWith('--'));
+    const builds = {
+      server: { stale: () => whyStale(SERVER_DIR, true), build: () => buildServer(SERVER_DIR) },
+      web: { stale: () => whyStale(WEB_DIR), build: () => buildWeb(WEB_DIR) },
+      packages: { stale: whyPackagesStale, build: buildPackages },
+    };
+    const unknown = named.filter((n) => !(n in builds));
+    if (unknown.length) throw new Error(`unknown build ${unknown.join(', ')} (known: ${Object.keys(builds).join(', ')})`);
+    for (const [name, b] of Object.entries(builds)) {
+      if (named.length && !named.includes(name)) continue;
+      const why = ifStale ? b.stale() : undefined;
       if (ifStale && !why) continue;
-      const r = build(dir);
-      console.log(`built ${path.relative(ROOT, r.dir)}${why ? ` (${why})` : ''}: ${summary(r)}`);
+      const r = b.build();
+      console.log(`built ${path.relative(ROOT, r.dir)}${name === 'packages' ? '/*/dist' : ''}${why ? ` (${why})` : ''}: ${summary(r)}`);
     }
   } catch (e) {
     process.stderr.write(`build failed: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -2,7 +2,8 @@
  * Runs every `test/**\/*.test.ts` file (uvu) in its own process, two at a time, and ends with
  * the line `N passed, N failed`. A file that dies without uvu's summary counts as one failure.
  * First it builds the browser files (dist/web, scripts/build.ts) when they are missing or stale:
- * the servers the tests start serve them.
+ * the servers the tests start serve them; and the npm packages (packages/<name>/dist) when a file
+ * to run uses them (it calls ensurePackagesBuild) and they are missing or stale.
  *
  *   npm test                 every file
  *   npm test -- store api    only files whose path under test/ contains "store" or "api"
@@ -12,7 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureWebBuild } from '../scripts/build.ts';
+import { ensurePackagesBuild, ensureWebBuild } from '../scripts/build.ts';
 import { CHROMIUM } from './helpers/browser.ts';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -76,6 +77,8 @@ if (needBrowser.length > 0 && !existsSync(CHROMIUM)) {
 
 try {
   ensureWebBuild();
+  // Before any file runs: two files building the packages at once would trip over each other.
+  if (files.some((f) => readFileSync(f, 'utf8').includes('ensurePackagesBuild'))) ensurePackagesBuild();
 } catch (e) {
   console.log(`npm run build failed: ${e instanceof Error ? e.message : String(e)}`);
   console.log('0 passed, 1 failed');

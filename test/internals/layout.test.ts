@@ -1,6 +1,7 @@
 /**
  * The house's rules (../shared/DESIGN.md), checked on the source's own imports: machines import
  * only xstate and src/wire; src/wire imports nothing of the server; the SDK imports only src/wire;
+ * the relying party's helper (src/rp) and the browser client (src/web/footer.ts) nothing of the server;
  * nothing outside src/adapters/ imports a storage library; no cycle between folders; only core/
  * and adapters/ touch the Store's writes.
  */
@@ -71,6 +72,20 @@ test('the SDK imports only src/wire/ (and its own files, tweetnacl, node:fs for 
       inFolder(i.from, 'src/sdk') &&
       !(inFolder(i.to, 'src/wire') || inFolder(i.to, 'src/sdk') || i.to === 'tweetnacl' || (i.from === 'src/sdk/file-keystore.ts' && i.to.startsWith('node:'))),
   );
+  assert.equal(bad, []);
+});
+
+test("src/rp/ (the relying party's helper, @nextauth/node) imports only its own files, src/wire/, and the types of fastify and node", () => {
+  const bad = imports.filter(
+    (i) => inFolder(i.from, 'src/rp') && !(inFolder(i.to, 'src/rp') || inFolder(i.to, 'src/wire') || (i.typeOnly && (i.to === 'fastify' || i.to.startsWith('node:')))),
+  );
+  assert.equal(bad, []);
+  assert.ok(imports.some((i) => i.from === 'src/rp/express.ts' && i.to === 'src/rp/request.ts'));
+});
+
+test('the browser client (src/web/footer.ts, and nextauth.ts that runs it; @nextauth/browser) imports nothing but socket.io-client types', () => {
+  const client = ['src/web/footer.ts', 'src/web/nextauth.ts'];
+  const bad = imports.filter((i) => client.includes(i.from) && !(client.includes(i.to) || (i.typeOnly && i.to === 'socket.io-client')));
   assert.equal(bad, []);
 });
 

@@ -14,10 +14,9 @@
  * and kept in the data folder (demo-site.json, mode 0600). The pages need no api key. They are in
  * English, and say so to the NS (`?lang=en`), as a site names its page's language for the blocks.
  */
-import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Config } from '../../../config.ts';
 import type { Principal } from '../../../core/admin/access.ts';
 import type { Registry } from '../../../core/admin/registry.ts';
@@ -27,6 +26,9 @@ import type { App } from '../context.ts';
 import { sendAsset } from '../send-asset.ts';
 import { replyError } from '../reply-error.ts';
 import { isErrorCode, type ErrorCode } from '../../../wire/errors.ts';
+// The visitor's nonce is made and read as any relying party's (@nextauth/node does it the same way).
+import { isNonce, newNonce } from '../../../rp/client.ts';
+import { readCookie } from '../../../rp/request.ts';
 
 export interface DemoDeps {
   config: Config;
@@ -83,17 +85,6 @@ async function savedServer(config: Config): Promise<string | undefined> {
 
 // ───────────────────────── cookies and nonces ─────────────────────────
 
-function cookies(req: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of String(req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return out;
-}
-
-const newNonce = () => randomBytes(24).toString('base64url');
-const isNonce = (v: string | undefined): v is string => !!v && /^[A-Za-z0-9_-]{32}$/.test(v);
 /** Sets a cookie of the demo's; `Secure` when the NS is reached over https (its public URL), so the nonce never travels in clear. */
 const setCookie = (reply: FastifyReply, config: Config, name: string, value: string, maxAge = 86400) =>
   reply.header('set-cookie', [
@@ -158,8 +149,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
     demo.get('/demo/site', pub, async (req, reply) => {
       reply.header('cache-control', 'no-store');
       if (!serverid) return reply.type('text/html; charset=utf-8').send(noServerPage());
-      const jar = cookies(req);
-      let nonce = jar[NONCE_COOKIE];
+      let nonce = readCookie(req.headers.cookie, NONCE_COOKIE);
       if (!isNonce(nonce)) {
         nonce = newNonce();
         setCookie(reply, deps.config, NONCE_COOKIE, nonce);
@@ -187,7 +177,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
       }
       const user = encodeURIComponent(userid);
       // "Add another device" runs on a session of its own (a logged-in session takes no enrolment).
-      let addNonce: string | undefined = jar[ADD_COOKIE];
+      let addNonce: string | undefined = readCookie(req.headers.cookie, ADD_COOKIE);
       let flash = '';
       if (isNonce(addNonce)) {
         const added = (await rest<{ loggedin: boolean; accountid?: number }>('GET', `${base}/sessions/`, { nonce: addNonce })).body;
@@ -239,7 +229,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
     });
 
     demo.post('/demo/site/logout', pub, async (req, reply) => {
-      const nonce = cookies(req)[NONCE_COOKIE];
+      const nonce = readCookie(req.headers.cookie, NONCE_COOKIE);
       if (serverid && isNonce(nonce)) await rest('POST', `/servers/${serverid}/sessions/logout`, { nonce });
       return reply.code(303).header('location', '/demo/site').send();
     });
@@ -247,7 +237,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
     // The payment form: createTransaction for the visitor's session (the phone that logged it in
     // is asked). A script gets JSON; a plain form post is sent back to the page with ?tid=.
     demo.post('/demo/site/pay', pub, async (req, reply) => {
-      const nonce = cookies(req)[NONCE_COOKIE];
+      const nonce = readCookie(req.headers.cookie, NONCE_COOKIE);
       const json = String(req.headers.accept ?? '').includes('application/json');
       const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
       const body: Record<string, string> = {};
@@ -281,7 +271,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
 
     demo.get('/demo/site/pay/:tid', pub, async (req, reply) => {
       const { tid } = req.params as { tid: string };
-      const nonce = cookies(req)[NONCE_COOKIE];
+      const nonce = readCookie(req.headers.cookie, NONCE_COOKIE);
       reply.header('cache-control', 'no-store');
       if (!serverid || !isNonce(nonce) || payments.get(tid) !== nonce) return replyError(reply, 'UNKNOWN_TRANSACTION', 'No such payment');
       const r = await rest<{ tstatus: string; state: string }>('GET', `/servers/${serverid}/transactions/${encodeURIComponent(tid)}`).catch(() => undefined);
@@ -290,7 +280,7 @@ export async function registerDemo(app: App, deps: DemoDeps): Promise<void> {
     });
 
     demo.post('/demo/site/reset', pub, async (req, reply) => {
-      const nonce = cookies(req)[NONCE_COOKIE];
+      const nonce = readCookie(req.headers.cookie, NONCE_COOKIE);
       if (serverid && isNonce(nonce)) await rest('POST', `/servers/${serverid}/sessions/logout`, { nonce });
       setCookie(reply, deps.config, NONCE_COOKIE, '', 0);
       setCookie(reply, deps.config, ADD_COOKIE, '', 0);
