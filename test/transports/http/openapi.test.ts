@@ -11,15 +11,16 @@
  *   `/apikeys/`, `/servers/{serverid}/users/{userid}/`…) and our operations stay at those paths;
  *   `operation-tag-defined` is on, so every tag an operation names is declared, with its
  *   description, at the top. Telemetry and update notices are off (env and config).
- * - The 2.2 contract, ../shared/spec/nextauth-api-2.2.yaml (beside the repository, as
- *   PROTOCOL.md §6 names it), read with swagger-parser's `parse`, which reads YAML: each of its
+ * - The 2.2 contract, docs/spec/nextauth-api-2.2.yaml (a copy of ../shared/spec/, which
+ *   PROTOCOL.md §6 names; where that is checked out beside the repository, the copy must be
+ *   the same bytes), read with swagger-parser's `parse`, which reads YAML: each of its
  *   operations is in ours under the same method, path and operationId, and ours adds only the
  *   POST aliases of 2.2 GETs (`…Post`).
  * - Answers that are not JSON are declared with their media types, and the server answers with
  *   one of the declared types.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,9 @@ import { newNonce } from '../../helpers/peers.ts';
 import { newServer } from '../../helpers/rest.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SPEC = path.resolve(ROOT, '../shared/spec/nextauth-api-2.2.yaml');
+const SPEC = path.join(ROOT, 'docs', 'spec', 'nextauth-api-2.2.yaml');
+/** The contract itself, beside the repository where it is checked out (not in CI's fresh clone). */
+const CONTRACT = path.resolve(ROOT, '../shared/spec/nextauth-api-2.2.yaml');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 
 interface Operation {
@@ -99,6 +102,7 @@ test('redocly lint (recommended-strict, trailing slashes allowed, tags defined):
 
 test('every 2.2 operation under its method, path and operationId; ours adds only POST aliases of 2.2 GETs', async () => {
   assert.ok(existsSync(SPEC), `${SPEC} (the 2.2 contract) is missing`);
+  if (existsSync(CONTRACT)) assert.ok(readFileSync(CONTRACT).equals(readFileSync(SPEC)), `docs/spec/ holds the contract as ${CONTRACT} has it`);
   const spec = (await SwaggerParser.parse(SPEC)) as unknown as { swagger: string; paths: Doc['paths'] };
   assert.is(spec.swagger, '2.0');
   const theirs = operations(spec);
