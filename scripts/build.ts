@@ -385,6 +385,22 @@ export function ensureWebBuild(dir: string = WEB_DIR): void {
   ensured = true;
 }
 
+let serverEnsured = false;
+
+/** Builds dist/server when it is stale (once per process), as ensureWebBuild does dist/web: tests run the compiled CLI as users do. */
+export function ensureServerBuild(): void {
+  if (serverEnsured) return;
+  const why = whyStale(SERVER_DIR, true);
+  if (why) {
+    const r = buildServer(SERVER_DIR);
+    process.stderr.write(`built ${path.relative(ROOT, r.dir)} (${why}): ${summary(r)}\n`);
+  }
+  serverEnsured = true;
+}
+
+/** The compiled CLI's arguments for node: `[...CLI, 'start', …]` (after ensureServerBuild). */
+export const CLI = [path.join(SERVER_DIR, 'cli.js')];
+
 let packagesEnsured = false;
 
 /** Builds the packages when they are stale (once per process), as ensureWebBuild does dist/web. */

@@ -7,12 +7,14 @@
  *   npm run machines               write them
  *   npm run machines -- --check    write nothing; exit 1 listing the files that differ
  */
+import { PROJECT_DIR } from '../src/web/assets.ts';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { isMachine, toDot, toMermaid } from '../src/inspect/diagram.ts';
 
-export const MACHINES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'machines');
+/** machines/ of the project (found from src/web/assets.ts's PROJECT_DIR, so the compiled CLI finds it too). */
+export const MACHINES_DIR = path.join(PROJECT_DIR, 'machines');
 
 /** Marks a generated file (so a stale one can be told from a hand-written one). */
 const MARK = 'npm run machines';
@@ -97,7 +99,7 @@ export async function diagramDiff(dir = MACHINES_DIR): Promise<{ changed: Diagra
 }
 
 /**
- * `npm run machines [-- --check]` and `nextauth diagram [--check]`. Returns the exit code: 0, or 1
+ * `npm run machines [-- --check]` (a development command: it imports machines/*.ts). Returns the exit code: 0, or 1
  * when --check finds a file that differs.
  */
 export async function runMachines(options: { check?: boolean; dir?: string; say?: (line: string) => void } = {}): Promise<number> {

@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensurePackagesBuild, ensureWebBuild } from '../scripts/build.ts';
+import { ensurePackagesBuild, ensureServerBuild, ensureWebBuild } from '../scripts/build.ts';
 import { CHROMIUM } from './helpers/browser.ts';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -77,6 +77,7 @@ if (needBrowser.length > 0 && !existsSync(CHROMIUM)) {
 
 try {
   ensureWebBuild();
+  ensureServerBuild(); // the test files that start the CLI run it compiled, as users do
   // Before any file runs: two files building the packages at once would trip over each other.
   if (files.some((f) => readFileSync(f, 'utf8').includes('ensurePackagesBuild'))) ensurePackagesBuild();
 } catch (e) {

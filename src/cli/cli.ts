@@ -3,7 +3,7 @@
  * folder of a stopped server, or on the REST API of a running one with --url and --key.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { OpError, UsageError, checkFlags, parseArgs, positionals, switchOn } from './args.ts';
+import { OpError, UsageError, parseArgs } from './args.ts';
 import { ConfigError, loadConfig, parseFlags, settings } from '../config.ts';
 import { NsError } from '../wire/errors.ts';
 import { StoreDamagedError } from '../adapters/lowdb/lowdb-store.ts';
@@ -67,10 +67,6 @@ const HELP = {
   app login --stay show each transaction (amount, beneficiary, description: the signed
   fields), ask "Approve? [y/N]" unless --yes, and approve with a second factor (--sf, else pin).
 `,
-  diagram: `Development:
-  diagram [--check]          write the state diagrams of machines/*.ts (Mermaid .md and .dot);
-                             --check writes nothing and exits 1 when one is out of date
-`,
 };
 /** Which help each command shows. */
 const HELP_OF: Record<string, keyof typeof HELP> = {
@@ -81,7 +77,6 @@ const HELP_OF: Record<string, keyof typeof HELP> = {
   account: 'admin',
   store: 'store',
   app: 'app',
-  diagram: 'diagram',
 };
 
 const EXIT_CODES = 'Exit codes: 0 done, 1 the operation failed (the message gives the error code), 2 bad usage.\n';
@@ -201,14 +196,6 @@ export async function main(argv: string[]): Promise<void> {
     const json = args.flags.get('json') === 'true';
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
     return runApp(args, { out: write(process.stdout), screen: write(json ? process.stderr : process.stdout), ask: askStdin });
-  }
-  if (command === 'diagram') {
-    checkFlags(args.flags, ['check', 'help'], 'diagram');
-    positionals(args.rest.slice(1), [], 'diagram');
-    const check = switchOn(args.flags, 'check');
-    const { runMachines } = await import('../../scripts/machines.ts');
-    process.exitCode = await runMachines({ check });
-    return;
   }
   if (command === 'store') {
     const { runStore } = await import('./store.ts');

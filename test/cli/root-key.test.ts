@@ -13,9 +13,10 @@ import * as assert from 'uvu/assert';
 import { freshFolder } from '../../src/adapters/lowdb/fresh-folder.ts';
 import { ROOT } from '../helpers/child.ts';
 import { until } from '../helpers/peers.ts';
-import { ensureWebBuild } from '../../scripts/build.ts';
+import { CLI, ensureServerBuild, ensureWebBuild } from '../../scripts/build.ts';
 
 ensureWebBuild();
+ensureServerBuild(); // the CLI runs compiled, as users run it
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nextauth-rootkey-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -29,7 +30,7 @@ interface Run {
 function nextauth(args: string[]): { done: Promise<Run>; stderr: () => string; kill: (signal: NodeJS.Signals) => void } {
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   for (const name of Object.keys(env)) if (name.startsWith('NEXTAUTH_')) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

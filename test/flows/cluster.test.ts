@@ -8,6 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
+import { CLI, ensureServerBuild } from '../../scripts/build.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
@@ -17,6 +18,8 @@ import { codeOf, getSession, newNonce, newPhone, qr, TextBrowser, until } from '
 import { type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 import { ROOT } from '../helpers/child.ts';
+
+ensureServerBuild(); // the CLI runs compiled, as users run it
 
 /** The child processes of `pid` (pgrep -P). */
 function childPids(pid: number): number[] {
@@ -278,7 +281,7 @@ if (pgUrl && redis) {
 
   test('nextauth start --workers 2: two processes on one port, one that dies replaced, SIGTERM stops them all', async () => {
     const workersEnv = { ...env, NEXTAUTH_DATABASE_URL: await dbs.fresh(), NEXTAUTH_REDIS_PREFIX: redis.prefix() };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--workers', '2', '--demo', 'false', '--log-level', 'warn'], {
+    const child = spawn(process.execPath, [...CLI, 'start', '--port', '0', '--workers', '2', '--demo', 'false', '--log-level', 'warn'], {
       cwd: ROOT,
       env: { ...process.env, ...workersEnv },
       stdio: ['ignore', 'pipe', 'pipe'],

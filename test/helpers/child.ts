@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
-import { ensureWebBuild } from '../../scripts/build.ts';
+import { CLI, ensureServerBuild, ensureWebBuild } from '../../scripts/build.ts';
 
 /** The project folder (the child runs there). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,12 +47,13 @@ process.on('exit', () => {
 /** Starts `nextauth start` on `dataDir` (port 0, log level warn unless given, no demo); its other settings come from the environment. */
 export function startCli(dataDir: string, options: CliOptions): Cli {
   ensureWebBuild(); // the browser files the server reads at start
+  ensureServerBuild(); // the CLI, compiled
   const logLevel = options.logLevel ?? 'warn';
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/cli.ts', 'start', '--port', '0', '--data', dataDir, '--log-level', logLevel, '--demo', 'false', '--root-api-key', options.rootApiKey],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NEXTAUTH_LOG_LEVEL: logLevel, ...options.env } },
-  );
+  const child = spawn(process.execPath, [...CLI, 'start', '--port', '0', '--data', dataDir, '--log-level', logLevel, '--demo', 'false', '--root-api-key', options.rootApiKey], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NEXTAUTH_LOG_LEVEL: logLevel, ...options.env },
+  });
   running.add(child);
   let out = '';
   let err = '';
