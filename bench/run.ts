@@ -12,7 +12,13 @@
  * --login-seconds S), and overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
  * --server-node-flags "…" (node flags for the server process, e.g. GC settings).
  *
- * Processes: this driver (baselines, measurements), the NS (`src/cli/cli.ts start`, measured from
+ * --cluster (alone: --only enrol,storm,cluster): after the embedded NS's storm, the same
+ * enrolment and storm against an NS on PostgreSQL and Redis (TEST_POSTGRES_URL, TEST_REDIS_URL,
+ * defaults 127.0.0.1) as one process, then as `--workers N` (--workers, default 2): logins/s, CPU
+ * per login over all its processes, PostgreSQL round trips and Redis commands per login (counted
+ * by proxies, bench/lib/counting-proxy.ts) and their CPU per login, and a capacity projection.
+ *
+ * Processes: this driver (baselines, measurements, the counting proxies of --cluster), the NS (`src/cli/cli.ts start`, measured from
  * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
@@ -25,6 +31,7 @@ import { GeneratorProcess } from './lib/generator-client.ts';
 import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
+import { backendWindow, ClusterBackend, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, type BackendSample } from './lib/backend.ts';
 import { fdLimit, NsProcess, repoRoot, type ServerSample, type StoreStats } from './lib/server.ts';
 import { ratio, round, sleep, soakGrowth, type SoakSample } from './lib/stats.ts';
 import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
@@ -131,13 +138,21 @@ for (const [opt, key] of [
 }
 if (option('idle')) form.idleText = form.idleSocketIo = Number(option('idle'));
 form.enrol = Math.max(form.enrol, form.concurrency);
-const only = new Set((option('only') ?? 'enrol,idle,storm,push,soak').split(','));
+const clusterRun = flag('cluster');
+const only = new Set((option('only') ?? (clusterRun ? 'enrol,storm' : 'enrol,idle,storm,push,soak')).split(','));
+if (clusterRun) only.add('cluster');
+// The cluster forms are compared with the embedded NS's storm of the same run.
+if (only.has('cluster')) only.add('storm');
 if (only.has('storm') || only.has('push')) only.add('enrol');
+/** --workers N: the processes of the last cluster form (`nextauth start --workers N`) */
+const clusterWorkers = Number(option('workers') ?? 2);
+/** The machines of the capacity projection (--cluster): NS machines of this many cores, and this many of them. */
+const PROJECTED_CORES = 16;
+const PROJECTED_MACHINES = 4;
 const profile = flag('profile');
 const date = new Date().toISOString();
-const outFile = path.resolve(
-  option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${form.name === 'full' ? '' : `-${form.name}`}${profile ? '-profile' : ''}.json`),
-);
+const suffix = `${form.name === 'full' ? '' : `-${form.name}`}${only.has('cluster') ? '-cluster' : ''}${profile ? '-profile' : ''}`;
+const outFile = path.resolve(option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${suffix}.json`));
 const writeReadme = flag('readme') || (form.name === 'full' && !flag('no-readme') && !profile);
 
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
@@ -151,9 +166,18 @@ interface Window {
   serverCpuUs: number;
   /** the same from /proc/<pid>/stat (clock ticks), as a check */
   serverProcCpuUs: number;
+  /** /proc utime + stime of all the server's processes (with --workers N: the primary and its workers), µs */
+  serverTreeCpuUs: number;
+  /** the server's processes at the end of the window; whether they were others at the start (a worker replaced: its CPU is partly missing) */
+  serverProcesses: number;
+  serverProcessesChanged?: true;
   /** average cores busy: server, load generators, and everything else on the machine */
   serverCores: number;
   generatorCores: number;
+  /** this driver (with --cluster: the counting proxies) */
+  driverCores: number;
+  /** PostgreSQL's processes (all of them) and Redis, when on this machine (cluster windows) */
+  backendCores?: { postgres: number; redis: number };
   otherCores: number;
   /** per store: changes asked and file writes done in the window (server's /metrics) */
   stores: Record<string, StoreStats>;
@@ -166,29 +190,47 @@ interface Window {
 const diffRecord = <T extends Record<string, number>>(a: Record<string, T>, b: Record<string, T>): Record<string, T> =>
   Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, x - (a[k]?.[f] ?? 0)])) as T]));
 
-async function measured<T>(ns: NsProcess, generators: GeneratorProcess[], fn: () => Promise<T>): Promise<{ result: T; window: Window }> {
+async function measured<T>(
+  ns: NsProcess,
+  generators: GeneratorProcess[],
+  fn: () => Promise<T>,
+  backend?: ClusterBackend,
+): Promise<{ result: T; window: Window; backend?: [BackendSample, BackendSample] }> {
+  const b0 = await backend?.sample();
   const s0 = await ns.sample();
   const g0 = generators.map((g) => g.cpuUs());
   const m0 = machineBusyUs();
   const d0 = process.cpuUsage();
   const result = await fn();
   const s1 = await ns.sample();
+  const b1 = await backend?.sample();
   const wall = s1.at - s0.at;
   const generatorUs = generators.reduce((sum, g, i) => sum + g.cpuUs() - g0[i]!, 0);
   const d = process.cpuUsage(d0);
   const serverCpuUs = s1.cpuUs - s0.cpuUs;
   const serverProcCpuUs = s1.procCpuUs - s0.procCpuUs;
-  const others = machineBusyUs() - m0 - serverProcCpuUs - generatorUs - d.user - d.system;
+  const serverTreeCpuUs = s1.treeCpuUs - s0.treeCpuUs;
+  // PostgreSQL's processes (all of them, gone ones too) and Redis, where they run on this machine.
+  const pgCpu = (b: BackendSample) => (b.postgresCpu ? b.postgresCpu.oursUs + b.postgresCpu.serverUs + b.postgresCpu.otherDatabasesUs + b.postgresCpu.exitedUs : 0);
+  const backendUs = b0 && b1 ? { postgres: pgCpu(b1) - pgCpu(b0), redis: backend!.local ? b1.redisCpuUs - b0.redisCpuUs : 0 } : undefined;
+  const others = machineBusyUs() - m0 - serverTreeCpuUs - generatorUs - d.user - d.system - (backendUs ? backendUs.postgres + backendUs.redis : 0);
   const fileWrites: Record<string, number> = {};
   for (const [k, v] of Object.entries(s1.fileWrites)) fileWrites[k] = v - (s0.fileWrites[k] ?? 0);
   return {
     result,
+    ...(b0 && b1 ? { backend: [b0, b1] as [BackendSample, BackendSample] } : {}),
     window: {
       wallSeconds: round(wall / 1000, 3),
       serverCpuUs: Math.round(serverCpuUs),
       serverProcCpuUs: Math.round(serverProcCpuUs),
-      serverCores: round(serverCpuUs / 1000 / wall, 3),
+      serverTreeCpuUs: Math.round(serverTreeCpuUs),
+      serverProcesses: s1.pids.length,
+      ...(s1.pids.join() !== s0.pids.join() ? { serverProcessesChanged: true as const } : {}),
+      // The tree: with --workers N the probe's process.cpuUsage() is the primary's alone.
+      serverCores: round((s1.pids.length > 1 ? serverTreeCpuUs : serverCpuUs) / 1000 / wall, 3),
       generatorCores: round(generatorUs / 1000 / wall, 3),
+      driverCores: round((d.user + d.system) / 1000 / wall, 3),
+      ...(backendUs ? { backendCores: { postgres: round(backendUs.postgres / 1000 / wall, 3), redis: round(backendUs.redis / 1000 / wall, 3) } } : {}),
       otherCores: round(Math.max(0, others) / 1000 / wall, 3),
       stores: diffRecord(s0.stores, s1.stores),
       fileWrites,
@@ -273,21 +315,7 @@ try {
   results.scenarios = {};
 
   // (d) enrolment burst; its accounts are the storm's phones.
-  if (only.has('enrol')) {
-    log(`(d) enrolment burst: ${form.enrol} phones, ${form.enrolConcurrency} at a time`);
-    const { result, window } = await measured(ns, generators, () => g1.call<EnrolBurstResult>({ cmd: 'enrol', args: { n: form.enrol, concurrency: form.enrolConcurrency } }));
-    results.scenarios.enrolBurst = {
-      ...result,
-      perSecond: round(result.perSecond),
-      serverCpuUsPerEnrolment: Math.round(window.serverCpuUs / Math.max(1, result.enrolled)),
-      store: storeFigures(window, result.enrolled),
-      files: fileFigures(window, result.enrolled),
-      window,
-    };
-    log(
-      `  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${results.scenarios.enrolBurst.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`,
-    );
-  }
+  if (only.has('enrol')) results.scenarios.enrolBurst = await enrolBurst(ns, g1, generators);
 
   // (b) idle waiting browsers: text socket (generator 1), then socket.io (generator 2) beside them.
   if (only.has('idle')) {
@@ -344,40 +372,9 @@ try {
     await sleep(500);
   }
 
-  // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput).
-  if (only.has('storm')) {
-    const storm: Record<string, any> = {};
-    // The third run offers 70 % of what the second one carried, on a schedule: the latency of a
-    // load the server can carry, not of a queue.
-    const runs: Array<[label: string, concurrency: number, seconds: number, rate?: () => number]> = [
-      ['onePhone', 1, form.latencySeconds],
-      ['manyPhones', form.concurrency, form.stormSeconds],
-      ['pacedPhones', form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
-    ];
-    for (const [label, concurrency, seconds, rateOf] of runs) {
-      const rate = rateOf?.();
-      log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s${rate ? `, ${rate} logins/s offered` : ''}`);
-      await g1.call({ cmd: 'storm-prepare', args: { concurrency } });
-      const { result, window } = await measured(ns, generators, () => g1.call<StormResult>({ cmd: 'storm-run', args: { seconds, ...(rate ? { rate } : {}) } }));
-      storm[label] = {
-        ...result,
-        seconds: round(result.seconds, 3),
-        perSecond: round(result.perSecond),
-        generatorCpu: round(result.generatorCpu, 3),
-        serverCpuUsPerLogin: Math.round(window.serverCpuUs / Math.max(1, result.logins)),
-        store: storeFigures(window, result.logins),
-        files: fileFigures(window, result.logins),
-        window,
-      };
-      log(
-        `  ${round(result.perSecond)} logins/s, proof→LOGIN p50 ${result.latencyMs.p50} / p95 ${result.latencyMs.p95} / p99 ${result.latencyMs.p99} ms, ` +
-          `${storm[label].serverCpuUsPerLogin} µs server CPU per login (server ${window.serverCores} cores, generator ${window.generatorCores}, others ${window.otherCores}), ` +
-          `${result.errors} errors`,
-      );
-    }
-    await g1.call({ cmd: 'storm-release' });
-    results.scenarios.loginStorm = storm;
-  }
+  // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput), then 70 %
+  // of that on a schedule (the latency of a load the server can carry, not of a queue).
+  if (only.has('storm')) results.scenarios.loginStorm = await loginStorm(ns, g1, generators, ['onePhone', 'manyPhones', 'pacedPhones']);
 
   // (c) push round trip to listening phones: one phone, then `pushConcurrency`.
   if (only.has('push')) {
@@ -438,18 +435,260 @@ try {
 }
 
 if (profileDir) {
-  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-  if (file) {
-    const summary: ProfileSummary = summarizeProfile(path.join(profileDir, file));
-    results.serverProfile = summary;
-    log(
-      `server profile: ${summary.busyMs} ms busy; by area: ${summary.byArea
-        .slice(0, 8)
-        .map((a) => `${a.area} ${Math.round(a.share * 100)}%`)
-        .join(', ')}`,
-    );
-    log(`  the whole profile: ${path.join(profileDir, file)} (open it in Chrome DevTools → Performance)`);
+  const summary = profileSummary(profileDir, 'server');
+  if (summary) results.serverProfile = summary;
+}
+
+// --cluster: the same enrolment and storm on an NS on PostgreSQL and Redis, one process, then
+// `--workers N`; compared with the embedded NS's storm above.
+if (only.has('cluster') && !failed) {
+  try {
+    results.cluster = await clusterForms();
+  } catch (e) {
+    failed = true;
+    results.error = String((e as Error).stack ?? e);
+    log(`FAILED: ${results.error}`);
   }
+}
+
+/**
+ * --cluster: for each form (one process, then `--workers N`), a database and a key prefix of its
+ * own (bench/lib/backend.ts, through counting proxies), an NS on them, a generator of its own,
+ * the enrolment burst, and the storm's onePhone and manyPhones runs. Then each form's figures
+ * beside the embedded NS's storm of this run, and the capacity projection from the costs of the
+ * last form.
+ */
+async function clusterForms(): Promise<Record<string, any>> {
+  const postgresUrl = option('postgres-url') ?? DEFAULT_POSTGRES_URL;
+  const redisUrl = option('redis-url') ?? DEFAULT_REDIS_URL;
+  const runs: Record<string, any> = {};
+  for (const workers of [1, clusterWorkers]) {
+    const label = workers === 1 ? 'oneProcess' : `workers${workers}`;
+    const backend = await ClusterBackend.open(postgresUrl, redisUrl);
+    const profileOf = profile ? mkdtempSync(path.join(os.tmpdir(), `nextauth-bench-prof-${label}-`)) : undefined;
+    let server: NsProcess | undefined;
+    let g: GeneratorProcess | undefined;
+    try {
+      server = await NsProcess.start({
+        rootKey,
+        serverFlags: [...serverFlags, ...(workers > 1 ? ['--workers', String(workers)] : [])],
+        nodeFlags: [...serverNodeFlags, ...(profileOf ? ['--cpu-prof', '--cpu-prof-dir', profileOf] : [])],
+        env: backend.env,
+        ...(workers > 1 ? { readyLine: /\d+ workers running/ } : {}),
+      });
+      log(`cluster NS (${label}) at ${server.url}, pids ${server.pids().join(', ')}; database ${backend.database.name}, key prefix ${backend.prefix}`);
+      const rest = new Rest(server.url, rootKey);
+      const { serverid } = await rest.ok<{ serverid: string }>('POST', '/servers/', { body: { serverName: 'bench' } });
+      rest.close();
+      g = await GeneratorProcess.start({ url: server.url, apikey: rootKey, serverid });
+      runs[label] = {
+        workers,
+        enrolBurst: await enrolBurst(server, g, [g], backend),
+        loginStorm: await loginStorm(server, g, [g], ['onePhone', 'manyPhones'], backend),
+      };
+    } catch (e) {
+      if (server) log(`server stderr:\n${server.stderr}`);
+      throw e;
+    } finally {
+      await g?.stop();
+      await server?.stop();
+      await backend.close();
+    }
+    if (profileOf) {
+      const summary = profileSummary(profileOf, `${label} server`);
+      if (summary) runs[label].serverProfile = summary;
+    }
+  }
+
+  // Each form's manyPhones run, side by side.
+  const summary = (storm: Record<string, any>, processes: number) => {
+    const many = storm.manyPhones;
+    const b = many.backend as ReturnType<typeof backendWindow> | undefined;
+    const ns = many.serverTreeCpuUsPerLogin as number;
+    const pg = b?.postgres.cpuUsPerLogin ?? 0;
+    const redis = b?.redis.cpuUsPerLogin ?? 0;
+    return {
+      processes,
+      phones: many.concurrency,
+      logins: many.logins,
+      errors: many.errors,
+      perSecond: many.perSecond,
+      latencyMs: { p50: many.latencyMs.p50, p99: many.latencyMs.p99 },
+      onePhoneLatencyMs: { p50: storm.onePhone?.latencyMs.p50, p99: storm.onePhone?.latencyMs.p99 },
+      /** /proc utime + stime of the NS's processes per login */
+      nsCpuUsPerLogin: ns,
+      nsCores: many.window.serverCores,
+      ...(b
+        ? {
+            postgres: { roundTripsPerLogin: b.postgres.roundTripsPerLogin, statementsPerLogin: b.postgres.statementsPerLogin, cpuUsPerLogin: b.postgres.cpuUsPerLogin },
+            redis: {
+              commandsPerLogin: b.redis.commandsPerLogin,
+              writesPerLogin: b.redis.writesPerLogin,
+              cpuUsPerLogin: b.redis.cpuUsPerLogin,
+              mainThreadCpuUsPerLogin: b.redis.mainThreadCpuUsPerLogin,
+              otherClientsCommands: b.redis.otherClientsCommands,
+            },
+          }
+        : {}),
+      /** NS + PostgreSQL + Redis */
+      totalCpuUsPerLogin: ns + pg + redis,
+      window: { otherCores: many.window.otherCores, generatorCores: many.window.generatorCores, driverCores: many.window.driverCores, backendCores: many.window.backendCores },
+    };
+  };
+  const embedded = summary(results.scenarios.loginStorm, 1);
+  const forms: Record<string, ReturnType<typeof summary>> = { embedded };
+  for (const [label, run] of Object.entries(runs)) forms[label] = summary(run.loginStorm, run.loginStorm.manyPhones.window.serverProcesses);
+  const ratios = Object.fromEntries(
+    Object.entries(forms)
+      .filter(([label]) => label !== 'embedded')
+      .map(([label, f]) => [
+        label,
+        {
+          /** NS CPU per login ÷ the embedded NS's (target ≤ 1.3) */
+          nsCpuPerLoginVsEmbedded: ratio(f.nsCpuUsPerLogin, embedded.nsCpuUsPerLogin, 2),
+          /** NS + PostgreSQL + Redis CPU per login ÷ the embedded NS's */
+          totalCpuPerLoginVsEmbedded: ratio(f.totalCpuUsPerLogin, embedded.nsCpuUsPerLogin, 2),
+          loginsPerSecondVsEmbedded: ratio(f.perSecond, embedded.perSecond, 2),
+        },
+      ]),
+  );
+
+  // What bigger machines would carry, from the costs of the last form: each bound at full CPU.
+  const last = forms[Object.keys(runs).at(-1)!]!;
+  const nsUs = last.nsCpuUsPerLogin;
+  const pgUs = last.postgres?.cpuUsPerLogin ?? 0;
+  const redisUs = last.redis?.mainThreadCpuUsPerLogin ?? 0;
+  const bound = (cores: number, us: number) => (us > 0 ? Math.round((cores * 1e6) / us) : Infinity);
+  const nsMachine = bound(PROJECTED_CORES, nsUs);
+  const bounds = {
+    [`ns, 1 machine × ${PROJECTED_CORES} cores`]: nsMachine,
+    [`ns, ${PROJECTED_MACHINES} machines × ${PROJECTED_CORES} cores`]: PROJECTED_MACHINES * nsMachine,
+    'redis, one thread': bound(1, redisUs),
+    [`postgres, ${PROJECTED_CORES} cores`]: bound(PROJECTED_CORES, pgUs),
+  };
+  const carry = (ns: number) => {
+    const limits: Array<[string, number]> = [
+      ['NS CPU', ns],
+      ['Redis (its one thread)', bounds['redis, one thread']!],
+      [`PostgreSQL CPU (${PROJECTED_CORES} cores)`, bounds[`postgres, ${PROJECTED_CORES} cores`]!],
+    ];
+    const [boundBy, loginsPerSecond] = limits.reduce((a, b) => (b[1] < a[1] ? b : a));
+    return { loginsPerSecond, boundBy, nsCoresBusy: round((loginsPerSecond * nsUs) / 1e6, 1) };
+  };
+  const capacity = {
+    assumptions:
+      `NS machines of ${PROJECTED_CORES} cores running ${PROJECTED_CORES} workers and nothing else (load balancer, TLS and clients elsewhere); ` +
+      `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here with ${last.processes > 1 ? `${last.processes - 1} workers` : 'one process'} ` +
+      `(same per login at any number of workers); every bound at 100 % CPU (no headroom), disks and network not bounding`,
+    perLoginUs: { ns: nsUs, postgres: pgUs, redisMainThread: redisUs },
+    bounds,
+    oneMachine: carry(nsMachine),
+    fourMachines: carry(PROJECTED_MACHINES * nsMachine),
+    /** the embedded store (one process, one core) for comparison */
+    embeddedOneProcess: bound(1, embedded.nsCpuUsPerLogin),
+  };
+  log(
+    `cluster: NS CPU per login ${Object.entries(forms)
+      .map(([label, f]) => `${label} ${f.nsCpuUsPerLogin} µs (total ${f.totalCpuUsPerLogin} µs, ${f.perSecond}/s)`)
+      .join('; ')}; ratios ${JSON.stringify(ratios)}`,
+  );
+  log(
+    `  capacity: 1 × ${PROJECTED_CORES} cores ${capacity.oneMachine.loginsPerSecond}/s (${capacity.oneMachine.boundBy}); ` +
+      `${PROJECTED_MACHINES} × ${PROJECTED_CORES} cores ${capacity.fourMachines.loginsPerSecond}/s (${capacity.fourMachines.boundBy})`,
+  );
+  return {
+    postgres: new URL(postgresUrl).host,
+    redis: new URL(redisUrl).host,
+    workers: clusterWorkers,
+    forms,
+    ratios,
+    capacity,
+    runs,
+  };
+}
+
+/** The summary of the CPU profiles in `dir` (one per process of a server: summed), logged; undefined if there are none. */
+function profileSummary(dir: string, what: string): ProfileSummary | undefined {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f));
+  if (!files.length) return undefined;
+  const summary: ProfileSummary = summarizeProfile(files);
+  log(
+    `${what} profile (${files.length} process${files.length > 1 ? 'es' : ''}): ${summary.busyMs} ms busy; by area: ${summary.byArea
+      .slice(0, 8)
+      .map((a) => `${a.area} ${Math.round(a.share * 100)}%`)
+      .join(', ')}`,
+  );
+  log(`  the whole profile${files.length > 1 ? 's' : ''}: ${files.join(', ')} (open in Chrome DevTools → Performance)`);
+  return summary;
+}
+
+/** (d) `form.enrol` new phones, `form.enrolConcurrency` at a time, on `ns` by `g` (its accounts are the storm's phones). */
+async function enrolBurst(ns: NsProcess, g: GeneratorProcess, generators: GeneratorProcess[], backend?: ClusterBackend): Promise<Record<string, any>> {
+  log(`(d) enrolment burst: ${form.enrol} phones, ${form.enrolConcurrency} at a time`);
+  const { result, window } = await measured(ns, generators, () => g.call<EnrolBurstResult>({ cmd: 'enrol', args: { n: form.enrol, concurrency: form.enrolConcurrency } }), backend);
+  const enrol = {
+    ...result,
+    perSecond: round(result.perSecond),
+    serverCpuUsPerEnrolment: Math.round((window.serverProcesses > 1 ? window.serverTreeCpuUs : window.serverCpuUs) / Math.max(1, result.enrolled)),
+    store: storeFigures(window, result.enrolled),
+    files: fileFigures(window, result.enrolled),
+    window,
+  };
+  log(`  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${enrol.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`);
+  return enrol;
+}
+
+type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones';
+
+/**
+ * (a) The login storm's runs on `ns` by `g`: `onePhone` (latency floor), `manyPhones`
+ * (`form.concurrency` phones, throughput), `pacedPhones` (70 % of what manyPhones carried, on a
+ * schedule). With `backend`, each run also has the PostgreSQL and Redis figures per login.
+ */
+async function loginStorm(ns: NsProcess, g: GeneratorProcess, generators: GeneratorProcess[], names: StormRunName[], backend?: ClusterBackend): Promise<Record<string, any>> {
+  const storm: Record<string, any> = {};
+  const runs: Record<StormRunName, [concurrency: number, seconds: number, rate?: () => number]> = {
+    onePhone: [1, form.latencySeconds],
+    manyPhones: [form.concurrency, form.stormSeconds],
+    pacedPhones: [form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
+  };
+  for (const label of names) {
+    const [concurrency, seconds, rateOf] = runs[label];
+    const rate = rateOf?.();
+    log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s${rate ? `, ${rate} logins/s offered` : ''}`);
+    await g.call({ cmd: 'storm-prepare', args: { concurrency } });
+    const measure = await measured(ns, generators, () => g.call<StormResult>({ cmd: 'storm-run', args: { seconds, ...(rate ? { rate } : {}) } }), backend);
+    const { result, window } = measure;
+    const logins = Math.max(1, result.logins);
+    storm[label] = {
+      ...result,
+      seconds: round(result.seconds, 3),
+      perSecond: round(result.perSecond),
+      generatorCpu: round(result.generatorCpu, 3),
+      /** the probe's process.cpuUsage() (with --workers N the primary's alone: then the tree's, from /proc) */
+      serverCpuUsPerLogin: Math.round((window.serverProcesses > 1 ? window.serverTreeCpuUs : window.serverCpuUs) / logins),
+      /** /proc utime + stime of all the server's processes */
+      serverTreeCpuUsPerLogin: Math.round(window.serverTreeCpuUs / logins),
+      store: storeFigures(window, result.logins),
+      files: fileFigures(window, result.logins),
+      ...(measure.backend ? { backend: backendWindow(...measure.backend, result.logins) } : {}),
+      window,
+    };
+    const b = storm[label].backend as ReturnType<typeof backendWindow> | undefined;
+    log(
+      `  ${round(result.perSecond)} logins/s, proof→LOGIN p50 ${result.latencyMs.p50} / p95 ${result.latencyMs.p95} / p99 ${result.latencyMs.p99} ms, ` +
+        `${storm[label].serverCpuUsPerLogin} µs server CPU per login (server ${window.serverCores} cores, generator ${window.generatorCores}, others ${window.otherCores}), ` +
+        `${result.errors} errors` +
+        (b
+          ? `; per login: PostgreSQL ${b.postgres.roundTripsPerLogin} round trips, ${b.postgres.cpuUsPerLogin ?? '?'} µs; ` +
+            `Redis ${b.redis.commandsPerLogin} commands in ${b.redis.writesPerLogin} writes, ${b.redis.mainThreadCpuUsPerLogin} µs (main thread); ${b.redis.otherClientsCommands} commands of others`
+          : ''),
+    );
+  }
+  await g.call({ cmd: 'storm-release' });
+  return storm;
 }
 
 async function soak(): Promise<Record<string, unknown>> {

@@ -34,6 +34,10 @@ export interface ServerSample {
   cpuUs: number;
   /** user + system CPU from /proc/<pid>/stat, µs (clock-tick resolution) */
   procCpuUs: number;
+  /** the same summed over the server and its child processes (the workers of `--workers N`), µs */
+  treeCpuUs: number;
+  /** the server's processes: its own, or the primary's and its workers' */
+  pids: number[];
   /** VmRSS from /proc/<pid>/status, bytes */
   rss: number;
   heapUsed: number;
@@ -57,12 +61,35 @@ const CLK_TCK = (() => {
   }
 })();
 
+/** A process's /proc/<pid>/stat: its name, parent, utime + stime, and its waited-for children's (cutime + cstime), µs; undefined once it is gone. */
+export function procStat(pid: number): { comm: string; ppid: number; cpuUs: number; childrenCpuUs: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17.
+  const us = (i: number, j: number) => ((Number(fields[i]) + Number(fields[j])) / CLK_TCK) * 1e6;
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), cpuUs: us(11, 12), childrenCpuUs: us(13, 14) };
+}
+
 /** utime + stime of a process, µs. */
 export function procCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+  const stat = procStat(pid);
+  if (!stat) throw new Error(`no process ${pid}`);
+  return stat.cpuUs;
+}
+
+/** The processes whose parent is `pid` (the workers of `nextauth start --workers N`). */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if (procStat(Number(name))?.ppid === pid) children.push(Number(name));
+  }
+  return children;
 }
 
 /** A line of /proc/<pid>/status in bytes (VmRSS, VmHWM…). */
@@ -87,6 +114,10 @@ export interface StartOptions {
   serverFlags?: string[];
   /** A data folder to start on (kept at stop); none: a fresh temp folder (removed at stop). */
   dataDir?: string;
+  /** Environment variables beside the driver's (e.g. NEXTAUTH_DATABASE_URL, NEXTAUTH_REDIS_URL: a cluster process). */
+  env?: Record<string, string>;
+  /** A line of the server's stdout to wait for after the first (e.g. `N workers running` with --workers N). */
+  readyLine?: RegExp;
 }
 
 export class NsProcess {
@@ -118,6 +149,11 @@ export class NsProcess {
 
   get pid(): number {
     return this.#child.pid!;
+  }
+
+  /** The server's process and its children (with `--workers N`, the primary and its workers). */
+  pids(): number[] {
+    return [this.pid, ...childPids(this.pid)];
   }
 
   get appUrl(): string {
@@ -153,7 +189,7 @@ export class NsProcess {
       '100000000/1',
       ...(opts.serverFlags ?? []),
     ];
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const url = await new Promise<string>((resolve, reject) => {
@@ -163,6 +199,7 @@ export class NsProcess {
         const line = out.split('\n')[0]!;
         if (!out.includes('\n')) return;
         const m = /listening on (http:\/\/\S+)/.exec(line);
+        if (m && opts.readyLine && !opts.readyLine.test(out)) return;
         child.stdout!.off('data', onData);
         child.stdout!.resume(); // later lines are not read
         if (m) resolve(m[1]!);
@@ -186,10 +223,13 @@ export class NsProcess {
       this.#child.send({ probe: 'sample', id, gc });
     });
     const stores = await this.storeStats();
+    const pids = this.pids();
     return {
       at: performance.now(),
       cpuUs: probe.cpu.user + probe.cpu.system,
       procCpuUs: procCpuUs(this.pid),
+      treeCpuUs: pids.reduce((sum, pid) => sum + (procStat(pid)?.cpuUs ?? 0), 0),
+      pids,
       rss: procStatusBytes(this.pid, 'VmRSS'),
       heapUsed: probe.mem.heapUsed,
       heapTotal: probe.mem.heapTotal,
@@ -247,15 +287,24 @@ export class NsProcess {
     };
   }
 
-  /** SIGTERM, wait for the exit (the store flushes), remove the data folder. */
+  /** SIGTERM, wait for the exit (the store flushes; a primary stops its workers first), remove the data folder. */
   async stop(): Promise<void> {
     this.#watcher.close();
     if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      const workers = childPids(this.pid);
       const exited = new Promise((r) => this.#child.once('exit', r));
       this.#child.kill('SIGTERM');
       const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+      // Workers a primary killed after 10 s left behind (a primary that stops by itself waits for them).
+      for (const pid of workers) {
+        try {
+          if (procStat(pid)?.comm === 'node') process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
     if (this.ownsData) rmSync(this.dataDir, { recursive: true, force: true });
   }
