@@ -149,6 +149,14 @@ const clusterWorkers = Number(option('workers') ?? 2);
 /** The machines of the capacity projection (--cluster): NS machines of this many cores, and this many of them. */
 const PROJECTED_CORES = 16;
 const PROJECTED_MACHINES = 4;
+/**
+ * --cluster: each form also runs the storm paced at one rate for all (--cluster-rate, default
+ * this share of the embedded NS's closed loop): CPU per login depends on how busy a process is
+ * (the more it has at once, the more each write and each pipeline carries), so forms are
+ * compared at the same offered load as well as each at its closed loop.
+ */
+const CLUSTER_RATE_SHARE = 0.4;
+let clusterRate = 0;
 const profile = flag('profile');
 const date = new Date().toISOString();
 const suffix = `${form.name === 'full' ? '' : `-${form.name}`}${only.has('cluster') ? '-cluster' : ''}${profile ? '-profile' : ''}`;
@@ -374,7 +382,14 @@ try {
 
   // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput), then 70 %
   // of that on a schedule (the latency of a load the server can carry, not of a queue).
-  if (only.has('storm')) results.scenarios.loginStorm = await loginStorm(ns, g1, generators, ['onePhone', 'manyPhones', 'pacedPhones']);
+  if (only.has('storm')) {
+    results.scenarios.loginStorm = await loginStorm(ns, g1, generators, ['onePhone', 'manyPhones', 'pacedPhones']);
+    // --cluster: every form also at one offered rate, a share of what this closed loop carried.
+    if (only.has('cluster')) {
+      clusterRate = Number(option('cluster-rate') ?? Math.max(1, Math.round(CLUSTER_RATE_SHARE * results.scenarios.loginStorm.manyPhones.perSecond)));
+      Object.assign(results.scenarios.loginStorm, await loginStorm(ns, g1, generators, ['commonRate']));
+    }
+  }
 
   // (c) push round trip to listening phones: one phone, then `pushConcurrency`.
   if (only.has('push')) {
@@ -484,7 +499,7 @@ async function clusterForms(): Promise<Record<string, any>> {
       runs[label] = {
         workers,
         enrolBurst: await enrolBurst(server, g, [g], backend),
-        loginStorm: await loginStorm(server, g, [g], ['onePhone', 'manyPhones'], backend),
+        loginStorm: await loginStorm(server, g, [g], ['onePhone', 'manyPhones', 'commonRate'], backend),
       };
     } catch (e) {
       if (server) log(`server stderr:\n${server.stderr}`);
@@ -500,27 +515,25 @@ async function clusterForms(): Promise<Record<string, any>> {
     }
   }
 
-  // Each form's manyPhones run, side by side.
-  const summary = (storm: Record<string, any>, processes: number) => {
-    const many = storm.manyPhones;
-    const b = many.backend as ReturnType<typeof backendWindow> | undefined;
-    const ns = many.serverTreeCpuUsPerLogin as number;
+  // Each form's runs side by side: its closed loop (manyPhones) and the common rate.
+  const figures = (run: Record<string, any>) => {
+    const b = run.backend as ReturnType<typeof backendWindow> | undefined;
+    const ns = run.serverTreeCpuUsPerLogin as number;
     const pg = b?.postgres.cpuUsPerLogin ?? 0;
     const redis = b?.redis.cpuUsPerLogin ?? 0;
     return {
-      processes,
-      phones: many.concurrency,
-      logins: many.logins,
-      errors: many.errors,
-      perSecond: many.perSecond,
-      latencyMs: { p50: many.latencyMs.p50, p99: many.latencyMs.p99 },
-      onePhoneLatencyMs: { p50: storm.onePhone?.latencyMs.p50, p99: storm.onePhone?.latencyMs.p99 },
+      phones: run.concurrency as number,
+      ...(run.offeredPerSecond ? { offeredPerSecond: run.offeredPerSecond as number } : {}),
+      logins: run.logins as number,
+      errors: run.errors as number,
+      perSecond: run.perSecond as number,
+      latencyMs: { p50: run.latencyMs.p50 as number, p99: run.latencyMs.p99 as number },
       /** /proc utime + stime of the NS's processes per login */
       nsCpuUsPerLogin: ns,
-      nsCores: many.window.serverCores,
+      nsCores: run.window.serverCores as number,
       ...(b
         ? {
-            postgres: { roundTripsPerLogin: b.postgres.roundTripsPerLogin, statementsPerLogin: b.postgres.statementsPerLogin, cpuUsPerLogin: b.postgres.cpuUsPerLogin },
+            postgres: { roundTripsPerLogin: b.postgres.roundTripsPerLogin, statementsPerLogin: b.postgres.statementsPerLogin, cpuUsPerLogin: b.postgres.cpuUsPerLogin ?? 0 },
             redis: {
               commandsPerLogin: b.redis.commandsPerLogin,
               writesPerLogin: b.redis.writesPerLogin,
@@ -532,29 +545,38 @@ async function clusterForms(): Promise<Record<string, any>> {
         : {}),
       /** NS + PostgreSQL + Redis */
       totalCpuUsPerLogin: ns + pg + redis,
-      window: { otherCores: many.window.otherCores, generatorCores: many.window.generatorCores, driverCores: many.window.driverCores, backendCores: many.window.backendCores },
+      window: { otherCores: run.window.otherCores, generatorCores: run.window.generatorCores, driverCores: run.window.driverCores, backendCores: run.window.backendCores },
     };
   };
-  const embedded = summary(results.scenarios.loginStorm, 1);
+  const summary = (storm: Record<string, any>) => ({
+    processes: storm.manyPhones.window.serverProcesses as number,
+    closedLoop: figures(storm.manyPhones),
+    commonRate: figures(storm.commonRate),
+    onePhone: {
+      latencyMs: { p50: storm.onePhone.latencyMs.p50 as number, p99: storm.onePhone.latencyMs.p99 as number },
+      nsCpuUsPerLogin: storm.onePhone.serverTreeCpuUsPerLogin as number,
+    },
+  });
+  const embedded = summary(results.scenarios.loginStorm);
   const forms: Record<string, ReturnType<typeof summary>> = { embedded };
-  for (const [label, run] of Object.entries(runs)) forms[label] = summary(run.loginStorm, run.loginStorm.manyPhones.window.serverProcesses);
+  for (const [label, run] of Object.entries(runs)) forms[label] = summary(run.loginStorm);
+  const versus = (f: ReturnType<typeof figures>, e: ReturnType<typeof figures>) => ({
+    /** NS CPU per login ÷ the embedded NS's (target ≤ 1.3) */
+    nsCpuPerLogin: ratio(f.nsCpuUsPerLogin, e.nsCpuUsPerLogin, 2),
+    /** NS + PostgreSQL + Redis CPU per login ÷ the embedded NS's */
+    totalCpuPerLogin: ratio(f.totalCpuUsPerLogin, e.nsCpuUsPerLogin, 2),
+    loginsPerSecond: ratio(f.perSecond, e.perSecond, 2),
+  });
+  /** each cluster form ÷ the embedded NS: each at its closed loop, and both at the common rate */
   const ratios = Object.fromEntries(
     Object.entries(forms)
       .filter(([label]) => label !== 'embedded')
-      .map(([label, f]) => [
-        label,
-        {
-          /** NS CPU per login ÷ the embedded NS's (target ≤ 1.3) */
-          nsCpuPerLoginVsEmbedded: ratio(f.nsCpuUsPerLogin, embedded.nsCpuUsPerLogin, 2),
-          /** NS + PostgreSQL + Redis CPU per login ÷ the embedded NS's */
-          totalCpuPerLoginVsEmbedded: ratio(f.totalCpuUsPerLogin, embedded.nsCpuUsPerLogin, 2),
-          loginsPerSecondVsEmbedded: ratio(f.perSecond, embedded.perSecond, 2),
-        },
-      ]),
+      .map(([label, f]) => [label, { closedLoop: versus(f.closedLoop, embedded.closedLoop), commonRate: versus(f.commonRate, embedded.commonRate) }]),
   );
 
   // What bigger machines would carry, from the costs of the last form: each bound at full CPU.
-  const last = forms[Object.keys(runs).at(-1)!]!;
+  const last = forms[Object.keys(runs).at(-1)!]!.closedLoop;
+  const lastProcesses = forms[Object.keys(runs).at(-1)!]!.processes;
   const nsUs = last.nsCpuUsPerLogin;
   const pgUs = last.postgres?.cpuUsPerLogin ?? 0;
   const redisUs = last.redis?.mainThreadCpuUsPerLogin ?? 0;
@@ -578,18 +600,21 @@ async function clusterForms(): Promise<Record<string, any>> {
   const capacity = {
     assumptions:
       `NS machines of ${PROJECTED_CORES} cores running ${PROJECTED_CORES} workers and nothing else (load balancer, TLS and clients elsewhere); ` +
-      `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here with ${last.processes > 1 ? `${last.processes - 1} workers` : 'one process'} ` +
+      `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here with ${lastProcesses > 1 ? `${lastProcesses - 1} workers` : 'one process'} at its closed loop ` +
       `(same per login at any number of workers); every bound at 100 % CPU (no headroom), disks and network not bounding`,
     perLoginUs: { ns: nsUs, postgres: pgUs, redisMainThread: redisUs },
     bounds,
     oneMachine: carry(nsMachine),
     fourMachines: carry(PROJECTED_MACHINES * nsMachine),
     /** the embedded store (one process, one core) for comparison */
-    embeddedOneProcess: bound(1, embedded.nsCpuUsPerLogin),
+    embeddedOneProcess: bound(1, embedded.closedLoop.nsCpuUsPerLogin),
   };
   log(
-    `cluster: NS CPU per login ${Object.entries(forms)
-      .map(([label, f]) => `${label} ${f.nsCpuUsPerLogin} µs (total ${f.totalCpuUsPerLogin} µs, ${f.perSecond}/s)`)
+    `cluster: NS CPU per login, closed loop / at ${clusterRate} logins/s offered: ${Object.entries(forms)
+      .map(
+        ([label, f]) =>
+          `${label} ${f.closedLoop.nsCpuUsPerLogin} / ${f.commonRate.nsCpuUsPerLogin} µs (with PostgreSQL and Redis ${f.closedLoop.totalCpuUsPerLogin} / ${f.commonRate.totalCpuUsPerLogin} µs; ${f.closedLoop.perSecond} / ${f.commonRate.perSecond} logins/s)`,
+      )
       .join('; ')}; ratios ${JSON.stringify(ratios)}`,
   );
   log(
@@ -600,6 +625,8 @@ async function clusterForms(): Promise<Record<string, any>> {
     postgres: new URL(postgresUrl).host,
     redis: new URL(redisUrl).host,
     workers: clusterWorkers,
+    /** logins/s offered to every form in its commonRate run */
+    commonRate: clusterRate,
     forms,
     ratios,
     capacity,
@@ -640,7 +667,7 @@ async function enrolBurst(ns: NsProcess, g: GeneratorProcess, generators: Genera
   return enrol;
 }
 
-type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones';
+type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones' | 'commonRate';
 
 /**
  * (a) The login storm's runs on `ns` by `g`: `onePhone` (latency floor), `manyPhones`
@@ -653,6 +680,8 @@ async function loginStorm(ns: NsProcess, g: GeneratorProcess, generators: Genera
     onePhone: [1, form.latencySeconds],
     manyPhones: [form.concurrency, form.stormSeconds],
     pacedPhones: [form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
+    // --cluster: the same offered rate for every form (the embedded NS's and the cluster's)
+    commonRate: [form.concurrency, form.stormSeconds, () => clusterRate],
   };
   for (const label of names) {
     const [concurrency, seconds, rateOf] = runs[label];
