@@ -179,6 +179,8 @@ interface Window {
   /** the server's processes at the end of the window; whether they were others at the start (a worker replaced: its CPU is partly missing) */
   serverProcesses: number;
   serverProcessesChanged?: true;
+  /** with --workers N: the primary's CPU (it hands the connections to the workers) and each worker's, µs */
+  serverCpuUsByProcess?: { primary: number; workers: number[] };
   /** average cores busy: server, load generators, and everything else on the machine */
   serverCores: number;
   generatorCores: number;
@@ -234,6 +236,14 @@ async function measured<T>(
       serverTreeCpuUs: Math.round(serverTreeCpuUs),
       serverProcesses: s1.pids.length,
       ...(s1.pids.join() !== s0.pids.join() ? { serverProcessesChanged: true as const } : {}),
+      ...(s1.pids.length > 1
+        ? {
+            serverCpuUsByProcess: {
+              primary: Math.round(s1.cpuUsByPid[ns.pid]! - (s0.cpuUsByPid[ns.pid] ?? 0)),
+              workers: s1.pids.slice(1).map((pid) => Math.round(s1.cpuUsByPid[pid]! - (s0.cpuUsByPid[pid] ?? 0))),
+            },
+          }
+        : {}),
       // The tree: with --workers N the probe's process.cpuUsage() is the primary's alone.
       serverCores: round((s1.pids.length > 1 ? serverTreeCpuUs : serverCpuUs) / 1000 / wall, 3),
       generatorCores: round(generatorUs / 1000 / wall, 3),
@@ -530,6 +540,8 @@ async function clusterForms(): Promise<Record<string, any>> {
       latencyMs: { p50: run.latencyMs.p50 as number, p99: run.latencyMs.p99 as number },
       /** /proc utime + stime of the NS's processes per login */
       nsCpuUsPerLogin: ns,
+      /** with --workers N: of which the primary's (node's cluster module hands it every connection to pass on) */
+      ...(run.window.serverCpuUsByProcess ? { primaryCpuUsPerLogin: Math.round(run.window.serverCpuUsByProcess.primary / Math.max(1, run.logins)) } : {}),
       nsCores: run.window.serverCores as number,
       ...(b
         ? {
@@ -598,6 +610,8 @@ async function clusterForms(): Promise<Record<string, any>> {
     return { loginsPerSecond, boundBy, nsCoresBusy: round((loginsPerSecond * nsUs) / 1e6, 1) };
   };
   const capacity = {
+    cores: PROJECTED_CORES,
+    machines: PROJECTED_MACHINES,
     assumptions:
       `NS machines of ${PROJECTED_CORES} cores running ${PROJECTED_CORES} workers and nothing else (load balancer, TLS and clients elsewhere); ` +
       `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here with ${lastProcesses > 1 ? `${lastProcesses - 1} workers` : 'one process'} at its closed loop ` +
@@ -809,7 +823,9 @@ mkdirSync(path.dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`results: ${path.relative(process.cwd(), outFile)}`);
 if (writeReadme && !failed) {
-  updateReadme(results, path.relative(path.join(repoRoot, 'bench'), outFile));
+  // The main table from a run that has all of it; the cluster section from a --cluster run.
+  const table = ['idle', 'storm', 'push'].every((k) => only.has(k));
+  updateReadme(results, path.relative(path.join(repoRoot, 'bench'), outFile), { table, cluster: results.cluster !== undefined });
   log('bench/README.md table updated');
 }
 process.exit(failed ? 1 : 0);

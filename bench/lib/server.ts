@@ -36,6 +36,8 @@ export interface ServerSample {
   procCpuUs: number;
   /** the same summed over the server and its child processes (the workers of `--workers N`), µs */
   treeCpuUs: number;
+  /** the same per process (pid → µs) */
+  cpuUsByPid: Record<number, number>;
   /** the server's processes: its own, or the primary's and its workers' */
   pids: number[];
   /** VmRSS from /proc/<pid>/status, bytes */
@@ -224,11 +226,13 @@ export class NsProcess {
     });
     const stores = await this.storeStats();
     const pids = this.pids();
+    const cpuUsByPid = Object.fromEntries(pids.map((pid) => [pid, procStat(pid)?.cpuUs ?? 0]));
     return {
       at: performance.now(),
       cpuUs: probe.cpu.user + probe.cpu.system,
       procCpuUs: procCpuUs(this.pid),
-      treeCpuUs: pids.reduce((sum, pid) => sum + (procStat(pid)?.cpuUs ?? 0), 0),
+      treeCpuUs: Object.values(cpuUsByPid).reduce((sum, us) => sum + us, 0),
+      cpuUsByPid,
       pids,
       rss: procStatusBytes(this.pid, 'VmRSS'),
       heapUsed: probe.mem.heapUsed,
