@@ -150,12 +150,14 @@ const clusterWorkers = Number(option('workers') ?? 2);
 const PROJECTED_CORES = 16;
 const PROJECTED_MACHINES = 4;
 /**
- * --cluster: each form also runs the storm paced at one rate for all (--cluster-rate, default
- * this share of the embedded NS's closed loop): CPU per login depends on how busy a process is
- * (the more it has at once, the more each write and each pipeline carries), so forms are
- * compared at the same offered load as well as each at its closed loop.
+ * --cluster: each form also runs the storm paced at one rate R for all (--cluster-rate, default
+ * this share of the embedded NS's closed loop), and `--workers N` at N × R too (R per process):
+ * CPU per login depends on how busy a process is (the more it has at once, the more each write
+ * and each pipeline carries), so forms are compared at the same load, in all and per process, as
+ * well as each at its closed loop (on a small machine the workers of the last form cannot all be
+ * busy at once).
  */
-const CLUSTER_RATE_SHARE = 0.4;
+const CLUSTER_RATE_SHARE = 0.15;
 let clusterRate = 0;
 const profile = flag('profile');
 const date = new Date().toISOString();
@@ -509,7 +511,7 @@ async function clusterForms(): Promise<Record<string, any>> {
       runs[label] = {
         workers,
         enrolBurst: await enrolBurst(server, g, [g], backend),
-        loginStorm: await loginStorm(server, g, [g], ['onePhone', 'manyPhones', 'commonRate'], backend),
+        loginStorm: await loginStorm(server, g, [g], ['onePhone', 'manyPhones', 'commonRate', ...(workers > 1 ? (['perProcessRate'] as const) : [])], backend, workers),
       };
     } catch (e) {
       if (server) log(`server stderr:\n${server.stderr}`);
@@ -564,6 +566,7 @@ async function clusterForms(): Promise<Record<string, any>> {
     processes: storm.manyPhones.window.serverProcesses as number,
     closedLoop: figures(storm.manyPhones),
     commonRate: figures(storm.commonRate),
+    ...(storm.perProcessRate ? { perProcessRate: figures(storm.perProcessRate) } : {}),
     onePhone: {
       latencyMs: { p50: storm.onePhone.latencyMs.p50 as number, p99: storm.onePhone.latencyMs.p99 as number },
       nsCpuUsPerLogin: storm.onePhone.serverTreeCpuUsPerLogin as number,
@@ -579,11 +582,19 @@ async function clusterForms(): Promise<Record<string, any>> {
     totalCpuPerLogin: ratio(f.totalCpuUsPerLogin, e.nsCpuUsPerLogin, 2),
     loginsPerSecond: ratio(f.perSecond, e.perSecond, 2),
   });
-  /** each cluster form ÷ the embedded NS: each at its closed loop, and both at the common rate */
+  /** each cluster form ÷ the embedded NS: each at its closed loop, both at the common rate, and --workers N at N × that (the same per process) ÷ the embedded NS at the common rate */
   const ratios = Object.fromEntries(
     Object.entries(forms)
       .filter(([label]) => label !== 'embedded')
-      .map(([label, f]) => [label, { closedLoop: versus(f.closedLoop, embedded.closedLoop), commonRate: versus(f.commonRate, embedded.commonRate) }]),
+      .map(([label, f]) => [
+        label,
+        {
+          closedLoop: versus(f.closedLoop, embedded.closedLoop),
+          commonRate: versus(f.commonRate, embedded.commonRate),
+          // the same rate per process as the embedded NS at the common rate
+          ...(f.perProcessRate ? { perProcessRate: versus(f.perProcessRate, embedded.commonRate) } : {}),
+        },
+      ]),
   );
 
   // What bigger machines would carry, from the costs of the last form: each bound at full CPU.
@@ -681,14 +692,21 @@ async function enrolBurst(ns: NsProcess, g: GeneratorProcess, generators: Genera
   return enrol;
 }
 
-type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones' | 'commonRate';
+type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones' | 'commonRate' | 'perProcessRate';
 
 /**
  * (a) The login storm's runs on `ns` by `g`: `onePhone` (latency floor), `manyPhones`
  * (`form.concurrency` phones, throughput), `pacedPhones` (70 % of what manyPhones carried, on a
  * schedule). With `backend`, each run also has the PostgreSQL and Redis figures per login.
  */
-async function loginStorm(ns: NsProcess, g: GeneratorProcess, generators: GeneratorProcess[], names: StormRunName[], backend?: ClusterBackend): Promise<Record<string, any>> {
+async function loginStorm(
+  ns: NsProcess,
+  g: GeneratorProcess,
+  generators: GeneratorProcess[],
+  names: StormRunName[],
+  backend?: ClusterBackend,
+  workers = 1,
+): Promise<Record<string, any>> {
   const storm: Record<string, any> = {};
   const runs: Record<StormRunName, [concurrency: number, seconds: number, rate?: () => number]> = {
     onePhone: [1, form.latencySeconds],
@@ -696,6 +714,8 @@ async function loginStorm(ns: NsProcess, g: GeneratorProcess, generators: Genera
     pacedPhones: [form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
     // --cluster: the same offered rate for every form (the embedded NS's and the cluster's)
     commonRate: [form.concurrency, form.stormSeconds, () => clusterRate],
+    // --cluster, --workers N: N times that, the same rate per process
+    perProcessRate: [form.concurrency, form.stormSeconds, () => clusterRate * workers],
   };
   for (const label of names) {
     const [concurrency, seconds, rateOf] = runs[label];

@@ -36,13 +36,15 @@ export function renderCluster(r: Record<string, any>, resultsPath: string): stri
   const vs = (label: string, at: 'closedLoop' | 'commonRate', what: 'nsCpuPerLogin' | 'totalCpuPerLogin') =>
     label === 'embedded' ? '' : ` (**× ${n(c.ratios[label][at][what], 2)}**)`;
   const lat = (l: { p50: number; p99: number }) => `${n(l.p50, 1)} / ${n(l.p99, 1)} ms`;
+  /** logins/s: tenths below 100 */
+  const rate = (x: number) => n(x, x < 100 ? 1 : 0);
   const cores = (f: any) => {
     const w = f.window;
     return `${n(f.nsCores, 2)} / ${n(w.generatorCores, 2)} / ${w.backendCores ? `${n(w.backendCores.postgres, 2)} / ${n(w.backendCores.redis, 2)}` : '– / –'} / ${n(w.otherCores, 2)}`;
   };
   const phones = forms[0]![1].closedLoop.phones;
   rows.push([`**closed loop, ${phones} phones**`, ...forms.map(() => '')]);
-  row('logins/s', (f) => `${n(f.closedLoop.perSecond)} (${n(f.closedLoop.logins)} logins, ${f.closedLoop.errors} errors)`);
+  row('logins/s', (f) => `${rate(f.closedLoop.perSecond)} (${n(f.closedLoop.logins)} logins, ${f.closedLoop.errors} errors)`);
   row('latency proof → browser LOGIN, p50 / p99', (f) => lat(f.closedLoop.latencyMs));
   row(
     'NS CPU per login, all its processes',
@@ -51,11 +53,22 @@ export function renderCluster(r: Record<string, any>, resultsPath: string): stri
   );
   row('NS + PostgreSQL + Redis CPU per login', (f, label) => `${n(f.closedLoop.totalCpuUsPerLogin)} µs${vs(label, 'closedLoop', 'totalCpuPerLogin')}`);
   row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cores(f.closedLoop));
-  rows.push([`**paced: ${n(c.commonRate)} logins/s offered to each**`, ...forms.map(() => '')]);
-  row('logins/s done; latency p50 / p99', (f) => `${n(f.commonRate.perSecond)}; ${lat(f.commonRate.latencyMs)}`);
+  rows.push([`**paced: ${n(c.commonRate)} logins/s offered to each form**`, ...forms.map(() => '')]);
+  row('logins/s done; latency p50 / p99', (f) => `${rate(f.commonRate.perSecond)}; ${lat(f.commonRate.latencyMs)}`);
   row('NS CPU per login, all its processes', (f, label) => `${n(f.commonRate.nsCpuUsPerLogin)} µs${vs(label, 'commonRate', 'nsCpuPerLogin')}`);
   row('NS + PostgreSQL + Redis CPU per login', (f, label) => `${n(f.commonRate.totalCpuUsPerLogin)} µs${vs(label, 'commonRate', 'totalCpuPerLogin')}`);
   row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cores(f.commonRate));
+  if (forms.some(([, f]) => f.perProcessRate)) {
+    // The same rate per process: --workers N at N × R (the others carried R per process above).
+    const same = '(as above)';
+    const cell = (f: any, text: (p: any) => string) => (f.perProcessRate ? text(f.perProcessRate) : same);
+    const x = (label: string, what: 'nsCpuPerLogin' | 'totalCpuPerLogin') => ` (**× ${n(c.ratios[label].perProcessRate[what], 2)}**)`;
+    rows.push([`**paced: ${n(c.commonRate)} logins/s offered per NS process (N × that to --workers N)**`, ...forms.map(() => '')]);
+    row('logins/s offered; done; latency p50 / p99', (f) => cell(f, (p) => `${n(p.offeredPerSecond)}; ${rate(p.perSecond)}; ${lat(p.latencyMs)}`));
+    row('NS CPU per login, all its processes', (f, label) => cell(f, (p) => `${n(p.nsCpuUsPerLogin)} µs${x(label, 'nsCpuPerLogin')}`));
+    row('NS + PostgreSQL + Redis CPU per login', (f, label) => cell(f, (p) => `${n(p.totalCpuUsPerLogin)} µs${x(label, 'totalCpuPerLogin')}`));
+    row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cell(f, cores));
+  }
   rows.push(['**per login (closed loop), counted at the proxies**', ...forms.map(() => '')]);
   row('PostgreSQL round trips (Sync + Query)', (f) => (f.closedLoop.postgres ? n(f.closedLoop.postgres.roundTripsPerLogin, 2) : '–'));
   row('PostgreSQL CPU (this database’s backends + the server’s own processes)', (f) => (f.closedLoop.postgres ? `${n(f.closedLoop.postgres.cpuUsPerLogin)} µs` : '–'));

@@ -159,7 +159,7 @@ if (cluster) {
       ['oneProcess', 1],
       ['workers2', 3],
     ] as const) {
-      for (const run of ['onePhone', 'manyPhones', 'commonRate']) {
+      for (const run of ['onePhone', 'manyPhones', 'commonRate', ...(processes > 1 ? ['perProcessRate'] : [])]) {
         const p = `cluster.runs.${label}.loginStorm.${run}`;
         assert.is(at(`${p}.errors`), 0, at(`${p}.firstError`));
         positive(
@@ -176,6 +176,8 @@ if (cluster) {
       for (const at_ of ['closedLoop', 'commonRate']) positive(`cluster.ratios.${label}.${at_}.nsCpuPerLogin`, `cluster.ratios.${label}.${at_}.totalCpuPerLogin`);
     }
     assert.is(at('cluster.runs.workers2.loginStorm.commonRate.offeredPerSecond'), at('scenarios.loginStorm.commonRate.offeredPerSecond'), 'one rate for every form');
+    assert.is(at('cluster.runs.workers2.loginStorm.perProcessRate.offeredPerSecond'), 2 * at('scenarios.loginStorm.commonRate.offeredPerSecond'), 'and as much per process');
+    positive('cluster.ratios.workers2.perProcessRate.nsCpuPerLogin');
     positive(
       'cluster.capacity.perLoginUs.ns',
       'cluster.capacity.perLoginUs.redisMainThread',
