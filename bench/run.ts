@@ -31,7 +31,7 @@ import { GeneratorProcess } from './lib/generator-client.ts';
 import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
-import { backendWindow, ClusterBackend, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, type BackendSample } from './lib/backend.ts';
+import { backendWindow, ClusterBackend, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, postgresCpuDelta, type BackendSample } from './lib/backend.ts';
 import { fdLimit, NsProcess, repoRoot, type ServerSample, type StoreStats } from './lib/server.ts';
 import { ratio, round, sleep, soakGrowth, type SoakSample } from './lib/stats.ts';
 import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
@@ -223,8 +223,9 @@ async function measured<T>(
   const serverProcCpuUs = s1.procCpuUs - s0.procCpuUs;
   const serverTreeCpuUs = s1.treeCpuUs - s0.treeCpuUs;
   // PostgreSQL's processes (all of them, gone ones too) and Redis, where they run on this machine.
-  const pgCpu = (b: BackendSample) => (b.postgresCpu ? b.postgresCpu.oursUs + b.postgresCpu.serverUs + b.postgresCpu.otherDatabasesUs + b.postgresCpu.exitedUs : 0);
-  const backendUs = b0 && b1 ? { postgres: pgCpu(b1) - pgCpu(b0), redis: backend!.local ? b1.redisCpuUs - b0.redisCpuUs : 0 } : undefined;
+  const pg = b0?.postgresCpu && b1?.postgresCpu ? postgresCpuDelta(b0.postgresCpu, b1.postgresCpu) : undefined;
+  const backendUs =
+    b0 && b1 ? { postgres: pg ? pg.oursUs + pg.serverUs + pg.otherDatabasesUs + pg.exitedUs : 0, redis: backend!.local ? b1.redisCpuUs - b0.redisCpuUs : 0 } : undefined;
   const others = machineBusyUs() - m0 - serverTreeCpuUs - generatorUs - d.user - d.system - (backendUs ? backendUs.postgres + backendUs.redis : 0);
   const fileWrites: Record<string, number> = {};
   for (const [k, v] of Object.entries(s1.fileWrites)) fileWrites[k] = v - (s0.fileWrites[k] ?? 0);

@@ -69,14 +69,31 @@ export function redisScriptNames(): Map<string, string> {
   return names;
 }
 
+/** PostgreSQL's processes at one moment: utime + stime so far (µs) of each, by what it serves; the exited backends' (the postmaster's cutime + cstime). */
 export interface PostgresCpu {
-  /** µs of utime + stime so far: backends of this database, the server's own processes, backends of other databases, and backends gone (the postmaster's cutime + cstime) */
-  oursUs: number;
-  serverUs: number;
-  otherDatabasesUs: number;
+  byPid: Record<number, { serves: 'ours' | 'server' | 'other'; us: number }>;
   exitedUs: number;
-  /** backends of this database now */
-  backends: number;
+}
+
+/**
+ * PostgreSQL's CPU between two samples, µs: the backends of this database, the server's own
+ * processes (postmaster, WAL writer, checkpointer…), the backends of other databases, each summed
+ * over the processes alive at the end (one that started meanwhile counts whole); and the backends
+ * that exited meanwhile (every database's). One of ours that exits is one node-postgres closed
+ * after 10 s idle: it did nothing since long before it went.
+ */
+export function postgresCpuDelta(a: PostgresCpu, b: PostgresCpu) {
+  const d = { oursUs: 0, serverUs: 0, otherDatabasesUs: 0, exitedUs: b.exitedUs - a.exitedUs, backends: 0 };
+  for (const [pid, { serves, us }] of Object.entries(b.byPid)) {
+    const was = a.byPid[Number(pid)];
+    const delta = us - (was && was.serves === serves ? was.us : 0);
+    if (serves === 'ours') {
+      d.oursUs += delta;
+      d.backends++;
+    } else if (serves === 'server') d.serverUs += delta;
+    else d.otherDatabasesUs += delta;
+  }
+  return d;
 }
 
 export interface BackendSample {
@@ -159,26 +176,18 @@ export class ClusterBackend {
   /** PostgreSQL's processes by what they serve (pg_stat_activity), their CPU from /proc. */
   async #postgresCpu(): Promise<PostgresCpu | undefined> {
     const { rows } = await this.database.admin.query<{ pid: number; datname: string | null }>('SELECT pid, datname FROM pg_stat_activity');
-    const cpu: PostgresCpu = { oursUs: 0, serverUs: 0, otherDatabasesUs: 0, exitedUs: 0, backends: 0 };
+    const cpu: PostgresCpu = { byPid: {}, exitedUs: 0 };
     let postmaster: number | undefined;
-    let seen = 0;
     for (const { pid, datname } of rows) {
       const stat = procStat(pid);
       if (stat?.comm !== 'postgres') continue;
-      seen++;
       postmaster ??= stat.ppid;
-      if (datname === this.database.name) {
-        cpu.oursUs += stat.cpuUs;
-        cpu.backends++;
-      } else if (datname == null) cpu.serverUs += stat.cpuUs;
-      else cpu.otherDatabasesUs += stat.cpuUs;
+      cpu.byPid[pid] = { serves: datname === this.database.name ? 'ours' : datname == null ? 'server' : 'other', us: stat.cpuUs };
     }
-    if (!seen || postmaster === undefined) return undefined;
-    const main = procStat(postmaster);
-    if (main) {
-      cpu.serverUs += main.cpuUs;
-      cpu.exitedUs += main.childrenCpuUs;
-    }
+    const main = postmaster === undefined ? undefined : procStat(postmaster);
+    if (!main) return undefined;
+    cpu.byPid[postmaster!] = { serves: 'server', us: main.cpuUs };
+    cpu.exitedUs = main.childrenCpuUs;
     return cpu;
   }
 
@@ -206,15 +215,7 @@ export function backendWindow(a: BackendSample, b: BackendSample, n: number) {
     );
   const pgKinds = kinds(a.postgres, b.postgres);
   const redisKinds = kinds(a.redis, b.redis);
-  const pgCpu =
-    a.postgresCpu && b.postgresCpu
-      ? {
-          oursUs: b.postgresCpu.oursUs - a.postgresCpu.oursUs,
-          serverUs: b.postgresCpu.serverUs - a.postgresCpu.serverUs,
-          otherDatabasesUs: b.postgresCpu.otherDatabasesUs - a.postgresCpu.otherDatabasesUs,
-          exitedUs: b.postgresCpu.exitedUs - a.postgresCpu.exitedUs,
-        }
-      : undefined;
+  const pgCpu = a.postgresCpu && b.postgresCpu ? postgresCpuDelta(a.postgresCpu, b.postgresCpu) : undefined;
   const redisCommands = redisKinds.commands ?? 0;
   // The two INFO reads of the samples themselves are commands Redis counts too (one here, one at the end).
   const redisInfoCalls = b.redisInfoCalls - a.redisInfoCalls;
@@ -239,10 +240,10 @@ export function backendWindow(a: BackendSample, b: BackendSample, n: number) {
       ...(pgCpu
         ? {
             /** µs over the window: this database's backends, the server's own processes, other databases' backends, exited backends */
-            cpuUs: pgCpu,
+            cpuUs: { oursUs: pgCpu.oursUs, serverUs: pgCpu.serverUs, otherDatabasesUs: pgCpu.otherDatabasesUs, exitedUs: pgCpu.exitedUs },
             /** this database's backends and the server's own processes, per login */
             cpuUsPerLogin: per(pgCpu.oursUs + pgCpu.serverUs, 0),
-            backends: b.postgresCpu!.backends,
+            backends: pgCpu.backends,
           }
         : {}),
     },

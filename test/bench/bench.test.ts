@@ -171,6 +171,8 @@ if (cluster) {
         );
         assert.is(at(`${p}.window.serverProcesses`), processes, `${label}: the primary and its workers`);
         assert.ok(at(`${p}.backend.redis.commandsPerLogin`) >= at(`${p}.backend.redis.writesPerLogin`), 'a write carries one command or more');
+        const pgCpu = at(`${p}.backend.postgres.cpuUsPerLogin`);
+        if (pgCpu !== undefined) assert.ok(pgCpu >= 0, `PostgreSQL CPU per login ${pgCpu}`);
       }
       assert.is(at(`cluster.runs.${label}.enrolBurst.enrolled`), results.form.enrol);
       for (const at_ of ['closedLoop', 'commonRate']) positive(`cluster.ratios.${label}.${at_}.nsCpuPerLogin`, `cluster.ratios.${label}.${at_}.totalCpuPerLogin`);

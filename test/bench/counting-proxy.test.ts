@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { ClusterBackend, redisScriptNames } from '../../bench/lib/backend.ts';
+import { ClusterBackend, postgresCpuDelta, redisScriptNames } from '../../bench/lib/backend.ts';
 import { pgFrontendCounter, respCommandCounter, type StreamCounter } from '../../bench/lib/counting-proxy.ts';
 import { redisClient } from '../../src/adapters/redis/connect.ts';
 import { RedisSessions } from '../../src/adapters/redis/redis-sessions.ts';
@@ -127,7 +127,11 @@ if (pgUrl && redisUrl) {
       assert.is(redisKinds('HMGET'), 10);
       assert.ok(b.redis.writes - a.redis.writes <= 4, `pipelined: ${b.redis.writes - a.redis.writes} writes`);
       assert.ok(b.redisInfoCalls - a.redisInfoCalls >= 20, 'Redis counted them too');
-      if (b.postgresCpu) assert.ok(b.postgresCpu.backends >= 1, 'the client is a backend of the database');
+      if (a.postgresCpu && b.postgresCpu) {
+        const cpu = postgresCpuDelta(a.postgresCpu, b.postgresCpu);
+        assert.ok(cpu.backends >= 1, 'the client is a backend of the database');
+        assert.ok(cpu.oursUs >= 0 && cpu.serverUs >= 0, JSON.stringify(cpu));
+      }
     } finally {
       await client.end();
       await sessions.close();
