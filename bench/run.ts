@@ -554,7 +554,7 @@ async function clusterForms(): Promise<Record<string, any>> {
               writesPerLogin: b.redis.writesPerLogin,
               cpuUsPerLogin: b.redis.cpuUsPerLogin,
               mainThreadCpuUsPerLogin: b.redis.mainThreadCpuUsPerLogin,
-              otherClientsCommands: b.redis.otherClientsCommands,
+              otherClients: b.redis.otherClients,
             },
           }
         : {}),
@@ -747,7 +747,7 @@ async function loginStorm(
         `${result.errors} errors` +
         (b
           ? `; per login: PostgreSQL ${b.postgres.roundTripsPerLogin} round trips, ${b.postgres.cpuUsPerLogin ?? '?'} µs; ` +
-            `Redis ${b.redis.commandsPerLogin} commands in ${b.redis.writesPerLogin} writes, ${b.redis.mainThreadCpuUsPerLogin} µs (main thread); ${b.redis.otherClientsCommands} commands of others`
+            `Redis ${b.redis.commandsPerLogin} commands in ${b.redis.writesPerLogin} writes, ${b.redis.mainThreadCpuUsPerLogin} µs (main thread); ${b.redis.otherClients} other clients of Redis`
           : ''),
     );
   }

@@ -105,9 +105,11 @@ export interface BackendSample {
   /** INFO cpu, µs: the whole redis-server, and its main thread */
   redisCpuUs: number;
   redisMainThreadCpuUs: number;
-  /** INFO commandstats: commands run (every client's) and µs spent in them */
+  /** INFO commandstats: commands run (every client's, and those scripts call) and µs spent in them */
   redisInfoCalls: number;
   redisInfoUsec: number;
+  /** clients of Redis now that are neither this NS (through the proxy) nor this bench's INFO connection */
+  redisOtherClients: number;
 }
 
 export class ClusterBackend {
@@ -153,7 +155,12 @@ export class ClusterBackend {
   }
 
   async sample(): Promise<BackendSample> {
-    const [info, postgresCpu] = await Promise.all([this.#info.info('all'), this.#postgresCpu()]);
+    const [info, clients, postgresCpu] = await Promise.all([this.#info.info('all'), this.#info.client('LIST') as Promise<string>, this.#postgresCpu()]);
+    const ours = this.redisProxy.upstreamPorts;
+    const redisOtherClients = clients
+      .split('\n')
+      .filter(Boolean)
+      .filter((line) => !/ name=nextauth-bench-info /.test(line) && !ours.has(Number(/ addr=\S+:(\d+) /.exec(line)?.[1]))).length;
     const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
     let calls = 0;
     let usec = 0;
@@ -170,6 +177,7 @@ export class ClusterBackend {
       redisMainThreadCpuUs: Math.round((field('used_cpu_user_main_thread') + field('used_cpu_sys_main_thread')) * 1e6),
       redisInfoCalls: calls,
       redisInfoUsec: usec,
+      redisOtherClients,
     };
   }
 
@@ -217,8 +225,6 @@ export function backendWindow(a: BackendSample, b: BackendSample, n: number) {
   const redisKinds = kinds(a.redis, b.redis);
   const pgCpu = a.postgresCpu && b.postgresCpu ? postgresCpuDelta(a.postgresCpu, b.postgresCpu) : undefined;
   const redisCommands = redisKinds.commands ?? 0;
-  // The two INFO reads of the samples themselves are commands Redis counts too (one here, one at the end).
-  const redisInfoCalls = b.redisInfoCalls - a.redisInfoCalls;
   return {
     postgres: {
       roundTrips: pgKinds.roundTrips ?? 0,
@@ -263,11 +269,11 @@ export function backendWindow(a: BackendSample, b: BackendSample, n: number) {
       mainThreadCpuUs: b.redisMainThreadCpuUs - a.redisMainThreadCpuUs,
       cpuUsPerLogin: per(b.redisCpuUs - a.redisCpuUs, 0),
       mainThreadCpuUsPerLogin: per(b.redisMainThreadCpuUs - a.redisMainThreadCpuUs, 0),
-      /** Redis's own count of the commands it ran in the window (every client's) and the time in them */
-      infoCalls: redisInfoCalls,
+      /** Redis's own count of the commands it ran in the window, those the scripts call included (every client's), and the µs in them */
+      infoCallsPerLogin: per(b.redisInfoCalls - a.redisInfoCalls),
       infoUsecPerLogin: per(b.redisInfoUsec - a.redisInfoUsec, 0),
-      /** commands Redis ran that this NS did not send (other clients of the shared Redis; 1: the bench's own INFO) */
-      otherClientsCommands: redisInfoCalls - redisCommands,
+      /** other clients of Redis at the start or the end of the window (a shared Redis): its CPU is theirs too */
+      otherClients: Math.max(a.redisOtherClients, b.redisOtherClients),
     },
   };
 }

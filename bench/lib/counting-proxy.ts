@@ -38,6 +38,8 @@ export interface ProxyCounts {
 export class CountingProxy {
   readonly counts: ProxyCounts = { connections: 0, bytesIn: 0, bytesOut: 0, writes: 0, byKind: {} };
   readonly #sockets = new Set<net.Socket>();
+  /** The local ports of the proxy's open connections to the server (how the server lists them). */
+  readonly upstreamPorts = new Set<number>();
 
   private constructor(
     readonly server: net.Server,
@@ -72,6 +74,11 @@ export class CountingProxy {
   #pipe(client: net.Socket, target: { host: string; port: number }, counter: StreamCounter): void {
     const upstream = net.connect({ ...target, noDelay: true });
     this.counts.connections++;
+    upstream.once('connect', () => {
+      const port = upstream.localPort!;
+      this.upstreamPorts.add(port);
+      upstream.once('close', () => this.upstreamPorts.delete(port));
+    });
     for (const s of [client, upstream]) {
       this.#sockets.add(s);
       s.on('close', () => {

@@ -73,8 +73,8 @@ export function renderCluster(r: Record<string, any>, resultsPath: string): stri
   row('PostgreSQL round trips (Sync + Query)', (f) => (f.closedLoop.postgres ? n(f.closedLoop.postgres.roundTripsPerLogin, 2) : '–'));
   row('PostgreSQL CPU (this database’s backends + the server’s own processes)', (f) => (f.closedLoop.postgres ? `${n(f.closedLoop.postgres.cpuUsPerLogin)} µs` : '–'));
   row('Redis commands (in pipelined writes)', (f) => (f.closedLoop.redis ? `${n(f.closedLoop.redis.commandsPerLogin, 2)} (${n(f.closedLoop.redis.writesPerLogin, 2)})` : '–'));
-  row('Redis CPU (main thread); commands of other clients in the window', (f) =>
-    f.closedLoop.redis ? `${n(f.closedLoop.redis.mainThreadCpuUsPerLogin)} µs; ${n(f.closedLoop.redis.otherClientsCommands)}` : '–',
+  row('Redis CPU (main thread); other clients of Redis in the window', (f) =>
+    f.closedLoop.redis ? `${n(f.closedLoop.redis.mainThreadCpuUsPerLogin)} µs; ${n(f.closedLoop.redis.otherClients)}` : '–',
   );
   row('1 phone: latency p50 / p99; NS CPU per login', (f) => `${lat(f.onePhone.latencyMs)}; ${n(f.onePhone.nsCpuUsPerLogin)} µs`);
   const table = [`| | ${forms.map(([label]) => labels[label]).join(' | ')} |`, `|---|${forms.map(() => '---').join('|')}|`, ...rows.map((cells) => `| ${cells.join(' | ')} |`)];
