@@ -598,12 +598,20 @@ async function clusterForms(): Promise<Record<string, any>> {
       ]),
   );
 
-  // What bigger machines would carry, from the costs of the last form: each bound at full CPU.
-  const last = forms[Object.keys(runs).at(-1)!]!.closedLoop;
-  const lastProcesses = forms[Object.keys(runs).at(-1)!]!.processes;
-  const nsUs = last.nsCpuUsPerLogin;
-  const pgUs = last.postgres?.cpuUsPerLogin ?? 0;
-  const redisUs = last.redis?.mainThreadCpuUsPerLogin ?? 0;
+  // What bigger machines would carry, each bound at 100 % CPU, from the costs per login of the
+  // cluster form whose processes were busiest (the most logins/s per serving process at its
+  // closed loop: costs per login fall as a process gets busier, and at capacity every worker is
+  // busy), the NS's times what N workers cost more than one process at the same rate per process
+  // (their perProcessRate run ÷ one process's commonRate run; never taken below 1).
+  const serving = (f: ReturnType<typeof summary>) => (f.processes > 1 ? f.processes - 1 : 1);
+  const [busiestLabel, busiest] = Object.keys(runs)
+    .map((label) => [label, forms[label]!] as const)
+    .reduce((a, b) => (b[1].closedLoop.perSecond / serving(b[1]) > a[1].closedLoop.perSecond / serving(a[1]) ? b : a));
+  const workersForm = Object.values(forms).find((f) => f.perProcessRate);
+  const workersFactor = workersForm && forms.oneProcess ? Math.max(1, ratio(workersForm.perProcessRate!.nsCpuUsPerLogin, forms.oneProcess.commonRate.nsCpuUsPerLogin, 2)) : 1;
+  const nsUs = Math.round(busiest.closedLoop.nsCpuUsPerLogin * workersFactor);
+  const pgUs = busiest.closedLoop.postgres?.cpuUsPerLogin ?? 0;
+  const redisUs = busiest.closedLoop.redis?.mainThreadCpuUsPerLogin ?? 0;
   const bound = (cores: number, us: number) => (us > 0 ? Math.round((cores * 1e6) / us) : Infinity);
   const nsMachine = bound(PROJECTED_CORES, nsUs);
   const bounds = {
@@ -626,8 +634,12 @@ async function clusterForms(): Promise<Record<string, any>> {
     machines: PROJECTED_MACHINES,
     assumptions:
       `NS machines of ${PROJECTED_CORES} cores running ${PROJECTED_CORES} workers and nothing else (load balancer, TLS and clients elsewhere); ` +
-      `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here with ${lastProcesses > 1 ? `${lastProcesses - 1} workers` : 'one process'} at its closed loop ` +
-      `(same per login at any number of workers); every bound at 100 % CPU (no headroom), disks and network not bounding`,
+      `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here at the closed loop of the busiest cluster form (${busiestLabel}), ` +
+      `the NS's × ${workersFactor} (what ${clusterWorkers} workers cost more than one process at the same rate per process), the same per login at any number of workers and any load ` +
+      `(an upper bound: busier processes batch more); every bound at 100 % CPU (no headroom); disks, network and locks not bounding`,
+    /** the form the costs are from, and the factor applied to its NS cost */
+    from: busiestLabel,
+    workersFactor,
     perLoginUs: { ns: nsUs, postgres: pgUs, redisMainThread: redisUs },
     bounds,
     oneMachine: carry(nsMachine),

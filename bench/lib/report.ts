@@ -98,7 +98,7 @@ export function renderCluster(r: Record<string, any>, resultsPath: string): stri
     '',
     `Per login, ${labels[lastLabel]}, closed loop: PostgreSQL statements ${perLogin(many.postgres.byStatementPerLogin)}; Redis commands ${perLogin(many.redis.byCommandPerLogin)}.`,
     '',
-    `Capacity from the measured costs per login (${labels[lastLabel]}, closed loop: NS ${n(cap.perLoginUs.ns)} µs, PostgreSQL ${n(cap.perLoginUs.postgres)} µs, Redis main thread ${n(cap.perLoginUs.redisMainThread)} µs), each at 100 % CPU: ${bounds.join('; ')}. ` +
+    `Capacity from the measured costs per login (${labels[cap.from]}, closed loop${cap.workersFactor > 1 ? `, the NS's × ${n(cap.workersFactor, 2)} for the workers` : ''}: NS ${n(cap.perLoginUs.ns)} µs, PostgreSQL ${n(cap.perLoginUs.postgres)} µs, Redis main thread ${n(cap.perLoginUs.redisMainThread)} µs), each at 100 % CPU: ${bounds.join('; ')}. ` +
       `**1 machine × ${cap.cores} cores: ${n(cap.oneMachine.loginsPerSecond)} logins/s** (bound: ${cap.oneMachine.boundBy}); ` +
       `**${cap.machines} such machines: ${n(cap.fourMachines.loginsPerSecond)} logins/s** (bound: ${cap.fourMachines.boundBy}; ${n(cap.fourMachines.nsCoresBusy, 1)} NS cores busy). The embedded store, one process: ${n(cap.embeddedOneProcess)} logins/s at most. Assumptions: ${cap.assumptions}.`,
     '',
