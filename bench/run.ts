@@ -178,6 +178,8 @@ interface Window {
   serverProcCpuUs: number;
   /** /proc utime + stime of all the server's processes (with --workers N: the primary and its workers), µs */
   serverTreeCpuUs: number;
+  /** of which stime (in the kernel: system calls, sockets), µs */
+  serverTreeSystemUs: number;
   /** the server's processes at the end of the window; whether they were others at the start (a worker replaced: its CPU is partly missing) */
   serverProcesses: number;
   serverProcessesChanged?: true;
@@ -237,6 +239,7 @@ async function measured<T>(
       serverCpuUs: Math.round(serverCpuUs),
       serverProcCpuUs: Math.round(serverProcCpuUs),
       serverTreeCpuUs: Math.round(serverTreeCpuUs),
+      serverTreeSystemUs: Math.round(s1.treeSystemUs - s0.treeSystemUs),
       serverProcesses: s1.pids.length,
       ...(s1.pids.join() !== s0.pids.join() ? { serverProcessesChanged: true as const } : {}),
       ...(s1.pids.length > 1
@@ -543,6 +546,8 @@ async function clusterForms(): Promise<Record<string, any>> {
       latencyMs: { p50: run.latencyMs.p50 as number, p99: run.latencyMs.p99 as number },
       /** /proc utime + stime of the NS's processes per login */
       nsCpuUsPerLogin: ns,
+      /** of which in the kernel (stime: system calls, the sockets' work) */
+      nsSystemCpuUsPerLogin: Math.round(run.window.serverTreeSystemUs / Math.max(1, run.logins)),
       /** with --workers N: of which the primary's (node's cluster module hands it every connection to pass on) */
       ...(run.window.serverCpuUsByProcess ? { primaryCpuUsPerLogin: Math.round(run.window.serverCpuUsByProcess.primary / Math.max(1, run.logins)) } : {}),
       nsCores: run.window.serverCores as number,

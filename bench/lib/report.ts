@@ -49,13 +49,16 @@ export function renderCluster(r: Record<string, any>, resultsPath: string): stri
   row(
     'NS CPU per login, all its processes',
     (f, label) =>
-      `${n(f.closedLoop.nsCpuUsPerLogin)} µs${vs(label, 'closedLoop', 'nsCpuPerLogin')}${f.closedLoop.primaryCpuUsPerLogin !== undefined ? `, of which the primary ${n(f.closedLoop.primaryCpuUsPerLogin)} µs` : ''}`,
+      `${n(f.closedLoop.nsCpuUsPerLogin)} µs${vs(label, 'closedLoop', 'nsCpuPerLogin')}; in the kernel ${n(f.closedLoop.nsSystemCpuUsPerLogin)} µs${f.closedLoop.primaryCpuUsPerLogin !== undefined ? `; the primary ${n(f.closedLoop.primaryCpuUsPerLogin)} µs` : ''}`,
   );
   row('NS + PostgreSQL + Redis CPU per login', (f, label) => `${n(f.closedLoop.totalCpuUsPerLogin)} µs${vs(label, 'closedLoop', 'totalCpuPerLogin')}`);
   row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cores(f.closedLoop));
   rows.push([`**paced: ${n(c.commonRate)} logins/s offered to each form**`, ...forms.map(() => '')]);
   row('logins/s done; latency p50 / p99', (f) => `${rate(f.commonRate.perSecond)}; ${lat(f.commonRate.latencyMs)}`);
-  row('NS CPU per login, all its processes', (f, label) => `${n(f.commonRate.nsCpuUsPerLogin)} µs${vs(label, 'commonRate', 'nsCpuPerLogin')}`);
+  row(
+    'NS CPU per login, all its processes',
+    (f, label) => `${n(f.commonRate.nsCpuUsPerLogin)} µs${vs(label, 'commonRate', 'nsCpuPerLogin')}; in the kernel ${n(f.commonRate.nsSystemCpuUsPerLogin)} µs`,
+  );
   row('NS + PostgreSQL + Redis CPU per login', (f, label) => `${n(f.commonRate.totalCpuUsPerLogin)} µs${vs(label, 'commonRate', 'totalCpuPerLogin')}`);
   row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cores(f.commonRate));
   if (forms.some(([, f]) => f.perProcessRate)) {
@@ -65,7 +68,9 @@ export function renderCluster(r: Record<string, any>, resultsPath: string): stri
     const x = (label: string, what: 'nsCpuPerLogin' | 'totalCpuPerLogin') => ` (**× ${n(c.ratios[label].perProcessRate[what], 2)}**)`;
     rows.push([`**paced: ${n(c.commonRate)} logins/s offered per NS process (N × that to --workers N)**`, ...forms.map(() => '')]);
     row('logins/s offered; done; latency p50 / p99', (f) => cell(f, (p) => `${n(p.offeredPerSecond)}; ${rate(p.perSecond)}; ${lat(p.latencyMs)}`));
-    row('NS CPU per login, all its processes', (f, label) => cell(f, (p) => `${n(p.nsCpuUsPerLogin)} µs${x(label, 'nsCpuPerLogin')}`));
+    row('NS CPU per login, all its processes', (f, label) =>
+      cell(f, (p) => `${n(p.nsCpuUsPerLogin)} µs${x(label, 'nsCpuPerLogin')}; in the kernel ${n(p.nsSystemCpuUsPerLogin)} µs`),
+    );
     row('NS + PostgreSQL + Redis CPU per login', (f, label) => cell(f, (p) => `${n(p.totalCpuUsPerLogin)} µs${x(label, 'totalCpuPerLogin')}`));
     row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cell(f, cores));
   }

@@ -38,6 +38,8 @@ export interface ServerSample {
   treeCpuUs: number;
   /** the same per process (pid → µs) */
   cpuUsByPid: Record<number, number>;
+  /** of treeCpuUs, the time in the kernel (stime: system calls, the sockets' work), µs */
+  treeSystemUs: number;
   /** the server's processes: its own, or the primary's and its workers' */
   pids: number[];
   /** VmRSS from /proc/<pid>/status, bytes */
@@ -64,7 +66,7 @@ const CLK_TCK = (() => {
 })();
 
 /** A process's /proc/<pid>/stat: its name, parent, utime + stime, and its waited-for children's (cutime + cstime), µs; undefined once it is gone. */
-export function procStat(pid: number): { comm: string; ppid: number; cpuUs: number; childrenCpuUs: number } | undefined {
+export function procStat(pid: number): { comm: string; ppid: number; cpuUs: number; systemUs: number; childrenCpuUs: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -74,7 +76,8 @@ export function procStat(pid: number): { comm: string; ppid: number; cpuUs: numb
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17.
   const us = (i: number, j: number) => ((Number(fields[i]) + Number(fields[j])) / CLK_TCK) * 1e6;
-  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), cpuUs: us(11, 12), childrenCpuUs: us(13, 14) };
+  const system = (Number(fields[12]) / CLK_TCK) * 1e6;
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), cpuUs: us(11, 12), systemUs: system, childrenCpuUs: us(13, 14) };
 }
 
 /** utime + stime of a process, µs. */
@@ -226,13 +229,16 @@ export class NsProcess {
     });
     const stores = await this.storeStats();
     const pids = this.pids();
-    const cpuUsByPid = Object.fromEntries(pids.map((pid) => [pid, procStat(pid)?.cpuUs ?? 0]));
+    const stats = pids.map((pid) => [pid, procStat(pid)] as const);
+    const cpuUsByPid = Object.fromEntries(stats.map(([pid, stat]) => [pid, stat?.cpuUs ?? 0]));
+    const treeSystemUs = stats.reduce((sum, [, stat]) => sum + (stat?.systemUs ?? 0), 0);
     return {
       at: performance.now(),
       cpuUs: probe.cpu.user + probe.cpu.system,
       procCpuUs: procCpuUs(this.pid),
       treeCpuUs: Object.values(cpuUsByPid).reduce((sum, us) => sum + us, 0),
       cpuUsByPid,
+      treeSystemUs,
       pids,
       rss: procStatusBytes(this.pid, 'VmRSS'),
       heapUsed: probe.mem.heapUsed,
