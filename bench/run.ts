@@ -226,8 +226,8 @@ async function measured<T>(
   const serverTreeCpuUs = s1.treeCpuUs - s0.treeCpuUs;
   // PostgreSQL's processes (all of them, gone ones too) and Redis, where they run on this machine.
   const pg = b0?.postgresCpu && b1?.postgresCpu ? postgresCpuDelta(b0.postgresCpu, b1.postgresCpu) : undefined;
-  const backendUs =
-    b0 && b1 ? { postgres: pg ? pg.oursUs + pg.serverUs + pg.otherDatabasesUs + pg.exitedUs : 0, redis: backend!.local ? b1.redisCpuUs - b0.redisCpuUs : 0 } : undefined;
+  // (not the exited backends': their whole lives' CPU, reaped in the window)
+  const backendUs = b0 && b1 ? { postgres: pg ? pg.oursUs + pg.serverUs + pg.otherDatabasesUs : 0, redis: backend!.local ? b1.redisCpuUs - b0.redisCpuUs : 0 } : undefined;
   const others = machineBusyUs() - m0 - serverTreeCpuUs - generatorUs - d.user - d.system - (backendUs ? backendUs.postgres + backendUs.redis : 0);
   const fileWrites: Record<string, number> = {};
   for (const [k, v] of Object.entries(s1.fileWrites)) fileWrites[k] = v - (s0.fileWrites[k] ?? 0);

@@ -78,9 +78,10 @@ export interface PostgresCpu {
 /**
  * PostgreSQL's CPU between two samples, µs: the backends of this database, the server's own
  * processes (postmaster, WAL writer, checkpointer…), the backends of other databases, each summed
- * over the processes alive at the end (one that started meanwhile counts whole); and the backends
- * that exited meanwhile (every database's). One of ours that exits is one node-postgres closed
- * after 10 s idle: it did nothing since long before it went.
+ * over the processes alive at the end (one that started meanwhile counts whole); and what the
+ * backends that exited meanwhile (every database's) had spent in their whole lives, which is not
+ * the window's. One of ours that exits is one node-postgres closed after 10 s idle: it did
+ * nothing in the window, or little.
  */
 export function postgresCpuDelta(a: PostgresCpu, b: PostgresCpu) {
   const d = { oursUs: 0, serverUs: 0, otherDatabasesUs: 0, exitedUs: b.exitedUs - a.exitedUs, backends: 0 };
@@ -93,7 +94,7 @@ export function postgresCpuDelta(a: PostgresCpu, b: PostgresCpu) {
     } else if (serves === 'server') d.serverUs += delta;
     else d.otherDatabasesUs += delta;
   }
-  return d;
+  return { ...d, oursUs: Math.round(d.oursUs), serverUs: Math.round(d.serverUs), otherDatabasesUs: Math.round(d.otherDatabasesUs), exitedUs: Math.round(d.exitedUs) };
 }
 
 export interface BackendSample {
