@@ -197,7 +197,7 @@ export class NsProcess {
     const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
-    const url = await new Promise<string>((resolve, reject) => {
+    const listening = new Promise<string>((resolve, reject) => {
       let out = '';
       const onData = (d: Buffer) => {
         out += d;
@@ -213,6 +213,15 @@ export class NsProcess {
       child.stdout!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${stderr}`)));
     });
+    let url: string;
+    try {
+      url = await listening;
+    } catch (e) {
+      // Nothing of a server that did not start stays behind: its process, its fresh data folder.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+      throw e;
+    }
     const ns = new NsProcess(child, url, dataDir, opts.dataDir === undefined);
     child.stderr!.on('data', (d) => (ns.stderr = (ns.stderr + d).slice(-20_000)));
     ns.stderr = stderr;
