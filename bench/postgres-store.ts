@@ -15,13 +15,14 @@ import pg from 'pg';
 import { PostgresStore } from '../src/adapters/postgres/postgres-store.ts';
 import type { ListQuery, Store } from '../src/ports.ts';
 import { server } from '../test/ports/store.contract.ts';
+import { benchDatabase, DEFAULT_POSTGRES_URL } from './lib/backend.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : fallback;
 };
-const url = args.find((a) => a.startsWith('postgres')) ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = args.find((a) => a.startsWith('postgres')) ?? DEFAULT_POSTGRES_URL;
 const USERS = Number(option('users', '100000'));
 const explain = args.includes('--explain');
 
@@ -51,13 +52,8 @@ const login = (store: Store, serverid: string, id: number, at: number) =>
   });
 
 async function main(): Promise<void> {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  const name = `nextauth_bench_${process.pid}_${Date.now().toString(36)}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  const store = await PostgresStore.open(u.toString());
+  const database = await benchDatabase(url);
+  const store = await PostgresStore.open(database.url);
   try {
     await store.transact((tx) => {
       tx.put('server', ['s'], server('s'));
@@ -66,7 +62,7 @@ async function main(): Promise<void> {
 
     // ---- Writes ----
     // The floor: a bare one-row INSERT committed, 1,000 times, on one connection (what any durable write costs here).
-    const bare = new pg.Client({ connectionString: u.toString() });
+    const bare = new pg.Client({ connectionString: database.url });
     await bare.connect();
     await bare.query('CREATE TABLE bench_floor (k integer PRIMARY KEY, v text)');
     const floors: number[] = [];
@@ -122,7 +118,7 @@ async function main(): Promise<void> {
       }
     });
     console.log(`loaded ${USERS} users and ${Math.round(USERS * 1.5)} accounts in changes of 5,000 users: ${ms(loaded)}`);
-    const db = new pg.Client({ connectionString: u.toString() });
+    const db = new pg.Client({ connectionString: database.url });
     await db.connect();
     // What a database does after a bulk load (autovacuum, a checkpoint), done now rather than during the measures.
     await db.query('VACUUM ANALYZE');
@@ -204,8 +200,7 @@ async function main(): Promise<void> {
     await db.end();
   } finally {
     await store.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

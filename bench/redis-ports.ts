@@ -12,9 +12,10 @@ import { dropKeys, redisClient } from '../src/adapters/redis/connect.ts';
 import { RedisLimits } from '../src/adapters/redis/redis-limits.ts';
 import { RedisSessions } from '../src/adapters/redis/redis-sessions.ts';
 import type { StoredSession } from '../src/ports.ts';
+import { benchName, DEFAULT_REDIS_URL } from './lib/backend.ts';
 
-const url = process.argv[2] ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `nextauth_bench_${process.pid}_${Date.now().toString(36)}:`;
+const url = process.argv[2] ?? DEFAULT_REDIS_URL;
+const prefix = `${benchName()}:`;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)]!;

@@ -12,7 +12,13 @@
  * --login-seconds S), and overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
  * --server-node-flags "…" (node flags for the server process, e.g. GC settings).
  *
- * Processes: this driver (baselines, measurements), the NS (`src/cli/cli.ts start`, measured from
+ * --cluster (alone: --only enrol,storm,cluster): after the embedded NS's storm, the same
+ * enrolment and storm against an NS on PostgreSQL and Redis (TEST_POSTGRES_URL, TEST_REDIS_URL,
+ * defaults 127.0.0.1) as one process, then as `--workers N` (--workers, default 2): logins/s, CPU
+ * per login over all its processes, PostgreSQL round trips and Redis commands per login (counted
+ * by proxies, bench/lib/counting-proxy.ts) and their CPU per login, and a capacity projection.
+ *
+ * Processes: this driver (baselines, measurements, the counting proxies of --cluster), the NS (`src/cli/cli.ts start`, measured from
  * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
@@ -25,6 +31,7 @@ import { GeneratorProcess } from './lib/generator-client.ts';
 import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
+import { backendWindow, ClusterBackend, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, postgresCpuDelta, type BackendSample } from './lib/backend.ts';
 import { fdLimit, NsProcess, repoRoot, type ServerSample, type StoreStats } from './lib/server.ts';
 import { ratio, round, sleep, soakGrowth, type SoakSample } from './lib/stats.ts';
 import { wsBaseline, type WsBaseline } from './ws-baseline.ts';
@@ -131,13 +138,31 @@ for (const [opt, key] of [
 }
 if (option('idle')) form.idleText = form.idleSocketIo = Number(option('idle'));
 form.enrol = Math.max(form.enrol, form.concurrency);
-const only = new Set((option('only') ?? 'enrol,idle,storm,push,soak').split(','));
+const clusterRun = flag('cluster');
+const only = new Set((option('only') ?? (clusterRun ? 'enrol,storm' : 'enrol,idle,storm,push,soak')).split(','));
+if (clusterRun) only.add('cluster');
+// The cluster forms are compared with the embedded NS's storm of the same run.
+if (only.has('cluster')) only.add('storm');
 if (only.has('storm') || only.has('push')) only.add('enrol');
+/** --workers N: the processes of the last cluster form (`nextauth start --workers N`) */
+const clusterWorkers = Number(option('workers') ?? 2);
+/** The machines of the capacity projection (--cluster): NS machines of this many cores, and this many of them. */
+const PROJECTED_CORES = 16;
+const PROJECTED_MACHINES = 4;
+/**
+ * --cluster: each form also runs the storm paced at one rate R for all (--cluster-rate, default
+ * this share of the embedded NS's closed loop), and `--workers N` at N × R too (R per process):
+ * CPU per login depends on how busy a process is (the more it has at once, the more each write
+ * and each pipeline carries), so forms are compared at the same load, in all and per process, as
+ * well as each at its closed loop (on a small machine the workers of the last form cannot all be
+ * busy at once).
+ */
+const CLUSTER_RATE_SHARE = 0.15;
+let clusterRate = 0;
 const profile = flag('profile');
 const date = new Date().toISOString();
-const outFile = path.resolve(
-  option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${form.name === 'full' ? '' : `-${form.name}`}${profile ? '-profile' : ''}.json`),
-);
+const suffix = `${form.name === 'full' ? '' : `-${form.name}`}${only.has('cluster') ? '-cluster' : ''}${profile ? '-profile' : ''}`;
+const outFile = path.resolve(option('out') ?? path.join(repoRoot, 'bench/results', `${date.slice(0, 10)}${suffix}.json`));
 const writeReadme = flag('readme') || (form.name === 'full' && !flag('no-readme') && !profile);
 
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
@@ -151,9 +176,22 @@ interface Window {
   serverCpuUs: number;
   /** the same from /proc/<pid>/stat (clock ticks), as a check */
   serverProcCpuUs: number;
+  /** /proc utime + stime of all the server's processes (with --workers N: the primary and its workers), µs */
+  serverTreeCpuUs: number;
+  /** of which stime (in the kernel: system calls, sockets), µs */
+  serverTreeSystemUs: number;
+  /** the server's processes at the end of the window; whether they were others at the start (a worker replaced: its CPU is partly missing) */
+  serverProcesses: number;
+  serverProcessesChanged?: true;
+  /** with --workers N: the primary's CPU (it hands the connections to the workers) and each worker's, µs */
+  serverCpuUsByProcess?: { primary: number; workers: number[] };
   /** average cores busy: server, load generators, and everything else on the machine */
   serverCores: number;
   generatorCores: number;
+  /** this driver (with --cluster: the counting proxies) */
+  driverCores: number;
+  /** PostgreSQL's processes (all of them) and Redis, when on this machine (cluster windows) */
+  backendCores?: { postgres: number; redis: number };
   otherCores: number;
   /** per store: changes asked and file writes done in the window (server's /metrics) */
   stores: Record<string, StoreStats>;
@@ -166,29 +204,57 @@ interface Window {
 const diffRecord = <T extends Record<string, number>>(a: Record<string, T>, b: Record<string, T>): Record<string, T> =>
   Object.fromEntries(Object.entries(b).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, x - (a[k]?.[f] ?? 0)])) as T]));
 
-async function measured<T>(ns: NsProcess, generators: GeneratorProcess[], fn: () => Promise<T>): Promise<{ result: T; window: Window }> {
+async function measured<T>(
+  ns: NsProcess,
+  generators: GeneratorProcess[],
+  fn: () => Promise<T>,
+  backend?: ClusterBackend,
+): Promise<{ result: T; window: Window; backend?: [BackendSample, BackendSample] }> {
+  const b0 = await backend?.sample();
   const s0 = await ns.sample();
   const g0 = generators.map((g) => g.cpuUs());
   const m0 = machineBusyUs();
   const d0 = process.cpuUsage();
   const result = await fn();
   const s1 = await ns.sample();
+  const b1 = await backend?.sample();
   const wall = s1.at - s0.at;
   const generatorUs = generators.reduce((sum, g, i) => sum + g.cpuUs() - g0[i]!, 0);
   const d = process.cpuUsage(d0);
   const serverCpuUs = s1.cpuUs - s0.cpuUs;
   const serverProcCpuUs = s1.procCpuUs - s0.procCpuUs;
-  const others = machineBusyUs() - m0 - serverProcCpuUs - generatorUs - d.user - d.system;
+  const serverTreeCpuUs = s1.treeCpuUs - s0.treeCpuUs;
+  // PostgreSQL's processes (all of them, gone ones too) and Redis, where they run on this machine.
+  const pg = b0?.postgresCpu && b1?.postgresCpu ? postgresCpuDelta(b0.postgresCpu, b1.postgresCpu) : undefined;
+  // (not the exited backends': their whole lives' CPU, reaped in the window)
+  const backendUs = b0 && b1 ? { postgres: pg ? pg.oursUs + pg.serverUs + pg.otherDatabasesUs : 0, redis: backend!.local ? b1.redisCpuUs - b0.redisCpuUs : 0 } : undefined;
+  const others = machineBusyUs() - m0 - serverTreeCpuUs - generatorUs - d.user - d.system - (backendUs ? backendUs.postgres + backendUs.redis : 0);
   const fileWrites: Record<string, number> = {};
   for (const [k, v] of Object.entries(s1.fileWrites)) fileWrites[k] = v - (s0.fileWrites[k] ?? 0);
   return {
     result,
+    ...(b0 && b1 ? { backend: [b0, b1] as [BackendSample, BackendSample] } : {}),
     window: {
       wallSeconds: round(wall / 1000, 3),
       serverCpuUs: Math.round(serverCpuUs),
       serverProcCpuUs: Math.round(serverProcCpuUs),
-      serverCores: round(serverCpuUs / 1000 / wall, 3),
+      serverTreeCpuUs: Math.round(serverTreeCpuUs),
+      serverTreeSystemUs: Math.round(s1.treeSystemUs - s0.treeSystemUs),
+      serverProcesses: s1.pids.length,
+      ...(s1.pids.join() !== s0.pids.join() ? { serverProcessesChanged: true as const } : {}),
+      ...(s1.pids.length > 1
+        ? {
+            serverCpuUsByProcess: {
+              primary: Math.round(s1.cpuUsByPid[ns.pid]! - (s0.cpuUsByPid[ns.pid] ?? 0)),
+              workers: s1.pids.slice(1).map((pid) => Math.round(s1.cpuUsByPid[pid]! - (s0.cpuUsByPid[pid] ?? 0))),
+            },
+          }
+        : {}),
+      // The tree: with --workers N the probe's process.cpuUsage() is the primary's alone.
+      serverCores: round((s1.pids.length > 1 ? serverTreeCpuUs : serverCpuUs) / 1000 / wall, 3),
       generatorCores: round(generatorUs / 1000 / wall, 3),
+      driverCores: round((d.user + d.system) / 1000 / wall, 3),
+      ...(backendUs ? { backendCores: { postgres: round(backendUs.postgres / 1000 / wall, 3), redis: round(backendUs.redis / 1000 / wall, 3) } } : {}),
       otherCores: round(Math.max(0, others) / 1000 / wall, 3),
       stores: diffRecord(s0.stores, s1.stores),
       fileWrites,
@@ -273,21 +339,7 @@ try {
   results.scenarios = {};
 
   // (d) enrolment burst; its accounts are the storm's phones.
-  if (only.has('enrol')) {
-    log(`(d) enrolment burst: ${form.enrol} phones, ${form.enrolConcurrency} at a time`);
-    const { result, window } = await measured(ns, generators, () => g1.call<EnrolBurstResult>({ cmd: 'enrol', args: { n: form.enrol, concurrency: form.enrolConcurrency } }));
-    results.scenarios.enrolBurst = {
-      ...result,
-      perSecond: round(result.perSecond),
-      serverCpuUsPerEnrolment: Math.round(window.serverCpuUs / Math.max(1, result.enrolled)),
-      store: storeFigures(window, result.enrolled),
-      files: fileFigures(window, result.enrolled),
-      window,
-    };
-    log(
-      `  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${results.scenarios.enrolBurst.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`,
-    );
-  }
+  if (only.has('enrol')) results.scenarios.enrolBurst = await enrolBurst(ns, g1, generators);
 
   // (b) idle waiting browsers: text socket (generator 1), then socket.io (generator 2) beside them.
   if (only.has('idle')) {
@@ -344,39 +396,15 @@ try {
     await sleep(500);
   }
 
-  // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput).
+  // (a) login storm: one phone (latency floor), then `concurrency` phones (throughput), then 70 %
+  // of that on a schedule (the latency of a load the server can carry, not of a queue).
   if (only.has('storm')) {
-    const storm: Record<string, any> = {};
-    // The third run offers 70 % of what the second one carried, on a schedule: the latency of a
-    // load the server can carry, not of a queue.
-    const runs: Array<[label: string, concurrency: number, seconds: number, rate?: () => number]> = [
-      ['onePhone', 1, form.latencySeconds],
-      ['manyPhones', form.concurrency, form.stormSeconds],
-      ['pacedPhones', form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
-    ];
-    for (const [label, concurrency, seconds, rateOf] of runs) {
-      const rate = rateOf?.();
-      log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s${rate ? `, ${rate} logins/s offered` : ''}`);
-      await g1.call({ cmd: 'storm-prepare', args: { concurrency } });
-      const { result, window } = await measured(ns, generators, () => g1.call<StormResult>({ cmd: 'storm-run', args: { seconds, ...(rate ? { rate } : {}) } }));
-      storm[label] = {
-        ...result,
-        seconds: round(result.seconds, 3),
-        perSecond: round(result.perSecond),
-        generatorCpu: round(result.generatorCpu, 3),
-        serverCpuUsPerLogin: Math.round(window.serverCpuUs / Math.max(1, result.logins)),
-        store: storeFigures(window, result.logins),
-        files: fileFigures(window, result.logins),
-        window,
-      };
-      log(
-        `  ${round(result.perSecond)} logins/s, proof→LOGIN p50 ${result.latencyMs.p50} / p95 ${result.latencyMs.p95} / p99 ${result.latencyMs.p99} ms, ` +
-          `${storm[label].serverCpuUsPerLogin} µs server CPU per login (server ${window.serverCores} cores, generator ${window.generatorCores}, others ${window.otherCores}), ` +
-          `${result.errors} errors`,
-      );
+    results.scenarios.loginStorm = await loginStorm(ns, g1, generators, ['onePhone', 'manyPhones', 'pacedPhones']);
+    // --cluster: every form also at one offered rate, a share of what this closed loop carried.
+    if (only.has('cluster')) {
+      clusterRate = Number(option('cluster-rate') ?? Math.max(1, Math.round(CLUSTER_RATE_SHARE * results.scenarios.loginStorm.manyPhones.perSecond)));
+      Object.assign(results.scenarios.loginStorm, await loginStorm(ns, g1, generators, ['commonRate']));
     }
-    await g1.call({ cmd: 'storm-release' });
-    results.scenarios.loginStorm = storm;
   }
 
   // (c) push round trip to listening phones: one phone, then `pushConcurrency`.
@@ -438,18 +466,310 @@ try {
 }
 
 if (profileDir) {
-  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-  if (file) {
-    const summary: ProfileSummary = summarizeProfile(path.join(profileDir, file));
-    results.serverProfile = summary;
-    log(
-      `server profile: ${summary.busyMs} ms busy; by area: ${summary.byArea
-        .slice(0, 8)
-        .map((a) => `${a.area} ${Math.round(a.share * 100)}%`)
-        .join(', ')}`,
-    );
-    log(`  the whole profile: ${path.join(profileDir, file)} (open it in Chrome DevTools → Performance)`);
+  const summary = profileSummary(profileDir, 'server');
+  if (summary) results.serverProfile = summary;
+}
+
+// --cluster: the same enrolment and storm on an NS on PostgreSQL and Redis, one process, then
+// `--workers N`; compared with the embedded NS's storm above.
+if (only.has('cluster') && !failed) {
+  try {
+    results.cluster = await clusterForms();
+  } catch (e) {
+    failed = true;
+    results.error = String((e as Error).stack ?? e);
+    log(`FAILED: ${results.error}`);
   }
+}
+
+/**
+ * --cluster: for each form (one process, then `--workers N`), a database and a key prefix of its
+ * own (bench/lib/backend.ts, through counting proxies), an NS on them, a generator of its own,
+ * the enrolment burst, and the storm's onePhone and manyPhones runs. Then each form's figures
+ * beside the embedded NS's storm of this run, and the capacity projection from the costs of the
+ * last form.
+ */
+async function clusterForms(): Promise<Record<string, any>> {
+  const postgresUrl = option('postgres-url') ?? DEFAULT_POSTGRES_URL;
+  const redisUrl = option('redis-url') ?? DEFAULT_REDIS_URL;
+  const runs: Record<string, any> = {};
+  for (const workers of [1, clusterWorkers]) {
+    const label = workers === 1 ? 'oneProcess' : `workers${workers}`;
+    const backend = await ClusterBackend.open(postgresUrl, redisUrl);
+    const profileOf = profile ? mkdtempSync(path.join(os.tmpdir(), `nextauth-bench-prof-${label}-`)) : undefined;
+    let server: NsProcess | undefined;
+    let g: GeneratorProcess | undefined;
+    try {
+      server = await NsProcess.start({
+        rootKey,
+        serverFlags: [...serverFlags, ...(workers > 1 ? ['--workers', String(workers)] : [])],
+        nodeFlags: [...serverNodeFlags, ...(profileOf ? ['--cpu-prof', '--cpu-prof-dir', profileOf] : [])],
+        env: backend.env,
+        ...(workers > 1 ? { readyLine: /\d+ workers running/ } : {}),
+      });
+      log(`cluster NS (${label}) at ${server.url}, pids ${server.pids().join(', ')}; database ${backend.database.name}, key prefix ${backend.prefix}`);
+      const rest = new Rest(server.url, rootKey);
+      const { serverid } = await rest.ok<{ serverid: string }>('POST', '/servers/', { body: { serverName: 'bench' } });
+      rest.close();
+      g = await GeneratorProcess.start({ url: server.url, apikey: rootKey, serverid });
+      runs[label] = {
+        workers,
+        enrolBurst: await enrolBurst(server, g, [g], backend),
+        loginStorm: await loginStorm(server, g, [g], ['onePhone', 'manyPhones', 'commonRate', ...(workers > 1 ? (['perProcessRate'] as const) : [])], backend, workers),
+      };
+    } catch (e) {
+      if (server) log(`server stderr:\n${server.stderr}`);
+      throw e;
+    } finally {
+      await g?.stop();
+      await server?.stop();
+      await backend.close();
+    }
+    if (profileOf) {
+      const summary = profileSummary(profileOf, `${label} server`);
+      if (summary) runs[label].serverProfile = summary;
+    }
+  }
+
+  // Each form's runs side by side: its closed loop (manyPhones) and the common rate.
+  const figures = (run: Record<string, any>) => {
+    const b = run.backend as ReturnType<typeof backendWindow> | undefined;
+    const ns = run.serverTreeCpuUsPerLogin as number;
+    const pg = b?.postgres.cpuUsPerLogin ?? 0;
+    const redis = b?.redis.cpuUsPerLogin ?? 0;
+    return {
+      phones: run.concurrency as number,
+      ...(run.offeredPerSecond ? { offeredPerSecond: run.offeredPerSecond as number } : {}),
+      logins: run.logins as number,
+      errors: run.errors as number,
+      perSecond: run.perSecond as number,
+      latencyMs: { p50: run.latencyMs.p50 as number, p99: run.latencyMs.p99 as number },
+      /** /proc utime + stime of the NS's processes per login */
+      nsCpuUsPerLogin: ns,
+      /** of which in the kernel (stime: system calls, the sockets' work) */
+      nsSystemCpuUsPerLogin: Math.round(run.window.serverTreeSystemUs / Math.max(1, run.logins)),
+      /** with --workers N: of which the primary's (node's cluster module hands it every connection to pass on) */
+      ...(run.window.serverCpuUsByProcess ? { primaryCpuUsPerLogin: Math.round(run.window.serverCpuUsByProcess.primary / Math.max(1, run.logins)) } : {}),
+      nsCores: run.window.serverCores as number,
+      ...(b
+        ? {
+            postgres: { roundTripsPerLogin: b.postgres.roundTripsPerLogin, statementsPerLogin: b.postgres.statementsPerLogin, cpuUsPerLogin: b.postgres.cpuUsPerLogin ?? 0 },
+            redis: {
+              commandsPerLogin: b.redis.commandsPerLogin,
+              writesPerLogin: b.redis.writesPerLogin,
+              cpuUsPerLogin: b.redis.cpuUsPerLogin,
+              mainThreadCpuUsPerLogin: b.redis.mainThreadCpuUsPerLogin,
+              otherClients: b.redis.otherClients,
+            },
+          }
+        : {}),
+      /** NS + PostgreSQL + Redis */
+      totalCpuUsPerLogin: ns + pg + redis,
+      window: { otherCores: run.window.otherCores, generatorCores: run.window.generatorCores, driverCores: run.window.driverCores, backendCores: run.window.backendCores },
+    };
+  };
+  const summary = (storm: Record<string, any>) => ({
+    processes: storm.manyPhones.window.serverProcesses as number,
+    closedLoop: figures(storm.manyPhones),
+    commonRate: figures(storm.commonRate),
+    ...(storm.perProcessRate ? { perProcessRate: figures(storm.perProcessRate) } : {}),
+    onePhone: {
+      latencyMs: { p50: storm.onePhone.latencyMs.p50 as number, p99: storm.onePhone.latencyMs.p99 as number },
+      nsCpuUsPerLogin: storm.onePhone.serverTreeCpuUsPerLogin as number,
+    },
+  });
+  const embedded = summary(results.scenarios.loginStorm);
+  const forms: Record<string, ReturnType<typeof summary>> = { embedded };
+  for (const [label, run] of Object.entries(runs)) forms[label] = summary(run.loginStorm);
+  const versus = (f: ReturnType<typeof figures>, e: ReturnType<typeof figures>) => ({
+    /** NS CPU per login ÷ the embedded NS's (target ≤ 1.3) */
+    nsCpuPerLogin: ratio(f.nsCpuUsPerLogin, e.nsCpuUsPerLogin, 2),
+    /** NS + PostgreSQL + Redis CPU per login ÷ the embedded NS's */
+    totalCpuPerLogin: ratio(f.totalCpuUsPerLogin, e.nsCpuUsPerLogin, 2),
+    loginsPerSecond: ratio(f.perSecond, e.perSecond, 2),
+  });
+  /** each cluster form ÷ the embedded NS: each at its closed loop, both at the common rate, and --workers N at N × that (the same per process) ÷ the embedded NS at the common rate */
+  const ratios = Object.fromEntries(
+    Object.entries(forms)
+      .filter(([label]) => label !== 'embedded')
+      .map(([label, f]) => [
+        label,
+        {
+          closedLoop: versus(f.closedLoop, embedded.closedLoop),
+          commonRate: versus(f.commonRate, embedded.commonRate),
+          // the same rate per process as the embedded NS at the common rate
+          ...(f.perProcessRate ? { perProcessRate: versus(f.perProcessRate, embedded.commonRate) } : {}),
+        },
+      ]),
+  );
+
+  // What bigger machines would carry, each bound at 100 % CPU, from the costs per login of the
+  // cluster form whose processes were busiest (the most logins/s per serving process at its
+  // closed loop: costs per login fall as a process gets busier, and at capacity every worker is
+  // busy), the NS's times what N workers cost more than one process at the same rate per process
+  // (their perProcessRate run ÷ one process's commonRate run; never taken below 1).
+  const serving = (f: ReturnType<typeof summary>) => (f.processes > 1 ? f.processes - 1 : 1);
+  const [busiestLabel, busiest] = Object.keys(runs)
+    .map((label) => [label, forms[label]!] as const)
+    .reduce((a, b) => (b[1].closedLoop.perSecond / serving(b[1]) > a[1].closedLoop.perSecond / serving(a[1]) ? b : a));
+  const workersForm = Object.values(forms).find((f) => f.perProcessRate);
+  const workersFactor = workersForm && forms.oneProcess ? Math.max(1, ratio(workersForm.perProcessRate!.nsCpuUsPerLogin, forms.oneProcess.commonRate.nsCpuUsPerLogin, 2)) : 1;
+  const nsUs = Math.round(busiest.closedLoop.nsCpuUsPerLogin * workersFactor);
+  const pgUs = busiest.closedLoop.postgres?.cpuUsPerLogin ?? 0;
+  const redisUs = busiest.closedLoop.redis?.mainThreadCpuUsPerLogin ?? 0;
+  const bound = (cores: number, us: number) => (us > 0 ? Math.round((cores * 1e6) / us) : Infinity);
+  const nsMachine = bound(PROJECTED_CORES, nsUs);
+  const bounds = {
+    [`ns, 1 machine × ${PROJECTED_CORES} cores`]: nsMachine,
+    [`ns, ${PROJECTED_MACHINES} machines × ${PROJECTED_CORES} cores`]: PROJECTED_MACHINES * nsMachine,
+    'redis, one thread': bound(1, redisUs),
+    [`postgres, ${PROJECTED_CORES} cores`]: bound(PROJECTED_CORES, pgUs),
+  };
+  const carry = (ns: number) => {
+    const limits: Array<[string, number]> = [
+      ['NS CPU', ns],
+      ['Redis (its one thread)', bounds['redis, one thread']!],
+      [`PostgreSQL CPU (${PROJECTED_CORES} cores)`, bounds[`postgres, ${PROJECTED_CORES} cores`]!],
+    ];
+    const [boundBy, loginsPerSecond] = limits.reduce((a, b) => (b[1] < a[1] ? b : a));
+    return { loginsPerSecond, boundBy, nsCoresBusy: round((loginsPerSecond * nsUs) / 1e6, 1) };
+  };
+  const capacity = {
+    cores: PROJECTED_CORES,
+    machines: PROJECTED_MACHINES,
+    assumptions:
+      `NS machines of ${PROJECTED_CORES} cores running ${PROJECTED_CORES} workers and nothing else (load balancer, TLS and clients elsewhere); ` +
+      `PostgreSQL alone on a ${PROJECTED_CORES}-core machine, Redis alone on its own; the CPU per login of each as measured here at the closed loop of the busiest cluster form (${busiestLabel}), ` +
+      `the NS's × ${workersFactor} (what ${clusterWorkers} workers cost more than one process at the same rate per process), the same per login at any number of workers and any load ` +
+      `(an upper bound: busier processes batch more); every bound at 100 % CPU (no headroom); disks, network and locks not bounding`,
+    /** the form the costs are from, and the factor applied to its NS cost */
+    from: busiestLabel,
+    workersFactor,
+    perLoginUs: { ns: nsUs, postgres: pgUs, redisMainThread: redisUs },
+    bounds,
+    oneMachine: carry(nsMachine),
+    fourMachines: carry(PROJECTED_MACHINES * nsMachine),
+    /** the embedded store (one process, one core) for comparison */
+    embeddedOneProcess: bound(1, embedded.closedLoop.nsCpuUsPerLogin),
+  };
+  log(
+    `cluster: NS CPU per login, closed loop / at ${clusterRate} logins/s offered: ${Object.entries(forms)
+      .map(
+        ([label, f]) =>
+          `${label} ${f.closedLoop.nsCpuUsPerLogin} / ${f.commonRate.nsCpuUsPerLogin} µs (with PostgreSQL and Redis ${f.closedLoop.totalCpuUsPerLogin} / ${f.commonRate.totalCpuUsPerLogin} µs; ${f.closedLoop.perSecond} / ${f.commonRate.perSecond} logins/s)`,
+      )
+      .join('; ')}; ratios ${JSON.stringify(ratios)}`,
+  );
+  log(
+    `  capacity: 1 × ${PROJECTED_CORES} cores ${capacity.oneMachine.loginsPerSecond}/s (${capacity.oneMachine.boundBy}); ` +
+      `${PROJECTED_MACHINES} × ${PROJECTED_CORES} cores ${capacity.fourMachines.loginsPerSecond}/s (${capacity.fourMachines.boundBy})`,
+  );
+  return {
+    postgres: new URL(postgresUrl).host,
+    redis: new URL(redisUrl).host,
+    workers: clusterWorkers,
+    /** logins/s offered to every form in its commonRate run */
+    commonRate: clusterRate,
+    forms,
+    ratios,
+    capacity,
+    runs,
+  };
+}
+
+/** The summary of the CPU profiles in `dir` (one per process of a server: summed), logged; undefined if there are none. */
+function profileSummary(dir: string, what: string): ProfileSummary | undefined {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f));
+  if (!files.length) return undefined;
+  const summary: ProfileSummary = summarizeProfile(files);
+  log(
+    `${what} profile (${files.length} process${files.length > 1 ? 'es' : ''}): ${summary.busyMs} ms busy; by area: ${summary.byArea
+      .slice(0, 8)
+      .map((a) => `${a.area} ${Math.round(a.share * 100)}%`)
+      .join(', ')}`,
+  );
+  log(`  the whole profile${files.length > 1 ? 's' : ''}: ${files.join(', ')} (open in Chrome DevTools → Performance)`);
+  return summary;
+}
+
+/** (d) `form.enrol` new phones, `form.enrolConcurrency` at a time, on `ns` by `g` (its accounts are the storm's phones). */
+async function enrolBurst(ns: NsProcess, g: GeneratorProcess, generators: GeneratorProcess[], backend?: ClusterBackend): Promise<Record<string, any>> {
+  log(`(d) enrolment burst: ${form.enrol} phones, ${form.enrolConcurrency} at a time`);
+  const { result, window } = await measured(ns, generators, () => g.call<EnrolBurstResult>({ cmd: 'enrol', args: { n: form.enrol, concurrency: form.enrolConcurrency } }), backend);
+  const enrol = {
+    ...result,
+    perSecond: round(result.perSecond),
+    serverCpuUsPerEnrolment: Math.round((window.serverProcesses > 1 ? window.serverTreeCpuUs : window.serverCpuUs) / Math.max(1, result.enrolled)),
+    store: storeFigures(window, result.enrolled),
+    files: fileFigures(window, result.enrolled),
+    window,
+  };
+  log(`  ${round(result.perSecond)} enrolments/s, p50 ${result.latencyMs.p50} ms, ${enrol.serverCpuUsPerEnrolment} µs server CPU each, ${result.errors} errors`);
+  return enrol;
+}
+
+type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones' | 'commonRate' | 'perProcessRate';
+
+/**
+ * (a) The login storm's runs on `ns` by `g`: `onePhone` (latency floor), `manyPhones`
+ * (`form.concurrency` phones, throughput), `pacedPhones` (70 % of what manyPhones carried, on a
+ * schedule). With `backend`, each run also has the PostgreSQL and Redis figures per login.
+ */
+async function loginStorm(
+  ns: NsProcess,
+  g: GeneratorProcess,
+  generators: GeneratorProcess[],
+  names: StormRunName[],
+  backend?: ClusterBackend,
+  workers = 1,
+): Promise<Record<string, any>> {
+  const storm: Record<string, any> = {};
+  const runs: Record<StormRunName, [concurrency: number, seconds: number, rate?: () => number]> = {
+    onePhone: [1, form.latencySeconds],
+    manyPhones: [form.concurrency, form.stormSeconds],
+    pacedPhones: [form.concurrency, form.stormSeconds / 2, () => Math.max(1, Math.round(0.7 * storm.manyPhones.perSecond))],
+    // --cluster: the same offered rate for every form (the embedded NS's and the cluster's)
+    commonRate: [form.concurrency, form.stormSeconds, () => clusterRate],
+    // --cluster, --workers N: N times that, the same rate per process
+    perProcessRate: [form.concurrency, form.stormSeconds, () => clusterRate * workers],
+  };
+  for (const label of names) {
+    const [concurrency, seconds, rateOf] = runs[label];
+    const rate = rateOf?.();
+    log(`(a) login storm: ${concurrency} phone(s) for ${seconds} s${rate ? `, ${rate} logins/s offered` : ''}`);
+    await g.call({ cmd: 'storm-prepare', args: { concurrency } });
+    const measure = await measured(ns, generators, () => g.call<StormResult>({ cmd: 'storm-run', args: { seconds, ...(rate ? { rate } : {}) } }), backend);
+    const { result, window } = measure;
+    const logins = Math.max(1, result.logins);
+    storm[label] = {
+      ...result,
+      seconds: round(result.seconds, 3),
+      perSecond: round(result.perSecond),
+      generatorCpu: round(result.generatorCpu, 3),
+      /** the probe's process.cpuUsage() (with --workers N the primary's alone: then the tree's, from /proc) */
+      serverCpuUsPerLogin: Math.round((window.serverProcesses > 1 ? window.serverTreeCpuUs : window.serverCpuUs) / logins),
+      /** /proc utime + stime of all the server's processes */
+      serverTreeCpuUsPerLogin: Math.round(window.serverTreeCpuUs / logins),
+      store: storeFigures(window, result.logins),
+      files: fileFigures(window, result.logins),
+      ...(measure.backend ? { backend: backendWindow(...measure.backend, result.logins) } : {}),
+      window,
+    };
+    const b = storm[label].backend as ReturnType<typeof backendWindow> | undefined;
+    log(
+      `  ${round(result.perSecond)} logins/s, proof→LOGIN p50 ${result.latencyMs.p50} / p95 ${result.latencyMs.p95} / p99 ${result.latencyMs.p99} ms, ` +
+        `${storm[label].serverCpuUsPerLogin} µs server CPU per login (server ${window.serverCores} cores, generator ${window.generatorCores}, others ${window.otherCores}), ` +
+        `${result.errors} errors` +
+        (b
+          ? `; per login: PostgreSQL ${b.postgres.roundTripsPerLogin} round trips, ${b.postgres.cpuUsPerLogin ?? '?'} µs; ` +
+            `Redis ${b.redis.commandsPerLogin} commands in ${b.redis.writesPerLogin} writes, ${b.redis.mainThreadCpuUsPerLogin} µs (main thread); ${b.redis.otherClients} other clients of Redis`
+          : ''),
+    );
+  }
+  await g.call({ cmd: 'storm-release' });
+  return storm;
 }
 
 async function soak(): Promise<Record<string, unknown>> {
@@ -541,7 +861,9 @@ mkdirSync(path.dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`results: ${path.relative(process.cwd(), outFile)}`);
 if (writeReadme && !failed) {
-  updateReadme(results, path.relative(path.join(repoRoot, 'bench'), outFile));
+  // The main table from a run that has all of it; the cluster section from a --cluster run.
+  const table = ['idle', 'storm', 'push'].every((k) => only.has(k));
+  updateReadme(results, path.relative(path.join(repoRoot, 'bench'), outFile), { table, cluster: results.cluster !== undefined });
   log('bench/README.md table updated');
 }
 process.exit(failed ? 1 : 0);

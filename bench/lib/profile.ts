@@ -46,15 +46,52 @@ function areaOf(url: string, fn: string): string {
   return local.split('/').slice(0, 2).join('/');
 }
 
-export function summarizeProfile(file: string, top = 25): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+/** A summary of one profile, or of several summed (the processes of one server: a primary and its workers). */
+export function summarizeProfile(files: string | string[], top = 25): ProfileSummary {
+  const byArea = new Map<string, number>();
+  const byFn = new Map<string, { fn: string; where: string; us: number }>();
+  const inclusive = new Map<string, { fn: string; where: string; us: number }>();
+  let total = 0;
+  let idle = 0;
+  for (const file of typeof files === 'string' ? [files] : files) {
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const [t, i] = addProfile(profile, byArea, byFn, inclusive);
+    total += t;
+    idle += i;
+  }
+  const busy = total - idle;
+  const ms = (us: number) => Math.round(us / 100) / 10;
+  const share = (us: number) => Math.round((us / busy) * 1000) / 1000;
+  return {
+    totalMs: ms(total),
+    busyMs: ms(busy),
+    byArea: [...byArea]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
+    top: [...byFn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
+    inclusive: [...inclusive.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top * 2)
+      .map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
+  };
+}
+
+/** Adds one profile's self time by area and function, and its inclusive time by function; returns its total and idle µs. */
+function addProfile(
+  profile: CpuProfile,
+  byArea: Map<string, number>,
+  byFn: Map<string, { fn: string; where: string; us: number }>,
+  inclusive: Map<string, { fn: string; where: string; us: number }>,
+): [total: number, idle: number] {
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
     self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
-  const byArea = new Map<string, number>();
-  const byFn = new Map<string, { fn: string; where: string; us: number }>();
   let total = 0;
   let idle = 0;
   for (const node of profile.nodes) {
@@ -74,12 +111,10 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     entry.us += us;
     byFn.set(key, entry);
   }
-  const busy = total - idle;
 
   // Inclusive time: each node's self time plus its subtree's, summed per function over the nodes
   // that have no caller of the same function above them.
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const inclusive = new Map<string, { fn: string; where: string; us: number }>();
   const subtree = (id: number, open: Map<string, number>): number => {
     const node = byId.get(id)!;
     const key = `${node.callFrame.functionName}@${whereOf(node)}`;
@@ -89,7 +124,7 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     const depth = open.get(key)! - 1;
     if (depth === 0) open.delete(key);
     else open.set(key, depth);
-    if (depth === 0 && us > 0) {
+    if (depth === 0 && us > 0 && key !== '(root)@(native)') {
       const entry = inclusive.get(key) ?? { fn: node.callFrame.functionName || '(anonymous)', where: whereOf(node), us: 0 };
       entry.us += us;
       inclusive.set(key, entry);
@@ -97,25 +132,7 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     return us;
   };
   subtree(profile.nodes[0]!.id, new Map());
-  inclusive.delete(`(root)@(native)`);
-  const ms = (us: number) => Math.round(us / 100) / 10;
-  const share = (us: number) => Math.round((us / busy) * 1000) / 1000;
-  return {
-    totalMs: ms(total),
-    busyMs: ms(busy),
-    byArea: [...byArea]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 20)
-      .map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
-    top: [...byFn.values()]
-      .sort((a, b) => b.us - a.us)
-      .slice(0, top)
-      .map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
-    inclusive: [...inclusive.values()]
-      .sort((a, b) => b.us - a.us)
-      .slice(0, top * 2)
-      .map((e) => ({ fn: e.fn, where: e.where, ms: ms(e.us), share: share(e.us) })),
-  };
+  return [total, idle];
 }
 
 function whereOf(node: ProfileNode): string {

@@ -7,15 +7,107 @@ import type { Machine } from './machine.ts';
 import { repoRoot } from './server.ts';
 import { ratio, type Latency } from './stats.ts';
 
-export function updateReadme(r: Record<string, any>, resultsPath: string): void {
+export function updateReadme(r: Record<string, any>, resultsPath: string, parts: { table: boolean; cluster: boolean } = { table: true, cluster: false }): void {
   const file = path.join(repoRoot, 'bench/README.md');
-  const start = '<!-- results:start -->';
-  const end = '<!-- results:end -->';
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmark\n\n${start}\n${end}\n`;
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error('bench/README.md has no results markers');
-  writeFileSync(file, `${text.slice(0, i + start.length)}\n${renderTable(r, resultsPath)}${text.slice(j)}`);
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark\n\n<!-- results:start -->\n<!-- results:end -->\n';
+  const replace = (name: string, content: string) => {
+    const start = `<!-- ${name}:start -->`;
+    const end = `<!-- ${name}:end -->`;
+    const i = text.indexOf(start);
+    const j = text.indexOf(end);
+    if (i < 0 || j < i) throw new Error(`bench/README.md has no ${name} markers`);
+    text = `${text.slice(0, i + start.length)}\n${content}${text.slice(j)}`;
+  };
+  if (parts.table) replace('results', renderTable(r, resultsPath));
+  if (parts.cluster) replace('cluster', renderCluster(r, resultsPath));
+  writeFileSync(file, text);
+}
+
+/** The cluster section (--cluster): each form's figures beside the embedded NS's, the counts per login, the projection. */
+export function renderCluster(r: Record<string, any>, resultsPath: string): string {
+  const c = r.cluster;
+  const m: Machine = r.machine;
+  const n = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const labels: Record<string, string> = { embedded: 'embedded store, 1 process' };
+  for (const [label, run] of Object.entries<any>(c.runs)) labels[label] = run.workers > 1 ? `PostgreSQL + Redis, --workers ${run.workers}` : 'PostgreSQL + Redis, 1 process';
+  const forms = Object.entries<any>(c.forms);
+  const rows: string[][] = [];
+  const row = (title: string, cell: (f: any, label: string) => string) => rows.push([title, ...forms.map(([label, f]) => cell(f, label))]);
+  const vs = (label: string, at: 'closedLoop' | 'commonRate', what: 'nsCpuPerLogin' | 'totalCpuPerLogin') =>
+    label === 'embedded' ? '' : ` (**× ${n(c.ratios[label][at][what], 2)}**)`;
+  const lat = (l: { p50: number; p99: number }) => `${n(l.p50, 1)} / ${n(l.p99, 1)} ms`;
+  /** logins/s: tenths below 100 */
+  const rate = (x: number) => n(x, x < 100 ? 1 : 0);
+  const cores = (f: any) => {
+    const w = f.window;
+    return `${n(f.nsCores, 2)} / ${n(w.generatorCores, 2)} / ${w.backendCores ? `${n(w.backendCores.postgres, 2)} / ${n(w.backendCores.redis, 2)}` : '– / –'} / ${n(w.otherCores, 2)}`;
+  };
+  const phones = forms[0]![1].closedLoop.phones;
+  rows.push([`**closed loop, ${phones} phones**`, ...forms.map(() => '')]);
+  row('logins/s', (f) => `${rate(f.closedLoop.perSecond)} (${n(f.closedLoop.logins)} logins, ${f.closedLoop.errors} errors)`);
+  row('latency proof → browser LOGIN, p50 / p99', (f) => lat(f.closedLoop.latencyMs));
+  row(
+    'NS CPU per login, all its processes',
+    (f, label) =>
+      `${n(f.closedLoop.nsCpuUsPerLogin)} µs${vs(label, 'closedLoop', 'nsCpuPerLogin')}; in the kernel ${n(f.closedLoop.nsSystemCpuUsPerLogin)} µs${f.closedLoop.primaryCpuUsPerLogin !== undefined ? `; the primary ${n(f.closedLoop.primaryCpuUsPerLogin)} µs` : ''}`,
+  );
+  row('NS + PostgreSQL + Redis CPU per login', (f, label) => `${n(f.closedLoop.totalCpuUsPerLogin)} µs${vs(label, 'closedLoop', 'totalCpuPerLogin')}`);
+  row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cores(f.closedLoop));
+  rows.push([`**paced: ${n(c.commonRate)} logins/s offered to each form**`, ...forms.map(() => '')]);
+  row('logins/s done; latency p50 / p99', (f) => `${rate(f.commonRate.perSecond)}; ${lat(f.commonRate.latencyMs)}`);
+  row(
+    'NS CPU per login, all its processes',
+    (f, label) => `${n(f.commonRate.nsCpuUsPerLogin)} µs${vs(label, 'commonRate', 'nsCpuPerLogin')}; in the kernel ${n(f.commonRate.nsSystemCpuUsPerLogin)} µs`,
+  );
+  row('NS + PostgreSQL + Redis CPU per login', (f, label) => `${n(f.commonRate.totalCpuUsPerLogin)} µs${vs(label, 'commonRate', 'totalCpuPerLogin')}`);
+  row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cores(f.commonRate));
+  if (forms.some(([, f]) => f.perProcessRate)) {
+    // The same rate per process: --workers N at N × R (the others carried R per process above).
+    const same = '(as above)';
+    const cell = (f: any, text: (p: any) => string) => (f.perProcessRate ? text(f.perProcessRate) : same);
+    const x = (label: string, what: 'nsCpuPerLogin' | 'totalCpuPerLogin') => ` (**× ${n(c.ratios[label].perProcessRate[what], 2)}**)`;
+    rows.push([`**paced: ${n(c.commonRate)} logins/s offered per NS process (N × that to --workers N)**`, ...forms.map(() => '')]);
+    row('logins/s offered; done; latency p50 / p99', (f) => cell(f, (p) => `${n(p.offeredPerSecond)}; ${rate(p.perSecond)}; ${lat(p.latencyMs)}`));
+    row('NS CPU per login, all its processes', (f, label) =>
+      cell(f, (p) => `${n(p.nsCpuUsPerLogin)} µs${x(label, 'nsCpuPerLogin')}; in the kernel ${n(p.nsSystemCpuUsPerLogin)} µs`),
+    );
+    row('NS + PostgreSQL + Redis CPU per login', (f, label) => cell(f, (p) => `${n(p.totalCpuUsPerLogin)} µs${x(label, 'totalCpuPerLogin')}`));
+    row('cores busy: NS / generator / PostgreSQL / Redis / other processes', (f) => cell(f, cores));
+  }
+  rows.push(['**per login (closed loop), counted at the proxies**', ...forms.map(() => '')]);
+  row('PostgreSQL round trips (Sync + Query)', (f) => (f.closedLoop.postgres ? n(f.closedLoop.postgres.roundTripsPerLogin, 2) : '–'));
+  row('PostgreSQL CPU (this database’s backends + the server’s own processes)', (f) => (f.closedLoop.postgres ? `${n(f.closedLoop.postgres.cpuUsPerLogin)} µs` : '–'));
+  row('Redis commands (in pipelined writes)', (f) => (f.closedLoop.redis ? `${n(f.closedLoop.redis.commandsPerLogin, 2)} (${n(f.closedLoop.redis.writesPerLogin, 2)})` : '–'));
+  row('Redis CPU (main thread); other clients of Redis in the window', (f) =>
+    f.closedLoop.redis ? `${n(f.closedLoop.redis.mainThreadCpuUsPerLogin)} µs; ${n(f.closedLoop.redis.otherClients)}` : '–',
+  );
+  row('1 phone: latency p50 / p99; NS CPU per login', (f) => `${lat(f.onePhone.latencyMs)}; ${n(f.onePhone.nsCpuUsPerLogin)} µs`);
+  const table = [`| | ${forms.map(([label]) => labels[label]).join(' | ')} |`, `|---|${forms.map(() => '---').join('|')}|`, ...rows.map((cells) => `| ${cells.join(' | ')} |`)];
+
+  const lastLabel = Object.keys(c.runs).at(-1)!;
+  const many = c.runs[lastLabel].loginStorm.manyPhones.backend;
+  const perLogin = (o: Record<string, number>) =>
+    Object.entries(o)
+      .filter(([, v]) => v >= 0.05)
+      .map(([k, v]) => `${k} ${n(v, 2)}`)
+      .join(', ');
+  const cap = c.capacity;
+  const bounds = Object.entries<number>(cap.bounds).map(([k, v]) => `${k} ${n(v)}/s`);
+  return [
+    '',
+    `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\` (results: [${resultsPath}](${resultsPath})); PostgreSQL at ${c.postgres}, Redis at ${c.redis}, both on this machine.`,
+    '',
+    `Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${n(m.memTotalMiB)} MiB, node ${m.node}, Linux ${m.kernel}, load average ${m.loadAverageAtStart} at the start.`,
+    '',
+    ...table,
+    '',
+    `Per login, ${labels[lastLabel]}, closed loop: PostgreSQL statements ${perLogin(many.postgres.byStatementPerLogin)}; Redis commands ${perLogin(many.redis.byCommandPerLogin)}.`,
+    '',
+    `Capacity from the measured costs per login (${labels[cap.from]}, closed loop${cap.workersFactor > 1 ? `, the NS's × ${n(cap.workersFactor, 2)} for the workers` : ''}: NS ${n(cap.perLoginUs.ns)} µs, PostgreSQL ${n(cap.perLoginUs.postgres)} µs, Redis main thread ${n(cap.perLoginUs.redisMainThread)} µs), each at 100 % CPU: ${bounds.join('; ')}. ` +
+      `**1 machine × ${cap.cores} cores: ${n(cap.oneMachine.loginsPerSecond)} logins/s** (bound: ${cap.oneMachine.boundBy}); ` +
+      `**${cap.machines} such machines: ${n(cap.fourMachines.loginsPerSecond)} logins/s** (bound: ${cap.fourMachines.boundBy}; ${n(cap.fourMachines.nsCoresBusy, 1)} NS cores busy). The embedded store, one process: ${n(cap.embeddedOneProcess)} logins/s at most. Assumptions: ${cap.assumptions}.`,
+    '',
+  ].join('\n');
 }
 
 export function renderTable(r: Record<string, any>, resultsPath: string): string {

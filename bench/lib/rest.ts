@@ -23,7 +23,12 @@ export class Rest {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  request(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown } = {}): Promise<RestReply> {
+  /**
+   * One request. A kept-alive socket the server closed just as it was reused (its keep-alive
+   * timeout) fails with ECONNRESET or "socket hang up" before any answer: then the request is
+   * sent once more on a new socket (node's documented pattern, `req.reusedSocket`).
+   */
+  request(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown } = {}, retried = false): Promise<RestReply> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string | number> = { 'x-apikey': this.apikey, ...opts.headers };
     if (body) {
@@ -40,7 +45,10 @@ export class Rest {
         });
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (!retried && req.reusedSocket && (e.code === 'ECONNRESET' || e.message === 'socket hang up')) resolve(this.request(method, path, opts, true));
+        else reject(e);
+      });
       req.end(body);
     });
   }

@@ -34,6 +34,14 @@ export interface ServerSample {
   cpuUs: number;
   /** user + system CPU from /proc/<pid>/stat, µs (clock-tick resolution) */
   procCpuUs: number;
+  /** the same summed over the server and its child processes (the workers of `--workers N`), µs */
+  treeCpuUs: number;
+  /** the same per process (pid → µs) */
+  cpuUsByPid: Record<number, number>;
+  /** of treeCpuUs, the time in the kernel (stime: system calls, the sockets' work), µs */
+  treeSystemUs: number;
+  /** the server's processes: its own, or the primary's and its workers' */
+  pids: number[];
   /** VmRSS from /proc/<pid>/status, bytes */
   rss: number;
   heapUsed: number;
@@ -57,12 +65,36 @@ const CLK_TCK = (() => {
   }
 })();
 
+/** A process's /proc/<pid>/stat: its name, parent, utime + stime, and its waited-for children's (cutime + cstime), µs; undefined once it is gone. */
+export function procStat(pid: number): { comm: string; ppid: number; cpuUs: number; systemUs: number; childrenCpuUs: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17.
+  const us = (i: number, j: number) => ((Number(fields[i]) + Number(fields[j])) / CLK_TCK) * 1e6;
+  const system = (Number(fields[12]) / CLK_TCK) * 1e6;
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), cpuUs: us(11, 12), systemUs: system, childrenCpuUs: us(13, 14) };
+}
+
 /** utime + stime of a process, µs. */
 export function procCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+  const stat = procStat(pid);
+  if (!stat) throw new Error(`no process ${pid}`);
+  return stat.cpuUs;
+}
+
+/** The processes whose parent is `pid` (the workers of `nextauth start --workers N`). */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if (procStat(Number(name))?.ppid === pid) children.push(Number(name));
+  }
+  return children;
 }
 
 /** A line of /proc/<pid>/status in bytes (VmRSS, VmHWM…). */
@@ -87,6 +119,10 @@ export interface StartOptions {
   serverFlags?: string[];
   /** A data folder to start on (kept at stop); none: a fresh temp folder (removed at stop). */
   dataDir?: string;
+  /** Environment variables beside the driver's (e.g. NEXTAUTH_DATABASE_URL, NEXTAUTH_REDIS_URL: a cluster process). */
+  env?: Record<string, string>;
+  /** A line of the server's stdout to wait for after the first (e.g. `N workers running` with --workers N). */
+  readyLine?: RegExp;
 }
 
 export class NsProcess {
@@ -118,6 +154,11 @@ export class NsProcess {
 
   get pid(): number {
     return this.#child.pid!;
+  }
+
+  /** The server's process and its children (with `--workers N`, the primary and its workers). */
+  pids(): number[] {
+    return [this.pid, ...childPids(this.pid)];
   }
 
   get appUrl(): string {
@@ -153,21 +194,30 @@ export class NsProcess {
       '100000000/1',
       ...(opts.serverFlags ?? []),
     ];
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let stderr = '';
     child.stdout!.resume(); // the JSON log (at --log-level warn: next to nothing)
-    // The banner is on stderr.
-    const url = await new Promise<string>((resolve, reject) => {
+    // The banner is on stderr (with --workers, wait for the primary's "N workers running" too).
+    const listening = new Promise<string>((resolve, reject) => {
       const onData = (d: Buffer) => {
         stderr += d;
         const m = /^nextAuth server listening on (http:\/\/\S+)/m.exec(stderr);
-        if (!m) return;
+        if (!m || (opts.readyLine && !opts.readyLine.test(stderr))) return;
         child.stderr!.off('data', onData);
         resolve(m[1]!);
       };
       child.stderr!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${stderr}`)));
     });
+    let url: string;
+    try {
+      url = await listening;
+    } catch (e) {
+      // Nothing of a server that did not start stays behind: its process, its fresh data folder.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+      throw e;
+    }
     const ns = new NsProcess(child, url, dataDir, opts.dataDir === undefined);
     child.stderr!.on('data', (d) => (ns.stderr = (ns.stderr + d).slice(-20_000)));
     ns.stderr = stderr;
@@ -183,10 +233,18 @@ export class NsProcess {
       this.#child.send({ probe: 'sample', id, gc });
     });
     const stores = await this.storeStats();
+    const pids = this.pids();
+    const stats = pids.map((pid) => [pid, procStat(pid)] as const);
+    const cpuUsByPid = Object.fromEntries(stats.map(([pid, stat]) => [pid, stat?.cpuUs ?? 0]));
+    const treeSystemUs = stats.reduce((sum, [, stat]) => sum + (stat?.systemUs ?? 0), 0);
     return {
       at: performance.now(),
       cpuUs: probe.cpu.user + probe.cpu.system,
       procCpuUs: procCpuUs(this.pid),
+      treeCpuUs: Object.values(cpuUsByPid).reduce((sum, us) => sum + us, 0),
+      cpuUsByPid,
+      treeSystemUs,
+      pids,
       rss: procStatusBytes(this.pid, 'VmRSS'),
       heapUsed: probe.mem.heapUsed,
       heapTotal: probe.mem.heapTotal,
@@ -244,15 +302,24 @@ export class NsProcess {
     };
   }
 
-  /** SIGTERM, wait for the exit (the store flushes), remove the data folder. */
+  /** SIGTERM, wait for the exit (the store flushes; a primary stops its workers first), remove the data folder. */
   async stop(): Promise<void> {
     this.#watcher.close();
     if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      const workers = childPids(this.pid);
       const exited = new Promise((r) => this.#child.once('exit', r));
       this.#child.kill('SIGTERM');
       const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+      // Workers a primary killed after 10 s left behind (a primary that stops by itself waits for them).
+      for (const pid of workers) {
+        try {
+          if (procStat(pid)?.comm === 'node') process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
     if (this.ownsData) rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -1,7 +1,9 @@
 /**
  * The benchmark still works: `bench/run.ts --tiny` (the real driver, server process and load
  * generators, with tiny numbers) exits 0 and its JSON has every figure, and the README table
- * renders from it. The numbers themselves are not judged here (a busy machine changes them).
+ * renders from it. With PostgreSQL and Redis reachable (test/helpers/services.ts) the same run
+ * has `--cluster` too: the storm on an NS on them, one process and `--workers 2`. The numbers
+ * themselves are not judged here (a busy machine changes them).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,20 +12,23 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderTable } from '../../bench/lib/report.ts';
+import { renderCluster, renderTable } from '../../bench/lib/report.ts';
+import { service } from '../helpers/services.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-test-'));
 const out = path.join(dir, 'results.json');
 let results: any;
 let log = '';
+const cluster = (await service('postgres')) !== undefined && (await service('redis')) !== undefined;
+const args = ['--tiny', '--out', out, ...(cluster ? ['--cluster', '--only', 'enrol,idle,storm,push,soak,cluster'] : [])];
 
 test.before(async () => {
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d) => (log += d));
     child.stderr.on('data', (d) => (log += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
     child.on('close', (c) => (clearTimeout(timer), resolve(c)));
   });
   assert.is(code, 0, log);
@@ -147,6 +152,46 @@ test('ratios to the baselines', () => {
   for (const name of Object.keys(results.ratios)) positive(`ratios.${name}`);
   assert.ok(Object.keys(results.ratios).length >= 6);
 });
+
+if (cluster) {
+  test('--cluster: the storm on PostgreSQL + Redis, one process and 2 workers, beside the embedded NS; counts and CPU per login; the projection', () => {
+    for (const [label, processes] of [
+      ['oneProcess', 1],
+      ['workers2', 3],
+    ] as const) {
+      for (const run of ['onePhone', 'manyPhones', 'commonRate', ...(processes > 1 ? ['perProcessRate'] : [])]) {
+        const p = `cluster.runs.${label}.loginStorm.${run}`;
+        assert.is(at(`${p}.errors`), 0, at(`${p}.firstError`));
+        positive(
+          `${p}.logins`,
+          `${p}.serverTreeCpuUsPerLogin`,
+          `${p}.backend.postgres.roundTripsPerLogin`,
+          `${p}.backend.redis.commandsPerLogin`,
+          `${p}.backend.redis.writesPerLogin`,
+        );
+        assert.is(at(`${p}.window.serverProcesses`), processes, `${label}: the primary and its workers`);
+        assert.ok(at(`${p}.backend.redis.commandsPerLogin`) >= at(`${p}.backend.redis.writesPerLogin`), 'a write carries one command or more');
+        const pgCpu = at(`${p}.backend.postgres.cpuUsPerLogin`);
+        if (pgCpu !== undefined) assert.ok(pgCpu >= 0, `PostgreSQL CPU per login ${pgCpu}`);
+      }
+      assert.is(at(`cluster.runs.${label}.enrolBurst.enrolled`), results.form.enrol);
+      for (const at_ of ['closedLoop', 'commonRate']) positive(`cluster.ratios.${label}.${at_}.nsCpuPerLogin`, `cluster.ratios.${label}.${at_}.totalCpuPerLogin`);
+    }
+    assert.is(at('cluster.runs.workers2.loginStorm.commonRate.offeredPerSecond'), at('scenarios.loginStorm.commonRate.offeredPerSecond'), 'one rate for every form');
+    assert.is(at('cluster.runs.workers2.loginStorm.perProcessRate.offeredPerSecond'), 2 * at('scenarios.loginStorm.commonRate.offeredPerSecond'), 'and as much per process');
+    positive('cluster.ratios.workers2.perProcessRate.nsCpuPerLogin');
+    positive(
+      'cluster.capacity.perLoginUs.ns',
+      'cluster.capacity.perLoginUs.redisMainThread',
+      'cluster.capacity.oneMachine.loginsPerSecond',
+      'cluster.capacity.fourMachines.loginsPerSecond',
+    );
+    assert.ok(at('cluster.capacity.fourMachines.loginsPerSecond') >= at('cluster.capacity.oneMachine.loginsPerSecond'));
+    const section = renderCluster(results, 'results/x.json');
+    for (const text of ['--workers 2', 'PostgreSQL round trips', 'Redis commands', 'logins/s', '1 machine × 16 cores']) assert.ok(section.includes(text), `section has "${text}"`);
+    assert.not.match(section, /NaN|undefined/);
+  });
+}
 
 test('the README table renders every scenario from the JSON', () => {
   const table = renderTable(results, 'results/x.json');
