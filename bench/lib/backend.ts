@@ -61,7 +61,10 @@ export async function benchDatabase(url: string): Promise<{ name: string; url: s
 /** The Lua scripts of the Redis adapters by SHA-1 (what EVALSHA names), from the adapters themselves. */
 export function redisScriptNames(): Map<string, string> {
   const names = new Map<string, string>();
+  // A stand-in client that only records the scripts (never connected: no listener is ever called).
   const recorder = {
+    status: 'wait',
+    on: () => recorder,
     defineCommand: (name: string, { lua }: { lua: string }) => names.set(createHash('sha1').update(lua).digest('hex'), name.replace(/^nextauth/, '')),
   } as unknown as Redis;
   new RedisSessions({ client: recorder });
