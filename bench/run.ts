@@ -19,7 +19,7 @@
  * by proxies, bench/lib/counting-proxy.ts) and their CPU per login, and a capacity projection.
  *
  * Processes: this driver (baselines, measurements, the counting proxies of --cluster), the NS (`src/cli/cli.ts start`, measured from
- * /proc, its /metrics and bench/probe.ts), and load generators (bench/generator.ts): one for
+ * /proc, its /metrics and bench/probe.mjs), and load generators (bench/generator.ts): one for
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
 import { randomBytes } from 'node:crypto';

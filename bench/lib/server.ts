@@ -1,6 +1,6 @@
 /**
  * The NS under test, in its own process: started with the real CLI, measured from outside
- * (/proc/<pid>/stat and /status, its data folder, /metrics) and through bench/probe.ts (CPU
+ * (/proc/<pid>/stat and /status, its data folder, /metrics) and through bench/probe.mjs (CPU
  * time in µs and heap after a full GC).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, type F
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureWebBuild } from '../../scripts/build.ts';
+import { CLI, ensureServerBuild, ensureWebBuild } from '../../scripts/build.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -167,15 +167,14 @@ export class NsProcess {
 
   static async start(opts: StartOptions): Promise<NsProcess> {
     ensureWebBuild(); // the browser files the server reads at start (dist/web)
+    ensureServerBuild(); // the server as `npm start` runs it (dist/server)
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-'));
     const args = [
       '--expose-gc',
       ...(opts.nodeFlags ?? []),
       '--import',
-      'tsx',
-      '--import',
-      './bench/probe.ts',
-      'src/cli/cli.ts',
+      './bench/probe.mjs',
+      ...CLI,
       'start',
       '--port',
       '0',
