@@ -1,71 +1,29 @@
-/**
- * Three cluster processes behind a real nginx (Debian's package) with deploy/nginx-cluster.conf:
- * round robin, no sticky sessions, X-Forwarded-For from a trusted proxy. Every client talks to
- * nginx only: REST, the phone's app channel (its QR names nginx's URL), a text-socket browser and
- * a socket.io browser; each request and socket may reach any process. A login and a logout are
- * heard by both browsers, and the connections-per-source limit counts the client's address (not
- * nginx's) across the three processes. Skipped (one line) without PostgreSQL, Redis or nginx.
- */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { ROOT } from '../helpers/child.ts';
+import { type Nginx, nginxBin, startNginx } from '../helpers/nginx.ts';
 import { restClient, startTestServer, type TestServer } from '../helpers/ns.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
+import { freePort } from '../helpers/private-services.ts';
 import { getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 import { type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 
-const nginx = (() => {
-  for (const bin of ['/usr/sbin/nginx', 'nginx']) {
-    try {
-      execFileSync(bin, ['-v'], { stdio: 'ignore' });
-      return bin;
-    } catch {}
-  }
-  return undefined;
-})();
 const pgUrl = await service('postgres');
 const redis: RedisRun | undefined = pgUrl ? await redisRun('nginx') : undefined;
 
-/** A free TCP port of 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** deploy/nginx-cluster.conf with these upstreams and this port, inside a whole nginx.conf of a temp prefix. */
-function nginxConf(prefix: string, listen: number, upstreams: string[]): string {
+/** deploy/nginx-cluster.conf with these upstreams and this port, for test/helpers/nginx.ts. */
+function nginxSite(listen: number, upstreams: string[]): string {
   const site = readFileSync(path.join(ROOT, 'deploy/nginx-cluster.conf'), 'utf8')
     .replace(/^( *)server 127\.0\.0\.1:808[1-3];\n/gm, '')
     .replace(/^( *)# @upstreams.*\n( *# .*\n)?/m, (_m, indent: string) => upstreams.map((u) => `${indent}server ${u};\n`).join(''))
     .replace(/^( *)listen 8080;/m, `$1listen 127.0.0.1:${listen};`);
   assert.ok(site.includes(`server ${upstreams[0]};`) && site.includes(`listen 127.0.0.1:${listen};`), 'the site file has its @ lines');
-  writeFileSync(path.join(prefix, 'site.conf'), site);
-  return `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  include ${prefix}/site.conf;
-}
-`;
+  return site;
 }
 
 /** The sum of a Prometheus counter's samples (those whose labels include `labels`) in a /metrics text. */
@@ -75,13 +33,13 @@ function sumOf(metrics: string, name: string, labels: string): number {
   return sum;
 }
 
-if (!nginx) {
+if (!nginxBin) {
   if (process.env.CI === 'true') throw new Error('CI=true and nginx is not installed (.ci/run installs it): its test cannot be skipped in CI');
   console.log('skipped: nginx is not installed (apt-get install -y nginx; .ci/run does)');
 } else if (pgUrl && redis) {
   let dbs: Databases;
   let nodes: TestServer[] = [];
-  let proxy: ChildProcess | undefined;
+  let proxy: Nginx | undefined;
   let prefix: string;
   let base: string;
 
@@ -99,17 +57,13 @@ if (!nginx) {
     };
     nodes = [await startTestServer(env), await startTestServer(env), await startTestServer(env)];
     prefix = mkdtempSync(path.join(os.tmpdir(), 'nextauth-nginx-'));
-    writeFileSync(
-      path.join(prefix, 'nginx.conf'),
-      nginxConf(
-        prefix,
+    proxy = startNginx(
+      prefix,
+      nginxSite(
         port,
         nodes.map((n) => n.url.replace('http://', '')),
       ),
     );
-    proxy = spawn(nginx, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    proxy.stderr?.on('data', (d) => (err += d));
     await until(
       async () => {
         try {
@@ -118,12 +72,12 @@ if (!nginx) {
           return false;
         }
       },
-      `nginx answering (${err})`,
+      () => `nginx answering (${proxy!.stderr()})`,
       10_000,
     );
   });
   test.after(async () => {
-    proxy?.kill('SIGQUIT');
+    proxy?.stop();
     await Promise.allSettled(nodes.map((n) => n.stop(true)));
     await dbs?.dropAll();
     await redis.cleanup();

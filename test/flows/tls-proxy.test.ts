@@ -9,7 +9,7 @@
  * The demo site (a relying party served by the NS) logs in and out over https and wss with no
  * mixed content. Skipped (one line) without nginx or openssl; under CI=true that is a failure.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -25,6 +25,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { parseQrText, type ChallengeInfo } from '../../src/sdk/app.ts';
 import { launchBrowser, screenshot, watchErrors } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/child.ts';
+import { type Nginx, nginxBin, startNginx } from '../helpers/nginx.ts';
+import { freePort } from '../helpers/private-services.ts';
 import { ROOT_KEY, startTestServer, type TestServer } from '../helpers/ns.ts';
 import { getSession, newNonce, newPhone, until } from '../helpers/peers.ts';
 
@@ -38,18 +40,7 @@ function program(names: string[], args: string[]): string | undefined {
   }
   return undefined;
 }
-const nginx = program(['/usr/sbin/nginx', 'nginx'], ['-v']);
 const openssl = program(['openssl', '/usr/bin/openssl'], ['version']);
-
-/** A free TCP port of 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A throwaway CA and a certificate it signed for localhost and 127.0.0.1 (EC P-256), in `dir`. */
 function makeCertificates(bin: string, dir: string): { ca: string; cert: string; key: string } {
@@ -78,8 +69,8 @@ function makeCertificates(bin: string, dir: string): { ca: string; cert: string;
   return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
 }
 
-/** deploy/nginx-tls.conf with these ports, certificate files and upstream, inside a whole nginx.conf of a temp prefix. */
-function nginxConf(prefix: string, o: { https: number; http: number; upstream: string; cert: string; key: string }): string {
+/** deploy/nginx-tls.conf with these ports, certificate files and upstream, for test/helpers/nginx.ts. */
+function nginxSite(o: { https: number; http: number; upstream: string; cert: string; key: string }): string {
   const site = readFileSync(path.join(ROOT, 'deploy/nginx-tls.conf'), 'utf8')
     .replace(/^ *listen \[::\]:.*\n/gm, '')
     .replace(/^( *)server 127\.0\.0\.1:8080;/m, `$1server ${o.upstream};`)
@@ -90,22 +81,7 @@ function nginxConf(prefix: string, o: { https: number; http: number; upstream: s
   for (const line of [`server ${o.upstream};`, `listen 127.0.0.1:${o.http};`, `listen 127.0.0.1:${o.https} ssl;`, `ssl_certificate ${o.cert};`, `ssl_certificate_key ${o.key};`]) {
     assert.ok(site.includes(line), `the site file has its @ lines (${line})`);
   }
-  writeFileSync(path.join(prefix, 'site.conf'), site);
-  return `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  include ${prefix}/site.conf;
-}
-`;
+  return site;
 }
 
 /** TestServer['api'] for the NS at `base` (https://…), trusting `ca`. */
@@ -186,13 +162,13 @@ const BROWSER_IP = '127.0.0.7';
 const PHONE_IP = '127.0.0.9';
 const OTHER_IP = '127.0.0.11';
 
-if (!nginx || !openssl) {
-  const missing = !nginx ? 'nginx' : 'openssl';
+if (!nginxBin || !openssl) {
+  const missing = !nginxBin ? 'nginx' : 'openssl';
   if (process.env.CI === 'true') throw new Error(`CI=true and ${missing} is not installed (.ci/run installs it): its test cannot be skipped in CI`);
   console.log(`skipped: ${missing} is not installed (apt-get install -y nginx openssl; .ci/run does)`);
 } else {
   let ns: TestServer;
-  let proxy: ChildProcess | undefined;
+  let proxy: Nginx | undefined;
   let tunnel: { port: number; close(): void } | undefined;
   let browser: Browser | undefined;
   let prefix: string;
@@ -217,11 +193,12 @@ if (!nginx || !openssl) {
       NEXTAUTH_CONNECTIONS_PER_SOURCE: '4',
     });
     srv = (await ns.registry.servers.list())[0]!.serverid;
-    writeFileSync(path.join(prefix, 'nginx.conf'), nginxConf(prefix, { https: port, http: httpPort, upstream: ns.url.replace('http://', ''), cert: files.cert, key: files.key }));
-    proxy = spawn(nginx, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    proxy.stderr?.on('data', (d) => (err += d));
-    await until(async () => (await api('GET', '/healthz').catch(() => ({ status: 0 }))).status === 200, `nginx answering over https (${err})`, 10_000);
+    proxy = startNginx(prefix, nginxSite({ https: port, http: httpPort, upstream: ns.url.replace('http://', ''), cert: files.cert, key: files.key }));
+    await until(
+      async () => (await api('GET', '/healthz').catch(() => ({ status: 0 }))).status === 200,
+      () => `nginx answering over https (${proxy!.stderr()})`,
+      10_000,
+    );
     tunnel = await connectProxy(BROWSER_IP, port);
     browser = await launchBrowser({
       proxy: { server: `http://127.0.0.1:${tunnel.port}` },
@@ -231,7 +208,7 @@ if (!nginx || !openssl) {
   test.after(async () => {
     await browser?.close();
     tunnel?.close();
-    proxy?.kill('SIGQUIT');
+    proxy?.stop();
     await ns?.stop(true);
     rmSync(prefix, { recursive: true, force: true });
   });

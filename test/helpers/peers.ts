@@ -79,10 +79,11 @@ export const codeOf = (p: Promise<unknown>): Promise<string> =>
     (e: { code?: string }) => e.code ?? String(e),
   );
 
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
+/** Polls `check` until it holds; `what` (or what it returns when the time is up) names it in the error. */
+export async function until(check: () => boolean | Promise<boolean>, what: string | (() => string), ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -33,18 +33,21 @@ import { clientOf, DEFAULT_PREFIX, defineScript, ping, type RedisOptions, type S
 /** Keys outlive what they hold by this much (ms): a key gone early would be a full bucket, or no block. */
 const SLACK_MS = 1000;
 
-/**
- * KEYS: bucket, block. ARGV: now, limit, windowMs, cost, slack (ms).
- * Returns {allowed 0/1, remaining, retryAfterMs as text (exact)}.
- */
-const TAKE = `
+/** The start of TAKE and ADMIT (KEYS[2] the block, ARGV[1] now): a blocked key is refused until the block ends. */
+const REFUSE_WHILE_BLOCKED = `
 local now = tonumber(ARGV[1])
 local blocked = redis.call('GET', KEYS[2])
 if blocked then
   blocked = tonumber(blocked)
   if blocked > now then return {0, 0, string.format('%.17g', blocked - now)} end
 end
-local limit, window, cost = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+`;
+
+/**
+ * KEYS: bucket, block. ARGV: now, limit, windowMs, cost, slack (ms).
+ * Returns {allowed 0/1, remaining, retryAfterMs as text (exact)}.
+ */
+const TAKE = `${REFUSE_WHILE_BLOCKED}local limit, window, cost = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local interval = window / limit
 local full = now
 local stored = redis.call('GET', KEYS[1])
@@ -58,14 +61,7 @@ return {1, math.floor((window - (nextFull - now)) / interval + 1e-9), '0'}`;
  * KEYS: log, block. ARGV: now, limit, windowMs, gapMs, member, slack (ms).
  * Returns {allowed 0/1, remaining, retryAfterMs as text (exact)}.
  */
-const ADMIT = `
-local now = tonumber(ARGV[1])
-local blocked = redis.call('GET', KEYS[2])
-if blocked then
-  blocked = tonumber(blocked)
-  if blocked > now then return {0, 0, string.format('%.17g', blocked - now)} end
-end
-local limit, window, gap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+const ADMIT = `${REFUSE_WHILE_BLOCKED}local limit, window, gap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now - window))
 local n = redis.call('ZCARD', KEYS[1])
 local retry = 0
@@ -111,6 +107,10 @@ for _, key in ipairs(keys) do redis.call('HDEL', ARGV[2] .. key, ARGV[1]) end
 redis.call('DEL', KEYS[1])
 return #keys`;
 
+/** What TAKE and ADMIT return: allowed 0/1, remaining, the wait in ms as exact text. */
+type Reply = [allowed: number, remaining: number, retryAfterMs: string];
+const taken = ([allowed, remaining, retry]: Reply): Take => ({ allowed: allowed === 1, remaining, retryAfterMs: Number(retry) });
+
 export interface RedisLimitsOptions extends RedisOptions {
   /** The clock blocks expire by (the `now` a block has no argument for); default the real one. */
   clock?: { now(): number };
@@ -145,16 +145,8 @@ export class RedisLimits implements Limits {
     if (!(rate.limit > 0) || !(rate.windowMs > 0) || !(cost > 0)) throw new RangeError(`Limits.take(${key}): a rate needs a limit, a window and a cost above 0`);
     if (!Number.isFinite(now)) throw new RangeError(`Limits.take(${key}): 'now' is not a time`);
     const p = this.prefix;
-    const [allowed, remaining, retry] = (await this.#take(
-      `${p}bucket:${key}`,
-      `${p}block:${key}`,
-      String(now),
-      String(rate.limit),
-      String(rate.windowMs),
-      String(cost),
-      SLACK_MS,
-    )) as [number, number, string];
-    return { allowed: allowed === 1, remaining, retryAfterMs: Number(retry) };
+    const reply = (await this.#take(`${p}bucket:${key}`, `${p}block:${key}`, String(now), String(rate.limit), String(rate.windowMs), String(cost), SLACK_MS)) as Reply;
+    return taken(reply);
   }
 
   async admit(key: string, log: SlidingLog, now: number): Promise<Take> {
@@ -163,17 +155,8 @@ export class RedisLimits implements Limits {
     if (!Number.isFinite(now)) throw new RangeError(`Limits.admit(${key}): 'now' is not a time`);
     const p = this.prefix;
     const member = randomBytes(6).toString('base64url');
-    const [allowed, remaining, retry] = (await this.#admit(
-      `${p}log:${key}`,
-      `${p}block:${key}`,
-      String(now),
-      String(log.limit),
-      String(log.windowMs),
-      String(log.gapMs),
-      member,
-      SLACK_MS,
-    )) as [number, number, string];
-    return { allowed: allowed === 1, remaining, retryAfterMs: Number(retry) };
+    const reply = (await this.#admit(`${p}log:${key}`, `${p}block:${key}`, String(now), String(log.limit), String(log.windowMs), String(log.gapMs), member, SLACK_MS)) as Reply;
+    return taken(reply);
   }
 
   async block(key: string, until: number): Promise<void> {
