@@ -112,6 +112,8 @@ export interface VerifyInput {
   proof: ProofPayload;
   /** The number the proof must carry (number match after a push). */
   number?: string;
+  /** The source address of the connection that sent it (events name it; the hub adds it). */
+  source?: string;
 }
 export interface VerifyOutput {
   account: number;

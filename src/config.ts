@@ -71,6 +71,19 @@ export interface Config {
   /** Processes that `nextauth start` runs on one port (node's cluster module); more than 1 only in a cluster. */
   workers: number;
   limits: Limits;
+  events: EventSettings;
+}
+
+/** The events outbox, its webhooks and its audit trail (src/core/events/). */
+export interface EventSettings {
+  /** ms events are kept for the audit trail (and for webhooks that are behind). */
+  retention: number;
+  /** Webhooks per virtual server. */
+  webhooksPerServer: number;
+  /** ms a delivery is retried (exponential backoff) before it is given up. */
+  retryFor: number;
+  /** Deliveries may go to loopback, private and link-local addresses (off: only public ones). */
+  privateAddresses: boolean;
 }
 
 export interface Cluster {
@@ -129,6 +142,14 @@ export const settings = {
   connectionsPerSource: { env: 'NEXTAUTH_CONNECTIONS_PER_SOURCE', flag: 'connections-per-source', help: 'open WebSocket connections per source address (default 256)' },
   headersTimeout: { env: 'NEXTAUTH_HEADERS_TIMEOUT_SECONDS', flag: 'headers-timeout-seconds', help: 'seconds a client has to send its request headers (default 10)' },
   requestTimeout: { env: 'NEXTAUTH_REQUEST_TIMEOUT_SECONDS', flag: 'request-timeout-seconds', help: 'seconds a client has to send a whole request (default 30)' },
+  eventRetention: { env: 'NEXTAUTH_EVENT_RETENTION_DAYS', flag: 'event-retention-days', help: 'days events are kept for the audit trail (default 90)' },
+  webhooksPerServer: { env: 'NEXTAUTH_WEBHOOKS_PER_SERVER', flag: 'webhooks-per-server', help: 'webhooks per virtual server (default 16)' },
+  webhookRetry: { env: 'NEXTAUTH_WEBHOOK_RETRY_SECONDS', flag: 'webhook-retry-seconds', help: 'seconds a webhook delivery is retried before it is given up (default 86400)' },
+  webhookPrivate: {
+    env: 'NEXTAUTH_WEBHOOK_PRIVATE_ADDRESSES',
+    flag: 'webhook-private-addresses',
+    help: 'deliver webhooks to loopback and private addresses too: true|false (default false)',
+  },
   databaseUrl: {
     env: 'NEXTAUTH_DATABASE_URL',
     flag: 'database-url',
@@ -186,6 +207,11 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     return n;
   };
   const seconds = (key: Key, fallback: number) => int(key, fallback, 1, 30 * 24 * 3600) * 1000;
+  const bool = (key: Key, fallback: boolean): boolean => {
+    const v = raw(key) ?? String(fallback);
+    if (v !== 'true' && v !== 'false') bad(key, v, 'true or false');
+    return v === 'true';
+  };
   /** `N/SECONDS`: at most N in that many seconds. */
   const rate = (key: Key, fallback: string): { limit: number; windowMs: number } => {
     const v = raw(key) ?? fallback;
@@ -215,8 +241,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     bad('rootApiKey', '(hidden)', '16 to 256 printable characters without spaces');
   }
 
-  const demoRaw = raw('demo') ?? 'true';
-  if (demoRaw !== 'true' && demoRaw !== 'false') bad('demo', demoRaw, 'true or false');
+  const demo = bool('demo', true);
 
   const origins = (raw('allowedOrigins') ?? '')
     .split(',')
@@ -271,7 +296,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     logFormat,
     allowedOrigins: origins,
     trustedProxies,
-    demo: demoRaw === 'true',
+    demo,
     workers,
     limits: {
       challenge: seconds('challenge', 60),
@@ -291,6 +316,12 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
       connectionsPerSource: int('connectionsPerSource', 256, 1, 1_000_000),
       headersTimeout: seconds('headersTimeout', 10),
       requestTimeout: seconds('requestTimeout', 30),
+    },
+    events: {
+      retention: int('eventRetention', 90, 1, 36500) * 86400_000,
+      webhooksPerServer: int('webhooksPerServer', 16, 0, 1000),
+      retryFor: seconds('webhookRetry', 86400),
+      privateAddresses: bool('webhookPrivate', false),
     },
   };
 }

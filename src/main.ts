@@ -47,6 +47,10 @@ import { browserOriginAllowed, createSocketIo, SOCKET_IO_PATH } from './transpor
 import { webAssets } from './web/assets.ts';
 import { NsError } from './wire/errors.ts';
 import { sourceFinder } from './transports/source.ts';
+import { Deliveries } from './core/events/deliver-events.ts';
+import { DEFAULT_WEBHOOK_SETTINGS } from './core/events/webhooks.ts';
+import { pruneEventsEvery } from './core/events/prune-events.ts';
+import { RefusalEvents } from './core/events/refusal-events.ts';
 
 /** A connection refused past its source's limit (§7) may try again after this (`Retry-After`). */
 const CONNECTION_RETRY_MS = 10_000;
@@ -120,7 +124,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     liveSessions: () => hub.countByState(),
   });
   // Every change of the store is timed until durable (nextauth_store_write_seconds).
-  const registry = new Registry(timedStore(store, metrics), config.limits);
+  const registry = new Registry(timedStore(store, metrics), config.limits, { ...DEFAULT_WEBHOOK_SETTINGS, perServer: config.events.webhooksPerServer });
   const bootstrap: Bootstrap = {};
   const root = await registry.access.ensureRootKey(config.rootApiKey);
   if (root.apikey) bootstrap.rootApiKey = root.apikey;
@@ -179,7 +183,8 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   });
 
   const restLimits = new RestLimits(limits, config.limits, hub.clock);
-  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits, readiness });
+  const refusals = new RefusalEvents(registry.store, now, log);
+  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits, readiness, refusals });
   // The demo site keeps its api key in the data folder, which a cluster process does not open otherwise.
   if (config.demo && config.cluster) await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });
@@ -187,7 +192,19 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   if (restored) log.info({ restored }, 'sessions restored');
   const sourceLimits = new SourceLimits(limits, config.limits, hub.clock);
   const sourceOf = sourceFinder(config.trustedProxies);
-  const appSocket = createAppSocket({ hub, push, transactions, registry, log, metrics, clock: hub.clock, challengeLimit: config.limits.challenge, sourceLimits, sourceOf });
+  const appSocket = createAppSocket({
+    hub,
+    push,
+    transactions,
+    registry,
+    log,
+    metrics,
+    clock: hub.clock,
+    challengeLimit: config.limits.challenge,
+    sourceLimits,
+    sourceOf,
+    refusals,
+  });
   const browserDeps = { hub, registry, metrics, log, sourceOf, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
   const browserSocket = createBrowserSocket(browserDeps);
   const connections = new ConnectionLimits(limits, config.limits.connectionsPerSource, hub.id);
@@ -270,9 +287,12 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     }
   });
 
+  let deliveries: Deliveries | undefined;
+  let stopPruning: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      stopPruning?.();
       // No new connection or request from here; requests already running finish, and are cut
       // only if they take longer than 2 s.
       const http = app.close();
@@ -288,6 +308,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
       await Promise.all([sessions.close(), bus.close(), limits.close()]);
       await http;
       clearTimeout(cut);
+      await deliveries?.close();
       await store.close();
       if (!config.cluster) await removeRunLock(config.dataDir);
     })());
@@ -304,6 +325,17 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   // With port 0 the default public URL names the port we got.
   if (config.port === 0 && config.publicUrl.endsWith(':0')) config.publicUrl = url;
   if (!config.cluster) await writeRunLock(config.dataDir, url);
+  // The outbox: delivered to the webhooks, kept for the retention (from now: nothing is written before the server listens).
+  deliveries = new Deliveries({
+    store: registry.store,
+    base: config.publicUrl.replace(/\/+$/, ''),
+    retryFor: config.events.retryFor,
+    privateAddresses: config.events.privateAddresses,
+    sole: !config.cluster,
+    log,
+  });
+  deliveries.start();
+  stopPruning = pruneEventsEvery(registry.store, config.events.retention, 3600_000, log);
 
   return { config, url, port, registry, store, hub, push, app, close, bootstrap };
 }

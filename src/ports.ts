@@ -121,6 +121,51 @@ export interface SavedSession {
   since: number;
 }
 
+/** A webhook of a virtual server (events/): where its events go, which, and the secret that signs them. */
+export interface WebhookRecord {
+  id: string;
+  serverid: string;
+  url: string;
+  /** The event types it receives (`com.nextauth.…`); empty: every type. */
+  types: string[];
+  description: string;
+  created: number;
+  /** Signs its deliveries (Standard Webhooks: `whsec_` + base64 of 32 bytes); shown once. */
+  secret: string;
+  /** After a rotation, the secret before it, still signing beside the new one until `previousUntil`. */
+  previousSecret?: string;
+  previousUntil?: number;
+}
+
+/** One try at delivering an event to a webhook. */
+export interface DeliveryAttempt {
+  /** the event's id (its `webhook-id`) and type */
+  event: string;
+  type: string;
+  /** when it was tried (ms since epoch), how long it took (ms) */
+  at: number;
+  ms: number;
+  /** the endpoint's HTTP status (0: no answer) */
+  status: number;
+  outcome: 'delivered' | 'retrying' | 'failed';
+  error?: string;
+}
+
+/** Where a webhook's deliveries are: kept apart from the webhook, written as they go. */
+export interface DeliveryRecord {
+  /** The place in the server's events (Store.eventsAfter) after the last event delivered or given up. */
+  cursor: string;
+  /** The event being retried: its id, its first try, the tries so far, when the next one is due. */
+  pending?: { event: string; first: number; tries: number; next: number };
+  /** The process that delivers (one at a time, in a cluster) and until when it may. */
+  holder?: string;
+  leaseUntil?: number;
+  delivered: number;
+  failed: number;
+  /** The last attempts, oldest first (a bounded number). */
+  attempts: DeliveryAttempt[];
+}
+
 /** Every kind of record: its key (as a tuple) and its value. */
 export interface Records {
   server: { key: [serverid: string]; value: ServerRecord };
@@ -134,6 +179,8 @@ export interface Records {
   globalAttributes: { key: []; value: Attributes };
   session: { key: [key: string]; value: SavedSession };
   transaction: { key: [tid: string]; value: TransactionRecord };
+  webhook: { key: [serverid: string, id: string]; value: WebhookRecord };
+  delivery: { key: [serverid: string, id: string]; value: DeliveryRecord };
 }
 export type RecordKind = keyof Records;
 export type KeyOf<K extends RecordKind> = Records[K]['key'];
@@ -178,6 +225,46 @@ export interface UserSummary {
   lastlogin?: number;
 }
 
+// ---- Events (the outbox) ---------------------------------------------------------------------
+
+/**
+ * A security-relevant change as the outbox keeps it, written by the change it reports (the same
+ * journal line, the same transaction): an acknowledged change always has its event. A CloudEvent
+ * is made of it (src/core/events/). Never a nonce, a key, a secret or a token.
+ */
+export interface EventRecord {
+  /** The store's order of events: given when the change commits, increasing. */
+  seq: number;
+  /** Unique: the CloudEvent's `id`, a delivery's `webhook-id`. */
+  id: string;
+  /** `com.nextauth.…` */
+  type: string;
+  serverid: string;
+  /** When it happened (ms since epoch). */
+  time: number;
+  userid?: string;
+  account?: number;
+  /** The client's address. */
+  source?: string;
+  /** What it is about inside the server (a session, a transaction, a webhook, an api key). */
+  subject?: string;
+  data?: { [key: string]: Json };
+}
+export type NewEvent = Omit<EventRecord, 'seq'>;
+
+/** An audit query: a server's events, newest first, every given condition holding. */
+export interface EventQuery {
+  types?: string[];
+  userid?: string;
+  account?: number;
+  /** time range (ms since epoch): `from` included, `to` not */
+  from?: number;
+  to?: number;
+  /** Only events older than this `seq` (the last of the page before). */
+  before?: number;
+  limit: number;
+}
+
 // ---- Store ------------------------------------------------------------------------------------
 
 /** Reads. Records handed out are frozen: a change goes through `transact`. */
@@ -192,6 +279,8 @@ export interface StoreTx extends StoreReads {
   /** Sets fields of an existing record (a field given as undefined is removed); throws when there is none. */
   patch<K extends RecordKind>(kind: K, key: KeyOf<K>, fields: Partial<ValueOf<K>>): void;
   delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void;
+  /** Writes an event with the change (the store gives its `seq`). */
+  emit(event: NewEvent): void;
 }
 
 export interface Store extends StoreReads {
@@ -226,6 +315,20 @@ export interface Store extends StoreReads {
   staleEnrolCodes(before: number, limit: number): Promise<EnrolCodeRecord[]>;
   /** Every saved session (at start). */
   savedSessions(): Promise<Array<[key: string, session: SavedSession]>>;
+  /** A server's webhooks (none given: every server's), for the deliveries. */
+  webhooksOf(serverid?: string): Promise<WebhookRecord[]>;
+  /** The audit trail: a server's events matching `query`, newest first, from an index. */
+  listEvents(serverid: string, query: EventQuery): Promise<EventRecord[]>;
+  /**
+   * A server's events after `cursor` in the order their changes committed (at most `limit`), and
+   * the cursor after them. Only events no change still running can come before: a later call
+   * never finds one before the cursor it was given. Cursors are the adapter's own text.
+   */
+  eventsAfter(serverid: string, cursor: string, limit: number): Promise<{ events: EventRecord[]; cursor: string }>;
+  /** The cursor at the end of a server's events now (a new webhook starts there). */
+  eventsEnd(serverid: string): Promise<string>;
+  /** Removes events older than `before` (ms since epoch), the oldest first, at most `limit`; resolves how many went. */
+  pruneEvents(before: number, limit: number): Promise<number>;
   /** Resolves when every change so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -1,12 +1,12 @@
 /**
- * The admin commands (server, key, user, account), on one of two backends:
+ * The admin commands (server, key, user, account, webhook, events), on one of two backends:
  * - REST: a running server, with --url and --key (or NEXTAUTH_URL / NEXTAUTH_API_KEY);
  * - local: the data folder of a STOPPED server, opened through the registry. Refused while the
  *   run lock names a live process, since two writers on one JSON file lose data.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Limits } from '../config.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { NsError } from '../wire/errors.ts';
 import { GLOBAL, PERMISSIONS, type Principal } from '../core/admin/access.ts';
 import type { AccountView } from '../core/admin/accounts.ts';
@@ -14,10 +14,15 @@ import { checkAttributes } from '../core/admin/attributes.ts';
 import { Registry } from '../core/admin/registry.ts';
 import type { ServerView } from '../core/admin/servers.ts';
 import type { UserView } from '../core/admin/users.ts';
-import type { Attributes } from '../ports.ts';
+import { listAuditEvents } from '../core/events/audit.ts';
+import type { CloudEvent } from '../core/events/cloud-event.ts';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookInput, type WebhookView } from '../core/events/webhooks.ts';
+import type { Attributes, DeliveryAttempt } from '../ports.ts';
+import { auditQuery, type AuditQueryText } from '../transports/http/audit-query.ts';
 import { LowdbStore } from '../adapters/lowdb/lowdb-store.ts';
 import { RunLockError, acquireRunLock, removeRunLock } from '../adapters/lowdb/run-lock.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args } from './args.ts';
+import { EVENT_COMMANDS } from './events.ts';
 import { clean, fields, json, table, time } from './output.ts';
 
 export interface NewKey {
@@ -26,6 +31,14 @@ export interface NewKey {
   description: string;
   server?: string;
   permissions?: string[];
+}
+
+/** A webhook as createWebhook answers it: with its secret, this once. */
+export type NewWebhook = WebhookView & { secret: string };
+
+export interface EventsPage {
+  items: CloudEvent[];
+  next?: string;
 }
 
 export interface UserDetail {
@@ -50,6 +63,15 @@ export interface Backend {
   listAccounts(serverid: string): Promise<AccountView[]>;
   setBlocked(serverid: string, id: number, blocked: boolean): Promise<AccountView>;
   deleteAccount(serverid: string, id: number): Promise<void>;
+  createWebhook(serverid: string, input: WebhookInput): Promise<NewWebhook>;
+  listWebhooks(serverid: string): Promise<WebhookView[]>;
+  getWebhook(serverid: string, id: string): Promise<WebhookView>;
+  updateWebhook(serverid: string, id: string, input: Partial<WebhookInput>): Promise<WebhookView>;
+  rotateWebhook(serverid: string, id: string): Promise<{ secret: string; previousSecretUntil: number }>;
+  deleteWebhook(serverid: string, id: string): Promise<void>;
+  webhookAttempts(serverid: string, id: string): Promise<DeliveryAttempt[]>;
+  /** The audit trail (getEvents), its query in text as REST takes it. */
+  listEvents(serverid: string, query: AuditQueryText): Promise<EventsPage>;
   close(): Promise<void>;
 }
 
@@ -154,6 +176,44 @@ export class RestBackend implements Backend {
     await this.call('DELETE', `${this.server(serverid)}/accounts/${id}/`);
   }
 
+  private webhook = (serverid: string, id: string) => `${this.server(serverid)}/webhooks/${encodeURIComponent(id)}`;
+
+  createWebhook(serverid: string, input: WebhookInput) {
+    return this.call<NewWebhook>('POST', `${this.server(serverid)}/webhooks`, { body: input });
+  }
+
+  async listWebhooks(serverid: string) {
+    return (await this.call<{ webhooks: WebhookView[] }>('GET', `${this.server(serverid)}/webhooks`)).webhooks;
+  }
+
+  getWebhook(serverid: string, id: string) {
+    return this.call<WebhookView>('GET', this.webhook(serverid, id));
+  }
+
+  updateWebhook(serverid: string, id: string, input: Partial<WebhookInput>) {
+    return this.call<WebhookView>('PATCH', this.webhook(serverid, id), { body: input });
+  }
+
+  rotateWebhook(serverid: string, id: string) {
+    return this.call<{ secret: string; previousSecretUntil: number }>('POST', `${this.webhook(serverid, id)}/rotate`);
+  }
+
+  async deleteWebhook(serverid: string, id: string) {
+    await this.call('DELETE', this.webhook(serverid, id));
+  }
+
+  async webhookAttempts(serverid: string, id: string) {
+    return (await this.call<{ attempts: DeliveryAttempt[] }>('GET', `${this.webhook(serverid, id)}/attempts`)).attempts;
+  }
+
+  listEvents(serverid: string, q: AuditQueryText) {
+    const query: Record<string, string> = {};
+    for (const [name, value] of Object.entries(q)) {
+      if (value !== undefined) query[name] = Array.isArray(value) ? value.join(',') : String(value);
+    }
+    return this.call<EventsPage>('GET', `${this.server(serverid)}/events`, { query });
+  }
+
   async close() {}
 }
 
@@ -170,6 +230,8 @@ export class LocalBackend implements Backend {
     private readonly store: LowdbStore,
     readonly registry: Registry,
     private readonly dataDir: string,
+    /** The NS's public URL: the `source` of the audit trail's CloudEvents. */
+    private readonly publicUrl: string,
   ) {}
 
   /**
@@ -177,7 +239,8 @@ export class LocalBackend implements Backend {
    * server (or another command) holds the folder, and (unless `create`) when the folder holds no
    * data, so a mistyped --data does not make an empty store.
    */
-  static async open(dataDir: string, limits: Limits, create: boolean): Promise<LocalBackend> {
+  static async open(config: Config, create: boolean): Promise<LocalBackend> {
+    const { dataDir } = config;
     if (!create && !existsSync(path.join(dataDir, 'nextauth.json'))) {
       throw new OpError('NO_DATA', `no nextAuth data in ${dataDir}: give --data <folder>, or --url and --key for a running server`);
     }
@@ -198,7 +261,8 @@ export class LocalBackend implements Backend {
     }
     try {
       const store = await LowdbStore.open(dataDir);
-      return new LocalBackend(store, new Registry(store, limits), dataDir);
+      const registry = new Registry(store, config.limits, { ...DEFAULT_WEBHOOK_SETTINGS, perServer: config.events.webhooksPerServer });
+      return new LocalBackend(store, registry, dataDir, config.publicUrl);
     } catch (e) {
       await removeRunLock(dataDir);
       throw e;
@@ -266,6 +330,47 @@ export class LocalBackend implements Backend {
     await this.registry.accounts.delete(serverid, id);
   }
 
+  async createWebhook(serverid: string, input: WebhookInput) {
+    await this.registry.servers.require(serverid);
+    const { webhook, secret } = await this.registry.webhooks.create(serverid, input);
+    return { ...webhook, secret };
+  }
+
+  async listWebhooks(serverid: string) {
+    await this.registry.servers.require(serverid);
+    return this.registry.webhooks.list(serverid);
+  }
+
+  async getWebhook(serverid: string, id: string) {
+    await this.registry.servers.require(serverid);
+    return this.registry.webhooks.get(serverid, id);
+  }
+
+  async updateWebhook(serverid: string, id: string, input: Partial<WebhookInput>) {
+    await this.registry.servers.require(serverid);
+    return this.registry.webhooks.update(serverid, id, input);
+  }
+
+  async rotateWebhook(serverid: string, id: string) {
+    await this.registry.servers.require(serverid);
+    return this.registry.webhooks.rotate(serverid, id);
+  }
+
+  async deleteWebhook(serverid: string, id: string) {
+    await this.registry.servers.require(serverid);
+    await this.registry.webhooks.delete(serverid, id);
+  }
+
+  async webhookAttempts(serverid: string, id: string) {
+    await this.registry.servers.require(serverid);
+    return this.registry.webhooks.attempts(serverid, id);
+  }
+
+  async listEvents(serverid: string, q: AuditQueryText) {
+    await this.registry.servers.require(serverid);
+    return listAuditEvents(this.registry.store, serverid, auditQuery(q), this.publicUrl);
+  }
+
   async close() {
     try {
       await this.store.close();
@@ -280,9 +385,9 @@ export class LocalBackend implements Backend {
 /** Flags every admin command takes. */
 const COMMON = ['url', 'key', 'data', 'json', 'help'];
 
-type Run = (b: Backend) => Promise<{ data: unknown; text: string }>;
+export type Run = (b: Backend) => Promise<{ data: unknown; text: string }>;
 
-interface Command {
+export interface Command {
   args: string[];
   flags?: string[];
   /** May make the data folder (local mode). */
@@ -491,6 +596,7 @@ export const COMMANDS: Record<string, Command> = {
       };
     },
   },
+  ...EVENT_COMMANDS,
 };
 
 /** The backend the flags and environment ask for. */
@@ -504,8 +610,7 @@ export async function backendFor(flags: ReadonlyMap<string, string>, create: boo
   const url = flags.has('data') ? undefined : (flagUrl ?? (env.NEXTAUTH_URL || undefined));
   if (url === undefined) {
     if (flagKey !== undefined) throw new UsageError('--key needs --url (or NEXTAUTH_URL)');
-    const config = loadConfig(flags, env);
-    return LocalBackend.open(config.dataDir, config.limits, create);
+    return LocalBackend.open(loadConfig(flags, env), create);
   }
   const key = flagKey ?? (env.NEXTAUTH_API_KEY || undefined);
   if (key === undefined) throw new UsageError('--url needs --key (or NEXTAUTH_API_KEY)');
@@ -519,11 +624,13 @@ export async function backendFor(flags: ReadonlyMap<string, string>, create: boo
   return new RestBackend(base.href.replace(/\/+$/, ''), key);
 }
 
-/** Runs `nextauth <group> <sub> …`; returns the text to print. */
+/** Runs `nextauth <group> <sub> …` (or a command of one word: `nextauth events …`); returns the text to print. */
 export async function runAdmin(group: string, a: Args): Promise<string> {
-  const [sub, ...args] = a.rest.slice(1);
-  const name = `${group} ${sub ?? ''}`.trim();
-  const command = COMMANDS[name];
+  const single = Object.hasOwn(COMMANDS, group);
+  const [sub, ...rest] = a.rest.slice(1);
+  const name = single ? group : `${group} ${sub ?? ''}`.trim();
+  const args = single ? a.rest.slice(1) : rest;
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     const known = Object.keys(COMMANDS)
       .filter((c) => c.startsWith(`${group} `))

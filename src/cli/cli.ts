@@ -12,6 +12,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_DIR, WebBuildError } from '../web/assets.ts';
 import { DEFAULT_KEYSTORE_SHOWN } from './keystore-path.ts';
+import { EVENT_TYPES } from '../core/events/event-types.ts';
+
+/** The event types as the commands take them (without com.nextauth.), wrapped for the help. */
+const eventTypes = (): string =>
+  Object.keys(EVENT_TYPES)
+    .map((t) => t.replace(/^com\.nextauth\./, ''))
+    .join(' ')
+    .replace(/(.{1,74})(?: |$)/g, '    $1\n');
 
 /** The version of this NS (its package.json). */
 const version = (): string => (JSON.parse(readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
@@ -42,6 +50,31 @@ const HELP = {
   account block <serverid> <id> [--unblock]  block (or unblock) an account
   account delete <serverid> <id>             delete an account
 
+  Output is a table; --json prints JSON instead.
+`,
+  events: `A server's webhooks and its audit trail (docs/events.md), in the two modes of the
+admin commands (a running server: --url and --key; a stopped one: --data). They need 'root'
+on the server.
+
+  webhook create <serverid> --endpoint URL [--types T,T|all] [--description D]
+                                             a webhook: the server's events (of those types,
+                                             default all) POSTed to URL, signed; prints its
+                                             signing secret (once)
+  webhook list <serverid>                    its webhooks (never a secret)
+  webhook show <serverid> <webhookid>        one webhook, its deliveries and retries
+  webhook update <serverid> <webhookid> [--endpoint URL] [--types T,T|all] [--description D]
+  webhook rotate <serverid> <webhookid>      a new signing secret (printed once); the old one
+                                             signs beside it for 24 hours
+  webhook delete <serverid> <webhookid>      delete a webhook
+  webhook attempts <serverid> <webhookid>    its last delivery attempts, newest first
+  events <serverid> [--type T,T] [--userid U] [--account N] [--from TIME] [--to TIME]
+         [--limit N] [--before NEXT]         the audit trail, newest first: TIME is ISO 8601
+                                             (2026-05-01T12:00:00Z) or ms since epoch, from
+                                             included, to not; a full page prints the
+                                             --before that gives the next one
+
+  Event types (com.nextauth. before each may be left out):
+${eventTypes()}
   Output is a table; --json prints JSON instead.
 `,
   store: `  store copy --from <data folder> --to postgres://…
@@ -75,6 +108,8 @@ const HELP_OF: Record<string, keyof typeof HELP> = {
   key: 'admin',
   user: 'admin',
   account: 'admin',
+  webhook: 'events',
+  events: 'events',
   store: 'store',
   app: 'app',
 };
@@ -201,7 +236,7 @@ export async function main(argv: string[]): Promise<void> {
     const { runStore } = await import('./store.ts');
     return runStore(args, (text) => void process.stdout.write(text));
   }
-  if (['server', 'key', 'user', 'account'].includes(command)) {
+  if (['server', 'key', 'user', 'account', 'webhook', 'events'].includes(command)) {
     const { runAdmin } = await import('./admin.ts');
     process.stdout.write(await runAdmin(command, args));
     return;

@@ -25,7 +25,9 @@
  * and compare-and-set orders them between processes.
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, Clock, Deadline, Json, Sessions, SavedSession, Store, StoredSession } from '../ports.ts';
+import type { Bus, Clock, Deadline, Json, NewEvent, Sessions, SavedSession, Store, StoredSession } from '../ports.ts';
+import { newEvent, sessionSubject } from './events/new-event.ts';
+import { type SessionEventOf, sessionEventOf } from './events/session-events.ts';
 import {
   failureCode,
   sessionMachine,
@@ -126,7 +128,7 @@ export interface HubOptions {
   /** Checks a proof (see machines/session.ts); core/login provides it. */
   verifyProof: (input: VerifyInput) => Promise<VerifyOutput>;
   /** The account as the store has it now (a session restored for one that is gone or blocked ends at once). */
-  account: (serverid: string, account: number) => Promise<{ blocked: boolean } | undefined>;
+  account: (serverid: string, account: number) => Promise<{ blocked: boolean; userid?: string } | undefined>;
   /** The user declined a push and reported it. */
   onMute?: (serverid: string, accounts: number[]) => void;
   /**
@@ -324,10 +326,12 @@ export class SessionHub {
     let step: ReturnType<typeof this.stepper.next>;
     let since = got?.value.since ?? now;
     let initial: unknown;
+    let applied: SessionEvent | undefined;
     if (live) {
       base = got.snapshot ?? this.unpack(key, got.value.snapshot);
       const ev = typeof event === 'function' ? event(base, got.value) : event;
       if (!ev) return { outcome: 'ignored', stored: got.value, saved: true };
+      applied = ev;
       step = this.stepper.next(base, ev);
       if (step.snapshot === base) {
         // Not taken, or taken with actions only (a refusal): nothing to write.
@@ -344,6 +348,7 @@ export class SessionHub {
       since = now;
       initial = first.snapshot.value;
       const ev = typeof event === 'function' ? event(first.snapshot, { snapshot: null, since }) : event;
+      applied = ev;
       step = ev ? this.stepper.next(first.snapshot, ev) : first;
       if (ev) step = { ...step, actions: [...first.actions, ...step.actions], microsteps: [...first.microsteps, ...step.microsteps] };
     }
@@ -415,13 +420,25 @@ export class SessionHub {
       if (from) this.counts[from] = (this.counts[from] ?? 0) - 1;
       if (!ended) this.counts[to] = (this.counts[to] ?? 0) + 1;
     }
-    const saved = await this.writeThrough(key, from, base?.context, ended ? undefined : to, next.context, stored);
+    const change = applied && sessionEventOf({ from, to, ended, event: applied, fired: opts.fired, before: base?.context, after: next.context });
+    const saved = await this.writeThrough(key, from, base?.context, ended ? undefined : to, next.context, stored, change && (await this.eventOf(key, change, now)));
     this.inspected(key, step, base?.value, next, stored, ended, initial);
     this.run(key, step.actions, next, saved);
     return { outcome: 'applied', stored, saved };
   }
 
-  /** Saves a session that must survive a restart, or removes one that need not any more. */
+  /** The event a session change is (events/session-events.ts), with its user. */
+  private async eventOf(key: string, change: SessionEventOf, now: number): Promise<NewEvent> {
+    const { serverid, hsid } = splitKey(key);
+    const userid = change.account !== undefined ? (await this.opts.account(serverid, change.account).catch(() => undefined))?.userid : undefined;
+    return newEvent(change.type, serverid, { ...change, userid, subject: sessionSubject(hsid) }, now);
+  }
+
+  /**
+   * Saves a session that must survive a restart, or removes one that need not any more, with
+   * the event the change is (the same write). An event with nothing to save is written on its
+   * own, not waited for: nothing was acknowledged that it must come with.
+   */
   private async writeThrough(
     key: string,
     from: SessionState | undefined,
@@ -429,17 +446,24 @@ export class SessionHub {
     to: SessionState | undefined,
     after: SessionContext,
     stored: StoredSession,
+    event: NewEvent | undefined,
   ): Promise<boolean> {
     const store = this.opts.saved;
     if (!store) return true;
     const keep = kept(to, after);
     const was = kept(from, before);
-    if (!keep && !was) return true;
     // Inside a kept state (a ping, a context) nothing changes on disk; a new state, a new last account does.
-    if (keep && was && from === to && before?.lastAccount === after.lastAccount) return true;
+    if ((!keep && !was) || (keep && was && from === to && before?.lastAccount === after.lastAccount)) {
+      if (event) store.transact((tx) => tx.emit(event)).catch((err: unknown) => this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'could not write an event'));
+      return true;
+    }
     const value: SavedSession = { snapshot: stored.snapshot, since: stored.since };
     try {
-      await store.transact((tx) => (keep ? tx.put('session', [key], value) : tx.delete('session', [key])));
+      await store.transact((tx) => {
+        if (keep) tx.put('session', [key], value);
+        else tx.delete('session', [key]);
+        if (event) tx.emit(event);
+      });
       return true;
     } catch (err) {
       this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'could not save a session');
@@ -481,7 +505,10 @@ export class SessionHub {
           break;
         }
         case 'verify':
-          this.verify(key, params.peer as string, params.input as VerifyInput);
+          {
+            const source = next.context.handshakes.find((h) => h.peer === params.peer)?.source;
+            this.verify(key, params.peer as string, { ...(params.input as VerifyInput), ...(source !== undefined ? { source } : {}) });
+          }
           break;
         default:
           // assign, raise, cancel, stopChild: done above, or nothing to do.

@@ -55,6 +55,8 @@ export const errors = {
   UNKNOWN_ATTRIBUTE: { status: 404, app: null, level: 'info', message: 'No such attribute' },
   UNKNOWN_ROLE: { status: 404, app: null, level: 'info', message: 'No such role' },
   UNKNOWN_TRANSACTION: { status: 404, app: 'error', level: 'info', message: 'No such transaction on this server' },
+  UNKNOWN_WEBHOOK: { status: 404, app: null, level: 'info', message: 'No such webhook on this server' },
+  TOO_MANY_WEBHOOKS: { status: 409, app: null, level: 'info', message: 'The server has as many webhooks as it may' },
   TRANSACTION_CLOSED: { status: 409, app: 'error', level: 'info', message: 'The transaction was answered or has expired' },
   RATE_LIMITED: { status: 429, app: 'error', level: 'warn', message: 'Too many attempts; try again later' },
   // Our side
@@ -76,6 +78,9 @@ export const errors = {
   PUSH_REPORTED: { status: null, app: null, level: 'warn', message: 'A push was denied and reported; its accounts are muted' },
   PUSH_UNDELIVERED: { status: null, app: null, level: 'info', message: 'No listening connection and no push gateway for the account' },
   PUSH_FAILED: { status: null, app: null, level: 'warn', message: 'The push gateway did not take the push' },
+  // Webhooks (events/): delivery outcomes that are logged, never answered
+  WEBHOOK_RETRYING: { status: null, app: null, level: 'warn', message: 'A webhook endpoint did not take an event; it is tried again later' },
+  WEBHOOK_FAILED: { status: null, app: null, level: 'error', message: 'A webhook endpoint did not take an event for as long as deliveries are tried; it is given up' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errors;

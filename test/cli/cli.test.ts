@@ -21,6 +21,7 @@ import { diagramDiff } from '../../scripts/machines.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { newNonce, newPhone, qr, until } from '../helpers/peers.ts';
 import { service } from '../helpers/services.ts';
+import { cli, fails, ok, okJson, type Run } from '../helpers/cli-run.ts';
 import { databases } from '../helpers/pg-databases.ts';
 import { PostgresStore } from '../../src/adapters/postgres/postgres-store.ts';
 
@@ -29,39 +30,6 @@ ensureServerBuild(); // the CLI runs compiled, as users run it
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nextauth-cli-'));
 const limits = { enrol: 600_000, challenge: 60_000 };
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `nextauth …` as a child process (cwd: the repository); `input` goes to its stdin. */
-function cli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
-  for (const name of ['NEXTAUTH_URL', 'NEXTAUTH_API_KEY', 'NEXTAUTH_DATA']) delete env[name];
-  Object.assign(env, opts.env);
-  const child = spawn(process.execPath, [...CLI, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  if (opts.input !== undefined) child.stdin.write(opts.input);
-  child.stdin.end();
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-function ok(r: Run, what: string): Run {
-  assert.is(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}`);
-  return r;
-}
-const okJson = <T = any>(r: Run, what: string): T => JSON.parse(ok(r, what).stdout) as T;
-
-/** A failed run: its exit code, and stderr naming `text`. */
-function fails(r: Run, code: number, text: string | RegExp, what: string): void {
-  assert.is(r.code, code, `${what}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-  assert.match(r.stderr, text, `${what}: stderr ${r.stderr}`);
-}
 
 /** Makes an account directly in a stopped server's data folder. */
 async function makeAccount(dataDir: string, serverid: string, userid: string): Promise<number> {

@@ -384,7 +384,11 @@ test('provoke() with a number: browsers hear confirmprovoke with it, the phone i
   accounts.add(`${S1}/7`);
   await hub.proof(a, { serverid: S1, hsid: H1 }, { account: 7 });
   await hub.settled();
-  assert.equal(verified, [{ serverid: S1, hsid: H1, op: 'login', proof: { account: 7 }, number: '42' }], 'the proof must carry the number');
+  assert.equal(
+    verified,
+    [{ serverid: S1, hsid: H1, op: 'login', proof: { account: 7 }, number: '42', source: 'source-A' }],
+    'the proof must carry the number (and names its source)',
+  );
   assert.is(await hub.pushNumber(S1, H1), undefined, 'the push ended with the handshake');
 });
 
@@ -474,7 +478,7 @@ test('a full flow with a fake app peer: accepted, confirmed, logged in; a failed
     ['accepted', key, plain],
     ['confirmed', key, { account: 7 }],
   ]);
-  assert.equal(verified.at(-1), { serverid: S1, hsid: H1, op: 'enrol', proof: { account: 7 } });
+  assert.equal(verified.at(-1), { serverid: S1, hsid: H1, op: 'enrol', proof: { account: 7 }, source: 'source-A' });
   const st = await hub.status(S1, H1);
   assert.is(st.state, 'authenticated');
   assert.is(st.account, 7);

@@ -1,7 +1,8 @@
 /**
  * The house's rules (../shared/DESIGN.md), checked on the source's own imports: machines import
  * only xstate and src/wire; src/wire imports nothing of the server; the SDK imports only src/wire;
- * the relying party's helper (src/rp) and the browser client (src/web/footer.ts) nothing of the server;
+ * the relying party's helper (src/rp) and the browser client (src/web/footer.ts) nothing of the server
+ * (but, for src/rp, the webhook signature, itself made of src/wire/ and node:crypto);
  * nothing outside src/adapters/ imports a storage library; no cycle between folders; only core/
  * and adapters/ touch the Store's writes.
  */
@@ -75,12 +76,25 @@ test('the SDK imports only src/wire/ (and its own files, tweetnacl, node:fs for 
   assert.equal(bad, []);
 });
 
-test("src/rp/ (the relying party's helper, @nextauth/node) imports only its own files, src/wire/, and the types of fastify and node", () => {
+/** The one file of the server @nextauth/node takes: the Standard Webhooks signature that its receivers verify. */
+const WEBHOOK_SIGNATURE = 'src/core/events/sign-webhook.ts';
+
+test("src/rp/ (the relying party's helper, @nextauth/node) imports only its own files, src/wire/, the webhook signature, and the types of fastify and node", () => {
   const bad = imports.filter(
-    (i) => inFolder(i.from, 'src/rp') && !(inFolder(i.to, 'src/rp') || inFolder(i.to, 'src/wire') || (i.typeOnly && (i.to === 'fastify' || i.to.startsWith('node:')))),
+    (i) =>
+      inFolder(i.from, 'src/rp') &&
+      !(inFolder(i.to, 'src/rp') || inFolder(i.to, 'src/wire') || i.to === WEBHOOK_SIGNATURE || (i.typeOnly && (i.to === 'fastify' || i.to.startsWith('node:')))),
   );
   assert.equal(bad, []);
   assert.ok(imports.some((i) => i.from === 'src/rp/express.ts' && i.to === 'src/rp/request.ts'));
+  assert.ok(imports.some((i) => i.from === 'src/rp/index.ts' && i.to === WEBHOOK_SIGNATURE));
+  // …which itself takes nothing of the server but src/wire/.
+  const signature = imports.filter((i) => i.from === WEBHOOK_SIGNATURE);
+  assert.ok(signature.length > 0);
+  assert.equal(
+    signature.filter((i) => !(inFolder(i.to, 'src/wire') || i.to === 'node:crypto')),
+    [],
+  );
 });
 
 test('the browser client (src/web/footer.ts, nextauth.ts that runs it, the words of i18n.ts; @nextauth/browser) imports nothing but socket.io-client types', () => {

@@ -190,6 +190,15 @@ assert.throws(() => app.parseQrText('not a code'), (e) => e instanceof app.SdkEr
 assert.equal(typeof new FileKeyStore('/nonexistent/keys.json').list, 'function');
 assert.match(node.newNonce(), /^[A-Za-z0-9_-]{32}$/);
 assert.equal(fastifyPlugin, fastify.nextAuth);
+// A webhook delivery signed by hand (Standard Webhooks) verifies; a changed body does not.
+const { createHmac } = await import('node:crypto');
+const secret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+const body = '{"type":"com.nextauth.session.login"}';
+const now = Date.now();
+const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(Math.floor(now / 1000)) };
+headers['webhook-signature'] = 'v1,' + createHmac('sha256', Buffer.alloc(32, 7)).update(\`evt_1.\${headers['webhook-timestamp']}.\${body}\`).digest('base64');
+node.verifyWebhook(secret, headers, body, { now });
+assert.throws(() => node.verifyWebhook(secret, headers, body + ' ', { now }), node.WebhookVerificationError);
 // The plugin, as built: req.nextauth in a child plugin, the cookie set, the client asked.
 const asked = [];
 const client = { serverid: 's', getSession: async (nonce) => (asked.push(nonce), { loggedin: true, userid: 'alice', canprovoke: true, hsid: 'h' }) };
@@ -224,7 +233,7 @@ console.log(JSON.stringify(out));
       'toB64url',
     ],
     browser: ['startNextAuth'],
-    node: ['NextAuthError', 'createNextAuth', 'isNonce', 'newNonce', 'readCookie', 'requestNextAuth'],
+    node: ['NextAuthError', 'WebhookVerificationError', 'createNextAuth', 'isNonce', 'newNonce', 'readCookie', 'requestNextAuth', 'verifyWebhook'],
     express: ['nextAuth'],
     fastify: ['default', 'nextAuth'],
   });
@@ -234,7 +243,7 @@ console.log(JSON.stringify(out));
     `import { MemoryKeyStore, Phone, parseQrText, SdkError, type ChallengeInfo, type QrCode } from '@nextauth/app';
 import { FileKeyStore } from '@nextauth/app/file-keystore';
 import { startNextAuth, type NextAuthApi, type NextAuthEventDetail } from '@nextauth/browser';
-import { createNextAuth, NextAuthError, type NextAuthClient, type Session } from '@nextauth/node';
+import { createNextAuth, NextAuthError, verifyWebhook, WebhookVerificationError, type NextAuthClient, type Session } from '@nextauth/node';
 import { nextAuth } from '@nextauth/node/express';
 import fastifyNextAuth from '@nextauth/node/fastify';
 import express from 'express';
@@ -260,6 +269,15 @@ const app = Fastify();
 await app.register(fastifyNextAuth, { url: 'https://ns.example', apiKey: 'key', serverid: 'srv' });
 app.get('/', async (req) => (await req.nextauth.session()).userid ?? 'nobody');
 export const status = (e: NextAuthError): number => e.status;
+export const delivered = (headers: Record<string, string | string[] | undefined>, body: string): boolean => {
+  try {
+    verifyWebhook('whsec_key', headers, body, { toleranceSeconds: 60 });
+    return true;
+  } catch (e) {
+    if (e instanceof WebhookVerificationError) return false;
+    throw e;
+  }
+};
 
 // What must not type-check:
 // @ts-expect-error a nonce is a string
@@ -270,6 +288,8 @@ new Phone({});
 startNextAuth({});
 // @ts-expect-error no such method
 void app.get('/x', async (req) => req.nextauth.sessions());
+// @ts-expect-error the body is the raw text, not parsed JSON
+verifyWebhook('whsec_key', {}, { type: 'x' });
 `,
   );
   for (const name of ['express', 'fastify']) copyFileSync(path.join(ROOT, 'examples', name, 'server.js'), path.join(project, `${name}.js`));

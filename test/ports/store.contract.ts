@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AccountRecord, ServerRecord, Store, UserRecord } from '../../src/ports.ts';
+import type { AccountRecord, EventRecord, NewEvent, ServerRecord, Store, UserRecord, WebhookRecord } from '../../src/ports.ts';
 
 export interface StoreFactory {
   open(): Promise<{ store: Store; reopen(): Promise<Store> }>;
@@ -64,6 +64,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.is(await store.get('session', 'k'), undefined);
     assert.equal((await store.get('globalAttributes')) ?? {}, {});
     assert.is(await store.get('transaction', 't'), undefined);
+    assert.is(await store.get('webhook', 's', 'w'), undefined);
+    assert.is(await store.get('delivery', 's', 'w'), undefined);
   });
 
   test('put, patch and delete; a change resolves with its result; a restart sees every change that resolved', async () => {
@@ -416,5 +418,240 @@ export function storeContract(name: string, factory: StoreFactory): void {
     );
   });
 
+  // ---- Events (the outbox) and webhooks --------------------------------------------------------
+
+  /**
+   * Every event of a server from `cursor` on, polling eventsAfter `step` at a time, until `expect`
+   * have come (an event may show a moment after its change resolved: PostgreSQL shows it once no
+   * transaction older than its own is running, anyone's, another test's included).
+   */
+  const drain = async (store: Store, serverid: string, cursor: string, expect: number, step = 3): Promise<{ events: EventRecord[]; cursor: string }> => {
+    const events: EventRecord[] = [];
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const page = await store.eventsAfter(serverid, cursor, step);
+      assert.ok(page.events.length <= step, 'no more than the limit');
+      events.push(...page.events);
+      cursor = page.cursor;
+      if (page.events.length === 0) {
+        if (events.length >= expect || Date.now() > end) return { events, cursor };
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+
+  test('an event is written with its change: seq given, read back by both listings, kept across a restart; a change that throws writes none', async () => {
+    const { store, reopen } = await open();
+    const start = await store.eventsEnd('s');
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.emit(event('e1', 'com.nextauth.server.created', { time: 10 }));
+    });
+    await store
+      .transact((tx) => {
+        tx.emit(event('lost', 'com.nextauth.server.updated', { time: 11 }));
+        throw new Error('no');
+      })
+      .catch(() => undefined);
+    await store.transact((tx) => {
+      tx.put('user', ['s', 'ann'], user('ann'));
+      tx.emit(event('e2', 'com.nextauth.session.login', { time: 12, userid: 'ann', account: 1, source: '127.0.0.2', data: { channel: 'qr' } }));
+      tx.emit(event('e3', 'com.nextauth.session.logout', { time: 13, userid: 'ann', account: 1 }));
+    });
+    const listed = await store.listEvents('s', { limit: 10 });
+    assert.equal(
+      listed.map((e) => e.id),
+      ['e3', 'e2', 'e1'],
+      'newest first, the thrown change left nothing',
+    );
+    assert.ok(listed[0]!.seq > listed[1]!.seq && listed[1]!.seq > listed[2]!.seq, 'seq increases in commit order');
+    assert.equal(listed[1], {
+      ...event('e2', 'com.nextauth.session.login', { time: 12, userid: 'ann', account: 1, source: '127.0.0.2', data: { channel: 'qr' } }),
+      seq: listed[1]!.seq,
+    });
+    const { events, cursor } = await drain(store, 's', start, 3, 2);
+    assert.equal(
+      events.map((e) => e.id),
+      ['e1', 'e2', 'e3'],
+      'eventsAfter: commit order, paged',
+    );
+    assert.equal((await store.eventsAfter('s', cursor, 10)).events, [], 'nothing after the last');
+    const again = await reopen();
+    assert.equal(
+      (await again.listEvents('s', { limit: 10 })).map((e) => e.id),
+      ['e3', 'e2', 'e1'],
+    );
+    assert.equal(
+      (await drain(again, 's', start, 3)).events.map((e) => e.seq),
+      events.map((e) => e.seq),
+      'the same seq after a restart',
+    );
+    await again.transact((tx) => tx.emit(event('e4', 'com.nextauth.session.scanned', { time: 14 })));
+    assert.equal(
+      (await drain(again, 's', cursor, 1)).events.map((e) => e.id),
+      ['e4'],
+      'a cursor of the store before the restart goes on',
+    );
+  });
+
+  test('eventsAfter and eventsEnd: per server, from the end; concurrent changes each seen exactly once by a reader polling beside them', async () => {
+    const { store } = await open();
+    await store.transact((tx) => {
+      tx.emit(event('old', 'com.nextauth.server.created', { time: 1 }));
+      tx.emit(event('other', 'com.nextauth.server.created', { time: 1, serverid: 't' }));
+    });
+    const end = await store.eventsEnd('s');
+    assert.equal((await store.eventsAfter('s', end, 10)).events, [], 'the end is after every event so far');
+    let cursor = end;
+    const seen: string[] = [];
+    let writing = true;
+    const reader = (async () => {
+      const end = Date.now() + 20_000;
+      while ((writing || seen.length < 60) && Date.now() < end) {
+        const page = await store.eventsAfter('s', cursor, 7);
+        seen.push(...page.events.map((e) => e.id));
+        cursor = page.cursor;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        store.transact(async (tx) => {
+          tx.emit(event(`a${i}`, 'com.nextauth.session.scanned', { time: 100 + i }));
+          await new Promise((r) => setTimeout(r, i % 3));
+          tx.emit(event(`b${i}`, 'com.nextauth.session.login', { time: 100 + i }));
+          tx.emit(event(`t${i}`, 'com.nextauth.session.login', { time: 100 + i, serverid: 't' }));
+        }),
+      ),
+    );
+    writing = false;
+    await reader;
+    assert.is(seen.length, 60, 'every event of s once');
+    assert.is(new Set(seen).size, 60);
+    for (let i = 0; i < 30; i++) assert.ok(seen.indexOf(`a${i}`) + 1 === seen.indexOf(`b${i}`), `a change's events together, in order (${i})`);
+    assert.ok(!seen.includes('old') && !seen.some((id) => id.startsWith('t')), 'nothing before the end, nothing of another server');
+  });
+
+  test('the audit query: types, user, account, time range, pages by `before`; from any of them alone or together', async () => {
+    const { store } = await open();
+    const types = ['com.nextauth.session.login', 'com.nextauth.session.logout', 'com.nextauth.account.blocked'];
+    await store.transact((tx) => {
+      for (let i = 0; i < 30; i++) {
+        tx.emit(event(`e${i}`, types[i % 3]!, { time: 1000 + i * 10, userid: `u${i % 2}`, account: i % 5 }));
+        tx.emit(event(`x${i}`, types[i % 3]!, { time: 1000 + i * 10, userid: `u${i % 2}`, account: i % 5, serverid: 'other' }));
+      }
+    });
+    const ids = (list: EventRecord[]) => list.map((e) => e.id);
+    const all = Array.from({ length: 30 }, (_, i) => i).reverse();
+    const expect = (keep: (i: number) => boolean, limit = 100) =>
+      all
+        .filter(keep)
+        .slice(0, limit)
+        .map((i) => `e${i}`);
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100 })),
+      expect(() => true),
+    );
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100, types: [types[0]!] })),
+      expect((i) => i % 3 === 0),
+    );
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100, types: [types[0]!, types[2]!] })),
+      expect((i) => i % 3 !== 1),
+    );
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100, userid: 'u1' })),
+      expect((i) => i % 2 === 1),
+    );
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100, account: 3 })),
+      expect((i) => i % 5 === 3),
+    );
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100, from: 1050, to: 1120 })),
+      expect((i) => i >= 5 && i < 12),
+    );
+    assert.equal(
+      ids(await store.listEvents('s', { limit: 100, userid: 'u0', account: 4, types: [types[1]!], from: 1000, to: 2000 })),
+      expect((i) => i % 2 === 0 && i % 5 === 4 && i % 3 === 1),
+    );
+    assert.equal(ids(await store.listEvents('s', { limit: 100, userid: 'nobody' })), []);
+    // Pages: each from the last seq of the one before.
+    const pages: string[][] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await store.listEvents('s', { limit: 4, userid: 'u0', ...(before !== undefined ? { before } : {}) });
+      if (page.length === 0) break;
+      pages.push(ids(page));
+      before = page.at(-1)!.seq;
+    }
+    assert.equal(
+      pages.flat(),
+      expect((i) => i % 2 === 0),
+    );
+    assert.is(pages[0]!.length, 4);
+  });
+
+  test('pruneEvents: the oldest go first, at most the limit; the listings and the cursors follow', async () => {
+    const { store, reopen } = await open();
+    const start = await store.eventsEnd('s');
+    await store.transact((tx) => {
+      for (let i = 0; i < 10; i++) tx.emit(event(`e${i}`, 'com.nextauth.session.login', { time: 100 + i, userid: 'u', account: 1 }));
+    });
+    assert.is(await store.pruneEvents(105, 3), 3);
+    assert.is(await store.pruneEvents(105, 100), 2);
+    assert.is(await store.pruneEvents(105, 100), 0);
+    const left = ['e9', 'e8', 'e7', 'e6', 'e5'];
+    assert.equal(
+      (await store.listEvents('s', { limit: 100 })).map((e) => e.id),
+      left,
+    );
+    assert.equal(
+      (await store.listEvents('s', { limit: 100, userid: 'u', account: 1 })).map((e) => e.id),
+      left,
+    );
+    assert.equal(
+      (await drain(store, 's', start, 5)).events.map((e) => e.id),
+      [...left].reverse(),
+      'a cursor from before the pruned ones goes on after them',
+    );
+    assert.equal(
+      (await (await reopen()).listEvents('s', { limit: 100 })).map((e) => e.id),
+      left,
+      'pruned for good',
+    );
+  });
+
+  test('webhooks and their deliveries are records: put, patch, delete, listed per server and all together', async () => {
+    const { store, reopen } = await open();
+    const hook = (serverid: string, id: string): WebhookRecord => ({ id, serverid, url: `http://127.0.0.1/${id}`, types: [], description: '', created: 1, secret: `whsec_${id}` });
+    await store.transact((tx) => {
+      tx.put('webhook', ['s', 'w1'], hook('s', 'w1'));
+      tx.put('webhook', ['s', 'w2'], { ...hook('s', 'w2'), types: ['com.nextauth.session.login'] });
+      tx.put('webhook', ['t', 'w3'], hook('t', 'w3'));
+      tx.put('delivery', ['s', 'w1'], { cursor: 'c', delivered: 0, failed: 0, attempts: [] });
+    });
+    assert.equal((await store.webhooksOf('s')).map((w) => w.id).sort(), ['w1', 'w2']);
+    assert.equal((await store.webhooksOf()).map((w) => w.id).sort(), ['w1', 'w2', 'w3']);
+    await store.transact((tx) => {
+      tx.patch('delivery', ['s', 'w1'], { cursor: 'd', delivered: 1, attempts: [{ event: 'e', type: 't', at: 1, ms: 2, status: 204, outcome: 'delivered' }] });
+      tx.delete('webhook', ['s', 'w2']);
+    });
+    const again = await reopen();
+    assert.equal(
+      (await again.webhooksOf('s')).map((w) => w.id),
+      ['w1'],
+    );
+    assert.equal(await again.get('webhook', 's', 'w2'), undefined);
+    assert.equal((await again.get('delivery', 's', 'w1'))?.cursor, 'd');
+    assert.is((await again.get('delivery', 's', 'w1'))?.attempts[0]?.status, 204);
+  });
+
   test.run();
+}
+
+/** An event of server `s` (or `more.serverid`). */
+function event(id: string, type: string, more: Partial<NewEvent> = {}): NewEvent {
+  return { id, type, serverid: 's', time: 1, ...more };
 }

@@ -3,7 +3,8 @@
  * for it and dropped at the end; reopen = a second store on the same database, as another
  * process or a restart), then what is its own: migrations raced by several processes at start,
  * a change that throws leaving no row, batches, conflicts between processes, strings PostgreSQL
- * text cannot hold, and an unreachable database.
+ * text cannot hold, events read in commit order past transactions of other processes, the audit
+ * listing's time ranges, and an unreachable database.
  */
 import net from 'node:net';
 import pg from 'pg';
@@ -11,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MIGRATIONS, migrate } from '../../src/adapters/postgres/migrations.ts';
 import { PostgresStore } from '../../src/adapters/postgres/postgres-store.ts';
-import type { Store } from '../../src/ports.ts';
+import type { EventRecord, NewEvent, Store } from '../../src/ports.ts';
 import { databases } from '../helpers/pg-databases.ts';
 import { service } from '../helpers/services.ts';
 import { server, storeContract } from './store.contract.ts';
@@ -78,7 +79,22 @@ if (url) {
   test('a change that throws leaves no row anywhere; the changes batched with it are stored', async () => {
     const db = await dbs.fresh();
     const store = await open(db);
-    const tables = ['servers', 'users', 'user_attrs', 'accounts', 'roles', 'api_keys', 'permissions', 'permission_scopes', 'enrol_codes', 'transactions', 'sessions'];
+    const tables = [
+      'servers',
+      'users',
+      'user_attrs',
+      'accounts',
+      'roles',
+      'api_keys',
+      'permissions',
+      'permission_scopes',
+      'enrol_codes',
+      'transactions',
+      'sessions',
+      'webhooks',
+      'deliveries',
+      'events',
+    ];
     const before = await Promise.all(tables.map((t) => count(db, t)));
     const error = await store
       .transact(async (tx) => {
@@ -91,6 +107,9 @@ if (url) {
         tx.put('enrolCode', ['s', 'h'], { serverid: 's', hsid: 'h', name: 'n', created: 1 });
         tx.put('transaction', ['t'], { tid: 't', serverid: 's', hsid: 'h', account: 1, tx: '', state: 'pending', created: 1, expires: 2 });
         tx.put('session', ['s:h'], { snapshot: {}, since: 1 });
+        tx.put('webhook', ['s', 'w'], { id: 'w', serverid: 's', url: 'http://127.0.0.1/', types: [], description: '', created: 1, secret: 'whsec_x' });
+        tx.put('delivery', ['s', 'w'], { cursor: '0:0', delivered: 0, failed: 0, attempts: [] });
+        tx.emit({ id: 'e', type: 'com.nextauth.server.created', serverid: 's', time: 1 });
         await tx.get('server', 's');
         throw new Error('no');
       })
@@ -99,14 +118,20 @@ if (url) {
     assert.equal(await Promise.all(tables.map((t) => count(db, t))), before);
 
     // In one batch: a change, one that throws, one that patches a record that is not there, another change.
+    const emit = (tx: Parameters<Parameters<Store['transact']>[0]>[0], id: string) => tx.emit({ id, type: 'com.nextauth.role.created', serverid: 's', time: 1 });
     const outcomes = await Promise.allSettled([
-      store.transact((tx) => tx.put('role', ['a'], { description: 'a', created: 1 })),
+      store.transact((tx) => {
+        tx.put('role', ['a'], { description: 'a', created: 1 });
+        emit(tx, 'a');
+      }),
       store.transact((tx) => {
         tx.put('role', ['b'], { description: 'b', created: 1 });
+        emit(tx, 'b');
         throw new Error('b');
       }),
       store.transact((tx) => {
         tx.put('role', ['c'], { description: 'c', created: 1 });
+        emit(tx, 'c');
         tx.patch('account', ['s', 9], { lastlogin: 1 });
       }),
       store.transact(async (tx) => {
@@ -114,12 +139,24 @@ if (url) {
         assert.is(await tx.get('role', 'b'), undefined);
         assert.is(await tx.get('role', 'c'), undefined);
         tx.put('role', ['d'], { description: 'd', created: 1 });
+        emit(tx, 'd');
+      }),
+      // an event whose id is taken: its change alone fails (the batch is then run a change at a time)
+      store.transact((tx) => {
+        tx.put('role', ['e'], { description: 'e', created: 1 });
+        emit(tx, 'a');
       }),
     ]);
     assert.equal(
       outcomes.map((o) => o.status),
-      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected'],
     );
+    assert.equal(
+      (await store.listEvents('s', { limit: 10 })).map((e) => e.id),
+      ['d', 'a'],
+      'the events of the changes stored, only',
+    );
+    assert.is(await store.get('role', 'e'), undefined);
     const reopened = await open(db);
     for (const [role, there] of [
       ['a', true],
@@ -212,6 +249,144 @@ if (url) {
     assert.is((await store.listUsers('s', { search: '\0' })).totalnumber, 0);
   });
 
+  const event = (id: string, more: Partial<NewEvent> = {}): NewEvent => ({ id, type: 'com.nextauth.session.login', serverid: 's', time: 1, ...more });
+
+  test('eventsAfter waits for a transaction still running whose events come before those committed after it began, then gives them in its order', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    const start = await store.eventsEnd('s');
+    // Another process's batch: its transaction has its id (and its event), then stays open.
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO events (id, type, serverid, time) VALUES ('first', 'com.nextauth.session.login', 's', 1)`);
+      await store.transact((tx) => {
+        tx.emit(event('second'));
+        tx.emit(event('third'));
+      });
+      assert.equal(
+        (await store.listEvents('s', { limit: 10 })).map((e) => e.id),
+        ['third', 'second'],
+        'committed: listed',
+      );
+      const waiting = await store.eventsAfter('s', start, 10);
+      assert.equal(waiting.events, [], 'not past the transaction still running');
+      assert.is(waiting.cursor, start);
+      assert.is(await store.eventsEnd('s'), start, 'the end is no further either');
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    const page = await store.eventsAfter('s', start, 2);
+    assert.equal(
+      page.events.map((e) => e.id),
+      ['first', 'second'],
+      'the transaction that began first, first',
+    );
+    const rest = await store.eventsAfter('s', page.cursor, 10);
+    assert.equal(
+      rest.events.map((e) => e.id),
+      ['third'],
+    );
+    assert.equal((await store.eventsAfter('s', rest.cursor, 10)).events, []);
+    assert.ok((await store.eventsEnd('s')) !== start, 'the end moved on');
+  });
+
+  test('two processes emitting at once: a reader beside them gets each event once, each change’s together', async () => {
+    const db = await dbs.fresh();
+    const [a, b, reader] = [await open(db), await open(db), await open(db)];
+    let cursor = await reader.eventsEnd('s');
+    const seen: EventRecord[] = [];
+    let writing = true;
+    const reading = (async () => {
+      for (;;) {
+        const done = !writing;
+        const page = await reader.eventsAfter('s', cursor, 5);
+        seen.push(...page.events);
+        cursor = page.cursor;
+        if (done && page.events.length === 0) return;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? a : b).transact(async (tx) => {
+          tx.emit(event(`x${i}`));
+          await new Promise((r) => setTimeout(r, i % 4));
+          tx.emit(event(`y${i}`));
+        }),
+      ),
+    );
+    writing = false;
+    await reading;
+    const ids = seen.map((e) => e.id);
+    assert.is(ids.length, 80);
+    assert.is(new Set(ids).size, 80);
+    for (let i = 0; i < 40; i++) assert.is(ids.indexOf(`y${i}`), ids.indexOf(`x${i}`) + 1, `change ${i}`);
+  });
+
+  test('an event a column cannot hold rejects its change, and nothing of it is stored; a cursor not of this store reads from the start', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    const code = (e: unknown) => (e as { code?: string }).code;
+    for (const bad of [event('a\0'), event('b', { userid: '\uD800' }), event('c', { time: 1.5 }), event('d', { account: 2 ** 60 })]) {
+      const e = await store
+        .transact((tx) => {
+          tx.put('role', ['r'], { description: 'r', created: 1 });
+          tx.emit(bad);
+        })
+        .catch((err: unknown) => err);
+      assert.is(code(e), 'BAD_REQUEST', bad.id);
+    }
+    assert.is(await store.get('role', 'r'), undefined);
+    assert.is(await count(db, 'events'), 0);
+    const data = { text: 'nul \0, lone \uD800', list: [1, null, { deep: true }] };
+    await store.transact((tx) => tx.emit(event('ok', { data, subject: 'sub', source: '::1' })));
+    for (const foreign of ['', '17', 'lowdb:3', '1:2:3']) {
+      const { events, cursor } = await store.eventsAfter('s', foreign, 10);
+      assert.equal(
+        events.map((e) => [e.id, e.data, e.subject, e.source]),
+        [['ok', data, 'sub', '::1']],
+        JSON.stringify(foreign),
+      );
+      assert.match(cursor, /^\d+:\d+$/);
+    }
+  });
+
+  test('the audit listing by time: times out of seq order, ranges recent and old, pages by `before`, as every event filtered and sorted', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    // 600 events, their times shuffled (the changes' clocks), two servers.
+    const times = Array.from({ length: 600 }, (_, i) => (i * 7919) % 600);
+    await store.transact((tx) => {
+      for (const [i, time] of times.entries()) tx.emit(event(`e${i}`, { time, serverid: i % 4 ? 's' : 't' }));
+    });
+    const all = await store.listEvents('s', { limit: 1000 });
+    assert.is(all.length, 450);
+    for (const [from, to, limit, before] of [
+      [590, undefined, 5, undefined],
+      [0, 600, 10, undefined],
+      [100, 110, 20, undefined],
+      [100, 300, 7, undefined],
+      [undefined, 50, 3, undefined],
+      [200, 400, 10, all[100]!.seq],
+      [500, 501, 5, undefined],
+      [1000, undefined, 5, undefined],
+      [-Infinity, Infinity, 4, undefined],
+      [Number.NaN, undefined, 4, undefined],
+      [10.5, 20.5, 100, undefined],
+    ] as const) {
+      const q = { limit, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), ...(before !== undefined ? { before } : {}) };
+      const expected = all.filter((e) => (from === undefined || e.time >= from) && (to === undefined || e.time < to) && (before === undefined || e.seq < before)).slice(0, limit);
+      assert.equal(
+        (await store.listEvents('s', q)).map((e) => e.id),
+        expected.map((e) => e.id),
+        JSON.stringify(q),
+      );
+    }
+  });
+
   test('an unreachable database: transact and reads reject with STORAGE_UNAVAILABLE', async () => {
     const db = new URL(await dbs.fresh());
     // A proxy to the database that can be taken away.
@@ -239,6 +414,9 @@ if (url) {
     assert.is(code(await store.transact((tx) => tx.put('role', ['q'], { description: 'q', created: 1 })).catch((e) => e)), 'STORAGE_UNAVAILABLE');
     assert.is(code(await store.get('role', 'r').catch((e) => e)), 'STORAGE_UNAVAILABLE');
     assert.is(code(await store.listUsers('s', {}).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await store.listEvents('s', { limit: 1 }).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await store.eventsAfter('s', '0:0', 1).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await store.transact((tx) => tx.emit({ id: 'e', type: 't', serverid: 's', time: 1 })).catch((e) => e)), 'STORAGE_UNAVAILABLE');
     assert.is(code(await PostgresStore.open(via.toString(), { pool: { connectionTimeoutMillis: 2000 } }).catch((e) => e)), 'STORAGE_UNAVAILABLE');
   });
 

@@ -3,14 +3,20 @@ import type {
   AccountRecord,
   ApiKeyRecord,
   Attributes,
+  DeliveryRecord,
   EnrolCodeRecord,
+  EventRecord,
   PermissionsRecord,
   RoleRecord,
   SavedSession,
   ServerRecord,
   TransactionRecord,
   UserRecord,
+  WebhookRecord,
 } from '../../ports.ts';
+
+/** A document's events (the outbox): those its changes wrote, by `seq`. */
+export type Events = Record<string, EventRecord>;
 
 /** `nextauth.json`: every record but saved sessions. */
 export interface Data {
@@ -30,6 +36,11 @@ export interface Data {
   enrolCodes: Record<string, EnrolCodeRecord>;
   /** tid → transaction */
   transactions: Record<string, TransactionRecord>;
+  /** serverid → webhook id → webhook */
+  webhooks: Record<string, Record<string, WebhookRecord>>;
+  /** serverid → webhook id → where its deliveries are */
+  deliveries: Record<string, Record<string, DeliveryRecord>>;
+  events: Events;
 }
 
 /** `sessions.json`: logins that must survive a restart, written on every login, apart from the rest. */
@@ -37,9 +48,11 @@ export interface SessionsData {
   version: 1;
   /** `${serverid}:${hsid}` → saved session */
   sessions: Record<string, SavedSession>;
+  /** the events of changes that wrote only this document (logins, logouts) */
+  events: Events;
 }
 
-export const emptySessions = (): SessionsData => ({ version: 1, sessions: {} });
+export const emptySessions = (): SessionsData => ({ version: 1, sessions: {}, events: {} });
 
 export const emptyData = (): Data => ({
   version: 1,
@@ -52,4 +65,7 @@ export const emptyData = (): Data => ({
   accounts: {},
   enrolCodes: {},
   transactions: {},
+  webhooks: {},
+  deliveries: {},
+  events: {},
 });

@@ -10,8 +10,11 @@ import type {
   AccountRecord,
   ApiKeyRecord,
   EnrolCodeRecord,
+  EventQuery,
+  EventRecord,
   KeyOf,
   ListQuery,
+  NewEvent,
   Page,
   RecordKind,
   SavedSession,
@@ -22,7 +25,9 @@ import type {
   StoredRecord,
   UserSummary,
   ValueOf,
+  WebhookRecord,
 } from '../../ports.ts';
+import { EventLog } from './event-log.ts';
 import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
 import { Indexes, type RecordChange } from './indexes.ts';
 import { deepFreeze, JournalFile, type JournalOptions, type Op } from './journal-file.ts';
@@ -56,6 +61,10 @@ function placeOf<K extends RecordKind>(kind: K, key: KeyOf<K>): { doc: Doc; pare
       return { doc: 'sessions', parent: ['sessions'], leaf: String(k[0]) };
     case 'transaction':
       return { doc: 'main', parent: ['transactions'], leaf: String(k[0]) };
+    case 'webhook':
+      return { doc: 'main', parent: ['webhooks', String(k[0])], leaf: String(k[1]) };
+    case 'delivery':
+      return { doc: 'main', parent: ['deliveries', String(k[0])], leaf: String(k[1]) };
     default:
       throw new Error(`Unknown record kind ${String(kind)}`);
   }
@@ -70,6 +79,9 @@ function lookup(root: object, path: readonly string[], key: string): unknown {
   }
   return node;
 }
+
+/** A cursor of eventsAfter (a `seq`; anything else: the start). */
+const seqOf = (cursor: string): number => (/^\d+$/.test(cursor) ? Number(cursor) : 0);
 
 const values = <V>(container: Record<string, V> | undefined): V[] => (container ? Object.values(container) : []);
 
@@ -87,18 +99,24 @@ export class LowdbStore implements Store {
    */
   private unwritten: RecordChange[][] = [];
 
+  /** The events both documents hold, indexed (an event is here once its change is on disk). */
+  private readonly events: EventLog;
+  /** The `seq` of events whose lines are being written (the two documents' writes may end out of order). */
+  private readonly writing = new Set<number>();
+
   private constructor(
     private readonly main: JournalFile<Data>,
     private readonly sessions: JournalFile<SessionsData>,
   ) {
     this.indexes = Indexes.build(() => this.main.data);
+    this.events = EventLog.of([...Object.values(main.data.events), ...Object.values(sessions.data.events)]);
   }
 
   /** Opens (or creates) the store of a data folder (made 0700). `options`: when to fold each journal, and who is told (tests). */
   static async open(dir: string, options: JournalOptions = {}): Promise<LowdbStore> {
     const main = await JournalFile.open(dir, 'nextauth.json', emptyData, freezeRecords, options);
     try {
-      const sessions = await JournalFile.open(dir, 'sessions.json', emptySessions, (d) => values(d.sessions).forEach(deepFreeze), options);
+      const sessions = await JournalFile.open(dir, 'sessions.json', emptySessions, (d) => [...values(d.sessions), ...values(d.events)].forEach(deepFreeze), options);
       return new LowdbStore(main, sessions);
     } catch (e) {
       await main.close();
@@ -129,6 +147,9 @@ export class LowdbStore implements Store {
       for (const [id, value] of Object.entries(accounts)) yield { kind: 'account', key: [serverid, Number(id)], value };
     for (const value of Object.values(d.enrolCodes)) yield { kind: 'enrolCode', key: [value.serverid, value.hsid], value };
     for (const [tid, value] of Object.entries(d.transactions)) yield { kind: 'transaction', key: [tid], value };
+    for (const [serverid, hooks] of Object.entries(d.webhooks)) for (const [id, value] of Object.entries(hooks)) yield { kind: 'webhook', key: [serverid, id], value };
+    for (const [serverid, hooks] of Object.entries(d.deliveries)) for (const [id, value] of Object.entries(hooks)) yield { kind: 'delivery', key: [serverid, id], value };
+    // (events are not records: a copy starts its own outbox)
     for (const [key, value] of Object.entries(this.sessions.data.sessions)) yield { kind: 'session', key: [key], value };
   }
 
@@ -167,6 +188,14 @@ export class LowdbStore implements Store {
    * change touched, as it was and as it is (whatever was applied, when applying throws).
    */
   private commit(tx: LowdbTx): Promise<unknown> {
+    // Its events go in the line of the document it writes (the registry's, when it writes both);
+    // events alone (a scan, a refusal: no record changed) in the sessions document's, so the
+    // registry's changes only with its records.
+    const events: EventRecord[] = tx.events.map((e) => deepFreeze({ ...structuredClone(e), seq: ++this.events.lastSeq }));
+    if (events.length > 0) {
+      const doc: Doc = tx.ops.some((o) => o.doc === 'main') ? 'main' : 'sessions';
+      tx.ops.push({ doc, op: { p: ['events'], s: Object.fromEntries(events.map((e) => [String(e.seq), e])) } });
+    }
     const main = tx.ops.filter((o) => o.doc === 'main').map((o) => o.op);
     const sessions = tx.ops.filter((o) => o.doc === 'sessions').map((o) => o.op);
     const changes: RecordChange[] = [...tx.touched.values()].map(({ kind, key }) => ({ kind, key, before: this.read(kind, key as KeyOf<RecordKind>), after: undefined }));
@@ -176,6 +205,24 @@ export class LowdbStore implements Store {
     } finally {
       for (const c of changes) c.after = this.read(c.kind, c.key as KeyOf<RecordKind>);
       this.indexes.update(changes);
+    }
+    // Events are read (audit, deliveries) once their line is on disk: never one of a change that failed.
+    if (events.length > 0) {
+      for (const e of events) this.writing.add(e.seq);
+      const done = () => {
+        for (const e of events) this.writing.delete(e.seq);
+      };
+      written = written.then(
+        (v) => {
+          done();
+          for (const e of events) this.events.add(e);
+          return v;
+        },
+        (e: unknown) => {
+          done();
+          throw e;
+        },
+      );
     }
     if (main.length === 0) return written;
     this.unwritten.push(changes);
@@ -252,6 +299,44 @@ export class LowdbStore implements Store {
     return Object.entries(this.sessions.data.sessions);
   }
 
+  async webhooksOf(serverid?: string): Promise<WebhookRecord[]> {
+    const d = this.main.data.webhooks;
+    return serverid === undefined ? Object.values(d).flatMap(values) : values(ownValue(d, serverid));
+  }
+
+  async listEvents(serverid: string, query: EventQuery): Promise<EventRecord[]> {
+    return this.events.list(serverid, query);
+  }
+
+  /** Cursors are the last `seq` seen. */
+  async eventsAfter(serverid: string, cursor: string, limit: number): Promise<{ events: EventRecord[]; cursor: string }> {
+    // Not past an event still being written: one of a lower seq could come in after it.
+    let upTo = Number.POSITIVE_INFINITY;
+    for (const seq of this.writing) upTo = Math.min(upTo, seq - 1);
+    const events = this.events.after(serverid, seqOf(cursor), limit).filter((e) => e.seq <= upTo);
+    return { events, cursor: events.length ? String(events.at(-1)!.seq) : cursor };
+  }
+
+  async eventsEnd(): Promise<string> {
+    return String(this.events.lastSeq);
+  }
+
+  /** Each document loses its own in one line (a change of their own, beside the others). */
+  pruneEvents(before: number, limit: number): Promise<number> {
+    const run = this.turn.then(async () => {
+      const gone = this.events.takeOldest(before, limit);
+      const of = (doc: JournalFile<Data> | JournalFile<SessionsData>) => gone.filter((e) => Object.hasOwn(doc.data.events, e.seq)).map((e) => String(e.seq));
+      const [inMain, inSessions] = [of(this.main), of(this.sessions)];
+      await Promise.all([
+        inMain.length ? this.main.apply([{ p: ['events'], d: inMain }]) : undefined,
+        inSessions.length ? this.sessions.apply([{ p: ['events'], d: inSessions }]) : undefined,
+      ]);
+      return gone.length;
+    });
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
   async flush(): Promise<void> {
     await this.turn;
     await Promise.all([this.main.flush(), this.sessions.flush()]);
@@ -266,6 +351,7 @@ export class LowdbStore implements Store {
 /** A change in the making: its writes, staged, and read back by its own reads. */
 class LowdbTx implements StoreTx {
   readonly ops: Array<{ doc: Doc; op: Op }> = [];
+  readonly events: NewEvent[] = [];
   /** The indexed records it writes (place in the document → kind and key). */
   readonly touched = new Map<string, { kind: RecordKind; key: readonly (string | number)[] }>();
   /** record place → its staged value (undefined: deleted) */
@@ -315,6 +401,10 @@ class LowdbTx implements StoreTx {
     this.ops.push({ doc, op: { p: [...parent, leaf], s: set, ...(removed.length ? { d: removed } : {}), r: 1 } });
   }
 
+  emit(event: NewEvent): void {
+    this.events.push(structuredClone(event));
+  }
+
   delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void {
     const place = placeOf(kind, key);
     const { doc, parent, leaf } = place;
@@ -327,6 +417,7 @@ class LowdbTx implements StoreTx {
 /** Records are frozen from the start (containers are not). */
 function freezeRecords(data: Data): void {
   deepFreeze(data.globalAttributes);
-  for (const kind of ['servers', 'roles', 'apiKeys', 'permissions', 'enrolCodes', 'transactions'] as const) values<object>(data[kind]).forEach(deepFreeze);
-  for (const kind of ['users', 'accounts'] as const) for (const perServer of values<Record<string, object>>(data[kind])) values(perServer).forEach(deepFreeze);
+  for (const kind of ['servers', 'roles', 'apiKeys', 'permissions', 'enrolCodes', 'transactions', 'events'] as const) values<object>(data[kind]).forEach(deepFreeze);
+  for (const kind of ['users', 'accounts', 'webhooks', 'deliveries'] as const)
+    for (const perServer of values<Record<string, object>>(data[kind])) values(perServer).forEach(deepFreeze);
 }

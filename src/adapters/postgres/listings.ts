@@ -17,11 +17,24 @@
  * What REST never asks (a sort column outside the listing's columns, a negative or fractional
  * marker or limit) is answered as the lowdb store answers it: every match, sorted and paged by
  * query.ts itself.
+ *
+ * The audit listing (`listEvents`) is apart: newest first, paged by seq, read along an index of
+ * one of its conditions (migrations/0002-events.ts).
  */
 import type pg from 'pg';
-import { ACCOUNT_COLUMNS, type AccountRecord, type Condition, type ListQuery, type Page, type UserRecord, type UserSummary } from '../../ports.ts';
+import {
+  ACCOUNT_COLUMNS,
+  type AccountRecord,
+  type Condition,
+  type EventQuery,
+  type EventRecord,
+  type ListQuery,
+  type Page,
+  type UserRecord,
+  type UserSummary,
+} from '../../ports.ts';
 import { page as pageOf, sortItems } from '../lowdb/query.ts';
-import { asFreeText, attributeHash, PREFIX, storable } from './rows.ts';
+import { asFreeText, attributeHash, EVENT_SELECT, type EventRow, eventOf, integerBound, PREFIX, rowLimit, storable } from './rows.ts';
 
 /** What a listing needs of the store: its pool; records frozen as it hands them out; told how many row_counts rows a server's count summed (to fold them). */
 export interface ListingContext {
@@ -301,4 +314,73 @@ export async function listUsers(ctx: ListingContext, serverid: string, query: Li
     limit,
   });
   return { items: (items as Row[]).map(summary), totalnumber: total };
+}
+
+// ---- The audit listing ----------------------------------------------------------------------------
+
+/** A time range alone: the newest this many times `limit` events are read first (`listEvents`). */
+const WINDOW = 4;
+
+/**
+ * `column op x` on an integer column, for any number x: its SQL, or whether it holds for every
+ * row (true) or none (false).
+ */
+function integerCondition(params: Params, column: string, op: '<' | '>=', x: number): string | boolean {
+  if (Number.isNaN(x)) return false;
+  const bound = integerBound(x);
+  // Beyond what bigint holds: `< +∞` and `>= -∞` hold for every row, the others for none.
+  if (bound === undefined) return x > 0 === (op === '<');
+  return `${column} ${op} ${params.add(bound, 'bigint')}`;
+}
+
+/**
+ * A server's events matching `query`, newest first (seq DESC), at most `limit`. Each condition
+ * is an equality or a range on an index of its own (serverid, column, seq), so PostgreSQL reads
+ * the matches of one condition in seq order, checks the others on each, and stops at `limit`
+ * (the planner picks the condition: the one it expects to match least). Several types are a
+ * branch each, merged (one index range gives one type's events in seq order). A time range
+ * alone has no such index (times are the changes' clocks, not seq's order): the newest
+ * WINDOW × limit events are read first, which is the answer when `limit` of them are in the
+ * range (a range of recent times); else the range's events older than those are read along
+ * events_time_server, the newest of them kept.
+ */
+export async function listEvents(ctx: ListingContext, serverid: string, query: EventQuery): Promise<EventRecord[]> {
+  const limit = query.limit > 0 ? rowLimit(query.limit) : 0;
+  if (limit === 0 || !storable(serverid)) return [];
+  const params = new Params();
+  const server = `serverid = ${params.add(serverid)}`;
+  const conditions: Array<string | boolean> = [];
+  if (query.before !== undefined) conditions.push(integerCondition(params, 'seq', '<', query.before));
+  const seqs = conditions.filter((c) => typeof c === 'string');
+  if (query.from !== undefined) conditions.push(integerCondition(params, 'time', '>=', query.from));
+  if (query.to !== undefined) conditions.push(integerCondition(params, 'time', '<', query.to));
+  const times = conditions.filter((c) => typeof c === 'string').slice(seqs.length);
+  if (query.userid !== undefined) conditions.push(storable(query.userid) && `userid = ${params.add(query.userid)}`);
+  if (query.account !== undefined) conditions.push(Number.isSafeInteger(query.account) && `account = ${params.add(query.account, 'bigint')}`);
+  // An empty list of types asks for no type in particular (as a webhook's does).
+  const types = [...new Set(query.types ?? [])];
+  if (types.length) conditions.push(types.some(storable));
+  if (conditions.includes(false)) return [];
+  const where = [server, ...conditions.filter((c) => typeof c === 'string')].join(' AND ');
+  const lim = params.add(limit, 'bigint');
+  const newest = `ORDER BY seq DESC LIMIT ${lim}`;
+
+  let sql: string;
+  if (types.length) {
+    const branches = types.filter(storable).map((type) => `(SELECT ${EVENT_SELECT} FROM events WHERE ${where} AND type = ${params.add(type)} ${newest})`);
+    sql = branches.length === 1 ? branches[0]! : `${branches.join(' UNION ALL ')} ${newest}`;
+  } else if (times.length && limit !== null && query.userid === undefined && query.account === undefined) {
+    const window = params.add(Math.max(WINDOW * limit, 64), 'bigint');
+    sql = `WITH w AS MATERIALIZED (SELECT ${EVENT_SELECT} FROM events WHERE ${[server, ...seqs].join(' AND ')} ORDER BY seq DESC LIMIT ${window}),
+      hits AS (SELECT * FROM w WHERE ${times.join(' AND ')}),
+      older AS MATERIALIZED (SELECT ${EVENT_SELECT} FROM events WHERE ${where} AND seq < (SELECT min(seq) FROM w))
+      SELECT * FROM hits
+      UNION ALL
+      (SELECT * FROM older WHERE (SELECT count(*) FROM hits) < ${lim} AND (SELECT count(*) FROM w) = ${window} ${newest})
+      ${newest}`;
+  } else {
+    sql = `SELECT ${EVENT_SELECT} FROM events WHERE ${where} ${newest}`;
+  }
+  const { rows } = await ctx.db.query<EventRow>(sql, params.values);
+  return rows.map((r) => ctx.freeze(eventOf(r)));
 }

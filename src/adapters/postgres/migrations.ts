@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { storageError } from './storage-errors.ts';
 import * as records from './migrations/0001-records.ts';
+import * as events from './migrations/0002-events.ts';
 
 export interface Migration {
   version: number;
@@ -16,7 +17,10 @@ export interface Migration {
 }
 
 /** Every migration, oldest first (versions 1, 2, … with no gap). */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, ...records }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, ...records },
+  { version: 2, ...events },
+];
 
 /** The advisory lock key migrations hold (any bigint constant of ours: "nextauth" in ASCII). */
 const LOCK = '7959390390288020840';

@@ -25,6 +25,15 @@
  * reads (`get`, listings) see what is committed: called inside a change, not the writes of the
  * changes before it in its batch.
  *
+ * Events (the outbox). A change's `emit` is written with its records, by the same statement, in
+ * the batch's transaction: an event commits with its change, and a change that threw (or a batch
+ * attempt that was aborted) leaves none. `seq` is the identity PostgreSQL gives at the insert,
+ * in the order of the batch's changes; `txid` the transaction's id. The webhooks read events in
+ * (txid, seq) order up to the oldest transaction still running (`eventsAfter`), not in seq
+ * order: ids of transactions still running lie between those committed. `nextauth store copy`
+ * copies records only (the embedded store's `records()`): events stay behind; a delivery's
+ * cursor copied with its record is not one of these and reads from the start of the events.
+ *
  * When the database cannot be reached, `transact` (and every read) rejects with
  * StorageUnavailableError (code STORAGE_UNAVAILABLE: 503, try again later). A connection lost
  * while COMMIT was on its way leaves the batch's fate unknown: its changes reject so, though they
@@ -35,7 +44,10 @@ import type {
   AccountRecord,
   ApiKeyRecord,
   EnrolCodeRecord,
+  EventQuery,
+  EventRecord,
   KeyOf,
+  NewEvent,
   ListQuery,
   Page,
   RecordKind,
@@ -46,10 +58,30 @@ import type {
   StoreTx,
   UserSummary,
   ValueOf,
+  WebhookRecord,
 } from '../../ports.ts';
-import { type ListingContext, listAccounts, listUsers } from './listings.ts';
+import { type ListingContext, listAccounts, listEvents, listUsers } from './listings.ts';
 import { migrate } from './migrations.ts';
-import { asFreeText, attributeRows, columnValues, deleteSql, type Key, recordId, scopeRows, storable, TABLES, tableKey, upsertSql } from './rows.ts';
+import {
+  asFreeText,
+  attributeRows,
+  columnValues,
+  deleteSql,
+  EVENT_SELECT,
+  type EventRow,
+  eventOf,
+  eventRow,
+  insertEventsSql,
+  integerBound,
+  type Key,
+  recordId,
+  rowLimit,
+  scopeRows,
+  storable,
+  TABLES,
+  tableKey,
+  upsertSql,
+} from './rows.ts';
 import { isConflict, isUnavailable, StorageUnavailableError, storageError } from './storage-errors.ts';
 
 export { StorageUnavailableError } from './storage-errors.ts';
@@ -381,6 +413,73 @@ export class PostgresStore implements Store {
     return rows.map((r) => [r.key, deepFreeze(r.rec)]);
   }
 
+  // ---- Webhooks and events ----------------------------------------------------------------------
+
+  async webhooksOf(serverid?: string): Promise<WebhookRecord[]> {
+    if (serverid !== undefined && !storable(serverid)) return [];
+    const { rows } =
+      serverid === undefined
+        ? await this.query<{ rec: WebhookRecord }>('SELECT rec FROM webhooks ORDER BY serverid, id')
+        : await this.query<{ rec: WebhookRecord }>('SELECT rec FROM webhooks WHERE serverid = $1 ORDER BY id', [serverid]);
+    return rows.map((r) => deepFreeze(r.rec));
+  }
+
+  async listEvents(serverid: string, query: EventQuery): Promise<EventRecord[]> {
+    try {
+      return await listEvents(this.listing(), serverid, query);
+    } catch (e) {
+      throw storageError(e);
+    }
+  }
+
+  /**
+   * Events of transactions that had ended when the query's snapshot was taken (their txid below
+   * its xmin: every transaction still running, or starting later, has one at or above it), after
+   * the cursor in (txid, seq) order: a transaction's events together, in seq order. A
+   * transaction still running may have a txid below one that committed; its events must be
+   * waited for, not passed: nothing at or above the xmin is given, and the cursor stays below
+   * it. Reads run outside any change (a connection of the pool's own): the store's batches they
+   * follow have committed.
+   */
+  async eventsAfter(serverid: string, cursor: string, limit: number): Promise<{ events: EventRecord[]; cursor: string }> {
+    const [txid, seq] = parseCursor(cursor);
+    if (!storable(serverid) || !(limit > 0)) return { events: [], cursor };
+    const { rows } = await this.query<EventRow & { txid: string }>(
+      `SELECT ${EVENT_SELECT}, txid::text AS txid FROM events
+       WHERE serverid = $1 AND (txid, seq) > ($2::xid8, $3::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY txid, seq LIMIT $4`,
+      [serverid, txid, seq, rowLimit(limit)],
+    );
+    const last = rows.at(-1);
+    return { events: rows.map((r) => deepFreeze(eventOf(r))), cursor: last ? `${last.txid}:${last.seq}` : cursor };
+  }
+
+  /**
+   * The xmin of a snapshot taken now, as a cursor: after every event of a transaction that had
+   * ended (below the xmin), before every event of one still running or to come (at or above it).
+   * Not the greatest (txid, seq) there is: an event of a transaction still running may have a
+   * smaller txid than one committed, and would be passed for good. So the events of the few
+   * transactions that committed while an older one was still running come after this end too
+   * (a new webhook may be sent a change made just before it): they cannot be told from those of
+   * the transactions still running by one (txid, seq).
+   */
+  async eventsEnd(serverid: string): Promise<string> {
+    void serverid; // one end for every server: txids are the database's
+    const { rows } = await this.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
+    return `${rows[0]!.xmin}:0`;
+  }
+
+  async pruneEvents(before: number, limit: number): Promise<number> {
+    const bound = integerBound(before);
+    if (!(limit > 0) || Number.isNaN(before) || (bound === undefined && before < 0)) return 0;
+    // The oldest rows by their place (events are never updated, so it stays theirs): read from events_time's start, deleted by a TID scan.
+    const { rowCount } = await this.query(
+      `DELETE FROM events WHERE ctid = ANY(ARRAY(SELECT ctid FROM events${bound === undefined ? '' : ' WHERE time < $2::bigint'} ORDER BY time LIMIT $1))`,
+      bound === undefined ? [rowLimit(limit)] : [rowLimit(limit), bound],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Resolves when every change asked for so far has settled (each stored, or rejected). */
   async flush(): Promise<void> {
     while (this.running) await this.running;
@@ -432,6 +531,8 @@ class Batch {
   private readonly written = new Map<string, Written>();
   /** Records the batch read as not there before it wrote them: nothing of theirs to delete. */
   private readonly absent = new Set<string>();
+  /** The events its changes emitted, in order (rows of `eventRow`). */
+  private readonly events: unknown[][] = [];
   /** The first statement that failed: the transaction is lost. */
   failed: { error: unknown } | undefined;
 
@@ -476,16 +577,18 @@ class Batch {
       if (w.deleted) this.written.delete(id);
       this.written.set(id, { ...w, deleted: w.deleted || (before?.deleted ?? false) });
     }
+    this.events.push(...tx.emitted());
   }
 
   /**
    * Writes what the batch's changes wrote: first one statement deleting (records deleted, and
-   * the rows kept beside users and permissions), then one putting every record (and those rows).
+   * the rows kept beside users and permissions), then one putting every record (and those rows)
+   * and the events emitted.
    */
   async write(): Promise<Set<string>> {
     /** The servers whose users or accounts it may make or delete (row_counts). */
     const counted = new Set<string>();
-    if (this.written.size === 0) return counted;
+    if (this.written.size === 0 && this.events.length === 0) return counted;
     const deletes = new Map<RecordKind, Key[]>();
     const puts = new Map<RecordKind, Array<[Key, unknown]>>();
     for (const [id, w] of this.written) {
@@ -529,13 +632,27 @@ class Batch {
     if (attrs.length) put.add('INSERT INTO user_attrs (serverid, userid, h) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])', columnsOf(attrs));
     const scopes = permissions.flatMap((w) => (w.value === undefined ? [] : scopeRows(w.value as Record<string, unknown>).map(([scope, acl]) => [scope, w.key[0], acl])));
     if (scopes.length) put.add('INSERT INTO permission_scopes (scope, role, acl) SELECT * FROM unnest($1::text[], $2::text[], $3::json[])', columnsOf(scopes));
+    if (this.events.length) put.add(insertEventsSql, columnsOf(this.events));
     if (put.parts.length) await this.query(...put.sql());
     return counted;
   }
 }
 
 /** The order kinds are put in: users before accounts (whose triggers count them for their users). */
-const ORDER: readonly RecordKind[] = ['server', 'user', 'account', 'role', 'apiKey', 'permissions', 'enrolCode', 'globalAttributes', 'session', 'transaction'];
+const ORDER: readonly RecordKind[] = [
+  'server',
+  'user',
+  'account',
+  'role',
+  'apiKey',
+  'permissions',
+  'enrolCode',
+  'globalAttributes',
+  'session',
+  'transaction',
+  'webhook',
+  'delivery',
+];
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
@@ -585,6 +702,8 @@ interface Local {
 
 class PgTx implements StoreTx {
   private readonly local = new Map<string, Local>();
+  /** The events it emitted (rows of `eventRow`), in order. */
+  private readonly events: unknown[][] = [];
   private ended = false;
 
   constructor(private readonly batch: Batch) {}
@@ -653,9 +772,19 @@ class PgTx implements StoreTx {
     Object.assign(this.entry(kind, k), { known: true, value: undefined, patches: [], deleted: true });
   }
 
+  emit(event: NewEvent): void {
+    this.live();
+    this.events.push(eventRow(event));
+  }
+
   /** Reads what the change patched without reading, and applies the patches (throws for a record that is not there). */
   async settle(): Promise<void> {
     for (const l of this.local.values()) if (!l.known) this.resolve(l, await this.batch.read(l.kind, l.key));
+  }
+
+  /** The events it emitted. */
+  emitted(): readonly unknown[][] {
+    return this.events;
   }
 
   /** The change's writes, once settled. */
@@ -680,6 +809,12 @@ class PgTx implements StoreTx {
     columnValues(l.kind, l.key, next as ValueOf<RecordKind>);
     l.value = deepFreeze(next);
   }
+}
+
+/** A cursor of eventsAfter: [txid, seq]; one that is not ours (a copied delivery's) is the start. */
+function parseCursor(cursor: string): [txid: string, seq: string] {
+  const m = /^(\d{1,20}):(\d{1,18})$/.exec(cursor);
+  return m && BigInt(m[1]!) < 2n ** 64n ? [m[1]!, m[2]!] : ['0', '0'];
 }
 
 const missing = (kind: RecordKind, key: readonly unknown[]): Error => new Error(`No ${kind} ${JSON.stringify(key)} to change`);

@@ -9,9 +9,13 @@
  * text columns (an account's description, client version, public key) keep such characters as
  * U+FFFD (their records keep them as they are); user attributes are compared by a hash of
  * their UTF-16, exactly.
+ *
+ * Events are rows of their own columns (migrations/0002-events.ts): their texts are refused as
+ * keys are (a userid, a type that cannot be looked up again is no audit), their data kept as
+ * JSON text, exactly.
  */
 import { createHash } from 'node:crypto';
-import type { KeyOf, RecordKind, ValueOf } from '../../ports.ts';
+import type { EventRecord, KeyOf, NewEvent, RecordKind, ValueOf } from '../../ports.ts';
 import { NsError } from '../../wire/errors.ts';
 import { asText } from '../lowdb/query.ts';
 
@@ -123,6 +127,8 @@ export const TABLES: Record<RecordKind, Table> = {
   globalAttributes: { name: 'singletons', keys: ['name'], keyTypes: ['text'], ...none },
   session: { name: 'sessions', keys: ['key'], keyTypes: ['text'], ...none },
   transaction: { name: 'transactions', keys: ['tid'], keyTypes: ['text'], ...none },
+  webhook: { name: 'webhooks', keys: ['serverid', 'id'], keyTypes: ['text', 'text'], ...none },
+  delivery: { name: 'deliveries', keys: ['serverid', 'id'], keyTypes: ['text', 'text'], ...none },
 };
 
 /** Whether a role's permissions hold root in scope "*" (as the lowdb store's indexes decide it). */
@@ -220,7 +226,7 @@ export type Row = { rec: unknown } & Record<string, unknown>;
 
 /** A table row's key, normalised as `tableKey` gives it. */
 export function rowKey(t: Table, row: Row): Key {
-  return t.keys.map((k) => (k === 'id' ? Number(row[k]) : String(row[k])));
+  return t.keys.map((k, i) => (t.keyTypes[i] === 'bigint' ? Number(row[k]) : String(row[k])));
 }
 
 /** The record's computed columns, checked: throws for what cannot be stored. */
@@ -230,3 +236,79 @@ export function columnValues<K extends RecordKind>(kind: K, key: Key, value: Val
 
 /** A string as a free text column holds it (what text cannot hold as U+FFFD). */
 export const asFreeText = lossy;
+
+// ---- Events -------------------------------------------------------------------------------------
+
+/** The columns of `events` an emitted event fills (PostgreSQL gives `seq` and `txid`), and their types. */
+const EVENT_COLUMNS = ['id', 'type', 'serverid', 'time', 'userid', 'account', 'source', 'subject', 'data'] as const;
+const EVENT_TYPES = ['text', 'text', 'text', 'bigint', 'text', 'bigint', 'text', 'text', 'json'] as const;
+
+/** What the listings select of an event (`eventOf` makes the record of it). */
+export const EVENT_SELECT = `seq, ${EVENT_COLUMNS.join(', ')}`;
+
+/** An event's row: the values of EVENT_COLUMNS. Throws for a value they cannot hold (as a put does). */
+export function eventRow(e: NewEvent): unknown[] {
+  const text = (v: string | undefined, what: string) => (v === undefined ? null : keyText(String(v), `An event's ${what}`));
+  const integer = (v: number | undefined, what: string) => {
+    if (v === undefined) return null;
+    if (!Number.isSafeInteger(v)) throw new NsError('BAD_REQUEST', `An event's ${what} must be a safe integer`);
+    return v;
+  };
+  return [
+    text(e.id, 'id'),
+    text(e.type, 'type'),
+    text(e.serverid, 'serverid'),
+    integer(e.time, 'time'),
+    text(e.userid, 'userid'),
+    integer(e.account, 'account'),
+    text(e.source, 'source'),
+    text(e.subject, 'subject'),
+    e.data === undefined ? null : JSON.stringify(e.data),
+  ];
+}
+
+/**
+ * Inserts many events, one array per column of EVENT_COLUMNS: `seq` given in the order of the
+ * arrays (a change's events after those of the change before it), `txid` the transaction's.
+ */
+export const insertEventsSql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) SELECT ${EVENT_COLUMNS.join(', ')} FROM unnest(${EVENT_TYPES.map(
+  (type, i) => `$${i + 1}::${type}[]`,
+).join(', ')}) WITH ORDINALITY AS e(${EVENT_COLUMNS.join(', ')}, n) ORDER BY n`;
+
+/**
+ * `x` as a bound on a bigint column of integers (time, seq): the least integer at or above it, so
+ * `column < bound` and `column >= bound` mean `column < x` and `column >= x`; within what bigint
+ * holds (undefined: a bound beyond every value, as ±Infinity is).
+ */
+export function integerBound(x: number): number | undefined {
+  const n = Math.ceil(x);
+  return Math.abs(n) <= Number.MAX_SAFE_INTEGER ? n : undefined;
+}
+
+/** A LIMIT's value: a whole number of rows (null: no limit, for Infinity or a number bigint cannot hold). */
+export const rowLimit = (limit: number): number | null => (limit <= Number.MAX_SAFE_INTEGER ? Math.ceil(limit) : null);
+
+/** A row of EVENT_SELECT (bigints as text, as node-postgres gives them). */
+export interface EventRow {
+  seq: string;
+  id: string;
+  type: string;
+  serverid: string;
+  time: string;
+  userid: string | null;
+  account: string | null;
+  source: string | null;
+  subject: string | null;
+  data: EventRecord['data'] | null;
+}
+
+/** The event of a row: the fields it has (a column without a value: a field the event had not). */
+export function eventOf(r: EventRow): EventRecord {
+  const e: EventRecord = { seq: Number(r.seq), id: r.id, type: r.type, serverid: r.serverid, time: Number(r.time) };
+  if (r.userid !== null) e.userid = r.userid;
+  if (r.account !== null) e.account = Number(r.account);
+  if (r.source !== null) e.source = r.source;
+  if (r.subject !== null) e.subject = r.subject;
+  if (r.data !== null) e.data = r.data;
+  return e;
+}

@@ -5,6 +5,7 @@
  * permissions. `root` in a scope implies every permission in that scope. Api keys are kept as
  * SHA-256 hashes: a key is shown once, when it is made.
  */
+import { newEvent } from '../events/new-event.ts';
 import { NsError } from '../../wire/errors.ts';
 import { newApiKey, newRoleId } from '../crypto/ids.ts';
 import { sha256hex } from '../crypto/keys.ts';
@@ -161,6 +162,7 @@ export class Access {
     await this.store.transact(async (tx) => {
       if (!(await tx.get('role', role))) throw new NsError('UNKNOWN_ROLE', `No role ${role}`);
       await grantInChange(tx, role, serverid, acl.length === 0 ? undefined : [...new Set(acl)]);
+      if (serverid !== GLOBAL) emitKeyChange(tx, serverid, role, acl.length === 0 ? undefined : [...new Set(acl)]);
     });
   }
 
@@ -169,8 +171,19 @@ export class Access {
     await this.store.transact(async (tx) => {
       if (!(await tx.get('role', role))) throw new NsError('UNKNOWN_ROLE', `No role ${role}`);
       await grantInChange(tx, role, serverid, undefined);
+      if (serverid !== GLOBAL) emitKeyChange(tx, serverid, role, undefined);
     });
   }
+}
+
+/**
+ * A server's api keys are the roles with permissions on it (2.2 keys are global; they act on a
+ * server through their grants): a grant there is `apikey.created` (again, with the new
+ * permissions, when they change), a revocation `apikey.deleted`.
+ */
+function emitKeyChange(tx: StoreTx, serverid: string, role: string, acl: readonly string[] | undefined): void {
+  const type = acl ? 'com.nextauth.apikey.created' : 'com.nextauth.apikey.deleted';
+  tx.emit(newEvent(type, serverid, { subject: `role/${role}`, data: { role, ...(acl ? { permissions: [...acl] } : {}) } }, Date.now()));
 }
 
 /** Sets (or, with undefined, removes) a role's permissions on one scope, inside a change. */

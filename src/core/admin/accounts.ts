@@ -2,6 +2,7 @@
  * Accounts: one app instance's keypair for one user on one server. Enrolment makes them
  * (`createInChange`); REST lists, reads, blocks, re-links and deletes them.
  */
+import { newEvent } from '../events/new-event.ts';
 import { EventEmitter } from 'node:events';
 import { NsError } from '../../wire/errors.ts';
 import { ACCOUNT_COLUMNS, type AccountRecord, type Store, type StoreTx } from '../../ports.ts';
@@ -107,6 +108,8 @@ export class Accounts {
       const a = await tx.get('account', serverid, id);
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.patch('account', [serverid, id], { blocked });
+      if (a.blocked !== blocked)
+        tx.emit(newEvent(blocked ? 'com.nextauth.account.blocked' : 'com.nextauth.account.unblocked', serverid, { account: id, userid: a.userid }, Date.now()));
       return { ...a, blocked };
     });
     if (blocked) this.events.emit('revoked', serverid, id, 'blocked');
@@ -121,6 +124,7 @@ export class Accounts {
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       await linkInChange(tx, serverid, userid, Date.now());
       tx.patch('account', [serverid, id], { userid });
+      tx.emit(newEvent('com.nextauth.account.relinked', serverid, { account: id, userid, data: a.userid !== undefined ? { previousUserid: a.userid } : {} }, Date.now()));
       return { ...a, userid };
     });
     this.events.emit('relinked', serverid, id, userid);
@@ -129,8 +133,10 @@ export class Accounts {
 
   async delete(serverid: string, id: number): Promise<void> {
     await this.store.transact(async (tx) => {
-      if (!(await tx.get('account', serverid, id))) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
+      const a = await tx.get('account', serverid, id);
+      if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.delete('account', [serverid, id]);
+      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid: a.userid }, Date.now()));
     });
     this.events.emit('revoked', serverid, id, 'deleted');
   }
@@ -138,7 +144,10 @@ export class Accounts {
   /** Removes every account of the user inside a change (deleteUser); returns their ids, to `announceRevoked` once durable. */
   async removeOfUserInChange(tx: StoreTx, serverid: string, userid: string): Promise<number[]> {
     const ids = (await this.store.accountsOfUser(serverid, userid)).map((a) => a.id);
-    for (const id of ids) tx.delete('account', [serverid, id]);
+    for (const id of ids) {
+      tx.delete('account', [serverid, id]);
+      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid }, Date.now()));
+    }
     return ids;
   }
 

@@ -12,6 +12,7 @@ import { type AttributeChange, changedAttributes } from './attributes.ts';
 import { Enrolment } from '../enrol/enrolment.ts';
 import { Servers } from './servers.ts';
 import { Users } from './users.ts';
+import { DEFAULT_WEBHOOK_SETTINGS, Webhooks, type WebhookSettings } from '../events/webhooks.ts';
 
 /** Which attribute bag of which owner. */
 export type AttributeBag = { kind: 'global' } | { kind: 'server' | 'privileged'; serverid: string };
@@ -22,16 +23,19 @@ export class Registry {
   readonly accounts: Accounts;
   readonly users: Users;
   readonly enrolment: Enrolment;
+  readonly webhooks: Webhooks;
 
   constructor(
     readonly store: Store,
     limits: Pick<Limits, 'enrol' | 'challenge'>,
+    webhooks: WebhookSettings = DEFAULT_WEBHOOK_SETTINGS,
   ) {
     this.access = new Access(store);
     this.servers = new Servers(store, this.access);
     this.accounts = new Accounts(store);
     this.users = new Users(store, this.accounts);
     this.enrolment = new Enrolment(store, limits);
+    this.webhooks = new Webhooks(store, webhooks);
   }
 
   /** The attributes of a bag (global, a server's or a server's privileged ones). */

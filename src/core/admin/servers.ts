@@ -2,6 +2,7 @@
  * Virtual servers: their public configuration (2.2 `Server`), their Ed25519 key and session
  * secret (which never leave the process), and their attribute bags.
  */
+import { newEvent } from '../events/new-event.ts';
 import { NsError } from '../../wire/errors.ts';
 import { newSecret, newServerId } from '../crypto/ids.ts';
 import { generateSigningKey } from '../crypto/keys.ts';
@@ -107,6 +108,7 @@ export class Servers {
     const grantRoot = creator !== undefined && !(await this.access.has(creator, 'root'));
     await this.store.transact(async (tx) => {
       tx.put('server', [server.serverid], server);
+      tx.emit(newEvent('com.nextauth.server.created', server.serverid, { data: { serverName: server.serverName } }, server.created));
       if (creator && grantRoot) await grantInChange(tx, creator.role, server.serverid, ['root']);
     });
     return server;
@@ -122,6 +124,7 @@ export class Servers {
       const server = structuredClone(current);
       assign(server, input);
       tx.put('server', [serverid], server);
+      tx.emit(newEvent('com.nextauth.server.updated', serverid, { data: { fields: Object.keys(input).sort() } }, Date.now()));
       return server;
     });
   }

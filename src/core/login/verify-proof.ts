@@ -4,6 +4,7 @@
  * for an enrolment: enrol code unused, signature, second factor. Each failure has its code and
  * changes nothing; a success is on disk before it resolves.
  */
+import { newEvent, sessionSubject } from '../events/new-event.ts';
 import { NsError } from '../../wire/errors.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { verifyEd25519 } from '../crypto/keys.ts';
@@ -62,7 +63,7 @@ export function createProofVerifier(registry: Registry, now: () => number = Date
     if (await registry.store.findAccountByPk(input.serverid, pk)) throw new NsError('BAD_MESSAGE', 'This key is enrolled already');
     const account = await registry.store.transact(async (tx) => {
       await registry.enrolment.useInChange(tx, code, at);
-      return registry.accounts.createInChange(
+      const made = await registry.accounts.createInChange(
         tx,
         input.serverid,
         {
@@ -75,6 +76,21 @@ export function createProofVerifier(registry: Registry, now: () => number = Date
         },
         at,
       );
+      tx.emit(
+        newEvent(
+          'com.nextauth.account.enrolled',
+          input.serverid,
+          {
+            account: made.id,
+            userid: made.userid,
+            source: input.source,
+            subject: sessionSubject(input.hsid),
+            data: { description: made.description, ...(made.clientVersion ? { clientVersion: made.clientVersion } : {}) },
+          },
+          at,
+        ),
+      );
+      return made;
     });
     registry.accounts.events.emit('enrolled', input.serverid, account.id);
     return { account: account.id, pingTime };

@@ -12,6 +12,8 @@
  * log per account (`push:<serverid>:<acc>`; a token bucket would let 2 × 20 through in an hour,
  * which §4.2 does not allow), and the mute is a block of that same key.
  */
+import { newEvent, sessionSubject } from '../events/new-event.ts';
+import type { EventType } from '../events/event-types.ts';
 import { randomInt } from 'node:crypto';
 import { NsError } from '../../wire/errors.ts';
 import { frameFromText, frameToText } from '../../wire/msgpack.ts';
@@ -159,6 +161,17 @@ export class PushService {
     const until = this.deps.clock.now() + this.deps.limits.mute;
     for (const acc of accounts) this.track(this.deps.counts.block(pushLog(key(serverid, acc)), until));
     this.deps.log.warn({ serverid, accounts, code: 'PUSH_REPORTED' }, 'push denied and reported: account muted');
+    for (const acc of accounts) this.emitAlone(serverid, acc, 'com.nextauth.push.reported', { mutedUntil: until });
+  }
+
+  /** A push event that reports nothing written (a refusal, a report, a lost push): its own write, not waited for. */
+  private emitAlone(serverid: string, acc: number, type: EventType, data: { [key: string]: Json }): void {
+    const store = this.deps.registry.store;
+    const write = (async () => {
+      const userid = (await store.get('account', serverid, acc))?.userid;
+      await store.transact((tx) => tx.emit(newEvent(type, serverid, { account: acc, userid, data }, this.deps.clock.now())));
+    })();
+    this.track(write.catch((err: unknown) => this.deps.log.warn({ err, serverid }, 'could not write an event')));
   }
 
   /**
@@ -178,7 +191,11 @@ export class PushService {
     const log = { limit: this.deps.limits.pushHourly, windowMs: HOUR, gapMs: this.deps.limits.pushInterval };
     const admitted = await Promise.all(live.map((a) => this.deps.counts.admit(pushLog(key(serverid, a.id)), log, now)));
     const allowed = live.filter((_, i) => admitted[i]!.allowed);
-    for (const t of admitted) if (!t.allowed) this.deps.count?.('denied');
+    admitted.forEach((t, i) => {
+      if (t.allowed) return;
+      this.deps.count?.('denied');
+      this.emitAlone(serverid, live[i]!.id, 'com.nextauth.push.denied', { reason: 'RATE_LIMITED', retryAfterMs: t.retryAfterMs });
+    });
     if (allowed.length === 0) {
       const retryAfterMs = Math.min(...admitted.map((t) => t.retryAfterMs));
       throw new NsError('RATE_LIMITED', 'Too many pushes to this account; try again later', { retryAfterMs });
@@ -204,7 +221,14 @@ export class PushService {
     };
     for (const account of allowed) if ((await this.sendToAccount(serverid, account.id, content)) > 0) this.deps.count?.('sent');
     await registry.store.transact(async (tx) => {
-      for (const id of pushed) if (await tx.get('account', serverid, id)) tx.patch('account', [serverid, id], { lastprovoke: now });
+      for (const id of pushed) {
+        const account = await tx.get('account', serverid, id);
+        if (!account) continue;
+        tx.patch('account', [serverid, id], { lastprovoke: now });
+        tx.emit(
+          newEvent('com.nextauth.push.sent', serverid, { account: id, userid: account.userid, subject: sessionSubject(hsid), data: { numberMatch: number !== undefined } }, now),
+        );
+      }
     });
     return number === undefined ? { pushed } : { pushed, number };
   }
@@ -234,11 +258,15 @@ export class PushService {
     const gateway = typeof server?.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
     if (!gateway || !account?.pkx || !this.deps.deliver) {
       this.deps.log.info({ serverid, acc, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
-      if (content.t === 'push') this.deps.count?.('undelivered');
+      if (content.t === 'push') {
+        this.deps.count?.('undelivered');
+        this.emitAlone(serverid, acc, 'com.nextauth.push.undelivered', { reason: 'PUSH_UNDELIVERED' });
+      }
       return;
     }
     const delivered = await this.deps.deliver(gateway, { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content });
     if (content.t === 'push') this.deps.count?.(delivered === false ? 'undelivered' : 'gateway');
+    if (content.t === 'push' && delivered === false) this.emitAlone(serverid, acc, 'com.nextauth.push.undelivered', { reason: 'PUSH_FAILED' });
   }
 
   /** Waits for background work (gateway deliveries, bookkeeping), leaves the Bus (on shutdown). */

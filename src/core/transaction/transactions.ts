@@ -5,6 +5,7 @@
  * second factor, and signs `"nextauth/transaction" || h2 || bytes` with the account key, where
  * h2 is the transcript of the handshake that proved the account on the answering connection.
  */
+import { newEvent } from '../events/new-event.ts';
 import { encode } from '@msgpack/msgpack';
 import { randomBytes } from 'node:crypto';
 import { createActor, type ActorRefFrom } from 'xstate';
@@ -14,7 +15,7 @@ import { LABELS } from '../../wire/labels.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { verifyEd25519 } from '../crypto/keys.ts';
 import type { Registry } from '../admin/registry.ts';
-import type { Clock, TransactionRecord } from '../../ports.ts';
+import type { Clock, Json, TransactionRecord } from '../../ports.ts';
 import type { SessionHub } from '../hub.ts';
 import type { PushService } from '../push/push.ts';
 
@@ -77,9 +78,10 @@ export class TransactionService {
     const created = clock.now();
     const { store } = this.deps.registry;
     // Durable before anyone hears of it: the relying party's tid always names a record.
-    await store.transact((tx) =>
-      tx.put('transaction', [tid], { tid, serverid, hsid, account, tx: Buffer.from(bytes).toString('base64'), state: 'pending', created, expires: created + limit }),
-    );
+    await store.transact((tx) => {
+      tx.put('transaction', [tid], { tid, serverid, hsid, account, tx: Buffer.from(bytes).toString('base64'), state: 'pending', created, expires: created + limit });
+      tx.emit(newEvent('com.nextauth.transaction.created', serverid, { account, subject: `transaction/${tid}`, data: { bytes: bytes.length, expires: created + limit } }, created));
+    });
     const actor = createActor(transactionMachine, { input: { tid, serverid, hsid, account, limit }, clock });
     const entry: Entry = { actor, bytes, saved: Promise.resolve() };
     this.entries.set(tid, entry);
@@ -224,6 +226,14 @@ export class TransactionService {
       const record = await tx.get('transaction', tid);
       if (!record || (record.state !== 'pending' && record.state !== 'presented')) return false;
       tx.patch('transaction', [tid], fields);
+      const type = ({ approved: 'com.nextauth.transaction.approved', declined: 'com.nextauth.transaction.declined', expired: 'com.nextauth.transaction.expired' } as const)[
+        fields.state as string
+      ];
+      if (type) {
+        const account = await tx.get('account', record.serverid, record.account);
+        const data: { [key: string]: Json } = fields.sf !== undefined ? { secondFactor: fields.sf } : {};
+        tx.emit(newEvent(type, record.serverid, { account: record.account, userid: account?.userid, subject: `transaction/${tid}`, data }, this.deps.clock.now()));
+      }
       return true;
     });
   }

@@ -4,6 +4,7 @@
  * ping/pong liveness. Text frames reach the channel whatever their bytes (it refuses them). Each connection gets its own channel (channel.ts), which runs the
  * connection machine over a receiver and a sender.
  */
+import type { RefusalEvents } from '../../core/events/refusal-events.ts';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Metrics } from '../http/metrics.ts';
@@ -20,14 +21,17 @@ const KNOWN_TYPES = new Set(
   ]),
 );
 
-export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Metrics; sourceOf: SourceOf }) {
+export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Metrics; sourceOf: SourceOf; refusals?: RefusalEvents }) {
   // No UTF-8 check of text frames: the channel answers any text frame BAD_FRAME (§4; once sealed, it
   // closes 1008) without reading it, and `ws`'s check would close one that is not UTF-8 with 1007,
   // a close code the protocol does not have (found by test/fuzz/app-channel.test.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, skipUTF8Validation: true });
   const count: ChannelDeps['count'] = {
     frame: (t, dir) => deps.metrics.appFrames.inc({ t: KNOWN_TYPES.has(t) ? t : 'other', dir }),
-    refusal: (code) => deps.metrics.refusals.inc({ code, channel: 'app' }),
+    refusal: (code, serverid, source) => {
+      deps.metrics.refusals.inc({ code, channel: 'app' });
+      deps.refusals?.record(serverid, code, source, 'app');
+    },
   };
   wss.on('connection', (ws: WebSocket, req?: IncomingMessage) => {
     const channel = new AppChannel(

@@ -42,7 +42,7 @@ export interface ChannelDeps {
   /** Refusals are logged at their code's level (src/wire/errors.ts). */
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Counts frames and refusals (metrics). */
-  count?: { frame(t: string, dir: 'in' | 'out'): void; refusal(code: string): void };
+  count?: { frame(t: string, dir: 'in' | 'out'): void; refusal(code: string, serverid: string | undefined, source: string): void };
   /** The clock of the challenge limit and of `now` (the hub's; tests pass XState's SimulatedClock). */
   clock: Clock;
   /** ms a proof may take after its challenge (§2, `limits.challenge`). */
@@ -248,7 +248,7 @@ export class AppChannel implements AppPeer, PushTarget {
             { conn: ch.id, serverid: ch.#serverid, code: reason, source: ch.source },
             `app connection closed ${code}: the frame is not a sealed frame opening with the next counter`,
           );
-          ch.#deps.count?.refusal(reason);
+          ch.#deps.count?.refusal(reason, ch.#serverid, ch.source);
           ch.#sender.close(code, reason);
         }),
         release: safe('release', (ch) => {
@@ -423,7 +423,7 @@ export class AppChannel implements AppPeer, PushTarget {
   /** `{t:"error", code, message}` (sealed once the connection is), logged at the code's level and counted. */
   #refuse(code: ErrorCode, message: string = errors[code].message): void {
     this.#deps.log[errors[code].level]({ conn: this.id, serverid: this.#serverid, code, source: this.source }, `app refused: ${message}`);
-    this.#deps.count?.refusal(code);
+    this.#deps.count?.refusal(code, this.#serverid, this.source);
     this.#sender.send({ t: 'error', code, message });
   }
 

@@ -4,6 +4,7 @@
  * status, counts requests for /metrics and records each route for /openapi.json. Bodies are checked
  * strictly against their schemas, the other parts of a request converted (validation.ts).
  */
+import { withEventSource } from '../../core/events/new-event.ts';
 import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -12,6 +13,7 @@ import type { ApiContext, App } from './context.ts';
 import { replyError, type ErrorReply } from './reply-error.ts';
 import { buildValidator } from './validation.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { eventRoutes } from './routes/events.ts';
 import { globalRoutes } from './routes/global.ts';
 import { htmlRoutes } from './routes/html.ts';
 import { managementRoutes } from './routes/management.ts';
@@ -21,6 +23,7 @@ import { serviceRoutes } from './routes/service.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
 import { transactionRoutes } from './routes/transactions.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
@@ -32,6 +35,7 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   const refuse = <R>(req: FastifyRequest, reply: ErrorReply<R>, code: ErrorCode, message: string = errors[code].message, err?: unknown): R => {
     req.log[errors[code].level]({ code, route: req.routeOptions?.url, source: req.ip, ...(err === undefined ? {} : { err }) }, `refused: ${message}`);
     ctx.metrics.refusals.inc({ code, channel: 'rest' });
+    ctx.refusals?.record((req.params as { serverid?: string } | undefined)?.serverid, code, req.ip, 'rest');
     return replyError(reply, code, message);
   };
 
@@ -61,6 +65,9 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     if (op !== undefined && (route.method === 'GET' || (Array.isArray(route.method) && route.method.includes('GET')))) reads.add(op);
     if (route.method !== 'HEAD' && !(Array.isArray(route.method) && route.method.includes('HEAD') && route.method.length === 1)) routes.push(route as RouteOptions);
   });
+
+  // The events a request's changes write name its source (the client's address, as req.ip has it).
+  app.addHook('onRequest', (req, _reply, done) => withEventSource(req.ip, done));
 
   // Who is calling: before the body is read, so a caller without a key learns nothing more.
   app.addHook('onRequest', async (req) => {
@@ -125,6 +132,8 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     registrationRoutes,
     htmlRoutes,
     transactionRoutes,
+    webhookRoutes,
+    eventRoutes,
   ]) {
     register(app, ctx, routes);
   }

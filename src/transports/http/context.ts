@@ -2,6 +2,7 @@
  * What every REST route needs: the registry, the session hub, settings, metrics, and the
  * `authorize` step (401 / 403 / 404 in that order).
  */
+import type { RefusalEvents } from '../../core/events/refusal-events.ts';
 import type { RestLimits } from '../../core/limits/rest-limits.ts';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -33,6 +34,8 @@ export interface ApiContext {
    * use it, else rejects saying why.
    */
   readiness: Record<string, () => Promise<void>>;
+  /** Refusals about a known server, as events (sampled per source). */
+  refusals?: RefusalEvents;
 }
 
 declare module 'fastify' {

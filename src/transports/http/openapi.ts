@@ -37,6 +37,7 @@ const ADDITIONS = [
   'GET /healthz, GET /readyz, GET /metrics and GET /openapi.json need no key',
   'Errors are JSON {code, message}',
   'getApiKeys shows a hint of each key: keys are stored hashed and shown in full only when made',
+  "The tags Webhooks and Events: a server's events (docs/events.md) sent to its webhooks, signed, and its audit trail",
 ];
 
 /** The tags of 2.2, with its descriptions. */
@@ -54,6 +55,12 @@ const TAGS = [
   { name: 'Servers', description: 'Everything about your servers.' },
   { name: 'Management', description: 'Everything for managing the access and authorisations to the servers themselves: permissions, roles and apikeys.' },
   { name: 'Global', description: "Everything about global and privileged server attributes. Required permission: global 'servers'." },
+  {
+    name: 'Webhooks',
+    description:
+      "Addition: a server's webhooks, which receive its events as CloudEvents signed as Standard Webhooks (docs/events.md): made, listed, changed, their secret rotated, their delivery attempts. Required permission: 'root' on the server.",
+  },
+  { name: 'Events', description: "Addition: a server's audit trail, its events as CloudEvents, newest first (docs/events.md). Required permission: 'root' on the server." },
 ];
 
 /**
@@ -64,7 +71,7 @@ const ERRORS: Record<string, { name: string; description: string; retryAfter?: t
   400: { name: 'BadRequest', description: 'Bad input' },
   401: { name: 'Unauthorized', description: 'Missing or unknown api key' },
   403: { name: 'Forbidden', description: 'The key lacks the permission, or the request is refused' },
-  404: { name: 'NotFound', description: 'No such server, user, account, attribute, role or transaction' },
+  404: { name: 'NotFound', description: 'No such server, user, account, attribute, role, transaction or webhook' },
   409: { name: 'Conflict', description: 'The state does not allow it' },
   410: { name: 'Gone', description: 'Expired or used' },
   413: { name: 'PayloadTooLarge', description: 'The request body is too large' },
@@ -91,6 +98,7 @@ export function openApiDocument(routes: readonly RouteOptions[], publicUrl: stri
       const responses: Record<string, unknown> = {};
       for (const [status, body] of Object.entries(schema.response ?? {})) {
         if (body === ErrorBody && ERRORS[status]) responses[status] = errorRef(status);
+        else if (status === '204') responses[status] = { description: (body as { description?: string }).description ?? 'No content' };
         else if (isContentReply(body)) responses[status] = { description: body.description ?? 'OK', content: body.content };
         else responses[status] = { description: (body as { description?: string }).description ?? 'OK', content: { 'application/json': { schema: body } } };
       }

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import type { Data } from '../../../src/adapters/lowdb/data.ts';
 import { LowdbStore } from '../../../src/adapters/lowdb/lowdb-store.ts';
 import { PostgresStore } from '../../../src/adapters/postgres/postgres-store.ts';
-import { ACCOUNT_COLUMNS, type Condition, type KeyOf, type RecordKind, type Store, type StoreTx, USER_COLUMNS, type ValueOf } from '../../../src/ports.ts';
+import { ACCOUNT_COLUMNS, type Condition, type KeyOf, type NewEvent, type RecordKind, type Store, type StoreTx, USER_COLUMNS, type ValueOf } from '../../../src/ports.ts';
 import { databases } from '../../helpers/pg-databases.ts';
 import { random } from '../../helpers/random.ts';
 import { service } from '../../helpers/services.ts';
@@ -41,6 +41,11 @@ class Recording implements StoreTx {
   delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void {
     this.tx.delete(kind, key);
     this.writes.push((tx) => tx.delete(kind, key));
+  }
+  emit(event: NewEvent): void {
+    this.tx.emit(event);
+    const copy = structuredClone(event);
+    this.writes.push((tx) => tx.emit(copy));
   }
 }
 

@@ -15,7 +15,8 @@
  *   PROTOCOL.md §6 names; where that is checked out beside the repository, the copy must be
  *   the same bytes), read with swagger-parser's `parse`, which reads YAML: each of its
  *   operations is in ours under the same method, path and operationId, and ours adds only the
- *   POST aliases of 2.2 GETs (`…Post`).
+ *   POST aliases of 2.2 GETs (`…Post`) and the operations of the tags Webhooks and Events, each
+ *   marked `x-addition`.
  * - Answers that are not JSON are declared with their media types, and the server answers with
  *   one of the declared types.
  */
@@ -37,8 +38,12 @@ const SPEC = path.join(ROOT, 'docs', 'spec', 'nextauth-api-2.2.yaml');
 const CONTRACT = path.resolve(ROOT, '../shared/spec/nextauth-api-2.2.yaml');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 
+/** The operations we add to 2.2 (each with `x-addition`). */
+const ADDED_OPERATIONS = ['createWebhook', 'getWebhooks', 'getWebhook', 'updateWebhook', 'deleteWebhook', 'rotateWebhookSecret', 'getWebhookAttempts', 'getEvents'];
+
 interface Operation {
   operationId?: string;
+  'x-addition'?: string;
   tags?: string[];
   requestBody?: unknown;
   responses: Record<string, { $ref?: string; description?: string; content?: Record<string, { schema?: Record<string, unknown> }> }>;
@@ -100,7 +105,7 @@ test('redocly lint (recommended-strict, trailing slashes allowed, tags defined):
   }
 });
 
-test('every 2.2 operation under its method, path and operationId; ours adds only POST aliases of 2.2 GETs', async () => {
+test('every 2.2 operation under its method, path and operationId; ours adds only POST aliases of 2.2 GETs and the webhook and event operations', async () => {
   assert.ok(existsSync(SPEC), `${SPEC} (the 2.2 contract) is missing`);
   if (existsSync(CONTRACT)) assert.ok(readFileSync(CONTRACT).equals(readFileSync(SPEC)), `docs/spec/ holds the contract as ${CONTRACT} has it`);
   const spec = (await SwaggerParser.parse(SPEC)) as unknown as { swagger: string; paths: Doc['paths'] };
@@ -114,7 +119,15 @@ test('every 2.2 operation under its method, path and operationId; ours adds only
 
   const ids = new Set(theirs.map(({ op }) => op.operationId));
   const extra = operations(doc).filter(({ op }) => !ids.has(op.operationId));
-  for (const { method, path: p, op } of extra) {
+  // Our additions (webhooks, the audit trail) say so with x-addition, under tags of their own.
+  const additions = extra.filter(({ op }) => op['x-addition'] !== undefined);
+  assert.equal(additions.map(({ op }) => op.operationId).sort(), [...ADDED_OPERATIONS].sort());
+  for (const { op } of additions)
+    assert.ok(
+      op.tags?.every((t) => t === 'Webhooks' || t === 'Events'),
+      `${op.operationId}: tagged ${op.tags}`,
+    );
+  for (const { method, path: p, op } of extra.filter((e) => !additions.includes(e))) {
     assert.is(method, 'post', `${op.operationId} is not in 2.2`);
     assert.is(doc.paths[p]?.get?.operationId, op.operationId?.replace(/Post$/, ''), `${op.operationId}: the POST alias of the GET of ${p}`);
   }

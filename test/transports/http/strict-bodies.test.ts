@@ -14,6 +14,7 @@ let ns: TestServer;
 /** The fixtures the bodies name: a server, a user of it, a role, a session with a context. */
 let serverid: string;
 let role: string;
+let webhook: string;
 const USER = 'alice';
 const nonce = newNonce();
 let hsid: string;
@@ -39,6 +40,9 @@ test.before(async () => {
   // A session that exists, with a context: a refused body must leave it as it is.
   expectOk(await ns.api('POST', `/servers/${serverid}/sessions/qr/login`, { headers: { 'x-nonce': nonce }, body: { sessioninfo: { useragent: 'strict test' } } }));
   hsid = (await getSession(ns, serverid, nonce)).hsid;
+  const hook = await ns.api('POST', `/servers/${serverid}/webhooks`, { body: { url: 'https://hooks.example/strict' } });
+  assert.is(hook.status, 201);
+  webhook = hook.body.id;
   assert.ok(await ns.hub.snapshot(serverid, hsid), 'the fixture session lives');
 
   const doc = (await ns.api('GET', '/openapi.json', { key: null })).body;
@@ -51,7 +55,7 @@ test.after(() => ns.stop(true));
 /** Everything a refused request must leave alone: the store and the fixture session. */
 const state = async () => JSON.stringify({ store: ns.store.dump(), session: await ns.hub.snapshot(serverid, hsid) });
 
-const fill = (path: string) => path.replace('{serverid}', serverid).replace('{userid}', USER).replace('{accountid}', '1').replace('{roleid}', role);
+const fill = (path: string) => path.replace('{serverid}', serverid).replace('{userid}', USER).replace('{accountid}', '1').replace('{roleid}', role).replace('{webhookid}', webhook);
 
 /** Sends `body` as JSON (a JSON string too, which the client helper would send raw). */
 const send = (operationId: string, body: unknown) => {
@@ -107,6 +111,13 @@ const CASES: Record<string, Case> = {
   getHtmlFooterPost: { wrong: () => ({ sessions: watched() }), names: 'body/sessions', right: () => ({ sessions: [watched()] }) },
   // Transactions
   createTransaction: { wrong: { amount: 5, description: 'pay' }, names: 'body/amount', right: { amount: '5', description: 'pay' } },
+  // Webhooks
+  createWebhook: {
+    wrong: { url: 'https://hooks.example/', types: 'com.nextauth.refusal' },
+    names: 'body/types',
+    right: { url: 'https://hooks.example/', types: ['com.nextauth.refusal'] },
+  },
+  updateWebhook: { wrong: { description: 5 }, names: 'body/description', right: { description: '5' } },
 };
 
 test('every operation with a body in /openapi.json has a case, and every case names one', () => {

@@ -1,0 +1,40 @@
+/**
+ * An event as the core writes it (with `tx.emit`, in the change it reports): a fresh id, the
+ * time, the server, and who and where when they are known. Never a nonce, a key or a token:
+ * a session is named by its subject, a one-way digest of its hsid.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Json, NewEvent } from '../../ports.ts';
+import { toB64url } from '../../wire/base64url.ts';
+import type { EventType } from './event-types.ts';
+
+export interface EventFields {
+  userid?: string | undefined;
+  account?: number | undefined;
+  /** the client's address */
+  source?: string | undefined;
+  subject?: string | undefined;
+  data?: { [key: string]: Json } | undefined;
+}
+
+/** The client whose request is being answered (the REST transport sets it per request), for events that do not name one. */
+const requestSource = new AsyncLocalStorage<string>();
+export const withEventSource = <T>(source: string, fn: () => T): T => requestSource.run(source, fn);
+
+/** A new event id: `evt_` and 16 random bytes (the CloudEvent id, the webhook-id). */
+export const newEventId = (): string => `evt_${toB64url(randomBytes(16))}`;
+
+export function newEvent(type: EventType, serverid: string, fields: EventFields, time: number): NewEvent {
+  const e: NewEvent = { id: newEventId(), type, serverid, time };
+  if (fields.userid !== undefined) e.userid = fields.userid;
+  if (fields.account !== undefined) e.account = fields.account;
+  const source = fields.source ?? requestSource.getStore();
+  if (source !== undefined) e.source = source;
+  if (fields.subject !== undefined) e.subject = fields.subject;
+  if (fields.data !== undefined && Object.keys(fields.data).length > 0) e.data = fields.data;
+  return e;
+}
+
+/** A session's subject: the same for each of its events, and no way back to its hsid. */
+export const sessionSubject = (hsid: string): string => `session/${toB64url(createHash('sha256').update('nextauth event subject\0').update(hsid).digest().subarray(0, 16))}`;

@@ -1,0 +1,34 @@
+/**
+ * Retention: events older than the retention leave the outbox (and the audit trail), the oldest
+ * first, a bounded number per write, at start and then every `everyMs`. Each process of a
+ * cluster does it; the deletes of one make the others' find less.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../../ports.ts';
+
+const BATCH = 1000;
+
+export function pruneEventsEvery(store: Store, retentionMs: number, everyMs: number, log?: Logger, now: () => number = Date.now): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const run = async () => {
+    let gone = 0;
+    for (let n = BATCH; n === BATCH && !stopped; ) {
+      n = await store.pruneEvents(now() - retentionMs, BATCH);
+      gone += n;
+    }
+    if (gone > 0) log?.info({ events: gone }, 'events older than the retention removed');
+  };
+  const tick = () => {
+    run()
+      .catch((err: unknown) => log?.warn({ err }, 'could not remove old events'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, everyMs).unref();
+      });
+  };
+  tick();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
