@@ -209,7 +209,11 @@ if (pg && redis) {
     }
   });
 
-  test('Redis restarted empty: the logged-in sessions come back from PostgreSQL on the running processes, and go on: browsers, pushes, logout, limits', async () => {
+  /**
+   * Two processes of a fresh NS, a phone of process 1 enrolled as `userid` and logged in to a
+   * session a text browser of process 2 watches (it heard LOGIN).
+   */
+  async function loggedInOnTwo(userid: string) {
     const env = await freshNs();
     const one = await startTestServer(env);
     const two = await startTestServer(env);
@@ -217,13 +221,24 @@ if (pg && redis) {
     try {
       const srv = (await one.api('POST', '/servers/', { body: { serverName: 'Faults' } })).body.serverid as string;
       const phone = newPhone();
-      const { acc } = await phone.enrol(await qr(one, srv, newNonce(), 'enrol', '&userid=rhea'));
-      // Logged in, watched by a browser of process 2.
+      const { acc } = await phone.enrol(await qr(one, srv, newNonce(), 'enrol', `&userid=${userid}`));
       const nonce = newNonce();
       const { hsid } = await getSession(two, srv, nonce);
-      (await phone.login(await qr(one, srv, nonce))).connection.close();
+      const login = await phone.login(await qr(one, srv, nonce));
       browser.send(`REGISTER ${hsid} ${srv}`);
       await browser.waitFor('LOGIN', hsid);
+      return { one, two, browser, srv, phone, acc, nonce, hsid, login };
+    } catch (e) {
+      browser.close();
+      await Promise.allSettled([one.stop(true), two.stop(true)]);
+      throw e;
+    }
+  }
+
+  test('Redis restarted empty: the logged-in sessions come back from PostgreSQL on the running processes, and go on: browsers, pushes, logout, limits', async () => {
+    const { one, two, browser, srv, phone, acc, nonce, hsid, login } = await loggedInOnTwo('rhea');
+    try {
+      login.connection.close();
       // Logged in once and out: a push can log it in again; the phone listens on process 1.
       const again = newNonce();
       const { hsid: againHsid } = await getSession(two, srv, again);
@@ -270,19 +285,8 @@ if (pg && redis) {
   });
 
   test('PostgreSQL stopped: writes, logins, enrolments and logouts answer STORAGE_UNAVAILABLE (503 with Retry-After) and change nothing; back by themselves once it is', async () => {
-    const env = await freshNs();
-    const one = await startTestServer(env);
-    const two = await startTestServer(env);
-    const browser = await TextBrowser.open(two);
+    const { one, two, browser, srv, phone, acc, nonce, hsid } = await loggedInOnTwo('olga');
     try {
-      const srv = (await one.api('POST', '/servers/', { body: { serverName: 'Faults' } })).body.serverid as string;
-      const phone = newPhone();
-      const { acc } = await phone.enrol(await qr(one, srv, newNonce(), 'enrol', '&userid=olga'));
-      const nonce = newNonce();
-      const { hsid } = await getSession(two, srv, nonce);
-      await phone.login(await qr(one, srv, nonce));
-      browser.send(`REGISTER ${hsid} ${srv}`);
-      await browser.waitFor('LOGIN', hsid);
       // Two sessions waiting for a login, and an enrol code, their QR codes read before the stop.
       const waiting = newNonce();
       const loginQr = await qr(one, srv, waiting);

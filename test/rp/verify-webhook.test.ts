@@ -44,6 +44,17 @@ test('after a rotation both secrets sign: either verifies', () => {
   fails(() => verifyWebhook(newWebhookSecret(), headers, body, { now }), /no signature matches/);
 });
 
+test("Fetch's Headers (Next.js, Hono, workers) verify too, and their names are case-insensitive", () => {
+  const secret = newWebhookSecret();
+  const signed = signWebhook([secret], 'evt_5', ts, body);
+  verifyWebhook(secret, new Headers(signed), body, { now });
+  verifyWebhook(secret, new Headers(Object.entries(signed).map(([k, v]): [string, string] => [k.toUpperCase(), v])), body, { now });
+  const missing = new Headers(signed);
+  missing.delete('webhook-signature');
+  fails(() => verifyWebhook(secret, missing, body, { now }), /missing/);
+  fails(() => verifyWebhook(newWebhookSecret(), new Headers(signed), body, { now }), /no signature matches/);
+});
+
 test('tampered, missing or stale: WebhookVerificationError', () => {
   const secret = newWebhookSecret();
   const headers = signWebhook([secret], 'evt_3', ts, body);

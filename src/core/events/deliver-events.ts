@@ -124,15 +124,10 @@ export class Deliveries {
     tick();
   }
 
-  /** Wakes the loops now (a change wrote events). */
-  nudge(): void {
-    for (const wake of [...this.wakers]) wake();
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    this.nudge();
+    for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.running.values()]);
     this.agents.http.destroy();
     this.agents.https.destroy();
@@ -150,7 +145,7 @@ export class Deliveries {
     }
   }
 
-  /** Sleeps `ms`, or less when nudged or closed. */
+  /** Sleeps `ms`, or less when closed. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {

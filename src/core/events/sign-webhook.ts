@@ -3,7 +3,7 @@
  * `webhook-timestamp` (seconds) and `webhook-signature`, `v1,` and the base64 HMAC-SHA256 of
  * `<id>.<timestamp>.<body>` under the secret's bytes (`whsec_` + base64); several signatures,
  * space-separated, while a rotated secret still signs beside the new one. `verifyWebhook` is
- * what a receiver runs (the tests, and @nextauth/node).
+ * what a receiver runs (the tests, and @nextauth/node), with node's headers or Fetch's `Headers`.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fromB64, toB64 } from '../../wire/base64url.ts';
@@ -38,12 +38,14 @@ export class WebhookVerificationError extends Error {}
  */
 export function verifyWebhook(
   secret: string,
-  headers: Record<string, string | string[] | undefined>,
+  headers: Record<string, string | string[] | undefined> | { get(name: string): string | null },
   body: string,
   { now = Date.now(), toleranceSeconds = 300 }: { now?: number; toleranceSeconds?: number } = {},
 ): void {
-  const one = (name: string) => {
-    const v = headers[name];
+  // node's headers (lower-case keys) or Fetch's Headers (Next.js, Hono, workers)
+  const one = (name: string): string | undefined => {
+    if (typeof headers.get === 'function') return (headers as { get(name: string): string | null }).get(name) ?? undefined;
+    const v = (headers as Record<string, string | string[] | undefined>)[name];
     return Array.isArray(v) ? v[0] : v;
   };
   const id = one('webhook-id');
