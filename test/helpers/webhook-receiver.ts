@@ -21,6 +21,8 @@ export class WebhookReceiver {
   readonly received: Delivery[] = [];
   /** Every request, whatever it was answered. */
   requests = 0;
+  /** The `webhook-id` of every request, in the order they came (failed tries included). */
+  readonly tried: string[] = [];
   /** Deliveries whose signature did not verify (each is answered 401). */
   readonly badSignatures: string[] = [];
   secret = '';
@@ -35,6 +37,7 @@ export class WebhookReceiver {
       req.on('data', (d: string) => (body += d));
       req.on('end', () => {
         this.requests++;
+        this.tried.push(String(req.headers['webhook-id']));
         if (this.mode === 'fail') return void res.writeHead(503).end('down for a while');
         try {
           verifyWebhook(this.secret, req.headers as Record<string, string>, body);
