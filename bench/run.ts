@@ -7,8 +7,8 @@
  *
  * Options: --out FILE (default bench/results/<date>[-form].json), --readme / --no-readme (the
  * full form rewrites the table in bench/README.md), --profile (the server runs with --cpu-prof;
- * a summary goes in the JSON), --only enrol,idle,storm,push,soak,growth (storm and push need
- * enrol; growth runs only when named: --users 1000,10000,… --resting 100000,… --growth-ops N
+ * a summary goes in the JSON), --only enrol,idle,storm,push,soak,growth,events (storm, push and
+ * events need enrol; events (the storm with a webhook for every event, beside none) and growth run only when named: --users 1000,10000,… --resting 100000,… --growth-ops N
  * --login-seconds S), and overrides --concurrency N --storm-seconds S --idle N --enrol N --soak-seconds S, and
  * --server-node-flags "…" (node flags for the server process, e.g. GC settings).
  *
@@ -18,7 +18,7 @@
  * per login over all its processes, PostgreSQL round trips and Redis commands per login (counted
  * by proxies, bench/lib/counting-proxy.ts) and their CPU per login, and a capacity projection.
  *
- * Processes: this driver (baselines, measurements, the counting proxies of --cluster), the NS (`src/cli/cli.ts start`, measured from
+ * Processes: this driver (baselines, measurements, the counting proxies of --cluster), the NS (`dist/server/cli.js start`, measured from
  * /proc, its /metrics and bench/probe.mjs), and load generators (bench/generator.ts): one for
  * enrolments, the storm and the text-socket browsers, one for the socket.io browsers.
  */
@@ -31,6 +31,7 @@ import { GeneratorProcess } from './lib/generator-client.ts';
 import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
 import { Rest } from './lib/rest.ts';
+import { WebhookSink } from './lib/webhook-sink.ts';
 import { backendWindow, ClusterBackend, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, postgresCpuDelta, type BackendSample } from './lib/backend.ts';
 import { fdLimit, NsProcess, repoRoot, type ServerSample, type StoreStats } from './lib/server.ts';
 import { ratio, round, sleep, soakGrowth, type SoakSample } from './lib/stats.ts';
@@ -143,7 +144,7 @@ const only = new Set((option('only') ?? (clusterRun ? 'enrol,storm' : 'enrol,idl
 if (clusterRun) only.add('cluster');
 // The cluster forms are compared with the embedded NS's storm of the same run.
 if (only.has('cluster')) only.add('storm');
-if (only.has('storm') || only.has('push')) only.add('enrol');
+if (only.has('storm') || only.has('push') || only.has('events')) only.add('enrol');
 /** --workers N: the processes of the last cluster form (`nextauth start --workers N`) */
 const clusterWorkers = Number(option('workers') ?? 2);
 /** The machines of the capacity projection (--cluster): NS machines of this many cores, and this many of them. */
@@ -324,8 +325,13 @@ const profileDir = profile ? mkdtempSync(path.join(os.tmpdir(), 'nextauth-bench-
 const serverFlags = ['--push-interval-seconds', '0', '--push-hourly', '100000'];
 // --server-node-flags "…": node flags for the server process (e.g. GC settings, to compare).
 const serverNodeFlags = (option('server-node-flags') ?? '').split(' ').filter(Boolean);
-const ns = await NsProcess.start({ rootKey, serverFlags, nodeFlags: [...serverNodeFlags, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])] });
-results.serverCommand = `node ${serverNodeFlags.length ? `${serverNodeFlags.join(' ')} ` : ''}--import tsx src/cli/cli.ts start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
+const ns = await NsProcess.start({
+  rootKey,
+  serverFlags,
+  env: { NEXTAUTH_WEBHOOK_PRIVATE_ADDRESSES: 'true' },
+  nodeFlags: [...serverNodeFlags, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])],
+});
+results.serverCommand = `node ${serverNodeFlags.length ? `${serverNodeFlags.join(' ')} ` : ''}dist/server/cli.js start --port 0 --data <tmp> --log-level warn --demo false --root-api-key <key> ${serverFlags.join(' ')}`;
 const generators: GeneratorProcess[] = [];
 let failed = false;
 try {
@@ -406,6 +412,11 @@ try {
       Object.assign(results.scenarios.loginStorm, await loginStorm(ns, g1, generators, ['commonRate']));
     }
   }
+
+  // (g) events (issue 18): the storm's closed loop with a webhook subscribed to every event,
+  // beside the same without one, alternating, twice each; and how long the deliveries took to
+  // catch up after each storm with the webhook.
+  if (only.has('events')) results.scenarios.webhookStorm = await webhookStorm(ns, g1, generators, serverid, rootKey);
 
   // (c) push round trip to listening phones: one phone, then `pushConcurrency`.
   if (only.has('push')) {
@@ -717,6 +728,60 @@ type StormRunName = 'onePhone' | 'manyPhones' | 'pacedPhones' | 'commonRate' | '
  * (`form.concurrency` phones, throughput), `pacedPhones` (70 % of what manyPhones carried, on a
  * schedule). With `backend`, each run also has the PostgreSQL and Redis figures per login.
  */
+async function webhookStorm(ns: NsProcess, g: GeneratorProcess, generators: GeneratorProcess[], serverid: string, rootKey: string): Promise<Record<string, any>> {
+  const sink = await WebhookSink.start();
+  const rest = new Rest(ns.url, rootKey);
+  const rounds: Array<Record<string, number>> = [];
+  try {
+    for (let round_ = 0; round_ < 2; round_++) {
+      const none = (await loginStorm(ns, g, generators, ['manyPhones'])).manyPhones;
+      const made = await rest.request('POST', `/servers/${serverid}/webhooks`, { body: { url: sink.url, description: 'bench: every event' } });
+      if (made.status !== 201) throw new Error(`createWebhook: HTTP ${made.status} ${made.raw.toString('utf8')}`);
+      const { id } = made.json<{ id: string }>();
+      const before = sink.count;
+      const hooked = (await loginStorm(ns, g, generators, ['manyPhones'])).manyPhones;
+      const stormEnd = Date.now();
+      const duringStorm = sink.count - before;
+      // Caught up: nothing new for a second.
+      for (let n = -1; n !== sink.count; ) {
+        n = sink.count;
+        await sleep(1000);
+      }
+      const gone = await rest.request('DELETE', `/servers/${serverid}/webhooks/${id}`);
+      if (gone.status !== 204) throw new Error(`deleteWebhook: HTTP ${gone.status}`);
+      const delivered = sink.count - before;
+      rounds.push({
+        noneLoginsPerSecond: none.perSecond,
+        webhookLoginsPerSecond: hooked.perSecond,
+        noneServerCpuUsPerLogin: none.serverCpuUsPerLogin,
+        webhookServerCpuUsPerLogin: hooked.serverCpuUsPerLogin,
+        delivered,
+        deliveredPerLogin: round(delivered / Math.max(1, hooked.logins), 2),
+        deliveredDuringStorm: duringStorm,
+        catchUpMs: Math.max(0, sink.lastAt - stormEnd),
+      });
+      log(`  events: ${none.perSecond} logins/s without a webhook, ${hooked.perSecond} with one; ${delivered} deliveries (${duringStorm} during the storm)`);
+    }
+  } finally {
+    rest.close();
+    await sink.close();
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const none = median(rounds.map((r) => r.noneLoginsPerSecond!));
+  const hooked = median(rounds.map((r) => r.webhookLoginsPerSecond!));
+  return {
+    rounds,
+    noneLoginsPerSecond: round(none),
+    webhookLoginsPerSecond: round(hooked),
+    /** webhook ÷ none (target ≥ 0.9: at most 10 % fewer logins per second) */
+    loginsRatio: round(hooked / none, 3),
+    cpuPerLoginRatio: round(median(rounds.map((r) => r.webhookServerCpuUsPerLogin!)) / median(rounds.map((r) => r.noneServerCpuUsPerLogin!)), 3),
+  };
+}
+
 async function loginStorm(
   ns: NsProcess,
   g: GeneratorProcess,

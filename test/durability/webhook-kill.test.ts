@@ -52,7 +52,11 @@ test('acknowledged changes whose events were not delivered are delivered after a
     receiver.mode = 'ok';
     child = start(dir);
     url = await child.listening;
-    await until(() => new Set(receiver.received.map((d) => d.id)).size >= 5, () => `the five events after the restart (${receiver.received.length})`, 20_000);
+    await until(
+      () => new Set(receiver.received.map((d) => d.id)).size >= 5,
+      () => `the five events after the restart (${receiver.received.length})`,
+      20_000,
+    );
     const delivered = new Map(receiver.received.map((d) => [d.id, d.event]));
     assert.is(delivered.size, 5, 'one event per acknowledged change (a duplicate has its id)');
     for (const id of triedBefore) assert.ok(delivered.has(id), `${id}, tried before the kill, came again with its id`);

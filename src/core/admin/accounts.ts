@@ -109,7 +109,9 @@ export class Accounts {
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.patch('account', [serverid, id], { blocked });
       if (a.blocked !== blocked)
-        tx.emit(newEvent(blocked ? 'com.nextauth.account.blocked' : 'com.nextauth.account.unblocked', serverid, { account: id, userid: a.userid }, Date.now()));
+        tx.emit(
+          newEvent(blocked ? 'com.nextauth.account.blocked' : 'com.nextauth.account.unblocked', serverid, { account: id, userid: a.userid, subject: `account/${id}` }, Date.now()),
+        );
       return { ...a, blocked };
     });
     if (blocked) this.events.emit('revoked', serverid, id, 'blocked');
@@ -124,7 +126,14 @@ export class Accounts {
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       await linkInChange(tx, serverid, userid, Date.now());
       tx.patch('account', [serverid, id], { userid });
-      tx.emit(newEvent('com.nextauth.account.relinked', serverid, { account: id, userid, data: a.userid !== undefined ? { previousUserid: a.userid } : {} }, Date.now()));
+      tx.emit(
+        newEvent(
+          'com.nextauth.account.relinked',
+          serverid,
+          { account: id, userid, subject: `account/${id}`, data: a.userid !== undefined ? { previousUserid: a.userid } : {} },
+          Date.now(),
+        ),
+      );
       return { ...a, userid };
     });
     this.events.emit('relinked', serverid, id, userid);
@@ -136,7 +145,7 @@ export class Accounts {
       const a = await tx.get('account', serverid, id);
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.delete('account', [serverid, id]);
-      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid: a.userid }, Date.now()));
+      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid: a.userid, subject: `account/${id}` }, Date.now()));
     });
     this.events.emit('revoked', serverid, id, 'deleted');
   }
@@ -146,7 +155,7 @@ export class Accounts {
     const ids = (await this.store.accountsOfUser(serverid, userid)).map((a) => a.id);
     for (const id of ids) {
       tx.delete('account', [serverid, id]);
-      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid }, Date.now()));
+      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid, subject: `account/${id}` }, Date.now()));
     }
     return ids;
   }

@@ -108,7 +108,7 @@ export class Servers {
     const grantRoot = creator !== undefined && !(await this.access.has(creator, 'root'));
     await this.store.transact(async (tx) => {
       tx.put('server', [server.serverid], server);
-      tx.emit(newEvent('com.nextauth.server.created', server.serverid, { data: { serverName: server.serverName } }, server.created));
+      tx.emit(newEvent('com.nextauth.server.created', server.serverid, { subject: 'server', data: { serverName: server.serverName } }, server.created));
       if (creator && grantRoot) await grantInChange(tx, creator.role, server.serverid, ['root']);
     });
     return server;
@@ -124,7 +124,7 @@ export class Servers {
       const server = structuredClone(current);
       assign(server, input);
       tx.put('server', [serverid], server);
-      tx.emit(newEvent('com.nextauth.server.updated', serverid, { data: { fields: Object.keys(input).sort() } }, Date.now()));
+      tx.emit(newEvent('com.nextauth.server.updated', serverid, { subject: 'server', data: { fields: Object.keys(input).sort() } }, Date.now()));
       return server;
     });
   }

@@ -1,11 +1,11 @@
 /**
  * Delivers the outbox to the webhooks: each webhook has its own loop, so a slow or dead endpoint
  * delays nothing but its own deliveries (never a login: events are written by the changes, read
- * here afterwards). A webhook's events go in the order their changes committed, one at a time,
- * each as a CloudEvent signed per Standard Webhooks; an event that is not taken (no 2xx in
- * `timeoutMs`) is tried again with exponential backoff, the events after it waiting (order per
- * session, per webhook), until `retryFor` after its first try: then it is marked failed and the
- * next one goes. At least once: where a webhook is (its cursor, its retry, the last attempts) is
+ * here afterwards). A webhook's events go as CloudEvents signed per Standard Webhooks, each
+ * session's (subject's) one after the other in the order their changes committed, several
+ * sessions' at once; an event that is not taken (no 2xx in `timeoutMs`) is tried again with
+ * exponential backoff, the webhook's later events waiting, until `retryFor` after its first try:
+ * then it is marked failed and the next one goes. At least once: where a webhook is (its cursor, its retry, the last attempts) is
  * written at most every `saveMs` and at every retry, so after a crash a few events may come
  * again, with the same `webhook-id` to drop them by.
  *
@@ -53,6 +53,8 @@ export interface DeliveryOptions {
 /** The last attempts kept per webhook. */
 const ATTEMPTS_KEPT = 50;
 const PAGE = 100;
+/** Deliveries of one webhook at once (each of another session). */
+const CONCURRENT = 8;
 const MAX_BACKOFF_MS = 3600_000;
 /** Bytes of an endpoint's answer read (then the socket is let go). */
 const MAX_ANSWER = 64 * 1024;
@@ -99,7 +101,7 @@ export class Deliveries {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly wakers = new Set<() => void>();
-  private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: 4 }), https: new https.Agent({ keepAlive: true, maxSockets: 4 }) };
+  private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: CONCURRENT }), https: new https.Agent({ keepAlive: true, maxSockets: CONCURRENT }) };
   private readonly now: () => number;
   private readonly o: Required<Pick<DeliveryOptions, 'timeoutMs' | 'pollMs' | 'backoffMs' | 'saveMs' | 'leaseMs'>>;
 
@@ -207,18 +209,42 @@ export class Deliveries {
           await this.sleep(this.o.pollMs);
           continue;
         }
+        // One session's events (one subject) go one after the other, in order; different
+        // sessions' side by side, at most CONCURRENT at once. A session whose event is not taken
+        // stops there (the ones after it wait for its retry).
+        const wanted = new Set(page.events.filter((e) => webhook.types.length === 0 || webhook.types.includes(e.type)));
+        const bySession = new Map<string, EventRecord[]>();
+        for (const e of wanted) {
+          const k = e.subject ?? e.id;
+          const list = bySession.get(k);
+          if (list) list.push(e);
+          else bySession.set(k, [e]);
+        }
+        const tried = new Map<string, DeliveryAttempt>();
+        const queue = [...bySession.values()];
+        const worker = async () => {
+          for (let list = queue.shift(); list && !this.closed; list = queue.shift()) {
+            for (const e of list) {
+              const attempt = await this.post(webhook, e);
+              this.opts.onAttempt?.(attempt.outcome);
+              tried.set(e.id, attempt);
+              if (attempt.outcome !== 'delivered' && !this.retryOf(d!, e, attempt).givenUp) break;
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(CONCURRENT, queue.length) }, worker));
+        // Then in commit order: done up to the first event still to be tried again. (Events after
+        // it that were taken come again after its retry: at least once, the same webhook-id.)
         let done = 0;
         for (const event of page.events) {
-          if (this.closed) break;
-          if (webhook.types.length > 0 && !webhook.types.includes(event.type)) {
+          const attempt = tried.get(event.id);
+          if (!attempt) {
+            if (wanted.has(event)) break; // not tried (closing)
             done++;
             continue;
           }
-          const attempt = await this.post(webhook, event);
-          this.opts.onAttempt?.(attempt.outcome);
-          const tries: number = (d.pending?.event === event.id ? d.pending.tries : 0) + 1;
-          const first: number = d.pending?.event === event.id ? d.pending.first : attempt.at;
-          if (attempt.outcome !== 'delivered' && attempt.at + this.backoff(tries) - first < this.opts.retryFor) {
+          const { tries, first, givenUp } = this.retryOf(d, event, attempt);
+          if (attempt.outcome !== 'delivered' && !givenUp) {
             d = { ...d, pending: { event: event.id, first, tries, next: attempt.at + this.backoff(tries) }, attempts: kept(d.attempts, { ...attempt, outcome: 'retrying' }) };
             this.opts.log?.warn(
               { code: 'WEBHOOK_RETRYING', serverid, webhook: id, event: event.id, type: event.type, status: attempt.status, error: attempt.error, tries },
@@ -247,6 +273,14 @@ export class Deliveries {
     } finally {
       if (dirty && d) await save().catch(() => undefined);
     }
+  }
+
+  /** An attempt that was not taken: its try number, its first try, and whether it is given up now. */
+  private retryOf(d: DeliveryRecord, event: EventRecord, attempt: DeliveryAttempt): { tries: number; first: number; givenUp: boolean } {
+    const again = d.pending?.event === event.id;
+    const tries = (again ? d.pending!.tries : 0) + 1;
+    const first = again ? d.pending!.first : attempt.at;
+    return { tries, first, givenUp: attempt.at + this.backoff(tries) - first >= this.opts.retryFor };
   }
 
   private backoff(tries: number): number {

@@ -169,7 +169,7 @@ export class PushService {
     const store = this.deps.registry.store;
     const write = (async () => {
       const userid = (await store.get('account', serverid, acc))?.userid;
-      await store.transact((tx) => tx.emit(newEvent(type, serverid, { account: acc, userid, data }, this.deps.clock.now())));
+      await store.transact((tx) => tx.emit(newEvent(type, serverid, { account: acc, userid, subject: `account/${acc}`, data }, this.deps.clock.now())));
     })();
     this.track(write.catch((err: unknown) => this.deps.log.warn({ err, serverid }, 'could not write an event')));
   }
