@@ -21,7 +21,7 @@ const out = path.join(dir, 'results.json');
 let results: any;
 let log = '';
 const cluster = (await service('postgres')) !== undefined && (await service('redis')) !== undefined;
-const args = ['--tiny', '--out', out, ...(cluster ? ['--cluster', '--only', 'enrol,idle,storm,push,soak,cluster'] : [])];
+const args = ['--tiny', '--out', out, ...(cluster ? ['--cluster', '--only', 'enrol,idle,storm,push,soak,events,cluster'] : ['--only', 'enrol,idle,storm,push,soak,events'])];
 
 test.before(async () => {
   const code = await new Promise<number | null>((resolve) => {
@@ -146,6 +146,17 @@ test('(e) soak: the storm on a server of its own with short limits, sampled; gro
   }
   assert.is(timeline.at(-1)!.logins, at(`${p}.logins`));
   finite(`${p}.growthPerMinute.heapBytes`, `${p}.growthPerMinute.rssBytes`, `${p}.growthPerMinute.liveSessions`);
+});
+
+test('events: the storm with a webhook for every event beside none, twice each; every delivery counted', () => {
+  const w = at('scenarios.webhookStorm');
+  assert.is(w.rounds.length, 2);
+  for (const [i, r] of w.rounds.entries()) {
+    for (const k of ['noneLoginsPerSecond', 'webhookLoginsPerSecond', 'noneServerCpuUsPerLogin', 'webhookServerCpuUsPerLogin', 'delivered']) positive(`scenarios.webhookStorm.rounds.${i}.${k}`);
+    assert.ok(r.deliveredPerLogin >= 2, `a login is at least its scanned and login events (${r.deliveredPerLogin})`);
+    assert.ok(r.deliveredDuringStorm <= r.delivered && r.catchUpMs >= 0);
+  }
+  positive('scenarios.webhookStorm.loginsRatio', 'scenarios.webhookStorm.cpuPerLoginRatio');
 });
 
 test('ratios to the baselines', () => {
