@@ -75,6 +75,8 @@ export interface RunningServer {
   hub: SessionHub;
   push: PushService;
   app: App;
+  /** The webhooks' deliveries of this process. */
+  deliveries: Deliveries;
   /** Stops taking connections, flushes the store, closes sockets (1001). */
   close(): Promise<void>;
 }
@@ -326,7 +328,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   if (config.port === 0 && config.publicUrl.endsWith(':0')) config.publicUrl = url;
   if (!config.cluster) await writeRunLock(config.dataDir, url);
   // The outbox: delivered to the webhooks, kept for the retention (from now: nothing is written before the server listens).
-  deliveries = new Deliveries({
+  const delivering = new Deliveries({
     store: registry.store,
     base: config.publicUrl.replace(/\/+$/, ''),
     retryFor: config.events.retryFor,
@@ -334,10 +336,11 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     sole: !config.cluster,
     log,
   });
-  deliveries.start();
+  deliveries = delivering;
+  delivering.start();
   stopPruning = pruneEventsEvery(registry.store, config.events.retention, 3600_000, log);
 
-  return { config, url, port, registry, store, hub, push, app, close, bootstrap };
+  return { config, url, port, registry, store, hub, push, app, deliveries: delivering, close, bootstrap };
 }
 
 /** One line for each session transition (a new state, or the session made or ended); the hsid is public (it is in the QR code). */

@@ -152,7 +152,8 @@ test('events: the storm with a webhook for every event beside none, twice each; 
   const w = at('scenarios.webhookStorm');
   assert.is(w.rounds.length, 2);
   for (const [i, r] of w.rounds.entries()) {
-    for (const k of ['noneLoginsPerSecond', 'webhookLoginsPerSecond', 'noneServerCpuUsPerLogin', 'webhookServerCpuUsPerLogin', 'delivered']) positive(`scenarios.webhookStorm.rounds.${i}.${k}`);
+    for (const k of ['noneLoginsPerSecond', 'webhookLoginsPerSecond', 'noneServerCpuUsPerLogin', 'webhookServerCpuUsPerLogin', 'delivered'])
+      positive(`scenarios.webhookStorm.rounds.${i}.${k}`);
     assert.ok(r.deliveredPerLogin >= 2, `a login is at least its scanned and login events (${r.deliveredPerLogin})`);
     assert.ok(r.deliveredDuringStorm <= r.delivered && r.catchUpMs >= 0);
   }

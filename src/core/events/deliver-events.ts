@@ -95,7 +95,8 @@ const publicLookup: net.LookupFunction = (hostname, options, callback) => {
 };
 
 export class Deliveries {
-  private readonly holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  /** This process's name in the leases it holds. */
+  readonly holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
   /** The loops running here, by `serverid/id`. */
   private readonly running = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -160,8 +161,12 @@ export class Deliveries {
     });
   }
 
-  /** Takes (or renews) the lease; undefined when another process holds it, or the webhook is gone. */
-  private async lease(serverid: string, id: string, progress?: Partial<DeliveryRecord>): Promise<DeliveryRecord | undefined> {
+  /**
+   * Takes (or renews) the lease, writing `progress` with it; `release`: gives it up at once (a
+   * process that stops, so another goes on without waiting for it to lapse). Undefined when
+   * another process holds it, or the webhook is gone.
+   */
+  private async lease(serverid: string, id: string, progress?: Partial<DeliveryRecord>, release = false): Promise<DeliveryRecord | undefined> {
     const now = this.now();
     return this.opts.store.transact(async (tx) => {
       const d = await tx.get('delivery', serverid, id);
@@ -169,7 +174,7 @@ export class Deliveries {
       const mine = d.holder === this.holder;
       if (!mine && progress) return undefined; // lost it: someone else goes on from what it wrote
       if (!mine && !this.opts.sole && d.holder !== undefined && (d.leaseUntil ?? 0) > now) return undefined;
-      const next: DeliveryRecord = { ...d, ...progress, holder: this.holder, leaseUntil: now + this.o.leaseMs };
+      const next: DeliveryRecord = { ...d, ...progress, holder: this.holder, leaseUntil: release ? now : now + this.o.leaseMs };
       if (progress && !('pending' in progress)) delete next.pending;
       tx.put('delivery', [serverid, id], next);
       return next;
@@ -182,9 +187,14 @@ export class Deliveries {
     if (!d) return;
     let saved = this.now();
     let dirty = false;
-    const save = async (): Promise<boolean> => {
+    const save = async (release = false): Promise<boolean> => {
       const pending = d!.pending;
-      const next = await this.lease(serverid, id, { cursor: d!.cursor, delivered: d!.delivered, failed: d!.failed, attempts: d!.attempts, ...(pending ? { pending } : {}) });
+      const next = await this.lease(
+        serverid,
+        id,
+        { cursor: d!.cursor, delivered: d!.delivered, failed: d!.failed, attempts: d!.attempts, ...(pending ? { pending } : {}) },
+        release,
+      );
       if (!next) return false;
       d = next;
       saved = this.now();
@@ -271,7 +281,8 @@ export class Deliveries {
         if ((d.pending || this.now() - saved >= this.o.saveMs) && !(await save())) return;
       }
     } finally {
-      if (dirty && d) await save().catch(() => undefined);
+      if (this.closed) await save(true).catch(() => undefined);
+      else if (dirty) await save().catch(() => undefined);
     }
   }
 
