@@ -138,12 +138,16 @@ test('a receiver down for a while gets every event once it is back, in order; th
   await until(() => receiver.requests > asked, 'a try while it answers 503', 8000);
   receiver.mode = 'ok';
   await until(
-    () => receiver.received.length >= before + 9,
+    () => new Set(receiver.received.slice(before).map((d) => d.id)).size >= 9,
     () => `every event after the outage (${receiver.received.length - before})`,
     20_000,
   );
-  const after = receiver.received.slice(before).map((d) => d.event);
-  assert.is(new Set(after.map((e) => e.id)).size, 9, 'each once');
+  // At least once: a round that ended on a refused event sends again what it had sent after it
+  // (other sessions'), with the same webhook-id; a receiver drops those by it, as here.
+  const firsts = new Map<string, (typeof receiver.received)[number]['event']>();
+  for (const d of receiver.received.slice(before)) if (!firsts.has(d.id)) firsts.set(d.id, d.event);
+  const after = [...firsts.values()];
+  assert.is(after.length, 9, 'each event, by its webhook-id');
   // Each session's events in the order its changes were made (sessions go side by side).
   const sessions = new Map<string, string[]>();
   for (const e of after) sessions.set(e.subject!, [...(sessions.get(e.subject!) ?? []), e.type]);
