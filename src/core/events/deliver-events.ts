@@ -131,9 +131,10 @@ export class Deliveries {
     this.closed = true;
     clearTimeout(this.timer);
     for (const wake of [...this.wakers]) wake();
-    await Promise.allSettled([...this.running.values()]);
+    // Deliveries under way are cut (a slow endpoint does not hold the stop up): not counted as tries.
     this.agents.http.destroy();
     this.agents.https.destroy();
+    await Promise.allSettled([...this.running.values()]);
   }
 
   /** Starts a loop for every webhook without one here. */
@@ -253,6 +254,7 @@ export class Deliveries {
             done++;
             continue;
           }
+          if (this.closed && attempt.outcome !== 'delivered') break; // cut by the stop
           const { tries, first, givenUp } = this.retryOf(d, event, attempt);
           if (attempt.outcome !== 'delivered' && !givenUp) {
             d = { ...d, pending: { event: event.id, first, tries, next: attempt.at + this.backoff(tries) }, attempts: kept(d.attempts, { ...attempt, outcome: 'retrying' }) };
