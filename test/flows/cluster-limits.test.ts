@@ -16,7 +16,7 @@ import { naclSigner, type StoredAccount } from '../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { codeOf, getSession, newNonce, newPhone, qr, socketFrom, TextBrowser, until } from '../helpers/peers.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
-import { type RedisRun, redisRun } from '../helpers/redis.ts';
+import { clusterEnv, type RedisRun, redisRun } from '../helpers/redis.ts';
 import { keyWith } from '../helpers/rest.ts';
 import { service } from '../helpers/services.ts';
 
@@ -46,9 +46,7 @@ if (pgUrl && redis) {
   test.before(async () => {
     dbs = databases(pgUrl);
     const env = {
-      NEXTAUTH_DATABASE_URL: await dbs.fresh(),
-      NEXTAUTH_REDIS_URL: redis.url,
-      NEXTAUTH_REDIS_PREFIX: redis.prefix(),
+      ...(await clusterEnv(dbs, redis)),
       NEXTAUTH_HELLO_RATE: '6/60',
       NEXTAUTH_FAILED_PROOF_RATE: '3/300',
       NEXTAUTH_REST_RATE: '100/1200',

@@ -10,7 +10,7 @@ import { restClient, startTestServer, type TestServer } from '../helpers/ns.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
 import { freePort } from '../helpers/private-services.ts';
 import { getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
-import { type RedisRun, redisRun } from '../helpers/redis.ts';
+import { clusterEnv, type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 
 const pgUrl = await service('postgres');
@@ -48,9 +48,7 @@ if (!nginxBin) {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const env = {
-      NEXTAUTH_DATABASE_URL: await dbs.fresh(),
-      NEXTAUTH_REDIS_URL: redis.url,
-      NEXTAUTH_REDIS_PREFIX: redis.prefix(),
+      ...(await clusterEnv(dbs, redis)),
       NEXTAUTH_PUBLIC_URL: base,
       NEXTAUTH_TRUSTED_PROXIES: '127.0.0.1',
       NEXTAUTH_CONNECTIONS_PER_SOURCE: '4',

@@ -16,7 +16,7 @@ import { answerTransaction, fromB64url, naclSigner, pushToQr, type Frame } from 
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { codeOf, getSession, IoBrowser, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
-import { type RedisRun, redisRun } from '../helpers/redis.ts';
+import { clusterEnv, type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 
 const pgUrl = await service('postgres');
@@ -46,9 +46,7 @@ if (pgUrl && redis) {
   test.before(async () => {
     dbs = databases(pgUrl);
     const env = {
-      NEXTAUTH_DATABASE_URL: await dbs.fresh(),
-      NEXTAUTH_REDIS_URL: redis.url,
-      NEXTAUTH_REDIS_PREFIX: redis.prefix(),
+      ...(await clusterEnv(dbs, redis)),
       // Short enough to see a silent handshake end and an idle session expire in a test.
       NEXTAUTH_CHALLENGE_SECONDS: '3',
       NEXTAUTH_IDLE_SECONDS: '5',

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
 import { newNonce, newPhone, qr, until } from '../helpers/peers.ts';
-import { type RedisRun, redisRun } from '../helpers/redis.ts';
+import { clusterEnv, type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -26,9 +26,7 @@ if (pgUrl && redis) {
   test.before(async () => {
     dbs = databases(pgUrl);
     const env = {
-      NEXTAUTH_DATABASE_URL: await dbs.fresh(),
-      NEXTAUTH_REDIS_URL: redis.url,
-      NEXTAUTH_REDIS_PREFIX: redis.prefix(),
+      ...(await clusterEnv(dbs, redis)),
       NEXTAUTH_WEBHOOK_PRIVATE_ADDRESSES: 'true',
     };
     nodes = [await startTestServer(env), await startTestServer(env), await startTestServer(env)];

@@ -15,7 +15,7 @@ import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
 import { answerTransaction, fromB64url, naclSigner, pushToQr, type Frame } from '../../src/sdk/app.ts';
 import { codeOf, getSession, newNonce, newPhone, qr, TextBrowser, until } from '../helpers/peers.ts';
-import { type RedisRun, redisRun } from '../helpers/redis.ts';
+import { clusterEnv, type RedisRun, redisRun } from '../helpers/redis.ts';
 import { service } from '../helpers/services.ts';
 import { ROOT } from '../helpers/child.ts';
 
@@ -79,7 +79,7 @@ if (pgUrl && redis) {
 
   test.before(async () => {
     dbs = databases(pgUrl);
-    env = { NEXTAUTH_DATABASE_URL: await dbs.fresh(), NEXTAUTH_REDIS_URL: redis.url, NEXTAUTH_REDIS_PREFIX: redis.prefix() };
+    env = await clusterEnv(dbs, redis);
     one = await startTestServer(env);
     two = await startTestServer(env);
     const made = await one.api('POST', '/servers/', { body: { serverName: 'Cluster', logo: 'aGVsbG8=' } });

@@ -7,6 +7,7 @@
  *   if (run) { sessionsContract(async () => new RedisSessions({ url: run.url, prefix: run.prefix() })); test.after(run.cleanup); }
  */
 import { dropKeys, redisClient } from '../../src/adapters/redis/connect.ts';
+import type { Databases } from './pg-databases.ts';
 import { runName, service } from './services.ts';
 
 export interface RedisRun {
@@ -37,4 +38,9 @@ export async function redisRun(what: string): Promise<RedisRun | undefined> {
       }
     },
   };
+}
+
+/** The settings of one NS of a cluster test: a fresh database of `dbs` and a fresh prefix of `redis` (its processes share them). */
+export async function clusterEnv(dbs: Databases, redis: RedisRun): Promise<Record<string, string>> {
+  return { NEXTAUTH_DATABASE_URL: await dbs.fresh(), NEXTAUTH_REDIS_URL: redis.url, NEXTAUTH_REDIS_PREFIX: redis.prefix() };
 }
