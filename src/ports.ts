@@ -166,6 +166,23 @@ export interface DeliveryRecord {
   attempts: DeliveryAttempt[];
 }
 
+/**
+ * What the OpenID Provider of a server keeps (oidc-provider's models: sessions, interactions,
+ * codes, tokens, grants, its own keys…), one record per (model, id), with the fields it is
+ * looked up by beside its payload. Gone once `expiresAt` has passed (pruned).
+ */
+export interface OidcRecord {
+  payload: { [key: string]: Json };
+  /** ms since epoch */
+  expiresAt?: number;
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+  accountId?: string;
+}
+/** The fields an OIDC record is found by. */
+export type OidcField = 'grantId' | 'uid' | 'userCode' | 'accountId';
+
 /** Every kind of record: its key (as a tuple) and its value. */
 export interface Records {
   server: { key: [serverid: string]; value: ServerRecord };
@@ -181,6 +198,7 @@ export interface Records {
   transaction: { key: [tid: string]; value: TransactionRecord };
   webhook: { key: [serverid: string, id: string]; value: WebhookRecord };
   delivery: { key: [serverid: string, id: string]; value: DeliveryRecord };
+  oidc: { key: [serverid: string, model: string, id: string]; value: OidcRecord };
 }
 export type RecordKind = keyof Records;
 export type KeyOf<K extends RecordKind> = Records[K]['key'];
@@ -329,6 +347,10 @@ export interface Store extends StoreReads {
   eventsEnd(serverid: string): Promise<string>;
   /** Removes events older than `before` (ms since epoch), the oldest first, at most `limit`; resolves how many went. */
   pruneEvents(before: number, limit: number): Promise<number>;
+  /** A server's OIDC records whose `field` is `value` (from an index), with their model and id. */
+  oidcBy(serverid: string, field: OidcField, value: string): Promise<Array<{ model: string; id: string; record: OidcRecord }>>;
+  /** Removes OIDC records that expired before `before` (ms since epoch), the first to expire first, at most `limit`; resolves how many went. */
+  pruneOidc(before: number, limit: number): Promise<number>;
   /** Resolves when every change so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;

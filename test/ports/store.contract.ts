@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AccountRecord, EventRecord, NewEvent, ServerRecord, Store, UserRecord, WebhookRecord } from '../../src/ports.ts';
+import type { AccountRecord, EventRecord, NewEvent, OidcRecord, ServerRecord, Store, UserRecord, WebhookRecord } from '../../src/ports.ts';
 
 export interface StoreFactory {
   open(): Promise<{ store: Store; reopen(): Promise<Store> }>;
@@ -646,6 +646,53 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(await again.get('webhook', 's', 'w2'), undefined);
     assert.equal((await again.get('delivery', 's', 'w1'))?.cursor, 'd');
     assert.is((await again.get('delivery', 's', 'w1'))?.attempts[0]?.status, 204);
+  });
+
+  // ---- The OpenID Providers' records -------------------------------------------------------------
+
+  test('OIDC records: put, patch, delete; found by grant, uid, user code and account from an index, per server; kept across a restart', async () => {
+    const { store, reopen } = await open();
+    const rec = (more: Partial<OidcRecord> = {}): OidcRecord => ({ payload: { jti: 'x', kind: 'AccessToken' }, expiresAt: 5000, ...more });
+    await store.transact((tx) => {
+      tx.put('oidc', ['s', 'Session', 'sess1'], rec({ uid: 'uid1', accountId: 'ann' }));
+      tx.put('oidc', ['s', 'Grant', 'g1'], rec({ accountId: 'ann' }));
+      tx.put('oidc', ['s', 'AccessToken', 'at1'], rec({ grantId: 'g1', accountId: 'ann' }));
+      tx.put('oidc', ['s', 'RefreshToken', 'rt1'], rec({ grantId: 'g1', accountId: 'ann' }));
+      tx.put('oidc', ['s', 'DeviceCode', 'dc1'], rec({ userCode: 'ABCD-EFGH', grantId: 'g2' }));
+      tx.put('oidc', ['t', 'AccessToken', 'at1'], rec({ grantId: 'g1', accountId: 'ann' }));
+    });
+    const ids = (list: Array<{ model: string; id: string }>) => list.map((r) => `${r.model}/${r.id}`).sort();
+    assert.equal(ids(await store.oidcBy('s', 'grantId', 'g1')), ['AccessToken/at1', 'RefreshToken/rt1']);
+    assert.equal(ids(await store.oidcBy('s', 'uid', 'uid1')), ['Session/sess1']);
+    assert.equal(ids(await store.oidcBy('s', 'userCode', 'ABCD-EFGH')), ['DeviceCode/dc1']);
+    assert.equal(ids(await store.oidcBy('s', 'accountId', 'ann')), ['AccessToken/at1', 'Grant/g1', 'RefreshToken/rt1', 'Session/sess1']);
+    assert.equal(ids(await store.oidcBy('t', 'accountId', 'ann')), ['AccessToken/at1'], "another server's are its own");
+    assert.equal(await store.oidcBy('s', 'grantId', 'nothing'), []);
+    assert.equal((await store.oidcBy('s', 'uid', 'uid1'))[0]!.record, rec({ uid: 'uid1', accountId: 'ann' }));
+    await store.transact((tx) => {
+      tx.patch('oidc', ['s', 'Session', 'sess1'], { uid: 'uid2' });
+      tx.delete('oidc', ['s', 'RefreshToken', 'rt1']);
+    });
+    const again = await reopen();
+    assert.equal(await again.oidcBy('s', 'uid', 'uid1'), [], 'the index follows a change');
+    assert.equal(ids(await again.oidcBy('s', 'uid', 'uid2')), ['Session/sess1']);
+    assert.equal(ids(await again.oidcBy('s', 'grantId', 'g1')), ['AccessToken/at1']);
+    assert.is((await again.get('oidc', 's', 'Grant', 'g1'))?.accountId, 'ann');
+  });
+
+  test('pruneOidc: what expired goes, the first to expire first, at most the limit; records without an expiry stay', async () => {
+    const { store } = await open();
+    await store.transact((tx) => {
+      for (let i = 0; i < 6; i++) tx.put('oidc', ['s', 'AuthorizationCode', `c${i}`], { payload: { i }, expiresAt: 1000 + i * 100, grantId: 'g' });
+      tx.put('oidc', ['s', 'Key', 'forever'], { payload: {} });
+    });
+    assert.is(await store.pruneOidc(1250, 1), 1);
+    assert.is(await store.pruneOidc(1250, 10), 2);
+    assert.is(await store.pruneOidc(1250, 10), 0);
+    assert.equal((await store.oidcBy('s', 'grantId', 'g')).map((r) => r.id).sort(), ['c3', 'c4', 'c5']);
+    assert.is(await store.get('oidc', 's', 'AuthorizationCode', 'c0'), undefined);
+    assert.is(await store.pruneOidc(Number.MAX_SAFE_INTEGER, 100), 3);
+    assert.ok(await store.get('oidc', 's', 'Key', 'forever'));
   });
 
   test.run();

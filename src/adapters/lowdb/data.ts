@@ -6,6 +6,7 @@ import type {
   DeliveryRecord,
   EnrolCodeRecord,
   EventRecord,
+  OidcRecord,
   PermissionsRecord,
   RoleRecord,
   SavedSession,
@@ -40,6 +41,8 @@ export interface Data {
   webhooks: Record<string, Record<string, WebhookRecord>>;
   /** serverid → webhook id → where its deliveries are */
   deliveries: Record<string, Record<string, DeliveryRecord>>;
+  /** serverid → `${model}/${id}` → what its OpenID Provider keeps */
+  oidc: Record<string, Record<string, OidcRecord>>;
   events: Events;
 }
 
@@ -67,5 +70,6 @@ export const emptyData = (): Data => ({
   transactions: {},
   webhooks: {},
   deliveries: {},
+  oidc: {},
   events: {},
 });

@@ -22,6 +22,8 @@ import {
   type Condition,
   type EnrolCodeRecord,
   type ListQuery,
+  type OidcField,
+  type OidcRecord,
   type Page,
   type PermissionsRecord,
   type RecordKind,
@@ -41,6 +43,7 @@ export interface RecordChange {
 }
 
 type AccountColumn = (typeof ACCOUNT_COLUMNS)[number];
+const OIDC_FIELDS = ['grantId', 'uid', 'userCode', 'accountId'] as const satisfies readonly OidcField[];
 const USER_ORDERS = ['lastlogin', 'numberaccounts'] as const;
 /** A user's values in the orders that depend on its accounts. */
 type Stats = { lastlogin: number | undefined; numberaccounts: number };
@@ -444,6 +447,9 @@ export class Indexes {
   private readonly rootRoles = new Set<string>();
   /** enrol codes (by their key in the document) in order of creation */
   private enrolCodes = new SortedList<string>();
+  /** OIDC records by `serverid \0 field \0 value` → `model/id`; and by expiry (`serverid \0 model/id`) */
+  private readonly oidcFields = new Map<string, Many<string>>();
+  private oidcExpiry = new SortedList<string>();
 
   private constructor(private readonly doc: () => Data) {}
 
@@ -454,6 +460,7 @@ export class Indexes {
     for (const serverid of new Set([...Object.keys(data.users), ...Object.keys(data.accounts)])) ix.server(serverid).build();
     for (const hash of Object.keys(data.apiKeys)) ix.apiKeyChanged(hash, undefined, data.apiKeys[hash]);
     for (const role of Object.keys(data.permissions)) ix.permissionsChanged(role, data.permissions[role]);
+    for (const [serverid, records] of Object.entries(data.oidc)) for (const [leaf, r] of Object.entries(records)) ix.oidcChanged(serverid, leaf, undefined, r);
     const codes = Object.keys(data.enrolCodes);
     ix.enrolCodes = SortedList.of(
       codes.map((k) => orderValue(data.enrolCodes[k]!.created)),
@@ -499,6 +506,9 @@ export class Indexes {
           break;
         case 'permissions':
           this.permissionsChanged(String(key[0]), after as PermissionsRecord | undefined);
+          break;
+        case 'oidc':
+          this.oidcChanged(String(key[0]), `${key[1]}/${key[2]}`, before as OidcRecord | undefined, after as OidcRecord | undefined);
           break;
         case 'enrolCode': {
           const leaf = `${key[0]}:${key[1]}`;
@@ -568,6 +578,35 @@ export class Indexes {
   }
 
   /** The oldest enrol codes made before `before`, at most `limit`. */
+  private oidcChanged(serverid: string, leaf: string, before: OidcRecord | undefined, after: OidcRecord | undefined): void {
+    for (const field of OIDC_FIELDS) {
+      if (before?.[field] !== undefined) removeMany(this.oidcFields, `${serverid}\0${field}\0${before[field]}`, leaf);
+      if (after?.[field] !== undefined) addMany(this.oidcFields, `${serverid}\0${field}\0${after[field]}`, leaf);
+    }
+    if (before?.expiresAt !== undefined) this.oidcExpiry.remove(orderValue(before.expiresAt), `${serverid}\0${leaf}`);
+    if (after?.expiresAt !== undefined) this.oidcExpiry.insert(orderValue(after.expiresAt), `${serverid}\0${leaf}`);
+  }
+
+  oidcBy(serverid: string, field: OidcField, value: string): Array<{ model: string; id: string; record: OidcRecord }> {
+    const records = ownValue(this.doc().oidc, serverid);
+    return valuesOf(this.oidcFields.get(`${serverid}\0${field}\0${value}`)).map((leaf) => {
+      const cut = leaf.indexOf('/');
+      return { model: leaf.slice(0, cut), id: leaf.slice(cut + 1), record: records![leaf]! };
+    });
+  }
+
+  /** The OIDC records that expired before `before`, the first to expire first (at most `limit`), as keys. */
+  expiredOidc(before: number, limit: number): Array<[serverid: string, model: string, id: string]> {
+    const out: Array<[string, string, string]> = [];
+    this.oidcExpiry.forEach(0, Math.min(this.oidcExpiry.rankOf(before), Math.max(0, limit)), (k) => {
+      const [serverid, leaf] = k.split('\0') as [string, string];
+      const cut = leaf.indexOf('/');
+      out.push([serverid, leaf.slice(0, cut), leaf.slice(cut + 1)]);
+      return true;
+    });
+    return out;
+  }
+
   staleEnrolCodes(before: number, limit: number): EnrolCodeRecord[] {
     const { enrolCodes } = this.doc();
     const out: EnrolCodeRecord[] = [];

@@ -15,6 +15,8 @@ import type {
   KeyOf,
   ListQuery,
   NewEvent,
+  OidcField,
+  OidcRecord,
   Page,
   RecordKind,
   SavedSession,
@@ -65,6 +67,8 @@ function placeOf<K extends RecordKind>(kind: K, key: KeyOf<K>): { doc: Doc; pare
       return { doc: 'main', parent: ['webhooks', String(k[0])], leaf: String(k[1]) };
     case 'delivery':
       return { doc: 'main', parent: ['deliveries', String(k[0])], leaf: String(k[1]) };
+    case 'oidc':
+      return { doc: 'main', parent: ['oidc', String(k[0])], leaf: `${k[1]}/${k[2]}` };
     default:
       throw new Error(`Unknown record kind ${String(kind)}`);
   }
@@ -86,7 +90,7 @@ const seqOf = (cursor: string): number => (/^\d+$/.test(cursor) ? Number(cursor)
 const values = <V>(container: Record<string, V> | undefined): V[] => (container ? Object.values(container) : []);
 
 /** The kinds of record the indexes follow. */
-const INDEXED: ReadonlySet<RecordKind> = new Set<RecordKind>(['user', 'account', 'apiKey', 'permissions', 'enrolCode']);
+const INDEXED: ReadonlySet<RecordKind> = new Set<RecordKind>(['user', 'account', 'apiKey', 'permissions', 'enrolCode', 'oidc']);
 
 export class LowdbStore implements Store {
   /** Changes run one at a time (a change may read, then write what it read). */
@@ -149,6 +153,12 @@ export class LowdbStore implements Store {
     for (const [tid, value] of Object.entries(d.transactions)) yield { kind: 'transaction', key: [tid], value };
     for (const [serverid, hooks] of Object.entries(d.webhooks)) for (const [id, value] of Object.entries(hooks)) yield { kind: 'webhook', key: [serverid, id], value };
     for (const [serverid, hooks] of Object.entries(d.deliveries)) for (const [id, value] of Object.entries(hooks)) yield { kind: 'delivery', key: [serverid, id], value };
+    for (const [serverid, records] of Object.entries(d.oidc)) {
+      for (const [leaf, value] of Object.entries(records)) {
+        const cut = leaf.indexOf('/');
+        yield { kind: 'oidc', key: [serverid, leaf.slice(0, cut), leaf.slice(cut + 1)], value };
+      }
+    }
     // (events are not records: a copy starts its own outbox)
     for (const [key, value] of Object.entries(this.sessions.data.sessions)) yield { kind: 'session', key: [key], value };
   }
@@ -304,6 +314,19 @@ export class LowdbStore implements Store {
     return serverid === undefined ? Object.values(d).flatMap(values) : values(ownValue(d, serverid));
   }
 
+  async oidcBy(serverid: string, field: OidcField, value: string): Promise<Array<{ model: string; id: string; record: OidcRecord }>> {
+    return this.indexes.oidcBy(serverid, field, value);
+  }
+
+  /** One change: the expired records, the first to expire first. */
+  pruneOidc(before: number, limit: number): Promise<number> {
+    return this.transact((tx) => {
+      const gone = this.indexes.expiredOidc(before, limit);
+      for (const [serverid, model, id] of gone) tx.delete('oidc', [serverid, model, id]);
+      return gone.length;
+    });
+  }
+
   async listEvents(serverid: string, query: EventQuery): Promise<EventRecord[]> {
     return this.events.list(serverid, query);
   }
@@ -418,6 +441,6 @@ class LowdbTx implements StoreTx {
 function freezeRecords(data: Data): void {
   deepFreeze(data.globalAttributes);
   for (const kind of ['servers', 'roles', 'apiKeys', 'permissions', 'enrolCodes', 'transactions', 'events'] as const) values<object>(data[kind]).forEach(deepFreeze);
-  for (const kind of ['users', 'accounts', 'webhooks', 'deliveries'] as const)
+  for (const kind of ['users', 'accounts', 'webhooks', 'deliveries', 'oidc'] as const)
     for (const perServer of values<Record<string, object>>(data[kind])) values(perServer).forEach(deepFreeze);
 }

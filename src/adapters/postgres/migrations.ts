@@ -9,6 +9,7 @@ import pg from 'pg';
 import { storageError } from './storage-errors.ts';
 import * as records from './migrations/0001-records.ts';
 import * as events from './migrations/0002-events.ts';
+import * as oidc from './migrations/0003-oidc.ts';
 
 export interface Migration {
   version: number;
@@ -20,6 +21,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, ...records },
   { version: 2, ...events },
+  { version: 3, ...oidc },
 ];
 
 /** The advisory lock key migrations hold (any bigint constant of ours: "nextauth" in ASCII). */

@@ -49,6 +49,8 @@ import type {
   KeyOf,
   NewEvent,
   ListQuery,
+  OidcField,
+  OidcRecord,
   Page,
   RecordKind,
   SavedSession,
@@ -74,6 +76,7 @@ import {
   insertEventsSql,
   integerBound,
   type Key,
+  OIDC_COLUMNS,
   recordId,
   rowLimit,
   scopeRows,
@@ -470,14 +473,42 @@ export class PostgresStore implements Store {
   }
 
   async pruneEvents(before: number, limit: number): Promise<number> {
+    // Events are never updated: a row's place stays its own. From events_time's start.
+    return this.pruneBefore('events', 'time', before, limit);
+  }
+
+  /**
+   * Deletes a table's rows whose bigint `column` (null: never) is below `before`, the least
+   * first, at most `limit`; resolves how many went. The rows are chosen by their place (ctid)
+   * from the column's index, then deleted by a TID scan: a row updated meanwhile has another
+   * place, is not the one chosen and stays.
+   */
+  private async pruneBefore(table: string, column: string, before: number, limit: number): Promise<number> {
     const bound = integerBound(before);
     if (!(limit > 0) || Number.isNaN(before) || (bound === undefined && before < 0)) return 0;
-    // The oldest rows by their place (events are never updated, so it stays theirs): read from events_time's start, deleted by a TID scan.
     const { rowCount } = await this.query(
-      `DELETE FROM events WHERE ctid = ANY(ARRAY(SELECT ctid FROM events${bound === undefined ? '' : ' WHERE time < $2::bigint'} ORDER BY time LIMIT $1))`,
+      `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${bound === undefined ? `${column} IS NOT NULL` : `${column} < $2::bigint`} ORDER BY ${column} LIMIT $1))`,
       bound === undefined ? [rowLimit(limit)] : [rowLimit(limit), bound],
     );
     return rowCount ?? 0;
+  }
+
+  // ---- The OpenID Providers' records ------------------------------------------------------------
+
+  async oidcBy(serverid: string, field: OidcField, value: string): Promise<Array<{ model: string; id: string; record: OidcRecord }>> {
+    const column = Object.hasOwn(OIDC_COLUMNS, field) ? OIDC_COLUMNS[field] : undefined;
+    if (column === undefined || !storable(serverid) || !storable(value)) return [];
+    // oidc_<column> (serverid, column), over the rows that have the field.
+    const { rows } = await this.query<{ model: string; id: string; rec: OidcRecord }>(`SELECT model, id, rec FROM oidc WHERE serverid = $1 AND ${column} = $2 ORDER BY model, id`, [
+      serverid,
+      value,
+    ]);
+    return rows.map((r) => ({ model: r.model, id: r.id, record: deepFreeze(r.rec) }));
+  }
+
+  async pruneOidc(before: number, limit: number): Promise<number> {
+    // From oidc_expires_at's start: records that do not expire are not in it. Expiries are rounded up: none goes early.
+    return this.pruneBefore('oidc', 'expires_at', before, limit);
   }
 
   /** Resolves when every change asked for so far has settled (each stored, or rejected). */
@@ -652,6 +683,7 @@ const ORDER: readonly RecordKind[] = [
   'transaction',
   'webhook',
   'delivery',
+  'oidc',
 ];
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -13,9 +13,12 @@
  * Events are rows of their own columns (migrations/0002-events.ts): their texts are refused as
  * keys are (a userid, a type that cannot be looked up again is no audit), their data kept as
  * JSON text, exactly.
+ *
+ * OIDC records (migrations/0003-oidc.ts) have the fields they are found by as columns, refused
+ * as keys are when text cannot hold them, and their expiry rounded up to a whole ms.
  */
 import { createHash } from 'node:crypto';
-import type { EventRecord, KeyOf, NewEvent, RecordKind, ValueOf } from '../../ports.ts';
+import type { EventRecord, KeyOf, NewEvent, OidcField, RecordKind, ValueOf } from '../../ports.ts';
 import { NsError } from '../../wire/errors.ts';
 import { asText } from '../lowdb/query.ts';
 
@@ -53,6 +56,10 @@ function idText(v: unknown, what: string): string | null {
 const freeText = (v: unknown): string | null => (typeof v === 'string' ? lossy(v) : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
+
+/** The column of each field an OIDC record is found by (oidcBy). */
+export const OIDC_COLUMNS: Readonly<Record<OidcField, string>> = { grantId: 'grant_id', uid: 'uid', userCode: 'user_code', accountId: 'account_id' };
+const OIDC_FIELDS = Object.keys(OIDC_COLUMNS) as OidcField[];
 
 /** Descriptions and client versions are indexed by this many first characters (code points). */
 export const PREFIX = 200;
@@ -129,7 +136,21 @@ export const TABLES: Record<RecordKind, Table> = {
   transaction: { name: 'transactions', keys: ['tid'], keyTypes: ['text'], ...none },
   webhook: { name: 'webhooks', keys: ['serverid', 'id'], keyTypes: ['text', 'text'], ...none },
   delivery: { name: 'deliveries', keys: ['serverid', 'id'], keyTypes: ['text', 'text'], ...none },
+  oidc: {
+    name: 'oidc',
+    keys: ['serverid', 'model', 'id'],
+    keyTypes: ['text', 'text', 'text'],
+    columns: ['expires_at', ...Object.values(OIDC_COLUMNS)],
+    types: ['bigint', 'text', 'text', 'text', 'text'],
+    values: (_key, r) => [expiry(r.expiresAt), ...OIDC_FIELDS.map((f) => idText(r[f], `An OIDC record's ${f}`))],
+  },
 };
+
+/** An OIDC record's expiry as `expires_at` holds it: rounded up to a whole ms, so a prune never takes it early (`integerBound`); within what bigint holds. */
+function expiry(v: unknown): number | null {
+  const at = num(v);
+  return at === null ? null : Math.min(Math.max(Math.ceil(at), -Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+}
 
 /** Whether a role's permissions hold root in scope "*" (as the lowdb store's indexes decide it). */
 function globalRoot(p: Record<string, unknown>): boolean {
