@@ -51,6 +51,7 @@ import { Deliveries } from './core/events/deliver-events.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './core/events/webhooks.ts';
 import { pruneEventsEvery } from './core/events/prune-events.ts';
 import { RefusalEvents } from './core/events/refusal-events.ts';
+import { OidcProviders } from './transports/oidc/providers.ts';
 
 /** A connection refused past its source's limit (§7) may try again after this (`Retry-After`). */
 const CONNECTION_RETRY_MS = 10_000;
@@ -186,7 +187,15 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
 
   const restLimits = new RestLimits(limits, config.limits, hub.clock);
   const refusals = new RefusalEvents(registry.store, now, log);
-  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits, readiness, refusals });
+  const oidc = new OidcProviders({
+    store: registry.store,
+    registry,
+    publicUrl: () => config.publicUrl,
+    privateAddresses: config.events.privateAddresses,
+    proxy: config.trustedProxies.length > 0,
+    log,
+  });
+  const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits, readiness, refusals, oidc });
   // The demo site keeps its api key in the data folder, which a cluster process does not open otherwise.
   if (config.demo && config.cluster) await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.demo) await registerDemo(app, { config, registry, log, ...(bootstrap.demoServerId ? { demoServerId: bootstrap.demoServerId } : {}) });

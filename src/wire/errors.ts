@@ -56,6 +56,7 @@ export const errors = {
   UNKNOWN_ROLE: { status: 404, app: null, level: 'info', message: 'No such role' },
   UNKNOWN_TRANSACTION: { status: 404, app: 'error', level: 'info', message: 'No such transaction on this server' },
   UNKNOWN_WEBHOOK: { status: 404, app: null, level: 'info', message: 'No such webhook on this server' },
+  UNKNOWN_OIDC_CLIENT: { status: 404, app: null, level: 'info', message: 'No such OpenID Connect client on this server' },
   TOO_MANY_WEBHOOKS: { status: 409, app: null, level: 'info', message: 'The server has as many webhooks as it may' },
   TRANSACTION_CLOSED: { status: 409, app: 'error', level: 'info', message: 'The transaction was answered or has expired' },
   RATE_LIMITED: { status: 429, app: 'error', level: 'warn', message: 'Too many attempts; try again later' },

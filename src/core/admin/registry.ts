@@ -12,6 +12,7 @@ import { type AttributeChange, changedAttributes } from './attributes.ts';
 import { Enrolment } from '../enrol/enrolment.ts';
 import { Servers } from './servers.ts';
 import { Users } from './users.ts';
+import { OidcClients } from '../oidc/oidc-clients.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, Webhooks, type WebhookSettings } from '../events/webhooks.ts';
 
 /** Which attribute bag of which owner. */
@@ -24,6 +25,7 @@ export class Registry {
   readonly users: Users;
   readonly enrolment: Enrolment;
   readonly webhooks: Webhooks;
+  readonly oidcClients: OidcClients;
 
   constructor(
     readonly store: Store,
@@ -36,6 +38,7 @@ export class Registry {
     this.users = new Users(store, this.accounts);
     this.enrolment = new Enrolment(store, limits);
     this.webhooks = new Webhooks(store, webhooks);
+    this.oidcClients = new OidcClients(store);
   }
 
   /** The attributes of a bag (global, a server's or a server's privileged ones). */

@@ -4,6 +4,7 @@
  * status, counts requests for /metrics and records each route for /openapi.json. Bodies are checked
  * strictly against their schemas, the other parts of a request converted (validation.ts).
  */
+import { oidcRoutes } from '../oidc/oidc-routes.ts';
 import { withEventSource } from '../../core/events/new-event.ts';
 import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
@@ -137,5 +138,6 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
   ]) {
     register(app, ctx, routes);
   }
+  if (ctx.oidc) oidcRoutes(app, { ...ctx, oidc: ctx.oidc });
   return app;
 }

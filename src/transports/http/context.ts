@@ -2,6 +2,7 @@
  * What every REST route needs: the registry, the session hub, settings, metrics, and the
  * `authorize` step (401 / 403 / 404 in that order).
  */
+import type { OidcProviders } from '../oidc/providers.ts';
 import type { RefusalEvents } from '../../core/events/refusal-events.ts';
 import type { RestLimits } from '../../core/limits/rest-limits.ts';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
@@ -36,6 +37,8 @@ export interface ApiContext {
   readiness: Record<string, () => Promise<void>>;
   /** Refusals about a known server, as events (sampled per source). */
   refusals?: RefusalEvents;
+  /** Each virtual server's OpenID Provider (src/transports/oidc/). */
+  oidc?: OidcProviders;
 }
 
 declare module 'fastify' {

@@ -1,0 +1,58 @@
+/**
+ * A virtual server's OpenID Provider keys, made on its first use and kept in the store (so every
+ * process of a cluster signs and reads cookies with the same ones): ID-token signing keys
+ * (ES256 first, the default, and Ed25519 for EdDSA) and the provider's cookie keys. Rotation puts
+ * a new ES256 key first: it signs from then on, the old ones stay published for verification
+ * until the retention passes.
+ */
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { JsonWebKey } from 'node:crypto';
+import type { Json, Store } from '../../ports.ts';
+import { toB64url } from '../../wire/base64url.ts';
+
+export interface OidcKeys {
+  /** private JWKs, the signing ones first */
+  keys: Array<JsonWebKey & { kid: string; alg: string; use: 'sig'; created: number; retired?: number }>;
+  cookieKeys: string[];
+}
+
+const MODEL = 'Keys';
+const ID = 'provider';
+
+function signingKey(alg: 'ES256' | 'EdDSA', now: number): OidcKeys['keys'][number] {
+  const { privateKey } = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  // RFC 7638 thumbprint of the public members, as the key id
+  const pub = alg === 'ES256' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  const kid = toB64url(createHash('sha256').update(JSON.stringify(pub)).digest());
+  return { ...jwk, kid, alg, use: 'sig', created: now };
+}
+
+/** The server's keys, made (once, whichever process comes first) when it has none. */
+export async function oidcKeysOf(store: Store, serverid: string, now = Date.now()): Promise<OidcKeys> {
+  const kept = await store.get('oidc', serverid, MODEL, ID);
+  if (kept) return kept.payload as unknown as OidcKeys;
+  const made: OidcKeys = { keys: [signingKey('ES256', now), signingKey('EdDSA', now)], cookieKeys: [toB64url(randomBytes(32))] };
+  return store.transact(async (tx) => {
+    const raced = await tx.get('oidc', serverid, MODEL, ID);
+    if (raced) return raced.payload as unknown as OidcKeys;
+    tx.put('oidc', [serverid, MODEL, ID], { payload: made as unknown as { [key: string]: Json } });
+    return made;
+  });
+}
+
+/** A new ES256 signing key first (it signs from now on); the ones it replaces are published `keepMs` more (tokens they signed verify), then go. */
+export async function rotateOidcKeys(store: Store, serverid: string, keepMs: number, now = Date.now()): Promise<OidcKeys> {
+  await oidcKeysOf(store, serverid, now);
+  return store.transact(async (tx) => {
+    const current = (await tx.get('oidc', serverid, MODEL, ID))!.payload as unknown as OidcKeys;
+    const fresh = signingKey('ES256', now);
+    const keys = [
+      fresh,
+      ...current.keys.map((k) => (k.alg === 'ES256' && k.retired === undefined ? { ...k, retired: now } : k)).filter((k) => k.retired === undefined || now - k.retired < keepMs),
+    ];
+    const next: OidcKeys = { keys, cookieKeys: [toB64url(randomBytes(32)), ...current.cookieKeys.slice(0, 2)] };
+    tx.put('oidc', [serverid, MODEL, ID], { payload: next as unknown as { [key: string]: Json } });
+    return next;
+  });
+}

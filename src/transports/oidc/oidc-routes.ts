@@ -1,0 +1,165 @@
+/**
+ * The OpenID Provider of each virtual server, on `/servers/<serverid>/oidc/…` (providers.ts):
+ * oidc-provider answers its own endpoints (discovery, JWKS, authorization, token, userinfo,
+ * revocation, end session) on the raw request, in a scope of their own that leaves request
+ * bodies unread. The interaction is ours: its login is a nextAuth session, made for it with a
+ * nonce that never leaves the server. The page shows the NS's own login block (QR code, app
+ * link on a phone), in the browser's language; the phone's challenge names the application and
+ * the scopes it asks for; once the phone logs the session in, the page goes on (the footer
+ * script) and the provider finishes the login: `sub` the account's userid, `amr` `hwk`
+ * (and `pin` with the second factor). The first time an application asks for scopes, a consent
+ * page lets the user allow or refuse them.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { deriveHsid } from '../../core/crypto/hsid.ts';
+import { browserToken } from '../../core/crypto/browser-token.ts';
+import { isServerId } from '../../core/crypto/ids.ts';
+import type { ServerRecord } from '../../ports.ts';
+import { blockServer, esc, footer, isMobileAgent, loginBlock } from '../../web/blocks.ts';
+import { assetUrl } from '../../web/assets.ts';
+import { negotiateLang, type Lang } from '../../web/i18n.ts';
+import { toB64url } from '../../wire/base64url.ts';
+import { NsError } from '../../wire/errors.ts';
+import type { ApiContext, App } from '../http/context.ts';
+import { appLink, loginQrBytes } from '../http/qr.ts';
+import { ACR, type OidcProviders } from './providers.ts';
+
+type Params = { serverid: string; uid?: string };
+
+/** The nonce of an interaction's login session: made on its first view, kept (server side only) as long as the interaction. */
+const LOGIN = 'Login';
+const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const newNonce = () => Array.from(randomBytes(40), (b) => NONCE_CHARS[b % NONCE_CHARS.length]).join('');
+
+const page = (lang: Lang, title: string, css: string, body: string) =>
+  `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="${esc(css)}"></head><body><main style="max-width:28rem;margin:2rem auto;padding:0 1rem;font-family:system-ui,sans-serif">${body}</main></body></html>`;
+
+export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }): void {
+  const { registry, hub, config, oidc } = ctx;
+  const css = assetUrl(`${config.publicUrl}/ns`, 'nextauth.css');
+
+  const serverOf = async (serverid: string): Promise<ServerRecord> => {
+    if (!isServerId(serverid)) throw new NsError('BAD_SERVERID');
+    return registry.servers.require(serverid);
+  };
+
+  const send = (reply: FastifyReply, status: number, html: string) =>
+    reply.code(status).header('cache-control', 'no-store').header('x-frame-options', 'DENY').type('text/html; charset=utf-8').send(html);
+
+  app.register(async (scope) => {
+    // oidc-provider reads the bodies itself.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+    const provider = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+      await serverOf(req.params.serverid);
+      const { callback, mountPath } = await oidc.get(req.params.serverid);
+      const raw = req.raw as typeof req.raw & { originalUrl?: string };
+      const rest = (raw.url ?? '').slice(mountPath.length);
+      raw.originalUrl = raw.url;
+      raw.url = rest.startsWith('/') ? rest : `/${rest}`;
+      reply.hijack();
+      callback(raw, reply.raw);
+    };
+    const open = { config: { public: true } };
+    scope.all('/servers/:serverid/oidc', open, provider);
+    scope.all('/servers/:serverid/oidc/*', open, provider);
+
+    scope.get('/servers/:serverid/oidc/interaction/:uid', open, async (req: FastifyRequest<{ Params: Params }>, reply) => {
+      const server = await serverOf(req.params.serverid);
+      const { provider: op } = await oidc.get(server.serverid);
+      const details = await op.interactionDetails(req.raw, reply.raw);
+      const lang = negotiateLang(req.headers['accept-language']);
+      if (details.uid !== req.params.uid) throw new NsError('BAD_REQUEST', 'This is not the interaction the browser is in');
+      const client = await op.Client.find(String(details.params.client_id));
+      const clientName = client?.clientName ?? String(details.params.client_id);
+      const scopes = String(details.params.scope ?? 'openid')
+        .split(' ')
+        .filter(Boolean);
+
+      if (details.prompt.name === 'consent') {
+        const missing = [...((details.prompt.details.missingOIDCScope as string[] | undefined) ?? [])];
+        return send(
+          reply,
+          200,
+          page(
+            lang,
+            server.serverName,
+            css,
+            `<h1>${esc(server.serverName)}</h1><p><strong>${esc(clientName)}</strong> asks for: ${missing.map((s) => `<code>${esc(s)}</code>`).join(', ')}</p>` +
+              `<form method="post" action="${esc(`${req.params.uid}/consent`)}"><button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Refuse</button></form>`,
+          ),
+        );
+      }
+
+      // Login: the interaction's own nextAuth session.
+      const kept = await registry.store.get('oidc', server.serverid, LOGIN, details.uid);
+      let nonce = kept?.payload.nonce as string | undefined;
+      if (!nonce) {
+        nonce = newNonce();
+        const made = nonce;
+        await registry.store.transact((tx) => tx.put('oidc', [server.serverid, LOGIN, details.uid], { payload: { nonce: made }, expiresAt: details.exp * 1000 }));
+      }
+      const hsid = toB64url(deriveHsid(Buffer.from(server.sessionSecret, 'base64url'), nonce));
+      const ua = req.headers['user-agent'];
+      const status = await hub.show(server.serverid, hsid, {
+        sessioninfo: { ip: req.ip, ...(ua ? { useragent: ua.slice(0, 512) } : {}), info: `${clientName}: ${scopes.join(' ')}` },
+      });
+      if (status.state === 'authenticated' && status.account !== null) {
+        const account = await registry.accounts.get(server.serverid, status.account);
+        if (!account?.userid) throw new NsError('NO_ACCOUNT', "This phone's account is not linked to a user of this server");
+        // A second factor at this login (its time is the login's).
+        const secondFactor = account.lastSecondFactor !== undefined && account.lastlogin !== undefined && account.lastSecondFactor >= account.lastlogin;
+        reply.hijack();
+        return op.interactionFinished(
+          req.raw,
+          reply.raw,
+          { login: { accountId: account.userid, amr: secondFactor ? ['hwk', 'pin'] : ['hwk'], acr: secondFactor ? ACR.secondFactor : ACR.key, remember: true } },
+          { mergeWithLastSubmission: false },
+        );
+      }
+      const qr = loginQrBytes(server, hsid, config.publicUrl);
+      const bt = browserToken(server.sessionSecret, hsid);
+      const block = await loginBlock({
+        publicUrl: config.publicUrl,
+        server: blockServer(server),
+        session: { hsid, bt, state: status.state, canprovoke: status.canprovoke, ...(status.expires !== undefined ? { expires: status.expires } : {}) },
+        qr,
+        link: appLink(server, qr),
+        mobile: isMobileAgent(ua),
+        lang,
+        now: hub.clock.now(),
+      });
+      // The footer script reloads the page once the session logs in: this route then finishes the login.
+      const watch = footer(config.publicUrl, [{ srv: server.serverid, hsid, bt, loggedin: false }], lang);
+      return send(reply, 200, page(lang, server.serverName, css, `<h1>${esc(server.serverName)}</h1><p>${esc(clientName)}</p>${block}${watch}`));
+    });
+
+    scope.post('/servers/:serverid/oidc/interaction/:uid/consent', open, async (req: FastifyRequest<{ Params: Params }>, reply) => {
+      const server = await serverOf(req.params.serverid);
+      const { provider: op } = await oidc.get(server.serverid);
+      const details = await op.interactionDetails(req.raw, reply.raw);
+      if (details.uid !== req.params.uid || details.prompt.name !== 'consent' || !details.session) throw new NsError('BAD_REQUEST', 'No consent is asked in this interaction');
+      let body = '';
+      for await (const chunk of req.raw) {
+        body += chunk;
+        if (body.length > 4096) throw new NsError('BODY_TOO_LARGE');
+      }
+      const decision = new URLSearchParams(body).get('decision');
+      reply.hijack();
+      if (decision !== 'allow') {
+        return op.interactionFinished(req.raw, reply.raw, { error: 'access_denied', error_description: 'The user refused' }, { mergeWithLastSubmission: false });
+      }
+      const grant = details.grantId
+        ? ((await op.Grant.find(details.grantId)) ?? new op.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) }))
+        : new op.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
+      const missing = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
+      if (missing.length) grant.addOIDCScope(missing.join(' '));
+      const claims = (details.prompt.details.missingOIDCClaims as string[] | undefined) ?? [];
+      if (claims.length) grant.addOIDCClaims(claims);
+      const grantId = await grant.save();
+      return op.interactionFinished(req.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    });
+  });
+}
