@@ -16,7 +16,7 @@
  * - Client secrets are kept hashed (compareClientSecret); nothing may use a client secret as a
  *   key (no client_secret_jwt, no HS* or symmetric encryption).
  */
-import { Provider, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { Json, Store } from '../../ports.ts';
 import type { Registry } from '../../core/admin/registry.ts';
 import { verifyClientSecret } from '../../core/oidc/oidc-clients.ts';
@@ -154,6 +154,8 @@ export class OidcProviders {
         return globalThis.fetch(url, options);
       },
     };
+    // Loaded on first use: a server that nobody logs in to with OIDC does not carry it.
+    const { Provider } = await import('oidc-provider');
     const provider = new Provider(issuer, configuration);
     provider.proxy = this.o.proxy;
     provider.on('server_error', (_ctx: unknown, err: Error) => this.o.log?.error({ err, serverid, code: 'INTERNAL' }, 'the OpenID Provider failed'));
