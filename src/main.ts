@@ -140,6 +140,20 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   const countSession = countSessions(metrics, now);
   registry.accounts.events.on('enrolled', (serverid) => metrics.enrolments.inc({ server: serverid }));
   // The live inspector (/inspect): every session actor's inspection events.
+  // Each virtual server's OpenID Provider (made on first use); a logout of a nextAuth session ends the OIDC sessions that came of it.
+  const oidc = new OidcProviders({
+    store: registry.store,
+    registry,
+    publicUrl: () => config.publicUrl,
+    privateAddresses: config.events.privateAddresses,
+    proxy: config.trustedProxies.length > 0,
+    log,
+  });
+  const endOidcLogin = (a: AppliedEvent) => {
+    // A logout (phone, REST, browser); a login that reaches its time limit leaves the OIDC session to its own.
+    if (a.type !== 'logout' || a.before === undefined || stateName(a.before) !== 'authenticated') return;
+    oidc.endLogin(a.serverid, a.key.slice(a.serverid.length + 1)).catch((err: unknown) => log.warn({ err, serverid: a.serverid }, 'OpenID Connect sessions of a logout not ended'));
+  };
   const inspector = new Inspector({ now, registry: metrics.registry });
   const hub: SessionHub = new SessionHub({
     limits: config.limits,
@@ -154,6 +168,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
       inspector.applied(applied);
       countSession(applied);
       logTransition(log, applied);
+      endOidcLogin(applied);
     },
     ...(state.pollMs ? { pollMs: state.pollMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
@@ -180,21 +195,16 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     clock: hub.clock,
     log,
   });
-  registry.accounts.events.on('revoked', (serverid, id, reason) => {
+  registry.accounts.events.on('revoked', (serverid, id, reason, userid) => {
     hub.revoke(serverid, id, reason === 'deleted').catch((err: unknown) => log.warn({ err, serverid, acc: id }, 'sessions of a revoked account not logged out'));
     push.revoke(serverid, id);
+    // OpenID Connect tokens are the user's: blocking or deleting one of its accounts revokes them.
+    if (userid !== undefined)
+      oidc.endUser(serverid, userid, true).catch((err: unknown) => log.warn({ err, serverid, acc: id }, 'OpenID Connect grants of a revoked account not revoked'));
   });
 
   const restLimits = new RestLimits(limits, config.limits, hub.clock);
   const refusals = new RefusalEvents(registry.store, now, log);
-  const oidc = new OidcProviders({
-    store: registry.store,
-    registry,
-    publicUrl: () => config.publicUrl,
-    privateAddresses: config.events.privateAddresses,
-    proxy: config.trustedProxies.length > 0,
-    log,
-  });
   const app = await createHttpApp({ config, registry, hub, push, transactions, metrics, log, restLimits, readiness, refusals, oidc });
   // The demo site keeps its api key in the data folder, which a cluster process does not open otherwise.
   if (config.demo && config.cluster) await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });

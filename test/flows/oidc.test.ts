@@ -6,6 +6,7 @@
  * claims; the refresh token works. Bad input: a wrong redirect URI, a wrong PKCE verifier, a
  * reused code, a client of server A on server B: each the standard OAuth error, nothing issued.
  */
+import { createPublicKey, verify } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
@@ -14,7 +15,8 @@ import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { newNonce, newPhone, qr } from '../helpers/peers.ts';
+import { parseQrText } from '../../src/sdk/app.ts';
+import { newNonce, newPhone, qr, until } from '../helpers/peers.ts';
 
 let ns: TestServer;
 let browser: Browser;
@@ -23,13 +25,21 @@ let rpUrl: string;
 let srv: string;
 let other: string;
 const callbacks: string[] = [];
+/** The back-channel logout tokens the application got. */
+const logouts: string[] = [];
 
 test.before(async () => {
-  ns = await startTestServer({});
+  // (back-channel logouts go to the application on 127.0.0.1)
+  ns = await startTestServer({ NEXTAUTH_WEBHOOK_PRIVATE_ADDRESSES: 'true' });
   browser = await launchBrowser();
   rp = http.createServer((req, res) => {
     callbacks.push(`${rpUrl}${req.url}`);
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the application');
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.url === '/bc') logouts.push(new URLSearchParams(body).get('logout_token') ?? '');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the application');
+    });
   });
   await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
   rpUrl = `http://127.0.0.1:${(rp.address() as AddressInfo).port}`;
@@ -172,6 +182,73 @@ test('authorization code + PKCE in Chromium, the phone logs in on the providerâ€
   assert.is(unknown.status, 400);
   assert.match(await unknown.text(), 'invalid_client');
   await context.close();
+});
+
+/** A login in Chromium through the provider's page, the phone scanning its code; consents when asked. Its tokens, and the phone's connection and session. */
+async function loginInChromium(config: oidc.Configuration, phone: ReturnType<typeof newPhone>) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: `${rpUrl}/cb`,
+    scope: 'openid profile offline_access',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'st',
+    prompt: 'consent',
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url.href);
+  const block = page.locator('.nextauth-block');
+  await block.waitFor();
+  const link = (await block.getAttribute('data-link'))!;
+  const { connection } = await phone.login(link);
+  await page.locator('button[value="allow"]').click({ timeout: 10_000 });
+  await page.waitForURL(`${rpUrl}/cb**`);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st' });
+  await context.close();
+  return { tokens, connection, hsid: parseQrText(link).hsid };
+}
+
+test('a logout of the nextAuth session by the phone ends the OIDC session: a signed back-channel logout token, the refresh token revoked; blocking the account revokes its tokens', async () => {
+  const phone = newPhone();
+  await phone.enrol(await qr(ns, srv, newNonce(), 'enrol', '&userid=bea'));
+  const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'Forum', redirectUris: [`${rpUrl}/cb`], backchannelLogoutUri: `${rpUrl}/bc` });
+  const config = await discover(srv, client.clientId, secret);
+  const first = await loginInChromium(config, phone);
+  assert.is(first.tokens.claims()?.sub, 'bea');
+  const sid = first.tokens.claims()?.sid;
+  first.connection.logout(Buffer.from(first.hsid));
+  await until(() => logouts.length > 0, 'the back-channel logout', 10_000);
+  const [header, payload, signature] = logouts.at(-1)!.split('.') as [string, string, string];
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, any>;
+  assert.is(claims.sub, 'bea');
+  assert.is(claims.iss, issuerOf(srv));
+  assert.is(claims.aud, client.clientId);
+  assert.is(claims.sid, sid);
+  assert.ok('http://schemas.openid.net/event/backchannel-logout' in claims.events);
+  const { kid, alg } = JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string; alg: string };
+  assert.is(alg, 'ES256');
+  const jwks = (await (await fetch(`${issuerOf(srv)}/jwks`)).json()) as { keys: Array<import('node:crypto').JsonWebKey & { kid: string }> };
+  const key = createPublicKey({ key: jwks.keys.find((k) => k.kid === kid)!, format: 'jwk' });
+  assert.ok(verify('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url')), 'signed by the server');
+  const afterLogout = await oidc.refreshTokenGrant(config, first.tokens.refresh_token!).catch((e: { error?: string }) => e.error);
+  assert.is(afterLogout, 'invalid_grant', 'the refresh token went with the session');
+
+  // Logged in again; then an administrator blocks the account: its tokens are revoked.
+  const second = await loginInChromium(config, phone);
+  assert.ok(second.tokens.refresh_token);
+  const acc = (await ns.registry.store.accountsOfUser(srv, 'bea'))[0]!.id;
+  assert.is((await ns.api('PUT', `/servers/${srv}/accounts/${acc}/?blocked=true`)).status, 200);
+  await until(
+    async () => (await oidc.refreshTokenGrant(config, second.tokens.refresh_token!).catch((e: { error?: string }) => e.error)) === 'invalid_grant',
+    'the refresh token revoked',
+    10_000,
+  );
+  const userinfo = await oidc.fetchUserInfo(config, second.tokens.access_token, 'bea').then(
+    () => 200,
+    (e: { status?: number }) => e.status,
+  );
+  assert.is(userinfo, 401, 'the access token too');
 });
 
 test('a wrong client secret is refused at the token endpoint (invalid_client), and a public client must use PKCE', async () => {

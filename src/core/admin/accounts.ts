@@ -27,7 +27,7 @@ export interface NewAccount {
 /** What sessions and live connections must hear about. */
 export interface AccountEvents {
   /** blocked, or deleted */
-  revoked: [serverid: string, id: number, reason: 'blocked' | 'deleted'];
+  revoked: [serverid: string, id: number, reason: 'blocked' | 'deleted', userid: string | undefined];
   /** re-linked to another user */
   relinked: [serverid: string, id: number, userid: string];
   /** made by an enrolment (its record is durable) */
@@ -114,7 +114,7 @@ export class Accounts {
         );
       return { ...a, blocked };
     });
-    if (blocked) this.events.emit('revoked', serverid, id, 'blocked');
+    if (blocked) this.events.emit('revoked', serverid, id, 'blocked', account.userid);
     return account;
   }
 
@@ -141,13 +141,14 @@ export class Accounts {
   }
 
   async delete(serverid: string, id: number): Promise<void> {
-    await this.store.transact(async (tx) => {
+    const userid = await this.store.transact(async (tx) => {
       const a = await tx.get('account', serverid, id);
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.delete('account', [serverid, id]);
       tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid: a.userid, subject: `account/${id}` }, Date.now()));
+      return a.userid;
     });
-    this.events.emit('revoked', serverid, id, 'deleted');
+    this.events.emit('revoked', serverid, id, 'deleted', userid);
   }
 
   /** Removes every account of the user inside a change (deleteUser); returns their ids, to `announceRevoked` once durable. */
@@ -161,14 +162,14 @@ export class Accounts {
   }
 
   /** Tells sessions and live connections that these accounts can no longer log in. */
-  announceRevoked(serverid: string, ids: readonly number[], reason: 'blocked' | 'deleted'): void {
-    for (const id of ids) this.events.emit('revoked', serverid, id, reason);
+  announceRevoked(serverid: string, ids: readonly number[], reason: 'blocked' | 'deleted', userid: string | undefined): void {
+    for (const id of ids) this.events.emit('revoked', serverid, id, reason, userid);
   }
 
   /** deleteUserAccounts / deleteUser: every account of the user; returns their ids. */
   async deleteOfUser(serverid: string, userid: string): Promise<number[]> {
     const ids = await this.store.transact((tx) => this.removeOfUserInChange(tx, serverid, userid));
-    this.announceRevoked(serverid, ids, 'deleted');
+    this.announceRevoked(serverid, ids, 'deleted', userid);
     return ids;
   }
 }

@@ -101,7 +101,7 @@ export class Users {
       }
       return ids;
     });
-    this.accounts.announceRevoked(serverid, ids, 'deleted');
+    this.accounts.announceRevoked(serverid, ids, 'deleted', userid);
   }
 
   /** getUserRole: the user's role, or 404 when it has none. */

@@ -23,12 +23,10 @@ import { toB64url } from '../../wire/base64url.ts';
 import { NsError } from '../../wire/errors.ts';
 import type { ApiContext, App } from '../http/context.ts';
 import { appLink, loginQrBytes } from '../http/qr.ts';
-import { ACR, type OidcProviders } from './providers.ts';
+import { ACR, LOGIN_MODEL as LOGIN, loginKey, type OidcProviders } from './providers.ts';
 
 type Params = { serverid: string; uid?: string };
 
-/** The nonce of an interaction's login session: made on its first view, kept (server side only) as long as the interaction. */
-const LOGIN = 'Login';
 const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const newNonce = () => Array.from(randomBytes(40), (b) => NONCE_CHARS[b % NONCE_CHARS.length]).join('');
 
@@ -111,6 +109,14 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
         if (!account?.userid) throw new NsError('NO_ACCOUNT', "This phone's account is not linked to a user of this server");
         // A second factor at this login (its time is the login's).
         const secondFactor = account.lastSecondFactor !== undefined && account.lastlogin !== undefined && account.lastSecondFactor >= account.lastlogin;
+        // Its logout will end what this login starts (as long as an OIDC session lives).
+        await registry.store.transact((tx) =>
+          tx.put('oidc', [server.serverid, LOGIN, details.uid], {
+            payload: { nonce: nonce!, userid: account.userid! },
+            accountId: loginKey(hsid),
+            expiresAt: Date.now() + 14 * 86400_000,
+          }),
+        );
         reply.hijack();
         return op.interactionFinished(
           req.raw,

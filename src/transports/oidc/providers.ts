@@ -23,6 +23,15 @@ import { verifyClientSecret } from '../../core/oidc/oidc-clients.ts';
 import { oidcKeysOf } from '../../core/oidc/oidc-keys.ts';
 import { StoreAdapter } from './store-adapter.ts';
 
+/**
+ * The nextAuth session of an interaction's login: an OIDC record of this model, by interaction
+ * uid, with its nonce (never shown to the browser); once the login is done, with the user it
+ * logged in and found by `nextauth:<hsid>` (its `accountId` field), so that the session's logout
+ * ends the user's OpenID Connect sessions (`endLogin`).
+ */
+export const LOGIN_MODEL = 'Login';
+export const loginKey = (hsid: string): string => `nextauth:${hsid}`;
+
 /** `acr` values: a login with the phone's key, and one that also used the second factor (PIN or biometrics). */
 export const ACR = { key: 'urn:nextauth:acr:hwk', secondFactor: 'urn:nextauth:acr:2fa' } as const;
 
@@ -57,7 +66,7 @@ export interface ProviderOptions {
   privateAddresses: boolean;
   /** Behind trusted proxies: X-Forwarded-* are believed. */
   proxy: boolean;
-  log?: { error(obj: object, msg: string): void };
+  log?: { error(obj: object, msg: string): void; info?(obj: object, msg: string): void };
 }
 
 export interface ServerProvider {
@@ -86,6 +95,51 @@ export class OidcProviders {
     p.catch(() => this.made.delete(serverid));
     if (this.made.size > MAX_PROVIDERS) this.made.delete(this.made.keys().next().value!);
     return p;
+  }
+
+  /**
+   * Ends a user's OpenID Connect sessions on a server, from outside a request (the nextAuth
+   * session they came from was logged out; an account of the user was blocked or deleted):
+   * each client that registered a back-channel logout URI is told (a signed logout token), and
+   * the sessions' grants are revoked with their codes and tokens; with `allGrants`, every grant
+   * of the user (offline ones too). Resolves how many sessions and grants ended.
+   */
+  async endUser(serverid: string, userid: string, allGrants = false): Promise<{ sessions: number; grants: number }> {
+    const records = await this.o.store.oidcBy(serverid, 'accountId', userid);
+    // A user who never logged in with OpenID Connect: nothing to end (and no provider to make).
+    if (!records.some((r) => r.model === 'Session' || r.model === 'Grant')) return { sessions: 0, grants: 0 };
+    const { provider } = await this.get(serverid);
+    let sessions = 0;
+    const ended = new Set<string>();
+    for (const r of records.filter((x) => x.model === 'Session')) {
+      const session = await provider.Session.find(r.id);
+      if (!session) continue;
+      for (const [clientId, auth] of Object.entries(session.authorizations ?? {})) {
+        const client = (await provider.Client.find(clientId)) as (InstanceType<Provider['Client']> & { backchannelLogout(sub: string, sid: string): Promise<void> }) | undefined;
+        if (client?.backchannelLogoutUri && auth.sid) {
+          await client.backchannelLogout(userid, auth.sid).catch((err: unknown) => this.o.log?.error({ err, serverid, code: 'INTERNAL' }, 'a back-channel logout was not taken'));
+        }
+        if (auth.grantId) ended.add(auth.grantId);
+      }
+      await session.destroy();
+      sessions++;
+    }
+    if (allGrants) for (const g of records.filter((x) => x.model === 'Grant')) ended.add(g.id);
+    for (const grantId of ended) {
+      await Promise.all([provider.AccessToken.revokeByGrantId(grantId), provider.RefreshToken.revokeByGrantId(grantId), provider.AuthorizationCode.revokeByGrantId(grantId)]);
+      await new StoreAdapter(this.o.store, serverid, 'Grant').destroy(grantId);
+    }
+    return { sessions, grants: ended.size };
+  }
+
+  /** A nextAuth session was logged out: if an OpenID Connect login came of it, the user's OIDC sessions end. */
+  async endLogin(serverid: string, hsid: string): Promise<void> {
+    const logins = (await this.o.store.oidcBy(serverid, 'accountId', loginKey(hsid))).filter((r) => r.model === LOGIN_MODEL);
+    for (const login of logins) {
+      const userid = login.record.payload.userid;
+      if (typeof userid === 'string') await this.endUser(serverid, userid);
+      await new StoreAdapter(this.o.store, serverid, LOGIN_MODEL).destroy(login.id);
+    }
   }
 
   /** Forgets a server's provider (its keys were rotated): the next use builds it again. */

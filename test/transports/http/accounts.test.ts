@@ -102,7 +102,7 @@ test('updateAccount blocks (announced as revoked) and unblocks; blocked is a req
   expectAccount(blocked.result.body);
   assert.is(blocked.result.body.blocked, true);
   assert.is(blocked.result.body.id, id);
-  assert.equal(blocked.revoked, [[S, id, 'blocked']], 'the session code hears of it');
+  assert.equal(blocked.revoked, [[S, id, 'blocked', 'bo']], 'the session code hears of it, with its user');
   assert.is((await ns.api('GET', `/servers/${S}/accounts/${id}`)).body.blocked, true);
   assert.is((await ns.api('GET', `/servers/${S}/accounts/${other}`)).body.blocked, false, 'only that account');
   assert.is((await ns.registry.accounts.get(S, id))?.blocked, true);
@@ -131,7 +131,7 @@ test('deleteAccount deletes it (announced as revoked); the user stays with one a
   const kept = await addAccount(S, 'cy', 20);
   const r = await events(() => ns.api('DELETE', `/servers/${S}/accounts/${gone}/`));
   expectOk(r.result);
-  assert.equal(r.revoked, [[S, gone, 'deleted']]);
+  assert.equal(r.revoked, [[S, gone, 'deleted', 'cy']]);
   expectError(await ns.api('GET', `/servers/${S}/accounts/${gone}`), 404, 'UNKNOWN_ACCOUNT');
   assert.equal((await ns.api('GET', `/servers/${S}/users/`)).body.users, [{ userid: 'cy', numberaccounts: 1, lastlogin: 20 }]);
   assert.equal(
@@ -317,7 +317,7 @@ test("isolation: a key of server A gets 403 on every route of server B, and A's 
   }
   // the same id on both servers is two accounts: blocking B's leaves A's alone
   const r = await events(() => ns.api('PUT', `/servers/${B}/accounts/${onB}?blocked=true`));
-  assert.equal(r.revoked, [[B, onB, 'blocked']]);
+  assert.equal(r.revoked, [[B, onB, 'blocked', 'iso']]);
   assert.is((await ns.registry.accounts.get(A, onB))?.blocked ?? false, false);
   assert.equal(
     (await ns.api('GET', `/servers/${B}/users/iso/accounts`)).body.accounts.map((a: { id: number }) => a.id),

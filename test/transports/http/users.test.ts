@@ -280,7 +280,7 @@ test('deleteUserAccounts deletes every account of the user (announced as revoked
   }
   assert.equal(
     revoked,
-    mine.map((id) => [S, id, 'deleted']),
+    mine.map((id) => [S, id, 'deleted', 'jo']),
   );
   assert.equal((await ns.api('GET', u(S, 'jo', 'accounts'))).body, { accounts: [], totalnumber: 0 });
   assert.equal((await ns.api('GET', u(S, 'jo', 'attributes/'))).body, { keep: 1 }, 'the user and its attributes stay');
@@ -323,7 +323,7 @@ test('deleteUser removes the user, its attributes, its accounts and its role', a
   assert.is(ns.store.stats.registry.changes, writesBefore + 1, 'one change: all or nothing');
   assert.equal(
     revoked,
-    gone.map((id) => [S, id, 'deleted']),
+    gone.map((id) => [S, id, 'deleted', 'max']),
   );
   for (const id of gone) expectError(await ns.api('GET', `/servers/${S}/accounts/${id}`), 404, 'UNKNOWN_ACCOUNT');
   expectOk(await ns.api('GET', `/servers/${S}/accounts/${kept}`));
