@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../../helpers/ns.ts';
-import { expectError, keyWith, newServer, snapshot } from '../../helpers/rest.ts';
+import { expectError, expectRootOnServer, keyWith, logOf, newServer, snapshot } from '../../helpers/rest.ts';
 
 let ns: TestServer;
 let log = '';
@@ -21,7 +21,6 @@ test.before(async () => {
 });
 test.after(() => ns.stop(true));
 
-const UNKNOWN_SERVER = 'AAAAAAAAAAAAAAAAAAAAAA';
 const VIEW_FIELDS = ['clientId', 'created', 'name', 'postLogoutRedirectUris', 'public', 'redirectUris', 'scopes'];
 const APP = { name: 'Grafana', redirectUris: ['https://grafana.example/login/generic_oauth'] };
 
@@ -172,21 +171,11 @@ test("permissions: 'root' on the server (or global); without it 403, whatever el
   const a = await newServer(ns, 'perm A');
   const b = await newServer(ns, 'perm B');
   const client = await create(a);
-  const every = (srv: string, id: string): Array<[string, string, unknown?]> => [
+  await expectRootOnServer(ns, a, b, (srv) => [
     ['POST', base(srv), APP],
     ['GET', base(srv)],
-    ['DELETE', `${base(srv)}/${id}`],
-  ];
-  const narrow = await keyWith(ns, ['sessions', 'users', 'accounts', 'servers', 'createserver'], a);
-  const rootOfB = await keyWith(ns, ['root'], b);
-  const before = snapshot(ns);
-  for (const key of [narrow.apikey, rootOfB.apikey]) {
-    for (const [method, url, body] of every(a, client.clientId)) expectError(await ns.api(method, url, { key, body }), 403, 'FORBIDDEN', "'root'");
-  }
-  for (const [method, url, body] of every(a, client.clientId)) expectError(await ns.api(method, url, { key: null, body }), 401, 'MISSING_API_KEY');
-  expectError(await ns.api('GET', base(UNKNOWN_SERVER), { key: rootOfB.apikey }), 403, 'FORBIDDEN');
-  for (const [method, url, body] of every(UNKNOWN_SERVER, client.clientId)) expectError(await ns.api(method, url, { body }), 404, 'UNKNOWN_SERVER');
-  assert.is(snapshot(ns), before, 'nothing changed');
+    ['DELETE', `${base(srv)}/${client.clientId}`],
+  ]);
 
   // root on the server: every operation, on its own server.
   const rootOfA = await keyWith(ns, ['root'], a);
@@ -239,12 +228,7 @@ test('the log: an admin write line for create and delete; never a secret', async
   const srv = await newServer(ns, 'logged');
   const made = await create(srv);
   assert.is((await ns.api('DELETE', `${base(srv)}/${made.clientId}`)).status, 204);
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the onResponse lines
-  const lines = log
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const writes = lines.filter((l) => l.msg === `admin write: ${l.op}` && l.serverid === srv).map((l) => [l.op, l.status]);
+  const { lines, writes } = await logOf(() => log, srv);
   assert.equal(writes, [
     ['createOidcClient', 201],
     ['deleteOidcClient', 204],
