@@ -1,5 +1,5 @@
 /**
- * The admin commands (server, key, user, account, webhook, events), on one of two backends:
+ * The admin commands (server, key, user, account, webhook, events, oidc-client), on one of two backends:
  * - REST: a running server, with --url and --key (or NEXTAUTH_URL / NEXTAUTH_API_KEY);
  * - local: the data folder of a STOPPED server, opened through the registry. Refused while the
  *   run lock names a live process, since two writers on one JSON file lose data.
@@ -17,12 +17,14 @@ import type { UserView } from '../core/admin/users.ts';
 import { listAuditEvents } from '../core/events/audit.ts';
 import type { CloudEvent } from '../core/events/cloud-event.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookInput, type WebhookView } from '../core/events/webhooks.ts';
+import type { OidcClientInput, OidcClientView } from '../core/oidc/oidc-clients.ts';
 import type { Attributes, DeliveryAttempt } from '../ports.ts';
 import { auditQuery, type AuditQueryText } from '../transports/http/audit-query.ts';
 import { LowdbStore } from '../adapters/lowdb/lowdb-store.ts';
 import { RunLockError, acquireRunLock, removeRunLock } from '../adapters/lowdb/run-lock.ts';
 import { OpError, UsageError, accountIdArg, checkFlags, flagValue, positionals, serverIdArg, switchOn, userIdArg, type Args } from './args.ts';
 import { EVENT_COMMANDS } from './events.ts';
+import { OIDC_COMMANDS } from './oidc.ts';
 import { clean, fields, json, table, time } from './output.ts';
 
 export interface NewKey {
@@ -35,6 +37,9 @@ export interface NewKey {
 
 /** A webhook as createWebhook answers it: with its secret, this once. */
 export type NewWebhook = WebhookView & { secret: string };
+
+/** An OpenID Connect client as createOidcClient answers it: a confidential one with its secret, this once. */
+export type NewOidcClient = OidcClientView & { secret?: string };
 
 export interface EventsPage {
   items: CloudEvent[];
@@ -72,6 +77,9 @@ export interface Backend {
   webhookAttempts(serverid: string, id: string): Promise<DeliveryAttempt[]>;
   /** The audit trail (getEvents), its query in text as REST takes it. */
   listEvents(serverid: string, query: AuditQueryText): Promise<EventsPage>;
+  createOidcClient(serverid: string, input: OidcClientInput): Promise<NewOidcClient>;
+  listOidcClients(serverid: string): Promise<OidcClientView[]>;
+  deleteOidcClient(serverid: string, clientId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -212,6 +220,18 @@ export class RestBackend implements Backend {
       if (value !== undefined) query[name] = Array.isArray(value) ? value.join(',') : String(value);
     }
     return this.call<EventsPage>('GET', `${this.server(serverid)}/events`, { query });
+  }
+
+  createOidcClient(serverid: string, input: OidcClientInput) {
+    return this.call<NewOidcClient>('POST', `${this.server(serverid)}/oidc/clients`, { body: input });
+  }
+
+  async listOidcClients(serverid: string) {
+    return (await this.call<{ clients: OidcClientView[] }>('GET', `${this.server(serverid)}/oidc/clients`)).clients;
+  }
+
+  async deleteOidcClient(serverid: string, clientId: string) {
+    await this.call('DELETE', `${this.server(serverid)}/oidc/clients/${encodeURIComponent(clientId)}`);
   }
 
   async close() {}
@@ -369,6 +389,22 @@ export class LocalBackend implements Backend {
   async listEvents(serverid: string, q: AuditQueryText) {
     await this.registry.servers.require(serverid);
     return listAuditEvents(this.registry.store, serverid, auditQuery(q), this.publicUrl);
+  }
+
+  async createOidcClient(serverid: string, input: OidcClientInput) {
+    await this.registry.servers.require(serverid);
+    const { client, secret } = await this.registry.oidcClients.create(serverid, input);
+    return secret === undefined ? client : { ...client, secret };
+  }
+
+  async listOidcClients(serverid: string) {
+    await this.registry.servers.require(serverid);
+    return this.registry.oidcClients.list(serverid);
+  }
+
+  async deleteOidcClient(serverid: string, clientId: string) {
+    await this.registry.servers.require(serverid);
+    await this.registry.oidcClients.delete(serverid, clientId);
   }
 
   async close() {
@@ -597,6 +633,7 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   ...EVENT_COMMANDS,
+  ...OIDC_COMMANDS,
 };
 
 /** The backend the flags and environment ask for. */

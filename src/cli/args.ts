@@ -20,7 +20,7 @@ export class OpError extends Error {
 }
 
 /** Flags that never take a value, so `--yes <qr>` leaves `<qr>` a positional argument. */
-export const SWITCHES = new Set(['json', 'yes', 'unblock', 'help', 'version', 'stay', 'check']);
+export const SWITCHES = new Set(['json', 'yes', 'unblock', 'help', 'version', 'stay', 'check', 'public']);
 
 export interface Args {
   flags: Map<string, string>;

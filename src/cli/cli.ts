@@ -77,6 +77,23 @@ on the server.
 ${eventTypes()}
   Output is a table; --json prints JSON instead.
 `,
+  oidc: `The clients of a server's OpenID Provider (docs/oidc.md): the applications that log their
+users in with it. In the two modes of the admin commands (a running server: --url and --key;
+a stopped one: --data). They need 'root' on the server.
+
+  oidc-client create <serverid> --name N --redirect-uris URL[,URL] [--public]
+         [--post-logout-uris URL[,URL]] [--backchannel-logout-uri URL] [--scopes S,S]
+                                             register a client: confidential (prints its
+                                             client secret, once) or --public (no secret,
+                                             PKCE); URLs https:// (http:// on localhost);
+                                             scopes of openid profile email phone address
+                                             offline_access (default openid,profile,email,
+                                             offline_access)
+  oidc-client list <serverid>                its clients (never a secret)
+  oidc-client delete <serverid> <clientid>   delete a client: its logins stop
+
+  Output is a table; --json prints JSON instead.
+`,
   store: `  store copy --from <data folder> --to postgres://…
                                              copy every record of a stopped embedded store
                                              into an empty PostgreSQL database, then read
@@ -110,6 +127,7 @@ const HELP_OF: Record<string, keyof typeof HELP> = {
   account: 'admin',
   webhook: 'events',
   events: 'events',
+  'oidc-client': 'oidc',
   store: 'store',
   app: 'app',
 };
@@ -236,7 +254,7 @@ export async function main(argv: string[]): Promise<void> {
     const { runStore } = await import('./store.ts');
     return runStore(args, (text) => void process.stdout.write(text));
   }
-  if (['server', 'key', 'user', 'account', 'webhook', 'events'].includes(command)) {
+  if (['server', 'key', 'user', 'account', 'webhook', 'events', 'oidc-client'].includes(command)) {
     const { runAdmin } = await import('./admin.ts');
     process.stdout.write(await runAdmin(command, args));
     return;

@@ -66,3 +66,43 @@ export function expectErrorExplained(r: Answer, status: number, code: string, me
 export function expectOk(r: Answer): void {
   assert.is(r.status, 200, `expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
 }
+
+/** A request: method, path, body. */
+export type Call = [method: string, url: string, body?: unknown];
+
+/**
+ * The refusals of operations that need `root` on their server (webhooks, OIDC clients), in
+ * order: 403 FORBIDDEN naming 'root' for a key of server `a` with every other permission, and
+ * for a key with `root` on server `b`; 401 without a key; 403 for `b`'s root on an unknown
+ * server, 404 UNKNOWN_SERVER for global root there. `calls(serverid)` gives every operation on
+ * a server; none of them may change anything.
+ */
+export async function expectRootOnServer(ns: TestServer, a: string, b: string, calls: (serverid: string) => Call[]): Promise<void> {
+  const unknown = 'AAAAAAAAAAAAAAAAAAAAAA';
+  const narrow = await keyWith(ns, ['sessions', 'users', 'accounts', 'servers', 'createserver'], a);
+  const rootOfB = await keyWith(ns, ['root'], b);
+  const before = snapshot(ns);
+  for (const key of [narrow.apikey, rootOfB.apikey]) {
+    for (const [method, url, body] of calls(a)) expectError(await ns.api(method, url, { key, body }), 403, 'FORBIDDEN', "'root'");
+  }
+  for (const [method, url, body] of calls(a)) expectError(await ns.api(method, url, { key: null, body }), 401, 'MISSING_API_KEY');
+  // Another server's key learns nothing of an unknown server either; global root learns it is unknown.
+  const [first] = calls(unknown);
+  expectError(await ns.api(first![0], first![1], { key: rootOfB.apikey, body: first![2] }), 403, 'FORBIDDEN');
+  for (const [method, url, body] of calls(unknown)) expectError(await ns.api(method, url, { body }), 404, 'UNKNOWN_SERVER');
+  assert.is(snapshot(ns), before, 'nothing changed');
+}
+
+/**
+ * A server's log (what its `logTo` stream wrote, read by `text()` once the onResponse lines are
+ * out): every line parsed, and the admin write lines on `serverid` as [operationId, status].
+ */
+export async function logOf(text: () => string, serverid: string): Promise<{ lines: Array<Record<string, unknown>>; writes: unknown[][] }> {
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the onResponse lines
+  const lines = text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const writes = lines.filter((l) => l.msg === `admin write: ${l.op}` && l.serverid === serverid).map((l) => [l.op, l.status]);
+  return { lines, writes };
+}

@@ -18,6 +18,7 @@ import { eventRoutes } from './routes/events.ts';
 import { globalRoutes } from './routes/global.ts';
 import { htmlRoutes } from './routes/html.ts';
 import { managementRoutes } from './routes/management.ts';
+import { oidcClientRoutes } from './routes/oidc-clients.ts';
 import { registrationRoutes } from './routes/registration.ts';
 import { serverRoutes } from './routes/servers.ts';
 import { serviceRoutes } from './routes/service.ts';
@@ -135,6 +136,8 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     transactionRoutes,
     webhookRoutes,
     eventRoutes,
+    // On the main app (JSON bodies); their static paths win over the provider's wildcard below.
+    oidcClientRoutes,
   ]) {
     register(app, ctx, routes);
   }

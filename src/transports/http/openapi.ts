@@ -61,6 +61,11 @@ const TAGS = [
       "Addition: a server's webhooks, which receive its events as CloudEvents signed as Standard Webhooks (docs/events.md): made, listed, changed, their secret rotated, their delivery attempts. Required permission: 'root' on the server.",
   },
   { name: 'Events', description: "Addition: a server's audit trail, its events as CloudEvents, newest first (docs/events.md). Required permission: 'root' on the server." },
+  {
+    name: 'OpenID Connect',
+    description:
+      "Addition: the clients of a server's OpenID Provider (docs/oidc.md), the applications that log their users in with it: registered (a confidential client's secret shown once), listed, deleted. Required permission: 'root' on the server.",
+  },
 ];
 
 /**
@@ -71,7 +76,7 @@ const ERRORS: Record<string, { name: string; description: string; retryAfter?: t
   400: { name: 'BadRequest', description: 'Bad input' },
   401: { name: 'Unauthorized', description: 'Missing or unknown api key' },
   403: { name: 'Forbidden', description: 'The key lacks the permission, or the request is refused' },
-  404: { name: 'NotFound', description: 'No such server, user, account, attribute, role, transaction or webhook' },
+  404: { name: 'NotFound', description: 'No such server, user, account, attribute, role, transaction, webhook or OpenID Connect client' },
   409: { name: 'Conflict', description: 'The state does not allow it' },
   410: { name: 'Gone', description: 'Expired or used' },
   413: { name: 'PayloadTooLarge', description: 'The request body is too large' },

@@ -15,8 +15,8 @@
  *   PROTOCOL.md §6 names; where that is checked out beside the repository, the copy must be
  *   the same bytes), read with swagger-parser's `parse`, which reads YAML: each of its
  *   operations is in ours under the same method, path and operationId, and ours adds only the
- *   POST aliases of 2.2 GETs (`…Post`) and the operations of the tags Webhooks and Events, each
- *   marked `x-addition`.
+ *   POST aliases of 2.2 GETs (`…Post`) and the operations of the tags Webhooks, Events and
+ *   OpenID Connect, each marked `x-addition`.
  * - Answers that are not JSON are declared with their media types, and the server answers with
  *   one of the declared types.
  */
@@ -39,7 +39,19 @@ const CONTRACT = path.resolve(ROOT, '../shared/spec/nextauth-api-2.2.yaml');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 
 /** The operations we add to 2.2 (each with `x-addition`). */
-const ADDED_OPERATIONS = ['createWebhook', 'getWebhooks', 'getWebhook', 'updateWebhook', 'deleteWebhook', 'rotateWebhookSecret', 'getWebhookAttempts', 'getEvents'];
+const ADDED_OPERATIONS = [
+  'createWebhook',
+  'getWebhooks',
+  'getWebhook',
+  'updateWebhook',
+  'deleteWebhook',
+  'rotateWebhookSecret',
+  'getWebhookAttempts',
+  'getEvents',
+  'createOidcClient',
+  'getOidcClients',
+  'deleteOidcClient',
+];
 
 interface Operation {
   operationId?: string;
@@ -105,7 +117,7 @@ test('redocly lint (recommended-strict, trailing slashes allowed, tags defined):
   }
 });
 
-test('every 2.2 operation under its method, path and operationId; ours adds only POST aliases of 2.2 GETs and the webhook and event operations', async () => {
+test('every 2.2 operation under its method, path and operationId; ours adds only POST aliases of 2.2 GETs and the webhook, event and OIDC client operations', async () => {
   assert.ok(existsSync(SPEC), `${SPEC} (the 2.2 contract) is missing`);
   if (existsSync(CONTRACT)) assert.ok(readFileSync(CONTRACT).equals(readFileSync(SPEC)), `docs/spec/ holds the contract as ${CONTRACT} has it`);
   const spec = (await SwaggerParser.parse(SPEC)) as unknown as { swagger: string; paths: Doc['paths'] };
@@ -119,12 +131,12 @@ test('every 2.2 operation under its method, path and operationId; ours adds only
 
   const ids = new Set(theirs.map(({ op }) => op.operationId));
   const extra = operations(doc).filter(({ op }) => !ids.has(op.operationId));
-  // Our additions (webhooks, the audit trail) say so with x-addition, under tags of their own.
+  // Our additions (webhooks, the audit trail, OIDC clients) say so with x-addition, under tags of their own.
   const additions = extra.filter(({ op }) => op['x-addition'] !== undefined);
   assert.equal(additions.map(({ op }) => op.operationId).sort(), [...ADDED_OPERATIONS].sort());
   for (const { op } of additions)
     assert.ok(
-      op.tags?.every((t) => t === 'Webhooks' || t === 'Events'),
+      op.tags?.every((t) => t === 'Webhooks' || t === 'Events' || t === 'OpenID Connect'),
       `${op.operationId}: tagged ${op.tags}`,
     );
   for (const { method, path: p, op } of extra.filter((e) => !additions.includes(e))) {

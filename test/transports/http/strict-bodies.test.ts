@@ -118,6 +118,12 @@ const CASES: Record<string, Case> = {
     right: { url: 'https://hooks.example/', types: ['com.nextauth.refusal'] },
   },
   updateWebhook: { wrong: { description: 5 }, names: 'body/description', right: { description: '5' } },
+  // OpenID Connect
+  createOidcClient: {
+    wrong: { name: 'app', redirectUris: ['https://app.example/cb'], public: 'true' },
+    names: 'body/public',
+    right: { name: 'app', redirectUris: ['https://app.example/cb'], public: true },
+  },
 };
 
 test('every operation with a body in /openapi.json has a case, and every case names one', () => {

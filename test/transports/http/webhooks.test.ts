@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../../helpers/ns.ts';
-import { expectError, keyWith, newServer, snapshot } from '../../helpers/rest.ts';
+import { expectError, expectRootOnServer, keyWith, logOf, newServer, snapshot } from '../../helpers/rest.ts';
 
 let ns: TestServer;
 let log = '';
@@ -19,7 +19,6 @@ test.before(async () => {
 });
 test.after(() => ns.stop(true));
 
-const UNKNOWN_SERVER = 'AAAAAAAAAAAAAAAAAAAAAA';
 const HOUR = 3600_000;
 const VIEW_FIELDS = ['created', 'delivered', 'description', 'failed', 'id', 'types', 'url'];
 
@@ -213,18 +212,7 @@ test("permissions: 'root' on the server (or global); without it 403, whatever el
   const a = await newServer(ns, 'perm A');
   const b = await newServer(ns, 'perm B');
   const hook = await create(a);
-  const every = (srv: string, id: string): Array<[string, string, unknown?]> => [['POST', base(srv), { url: 'https://hooks.example/' }], ['GET', base(srv)], ...onWebhook(srv, id)];
-  const narrow = await keyWith(ns, ['sessions', 'users', 'accounts', 'servers', 'createserver'], a);
-  const rootOfB = await keyWith(ns, ['root'], b);
-  const before = snapshot(ns);
-  for (const key of [narrow.apikey, rootOfB.apikey]) {
-    for (const [method, url, body] of every(a, hook.id)) expectError(await ns.api(method, url, { key, body }), 403, 'FORBIDDEN', "'root'");
-  }
-  for (const [method, url, body] of every(a, hook.id)) expectError(await ns.api(method, url, { key: null, body }), 401, 'MISSING_API_KEY');
-  // Another server's key learns nothing of an unknown server either; global root learns it is unknown.
-  expectError(await ns.api('GET', base(UNKNOWN_SERVER), { key: rootOfB.apikey }), 403, 'FORBIDDEN');
-  for (const [method, url, body] of every(UNKNOWN_SERVER, hook.id)) expectError(await ns.api(method, url, { body }), 404, 'UNKNOWN_SERVER');
-  assert.is(snapshot(ns), before, 'nothing changed');
+  await expectRootOnServer(ns, a, b, (srv) => [['POST', base(srv), { url: 'https://hooks.example/' }], ['GET', base(srv)], ...onWebhook(srv, hook.id)]);
 
   // root on the server: every operation, on its own server.
   const rootOfA = await keyWith(ns, ['root'], a);
@@ -242,12 +230,7 @@ test('the log: an admin write line for create, update, rotate and delete; never 
   const rotated = (await ns.api('POST', `${base(srv)}/${made.id}/rotate`)).body;
   assert.is((await ns.api('PATCH', `${base(srv)}/${made.id}`, { body: { description: 'logged' } })).status, 200);
   assert.is((await ns.api('DELETE', `${base(srv)}/${made.id}`)).status, 204);
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the onResponse lines
-  const lines = log
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const writes = lines.filter((l) => l.msg === `admin write: ${l.op}` && l.serverid === srv).map((l) => [l.op, l.status]);
+  const { lines, writes } = await logOf(() => log, srv);
   assert.equal(writes, [
     ['createWebhook', 201],
     ['rotateWebhookSecret', 200],
