@@ -16,6 +16,7 @@ import { launchBrowser, screenshot, watchErrors } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/child.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { getSession, newNonce, newPhone, qr } from '../helpers/peers.ts';
+import { freePort } from '../helpers/private-services.ts';
 import { keyWith, newServer } from '../helpers/rest.ts';
 
 let ns: TestServer;
@@ -38,11 +39,11 @@ test.after(async () => {
   await ns?.stop(true);
 });
 
-/** Starts `node examples/<name>/server.js` on a free port; gives its URL (from its "listening on" line). */
-function startSite(name: string): Promise<string> {
+/** Starts `node examples/<name>/server.js` (on a free port, or `env.PORT`); gives its URL (from its "listening on" line). */
+function startSite(name: string, env: Record<string, string> = {}): Promise<string> {
   const site = spawn(process.execPath, [path.join(ROOT, 'examples', name, 'server.js')], {
     cwd: path.join(ROOT, 'examples', name),
-    env: { ...process.env, NEXTAUTH_URL: ns.url, NEXTAUTH_API_KEY: apiKey, NEXTAUTH_SERVER_ID: srv, HOST: '127.0.0.1', PORT: '0' },
+    env: { ...process.env, NEXTAUTH_URL: ns.url, NEXTAUTH_API_KEY: apiKey, NEXTAUTH_SERVER_ID: srv, HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   sites.push(site);
@@ -112,5 +113,39 @@ for (const name of ['express', 'fastify']) {
     }
   });
 }
+
+test('examples/oidc: a site on openid-client logs in through the server’s OpenID Provider: the phone on the provider’s page, consent, "Hello Alice Example"; log out', async () => {
+  assert.is((await ns.api('PUT', `/servers/${srv}/users/alice/attributes/`, { body: { name: 'Alice Example' } })).status < 300, true);
+  const port = await freePort();
+  const site = `http://127.0.0.1:${port}`;
+  const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'OIDC example', redirectUris: [`${site}/cb`], postLogoutRedirectUris: [`${site}/`] });
+  const url = await startSite('oidc', { ISSUER: `${ns.url}/servers/${srv}/oidc`, CLIENT_ID: client.clientId, CLIENT_SECRET: secret!, PORT: String(port) });
+  assert.is(url, site);
+  const context = await browser.newContext();
+  const errors = watchErrors(context);
+  const page = await context.newPage();
+  try {
+    await page.goto(url);
+    await page.locator('#login').click();
+    const block = page.locator('.nextauth-block.nextauth-login');
+    await block.waitFor();
+    assert.ok(page.url().startsWith(`${ns.url}/servers/${srv}/oidc/interaction/`), page.url());
+    await screenshot(page, 'example-oidc-login');
+    const { connection } = await phone.login((await block.getAttribute('data-link'))!);
+    await page.locator('button[value="allow"]').click({ timeout: 10_000 });
+    await page.locator('#hello').waitFor({ timeout: 10_000 });
+    assert.is(await page.locator('#hello').textContent(), 'Hello Alice Example');
+    assert.ok(page.url().startsWith(site), page.url());
+    await screenshot(page, 'example-oidc-hello');
+    // Log out: through the provider's end-session page (it asks), back at the site, logged out.
+    await page.getByRole('link', { name: 'Log out' }).click();
+    await page.locator('button[autofocus], button[type="submit"]').first().click({ timeout: 10_000 });
+    await page.locator('#login').waitFor({ timeout: 10_000 });
+    assert.equal(errors, []);
+    connection.close();
+  } finally {
+    await context.close();
+  }
+});
 
 test.run();

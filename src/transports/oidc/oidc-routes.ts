@@ -17,12 +17,12 @@ import { browserToken } from '../../core/crypto/browser-token.ts';
 import { isServerId } from '../../core/crypto/ids.ts';
 import type { ServerRecord } from '../../ports.ts';
 import { blockServer, esc, footer, isMobileAgent, loginBlock } from '../../web/blocks.ts';
-import { assetUrl } from '../../web/assets.ts';
 import { negotiateLang, type Lang } from '../../web/i18n.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { NsError } from '../../wire/errors.ts';
 import type { ApiContext, App } from '../http/context.ts';
 import { appLink, loginQrBytes } from '../http/qr.ts';
+import { oidcPage } from './pages.ts';
 import { ACR, LOGIN_MODEL as LOGIN, loginKey, type OidcProviders } from './providers.ts';
 
 type Params = { serverid: string; uid?: string };
@@ -30,12 +30,9 @@ type Params = { serverid: string; uid?: string };
 const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const newNonce = () => Array.from(randomBytes(40), (b) => NONCE_CHARS[b % NONCE_CHARS.length]).join('');
 
-const page = (lang: Lang, title: string, css: string, body: string) =>
-  `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)}</title><link rel="stylesheet" href="${esc(css)}"></head><body><main style="max-width:28rem;margin:2rem auto;padding:0 1rem;font-family:system-ui,sans-serif">${body}</main></body></html>`;
-
 export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }): void {
   const { registry, hub, config, oidc } = ctx;
-  const css = assetUrl(`${config.publicUrl}/ns`, 'nextauth.css');
+  const page = (lang: Lang, title: string, body: string) => oidcPage(config.publicUrl, lang, title, body);
 
   const serverOf = async (serverid: string): Promise<ServerRecord> => {
     if (!isServerId(serverid)) throw new NsError('BAD_SERVERID');
@@ -84,7 +81,6 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
           page(
             lang,
             server.serverName,
-            css,
             `<h1>${esc(server.serverName)}</h1><p><strong>${esc(clientName)}</strong> asks for: ${missing.map((s) => `<code>${esc(s)}</code>`).join(', ')}</p>` +
               `<form method="post" action="${esc(`${req.params.uid}/consent`)}"><button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Refuse</button></form>`,
           ),
@@ -139,7 +135,7 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
       });
       // The footer script reloads the page once the session logs in: this route then finishes the login.
       const watch = footer(config.publicUrl, [{ srv: server.serverid, hsid, bt, loggedin: false }], lang);
-      return send(reply, 200, page(lang, server.serverName, css, `<h1>${esc(server.serverName)}</h1><p>${esc(clientName)}</p>${block}${watch}`));
+      return send(reply, 200, page(lang, server.serverName, `<h1>${esc(server.serverName)}</h1><p>${esc(clientName)}</p>${block}${watch}`));
     });
 
     scope.post('/servers/:serverid/oidc/interaction/:uid/consent', open, async (req: FastifyRequest<{ Params: Params }>, reply) => {

@@ -21,6 +21,9 @@ import type { Json, Store } from '../../ports.ts';
 import type { Registry } from '../../core/admin/registry.ts';
 import { verifyClientSecret } from '../../core/oidc/oidc-clients.ts';
 import { oidcKeysOf } from '../../core/oidc/oidc-keys.ts';
+import { esc } from '../../web/blocks.ts';
+import { negotiateLang } from '../../web/i18n.ts';
+import { oidcPage } from './pages.ts';
 import { StoreAdapter } from './store-adapter.ts';
 
 /**
@@ -142,6 +145,11 @@ export class OidcProviders {
     }
   }
 
+  /** A page of the provider (logout, errors), in the browser's language. */
+  private page(ctx: KoaContextWithOIDC, title: string, body: string): string {
+    return oidcPage(this.o.publicUrl(), negotiateLang(ctx.get('accept-language')), title, body);
+  }
+
   /** Forgets a server's provider (its keys were rotated): the next use builds it again. */
   forget(serverid: string): void {
     this.made.delete(serverid);
@@ -165,7 +173,20 @@ export class OidcProviders {
       },
       features: {
         devInteractions: { enabled: false },
-        rpInitiatedLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
+            const name = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
+            ctx.body = this.page(
+              ctx,
+              'Log out',
+              `${form}<h1>Log out${name ? ` of ${esc(name)}` : ''}?</h1><p><button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Log out</button> <button type="submit" form="op.logoutForm">Stay logged in</button></p>`,
+            );
+          },
+          postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
+            ctx.body = this.page(ctx, 'Logged out', '<h1>You are logged out.</h1>');
+          },
+        },
         backchannelLogout: { enabled: true },
         revocation: { enabled: true },
       },
@@ -201,6 +222,10 @@ export class OidcProviders {
       interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `${mountPath}/interaction/${interaction.uid}` },
       issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || client.clientAuthMethod !== 'none'),
       rotateRefreshToken: true,
+      renderError: async (ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) => {
+        ctx.type = 'html';
+        ctx.body = this.page(ctx, 'Error', `<h1>${esc(out.error)}</h1>${out.error_description ? `<p>${esc(out.error_description)}</p>` : ''}`);
+      },
       ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, RefreshToken: 14 * 86400, Interaction: 600, Session: 14 * 86400, Grant: 14 * 86400 },
       // Back-channel logouts to the NS's own network only when the operator allows it (as webhooks).
       fetch: (url: string | URL | Request, options?: RequestInit) => {
