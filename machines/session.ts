@@ -40,6 +40,11 @@ export interface SessionInfo {
 export interface UserContext {
   sessioninfo?: SessionInfo;
   announceinfo?: SessionInfo;
+  /**
+   * This login needs the second factor whatever the server's pinTimeout (the NS's own sessions
+   * only: an OpenID Connect login asked with the `acr` of a second factor). Not settable by REST.
+   */
+  secondFactor?: 'required';
 }
 
 export interface SessionInput {
@@ -114,6 +119,8 @@ export interface VerifyInput {
   number?: string;
   /** The source address of the connection that sent it (events name it; the hub adds it). */
   source?: string;
+  /** The session needs the second factor at this login (its userContext says so; the hub adds it). */
+  secondFactor?: 'required';
 }
 export interface VerifyOutput {
   account: number;

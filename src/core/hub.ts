@@ -507,7 +507,12 @@ export class SessionHub {
         case 'verify':
           {
             const source = next.context.handshakes.find((h) => h.peer === params.peer)?.source;
-            this.verify(key, params.peer as string, { ...(params.input as VerifyInput), ...(source !== undefined ? { source } : {}) });
+            const required = next.context.userContext?.secondFactor === 'required';
+            this.verify(key, params.peer as string, {
+              ...(params.input as VerifyInput),
+              ...(source !== undefined ? { source } : {}),
+              ...(required ? { secondFactor: 'required' as const } : {}),
+            });
           }
           break;
         default:

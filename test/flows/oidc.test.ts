@@ -16,7 +16,7 @@ import type { Browser } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
 import { parseQrText } from '../../src/sdk/app.ts';
-import { newNonce, newPhone, qr, until } from '../helpers/peers.ts';
+import { codeOf, newNonce, newPhone, qr, until } from '../helpers/peers.ts';
 
 let ns: TestServer;
 let browser: Browser;
@@ -249,6 +249,39 @@ test('a logout of the nextAuth session by the phone ends the OIDC session: a sig
     (e: { status?: number }) => e.status,
   );
   assert.is(userinfo, 401, 'the access token too');
+});
+
+test('acr_values urn:nextauth:acr:2fa: the phone is asked for the second factor (a login without it is refused); with the PIN, acr 2fa and amr hwk + pin', async () => {
+  const phone = newPhone();
+  await phone.enrol(await qr(ns, srv, newNonce(), 'enrol', '&userid=cid'));
+  const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'Bank', redirectUris: [`${rpUrl}/cb`] });
+  const config = await discover(srv, client.clientId, secret);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: `${rpUrl}/cb`,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'acr',
+    acr_values: 'urn:nextauth:acr:2fa',
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url.href);
+  const block = page.locator('.nextauth-block');
+  await block.waitFor();
+  const link = (await block.getAttribute('data-link'))!;
+  let shown: unknown;
+  const noPin = newPhone({ keystore: phone.keystore, consent: (info) => ((shown = info), { accept: true, sf: 'none' }) });
+  assert.is(await codeOf(noPin.login(link)), 'SECOND_FACTOR_REQUIRED', 'refused without the PIN');
+  assert.is((shown as { pinTimeout?: number }).pinTimeout, 0, 'the phone is told to ask for it now');
+  await newPhone({ keystore: phone.keystore, sf: 'pin' }).login(link);
+  await page.locator('button[value="allow"]').click({ timeout: 10_000 });
+  await page.waitForURL(`${rpUrl}/cb**`);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'acr' });
+  assert.is(tokens.claims()?.acr, 'urn:nextauth:acr:2fa');
+  assert.equal(tokens.claims()?.amr, ['hwk', 'pin']);
+  await context.close();
 });
 
 test('a wrong client secret is refused at the token endpoint (invalid_client), and a public client must use PKCE', async () => {

@@ -46,19 +46,21 @@ export function createProofVerifier(registry: Registry, now: () => number = Date
     const server = await registry.servers.require(input.serverid);
     const at = now();
     const pingTime = server.pingTime * 1000;
+    // The server's policy, or "always" for a session that requires the second factor.
+    const pinTimeout = input.secondFactor === 'required' ? 0 : server.pinTimeout;
     if (evidence.op === 'login') {
       const { body, h2 } = evidence;
       const account = await checkAccountProof(registry, input.serverid, body, LABELS.login, h2);
       // Number match: the digits the browser showed must be in the (signed) proof.
       if (input.number !== undefined && body.number !== input.number) throw new NsError('BAD_SIGNATURE', 'The number does not match the one the browser shows');
-      if (!secondFactorSatisfied(server.pinTimeout, account.lastSecondFactor, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
+      if (!secondFactorSatisfied(pinTimeout, account.lastSecondFactor, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
       await registry.accounts.recordLogin(input.serverid, account.id, body.sf, at);
       return { account: account.id, pingTime, ...(body.input !== undefined ? { userinput: body.input } : {}) };
     }
     const { body, h2 } = evidence;
     const code = await registry.enrolment.usable(input.serverid, input.hsid, at);
     if (!verifyEd25519(body.pk, Buffer.concat([LABELS.enrol, h2]), body.sig)) throw new NsError('BAD_SIGNATURE');
-    if (!secondFactorSatisfied(server.pinTimeout, undefined, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
+    if (!secondFactorSatisfied(pinTimeout, undefined, body.sf, at)) throw new NsError('SECOND_FACTOR_REQUIRED');
     const pk = toB64url(body.pk);
     if (await registry.store.findAccountByPk(input.serverid, pk)) throw new NsError('BAD_MESSAGE', 'This key is enrolled already');
     const account = await registry.store.transact(async (tx) => {

@@ -291,7 +291,8 @@ export class AppChannel implements AppPeer, PushTarget {
     const sessioninfo = userContext?.sessioninfo;
     const info: Record<string, unknown> = {
       name: server.serverName,
-      pinTimeout: server.pinTimeout,
+      // (0: ask for it now; a session may require the second factor whatever the server's policy)
+      pinTimeout: userContext?.secondFactor === 'required' ? 0 : server.pinTimeout,
       session: {
         ...(sessioninfo?.ip !== undefined ? { ip: sessioninfo.ip } : {}),
         ...(sessioninfo?.useragent !== undefined ? { ua: sessioninfo.useragent } : {}),

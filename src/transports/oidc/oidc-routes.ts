@@ -97,14 +97,28 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
       }
       const hsid = toB64url(deriveHsid(Buffer.from(server.sessionSecret, 'base64url'), nonce));
       const ua = req.headers['user-agent'];
+      // `acr_values` naming the second factor: this login needs the PIN (or biometrics), whatever the server's policy.
+      const needsSecondFactor = String(details.params.acr_values ?? '')
+        .split(' ')
+        .includes(ACR.secondFactor);
       const status = await hub.show(server.serverid, hsid, {
         sessioninfo: { ip: req.ip, ...(ua ? { useragent: ua.slice(0, 512) } : {}), info: `${clientName}: ${scopes.join(' ')}` },
+        ...(needsSecondFactor ? { secondFactor: 'required' as const } : {}),
       });
       if (status.state === 'authenticated' && status.account !== null) {
         const account = await registry.accounts.get(server.serverid, status.account);
         if (!account?.userid) throw new NsError('NO_ACCOUNT', "This phone's account is not linked to a user of this server");
         // A second factor at this login (its time is the login's).
         const secondFactor = account.lastSecondFactor !== undefined && account.lastlogin !== undefined && account.lastSecondFactor >= account.lastlogin;
+        if (needsSecondFactor && !secondFactor) {
+          reply.hijack();
+          return op.interactionFinished(
+            req.raw,
+            reply.raw,
+            { error: 'access_denied', error_description: 'This login needed the second factor' },
+            { mergeWithLastSubmission: false },
+          );
+        }
         // Its logout will end what this login starts (as long as an OIDC session lives).
         await registry.store.transact((tx) =>
           tx.put('oidc', [server.serverid, LOGIN, details.uid], {
