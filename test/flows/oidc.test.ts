@@ -15,7 +15,8 @@ import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { parseQrText } from '../../src/sdk/app.ts';
+import { keyWith } from '../helpers/rest.ts';
+import { type Frame, parseQrText, pushToQr } from '../../src/sdk/app.ts';
 import { codeOf, newNonce, newPhone, qr, until } from '../helpers/peers.ts';
 
 let ns: TestServer;
@@ -282,6 +283,60 @@ test('acr_values urn:nextauth:acr:2fa: the phone is asked for the second factor 
   assert.is(tokens.claims()?.acr, 'urn:nextauth:acr:2fa');
   assert.equal(tokens.claims()?.amr, ['hwk', 'pin']);
   await context.close();
+});
+
+test('login_hint: a push to the user’s listening phone from the provider’s page; the phone answers it and the login goes on', async () => {
+  const phone = newPhone();
+  await phone.enrol(await qr(ns, srv, newNonce(), 'enrol', '&userid=dan'));
+  const { connection } = await phone.listen(srv);
+  const pushes: Frame[] = [];
+  connection.on('push', (f) => pushes.push(f));
+  const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'Mail', redirectUris: [`${rpUrl}/cb`] });
+  const config = await discover(srv, client.clientId, secret);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: `${rpUrl}/cb`,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'hint',
+    login_hint: 'dan',
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url.href);
+  await page.locator('.nextauth-block').waitFor();
+  await until(() => pushes.length === 1, 'the push on the phone', 5000);
+  await phone.login(pushToQr(pushes[0]!, `${ns.url.replace('http', 'ws')}/ns/sigmai`), { connection });
+  await page.locator('button[value="allow"]').click({ timeout: 10_000 });
+  await page.waitForURL(`${rpUrl}/cb**`);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'hint' });
+  assert.is(tokens.claims()?.sub, 'dan');
+  assert.is(pushes.length, 1, 'one push per interaction');
+  connection.close();
+  await context.close();
+});
+
+test('rotateOidcKeys: the new key is published at once and signs later (no downtime); root on the server only', async () => {
+  const before = (await (await fetch(`${issuerOf(other)}/jwks`)).json()) as { keys: Array<{ kid: string; alg: string }> };
+  const r = await ns.api('POST', `/servers/${other}/oidc/keys/rotate`);
+  assert.is(r.status, 200, JSON.stringify(r.body));
+  const keys = r.body.keys as Array<{ kid: string; alg: string; activates?: number; retired?: number }>;
+  assert.is(keys.length, 3);
+  const fresh = keys.find((k) => k.activates !== undefined)!;
+  assert.ok(fresh.activates! > Date.now() + 60_000, 'it signs in two minutes');
+  const after = (await (await fetch(`${issuerOf(other)}/jwks`)).json()) as { keys: Array<{ kid: string; alg: string }> };
+  assert.ok(
+    after.keys.some((k) => k.kid === fresh.kid),
+    'published at once',
+  );
+  assert.ok(
+    before.keys.every((k) => after.keys.some((a) => a.kid === k.kid)),
+    'the old ones still published',
+  );
+  assert.not.ok(JSON.stringify(r.body).includes('"d"'), 'no private part answered');
+  const { apikey } = await keyWith(ns, ['servers'], other);
+  assert.is((await ns.api('POST', `/servers/${other}/oidc/keys/rotate`, { key: apikey })).status, 403);
 });
 
 test('a wrong client secret is refused at the token endpoint (invalid_client), and a public client must use PKCE', async () => {

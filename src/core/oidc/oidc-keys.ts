@@ -1,9 +1,13 @@
 /**
  * A virtual server's OpenID Provider keys, made on its first use and kept in the store (so every
  * process of a cluster signs and reads cookies with the same ones): ID-token signing keys
- * (ES256 first, the default, and Ed25519 for EdDSA) and the provider's cookie keys. Rotation puts
- * a new ES256 key first: it signs from then on, the old ones stay published for verification
- * until the retention passes.
+ * (ES256, the default, and Ed25519 for EdDSA) and the provider's cookie keys.
+ *
+ * Rotation without downtime: a new ES256 key is published at once but signs only from
+ * `activates` on (every process has rebuilt its provider by then and publishes it too: a
+ * token it signs verifies wherever its JWKS is read); the key it replaces is retired then and
+ * stays published for `keepMs` more (tokens it signed verify), then goes. `signingOrder` gives
+ * the keys in the order the provider wants them: the one that signs first.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
@@ -12,7 +16,7 @@ import { toB64url } from '../../wire/base64url.ts';
 
 export interface OidcKeys {
   /** private JWKs, the signing ones first */
-  keys: Array<JsonWebKey & { kid: string; alg: string; use: 'sig'; created: number; retired?: number }>;
+  keys: Array<JsonWebKey & { kid: string; alg: string; use: 'sig'; created: number; activates?: number; retired?: number }>;
   cookieKeys: string[];
 }
 
@@ -41,18 +45,24 @@ export async function oidcKeysOf(store: Store, serverid: string, now = Date.now(
   });
 }
 
-/** A new ES256 signing key first (it signs from now on); the ones it replaces are published `keepMs` more (tokens they signed verify), then go. */
-export async function rotateOidcKeys(store: Store, serverid: string, keepMs: number, now = Date.now()): Promise<OidcKeys> {
+/** Adds a new ES256 key that signs from `activates` on; keys retired more than `keepMs` ago go. */
+export async function rotateOidcKeys(store: Store, serverid: string, { activateInMs, keepMs }: { activateInMs: number; keepMs: number }, now = Date.now()): Promise<OidcKeys> {
   await oidcKeysOf(store, serverid, now);
   return store.transact(async (tx) => {
     const current = (await tx.get('oidc', serverid, MODEL, ID))!.payload as unknown as OidcKeys;
-    const fresh = signingKey('ES256', now);
-    const keys = [
-      fresh,
-      ...current.keys.map((k) => (k.alg === 'ES256' && k.retired === undefined ? { ...k, retired: now } : k)).filter((k) => k.retired === undefined || now - k.retired < keepMs),
-    ];
+    const fresh = { ...signingKey('ES256', now), activates: now + activateInMs };
+    // The one signing now retires when the new one activates.
+    const keys = [...current.keys.map((k) => (k.alg === 'ES256' && k.retired === undefined ? { ...k, retired: fresh.activates } : k)), fresh].filter(
+      (k) => k.retired === undefined || now - k.retired < keepMs,
+    );
     const next: OidcKeys = { keys, cookieKeys: [toB64url(randomBytes(32)), ...current.cookieKeys.slice(0, 2)] };
     tx.put('oidc', [serverid, MODEL, ID], { payload: next as unknown as { [key: string]: Json } });
     return next;
   });
+}
+
+/** The keys as the provider wants them at `now`: of each algorithm, the newest active one first; keys not active yet and retired ones after (published, not signing). */
+export function signingOrder(keys: OidcKeys['keys'], now = Date.now()): OidcKeys['keys'] {
+  const signs = (k: OidcKeys['keys'][number]) => (k.activates ?? 0) <= now && (k.retired === undefined || k.retired > now);
+  return [...keys].sort((a, b) => Number(signs(b)) - Number(signs(a)) || (b.activates ?? b.created) - (a.activates ?? a.created));
 }

@@ -135,6 +135,16 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
           { mergeWithLastSubmission: false },
         );
       }
+      // `login_hint` naming a user: a push to its phones, once per interaction (the code stays for another phone).
+      const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
+      if (hint && status.state === 'waiting' && kept?.payload.pushed === undefined) {
+        const accounts = (await registry.store.accountsOfUser(server.serverid, hint).catch(() => [])).filter((a) => !a.blocked).map((a) => a.id);
+        const made = nonce;
+        await registry.store.transact((tx) =>
+          tx.put('oidc', [server.serverid, LOGIN, details.uid], { payload: { nonce: made, pushed: accounts.length > 0 }, expiresAt: details.exp * 1000 }),
+        );
+        if (accounts.length > 0) await ctx.push.provoke(server.serverid, hsid, accounts).catch(() => undefined); // refused (a limit, muted): the code is there
+      }
       const qr = loginQrBytes(server, hsid, config.publicUrl);
       const bt = browserToken(server.sessionSecret, hsid);
       const block = await loginBlock({

@@ -20,7 +20,7 @@ import type { Configuration, KoaContextWithOIDC, Provider } from 'oidc-provider'
 import type { Json, Store } from '../../ports.ts';
 import type { Registry } from '../../core/admin/registry.ts';
 import { verifyClientSecret } from '../../core/oidc/oidc-clients.ts';
-import { oidcKeysOf } from '../../core/oidc/oidc-keys.ts';
+import { oidcKeysOf, signingOrder } from '../../core/oidc/oidc-keys.ts';
 import { esc } from '../../web/blocks.ts';
 import { negotiateLang } from '../../web/i18n.ts';
 import { oidcPage } from './pages.ts';
@@ -79,22 +79,25 @@ export interface ServerProvider {
 }
 
 const MAX_PROVIDERS = 100;
+/** A provider is rebuilt (from the store) this long after it was made: a key rotation reaches every process. */
+export const REBUILD_MS = 60_000;
 
 export class OidcProviders {
-  private readonly made = new Map<string, Promise<ServerProvider>>();
+  private readonly made = new Map<string, { at: number; provider: Promise<ServerProvider> }>();
 
   constructor(private readonly o: ProviderOptions) {}
 
   /** The server's provider (made on first use; the 100 used last are kept). */
   get(serverid: string): Promise<ServerProvider> {
-    let p = this.made.get(serverid);
-    if (p) {
-      this.made.delete(serverid);
-      this.made.set(serverid, p);
-      return p;
+    const now = Date.now();
+    const kept = this.made.get(serverid);
+    this.made.delete(serverid);
+    if (kept && now - kept.at < REBUILD_MS) {
+      this.made.set(serverid, kept);
+      return kept.provider;
     }
-    p = this.make(serverid);
-    this.made.set(serverid, p);
+    const p = this.make(serverid);
+    this.made.set(serverid, { at: now, provider: p });
     p.catch(() => this.made.delete(serverid));
     if (this.made.size > MAX_PROVIDERS) this.made.delete(this.made.keys().next().value!);
     return p;
@@ -164,7 +167,7 @@ export class OidcProviders {
     const configuration: Configuration = {
       adapter: (model: string) => new StoreAdapter(store, serverid, model),
       clients: [],
-      jwks: { keys: keys.keys.map(({ created: _c, retired: _r, ...jwk }) => jwk) as NonNullable<Configuration['jwks']>['keys'] },
+      jwks: { keys: signingOrder(keys.keys).map(({ created: _c, retired: _r, activates: _a, ...jwk }) => jwk) as NonNullable<Configuration['jwks']>['keys'] },
       cookies: {
         keys: keys.cookieKeys,
         names: { session: `_nas_${tag}`, interaction: `_nai_${tag}`, resume: `_nar_${tag}` },

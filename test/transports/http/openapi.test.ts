@@ -49,6 +49,7 @@ const ADDED_OPERATIONS = [
   'getWebhookAttempts',
   'getEvents',
   'createOidcClient',
+  'rotateOidcKeys',
   'getOidcClients',
   'deleteOidcClient',
 ];

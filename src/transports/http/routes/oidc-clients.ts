@@ -15,6 +15,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import { OIDC_SCOPES } from '../../../core/oidc/oidc-clients.ts';
+import { rotateOidcKeys } from '../../../core/oidc/oidc-keys.ts';
+import { REBUILD_MS } from '../../oidc/providers.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { ErrorBody, ServerIdParams } from '../schemas.ts';
 
@@ -61,6 +63,17 @@ const NewOidcClient = Type.Object({
   secret: Type.Optional(Type.String({ description: "A confidential client's client_secret: shown this once (only its hash is kept), keep it safe" })),
 });
 const OidcClientList = Type.Object({ clients: Type.Array(OidcClient) });
+const SigningKeys = Type.Object({
+  keys: Type.Array(
+    Type.Object({
+      kid: Type.String(),
+      alg: Type.String(),
+      created: Type.Integer({ description: 'When it was made (ms since epoch)' }),
+      activates: Type.Optional(Type.Integer({ description: 'It signs from then on (ms since epoch)' })),
+      retired: Type.Optional(Type.Integer({ description: 'It stopped signing then; published until the tokens it signed have expired' })),
+    }),
+  ),
+});
 const notFound = { 404: ErrorBody };
 
 export function oidcClientRoutes(app: App, ctx: ApiContext): void {
@@ -127,6 +140,37 @@ export function oidcClientRoutes(app: App, ctx: ApiContext): void {
       await oidcClients.delete(serverid, clientid);
       req.log.info({ serverid, oidcClient: clientid }, 'oidc client deleted');
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/servers/:serverid/oidc/keys/rotate',
+    {
+      schema: {
+        ...schema,
+        operationId: 'rotateOidcKeys',
+        summary: "Rotate the server's ID token signing key",
+        description:
+          "A new ES256 key, published at once and signing two minutes later (every process of a cluster publishes it by then); the one it replaces stays published for a day, so tokens it signed still verify. No downtime, nothing to tell the applications. Permission: 'root' on the server.",
+        params: ServerIdParams,
+        response: { 200: SigningKeys, ...notFound },
+      },
+    },
+    async (req) => {
+      const { serverid } = req.params;
+      await authorizeServer(ctx, req, ROOT, serverid);
+      const { keys } = await rotateOidcKeys(ctx.registry.store, serverid, { activateInMs: 2 * REBUILD_MS, keepMs: 86400_000 });
+      ctx.oidc?.forget(serverid);
+      req.log.info({ serverid }, 'oidc signing key rotated');
+      return {
+        keys: keys.map(({ kid, alg, created, activates, retired }) => ({
+          kid,
+          alg,
+          created,
+          ...(activates !== undefined ? { activates } : {}),
+          ...(retired !== undefined ? { retired } : {}),
+        })),
+      };
     },
   );
 }
