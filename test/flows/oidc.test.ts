@@ -53,6 +53,21 @@ test.after(async () => {
   await ns.stop(true);
 });
 
+/** Whether a JWT is signed by one of the keys the server's JWKS publishes. */
+async function signedByServer(jwt: string, serverid: string): Promise<boolean> {
+  const [header, payload, signature] = jwt.split('.') as [string, string, string];
+  const { kid } = JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string };
+  const jwks = (await (await fetch(`${issuerOf(serverid)}/jwks`)).json()) as { keys: Array<import('node:crypto').JsonWebKey & { kid: string }> };
+  const jwk = jwks.keys.find((k) => k.kid === kid);
+  if (!jwk) return false;
+  return verify(
+    'sha256',
+    Buffer.from(`${header}.${payload}`),
+    { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+    Buffer.from(signature, 'base64url'),
+  );
+}
+
 const issuerOf = (serverid: string) => `${ns.url}/servers/${serverid}/oidc`;
 const discover = (serverid: string, clientId: string, secret?: string) =>
   oidc.discovery(new URL(issuerOf(serverid)), clientId, secret, secret ? undefined : oidc.None(), { execute: [oidc.allowInsecureRequests] });
@@ -123,9 +138,15 @@ test('authorization code + PKCE in Chromium, the phone logs in on the providerâ€
   assert.equal(claims.amr, ['hwk']);
   assert.is(claims.acr, 'urn:nextauth:acr:hwk');
   assert.is(JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()).alg, 'ES256');
+  assert.ok(await signedByServer(tokens.id_token!, srv), 'the ID token verifies against the JWKS');
+  assert.not.ok(await signedByServer(tokens.id_token!, other), "and not against another server's");
   const info2 = await oidc.fetchUserInfo(config, tokens.access_token, 'ann');
   assert.is(info2.name, 'Ann Example');
   assert.is(info2.email, 'ann@example.org');
+  // The server's own mapping: `name` from another attribute.
+  assert.is((await ns.api('PUT', `/servers/${srv}/users/ann/attributes/`, { body: { displayName: 'Ann E.' } })).status < 300, true);
+  assert.is((await ns.api('PUT', `/servers/${srv}/attributes/`, { body: { oidcClaims: { name: 'displayName' } } })).status < 300, true);
+  assert.is((await oidc.fetchUserInfo(config, tokens.access_token, 'ann')).name, 'Ann E.', 'claims by the serverâ€™s mapping');
   assert.ok(tokens.refresh_token, 'a refresh token for offline_access');
   const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
   assert.ok(refreshed.access_token && refreshed.access_token !== tokens.access_token);
@@ -140,6 +161,14 @@ test('authorization code + PKCE in Chromium, the phone logs in on the providerâ€
     code_challenge_method: 'S256',
     state: 's2',
   });
+  await page.goto(url2.href);
+  await page.waitForURL(`${rpUrl}/cb**`);
+  // An expired code (its record's time is up): refused.
+  const code = new URL(page.url()).searchParams.get('code')!;
+  const expiredAt = Date.now() - 1;
+  await ns.registry.store.transact((tx) => tx.patch('oidc', [srv, 'AuthorizationCode', code], { expiresAt: expiredAt }));
+  const expired = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: v2, expectedState: 's2' }).catch((e: { error?: string }) => e.error);
+  assert.is(expired, 'invalid_grant', 'an expired code');
   await page.goto(url2.href);
   await page.waitForURL(`${rpUrl}/cb**`);
   const wrong = await oidc
