@@ -14,6 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { launchBrowser } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { codeFlowInChromium } from '../helpers/oidc.ts';
 import { newNonce, newPhone, qr } from '../helpers/peers.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
 import { freePort } from '../helpers/private-services.ts';
@@ -68,24 +69,13 @@ if (pgUrl && redis) {
     };
     const config = await oidc.discovery(new URL(issuer), made.body.clientId, made.body.secret, undefined, { execute: [oidc.allowInsecureRequests] });
     config[oidc.customFetch] = toTwo;
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: `${rpUrl}/cb`,
-      scope: 'openid profile offline_access',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 'c',
-      prompt: 'consent',
+    const { tokens } = await codeFlowInChromium({
+      browser,
+      config,
+      redirectUri: `${rpUrl}/cb`,
+      params: { scope: 'openid profile offline_access', prompt: 'consent' },
+      signIn: (link) => phone.login(link),
     });
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(url.href);
-    const block = page.locator('.nextauth-block');
-    await block.waitFor();
-    await phone.login((await block.getAttribute('data-link'))!);
-    await page.locator('button[value="allow"]').click({ timeout: 10_000 });
-    await page.waitForURL(`${rpUrl}/cb**`);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'c' });
     assert.is(tokens.claims()?.sub, 'eve');
     assert.is((await oidc.fetchUserInfo(config, tokens.access_token, 'eve')).name, 'Eve');
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
@@ -94,7 +84,6 @@ if (pgUrl && redis) {
     // Both processes publish the same keys.
     const jwks = async (base: string) => ((await (await fetch(`${base}/servers/${srv}/oidc/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort();
     assert.equal(await jwks(one.url), await jwks(two.url));
-    await context.close();
   });
 }
 

@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
+import { codeFlowInChromium } from '../helpers/oidc.ts';
 import { keyWith } from '../helpers/rest.ts';
 import { type Frame, parseQrText, pushToQr } from '../../src/sdk/app.ts';
 import { codeOf, newNonce, newPhone, qr, until } from '../helpers/peers.ts';
@@ -214,29 +215,17 @@ test('authorization code + PKCE in Chromium, the phone logs in on the provider�
   await context.close();
 });
 
-/** A login in Chromium through the provider's page, the phone scanning its code; consents when asked. Its tokens, and the phone's connection and session. */
+/** A login in Chromium through the provider's page by `phone` (scope openid profile offline_access): its tokens, and the phone's connection and session. */
 async function loginInChromium(config: oidc.Configuration, phone: ReturnType<typeof newPhone>) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: `${rpUrl}/cb`,
-    scope: 'openid profile offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state: 'st',
-    prompt: 'consent',
+  let connection: Awaited<ReturnType<typeof phone.login>>['connection'] | undefined;
+  const { tokens, link } = await codeFlowInChromium({
+    browser,
+    config,
+    redirectUri: `${rpUrl}/cb`,
+    params: { scope: 'openid profile offline_access', prompt: 'consent' },
+    signIn: async (l) => ({ connection } = await phone.login(l)),
   });
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(url.href);
-  const block = page.locator('.nextauth-block');
-  await block.waitFor();
-  const link = (await block.getAttribute('data-link'))!;
-  const { connection } = await phone.login(link);
-  await page.locator('button[value="allow"]').click({ timeout: 10_000 });
-  await page.waitForURL(`${rpUrl}/cb**`);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st' });
-  await context.close();
-  return { tokens, connection, hsid: parseQrText(link).hsid };
+  return { tokens, connection: connection!, hsid: parseQrText(link).hsid };
 }
 
 test('a logout of the nextAuth session by the phone ends the OIDC session: a signed back-channel logout token, the refresh token revoked; blocking the account revokes its tokens', async () => {
@@ -286,32 +275,21 @@ test('acr_values urn:nextauth:acr:2fa: the phone is asked for the second factor 
   await phone.enrol(await qr(ns, srv, newNonce(), 'enrol', '&userid=cid'));
   const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'Bank', redirectUris: [`${rpUrl}/cb`] });
   const config = await discover(srv, client.clientId, secret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: `${rpUrl}/cb`,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state: 'acr',
-    acr_values: 'urn:nextauth:acr:2fa',
-  });
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(url.href);
-  const block = page.locator('.nextauth-block');
-  await block.waitFor();
-  const link = (await block.getAttribute('data-link'))!;
   let shown: unknown;
-  const noPin = newPhone({ keystore: phone.keystore, consent: (info) => ((shown = info), { accept: true, sf: 'none' }) });
-  assert.is(await codeOf(noPin.login(link)), 'SECOND_FACTOR_REQUIRED', 'refused without the PIN');
-  assert.is((shown as { pinTimeout?: number }).pinTimeout, 0, 'the phone is told to ask for it now');
-  await newPhone({ keystore: phone.keystore, sf: 'pin' }).login(link);
-  await page.locator('button[value="allow"]').click({ timeout: 10_000 });
-  await page.waitForURL(`${rpUrl}/cb**`);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'acr' });
+  const { tokens } = await codeFlowInChromium({
+    browser,
+    config,
+    redirectUri: `${rpUrl}/cb`,
+    params: { acr_values: 'urn:nextauth:acr:2fa' },
+    signIn: async (link) => {
+      const noPin = newPhone({ keystore: phone.keystore, consent: (info) => ((shown = info), { accept: true, sf: 'none' }) });
+      assert.is(await codeOf(noPin.login(link)), 'SECOND_FACTOR_REQUIRED', 'refused without the PIN');
+      assert.is((shown as { pinTimeout?: number }).pinTimeout, 0, 'the phone is told to ask for it now');
+      await newPhone({ keystore: phone.keystore, sf: 'pin' }).login(link);
+    },
+  });
   assert.is(tokens.claims()?.acr, 'urn:nextauth:acr:2fa');
   assert.equal(tokens.claims()?.amr, ['hwk', 'pin']);
-  await context.close();
 });
 
 test('login_hint: a push to the user’s listening phone from the provider’s page; the phone answers it and the login goes on', async () => {
@@ -322,28 +300,19 @@ test('login_hint: a push to the user’s listening phone from the provider’s p
   connection.on('push', (f) => pushes.push(f));
   const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'Mail', redirectUris: [`${rpUrl}/cb`] });
   const config = await discover(srv, client.clientId, secret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: `${rpUrl}/cb`,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state: 'hint',
-    login_hint: 'dan',
+  const { tokens } = await codeFlowInChromium({
+    browser,
+    config,
+    redirectUri: `${rpUrl}/cb`,
+    params: { login_hint: 'dan' },
+    signIn: async () => {
+      await until(() => pushes.length === 1, 'the push on the phone', 5000);
+      await phone.login(pushToQr(pushes[0]!, `${ns.url.replace('http', 'ws')}/ns/sigmai`), { connection });
+    },
   });
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(url.href);
-  await page.locator('.nextauth-block').waitFor();
-  await until(() => pushes.length === 1, 'the push on the phone', 5000);
-  await phone.login(pushToQr(pushes[0]!, `${ns.url.replace('http', 'ws')}/ns/sigmai`), { connection });
-  await page.locator('button[value="allow"]').click({ timeout: 10_000 });
-  await page.waitForURL(`${rpUrl}/cb**`);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'hint' });
   assert.is(tokens.claims()?.sub, 'dan');
   assert.is(pushes.length, 1, 'one push per interaction');
   connection.close();
-  await context.close();
 });
 
 test('rotateOidcKeys: the new key is published at once and signs later (no downtime); root on the server only', async () => {
