@@ -38,6 +38,10 @@ export interface Messages {
   appLink: string;
   codeValid(time: string): string;
   logout: string;
+  // The consent page of a server's OpenID Provider (src/transports/oidc/).
+  consentAsks(app: string, scopes: string): string;
+  allow: string;
+  refuse: string;
   newCode: string;
   push: string;
   // Progress, written by the server and kept current by the script.
@@ -79,6 +83,9 @@ const en: Messages = {
   appLink: 'App link',
   codeValid: (time) => `Code valid for ${time}`,
   logout: 'Log out',
+  consentAsks: (app, scopes) => `${app} asks to use your account: ${scopes}.`,
+  allow: 'Allow',
+  refuse: 'Refuse',
   newCode: 'Get a new code',
   push: 'Send a login to my phone',
   scanned: 'Code scanned. Confirm on your phone.',
@@ -117,6 +124,9 @@ const de: Messages = {
   appLink: 'App-Link',
   codeValid: (time) => `Code noch ${time} gültig`,
   logout: 'Abmelden',
+  consentAsks: (app, scopes) => `${app} möchte Ihr Konto verwenden: ${scopes}.`,
+  allow: 'Erlauben',
+  refuse: 'Ablehnen',
   newCode: 'Neuen Code anfordern',
   push: 'Anmeldung an mein Smartphone senden',
   scanned: 'Code gescannt. Bestätigen Sie auf Ihrem Smartphone.',
@@ -156,6 +166,9 @@ const fr: Messages = {
   appLink: 'Lien pour l’app',
   codeValid: (time) => `Code valable encore ${time}`,
   logout: 'Se déconnecter',
+  consentAsks: (app, scopes) => `${app} demande à utiliser votre compte : ${scopes}.`,
+  allow: 'Autoriser',
+  refuse: 'Refuser',
   newCode: 'Obtenir un nouveau code',
   push: 'Envoyer une demande à mon téléphone',
   scanned: 'Code scanné. Confirmez sur votre téléphone.',
@@ -194,6 +207,9 @@ const nl: Messages = {
   appLink: 'App-link',
   codeValid: (time) => `Code nog ${time} geldig`,
   logout: 'Uitloggen',
+  consentAsks: (app, scopes) => `${app} vraagt om je account te gebruiken: ${scopes}.`,
+  allow: 'Toestaan',
+  refuse: 'Weigeren',
   newCode: 'Nieuwe code',
   push: 'Stuur een inlogverzoek naar mijn telefoon',
   scanned: 'Code gescand. Bevestig op je telefoon.',

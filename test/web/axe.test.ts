@@ -8,6 +8,7 @@
  * or frame is checked alone, its violations printed one element a line.
  */
 import { createServer } from 'node:http';
+import * as oidc from 'openid-client';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -206,6 +207,39 @@ test('the blocks on a site of their own (German, a logo, app store links): waiti
   connection.close();
   await page.context().close();
   await mobile.context().close();
+});
+
+test("a server's OpenID Provider: its login page, its consent page (German), its logout page, an error page", async () => {
+  const srv = (await ns.api('POST', '/servers/', { body: { serverName: 'OIDC' } })).body.serverid as string;
+  const phone = newPhone();
+  await phone.enrol(await qr(ns, srv, newNonce(), 'enrol', '&userid=axe'));
+  const { client, secret } = await ns.registry.oidcClients.create(srv, { name: 'Wiki', redirectUris: ['http://127.0.0.1:1/cb'], postLogoutRedirectUris: ['http://127.0.0.1:1/'] });
+  const config = await oidc.discovery(new URL(`${ns.url}/servers/${srv}/oidc`), client.clientId, secret, undefined, { execute: [oidc.allowInsecureRequests] });
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: 'http://127.0.0.1:1/cb',
+    scope: 'openid profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const context = await browser.newContext({ locale: 'de-DE' });
+  const page = await context.newPage();
+  const found: string[] = [];
+  await page.goto(url.href);
+  const block = page.locator('.nextauth-block');
+  await block.waitFor();
+  found.push(...(await axe(page, 'OIDC login')));
+  await phone.login((await block.getAttribute('data-link'))!);
+  const allow = page.locator('button[value="allow"]');
+  await allow.waitFor({ timeout: 10_000 });
+  assert.is(await allow.textContent(), 'Erlauben', 'the consent page speaks German');
+  found.push(...(await axe(page, 'OIDC consent')));
+  await page.goto(`${ns.url}/servers/${srv}/oidc/session/end?client_id=${client.clientId}`);
+  await page.locator('button[name="logout"]').waitFor();
+  found.push(...(await axe(page, 'OIDC logout')));
+  await page.goto(`${ns.url}/servers/${srv}/oidc/auth?client_id=nobody&response_type=code&scope=openid`);
+  found.push(...(await axe(page, 'OIDC error')));
+  await context.close();
+  assertNone(found);
 });
 
 test('the inspector: the key form, a refused key, a session with its diagram and event log, the whole machine', async () => {

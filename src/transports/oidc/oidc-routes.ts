@@ -17,7 +17,7 @@ import { browserToken } from '../../core/crypto/browser-token.ts';
 import { isServerId } from '../../core/crypto/ids.ts';
 import type { ServerRecord } from '../../ports.ts';
 import { blockServer, esc, footer, isMobileAgent, loginBlock } from '../../web/blocks.ts';
-import { negotiateLang, type Lang } from '../../web/i18n.ts';
+import { MESSAGES, negotiateLang, type Lang } from '../../web/i18n.ts';
 import { toB64url } from '../../wire/base64url.ts';
 import { NsError } from '../../wire/errors.ts';
 import type { ApiContext, App } from '../http/context.ts';
@@ -66,6 +66,7 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
       const { provider: op } = await oidc.get(server.serverid);
       const details = await op.interactionDetails(req.raw, reply.raw);
       const lang = negotiateLang(req.headers['accept-language']);
+      const words = MESSAGES[lang];
       if (details.uid !== req.params.uid) throw new NsError('BAD_REQUEST', 'This is not the interaction the browser is in');
       const client = await op.Client.find(String(details.params.client_id));
       const clientName = client?.clientName ?? String(details.params.client_id);
@@ -81,8 +82,8 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
           page(
             lang,
             server.serverName,
-            `<h1>${esc(server.serverName)}</h1><p><strong>${esc(clientName)}</strong> asks for: ${missing.map((s) => `<code>${esc(s)}</code>`).join(', ')}</p>` +
-              `<form method="post" action="${esc(`${req.params.uid}/consent`)}"><button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Refuse</button></form>`,
+            `<h1>${esc(server.serverName)}</h1><p>${words.consentAsks(`<strong>${esc(clientName)}</strong>`, missing.map((x) => `<code>${esc(x)}</code>`).join(', '))}</p>` +
+              `<form method="post" action="${esc(`${req.params.uid}/consent`)}"><button name="decision" value="allow">${esc(words.allow)}</button> <button name="decision" value="deny">${esc(words.refuse)}</button></form>`,
           ),
         );
       }

@@ -22,7 +22,6 @@ import type { Registry } from '../../core/admin/registry.ts';
 import { verifyClientSecret } from '../../core/oidc/oidc-clients.ts';
 import { oidcKeysOf, signingOrder } from '../../core/oidc/oidc-keys.ts';
 import { esc } from '../../web/blocks.ts';
-import { negotiateLang } from '../../web/i18n.ts';
 import { oidcPage } from './pages.ts';
 import { StoreAdapter } from './store-adapter.ts';
 
@@ -148,9 +147,9 @@ export class OidcProviders {
     }
   }
 
-  /** A page of the provider (logout, errors), in the browser's language. */
-  private page(ctx: KoaContextWithOIDC, title: string, body: string): string {
-    return oidcPage(this.o.publicUrl(), negotiateLang(ctx.get('accept-language')), title, body);
+  /** A page of the provider (logout, errors): in English (their words are not in the catalogue yet). */
+  private page(_ctx: KoaContextWithOIDC, title: string, body: string): string {
+    return oidcPage(this.o.publicUrl(), 'en', title, body);
   }
 
   /** Forgets a server's provider (its keys were rotated): the next use builds it again. */
