@@ -18,6 +18,7 @@ import { listAuditEvents } from '../core/events/audit.ts';
 import type { CloudEvent } from '../core/events/cloud-event.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookInput, type WebhookView } from '../core/events/webhooks.ts';
 import type { OidcClientInput, OidcClientView } from '../core/oidc/oidc-clients.ts';
+import { keyViews, ROTATION, rotateOidcKeys, type SigningKeyView } from '../core/oidc/oidc-keys.ts';
 import type { Attributes, DeliveryAttempt } from '../ports.ts';
 import { auditQuery, type AuditQueryText } from '../transports/http/audit-query.ts';
 import { LowdbStore } from '../adapters/lowdb/lowdb-store.ts';
@@ -80,6 +81,7 @@ export interface Backend {
   createOidcClient(serverid: string, input: OidcClientInput): Promise<NewOidcClient>;
   listOidcClients(serverid: string): Promise<OidcClientView[]>;
   deleteOidcClient(serverid: string, clientId: string): Promise<void>;
+  rotateOidcKeys(serverid: string): Promise<SigningKeyView[]>;
   close(): Promise<void>;
 }
 
@@ -228,6 +230,10 @@ export class RestBackend implements Backend {
 
   async listOidcClients(serverid: string) {
     return (await this.call<{ clients: OidcClientView[] }>('GET', `${this.server(serverid)}/oidc/clients`)).clients;
+  }
+
+  async rotateOidcKeys(serverid: string) {
+    return (await this.call<{ keys: SigningKeyView[] }>('POST', `${this.server(serverid)}/oidc/keys/rotate`)).keys;
   }
 
   async deleteOidcClient(serverid: string, clientId: string) {
@@ -405,6 +411,11 @@ export class LocalBackend implements Backend {
   async deleteOidcClient(serverid: string, clientId: string) {
     await this.registry.servers.require(serverid);
     await this.registry.oidcClients.delete(serverid, clientId);
+  }
+
+  async rotateOidcKeys(serverid: string) {
+    await this.registry.servers.require(serverid);
+    return keyViews((await rotateOidcKeys(this.registry.store, serverid, ROTATION)).keys);
   }
 
   async close() {

@@ -91,6 +91,9 @@ a stopped one: --data). They need 'root' on the server.
                                              offline_access)
   oidc-client list <serverid>                its clients (never a secret)
   oidc-client delete <serverid> <clientid>   delete a client: its logins stop
+  oidc-key rotate <serverid>                 a new ID token signing key, published now and
+                                             signing in two minutes; the old one is published
+                                             a day more (no downtime)
 
   Output is a table; --json prints JSON instead.
 `,
@@ -128,6 +131,7 @@ const HELP_OF: Record<string, keyof typeof HELP> = {
   webhook: 'events',
   events: 'events',
   'oidc-client': 'oidc',
+  'oidc-key': 'oidc',
   store: 'store',
   app: 'app',
 };
@@ -254,7 +258,7 @@ export async function main(argv: string[]): Promise<void> {
     const { runStore } = await import('./store.ts');
     return runStore(args, (text) => void process.stdout.write(text));
   }
-  if (['server', 'key', 'user', 'account', 'webhook', 'events', 'oidc-client'].includes(command)) {
+  if (['server', 'key', 'user', 'account', 'webhook', 'events', 'oidc-client', 'oidc-key'].includes(command)) {
     const { runAdmin } = await import('./admin.ts');
     process.stdout.write(await runAdmin(command, args));
     return;

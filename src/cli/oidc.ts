@@ -1,5 +1,5 @@
 /**
- * `nextauth oidc-client create|list|delete`: the clients of a server's OpenID Provider
+ * `nextauth oidc-client create|list|delete` and `nextauth oidc-key rotate`: the clients and the signing keys of a server's OpenID Provider
  * (docs/oidc.md), on the same two backends as the other admin commands (admin.ts). A
  * confidential client's secret is printed by `oidc-client create` only (the server keeps a hash).
  */
@@ -79,6 +79,22 @@ export const OIDC_COMMANDS: Record<string, Command> = {
       return async (b) => {
         await b.deleteOidcClient(sid, cid);
         return { data: { clientId: cid, deleted: true }, text: `OpenID Connect client ${cid} deleted.\n` };
+      };
+    },
+  },
+  'oidc-key rotate': {
+    args: ['<serverid>'],
+    prepare([serverid]) {
+      const sid = serverIdArg(serverid!);
+      return async (b) => {
+        const keys = await b.rotateOidcKeys(sid);
+        return {
+          data: keys,
+          text: `A new signing key: published now, signing in two minutes.\n${table(
+            ['KEY ID', 'ALG', 'CREATED', 'SIGNS FROM', 'RETIRED'],
+            keys.map((k) => [k.kid, k.alg, time(k.created), k.activates === undefined ? '' : time(k.activates), k.retired === undefined ? '' : time(k.retired)]),
+          )}`,
+        };
       };
     },
   },

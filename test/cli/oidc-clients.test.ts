@@ -170,4 +170,22 @@ test('help: nextauth help oidc-client and nextauth oidc-client --help name every
   assert.ok(ok(await cli(['--help']), 'help').stdout.includes('oidc-client create'), 'nextauth help names them too');
 });
 
+test('oidc-key rotate (local mode): a new ES256 key that signs in two minutes, the old one retiring then; no private part printed', async () => {
+  const data = path.join(tmp, 'keys');
+  const d = ['--data', data];
+  const sid: string = okJson(await cli(['server', 'create', '--name', 'Keys', '--json', ...d]), 'server create').serverid;
+  const before = Date.now();
+  const keys = okJson(await cli(['oidc-key', 'rotate', sid, '--json', ...d]), 'rotate') as Array<{ kid: string; alg: string; activates?: number; retired?: number }>;
+  assert.equal(keys.map((k) => k.alg).sort(), ['ES256', 'ES256', 'EdDSA']);
+  const fresh = keys.find((k) => k.activates !== undefined)!;
+  assert.ok(fresh.activates! >= before + 120_000, 'signs in two minutes');
+  assert.is(keys.find((k) => k.alg === 'ES256' && k.kid !== fresh.kid)!.retired, fresh.activates, 'the old one retires then');
+  const text = ok(await cli(['oidc-key', 'rotate', sid, ...d]), 'rotate (text)').stdout;
+  assert.match(text, /^A new signing key: published now, signing in two minutes\.$/m);
+  assert.match(text, /KEY ID\s+ALG\s+CREATED\s+SIGNS FROM\s+RETIRED/);
+  for (const out of [JSON.stringify(keys), text]) assert.not.match(out, /"d"|"x"/, 'no key material');
+  fails(await cli(['oidc-key', 'rotate', 'AAAAAAAAAAAAAAAAAAAAAA', ...d]), 1, 'UNKNOWN_SERVER', 'unknown server');
+  assert.match(ok(await cli(['help', 'oidc-key']), 'help').stdout, /oidc-key rotate <serverid>/);
+});
+
 test.run();

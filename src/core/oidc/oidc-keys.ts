@@ -66,3 +66,23 @@ export function signingOrder(keys: OidcKeys['keys'], now = Date.now()): OidcKeys
   const signs = (k: OidcKeys['keys'][number]) => (k.activates ?? 0) <= now && (k.retired === undefined || k.retired > now);
   return [...keys].sort((a, b) => Number(signs(b)) - Number(signs(a)) || (b.activates ?? b.created) - (a.activates ?? a.created));
 }
+
+/** What may be shown of the keys (never a private part): id, algorithm, when each signs. */
+export interface SigningKeyView {
+  kid: string;
+  alg: string;
+  created: number;
+  activates?: number;
+  retired?: number;
+}
+export const keyViews = (keys: OidcKeys['keys']): SigningKeyView[] =>
+  keys.map(({ kid, alg, created, activates, retired }) => ({
+    kid,
+    alg,
+    created,
+    ...(activates !== undefined ? { activates } : {}),
+    ...(retired !== undefined ? { retired } : {}),
+  }));
+
+/** The rotation the operations make: the new key signs in two minutes (every process publishes it by then), the old one is published a day more. */
+export const ROTATION = { activateInMs: 120_000, keepMs: 86_400_000 } as const;

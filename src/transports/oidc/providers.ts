@@ -78,8 +78,8 @@ export interface ServerProvider {
 }
 
 const MAX_PROVIDERS = 100;
-/** A provider is rebuilt (from the store) this long after it was made: a key rotation reaches every process. */
-export const REBUILD_MS = 60_000;
+/** A provider is rebuilt (from the store) this long after it was made: a key rotation reaches every process (before the new key signs: ROTATION, oidc-keys.ts). */
+const REBUILD_MS = 60_000;
 
 export class OidcProviders {
   private readonly made = new Map<string, { at: number; provider: Promise<ServerProvider> }>();

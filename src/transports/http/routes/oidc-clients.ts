@@ -15,8 +15,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { OIDC_SCOPES } from '../../../core/oidc/oidc-clients.ts';
-import { rotateOidcKeys } from '../../../core/oidc/oidc-keys.ts';
-import { REBUILD_MS } from '../../oidc/providers.ts';
+import { keyViews, ROTATION, rotateOidcKeys } from '../../../core/oidc/oidc-keys.ts';
 import { authorizeServer, type ApiContext, type App } from '../context.ts';
 import { ErrorBody, ServerIdParams } from '../schemas.ts';
 
@@ -159,18 +158,10 @@ export function oidcClientRoutes(app: App, ctx: ApiContext): void {
     async (req) => {
       const { serverid } = req.params;
       await authorizeServer(ctx, req, ROOT, serverid);
-      const { keys } = await rotateOidcKeys(ctx.registry.store, serverid, { activateInMs: 2 * REBUILD_MS, keepMs: 86400_000 });
+      const { keys } = await rotateOidcKeys(ctx.registry.store, serverid, ROTATION);
       ctx.oidc?.forget(serverid);
       req.log.info({ serverid }, 'oidc signing key rotated');
-      return {
-        keys: keys.map(({ kid, alg, created, activates, retired }) => ({
-          kid,
-          alg,
-          created,
-          ...(activates !== undefined ? { activates } : {}),
-          ...(retired !== undefined ? { retired } : {}),
-        })),
-      };
+      return { keys: keyViews(keys) };
     },
   );
 }
