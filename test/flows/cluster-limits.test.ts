@@ -1,20 +1,9 @@
-/**
- * Every limit of PROTOCOL.md §7 that counts across connections, counted across three cluster
- * processes (§7: "In a cluster the counts are shared by every node"): one client spreading its
- * tries over processes 1, 2 and 3 is refused where the limit says, on whichever process comes
- * next; another source or key goes on. Each test is its own source (127.0.2.x) or key, with
- * the limits set low for this file (REST per key at 100 in 20 minutes, a token back every 12 s: the root key, which every test
- * uses for its QR codes, is counted too). (The sessions one browser connection watches, the request
- * header time and the frame size are limits of one connection, which one process holds.)
- * Skipped (one line) without PostgreSQL or Redis.
- */
-import http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nacl from 'tweetnacl';
 import { naclSigner, type StoredAccount } from '../../src/sdk/app.ts';
 import { startTestServer, type TestServer } from '../helpers/ns.ts';
-import { codeOf, getSession, newNonce, newPhone, qr, socketFrom, TextBrowser, until } from '../helpers/peers.ts';
+import { codeOf, getFrom, getSession, newNonce, newPhone, qr, socketFrom, TextBrowser, until } from '../helpers/peers.ts';
 import { databases, type Databases } from '../helpers/pg-databases.ts';
 import { clusterEnv, type RedisRun, redisRun } from '../helpers/redis.ts';
 import { keyWith } from '../helpers/rest.ts';
@@ -22,18 +11,6 @@ import { service } from '../helpers/services.ts';
 
 const pgUrl = await service('postgres');
 const redis: RedisRun | undefined = pgUrl ? await redisRun('limits') : undefined;
-
-/** A GET from a source address, as the NS sees it: status, Retry-After, body. */
-function getFrom(url: string, key: string, localAddress: string): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { 'x-apikey': key }, localAddress }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-  });
-}
 
 if (pgUrl && redis) {
   let dbs: Databases;

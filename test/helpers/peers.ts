@@ -2,6 +2,7 @@
  * The peers of a test: phones (the real SDK over `ws`, optionally tampering with what they send),
  * and browsers on the text socket and on socket.io.
  */
+import http from 'node:http';
 import { decode } from '@msgpack/msgpack';
 import { WebSocket } from 'ws';
 import { io, type Socket } from 'socket.io-client';
@@ -144,4 +145,16 @@ export class IoBrowser {
   close(): void {
     this.socket.close();
   }
+}
+
+/** A GET with an api key from a source address (127.0.0.x), as the NS sees it: status, Retry-After, body. */
+export function getFrom(url: string, key: string, localAddress: string): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { 'x-apikey': key }, localAddress }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+  });
 }

@@ -1,25 +1,8 @@
-/**
- * REST limits (PROTOCOL.md §7): requests per api key, and requests without a known key per
- * source; past either `429 RATE_LIMITED` with `Retry-After`, nothing done; other keys and other
- * sources go on; the bucket refills.
- */
-import http from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SimulatedClock } from 'xstate';
 import { startTestServer } from '../../helpers/ns.ts';
-
-/** A GET from a source address (127.0.0.x), as the NS sees it: status, Retry-After, body. */
-function getFrom(url: string, key: string, localAddress: string): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { 'x-apikey': key }, localAddress }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-  });
-}
+import { getFrom } from '../../helpers/peers.ts';
 
 test('the defaults: 20 requests per minute without a known key from one source, then 429 with Retry-After; other sources are not counted', async () => {
   const clock = new SimulatedClock();
