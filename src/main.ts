@@ -364,6 +364,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
 
 /** One line for each session transition (a new state, or the session made or ended); the hsid is public (it is in the QR code). */
 function logTransition(log: Logger, a: AppliedEvent): void {
+  if (!log.isLevelEnabled('info')) return;
   const from = a.before === undefined ? undefined : stateName(a.before);
   const to = a.ended ? 'expired' : stateName(a.value);
   if (from === to && !a.created) return;

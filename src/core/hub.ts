@@ -412,7 +412,7 @@ export class SessionHub {
     const { serverid } = next.context;
     for (const n of before) if (!after.includes(n)) effects.push(this.sessions.removeMember(accountSet(serverid, n), key));
     for (const n of after) if (!before.includes(n)) effects.push(this.sessions.addMember(accountSet(serverid, n), key));
-    await Promise.all(effects);
+    if (effects.length > 0) await Promise.all(effects);
     const earliest = Math.min(...added.map((d) => d.at));
     if (added.length > 0) this.schedule(earliest);
 

@@ -102,7 +102,11 @@ class Ring {
     if (this.length === this.at.length && this.length < this.cap) this.grow(Math.min(this.cap, this.at.length * 2));
     const i = (this.start + this.length) % this.at.length;
     this.at[i] = e.at;
-    this.codes.set([e.kind === 'transition' ? 1 : 0, code(e.type), code(e.from), code(e.to)], i * 4);
+    const c = this.codes;
+    c[i * 4] = e.kind === 'transition' ? 1 : 0;
+    c[i * 4 + 1] = code(e.type);
+    c[i * 4 + 2] = code(e.from);
+    c[i * 4 + 3] = code(e.to);
     if (this.length < this.at.length) this.length++;
     else this.start = (this.start + 1) % this.at.length;
   }
@@ -144,6 +148,13 @@ export function statePaths(value: unknown, prefix = ''): string[] {
 
 /** A state value as one dotted string: the leaves (`authenticated.pinging`; parallel regions joined by ', '). */
 export function stateText(value: unknown): string {
+  // The common shapes at once (`waiting`, `{authenticated: 'pinging'}`): this runs for every microstep.
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null) {
+    const keys = Object.keys(value);
+    const child: unknown = keys.length === 1 ? (value as Record<string, unknown>)[keys[0]!] : undefined;
+    if (typeof child === 'string') return `${keys[0]}.${child}`;
+  }
   const paths = statePaths(value);
   const leaves = paths.filter((p) => !paths.some((q) => q.startsWith(`${p}.`)));
   return leaves.join(', ');
@@ -159,6 +170,7 @@ export class Inspector {
   private readonly maxSessions: number;
   private counter = 0;
   readonly transitions: client.Counter<'state'>;
+  private readonly counters = new Map<string, client.Counter.Internal>();
 
   constructor(opts: InspectorOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -272,7 +284,14 @@ export class Inspector {
     const from = t.state;
     t.state = to;
     this.add(t, { at: this.now(), kind: 'transition', type, ...(from ? { from } : {}), to });
-    if (count) this.transitions.inc({ state: to.split('.')[0] || 'unknown' });
+    if (count) this.counterOf(to.split('.')[0] || 'unknown').inc();
+  }
+
+  /** The transition counter of a top-level state (prom-client's child, kept: finding it by its labels costs more than the count). */
+  private counterOf(state: string): client.Counter.Internal {
+    let c = this.counters.get(state);
+    if (!c) this.counters.set(state, (c = this.transitions.labels({ state })));
+    return c;
   }
 
   private add(t: Tracked, entry: LogEntry): void {

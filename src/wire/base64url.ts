@@ -18,12 +18,20 @@ const B64_VALUES = (() => {
 
 function encodeBase64(bytes: Uint8Array, alphabet: string, pad: boolean): string {
   let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const group = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 4) / 3)); // 1 byte → 2 chars, 2 → 3
-    for (let j = 0; j < chars; j++) out += alphabet[(group >> (18 - 6 * j)) & 63];
+  const n = bytes.length;
+  const whole = n - (n % 3);
+  let i = 0;
+  for (; i < whole; i += 3) {
+    const group = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += alphabet[group >> 18]! + alphabet[(group >> 12) & 63]! + alphabet[(group >> 6) & 63]! + alphabet[group & 63]!;
   }
-  if (pad) while (out.length % 4) out += '=';
+  if (i < n) {
+    // 1 byte left → 2 chars, 2 → 3
+    const group = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8);
+    out += alphabet[group >> 18]! + alphabet[(group >> 12) & 63]!;
+    if (n - i === 2) out += alphabet[(group >> 6) & 63]!;
+    if (pad) out += n - i === 2 ? '=' : '==';
+  }
   return out;
 }
 

@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { deepFreeze, type FoldEvent, JournalFile } from '../../src/adapters/lowdb/journal-file.ts';
+import { deepFreeze } from '../../src/adapters/frozen.ts';
+import { type FoldEvent, JournalFile } from '../../src/adapters/lowdb/journal-file.ts';
 import { LowdbStore } from '../../src/adapters/lowdb/lowdb-store.ts';
 import type { AccountRecord, UserRecord } from '../../src/ports.ts';
 

@@ -45,6 +45,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { NsError, STORAGE_RETRY_MS } from '../../wire/errors.ts';
+import { deepFreeze } from '../frozen.ts';
 import { SliceAborted, StartView, writeSliced } from './sliced-json.ts';
 
 export class StoreDamagedError extends Error {
@@ -656,15 +657,6 @@ function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void
   // objects come from JSON.parse or `{}`: no other key has a setter).
   if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
   else obj[key] = value;
-}
-
-/** Freezes a value and everything in it; returns it. */
-export function deepFreeze<V>(value: V): V {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 async function removeStaleTemps(dir: string, file: string): Promise<void> {

@@ -32,7 +32,8 @@ import type {
 import { EventLog } from './event-log.ts';
 import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
 import { Indexes, type RecordChange } from './indexes.ts';
-import { deepFreeze, JournalFile, type JournalOptions, type Op } from './journal-file.ts';
+import { deepFreeze, frozenCopy } from '../frozen.ts';
+import { JournalFile, type JournalOptions, type Op } from './journal-file.ts';
 import { ownValue } from './query.ts';
 
 export { StoreDamagedError } from './journal-file.ts';
@@ -201,7 +202,7 @@ export class LowdbStore implements Store {
     // Its events go in the line of the document it writes (the registry's, when it writes both);
     // events alone (a scan, a refusal: no record changed) in the sessions document's, so the
     // registry's changes only with its records.
-    const events: EventRecord[] = tx.events.map((e) => deepFreeze({ ...structuredClone(e), seq: ++this.events.lastSeq }));
+    const events: EventRecord[] = tx.events.map((e) => Object.freeze({ ...e, seq: ++this.events.lastSeq }));
     if (events.length > 0) {
       const doc: Doc = tx.ops.some((o) => o.doc === 'main') ? 'main' : 'sessions';
       tx.ops.push({ doc, op: { p: ['events'], s: Object.fromEntries(events.map((e) => [String(e.seq), e])) } });
@@ -400,7 +401,7 @@ class LowdbTx implements StoreTx {
   put<K extends RecordKind>(kind: K, key: KeyOf<K>, value: ValueOf<K>): void {
     const place = placeOf(kind, key);
     const { doc, parent, leaf } = place;
-    const frozen = deepFreeze(structuredClone(value));
+    const frozen = frozenCopy(value);
     this.staged.set(JSON.stringify([kind, key]), frozen);
     this.touch(kind, key, place);
     this.ops.push({ doc, op: { p: parent, s: { [leaf]: frozen } } });
@@ -415,7 +416,7 @@ class LowdbTx implements StoreTx {
     const removed: string[] = [];
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) removed.push(k);
-      else set[k] = deepFreeze(structuredClone(v));
+      else set[k] = frozenCopy(v);
     }
     const next = { ...now, ...set };
     for (const k of removed) delete next[k];
@@ -425,7 +426,7 @@ class LowdbTx implements StoreTx {
   }
 
   emit(event: NewEvent): void {
-    this.events.push(structuredClone(event));
+    this.events.push(frozenCopy(event));
   }
 
   delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void {

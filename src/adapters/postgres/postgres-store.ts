@@ -62,6 +62,7 @@ import type {
   ValueOf,
   WebhookRecord,
 } from '../../ports.ts';
+import { deepFreeze } from '../frozen.ts';
 import { type ListingContext, listAccounts, listEvents, listUsers } from './listings.ts';
 import { migrate } from './migrations.ts';
 import {
@@ -105,14 +106,6 @@ const FOLD_AT = 64;
 
 /** How many times a batch runs when other processes' changes keep conflicting with it. */
 const MAX_ATTEMPTS = 12;
-
-export function deepFreeze<V>(value: V): V {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
 
 /** A record as the store keeps it: JSON's copy (what a restart would read back), frozen. */
 const stored = <V>(value: V): V => deepFreeze(JSON.parse(JSON.stringify(value)) as V);

@@ -131,21 +131,24 @@ export function countSessions(metrics: Metrics, now: () => number): (a: AppliedE
 
 /** The store, its changes timed until durable (`storeWrites`). */
 export function timedStore<S extends Store>(store: S, metrics: Metrics): S {
+  const transact = async <R>(change: Parameters<Store['transact']>[0]): Promise<R> => {
+    const end = metrics.storeWrites.startTimer();
+    try {
+      return (await store.transact(change)) as R;
+    } finally {
+      end();
+    }
+  };
+  // Methods bound to the store itself (they may use private fields, which a proxy lacks), once each: a store call is on every login's path.
+  const bound = new Map<PropertyKey, unknown>([['transact', transact]]);
   return new Proxy(store, {
     get(target, prop) {
-      if (prop !== 'transact') {
-        // Bound to the store itself: its methods may use private fields, which a proxy lacks.
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      }
-      return async <R>(change: Parameters<Store['transact']>[0]): Promise<R> => {
-        const end = metrics.storeWrites.startTimer();
-        try {
-          return (await target.transact(change)) as R;
-        } finally {
-          end();
-        }
-      };
+      if (bound.has(prop)) return bound.get(prop);
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const method = value.bind(target);
+      bound.set(prop, method);
+      return method;
     },
   });
 }
