@@ -226,7 +226,14 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     sourceOf,
     refusals,
   });
-  const browserDeps = { hub, registry, metrics, log, sourceOf, provoke: (serverid: string, hsid: string) => provokeSession(registry, hub, push, serverid, hsid) };
+  const browserDeps = {
+    hub,
+    registry,
+    metrics,
+    log,
+    sourceOf,
+    provoke: (serverid: string, hsid: string, source?: string) => provokeSession(registry, hub, push, serverid, hsid, source),
+  };
   const browserSocket = createBrowserSocket(browserDeps);
   const connections = new ConnectionLimits(limits, config.limits.connectionsPerSource, hub.id);
   /** One more WebSocket (or socket.io session) of the request's source: its release, or undefined past the limit (logged). */

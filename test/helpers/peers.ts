@@ -147,14 +147,26 @@ export class IoBrowser {
   }
 }
 
-/** A GET with an api key from a source address (127.0.0.x), as the NS sees it: status, Retry-After, body. */
-export function getFrom(url: string, key: string, localAddress: string): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+/** A request with an api key (and a JSON body, if any) from a source address (127.0.0.x), as the NS sees it: status, Retry-After, body. */
+export function requestFrom(
+  method: string,
+  url: string,
+  key: string,
+  localAddress: string,
+  body?: unknown,
+): Promise<{ status: number; retryAfter: string | undefined; body: unknown }> {
+  const json = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { 'x-apikey': key }, localAddress }, (res) => {
+    const headers = { 'x-apikey': key, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) };
+    const req = http.request(url, { method, headers, localAddress }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: text ? JSON.parse(text) : undefined }));
     });
     req.on('error', reject);
+    req.end(json);
   });
 }
+
+/** A GET with an api key from a source address (127.0.0.x). */
+export const getFrom = (url: string, key: string, localAddress: string) => requestFrom('GET', url, key, localAddress);

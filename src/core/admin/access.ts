@@ -152,8 +152,8 @@ export class Access {
     return (await this.store.permissionsOn(serverid)).map((p) => ({ role: p.role, server: serverid, acl: p.acl.join(',') }));
   }
 
-  /** grantPermissions: replaces the role's permissions on the server (an empty list revokes them). */
-  async grant(serverid: string, role: string, acl: readonly string[]): Promise<void> {
+  /** grantPermissions: replaces the role's permissions on the server (an empty list revokes them). `source`: the asking client's address, for the event. */
+  async grant(serverid: string, role: string, acl: readonly string[], source?: string): Promise<void> {
     acl.forEach((p, i) => {
       if (!(PERMISSIONS as readonly string[]).includes(p)) {
         throw new NsError('BAD_REQUEST', `body/${i}: "${p}" is not a permission (${PERMISSIONS.join(', ')})`);
@@ -162,16 +162,16 @@ export class Access {
     await this.store.transact(async (tx) => {
       if (!(await tx.get('role', role))) throw new NsError('UNKNOWN_ROLE', `No role ${role}`);
       await grantInChange(tx, role, serverid, acl.length === 0 ? undefined : [...new Set(acl)]);
-      if (serverid !== GLOBAL) emitKeyChange(tx, serverid, role, acl.length === 0 ? undefined : [...new Set(acl)]);
+      if (serverid !== GLOBAL) emitKeyChange(tx, serverid, role, acl.length === 0 ? undefined : [...new Set(acl)], source);
     });
   }
 
-  /** revokePermissions: removes the role's permissions on the server. */
-  async revoke(serverid: string, role: string): Promise<void> {
+  /** revokePermissions: removes the role's permissions on the server. `source`: as for `grant`. */
+  async revoke(serverid: string, role: string, source?: string): Promise<void> {
     await this.store.transact(async (tx) => {
       if (!(await tx.get('role', role))) throw new NsError('UNKNOWN_ROLE', `No role ${role}`);
       await grantInChange(tx, role, serverid, undefined);
-      if (serverid !== GLOBAL) emitKeyChange(tx, serverid, role, undefined);
+      if (serverid !== GLOBAL) emitKeyChange(tx, serverid, role, undefined, source);
     });
   }
 }
@@ -181,9 +181,9 @@ export class Access {
  * server through their grants): a grant there is `apikey.created` (again, with the new
  * permissions, when they change), a revocation `apikey.deleted`.
  */
-function emitKeyChange(tx: StoreTx, serverid: string, role: string, acl: readonly string[] | undefined): void {
+function emitKeyChange(tx: StoreTx, serverid: string, role: string, acl: readonly string[] | undefined, source?: string): void {
   const type = acl ? 'com.nextauth.apikey.created' : 'com.nextauth.apikey.deleted';
-  tx.emit(newEvent(type, serverid, { subject: `role/${role}`, data: { role, ...(acl ? { permissions: [...acl] } : {}) } }, Date.now()));
+  tx.emit(newEvent(type, serverid, { source, subject: `role/${role}`, data: { role, ...(acl ? { permissions: [...acl] } : {}) } }, Date.now()));
 }
 
 /** Sets (or, with undefined, removes) a role's permissions on one scope, inside a change. */

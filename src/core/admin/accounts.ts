@@ -1,6 +1,7 @@
 /**
  * Accounts: one app instance's keypair for one user on one server. Enrolment makes them
- * (`createInChange`); REST lists, reads, blocks, re-links and deletes them.
+ * (`createInChange`); REST lists, reads, blocks, re-links and deletes them. A change's last
+ * parameter, `source`, is the address of the client that asked: its events carry it.
  */
 import { newEvent } from '../events/new-event.ts';
 import { EventEmitter } from 'node:events';
@@ -103,14 +104,19 @@ export class Accounts {
     });
   }
 
-  async setBlocked(serverid: string, id: number, blocked: boolean): Promise<AccountRecord> {
+  async setBlocked(serverid: string, id: number, blocked: boolean, source?: string): Promise<AccountRecord> {
     const account = await this.store.transact(async (tx) => {
       const a = await tx.get('account', serverid, id);
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.patch('account', [serverid, id], { blocked });
       if (a.blocked !== blocked)
         tx.emit(
-          newEvent(blocked ? 'com.nextauth.account.blocked' : 'com.nextauth.account.unblocked', serverid, { account: id, userid: a.userid, subject: `account/${id}` }, Date.now()),
+          newEvent(
+            blocked ? 'com.nextauth.account.blocked' : 'com.nextauth.account.unblocked',
+            serverid,
+            { account: id, userid: a.userid, source, subject: `account/${id}` },
+            Date.now(),
+          ),
         );
       return { ...a, blocked };
     });
@@ -119,7 +125,7 @@ export class Accounts {
   }
 
   /** updateAccountUser: links the account to `userid` (made if new). */
-  async setUser(serverid: string, id: number, userid: string): Promise<AccountRecord> {
+  async setUser(serverid: string, id: number, userid: string, source?: string): Promise<AccountRecord> {
     if (!isValidUserid(userid)) throw new NsError('INVALID_USERID');
     const account = await this.store.transact(async (tx) => {
       const a = await tx.get('account', serverid, id);
@@ -130,7 +136,7 @@ export class Accounts {
         newEvent(
           'com.nextauth.account.relinked',
           serverid,
-          { account: id, userid, subject: `account/${id}`, data: a.userid !== undefined ? { previousUserid: a.userid } : {} },
+          { account: id, userid, source, subject: `account/${id}`, data: a.userid !== undefined ? { previousUserid: a.userid } : {} },
           Date.now(),
         ),
       );
@@ -140,23 +146,23 @@ export class Accounts {
     return account;
   }
 
-  async delete(serverid: string, id: number): Promise<void> {
+  async delete(serverid: string, id: number, source?: string): Promise<void> {
     const userid = await this.store.transact(async (tx) => {
       const a = await tx.get('account', serverid, id);
       if (!a) throw new NsError('UNKNOWN_ACCOUNT', `No account ${id} on this server`);
       tx.delete('account', [serverid, id]);
-      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid: a.userid, subject: `account/${id}` }, Date.now()));
+      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid: a.userid, source, subject: `account/${id}` }, Date.now()));
       return a.userid;
     });
     this.events.emit('revoked', serverid, id, 'deleted', userid);
   }
 
   /** Removes every account of the user inside a change (deleteUser); returns their ids, to `announceRevoked` once durable. */
-  async removeOfUserInChange(tx: StoreTx, serverid: string, userid: string): Promise<number[]> {
+  async removeOfUserInChange(tx: StoreTx, serverid: string, userid: string, source?: string): Promise<number[]> {
     const ids = (await this.store.accountsOfUser(serverid, userid)).map((a) => a.id);
     for (const id of ids) {
       tx.delete('account', [serverid, id]);
-      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid, subject: `account/${id}` }, Date.now()));
+      tx.emit(newEvent('com.nextauth.account.deleted', serverid, { account: id, userid, source, subject: `account/${id}` }, Date.now()));
     }
     return ids;
   }
@@ -167,8 +173,8 @@ export class Accounts {
   }
 
   /** deleteUserAccounts / deleteUser: every account of the user; returns their ids. */
-  async deleteOfUser(serverid: string, userid: string): Promise<number[]> {
-    const ids = await this.store.transact((tx) => this.removeOfUserInChange(tx, serverid, userid));
+  async deleteOfUser(serverid: string, userid: string, source?: string): Promise<number[]> {
+    const ids = await this.store.transact((tx) => this.removeOfUserInChange(tx, serverid, userid, source));
     this.announceRevoked(serverid, ids, 'deleted', userid);
     return ids;
   }

@@ -83,8 +83,8 @@ export class Servers {
     return view;
   }
 
-  /** createServer; the creating role gets root on the new server (unless it is global root already). */
-  async create(input: ServerInput, creator?: Principal): Promise<ServerRecord> {
+  /** createServer; the creating role gets root on the new server (unless it is global root already). `source`: the asking client's address, for the event. */
+  async create(input: ServerInput, creator?: Principal, source?: string): Promise<ServerRecord> {
     checkServerInput(input);
     if (!input.serverName) throw new NsError('BAD_REQUEST', 'body/serverName: required');
     const key = generateSigningKey();
@@ -108,14 +108,14 @@ export class Servers {
     const grantRoot = creator !== undefined && !(await this.access.has(creator, 'root'));
     await this.store.transact(async (tx) => {
       tx.put('server', [server.serverid], server);
-      tx.emit(newEvent('com.nextauth.server.created', server.serverid, { subject: 'server', data: { serverName: server.serverName } }, server.created));
+      tx.emit(newEvent('com.nextauth.server.created', server.serverid, { source, subject: 'server', data: { serverName: server.serverName } }, server.created));
       if (creator && grantRoot) await grantInChange(tx, creator.role, server.serverid, ['root']);
     });
     return server;
   }
 
-  /** updateServer: every editable field given is replaced; serverid and keys never change. */
-  async update(serverid: string, input: ServerInput): Promise<ServerRecord> {
+  /** updateServer: every editable field given is replaced; serverid and keys never change. `source`: as for `create`. */
+  async update(serverid: string, input: ServerInput, source?: string): Promise<ServerRecord> {
     checkServerInput(input);
     if (input.serverName === '') throw new NsError('BAD_REQUEST', 'body/serverName: must not be empty');
     return this.store.transact(async (tx) => {
@@ -124,7 +124,7 @@ export class Servers {
       const server = structuredClone(current);
       assign(server, input);
       tx.put('server', [serverid], server);
-      tx.emit(newEvent('com.nextauth.server.updated', serverid, { subject: 'server', data: { fields: Object.keys(input).sort() } }, Date.now()));
+      tx.emit(newEvent('com.nextauth.server.updated', serverid, { source, subject: 'server', data: { fields: Object.keys(input).sort() } }, Date.now()));
       return server;
     });
   }

@@ -56,10 +56,10 @@ export class Users {
     );
   }
 
-  /** deleteUserAccounts: every account of the user goes; the user stays. Returns the ids. */
-  async deleteAccounts(serverid: string, userid: string): Promise<number[]> {
+  /** deleteUserAccounts: every account of the user goes; the user stays. Returns the ids. `source`: the asking client's address, for their events. */
+  async deleteAccounts(serverid: string, userid: string, source?: string): Promise<number[]> {
     await this.require(serverid, userid);
-    return this.accounts.deleteOfUser(serverid, userid);
+    return this.accounts.deleteOfUser(serverid, userid, source);
   }
 
   /** The user's attributes (404 for an unknown user). */
@@ -87,12 +87,13 @@ export class Users {
 
   /**
    * deleteUser: the user, its attributes, its role (with the role's keys and permissions) and its
-   * accounts, in one change. The accounts are announced as revoked once it is durable.
+   * accounts, in one change. The accounts are announced as revoked once it is durable; their
+   * events carry `source`, the asking client's address.
    */
-  async delete(serverid: string, userid: string): Promise<void> {
+  async delete(serverid: string, userid: string, source?: string): Promise<void> {
     const ids = await this.store.transact(async (tx) => {
       const user = await inChange(tx, serverid, userid);
-      const ids = await this.accounts.removeOfUserInChange(tx, serverid, userid);
+      const ids = await this.accounts.removeOfUserInChange(tx, serverid, userid, source);
       tx.delete('user', [serverid, userid]);
       if (user.role) {
         tx.delete('role', [user.role]);

@@ -3,7 +3,6 @@
  * time, the server, and who and where when they are known. Never a nonce, a key or a token:
  * a session is named by its subject, a one-way digest of its hsid.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomFillSync } from 'node:crypto';
 import type { Json, NewEvent } from '../../ports.ts';
 import { toB64url } from '../../wire/base64url.ts';
@@ -12,15 +11,11 @@ import type { EventType } from './event-types.ts';
 export interface EventFields {
   userid?: string | undefined;
   account?: number | undefined;
-  /** the client's address */
+  /** the client's address, passed by whoever knows it (not an AsyncLocalStorage: its promise hooks slow every promise of the process) */
   source?: string | undefined;
   subject?: string | undefined;
   data?: { [key: string]: Json } | undefined;
 }
-
-/** The client whose request is being answered (the REST transport sets it per request), for events that do not name one. */
-const requestSource = new AsyncLocalStorage<string>();
-export const withEventSource = <T>(source: string, fn: () => T): T => requestSource.run(source, fn);
 
 /** Random bytes for ids, drawn 16 at a time from a pool filled 256 ids at once (one call into the CSPRNG per 256 events, not per event). */
 const ID_BYTES = 16;
@@ -41,8 +36,7 @@ export function newEvent(type: EventType, serverid: string, fields: EventFields,
   const e: NewEvent = { id: newEventId(), type, serverid, time };
   if (fields.userid !== undefined) e.userid = fields.userid;
   if (fields.account !== undefined) e.account = fields.account;
-  const source = fields.source ?? requestSource.getStore();
-  if (source !== undefined) e.source = source;
+  if (fields.source !== undefined) e.source = fields.source;
   if (fields.subject !== undefined) e.subject = fields.subject;
   if (fields.data !== undefined && Object.keys(fields.data).length > 0) e.data = fields.data;
   return e;

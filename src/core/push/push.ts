@@ -165,11 +165,11 @@ export class PushService {
   }
 
   /** A push event that reports nothing written (a refusal, a report, a lost push): its own write, not waited for. */
-  private emitAlone(serverid: string, acc: number, type: EventType, data: { [key: string]: Json }): void {
+  private emitAlone(serverid: string, acc: number, type: EventType, data: { [key: string]: Json }, source?: string): void {
     const store = this.deps.registry.store;
     const write = (async () => {
       const userid = (await store.get('account', serverid, acc))?.userid;
-      await store.transact((tx) => tx.emit(newEvent(type, serverid, { account: acc, userid, subject: `account/${acc}`, data }, this.deps.clock.now())));
+      await store.transact((tx) => tx.emit(newEvent(type, serverid, { account: acc, userid, source, subject: `account/${acc}`, data }, this.deps.clock.now())));
     })();
     this.track(write.catch((err: unknown) => this.deps.log.warn({ err, serverid }, 'could not write an event')));
   }
@@ -177,9 +177,10 @@ export class PushService {
   /**
    * provokeLogin*: pushes a login of session `hsid` to `accounts` (those that exist and are not
    * blocked). 403 CANNOT_PROVOKE when none is left; 429 RATE_LIMITED when a limit or mute stops
-   * every one of them. Resolves once the push is out and `lastprovoke` is on disk.
+   * every one of them. Resolves once the push is out and `lastprovoke` is on disk. `source`: the
+   * address of the client that asked, for the push's events.
    */
-  async provoke(serverid: string, hsid: string, accounts: number[]): Promise<{ pushed: number[]; number?: string }> {
+  async provoke(serverid: string, hsid: string, accounts: number[], source?: string): Promise<{ pushed: number[]; number?: string }> {
     const { registry, hub, clock } = this.deps;
     const server = await registry.servers.require(serverid);
     const live = (await Promise.all(accounts.map((id) => registry.accounts.get(serverid, id)))).filter((a): a is AccountRecord => a !== undefined && !a.blocked);
@@ -194,7 +195,7 @@ export class PushService {
     admitted.forEach((t, i) => {
       if (t.allowed) return;
       this.deps.count?.('denied');
-      this.emitAlone(serverid, live[i]!.id, 'com.nextauth.push.denied', { reason: 'RATE_LIMITED', retryAfterMs: t.retryAfterMs });
+      this.emitAlone(serverid, live[i]!.id, 'com.nextauth.push.denied', { reason: 'RATE_LIMITED', retryAfterMs: t.retryAfterMs }, source);
     });
     if (allowed.length === 0) {
       const retryAfterMs = Math.min(...admitted.map((t) => t.retryAfterMs));
@@ -219,14 +220,19 @@ export class PushService {
         ...(userContext?.announceinfo ? { announce: userContext.announceinfo } : {}),
       },
     };
-    for (const account of allowed) if ((await this.sendToAccount(serverid, account.id, content)) > 0) this.deps.count?.('sent');
+    for (const account of allowed) if ((await this.sendToAccount(serverid, account.id, content, source)) > 0) this.deps.count?.('sent');
     await registry.store.transact(async (tx) => {
       for (const id of pushed) {
         const account = await tx.get('account', serverid, id);
         if (!account) continue;
         tx.patch('account', [serverid, id], { lastprovoke: now });
         tx.emit(
-          newEvent('com.nextauth.push.sent', serverid, { account: id, userid: account.userid, subject: sessionSubject(hsid), data: { numberMatch: number !== undefined } }, now),
+          newEvent(
+            'com.nextauth.push.sent',
+            serverid,
+            { account: id, userid: account.userid, source, subject: sessionSubject(hsid), data: { numberMatch: number !== undefined } },
+            now,
+          ),
         );
       }
     });
@@ -236,9 +242,10 @@ export class PushService {
   /**
    * Sends a frame's content to every live listening connection of the account, on whichever
    * process holds it, or, when there is none, through the push gateway. Resolves how many
-   * processes hold listening connections of it (0: it went to the gateway).
+   * processes hold listening connections of it (0: it went to the gateway). A push that is lost
+   * names `source`, the address of the client that asked for it.
    */
-  async sendToAccount(serverid: string, acc: number, content: Record<string, unknown>): Promise<number> {
+  async sendToAccount(serverid: string, acc: number, content: Record<string, unknown>, source?: string): Promise<number> {
     const k = key(serverid, acc);
     const holders = await this.deps.sessions.members(listenersSet(k));
     if (holders.length > 0) {
@@ -246,27 +253,27 @@ export class PushService {
       await this.deps.bus.publish('pushes', message as unknown as Json);
       return holders.length;
     }
-    const delivery = this.sendToGateway(serverid, acc, content);
+    const delivery = this.sendToGateway(serverid, acc, content, source);
     this.inflight.add(delivery);
     void delivery.finally(() => this.inflight.delete(delivery));
     return 0;
   }
 
   /** Hands a push to the push gateway (the server's, else the NS-wide one), in the background. */
-  private async sendToGateway(serverid: string, acc: number, content: Record<string, unknown>): Promise<void> {
+  private async sendToGateway(serverid: string, acc: number, content: Record<string, unknown>, source?: string): Promise<void> {
     const [server, account] = await Promise.all([this.deps.registry.servers.get(serverid), this.deps.registry.accounts.get(serverid, acc)]);
     const gateway = typeof server?.attributes.pushGateway === 'string' ? server.attributes.pushGateway : this.deps.gateway;
     if (!gateway || !account?.pkx || !this.deps.deliver) {
       this.deps.log.info({ serverid, acc, code: 'PUSH_UNDELIVERED' }, 'no listening connection and no gateway for a push');
       if (content.t === 'push') {
         this.deps.count?.('undelivered');
-        this.emitAlone(serverid, acc, 'com.nextauth.push.undelivered', { reason: 'PUSH_UNDELIVERED' });
+        this.emitAlone(serverid, acc, 'com.nextauth.push.undelivered', { reason: 'PUSH_UNDELIVERED' }, source);
       }
       return;
     }
     const delivered = await this.deps.deliver(gateway, { serverid, accountid: acc, pkx: Buffer.from(account.pkx, 'base64url'), content });
     if (content.t === 'push') this.deps.count?.(delivered === false ? 'undelivered' : 'gateway');
-    if (content.t === 'push' && delivered === false) this.emitAlone(serverid, acc, 'com.nextauth.push.undelivered', { reason: 'PUSH_FAILED' });
+    if (content.t === 'push' && delivered === false) this.emitAlone(serverid, acc, 'com.nextauth.push.undelivered', { reason: 'PUSH_FAILED' }, source);
   }
 
   /** Waits for background work (gateway deliveries, bookkeeping), leaves the Bus (on shutdown). */

@@ -65,8 +65,8 @@ export class TransactionService {
 
   constructor(private readonly deps: TransactionDeps) {}
 
-  /** createTransaction: 403 NO_ACCOUNT unless an account is logged in to the session. */
-  async create(serverid: string, hsid: string, fields: TransactionFields): Promise<{ tid: string }> {
+  /** createTransaction: 403 NO_ACCOUNT unless an account is logged in to the session. `source`: the asking client's address, for the event. */
+  async create(serverid: string, hsid: string, fields: TransactionFields, source?: string): Promise<{ tid: string }> {
     const { hub, clock } = this.deps;
     const server = await this.deps.registry.servers.require(serverid);
     const { account, state } = await hub.status(serverid, hsid);
@@ -80,7 +80,14 @@ export class TransactionService {
     // Durable before anyone hears of it: the relying party's tid always names a record.
     await store.transact((tx) => {
       tx.put('transaction', [tid], { tid, serverid, hsid, account, tx: Buffer.from(bytes).toString('base64'), state: 'pending', created, expires: created + limit });
-      tx.emit(newEvent('com.nextauth.transaction.created', serverid, { account, subject: `transaction/${tid}`, data: { bytes: bytes.length, expires: created + limit } }, created));
+      tx.emit(
+        newEvent(
+          'com.nextauth.transaction.created',
+          serverid,
+          { account, source, subject: `transaction/${tid}`, data: { bytes: bytes.length, expires: created + limit } },
+          created,
+        ),
+      );
     });
     const actor = createActor(transactionMachine, { input: { tid, serverid, hsid, account, limit }, clock });
     const entry: Entry = { actor, bytes, saved: Promise.resolve() };

@@ -21,8 +21,8 @@ export interface BrowserDeps {
   metrics: Metrics;
   /** Refusals are logged at their code's level (src/wire/errors.ts). */
   log: Record<'info' | 'warn' | 'error', (obj: object, msg: string) => void>;
-  /** PROVOKE, as REST provokeLogin (undefined until pushes are offered). */
-  provoke?: (serverid: string, hsid: string) => Promise<void>;
+  /** PROVOKE, as REST provokeLogin (undefined until pushes are offered); `source`: the browser's address. */
+  provoke?: (serverid: string, hsid: string, source?: string) => Promise<void>;
   /** A connection's source address (src/transports/source.ts). */
   sourceOf: SourceOf;
 }
@@ -83,7 +83,7 @@ export function createBrowserSocket(deps: BrowserDeps) {
             return;
           case 'PROVOKE':
             if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');
-            deps.provoke(serverid, hsid).catch((e: unknown) => refuse(e instanceof NsError ? e.code : 'INTERNAL'));
+            deps.provoke(serverid, hsid, source).catch((e: unknown) => refuse(e instanceof NsError ? e.code : 'INTERNAL'));
             return;
           default:
             throw new NsError('BAD_FRAME');

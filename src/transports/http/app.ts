@@ -5,7 +5,6 @@
  * strictly against their schemas, the other parts of a request converted (validation.ts).
  */
 import { oidcRoutes } from '../oidc/oidc-routes.ts';
-import { withEventSource } from '../../core/events/new-event.ts';
 import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -67,9 +66,6 @@ export async function createHttpApp(ctx: ApiContext): Promise<App> {
     if (op !== undefined && (route.method === 'GET' || (Array.isArray(route.method) && route.method.includes('GET')))) reads.add(op);
     if (route.method !== 'HEAD' && !(Array.isArray(route.method) && route.method.includes('HEAD') && route.method.length === 1)) routes.push(route as RouteOptions);
   });
-
-  // The events a request's changes write name its source (the client's address, as req.ip has it).
-  app.addHook('onRequest', (req, _reply, done) => withEventSource(req.ip, done));
 
   // Who is calling: before the body is read, so a caller without a key learns nothing more.
   app.addHook('onRequest', async (req) => {

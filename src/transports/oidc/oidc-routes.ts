@@ -144,7 +144,7 @@ export function oidcRoutes(app: App, ctx: ApiContext & { oidc: OidcProviders }):
         await registry.store.transact((tx) =>
           tx.put('oidc', [server.serverid, LOGIN, details.uid], { payload: { nonce: made, pushed: accounts.length > 0 }, expiresAt: details.exp * 1000 }),
         );
-        if (accounts.length > 0) await ctx.push.provoke(server.serverid, hsid, accounts).catch(() => undefined); // refused (a limit, muted): the code is there
+        if (accounts.length > 0) await ctx.push.provoke(server.serverid, hsid, accounts, req.ip).catch(() => undefined); // refused (a limit, muted): the code is there
       }
       const qr = loginQrBytes(server, hsid, config.publicUrl);
       const bt = browserToken(server.sessionSecret, hsid);

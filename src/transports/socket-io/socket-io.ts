@@ -146,7 +146,7 @@ export function createSocketIo(deps: BrowserDeps, config: { allowedOrigins: stri
       guard(async (ref, ack) => {
         const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid, { browserToken: ref.bt });
         if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');
-        deps.provoke(serverid, hsid).then(
+        deps.provoke(serverid, hsid, deps.sourceOf(socket.request)).then(
           () => ack({ ok: true }),
           (e: unknown) => ack({ error: e instanceof NsError ? e.code : 'INTERNAL' }),
         );

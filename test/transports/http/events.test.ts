@@ -4,13 +4,15 @@
  * filter can be checked on known events: newest first, `limit` and `next`, `type` (repeated and
  * comma-separated), `userid`, `account`, `from` (included) and `to` (not), only the server's own;
  * each item a CloudEvent 1.0 whose `source` is the public URL. Bad query: 400 naming the
- * parameter. Permission `root` on the server, as the webhooks.
+ * parameter. Permission `root` on the server, as the webhooks. Changes made through REST name the
+ * client's address.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EVENT_TYPES, type EventType } from '../../../src/core/events/event-types.ts';
 import { newEvent, type EventFields } from '../../../src/core/events/new-event.ts';
 import { startTestServer, type TestServer } from '../../helpers/ns.ts';
+import { requestFrom } from '../../helpers/peers.ts';
 import { expectError, keyWith, newServer } from '../../helpers/rest.ts';
 
 const PUBLIC_URL = 'https://ns.example/auth';
@@ -227,6 +229,40 @@ test('what the REST operations report: every item a CloudEvent of a known type, 
   const text = Buffer.from(r.raw).toString();
   for (const secret of [hook.body.secret, rotated.body.secret, key.apikey, ns.rootKey]) assert.not.ok(text.includes(secret), 'no secret in the trail');
   assert.not.ok(text.includes('whsec_'));
+});
+
+test("changes made through REST carry the client's address (data.address), for each operation that writes an event", async () => {
+  // From 127.0.0.2: not the default 127.0.0.1 of the other requests, so the address is this client's.
+  const from = (method: string, url: string, body?: unknown) => requestFrom(method, `${ns.url}${url}`, ns.rootKey, '127.0.0.2', body);
+  const made = await from('POST', '/servers/', { serverName: 'addressed' });
+  assert.is(made.status, 200, JSON.stringify(made.body));
+  const srv = (made.body as { serverid: string }).serverid;
+  const { id } = await ns.registry.store.transact((tx) =>
+    ns.registry.accounts.createInChange(tx, srv, { pk: 'A'.repeat(43), description: 'phone', secondFactor: 'none', userid: 'ann' }, Date.now()),
+  );
+  const role = (await ns.api('POST', '/apikeys/?description=addressed')).body.role as string;
+  const writes: Array<[string, string, unknown?]> = [
+    ['PUT', `/servers/${srv}/`, { serverName: 'renamed' }],
+    ['POST', `/servers/${srv}/permissions/${role}`, ['sessions']],
+    ['DELETE', `/servers/${srv}/permissions/${role}`],
+    ['PUT', `/servers/${srv}/accounts/${id}/?blocked=true`],
+    ['PUT', `/servers/${srv}/accounts/${id}/?blocked=false`],
+    ['PUT', `/servers/${srv}/accounts/${id}/user?userid=bob`],
+    ['DELETE', `/servers/${srv}/accounts/${id}/`],
+  ];
+  for (const [method, url, body] of writes) assert.is((await from(method, url, body)).status, 200, `${method} ${url}`);
+  const items = (await events(srv, 'limit=100')).body.items as Array<{ type: string; data: { address?: string } }>;
+  const addressOf = Object.fromEntries(items.map((e) => [e.type, e.data.address]));
+  assert.equal(addressOf, {
+    'com.nextauth.server.created': '127.0.0.2',
+    'com.nextauth.server.updated': '127.0.0.2',
+    'com.nextauth.apikey.created': '127.0.0.2',
+    'com.nextauth.apikey.deleted': '127.0.0.2',
+    'com.nextauth.account.blocked': '127.0.0.2',
+    'com.nextauth.account.unblocked': '127.0.0.2',
+    'com.nextauth.account.relinked': '127.0.0.2',
+    'com.nextauth.account.deleted': '127.0.0.2',
+  });
 });
 
 test.run();

@@ -57,7 +57,7 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
-      const account = await registry.accounts.setBlocked(req.params.serverid, req.params.accountid, req.query.blocked);
+      const account = await registry.accounts.setBlocked(req.params.serverid, req.params.accountid, req.query.blocked, req.ip);
       req.log.info({ serverid: req.params.serverid, accountid: account.id, blocked: account.blocked }, 'account updated');
       return registry.accounts.view(account);
     },
@@ -70,7 +70,7 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
-      await registry.accounts.delete(req.params.serverid, req.params.accountid);
+      await registry.accounts.delete(req.params.serverid, req.params.accountid, req.ip);
       req.log.info({ serverid: req.params.serverid, accountid: req.params.accountid }, 'account deleted');
       return null;
     },
@@ -91,7 +91,7 @@ export function accountRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       await authorizeServer(ctx, req, ['accounts'], req.params.serverid);
-      const account = await registry.accounts.setUser(req.params.serverid, req.params.accountid, req.query.userid);
+      const account = await registry.accounts.setUser(req.params.serverid, req.params.accountid, req.query.userid, req.ip);
       return registry.accounts.view(account);
     },
   );

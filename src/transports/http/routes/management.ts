@@ -76,7 +76,7 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       await authorizeServer(ctx, req, ['root'], req.params.serverid);
-      await registry.access.grant(req.params.serverid, req.params.roleid, req.body);
+      await registry.access.grant(req.params.serverid, req.params.roleid, req.body, req.ip);
       req.log.info({ serverid: req.params.serverid, role: req.params.roleid, acl: req.body }, 'permissions granted');
       return null;
     },
@@ -89,7 +89,7 @@ export function managementRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       await authorizeServer(ctx, req, ['root'], req.params.serverid);
-      await registry.access.revoke(req.params.serverid, req.params.roleid);
+      await registry.access.revoke(req.params.serverid, req.params.roleid, req.ip);
       req.log.info({ serverid: req.params.serverid, role: req.params.roleid }, 'permissions revoked');
       return null;
     },

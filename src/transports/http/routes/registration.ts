@@ -59,7 +59,7 @@ export function registrationRoutes(app: App, ctx: ApiContext): void {
       if (!isValidUserid(req.query.userid)) throw new NsError('BAD_USERID');
       const { account } = await hub.status(server.serverid, hsid);
       if (account === null) throw new NsError('NO_ACCOUNT');
-      await registry.accounts.setUser(server.serverid, account, req.query.userid);
+      await registry.accounts.setUser(server.serverid, account, req.query.userid, req.ip);
       return null;
     },
   );

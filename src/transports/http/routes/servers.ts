@@ -29,7 +29,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const principal = await authorize(ctx, req, ['createserver']);
-      const server = await registry.servers.create(req.body, principal);
+      const server = await registry.servers.create(req.body, principal, req.ip);
       req.log.info({ serverid: server.serverid }, 'server created');
       return registry.servers.view(server);
     },
@@ -50,7 +50,7 @@ export function serverRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       await authorizeServer(ctx, req, ['createserver'], req.params.serverid);
-      return registry.servers.view(await registry.servers.update(req.params.serverid, req.body));
+      return registry.servers.view(await registry.servers.update(req.params.serverid, req.body, req.ip));
     },
   );
 

@@ -95,7 +95,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     async (req) => {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
       await hub.show(server.serverid, hsid, req.body);
-      await provokeSession(registry, hub, ctx.push, server.serverid, hsid);
+      await provokeSession(registry, hub, ctx.push, server.serverid, hsid, req.ip);
       return null;
     },
   );
@@ -120,7 +120,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       const accounts = (await registry.accounts.ofUser(server.serverid, req.params.userid)).map((a) => a.id);
       if (accounts.length === 0) throw new NsError('CANNOT_PROVOKE', 'The user has no account');
       await hub.show(server.serverid, hsid, req.body);
-      await ctx.push.provoke(server.serverid, hsid, accounts);
+      await ctx.push.provoke(server.serverid, hsid, accounts, req.ip);
       return null;
     },
   );
@@ -144,7 +144,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
       const account = await registry.accounts.require(server.serverid, req.params.accountid);
       if (account.blocked) throw new NsError('ACCOUNT_BLOCKED');
       await hub.show(server.serverid, hsid, req.body);
-      await ctx.push.provoke(server.serverid, hsid, [account.id]);
+      await ctx.push.provoke(server.serverid, hsid, [account.id], req.ip);
       return null;
     },
   );

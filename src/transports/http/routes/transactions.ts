@@ -26,7 +26,7 @@ export function transactionRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
-      return ctx.transactions.create(server.serverid, hsid, req.body);
+      return ctx.transactions.create(server.serverid, hsid, req.body, req.ip);
     },
   );
 

@@ -48,7 +48,7 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     async (req) => {
       const id = userid(req.params);
       await authorizeServer(ctx, req, ['users'], req.params.serverid);
-      await registry.users.delete(req.params.serverid, id);
+      await registry.users.delete(req.params.serverid, id, req.ip);
       req.log.info({ serverid: req.params.serverid }, 'user deleted');
       return null;
     },
@@ -68,7 +68,7 @@ export function userRoutes(app: App, ctx: ApiContext): void {
     async (req) => {
       const id = userid(req.params);
       await authorizeServer(ctx, req, ['accounts', 'users'], req.params.serverid);
-      await registry.users.deleteAccounts(req.params.serverid, id);
+      await registry.users.deleteAccounts(req.params.serverid, id, req.ip);
       return null;
     },
   );
