@@ -256,6 +256,8 @@ export class SessionHub {
   /** While the sessions the Sessions port lost are put back: reads and events wait for it (see `lost`). */
   private restoring: Promise<void> | undefined;
   private readonly offLost: () => void;
+  /** Events waiting to be written alone (see `emitAlone`). */
+  private readonly alone: NewEvent[] = [];
   private closed = false;
 
   constructor(private readonly opts: HubOptions) {
@@ -358,21 +360,22 @@ export class SessionHub {
     const ended = next.status === 'done';
 
     // The deadlines the session expects from now on.
-    const timers: Record<string, number> = live ? { ...(got.value.timers ?? {}) } : {};
+    // (A Map while it changes: deleting keys of an object makes every later access to it slow.)
+    const timers = new Map<string, number>(live && got.value.timers ? Object.entries(got.value.timers) : []);
     // A deadline applied is gone from what the session expects (unless the step sets it again),
     // so a second delivery of it (a claim given back after a process died) does nothing.
-    if (opts.fired) delete timers[opts.fired];
+    if (opts.fired) timers.delete(opts.fired);
     const added: Deadline[] = [];
     const cancelled: string[] = [];
     for (const action of step.actions) {
       if (action.type === 'xstate.cancel') {
         const id = (action.params as { sendId: string }).sendId;
-        delete timers[id];
+        timers.delete(id);
         cancelled.push(id);
       } else if (action.type === 'xstate.raise') {
         const { id, delay, event: payload } = action.params as { id?: string; delay?: number; event: Json };
         if (delay === undefined || id === undefined) continue;
-        timers[id] = now + delay;
+        timers.set(id, now + delay);
         // Set twice in one step (made, then re-entered): the last one counts.
         const i = added.findIndex((d) => d.name === id);
         if (i >= 0) added.splice(i, 1);
@@ -381,19 +384,19 @@ export class SessionHub {
     }
     // A restored session's own limit ends with the state it was restored in, or when that state's limit starts again.
     const restarted = added.some((d) => isLimitTimer(to, d.name));
-    if ((from !== to || restarted) && timers[EXPIRE] !== undefined) {
-      delete timers[EXPIRE];
+    if ((from !== to || restarted) && timers.has(EXPIRE)) {
+      timers.delete(EXPIRE);
       cancelled.push(EXPIRE);
     }
     if (from !== to || restarted) since = now;
 
     let stored: StoredSession;
     if (ended) {
-      for (const name of Object.keys(timers)) cancelled.push(name);
+      for (const name of timers.keys()) cancelled.push(name);
       stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
       added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
     } else {
-      stored = { snapshot: this.pack(next.value, next.context), since, timers };
+      stored = { snapshot: this.pack(next.value, next.context), since, timers: Object.fromEntries(timers) };
     }
     const version = await this.sessions.put(key, stored, got?.version ?? 0);
     if (version === undefined) {
@@ -454,12 +457,14 @@ export class SessionHub {
     const was = kept(from, before);
     // Inside a kept state (a ping, a context) nothing changes on disk; a new state, a new last account does.
     if ((!keep && !was) || (keep && was && from === to && before?.lastAccount === after.lastAccount)) {
-      if (event) store.transact((tx) => tx.emit(event)).catch((err: unknown) => this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'could not write an event'));
+      if (event) this.emitAlone(store, event);
       return true;
     }
     const value: SavedSession = { snapshot: stored.snapshot, since: stored.since };
     try {
       await store.transact((tx) => {
+        // The events waiting to be written alone go first, in this change: events stay in the order they happened.
+        for (const e of this.alone.splice(0)) tx.emit(e);
         if (keep) tx.put('session', [key], value);
         else tx.delete('session', [key]);
         if (event) tx.emit(event);
@@ -469,6 +474,26 @@ export class SessionHub {
       this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'could not save a session');
       return false;
     }
+  }
+
+  /**
+   * An event with no record to write (a scan, a cancel): written with the others of this turn of
+   * the event loop in one change, not waited for (nothing acknowledged depends on it).
+   */
+  private emitAlone(store: Store, event: NewEvent): void {
+    this.alone.push(event);
+    if (this.alone.length > 1) return;
+    this.track(
+      new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        const events = this.alone.splice(0);
+        if (events.length === 0) return; // (a write-through took them)
+        await store
+          .transact((tx) => {
+            for (const e of events) tx.emit(e);
+          })
+          .catch((err: unknown) => this.opts.log?.warn({ err, events: events.length }, 'could not write events'));
+      }),
+    );
   }
 
   /** Carries out the machine's actions (after the snapshot is written). */

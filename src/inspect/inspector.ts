@@ -170,17 +170,24 @@ export class Inspector {
   private readonly maxSessions: number;
   private counter = 0;
   readonly transitions: client.Counter<'state'>;
-  private readonly counters = new Map<string, client.Counter.Internal>();
+  /** Transitions by top-level state since /metrics last read them. */
+  private readonly counted = new Map<string, number>();
 
   constructor(opts: InspectorOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.cap = Math.max(1, opts.cap ?? 200);
     this.maxSessions = Math.max(1, opts.maxSessions ?? 10_000);
+    const counted = this.counted;
     this.transitions = new client.Counter({
       name: 'nextauth_session_transitions_total',
       help: 'Session transitions, by the top-level state entered (rate() is transitions per second)',
       labelNames: ['state'] as const,
       registers: opts.registry ? [opts.registry] : [],
+      // Counted in a plain map as they happen, handed to prom-client when it is read.
+      collect() {
+        for (const [state, n] of counted) this.inc({ state }, n);
+        counted.clear();
+      },
     });
   }
 
@@ -284,14 +291,10 @@ export class Inspector {
     const from = t.state;
     t.state = to;
     this.add(t, { at: this.now(), kind: 'transition', type, ...(from ? { from } : {}), to });
-    if (count) this.counterOf(to.split('.')[0] || 'unknown').inc();
-  }
-
-  /** The transition counter of a top-level state (prom-client's child, kept: finding it by its labels costs more than the count). */
-  private counterOf(state: string): client.Counter.Internal {
-    let c = this.counters.get(state);
-    if (!c) this.counters.set(state, (c = this.transitions.labels({ state })));
-    return c;
+    if (count) {
+      const state = to.split('.')[0] || 'unknown';
+      this.counted.set(state, (this.counted.get(state) ?? 0) + 1);
+    }
   }
 
   private add(t: Tracked, entry: LogEntry): void {

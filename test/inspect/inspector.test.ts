@@ -62,6 +62,7 @@ function savedStore(): Store & { rows: Map<string, SavedSession> } {
   const tx = {
     put: (_kind: string, [key]: [string], value: SavedSession) => void rows.set(key, value),
     delete: (_kind: string, [key]: [string]) => void rows.delete(key),
+    emit: () => {},
   };
   return { rows, savedSessions: async () => [...rows], transact: async (change: (t: typeof tx) => unknown) => change(tx) } as unknown as Store & {
     rows: Map<string, SavedSession>;
