@@ -304,7 +304,7 @@ export class SessionHub {
   private apply(
     key: string,
     event: SessionEvent | ((snapshot: Snapshot, stored: StoredSession) => SessionEvent | undefined),
-    opts: { create?: boolean; now?: number; fired?: string } = {},
+    opts: { create?: boolean; now?: number; fired?: string; source?: string } = {},
   ): Promise<Applied> {
     return this.serial(key, async () => {
       for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
@@ -319,7 +319,7 @@ export class SessionHub {
   private async attempt(
     key: string,
     event: SessionEvent | ((snapshot: Snapshot, stored: StoredSession) => SessionEvent | undefined),
-    opts: { create?: boolean; now?: number; fired?: string },
+    opts: { create?: boolean; now?: number; fired?: string; source?: string },
   ): Promise<Applied | undefined> {
     const now = opts.now ?? this.clock.now();
     const got = await this.load(key);
@@ -424,6 +424,7 @@ export class SessionHub {
       if (!ended) this.counts[to] = (this.counts[to] ?? 0) + 1;
     }
     const change = applied && sessionEventOf({ from, to, ended, event: applied, fired: opts.fired, before: base?.context, after: next.context });
+    if (change && change.source === undefined && opts.source !== undefined) change.source = opts.source;
     const saved = await this.writeThrough(key, from, base?.context, ended ? undefined : to, next.context, stored, change && (await this.eventOf(key, change, now)));
     this.inspected(key, step, base?.value, next, stored, ended, initial);
     this.run(key, step.actions, next, saved);
@@ -822,9 +823,9 @@ export class SessionHub {
     return (await this.snapshot(serverid, hsid))?.context.push?.number;
   }
 
-  /** Logs the session out; resolves once that is on disk (false: the save failed). */
-  async logout(serverid: string, hsid: string): Promise<boolean> {
-    return (await this.apply(keyOf(serverid, hsid), { type: 'logout' })).saved;
+  /** Logs the session out; resolves once that is on disk (false: the save failed). `source`: the address that asked (its event names it). */
+  async logout(serverid: string, hsid: string, source?: string): Promise<boolean> {
+    return (await this.apply(keyOf(serverid, hsid), { type: 'logout' }, source !== undefined ? { source } : {})).saved;
   }
 
   /** An account was blocked or deleted: log out its sessions (found by index, not by a walk). */

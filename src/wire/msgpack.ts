@@ -2,7 +2,7 @@
  * msgpack as the app channel carries it (PROTOCOL.md §4, §7): one value per frame, at most
  * 16 KiB, nested at most 8 deep (the frame's own map is depth 1), no extension types.
  */
-import { decode, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
 export const MAX_DEPTH = 8;
@@ -11,6 +11,14 @@ export const MAX_DEPTH = 8;
 export class MsgpackError extends Error {
   override name = 'MsgpackError';
 }
+
+/**
+ * One decoder and one encoder for every frame: @msgpack/msgpack's `decode()` and `encode()` make
+ * a new one (its buffers, its key cache) per call. Both are synchronous; a call made while one
+ * runs gets a copy of its own (the library's `entered` check).
+ */
+const decoder = new Decoder({ maxStrLength: MAX_FRAME_BYTES, maxBinLength: MAX_FRAME_BYTES, maxArrayLength: 256, maxMapLength: 64, maxExtLength: 0 });
+const encoder = new Encoder();
 
 /** The depth of a decoded value (a scalar is 0, a map or array of scalars 1), counted up to `limit + 1`. */
 function depthOf(value: unknown, limit: number): number {
@@ -31,7 +39,7 @@ function depthOf(value: unknown, limit: number): number {
 export function decodeMsgpack(bytes: Uint8Array, maxDepth = MAX_DEPTH): unknown {
   let value: unknown;
   try {
-    value = decode(bytes, { maxStrLength: MAX_FRAME_BYTES, maxBinLength: MAX_FRAME_BYTES, maxArrayLength: 256, maxMapLength: 64, maxExtLength: 0 });
+    value = decoder.decode(bytes);
   } catch {
     throw new MsgpackError('not msgpack');
   }
@@ -39,11 +47,11 @@ export function decodeMsgpack(bytes: Uint8Array, maxDepth = MAX_DEPTH): unknown 
   return value;
 }
 
-export const encodeMsgpack = (value: unknown): Uint8Array => encode(value);
+export const encodeMsgpack = (value: unknown): Uint8Array => encoder.encode(value);
 
 /**
  * A frame's content as text for the Bus between processes (JSON carries no bytes): msgpack in
  * base64, and back.
  */
-export const frameToText = (content: Record<string, unknown>): string => Buffer.from(encode(content)).toString('base64');
+export const frameToText = (content: Record<string, unknown>): string => Buffer.from(encoder.encode(content)).toString('base64');
 export const frameFromText = (text: string): Record<string, unknown> => decodeMsgpack(Buffer.from(text, 'base64'), Number.POSITIVE_INFINITY) as Record<string, unknown>;

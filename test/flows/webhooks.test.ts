@@ -104,6 +104,8 @@ test('the flows produce their events, each delivered once, signed, as a CloudEve
   assert.is(of('com.nextauth.session.login').data.account, acc);
   assert.is(of('com.nextauth.session.login').data.userid, 'ann');
   assert.is(of('com.nextauth.session.login').data.address, '127.0.0.1', 'the phone’s address');
+  assert.is(of('com.nextauth.session.logout').data.address, '127.0.0.1', 'the address of the REST call that logged it out');
+  assert.is(of('com.nextauth.account.blocked').data.address, '127.0.0.1', 'the address of the REST call');
   assert.is(of('com.nextauth.account.relinked').data.userid, 'bob');
   assert.is(of('com.nextauth.refusal').data.code, 'UNKNOWN_ACCOUNT');
   // One session's events share a subject, in the order they happened.

@@ -42,5 +42,17 @@ export function newEvent(type: EventType, serverid: string, fields: EventFields,
   return e;
 }
 
+/** The subjects of the sessions with events lately (a login's scan and login are a moment apart), the oldest forgotten first. */
+const subjects = new Map<string, string>();
+const SUBJECTS_KEPT = 1024;
+
 /** A session's subject: the same for each of its events, and no way back to its hsid. */
-export const sessionSubject = (hsid: string): string => `session/${toB64url(createHash('sha256').update('nextauth event subject\0').update(hsid).digest().subarray(0, 16))}`;
+export function sessionSubject(hsid: string): string {
+  let subject = subjects.get(hsid);
+  if (subject === undefined) {
+    subject = `session/${toB64url(createHash('sha256').update('nextauth event subject\0').update(hsid).digest().subarray(0, 16))}`;
+    if (subjects.size >= SUBJECTS_KEPT) subjects.delete(subjects.keys().next().value!);
+    subjects.set(hsid, subject);
+  }
+  return subject;
+}

@@ -373,7 +373,7 @@ export class AppChannel implements AppPeer, PushTarget {
     for (const [serverid, accounts] of this.#proven) {
       const status = await hub.status(serverid, hsid);
       if (status.account !== null && accounts.has(status.account)) {
-        await hub.logout(serverid, hsid);
+        await hub.logout(serverid, hsid, this.source);
         return;
       }
     }

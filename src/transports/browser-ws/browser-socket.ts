@@ -79,7 +79,7 @@ export function createBrowserSocket(deps: BrowserDeps) {
             return;
           }
           case 'LOGOUT':
-            await deps.hub.logout(serverid, hsid);
+            await deps.hub.logout(serverid, hsid, source);
             return;
           case 'PROVOKE':
             if (!deps.provoke) throw new NsError('CANNOT_PROVOKE');

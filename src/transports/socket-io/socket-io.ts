@@ -137,7 +137,7 @@ export function createSocketIo(deps: BrowserDeps, config: { allowedOrigins: stri
       'logout',
       guard(async (ref, ack) => {
         const { serverid, hsid } = await checkSessionRef(deps.registry, ref.srv, ref.hsid, { browserToken: ref.bt });
-        await deps.hub.logout(serverid, hsid);
+        await deps.hub.logout(serverid, hsid, deps.sourceOf(socket.request));
         ack({ ok: true });
       }),
     );

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestServer, type TestServer } from '../../helpers/ns.ts';
-import { expectError, expectErrorExplained, expectOk, newServer } from '../../helpers/rest.ts';
+import { expectError, expectErrorExplained, expectOk, newServer, snapshot } from '../../helpers/rest.ts';
 import { getSession, newNonce } from '../../helpers/peers.ts';
 
 let ns: TestServer;
@@ -53,7 +53,7 @@ test.before(async () => {
 test.after(() => ns.stop(true));
 
 /** Everything a refused request must leave alone: the store and the fixture session. */
-const state = async () => JSON.stringify({ store: ns.store.dump(), session: await ns.hub.snapshot(serverid, hsid) });
+const state = async () => JSON.stringify({ store: snapshot(ns), session: await ns.hub.snapshot(serverid, hsid) });
 
 const fill = (path: string) => path.replace('{serverid}', serverid).replace('{userid}', USER).replace('{accountid}', '1').replace('{roleid}', role).replace('{webhookid}', webhook);
 

@@ -163,7 +163,7 @@ export function sessionRoutes(app: App, ctx: ApiContext): void {
     },
     async (req) => {
       const { server, hsid } = await sessionOf(ctx, req, ['sessions'], req.params.serverid);
-      if (!(await hub.logout(server.serverid, hsid))) throw new NsError('INTERNAL', 'The logout could not be saved');
+      if (!(await hub.logout(server.serverid, hsid, req.ip))) throw new NsError('INTERNAL', 'The logout could not be saved');
       return null;
     },
   );
