@@ -14,11 +14,12 @@ export function deepFreeze<V>(value: V): V {
 
 /**
  * A frozen copy of a JSON value, in one pass (what `deepFreeze(structuredClone(value))` gives,
- * at a fraction of its cost on a record's few fields). Frozen parts are shared, not copied: they
- * cannot change. Anything but plain objects and arrays is left to structuredClone.
+ * at a fraction of its cost on a record's few fields). Everything is copied, frozen parts too (a
+ * frozen object may hold one that is not). Anything but plain objects and arrays is left to
+ * structuredClone.
  */
 export function frozenCopy<V>(value: V): V {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy)) as V;
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return deepFreeze(structuredClone(value));

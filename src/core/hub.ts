@@ -26,6 +26,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus, Clock, Deadline, Json, NewEvent, Sessions, SavedSession, Store, StoredSession } from '../ports.ts';
+import { LooseEvents } from './events/loose-events.ts';
 import { newEvent, sessionSubject } from './events/new-event.ts';
 import { type SessionEventOf, sessionEventOf } from './events/session-events.ts';
 import {
@@ -256,8 +257,8 @@ export class SessionHub {
   /** While the sessions the Sessions port lost are put back: reads and events wait for it (see `lost`). */
   private restoring: Promise<void> | undefined;
   private readonly offLost: () => void;
-  /** Events waiting to be written alone (see `emitAlone`). */
-  private readonly alone: NewEvent[] = [];
+  /** Events with no record to write, written together (the write-through takes them first). */
+  private readonly loose: LooseEvents | undefined;
   private closed = false;
 
   constructor(private readonly opts: HubOptions) {
@@ -268,6 +269,7 @@ export class SessionHub {
     const { serverid: _s, hsid: _h, limits: _l, ...initial } = this.stepper.initial({ serverid: '', hsid: '', limits: opts.limits }).snapshot.context;
     this.initial = initial;
     this.offLost = this.sessions.onLost(() => this.lost());
+    if (opts.saved) this.loose = new LooseEvents(opts.saved, (work) => this.track(work), opts.log);
     if (opts.pollMs) this.poll(opts.pollMs);
   }
 
@@ -458,14 +460,13 @@ export class SessionHub {
     const was = kept(from, before);
     // Inside a kept state (a ping, a context) nothing changes on disk; a new state, a new last account does.
     if ((!keep && !was) || (keep && was && from === to && before?.lastAccount === after.lastAccount)) {
-      if (event) this.emitAlone(store, event);
+      if (event) this.loose?.add(event);
       return true;
     }
     const value: SavedSession = { snapshot: stored.snapshot, since: stored.since };
     try {
       await store.transact((tx) => {
-        // The events waiting to be written alone go first, in this change: events stay in the order they happened.
-        for (const e of this.alone.splice(0)) tx.emit(e);
+        this.loose?.takeInto(tx);
         if (keep) tx.put('session', [key], value);
         else tx.delete('session', [key]);
         if (event) tx.emit(event);
@@ -475,26 +476,6 @@ export class SessionHub {
       this.opts.log?.warn({ err, session: splitKey(key).serverid }, 'could not save a session');
       return false;
     }
-  }
-
-  /**
-   * An event with no record to write (a scan, a cancel): written with the others of this turn of
-   * the event loop in one change, not waited for (nothing acknowledged depends on it).
-   */
-  private emitAlone(store: Store, event: NewEvent): void {
-    this.alone.push(event);
-    if (this.alone.length > 1) return;
-    this.track(
-      new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-        const events = this.alone.splice(0);
-        if (events.length === 0) return; // (a write-through took them)
-        await store
-          .transact((tx) => {
-            for (const e of events) tx.emit(e);
-          })
-          .catch((err: unknown) => this.opts.log?.warn({ err, events: events.length }, 'could not write events'));
-      }),
-    );
   }
 
   /** Carries out the machine's actions (after the snapshot is written). */

@@ -12,6 +12,7 @@
  * log per account (`push:<serverid>:<acc>`; a token bucket would let 2 × 20 through in an hour,
  * which §4.2 does not allow), and the mute is a block of that same key.
  */
+import { LooseEvents } from '../events/loose-events.ts';
 import { newEvent, sessionSubject } from '../events/new-event.ts';
 import type { EventType } from '../events/event-types.ts';
 import { randomInt } from 'node:crypto';
@@ -81,7 +82,11 @@ export class PushService {
   private readonly subscribed: Promise<(() => Promise<void>) | undefined>;
   private readonly offLost: () => void;
 
+  /** Events with no record to write (events/loose-events.ts). */
+  private readonly loose: LooseEvents;
+
   constructor(private readonly deps: PushDeps) {
+    this.loose = new LooseEvents(deps.registry.store, (work) => this.track(work), deps.log);
     // The sets are gone with the rest of the Sessions store (a Redis restarted empty): this
     // process's listeners are still here, so they are said again.
     this.offLost = deps.sessions.onLost(() => {
@@ -164,14 +169,13 @@ export class PushService {
     for (const acc of accounts) this.emitAlone(serverid, acc, 'com.nextauth.push.reported', { mutedUntil: until });
   }
 
-  /** A push event that reports nothing written (a refusal, a report, a lost push): its own write, not waited for. */
+  /** A push event that reports nothing written (a refusal, a report, a lost push): written with the others of the moment, not waited for. */
   private emitAlone(serverid: string, acc: number, type: EventType, data: { [key: string]: Json }, source?: string): void {
-    const store = this.deps.registry.store;
-    const write = (async () => {
-      const userid = (await store.get('account', serverid, acc))?.userid;
-      await store.transact((tx) => tx.emit(newEvent(type, serverid, { account: acc, userid, source, subject: `account/${acc}`, data }, this.deps.clock.now())));
-    })();
-    this.track(write.catch((err: unknown) => this.deps.log.warn({ err, serverid }, 'could not write an event')));
+    const at = this.deps.clock.now();
+    const event = this.deps.registry.store
+      .get('account', serverid, acc)
+      .then((account) => this.loose.add(newEvent(type, serverid, { account: acc, userid: account?.userid, source, subject: `account/${acc}`, data }, at)));
+    this.track(event);
   }
 
   /**
