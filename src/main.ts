@@ -41,6 +41,7 @@ import { upgradeRefusal } from './transports/http/reply-error.ts';
 import { registerDemo } from './transports/http/routes/demo.ts';
 import { createHttpApp } from './transports/http/app.ts';
 import { Inspector } from './inspect/inspector.ts';
+import { LooseEvents } from './core/events/loose-events.ts';
 import { registerInspectPage } from './inspect/page.ts';
 import { createInspectSocket } from './inspect/socket.ts';
 import { browserOriginAllowed, createSocketIo, SOCKET_IO_PATH } from './transports/socket-io/socket-io.ts';
@@ -126,8 +127,11 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     stores,
     liveSessions: () => hub.countByState(),
   });
-  // Every change of the store is timed until durable (nextauth_store_write_seconds).
-  const registry = new Registry(timedStore(store, metrics), config.limits, { ...DEFAULT_WEBHOOK_SETTINGS, perServer: config.events.webhooksPerServer });
+  // Every change of the store is timed until durable (nextauth_store_write_seconds), and takes the events waiting to be written first (LooseEvents).
+  const registry = new Registry(LooseEvents.over(timedStore(store, metrics), log).store, config.limits, {
+    ...DEFAULT_WEBHOOK_SETTINGS,
+    perServer: config.events.webhooksPerServer,
+  });
   const bootstrap: Bootstrap = {};
   const root = await registry.access.ensureRootKey(config.rootApiKey);
   if (root.apikey) bootstrap.rootApiKey = root.apikey;

@@ -269,7 +269,7 @@ export class SessionHub {
     const { serverid: _s, hsid: _h, limits: _l, ...initial } = this.stepper.initial({ serverid: '', hsid: '', limits: opts.limits }).snapshot.context;
     this.initial = initial;
     this.offLost = this.sessions.onLost(() => this.lost());
-    if (opts.saved) this.loose = new LooseEvents(opts.saved, (work) => this.track(work), opts.log);
+    if (opts.saved) this.loose = LooseEvents.over(opts.saved, opts.log);
     if (opts.pollMs) this.poll(opts.pollMs);
   }
 
@@ -454,7 +454,7 @@ export class SessionHub {
     stored: StoredSession,
     event: NewEvent | undefined,
   ): Promise<boolean> {
-    const store = this.opts.saved;
+    const store = this.loose?.store;
     if (!store) return true;
     const keep = kept(to, after);
     const was = kept(from, before);
@@ -465,8 +465,8 @@ export class SessionHub {
     }
     const value: SavedSession = { snapshot: stored.snapshot, since: stored.since };
     try {
+      // (The change takes the events waiting to be written first: LooseEvents.)
       await store.transact((tx) => {
-        this.loose?.takeInto(tx);
         if (keep) tx.put('session', [key], value);
         else tx.delete('session', [key]);
         if (event) tx.emit(event);
@@ -568,6 +568,7 @@ export class SessionHub {
   async settled(): Promise<void> {
     for (;;) {
       while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      await this.loose?.settled();
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.pending.size === 0) return;
     }

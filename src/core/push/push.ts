@@ -86,7 +86,7 @@ export class PushService {
   private readonly loose: LooseEvents;
 
   constructor(private readonly deps: PushDeps) {
-    this.loose = new LooseEvents(deps.registry.store, (work) => this.track(work), deps.log);
+    this.loose = LooseEvents.over(deps.registry.store, deps.log);
     // The sets are gone with the rest of the Sessions store (a Redis restarted empty): this
     // process's listeners are still here, so they are said again.
     this.offLost = deps.sessions.onLost(() => {
@@ -284,6 +284,7 @@ export class PushService {
   async close(): Promise<void> {
     this.offLost();
     await Promise.allSettled([...this.inflight]);
+    await this.loose.flush();
     await (await this.subscribed)?.();
     for (const k of this.listening.keys()) await this.deps.sessions.removeMember(listenersSet(k), this.deps.processId).catch(() => undefined);
   }

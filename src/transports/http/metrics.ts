@@ -6,7 +6,8 @@
 import client from 'prom-client';
 import { stateName } from '../../../machines/session.ts';
 import type { AppliedEvent } from '../../core/hub.ts';
-import type { Store } from '../../ports.ts';
+import type { Store, StoreTx } from '../../ports.ts';
+import { withTransact } from '../../core/with-transact.ts';
 
 export interface MetricSources {
   /** Changes asked of each store, the file writes that carried them (coalescing), and the files written whole (whole writes and folds). */
@@ -131,7 +132,7 @@ export function countSessions(metrics: Metrics, now: () => number): (a: AppliedE
 
 /** The store, its changes timed until durable (`storeWrites`). */
 export function timedStore<S extends Store>(store: S, metrics: Metrics): S {
-  const transact = async <R>(change: Parameters<Store['transact']>[0]): Promise<R> => {
+  const transact = async <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
     const end = metrics.storeWrites.startTimer();
     try {
       return (await store.transact(change)) as R;
@@ -139,18 +140,7 @@ export function timedStore<S extends Store>(store: S, metrics: Metrics): S {
       end();
     }
   };
-  // Methods bound to the store itself (they may use private fields, which a proxy lacks), once each: a store call is on every login's path.
-  const bound = new Map<PropertyKey, unknown>([['transact', transact]]);
-  return new Proxy(store, {
-    get(target, prop) {
-      if (bound.has(prop)) return bound.get(prop);
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const method = value.bind(target);
-      bound.set(prop, method);
-      return method;
-    },
-  });
+  return withTransact(store, transact);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,7 +1,8 @@
 /**
- * Events with no record to write (src/core/events/loose-events.ts): those of one turn of the
- * event loop are one change; a change that writes records takes the waiting ones first, so the
- * order holds; a failed write is logged, not thrown.
+ * Events with no record to write (src/core/events/loose-events.ts): they wait for the next change
+ * made through the store, whoever makes it, and go in it first (so the order holds); a change
+ * that is refused gives them back; with no change they are written by themselves, together; a
+ * failed write is logged, not thrown; one LooseEvents per store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LowdbStore } from '../../../src/adapters/lowdb/lowdb-store.ts';
-import { LooseEvents } from '../../../src/core/events/loose-events.ts';
+import { LOOSE_MS, LooseEvents } from '../../../src/core/events/loose-events.ts';
 import { newEvent } from '../../../src/core/events/new-event.ts';
 import { server } from '../../ports/store.contract.ts';
 
@@ -26,46 +27,72 @@ test.after(() => {
 const S = 'c2VydmVyLW9uZS0xNi1ieQ';
 const scan = (n: number) => newEvent('com.nextauth.session.scanned', S, { subject: `session/${n}` }, 1_000 + n);
 
-/** A LooseEvents whose work is kept, and a wait for all of it. */
-function loose(store: LowdbStore, log?: { warn(obj: object, msg: string): void }) {
-  const work: Promise<unknown>[] = [];
-  const events = new LooseEvents(store, (w) => void work.push(w), log);
-  return { events, settled: () => Promise.all(work) };
-}
+const changes = (store: LowdbStore) => store.stats.sessions.changes + store.stats.registry.changes;
+const typesOf = async (store: LowdbStore) => (await store.listEvents(S, { limit: 10 })).map((e) => `${e.type.replace('com.nextauth.', '')} ${e.subject}`).reverse();
 
-test('the events of one turn are one change, in the order they came', async () => {
+test('with no change to take them, the events of one window are one change, in the order they came', async () => {
   const store = await open();
   await store.transact((tx) => tx.put('server', [S], server(S)));
-  const before = store.stats.sessions.changes + store.stats.registry.changes;
-  const { events, settled } = loose(store);
-  for (let n = 0; n < 5; n++) events.add(scan(n));
-  await settled();
-  assert.is(store.stats.sessions.changes + store.stats.registry.changes - before, 1, 'one change');
-  const listed = await store.listEvents(S, { limit: 10 });
+  const before = changes(store);
+  const loose = LooseEvents.over(store);
+  // Several turns of the event loop, within one window.
+  for (let n = 0; n < 5; n++) {
+    loose.add(scan(n));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.is(changes(store), before, 'not written at once');
+  await loose.settled();
+  assert.is(changes(store) - before, 1, 'one change');
   assert.equal(
-    listed.map((e) => e.subject),
-    ['session/4', 'session/3', 'session/2', 'session/1', 'session/0'],
-    'newest first: written in the order they came',
+    await typesOf(store),
+    [0, 1, 2, 3, 4].map((n) => `session.scanned session/${n}`),
+    'in the order they came',
   );
   await store.close();
 });
 
-test('a change that writes records takes the waiting events first: they keep their place before its own', async () => {
+test("any change made through the store takes the waiting events first, in its own line (the scan's event rides with the login)", async () => {
   const store = await open();
   await store.transact((tx) => tx.put('server', [S], server(S)));
-  const { events, settled } = loose(store);
-  events.add(scan(1));
-  await store.transact((tx) => {
-    events.takeInto(tx);
-    tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/1' }, 2_000));
-  });
-  await settled();
-  const listed = await store.listEvents(S, { limit: 10 });
-  assert.equal(
-    listed.map((e) => e.type),
-    ['com.nextauth.session.login', 'com.nextauth.session.scanned'],
-    'each once, the scan before the login',
-  );
+  const loose = LooseEvents.over(store);
+  const before = changes(store);
+  const started = Date.now();
+  loose.add(scan(1));
+  // Another writer (an enrolment, a REST change) through the same store, at once.
+  await loose.store.transact((tx) => tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/1' }, 2_000)));
+  assert.is(changes(store) - before, 1, 'one change holds both');
+  assert.ok(Date.now() - started < LOOSE_MS, 'the scan did not wait for its window');
+  await loose.settled();
+  assert.is(changes(store) - before, 1, 'and nothing was written twice');
+  assert.equal(await typesOf(store), ['session.scanned session/1', 'session.login session/1']);
+  await store.close();
+});
+
+test('a change that is refused gives the events back: they go in the next one, still first', async () => {
+  const store = await open();
+  await store.transact((tx) => tx.put('server', [S], server(S)));
+  const loose = LooseEvents.over(store);
+  loose.add(scan(1));
+  await loose.store
+    .transact(() => {
+      throw new Error('refused');
+    })
+    .then(
+      () => assert.unreachable('resolved'),
+      (e: Error) => assert.is(e.message, 'refused'),
+    );
+  loose.add(scan(2));
+  await loose.store.transact((tx) => tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/2' }, 2_000)));
+  await loose.settled();
+  assert.equal(await typesOf(store), ['session.scanned session/1', 'session.scanned session/2', 'session.login session/2']);
+  await store.close();
+});
+
+test('one LooseEvents per store: over the store or over the store it hands out, the same one', async () => {
+  const store = await open();
+  const loose = LooseEvents.over(store);
+  assert.is(LooseEvents.over(store), loose);
+  assert.is(LooseEvents.over(loose.store), loose);
   await store.close();
 });
 
@@ -73,9 +100,9 @@ test('a write that fails is logged, and nothing throws', async () => {
   const store = await open();
   const warned: string[] = [];
   const failing = Object.assign(Object.create(store) as LowdbStore, { transact: () => Promise.reject(new Error('disk full')) });
-  const { events, settled } = loose(failing, { warn: (_o, msg) => void warned.push(msg) });
-  events.add(scan(1));
-  await settled();
+  const loose = LooseEvents.over(failing, { warn: (_o, msg) => void warned.push(msg) });
+  loose.add(scan(1));
+  await loose.flush();
   assert.equal(warned, ['could not write events']);
   await store.close();
 });
