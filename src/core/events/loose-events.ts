@@ -46,17 +46,22 @@ export class LooseEvents {
     inner: Store,
     private readonly log?: Log,
   ) {
-    const transact = <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> =>
-      inner.transact(async (tx) => {
-        const taken = this.take(tx);
+    const transact = <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
+      // Taken once: a store may run a change again (PostgreSQL, after a conflict), and only its last run counts.
+      let taken: NewEvent[] | undefined;
+      return inner.transact(async (tx) => {
+        taken ??= this.take();
+        for (const e of taken) tx.emit(e);
         try {
           return await change(tx);
         } catch (e) {
           // A change that is refused writes nothing: its events go back, ahead of any since.
           this.putBack(taken);
+          taken = [];
           throw e;
         }
       });
+    };
     this.store = withTransact(inner, transact);
   }
 
@@ -85,10 +90,9 @@ export class LooseEvents {
     }
   }
 
-  private take(tx: StoreTx): NewEvent[] {
+  private take(): NewEvent[] {
     const taken = this.waiting;
     this.waiting = [];
-    for (const e of taken) tx.emit(e);
     return taken;
   }
 

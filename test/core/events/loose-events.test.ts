@@ -1,7 +1,7 @@
 /**
  * Events with no record to write (src/core/events/loose-events.ts): they wait for the next change
  * made through the store, whoever makes it, and go in it first (so the order holds); a change
- * that is refused gives them back; with no change they are written by themselves, together; a
+ * that is refused gives them back, a change run again has them in its last run; with no change they are written by themselves, together; a
  * failed write is logged, not thrown; one LooseEvents per store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { LowdbStore } from '../../../src/adapters/lowdb/lowdb-store.ts';
 import { LOOSE_MS, LooseEvents } from '../../../src/core/events/loose-events.ts';
 import { newEvent } from '../../../src/core/events/new-event.ts';
 import { server } from '../../ports/store.contract.ts';
+import type { NewEvent, StoreTx } from '../../../src/ports.ts';
 
 const dirs: string[] = [];
 const open = () => {
@@ -85,6 +86,28 @@ test('a change that is refused gives the events back: they go in the next one, s
   await loose.store.transact((tx) => tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/2' }, 2_000)));
   await loose.settled();
   assert.equal(await typesOf(store), ['session.scanned session/1', 'session.scanned session/2', 'session.login session/2']);
+  await store.close();
+});
+
+test('a store that runs a change again (PostgreSQL, after a conflict): the events are in its last run, once', async () => {
+  const store = await open();
+  await store.transact((tx) => tx.put('server', [S], server(S)));
+  let firstRun: string[] = [];
+  const rerunning = Object.assign(Object.create(store) as LowdbStore, {
+    transact: async <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
+      // A first run whose writes are dropped, then the one that counts.
+      const dropped: string[] = [];
+      await change({ emit: (e: NewEvent) => void dropped.push(e.type) } as unknown as StoreTx);
+      firstRun = dropped;
+      return store.transact(change);
+    },
+  });
+  const loose = LooseEvents.over(rerunning);
+  loose.add(scan(1));
+  await loose.store.transact((tx) => tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/1' }, 2_000)));
+  await loose.settled();
+  assert.equal(firstRun, ['com.nextauth.session.scanned', 'com.nextauth.session.login'], 'the first run had them too');
+  assert.equal(await typesOf(store), ['session.scanned session/1', 'session.login session/1'], 'the last run wrote them, once');
   await store.close();
 });
 
