@@ -68,10 +68,7 @@ export class LooseEvents {
   /** An event to write with the next change (or by itself within LOOSE_MS). */
   add(event: NewEvent): void {
     this.waiting.push(event);
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.write();
-    }, LOOSE_MS);
+    this.writeSoon();
   }
 
   /** Writes the waiting events now (a change of their own). */
@@ -99,6 +96,11 @@ export class LooseEvents {
   private putBack(events: NewEvent[]): void {
     if (events.length === 0) return;
     this.waiting = [...events, ...this.waiting];
+    this.writeSoon();
+  }
+
+  /** Writes the waiting events by themselves in LOOSE_MS, unless that is already asked (or a change takes them first). */
+  private writeSoon(): void {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.write();
