@@ -273,7 +273,7 @@ if (pg && redis) {
       browser.send(`REGISTER ${againHsid} ${srv}`);
       await browser.waitFor('CANPROVOKE', againHsid);
       assert.is((await two.api('POST', `/servers/${srv}/sessions/provokelogin`, { headers: { 'x-nonce': again } })).status, 200);
-      await until(() => pushes.length === 1, 'the push, on the connection process 1 holds');
+      await until(() => pushes.length === 1, 'the push, on the connection process 1 holds', 10_000);
       await phone.login(pushToQr(pushes[0]!, `${one.url.replace('http', 'ws')}/ns/sigmai`), { connection: listening });
       await browser.waitFor('LOGIN', againHsid);
       assert.is((await getSession(two, srv, again)).loggedin, true);
