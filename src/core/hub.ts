@@ -257,7 +257,7 @@ export class SessionHub {
   /** While the sessions the Sessions port lost are put back: reads and events wait for it (see `lost`). */
   private restoring: Promise<void> | undefined;
   private readonly offLost: () => void;
-  /** Events with no record to write, written together (the write-through takes them first). */
+  /** Events with no record to write: the next change through `loose.store` (the write-through, or any other) takes them first. */
   private readonly loose: LooseEvents | undefined;
   private closed = false;
 
