@@ -252,8 +252,11 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: 'session',
+  // (The input named, not spread first: on node 20, `{ ...input, more }` makes a hidden class of its own for every object.)
   context: ({ input }) => ({
-    ...input,
+    serverid: input.serverid,
+    hsid: input.hsid,
+    limits: input.limits,
     handshakes: [],
     account: null,
     lastAccount: null,

@@ -37,7 +37,7 @@ export const transactionMachine = setup({
   delays: { limit: ({ context }) => context.limit },
 }).createMachine({
   id: 'transaction',
-  context: ({ input }) => ({ ...input, evidence: null }),
+  context: ({ input }) => ({ tid: input.tid, serverid: input.serverid, hsid: input.hsid, account: input.account, limit: input.limit, evidence: null }),
   initial: 'pending',
   // Whether or not a phone has it yet, an answer may come (the phone may have it from the gateway).
   on: {

@@ -437,7 +437,7 @@ export class SessionHub {
   private async eventOf(key: string, change: SessionEventOf, now: number): Promise<NewEvent> {
     const { serverid, hsid } = splitKey(key);
     const userid = change.account !== undefined ? (await this.opts.account(serverid, change.account).catch(() => undefined))?.userid : undefined;
-    return newEvent(change.type, serverid, { ...change, userid, subject: sessionSubject(hsid) }, now);
+    return newEvent(change.type, serverid, { account: change.account, source: change.source, data: change.data, userid, subject: sessionSubject(hsid) }, now);
   }
 
   /**
@@ -683,7 +683,9 @@ export class SessionHub {
   /** The machine's snapshot of a stored one (what `pack` left out put back). */
   private unpack(key: string, snapshot: Json): Snapshot {
     const state = snapshot as unknown as Partial<StoredState> | null;
-    return this.stepper.resolve(state?.value, { ...this.initial, ...state?.context, ...splitKey(key), limits: this.opts.limits });
+    const context: SessionContext = { limits: this.opts.limits, ...this.initial, ...state?.context, ...splitKey(key) };
+    context.limits = this.opts.limits;
+    return this.stepper.resolve(state?.value, context);
   }
 
   async wasExpired(serverid: string, hsid: string): Promise<boolean> {

@@ -202,7 +202,12 @@ export class LowdbStore implements Store {
     // Its events go in the line of the document it writes (the registry's, when it writes both);
     // events alone (a scan, a refusal: no record changed) in the sessions document's, so the
     // registry's changes only with its records.
-    const events: EventRecord[] = tx.events.map((e) => Object.freeze({ ...e, seq: ++this.events.lastSeq }));
+    const events: EventRecord[] = tx.events.map((e) => {
+      // (Not `{ ...e, seq }`: on node 20 an object that starts with a spread and adds a key gets a hidden class of its own.)
+      const record: EventRecord = { seq: 0, ...e };
+      record.seq = ++this.events.lastSeq;
+      return Object.freeze(record);
+    });
     if (events.length > 0) {
       const doc: Doc = tx.ops.some((o) => o.doc === 'main') ? 'main' : 'sessions';
       tx.ops.push({ doc, op: { p: ['events'], s: Object.fromEntries(events.map((e) => [String(e.seq), e])) } });
