@@ -515,11 +515,13 @@ export class SessionHub {
           {
             const source = next.context.handshakes.find((h) => h.peer === params.peer)?.source;
             const required = next.context.userContext?.secondFactor === 'required';
-            this.verify(key, params.peer as string, {
-              ...(params.input as VerifyInput),
-              ...(source !== undefined ? { source } : {}),
-              ...(required ? { secondFactor: 'required' as const } : {}),
-            });
+            // (Named, not spread: on node 20 a key added to a spread copy makes a hidden class per object.)
+            const given = params.input as VerifyInput;
+            const input: VerifyInput = { serverid: given.serverid, hsid: given.hsid, op: given.op, proof: given.proof };
+            if (given.number !== undefined) input.number = given.number;
+            if (source !== undefined) input.source = source;
+            if (required) input.secondFactor = 'required';
+            this.verify(key, params.peer as string, input);
           }
           break;
         default:

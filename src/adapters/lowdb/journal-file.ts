@@ -254,10 +254,11 @@ export class JournalFile<T extends object> {
   apply(ops: readonly Op[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The store is closed'));
     if (ops.length === 0) return this.flush();
-    const values = ops.map((op) => ({ ...op, s: op.s && deepFreeze({ ...op.s }) }));
+    // The values set go into the document frozen (not the maps of keys that hold them: read once, here).
+    for (const op of ops) if (op.s) for (const key in op.s) deepFreeze(op.s[key]);
     const undo: Op[] = [];
     try {
-      for (const op of values) {
+      for (const op of ops) {
         undo.push(...inverseOf(this.db.data, op));
         applyOp(this.db.data, op, true, this.view);
       }
@@ -265,7 +266,7 @@ export class JournalFile<T extends object> {
       this.revert([undo]);
       throw e;
     }
-    const line: Line = values.length === 1 ? { n: ++this.seq, ...values[0]! } : { n: ++this.seq, o: values };
+    const line: Line = ops.length === 1 ? { n: ++this.seq, ...ops[0]! } : { n: ++this.seq, o: [...ops] };
     this.stats.changes++;
     this.lines.push(JSON.stringify(line));
     this.undo.push(undo);
@@ -635,7 +636,7 @@ function inverseOf(data: object, op: Op): Op[] {
     node = node[key];
   }
   if (!isObject(node)) return [];
-  const set: Record<string, unknown> = {};
+  const set = keyed();
   const removed: string[] = [];
   for (const key of [...Object.keys(op.s ?? {}), ...(op.d ?? [])]) {
     if (Object.hasOwn(node, key)) setOwn(set, key, node[key]);
@@ -650,6 +651,13 @@ function unavailable(cause: unknown): NsError {
   const error = new NsError('STORAGE_UNAVAILABLE', `The store cannot write now${code ? ` (${code})` : ''}; try again later`, { retryAfterMs: STORAGE_RETRY_MS });
   return Object.assign(error, { cause });
 }
+
+/**
+ * An object for keys that are ids (a record's key, a session's): without a prototype, so a
+ * dictionary from the start. (A plain `{}` given such a key makes a hidden class for it, one per
+ * id, never used again.)
+ */
+export const keyed = (): Record<string, unknown> => Object.create(null) as Record<string, unknown>;
 
 /** `obj[key] = value` that also works for keys such as "__proto__" (ids and names may be anything). */
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {

@@ -33,7 +33,7 @@ import { EventLog } from './event-log.ts';
 import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
 import { Indexes, type RecordChange } from './indexes.ts';
 import { deepFreeze, frozenCopy } from '../frozen.ts';
-import { JournalFile, type JournalOptions, type Op } from './journal-file.ts';
+import { JournalFile, keyed, type JournalOptions, type Op } from './journal-file.ts';
 import { ownValue } from './query.ts';
 
 export { StoreDamagedError } from './journal-file.ts';
@@ -409,7 +409,9 @@ class LowdbTx implements StoreTx {
     const frozen = frozenCopy(value);
     this.staged.set(JSON.stringify([kind, key]), frozen);
     this.touch(kind, key, place);
-    this.ops.push({ doc, op: { p: parent, s: { [leaf]: frozen } } });
+    const s = keyed();
+    s[leaf] = frozen;
+    this.ops.push({ doc, op: { p: parent, s } });
   }
 
   patch<K extends RecordKind>(kind: K, key: KeyOf<K>, fields: Partial<ValueOf<K>>): void {

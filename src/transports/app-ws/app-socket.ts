@@ -33,13 +33,14 @@ export function createAppSocket(deps: Omit<ChannelDeps, 'count'> & { metrics: Me
       deps.refusals?.record(serverid, code, source, 'app');
     },
   };
+  const channelDeps = { ...deps, count };
   wss.on('connection', (ws: WebSocket, req?: IncomingMessage) => {
     const channel = new AppChannel(
       {
         send: (bytes) => ws.send(bytes, { binary: true }),
         close: (code, reason) => ws.close(code, reason),
       },
-      { ...deps, count },
+      channelDeps,
       req ? deps.sourceOf(req) : 'unknown',
     );
     ws.on('message', (data, isBinary) => channel.receive(toBytes(data), isBinary));
