@@ -398,7 +398,10 @@ export class SessionHub {
       stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
       added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
     } else {
-      stored = { snapshot: this.pack(next.value, next.context), since, timers: Object.fromEntries(timers) };
+      // (Without a prototype: a timer's name holds a connection's id, and a plain object would make a hidden class for each.)
+      const byName = Object.create(null) as Record<string, number>;
+      for (const [name, at] of timers) byName[name] = at;
+      stored = { snapshot: this.pack(next.value, next.context), since, timers: byName };
     }
     const version = await this.sessions.put(key, stored, got?.version ?? 0);
     if (version === undefined) {
