@@ -12,8 +12,8 @@
  * Memory is bounded: at most `cap` entries per session (the oldest go first), at most
  * `maxSessions` sessions (the one that changed least recently goes first: a session at rest
  * costs the hub only its snapshot, and the inspector keeps the lively ones), and a session's log
- * is dropped when it ends. Entries are kept packed (a time and three string codes, about 16
- * bytes each, in a buffer that grows with the log).
+ * is dropped when it ends. Entries are kept packed (a time, and the kind and three string codes
+ * in one number: 16 bytes each, in arrays that grow with the log).
  *
  * It also counts transitions for /metrics (`nextauth_session_transitions_total{state}`, by the
  * top-level state entered): `sum(rate(...))` is transitions per second.
@@ -64,10 +64,13 @@ interface Tracked {
   account: number | null;
   since: number;
   log: Ring;
-  watchers: Set<Watcher>;
+  /** Made when the first watcher comes (most sessions have none). */
+  watchers: Set<Watcher> | undefined;
 }
 
-const NONE = 0xffff;
+/** Codes are below this (13 bits): an entry's kind and three codes fit one number exactly. */
+const SPAN = 8192;
+const NONE = SPAN - 1;
 /** The strings of entries (event types, state texts): a machine has few; one code each. */
 const codes = new Map<string, number>();
 const texts: string[] = [];
@@ -85,52 +88,51 @@ const code = (s: string | undefined): number => {
   return c;
 };
 const UNKNOWN = code('?');
+const textOf = (c: number): string => texts[c] ?? '?';
 
-/** A capped log, packed: the time of each entry, and its kind, type, from and to as string codes. */
+/**
+ * A capped log, packed: per entry its time, and its kind, type, from and to as one number
+ * (`kind + 2 × (type + SPAN × (from + SPAN × to))`, below 2^53). Plain arrays that grow as the
+ * log does: a typed array past 64 bytes is a buffer outside the heap, dearer to make and to free
+ * than the few entries most sessions have.
+ */
 class Ring {
-  private at: Float64Array;
-  /** Per entry: kind (0 event, 1 transition), type, from, to. */
-  private codes: Uint16Array;
+  private readonly at: number[] = [];
+  private readonly packed: number[] = [];
+  /** The oldest entry, once the log is full and wraps around. */
   private start = 0;
-  length = 0;
-  constructor(private readonly cap: number) {
-    this.at = new Float64Array(Math.min(4, cap));
-    this.codes = new Uint16Array(this.at.length * 4);
-  }
+  constructor(private readonly cap: number) {}
 
   push(e: LogEntry): void {
-    if (this.length === this.at.length && this.length < this.cap) this.grow(Math.min(this.cap, this.at.length * 2));
-    const i = (this.start + this.length) % this.at.length;
-    this.at[i] = e.at;
-    const c = this.codes;
-    c[i * 4] = e.kind === 'transition' ? 1 : 0;
-    c[i * 4 + 1] = code(e.type);
-    c[i * 4 + 2] = code(e.from);
-    c[i * 4 + 3] = code(e.to);
-    if (this.length < this.at.length) this.length++;
-    else this.start = (this.start + 1) % this.at.length;
+    const packed = (e.kind === 'transition' ? 1 : 0) + 2 * (code(e.type) + SPAN * (code(e.from) + SPAN * code(e.to)));
+    if (this.at.length < this.cap) {
+      this.at.push(e.at);
+      this.packed.push(packed);
+      return;
+    }
+    this.at[this.start] = e.at;
+    this.packed[this.start] = packed;
+    this.start = (this.start + 1) % this.cap;
   }
 
   entries(): LogEntry[] {
     const out: LogEntry[] = [];
-    for (let n = 0; n < this.length; n++) {
-      const i = (this.start + n) % this.at.length;
-      const [kind, type, from, to] = this.codes.subarray(i * 4, i * 4 + 4);
-      const entry: LogEntry = { at: this.at[i]!, kind: kind === 1 ? 'transition' : 'event', type: texts[type!] ?? '?' };
-      if (from !== NONE) entry.from = texts[from!] ?? '?';
-      if (to !== NONE) entry.to = texts[to!] ?? '?';
+    const n = this.at.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.start + k) % n;
+      let v = this.packed[i]!;
+      const kind = v % 2;
+      v = (v - kind) / 2;
+      const type = v % SPAN;
+      v = (v - type) / SPAN;
+      const from = v % SPAN;
+      const to = (v - from) / SPAN;
+      const entry: LogEntry = { at: this.at[i]!, kind: kind === 1 ? 'transition' : 'event', type: textOf(type) };
+      if (from !== NONE) entry.from = textOf(from);
+      if (to !== NONE) entry.to = textOf(to);
       out.push(entry);
     }
     return out;
-  }
-
-  private grow(size: number): void {
-    const entries = this.entries();
-    this.at = new Float64Array(size);
-    this.codes = new Uint16Array(size * 4);
-    this.start = 0;
-    this.length = 0;
-    for (const e of entries) this.push(e);
   }
 }
 
@@ -226,7 +228,7 @@ export class Inspector {
           account: a.account,
           since: a.since,
           log: new Ring(this.cap),
-          watchers: new Set(),
+          watchers: undefined,
         };
         this.byKey.set(a.key, t);
         this.byId.set(t.id, t);
@@ -277,8 +279,8 @@ export class Inspector {
       watcher.ended();
       return () => {};
     }
-    t.watchers.add(watcher);
-    return () => void t.watchers.delete(watcher);
+    (t.watchers ??= new Set()).add(watcher);
+    return () => void t.watchers?.delete(watcher);
   }
 
   /** Hear that a session started, changed state or ended; returns the unsubscribe. */
@@ -292,13 +294,15 @@ export class Inspector {
     t.state = to;
     this.add(t, { at: this.now(), kind: 'transition', type, ...(from ? { from } : {}), to });
     if (count) {
-      const state = to.split('.')[0] || 'unknown';
+      const dot = to.indexOf('.');
+      const state = (dot < 0 ? to : to.slice(0, dot)) || 'unknown';
       this.counted.set(state, (this.counted.get(state) ?? 0) + 1);
     }
   }
 
   private add(t: Tracked, entry: LogEntry): void {
     t.log.push(entry);
+    if (!t.watchers) return;
     for (const w of t.watchers) {
       try {
         w.entry(entry, t.state);
@@ -312,8 +316,8 @@ export class Inspector {
     if (this.byKey.get(t.key) !== t) return;
     this.byKey.delete(t.key);
     this.byId.delete(t.id);
-    const watchers = [...t.watchers];
-    t.watchers.clear();
+    const watchers = [...(t.watchers ?? [])];
+    t.watchers = undefined;
     for (const w of watchers) {
       try {
         w.ended();
