@@ -688,6 +688,8 @@ export class SessionHub {
   /** The machine's snapshot of a stored one (what `pack` left out put back). */
   private unpack(key: string, snapshot: Json): Snapshot {
     const state = snapshot as unknown as Partial<StoredState> | null;
+    // `limits` first so the literal does not start with a spread (a hidden class per object on node 20),
+    // and again last so that, as before, nothing stored can stand in for this process's limits.
     const context: SessionContext = { limits: this.opts.limits, ...this.initial, ...state?.context, ...splitKey(key) };
     context.limits = this.opts.limits;
     return this.stepper.resolve(state?.value, context);
