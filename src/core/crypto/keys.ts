@@ -4,15 +4,24 @@
  *
  * Two things measured in bench/README.md shape this file:
  * - keys are imported as JWK, not DER: on OpenSSL 3 a DER (SPKI) import costs ~76 µs, a JWK one ~6 µs;
- * - key pairs are generated straight to JWK and the private key imported from it: on node 20, a
- *   KeyObject returned by generateKeyPairSync that is exported or used while a garbage collection
- *   frees its keygen job deadlocks the process (~KeyGenJob waits on the key's mutex).
+ * - new keys are made from 32 random bytes imported as a JWK (`newKey`), never with
+ *   generateKeyPairSync: on node 20, a KeyObject it returns that is exported or used while a
+ *   garbage collection frees its keygen job deadlocks the process (~KeyGenJob waits on the key's
+ *   mutex), and generating a pair to JWK then importing its private key costs two scalar
+ *   multiplications where the import alone costs one.
  */
-import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 
-/** generateKeyPairSync straight to JWK (@types/node has no overload for OKP keys as JWK). */
-const generateJwk = generateKeyPairSync as unknown as (type: 'ed25519' | 'x25519', options: object) => { publicKey: JsonWebKey; privateKey: JsonWebKey };
-const jwkPair = (type: 'ed25519' | 'x25519') => generateJwk(type, { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
+/**
+ * A new private key: any 32 bytes are one (an Ed25519 seed; an X25519 scalar, which the function
+ * clamps). Imported as a JWK, node reads `d` alone (it only checks that `x` is a string) and
+ * OpenSSL derives the public key, returned as `x`; `d` is the private key, base64url.
+ */
+function newKey(crv: 'Ed25519' | 'X25519'): { privateKey: KeyObject; d: string; x: string } {
+  const d = randomBytes(32).toString('base64url');
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv, x: d, d }, format: 'jwk' });
+  return { privateKey, d, x: createPublicKey(privateKey).export({ format: 'jwk' }).x! };
+}
 const publicJwk = (crv: 'Ed25519' | 'X25519', raw: Uint8Array): KeyObject =>
   createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
 
@@ -47,8 +56,8 @@ export interface SigningKey {
 }
 
 export function generateSigningKey(): SigningKey {
-  const { privateKey } = jwkPair('ed25519');
-  return { publicKey: privateKey.x!, secretKey: privateKey.d! };
+  const { x, d } = newKey('Ed25519');
+  return { publicKey: x, secretKey: d };
 }
 
 const privateCache = new Map<string, KeyObject>();
@@ -80,11 +89,8 @@ export interface X25519Pair {
 }
 
 export function generateX25519(): X25519Pair {
-  const { privateKey } = jwkPair('x25519');
-  return {
-    publicKey: Buffer.from(privateKey.x!, 'base64url'),
-    privateKey: createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', x: privateKey.x!, d: privateKey.d! }, format: 'jwk' }),
-  };
+  const { privateKey, x } = newKey('X25519');
+  return { publicKey: Buffer.from(x, 'base64url'), privateKey };
 }
 
 /** X25519 agreement; undefined for a bad peer key or an all-zero result (small-order point). */
