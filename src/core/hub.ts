@@ -287,14 +287,11 @@ export class SessionHub {
   /** Runs `fn` after the session's earlier events on this process. */
   private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const run = (this.queues.get(key) ?? Promise.resolve()).then(fn);
-    const tail = run.then(
-      () => {},
-      () => {},
-    );
-    this.queues.set(key, tail);
-    void tail.then(() => {
+    const done = () => {
       if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
+    };
+    const tail: Promise<void> = run.then(done, done);
+    this.queues.set(key, tail);
     return run;
   }
 
@@ -361,23 +358,25 @@ export class SessionHub {
     const to = stateName(next.value);
     const ended = next.status === 'done';
 
-    // The deadlines the session expects from now on.
-    // (A Map while it changes: deleting keys of an object makes every later access to it slow.)
-    const timers = new Map<string, number>(live && got.value.timers ? Object.entries(got.value.timers) : []);
+    // The deadlines the session expects from now on, by name. (Without a prototype: a dictionary
+    // from the start, so deleting a name costs nothing later, and a name, which may hold a
+    // connection's id, makes no hidden class of its own as a plain object's key would.)
+    const timers = Object.create(null) as Record<string, number>;
+    if (live && got.value.timers) for (const name in got.value.timers) timers[name] = got.value.timers[name]!;
     // A deadline applied is gone from what the session expects (unless the step sets it again),
     // so a second delivery of it (a claim given back after a process died) does nothing.
-    if (opts.fired) timers.delete(opts.fired);
+    if (opts.fired) delete timers[opts.fired];
     const added: Deadline[] = [];
     const cancelled: string[] = [];
     for (const action of step.actions) {
       if (action.type === 'xstate.cancel') {
         const id = (action.params as { sendId: string }).sendId;
-        timers.delete(id);
+        delete timers[id];
         cancelled.push(id);
       } else if (action.type === 'xstate.raise') {
         const { id, delay, event: payload } = action.params as { id?: string; delay?: number; event: Json };
         if (delay === undefined || id === undefined) continue;
-        timers.set(id, now + delay);
+        timers[id] = now + delay;
         // Set twice in one step (made, then re-entered): the last one counts.
         const i = added.findIndex((d) => d.name === id);
         if (i >= 0) added.splice(i, 1);
@@ -386,22 +385,19 @@ export class SessionHub {
     }
     // A restored session's own limit ends with the state it was restored in, or when that state's limit starts again.
     const restarted = added.some((d) => isLimitTimer(to, d.name));
-    if ((from !== to || restarted) && timers.has(EXPIRE)) {
-      timers.delete(EXPIRE);
+    if ((from !== to || restarted) && EXPIRE in timers) {
+      delete timers[EXPIRE];
       cancelled.push(EXPIRE);
     }
     if (from !== to || restarted) since = now;
 
     let stored: StoredSession;
     if (ended) {
-      for (const name of timers.keys()) cancelled.push(name);
+      for (const name in timers) cancelled.push(name);
       stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
       added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
     } else {
-      // (Without a prototype: a timer's name holds a connection's id, and a plain object would make a hidden class for each.)
-      const byName = Object.create(null) as Record<string, number>;
-      for (const [name, at] of timers) byName[name] = at;
-      stored = { snapshot: this.pack(next.value, next.context), since, timers: byName };
+      stored = { snapshot: this.pack(next.value, next.context), since, timers };
     }
     const version = await this.sessions.put(key, stored, got?.version ?? 0);
     if (version === undefined) {
@@ -421,8 +417,11 @@ export class SessionHub {
     for (const n of before) if (!after.includes(n)) effects.push(this.sessions.removeMember(accountSet(serverid, n), key));
     for (const n of after) if (!before.includes(n)) effects.push(this.sessions.addMember(accountSet(serverid, n), key));
     if (effects.length > 0) await Promise.all(effects);
-    const earliest = Math.min(...added.map((d) => d.at));
-    if (added.length > 0) this.schedule(earliest);
+    if (added.length > 0) {
+      let earliest = added[0]!.at;
+      for (const d of added) if (d.at < earliest) earliest = d.at;
+      this.schedule(earliest);
+    }
 
     if (from !== to) {
       if (from) this.counts[from] = (this.counts[from] ?? 0) - 1;
@@ -564,9 +563,14 @@ export class SessionHub {
 
   /** Keeps work the hub started by itself, for `settled()`; its failure is logged. */
   private track(work: Promise<unknown>): void {
-    const p = work.catch((err: unknown) => this.opts.log?.warn({ err }, 'session work failed'));
+    const p: Promise<void> = work.then(
+      () => void this.pending.delete(p),
+      (err: unknown) => {
+        this.pending.delete(p);
+        this.opts.log?.warn({ err }, 'session work failed');
+      },
+    );
     this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
   }
 
   /** Resolves when everything the hub started by itself (verifications, deadlines, notices) is done. */
