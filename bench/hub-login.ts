@@ -3,11 +3,11 @@
  * no socket and no cryptography: the hub (src/core/hub.ts) on the memory Sessions and Bus, the
  * lowdb store in a temp folder (its journal written and fsynced as the server writes it), the
  * registry over it with the loose events (as main.ts builds them, without the metrics' timing),
- * the inspector, the default limits. Each login is
- * what the storm of bench/run.ts makes the server do between its sockets: `getSession`
- * (`open`), a browser's `REGISTER` (`subscribe`, `listening`, `status`), the phone's `hello`
- * and `proof`, the proof's check (the account's login recorded: `recordLogin`; the signature
- * check is left out, it is the crypto baseline's), the browser's `LOGIN`, its close.
+ * the inspector, the default limits. Each login is what the storm of bench/run.ts makes the
+ * server do between its sockets: `getSession` (`open`), a browser's `REGISTER` (`subscribe`,
+ * `listening`, `status`), the phone's `hello` and `proof`, the proof's check (the account's
+ * login recorded: `recordLogin`; the signature check is left out, it is the crypto baseline's),
+ * the browser's `LOGIN`, its close.
  *
  * `concurrency` logins run at once (32, as the storm's phones), for `seconds`; the CPU of the
  * whole process (every thread: the journal's writes run in libuv's pool) per login, the best of
