@@ -199,6 +199,9 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     clock: hub.clock,
     log,
   });
+  registry.accounts.events.on('unwritten', (serverid, id, err) =>
+    log.error({ err, code: 'STORAGE_UNAVAILABLE', serverid, acc: id }, "a login's times could not be written (lastlogin): taken back"),
+  );
   registry.accounts.events.on('revoked', (serverid, id, reason, userid) => {
     hub.revoke(serverid, id, reason === 'deleted').catch((err: unknown) => log.warn({ err, serverid, acc: id }, 'sessions of a revoked account not logged out'));
     push.revoke(serverid, id);

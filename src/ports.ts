@@ -301,14 +301,28 @@ export interface StoreTx extends StoreReads {
   emit(event: NewEvent): void;
 }
 
+/** How a change may be written (`Store.transact`). */
+export interface TransactOptions {
+  /**
+   * The change need not be durable when `transact` resolves: it resolves once the change is made
+   * (every read sees it), the store writes it with its next write or soon after (the embedded
+   * store: within 50 ms), and `written` hears how that went (an error: the change was taken back
+   * out, as any change whose write fails). Only for what nothing acknowledged depends on (a
+   * login's `lastlogin`). A store that commits each change before it resolves (PostgreSQL) calls
+   * `written` then.
+   */
+  written?: (error?: unknown) => void;
+}
+
 export interface Store extends StoreReads {
   /**
    * Runs `change` alone (no other change interleaves with it), then stores everything it wrote
-   * as one atomic write, and resolves with its result once that write is durable. When `change`
-   * throws, nothing it wrote is stored and the promise rejects with its error. Writes of changes
-   * made close together are coalesced, never skipped.
+   * as one atomic write, and resolves with its result once that write is durable (unless
+   * `options.written` says it need not wait). When `change` throws, nothing it wrote is stored
+   * and the promise rejects with its error. Writes of changes made close together are
+   * coalesced, never skipped.
    */
-  transact<R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R>;
+  transact<R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R>;
 
   listServers(): Promise<ServerRecord[]>;
   countAccounts(serverid: string): Promise<number>;

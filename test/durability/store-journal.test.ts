@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LowdbStore, StoreDamagedError } from '../../src/adapters/lowdb/lowdb-store.ts';
 import type { SavedSession } from '../../src/ports.ts';
+import { until } from '../helpers/peers.ts';
 
 const tempDir = () => mkdtempSync(path.join(os.tmpdir(), 'nextauth-journal-'));
 const session = (n: number) => ({ snapshot: { n }, since: n });
@@ -172,6 +173,58 @@ test('a failed append is refused and taken back: the next write does not carry i
   await store.close();
   const again = await LowdbStore.open(dir);
   assert.equal(await sessionsOf(again), { b: session(2) });
+  await again.close();
+});
+
+test('a lazy change (given `written`) resolves once made: it goes with the next waited-for write, or by itself soon after, several sharing one write; close writes it', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  await put(store, 'a', session(1));
+  const writes = store.stats.sessions.writes;
+  const told: unknown[] = [];
+  const lazy = (key: string, n: number) => store.transact((tx) => tx.put('session', [key], session(n)), { written: (e) => told.push(e ?? 'ok') });
+  await lazy('b', 2);
+  assert.equal((await sessionsOf(store)).b, session(2), 'every read sees it at once');
+  assert.is(lines(dir).length, 1, 'not on disk when it resolves');
+  await lazy('c', 3);
+  await lazy('d', 4);
+  await until(() => told.length === 3, 'the lazy changes written');
+  assert.equal(told, ['ok', 'ok', 'ok']);
+  assert.equal(
+    lines(dir).map((l) => l.n),
+    [1, 2, 3, 4],
+  );
+  assert.is(store.stats.sessions.writes - writes, 1, 'three lazy changes, one write');
+  // A waited-for change takes the lazy one before it: both on disk when it resolves, in one write.
+  await lazy('e', 5);
+  await put(store, 'f', session(6));
+  assert.equal(
+    lines(dir).map((l) => l.n),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.is(store.stats.sessions.writes - writes, 2);
+  // One still waiting when the store closes is written by the close.
+  await lazy('g', 7);
+  await store.close();
+  const again = await LowdbStore.open(dir);
+  assert.equal((await sessionsOf(again)).g, session(7));
+  await again.close();
+});
+
+test('a lazy change whose write fails is taken back out and `written` hears why', async () => {
+  const dir = tempDir();
+  const store = await LowdbStore.open(dir);
+  mkdirSync(journal(dir)); // the append cannot open it
+  let told: (error?: unknown) => void = () => undefined;
+  const written = new Promise<unknown>((resolve) => (told = resolve));
+  await store.transact((tx) => tx.put('session', ['a'], session(1)), { written: (e) => told(e) });
+  assert.equal(Object.keys(await sessionsOf(store)), ['a'], 'made at once');
+  assertUnavailable(await written, 'EISDIR');
+  assert.equal(await sessionsOf(store), {}, 'taken back out of memory');
+  rmSync(journal(dir), { recursive: true });
+  await store.close();
+  const again = await LowdbStore.open(dir);
+  assert.equal(await sessionsOf(again), {});
   await again.close();
 });
 

@@ -116,6 +116,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
     }
   });
 
+  test('a change given `written` resolves with its result, every read sees it, `written` is told (no error), and a restart after it has it', async () => {
+    const { store, reopen } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.put('account', ['s', 1], account(1));
+    });
+    let told: (error?: unknown) => void = () => undefined;
+    const written = new Promise<unknown>((resolve) => (told = resolve));
+    const result = await store.transact((tx) => (tx.patch('account', ['s', 1], { lastlogin: 42 }), 'made'), { written: (error) => told(error ?? 'ok') });
+    assert.is(result, 'made');
+    assert.is((await store.get('account', 's', 1))?.lastlogin, 42);
+    assert.is(await written, 'ok');
+    assert.is((await (await reopen()).get('account', 's', 1))?.lastlogin, 42);
+  });
+
   test('a change that throws stores nothing, not even what it wrote before it threw; it reads its own writes', async () => {
     const { store, reopen } = await open();
     await store.transact((tx) => tx.put('server', ['s'], server('s')));

@@ -162,6 +162,9 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** How long a lazy change (`apply(ops, true)`) waits for a waited-for one to share its write (ms). */
+export const LAZY_WRITE_MS = 50;
+
 export class JournalFile<T extends object> {
   /**
    * Changes made; writes that carried them (appends, whole writes); files written whole (whole
@@ -184,6 +187,10 @@ export class JournalFile<T extends object> {
   /** The fsync of the folder after a rotation, which the next append waits for. */
   private dirSync: Promise<void> | undefined;
   private writing = false;
+  /** A waiter that the next write must not keep waiting came (a change that is waited for, a fold, a flush). */
+  private urgent = false;
+  /** Starts the write of lazy changes when nothing else does (`scheduleLazy`). */
+  private lazyTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
   /** While a fold runs: the document as it was when the fold began (what changes since, it keeps). */
@@ -249,9 +256,10 @@ export class JournalFile<T extends object> {
    * through something that is not an object. When the line cannot be written (a full disk, a
    * read-only folder), the change is taken back out of the document, with every change made
    * after it that is not on disk either, and each of them rejects with STORAGE_UNAVAILABLE: what
-   * is in memory is again what is on disk, and the next change tries the disk again.
+   * is in memory is again what is on disk, and the next change tries the disk again. A `lazy`
+   * change starts no write: it goes with the next change that does, or within LAZY_WRITE_MS.
    */
-  apply(ops: readonly Op[]): Promise<void> {
+  apply(ops: readonly Op[], lazy = false): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The store is closed'));
     if (ops.length === 0) return this.flush();
     // The values set go into the document frozen (not the maps of keys that hold them: read once, here).
@@ -270,7 +278,7 @@ export class JournalFile<T extends object> {
     this.stats.changes++;
     this.lines.push(JSON.stringify(line));
     this.undo.push(undo);
-    return this.schedule();
+    return lazy ? this.scheduleLazy() : this.schedule();
   }
 
   /** Takes changes back out of the document: each change's undo, the last change first. */
@@ -312,19 +320,43 @@ export class JournalFile<T extends object> {
     this.handle = undefined;
   }
 
+  /** A waiter for the next write, which starts now (at the end of this turn of the event loop). */
   private schedule(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        // Let every change of this turn of the event loop join the first write.
-        setImmediate(() => void this.pump());
-      }
+      this.urgent = true;
+      this.start();
     });
   }
 
+  /** A waiter for the next write, which a waiter of `schedule` starts, or else a timer in LAZY_WRITE_MS. */
+  private scheduleLazy(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.writing) this.waitLazily();
+    });
+  }
+
+  private waitLazily(): void {
+    this.lazyTimer ??= setTimeout(() => {
+      this.lazyTimer = undefined;
+      this.urgent = true;
+      this.start();
+    }, LAZY_WRITE_MS);
+  }
+
+  private start(): void {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
+    if (this.writing) return;
+    this.writing = true;
+    // Let every change of this turn of the event loop join the first write.
+    setImmediate(() => void this.pump());
+  }
+
   private async pump(): Promise<void> {
-    while (this.waiters.length > 0) {
+    // Lazy changes alone do not keep the writes going: they wait for the next waited-for change, or their timer.
+    while (this.waiters.length > 0 && this.urgent) {
       const batch = this.waiters;
       const lines = this.lines;
       const undo = this.undo;
@@ -333,6 +365,7 @@ export class JournalFile<T extends object> {
       this.lines = [];
       this.undo = [];
       this.whole = false;
+      this.urgent = false;
       try {
         if (whole) await this.writeWhole();
         else if (lines.length > 0) await this.append(lines);
@@ -355,6 +388,7 @@ export class JournalFile<T extends object> {
       await this.maybeFold();
     }
     this.writing = false;
+    if (this.waiters.length > 0) this.waitLazily();
   }
 
   /** Starts a fold (rotating the journal first) when one is wanted or due and none runs. Called between appends. */

@@ -25,6 +25,7 @@ import type {
   Store,
   StoreTx,
   StoredRecord,
+  TransactOptions,
   UserSummary,
   ValueOf,
   WebhookRecord,
@@ -183,22 +184,31 @@ export class LowdbStore implements Store {
     return lookup(this.root(doc), parent, leaf) as ValueOf<K> | undefined;
   }
 
-  transact<R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> {
+  transact<R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> {
+    const written = options?.written;
     const run = this.turn.then(async () => {
       const tx = new LowdbTx(this);
       const result = await change(tx);
-      return { result, durable: this.commit(tx) };
+      return { result, durable: this.commit(tx, written !== undefined) };
     });
     this.turn = run.catch(() => undefined);
-    return run.then(({ result, durable }) => durable.then(() => result));
+    return run.then(({ result, durable }) => {
+      if (!written) return durable.then(() => result);
+      durable.then(
+        () => written(),
+        (e: unknown) => written(e),
+      );
+      return result;
+    });
   }
 
   /**
    * Applies the change's operations to the documents (at once; durable when the promise
-   * resolves), then brings the indexes to what the document now holds: each indexed record the
-   * change touched, as it was and as it is (whatever was applied, when applying throws).
+   * resolves, which a `lazy` change does not hurry), then brings the indexes to what the document
+   * now holds: each indexed record the change touched, as it was and as it is (whatever was
+   * applied, when applying throws).
    */
-  private commit(tx: LowdbTx): Promise<unknown> {
+  private commit(tx: LowdbTx, lazy: boolean): Promise<unknown> {
     // Its events go in the line of the document it writes (the registry's, when it writes both);
     // events alone (a scan, a refusal: no record changed) in the sessions document's, so the
     // registry's changes only with its records.
@@ -217,7 +227,7 @@ export class LowdbStore implements Store {
     const changes: RecordChange[] = [...tx.touched.values()].map(({ kind, key }) => ({ kind, key, before: this.read(kind, key as KeyOf<RecordKind>), after: undefined }));
     let written: Promise<unknown>;
     try {
-      written = Promise.all([main.length ? this.main.apply(main) : undefined, sessions.length ? this.sessions.apply(sessions) : undefined]);
+      written = Promise.all([main.length ? this.main.apply(main, lazy) : undefined, sessions.length ? this.sessions.apply(sessions, lazy) : undefined]);
     } finally {
       for (const c of changes) c.after = this.read(c.kind, c.key as KeyOf<RecordKind>);
       this.indexes.update(changes);

@@ -58,6 +58,7 @@ import type {
   ServerRecord,
   Store,
   StoreTx,
+  TransactOptions,
   UserSummary,
   ValueOf,
   WebhookRecord,
@@ -188,12 +189,15 @@ export class PostgresStore implements Store {
 
   // ---- Changes ----------------------------------------------------------------------------------
 
-  transact<R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> {
+  /** Each change commits before it resolves: `options.written` is told then. */
+  transact<R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> {
     if (this.closing) return Promise.reject(new Error('The store is closed'));
-    return new Promise<R>((resolve, reject) => {
+    const committed = new Promise<R>((resolve, reject) => {
       this.queue.push({ change, resolve: resolve as (v: unknown) => void, reject });
       this.running ??= this.drain();
     });
+    const written = options?.written;
+    return written ? committed.then((result) => (written(), result)) : committed;
   }
 
   /** Runs the queue a batch at a time until it is empty. */

@@ -33,6 +33,8 @@ export interface AccountEvents {
   relinked: [serverid: string, id: number, userid: string];
   /** made by an enrolment (its record is durable) */
   enrolled: [serverid: string, id: number];
+  /** a login's times (`recordLogin`) could not be written: taken back out */
+  unwritten: [serverid: string, id: number, error: unknown];
 }
 
 export const isValidUserid = (userid: unknown): userid is string => typeof userid === 'string' && userid.length >= 1 && userid.length <= 256;
@@ -95,13 +97,27 @@ export class Accounts {
     return account;
   }
 
-  /** Records a login: lastlogin, the second factor, the server's lastLogin. Resolves when durable. */
+  /**
+   * Records a login: lastlogin, the second factor, the server's lastLogin. Resolves once made
+   * (every read sees it), not once durable: nothing acknowledged depends on it, so it is written
+   * with the store's next write or within 50 ms (`TransactOptions.written`), and the login waits
+   * for one write to the disk (its saved session), not two. A crash in between loses those
+   * times; a lost `lastSecondFactor` asks for the second factor again. A write that fails is
+   * told as `unwritten`.
+   */
   recordLogin(serverid: string, id: number, secondFactor: SecondFactor, at: number): Promise<void> {
-    return this.store.transact(async (tx) => {
-      if (!(await tx.get('account', serverid, id))) throw new NsError('UNKNOWN_ACCOUNT');
-      tx.patch('account', [serverid, id], { lastlogin: at, ...(secondFactor !== 'none' ? { lastSecondFactor: at } : {}) });
-      if (await tx.get('server', serverid)) tx.patch('server', [serverid], { lastLogin: at });
-    });
+    return this.store.transact(
+      async (tx) => {
+        if (!(await tx.get('account', serverid, id))) throw new NsError('UNKNOWN_ACCOUNT');
+        tx.patch('account', [serverid, id], { lastlogin: at, ...(secondFactor !== 'none' ? { lastSecondFactor: at } : {}) });
+        if (await tx.get('server', serverid)) tx.patch('server', [serverid], { lastLogin: at });
+      },
+      {
+        written: (error) => {
+          if (error !== undefined) this.events.emit('unwritten', serverid, id, error);
+        },
+      },
+    );
   }
 
   async setBlocked(serverid: string, id: number, blocked: boolean, source?: string): Promise<AccountRecord> {

@@ -10,7 +10,7 @@
  * One per store: `LooseEvents.over(store)` gives the one over a store (made on first use), so the
  * hub, the push service and whoever else share it and its order.
  */
-import type { NewEvent, Store, StoreTx } from '../../ports.ts';
+import type { NewEvent, Store, StoreTx, TransactOptions } from '../../ports.ts';
 import { withTransact } from '../with-transact.ts';
 
 /** How long an event waits for a change to take it before it is written by itself (ms). */
@@ -46,7 +46,7 @@ export class LooseEvents {
     inner: Store,
     private readonly log?: Log,
   ) {
-    const transact = <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
+    const transact = <R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> => {
       // Taken once: a store may run a change again (PostgreSQL, after a conflict), and only its last run counts.
       let taken: NewEvent[] | undefined;
       return inner.transact(async (tx) => {
@@ -60,7 +60,7 @@ export class LooseEvents {
           taken = [];
           throw e;
         }
-      });
+      }, options);
     };
     this.store = withTransact(inner, transact);
   }

@@ -6,7 +6,7 @@
 import client from 'prom-client';
 import { stateName } from '../../../machines/session.ts';
 import type { AppliedEvent } from '../../core/hub.ts';
-import type { Store, StoreTx } from '../../ports.ts';
+import type { Store, StoreTx, TransactOptions } from '../../ports.ts';
 import { withTransact } from '../../core/with-transact.ts';
 
 export interface MetricSources {
@@ -132,10 +132,10 @@ export function countSessions(metrics: Metrics, now: () => number): (a: AppliedE
 
 /** The store, its changes timed until durable (`storeWrites`). */
 export function timedStore<S extends Store>(store: S, metrics: Metrics): S {
-  const transact = async <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
+  const transact = async <R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> => {
     const end = metrics.storeWrites.startTimer();
     try {
-      return (await store.transact(change)) as R;
+      return (await store.transact(change, options)) as R;
     } finally {
       end();
     }
