@@ -19,10 +19,11 @@
  *   cp /tmp/perf-<server pid>.map /tmp/perf.map
  *   npx tsx bench/perf-areas.ts /tmp/perf.data --map /tmp/perf.map --tid <server pid> --logins <logins in the 14 s>
  *   npx tsx bench/perf-areas.ts … --area sessions     # the frames of one area
+ *   npx tsx bench/perf-areas.ts … --outer             # by the outermost frame of our code instead
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { SourceMap } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { sourceFile } from './lib/source-file.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -36,8 +37,10 @@ const logins = Number(option('logins'));
 const hz = Number(option('hz') ?? 2000);
 const only = option('area');
 const top = Number(option('top') ?? 30);
+/** --outer: each sample to the outermost frame of our code (what the work was for), not the innermost (what did it). */
+const outer = args.includes('--outer');
 if (!data || !mapFile || !tid || !(logins > 0)) {
-  console.error('usage: perf-areas.ts <perf.data> --map <perf-PID.map> --tid <main thread id> --logins N [--hz 2000] [--area NAME] [--top 30]');
+  console.error('usage: perf-areas.ts <perf.data> --map <perf-PID.map> --tid <main thread id> --logins N [--hz 2000] [--area NAME] [--top 30] [--outer]');
   process.exit(2);
 }
 
@@ -75,19 +78,11 @@ interface Frame {
   /** src/… or machines/… for our code; the package or node: module otherwise. */
   file: string;
 }
-const sourceMaps = new Map<string, SourceMap | undefined>();
 function frameOf(name: string): Frame {
   const m = /^JS:([~^*+]?)(\S*) (\S+?):(\d+):(\d+)$/.exec(name);
   if (!m) return { tier: '?', fn: name, file: name };
   const [, tier = '', fn = '', url = '', line = '0', column = '0'] = m;
-  let file = url.replace('file://', '');
-  if (file.includes('/dist/server/')) {
-    if (!sourceMaps.has(file)) sourceMaps.set(file, existsSync(`${file}.map`) ? new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8'))) : undefined);
-    const original = sourceMaps.get(file)?.findEntry(Number(line) - 1, Number(column) - 1);
-    if (original && 'originalSource' in original) file = original.originalSource;
-  }
-  file = file.replace(/^.*?\/((src|machines)\/.*)$/, '$1').replace(/^.*node_modules\//, '');
-  return { tier, fn: fn || '(anonymous)', file };
+  return { tier, fn: fn || '(anonymous)', file: sourceFile(url, Number(line), Number(column)) };
 }
 const ours = (f: Frame) => /^(src|machines)\//.test(f.file);
 /** A library frame's package (or node: module), without the file. */
@@ -123,7 +118,7 @@ for (const block of text.split('\n\n')) {
     const name = nameOf(address);
     if (name) js.push(frameOf(name));
   }
-  const inner = js.find(ours);
+  const inner = outer ? [...js].reverse().find(ours) : js.find(ours);
   const first = js[0];
   let key: string | undefined;
   if (only === undefined) key = inner ? areaOf(inner.file) : first ? `(library) ${libraryOf(first)}` : '(native)';
