@@ -3,7 +3,8 @@
  * inspector protocol from a running server, with the objects the collectors freed counted too (a
  * login's garbage is what the young generation's collector works through, and what makes it run).
  * Each sample goes to the function that allocated it, mapped back through the bundle's source
- * maps (`--inclusive`: to every function on its stack, once).
+ * maps (`--inclusive`: to every function on its stack, once; `--areas`: to the area of the
+ * innermost frame of our code on its stack, as perf-areas.ts gives CPU samples).
  *
  * Taking a profile (the server of bench/run.ts, during the 32-phone window of the storm):
  *
@@ -16,11 +17,11 @@
  *
  * Reading it, with the logins of those seconds (the run's logins/s × seconds):
  *
- *   npx tsx bench/heap-per-login.ts --read /tmp/login.heapprofile --logins N [--inclusive] [--top 40]
+ *   npx tsx bench/heap-per-login.ts --read /tmp/login.heapprofile --logins N [--inclusive | --areas] [--top 40]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { sourceFile } from './lib/source-file.ts';
+import { areaOf, isOurs, libraryOf, sourceFile } from './lib/source-file.ts';
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
@@ -60,19 +61,28 @@ async function take(port: number, seconds: number): Promise<{ head: ProfileNode 
   return profile;
 }
 
-/** Bytes by function (self, or inclusive: every function on the stack once). */
-function tally(head: ProfileNode, inclusive: boolean): { total: number; by: Map<string, number> } {
+type Mode = 'self' | 'inclusive' | 'areas';
+
+/**
+ * Bytes by function: `self`, the function that allocated; `inclusive`, every function on the
+ * stack, once; `areas`, the area (bench/lib/source-file.ts) of the innermost frame of our code
+ * on the stack, else the library (or native code) that allocated.
+ */
+function tally(head: ProfileNode, mode: Mode): { total: number; by: Map<string, number> } {
   const by = new Map<string, number>();
   let total = 0;
-  const nameOf = ({ callFrame: f }: ProfileNode) => `${f.functionName || '(anonymous)'} ${f.url ? sourceFile(f.url, f.lineNumber + 1, f.columnNumber + 1) : '(native)'}`;
-  const walk = (node: ProfileNode, stack: Set<string>) => {
-    const name = nameOf(node);
+  const walk = (node: ProfileNode, stack: Set<string>, area: string | undefined) => {
+    const f = node.callFrame;
+    const file = f.url ? sourceFile(f.url, f.lineNumber + 1, f.columnNumber + 1) : '';
+    const name = `${f.functionName || '(anonymous)'} ${file || '(native)'}`;
+    const inner = isOurs(file) ? areaOf(file) : area;
     total += node.selfSize;
-    const here = inclusive ? new Set(stack).add(name) : new Set([name]);
-    for (const n of here) by.set(n, (by.get(n) ?? 0) + node.selfSize);
-    for (const child of node.children) walk(child, inclusive ? here : stack);
+    const here = mode === 'inclusive' ? new Set(stack).add(name) : stack;
+    const keys = mode === 'inclusive' ? here : [mode === 'self' ? name : (inner ?? (file ? `(library) ${libraryOf(file)}` : '(native)'))];
+    for (const key of keys) by.set(key, (by.get(key) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child, here, inner);
   };
-  walk(head, new Set());
+  walk(head, new Set(), undefined);
   return { total, by };
 }
 
@@ -80,14 +90,17 @@ const read = option('read');
 if (read) {
   const logins = Number(option('logins'));
   if (!(logins > 0)) throw new Error('--logins N: the logins of the sampled seconds');
-  const { total, by } = tally((JSON.parse(readFileSync(read, 'utf8')) as { head: ProfileNode }).head, args.includes('--inclusive'));
+  const { total, by } = tally(
+    (JSON.parse(readFileSync(read, 'utf8')) as { head: ProfileNode }).head,
+    args.includes('--inclusive') ? 'inclusive' : args.includes('--areas') ? 'areas' : 'self',
+  );
   const kb = (bytes: number) => (bytes / logins / 1024).toFixed(2).padStart(8);
   console.log(`allocated: ${kb(total).trim()} KB per login (${logins} logins)`);
   for (const [name, bytes] of [...by].sort((a, b) => b[1] - a[1]).slice(0, Number(option('top') ?? 40))) console.log(`${kb(bytes)} KB  ${name}`);
 } else {
   const port = Number(option('port'));
   const out = option('out');
-  if (!(port > 0) || !out) throw new Error('usage: heap-per-login.ts --port P --seconds S --out FILE | --read FILE --logins N [--inclusive] [--top 40]');
+  if (!(port > 0) || !out) throw new Error('usage: heap-per-login.ts --port P --seconds S --out FILE | --read FILE --logins N [--inclusive | --areas] [--top 40]');
   writeFileSync(out, JSON.stringify(await take(port, Number(option('seconds') ?? 12))));
   console.log(`written: ${out}`);
 }

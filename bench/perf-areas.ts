@@ -23,7 +23,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { sourceFile } from './lib/source-file.ts';
+import { areaOf, isOurs, libraryOf as libraryOfFile, sourceFile } from './lib/source-file.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -84,23 +84,9 @@ function frameOf(name: string): Frame {
   const [, tier = '', fn = '', url = '', line = '0', column = '0'] = m;
   return { tier, fn: fn || '(anonymous)', file: sourceFile(url, Number(line), Number(column)) };
 }
-const ours = (f: Frame) => /^(src|machines)\//.test(f.file);
+const ours = (f: Frame) => isOurs(f.file);
 /** A library frame's package (or node: module), without the file. */
-const libraryOf = (f: Frame) => f.file.split('/').slice(0, 2).join('/');
-
-/** Areas, the house's folders and the ones before them. */
-const AREAS: Array<[RegExp, string]> = [
-  [/^(machines\/|src\/(core\/hub|core\/machine-stepper|core\/session-ref|core\/with-transact|sessions\/hub|adapters\/memory))/, 'sessions'],
-  [/^src\/inspect/, 'inspect'],
-  [/^src\/(adapters\/lowdb|adapters\/frozen|store\/|core\/events)/, 'store'],
-  [/^src\/(transports\/app-ws|transports\/app-socket|protocol\/|wire\/|core\/login|core\/enrol)/, 'app channel'],
-  [/^src\/(core\/crypto|crypto\/)/, 'crypto'],
-  [/^src\/transports\/browser/, 'browser socket'],
-  [/^src\/(transports\/http|api\/)/, 'http'],
-  [/^src\/(main|transports\/source|core\/limits)/, 'admission'],
-  [/^src\/(core\/admin|registry)/, 'registry'],
-];
-const areaOf = (file: string) => AREAS.find(([re]) => re.test(file))?.[1] ?? file;
+const libraryOf = (f: Frame) => libraryOfFile(f.file);
 
 const text = execFileSync('perf', ['script', '-i', data, '-F', 'tid,ip'], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
 const counts = new Map<string, number>();
