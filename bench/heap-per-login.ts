@@ -41,16 +41,20 @@ async function take(port: number, seconds: number): Promise<{ head: ProfileNode 
   if (!target) throw new Error(`no inspector target on port ${port}`);
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const waiting = new Map<number, (result: unknown) => void>();
+  const waiting = new Map<number, { resolve: (result: unknown) => void; reject: (err: Error) => void }>();
   ws.on('message', (data) => {
-    const m = JSON.parse(String(data)) as { id?: number; result?: unknown };
-    if (m.id !== undefined) waiting.get(m.id)?.(m.result);
+    const m = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+    const w = m.id === undefined ? undefined : waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id!);
+    if (m.error) w.reject(new Error(`inspector: ${m.error.message}`));
+    else w.resolve(m.result);
   });
   let last = 0;
   const call = <R>(method: string, params: object = {}) =>
-    new Promise<R>((resolve) => {
+    new Promise<R>((resolve, reject) => {
       const id = ++last;
-      waiting.set(id, resolve as (result: unknown) => void);
+      waiting.set(id, { resolve: resolve as (result: unknown) => void, reject });
       ws.send(JSON.stringify({ id, method, params }));
     });
   await call('HeapProfiler.enable');

@@ -23,7 +23,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { areaOf, isOurs, libraryOf as libraryOfFile, sourceFile } from './lib/source-file.ts';
+import { areaOf, isOurs, libraryOf, sourceFile } from './lib/source-file.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -85,8 +85,6 @@ function frameOf(name: string): Frame {
   return { tier, fn: fn || '(anonymous)', file: sourceFile(url, Number(line), Number(column)) };
 }
 const ours = (f: Frame) => isOurs(f.file);
-/** A library frame's package (or node: module), without the file. */
-const libraryOf = (f: Frame) => libraryOfFile(f.file);
 
 const text = execFileSync('perf', ['script', '-i', data, '-F', 'tid,ip'], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
 const counts = new Map<string, number>();
@@ -107,8 +105,8 @@ for (const block of text.split('\n\n')) {
   const inner = outer ? [...js].reverse().find(ours) : js.find(ours);
   const first = js[0];
   let key: string | undefined;
-  if (only === undefined) key = inner ? areaOf(inner.file) : first ? `(library) ${libraryOf(first)}` : '(native)';
-  else if (inner && areaOf(inner.file) === only) key = `${inner.tier}${inner.fn} ${inner.file}${first !== inner ? ` ← ${first!.fn} ${libraryOf(first!)}` : ''}`;
+  if (only === undefined) key = inner ? areaOf(inner.file) : first ? `(library) ${libraryOf(first.file)}` : '(native)';
+  else if (inner && areaOf(inner.file) === only) key = `${inner.tier}${inner.fn} ${inner.file}${first !== inner ? ` ← ${first!.fn} ${libraryOf(first!.file)}` : ''}`;
   if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 const us = (n: number) => ((n * 1e6) / hz / logins).toFixed(1).padStart(8);
