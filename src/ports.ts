@@ -309,9 +309,22 @@ export interface TransactOptions {
    * store: within 50 ms), and `written` hears how that went (an error: the change was taken back
    * out, as any change whose write fails). Only for what nothing acknowledged depends on (a
    * login's `lastlogin`). A store that commits each change before it resolves (PostgreSQL) calls
-   * `written` then.
+   * `written` then. A `written` that throws changes nothing: the change stands (`tellWritten`).
    */
   written?: (error?: unknown) => void;
+}
+
+/**
+ * How a store tells a change's `written` how its write went. `written` is a notification: if it
+ * throws, that is its own failure, not the change's (the change stands, `transact` has resolved
+ * or resolves as it would have, and no rejection is left for the process to die of).
+ */
+export function tellWritten(written: (error?: unknown) => void, error?: unknown): void {
+  try {
+    written(error);
+  } catch {
+    // (the listener's failure is its own)
+  }
 }
 
 export interface Store extends StoreReads {

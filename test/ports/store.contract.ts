@@ -131,6 +131,35 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.is((await (await reopen()).get('account', 's', 1))?.lastlogin, 42);
   });
 
+  test('a `written` that throws changes nothing: the change resolves and stands, and no rejection is left unhandled', async () => {
+    const { store, reopen } = await open();
+    await store.transact((tx) => {
+      tx.put('server', ['s'], server('s'));
+      tx.put('account', ['s', 1], account(1));
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let told: () => void = () => undefined;
+      const called = new Promise<void>((resolve) => (told = resolve));
+      const written = () => {
+        told();
+        throw new Error('the listener failed');
+      };
+      const result = await store.transact((tx) => (tx.patch('account', ['s', 1], { lastlogin: 42 }), 'made'), { written });
+      assert.is(result, 'made');
+      await called;
+      // (an unhandled rejection is reported once the microtasks are done)
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(unhandled, []);
+      assert.is((await store.get('account', 's', 1))?.lastlogin, 42);
+      assert.is((await (await reopen()).get('account', 's', 1))?.lastlogin, 42);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   test('a change that throws stores nothing, not even what it wrote before it threw; it reads its own writes', async () => {
     const { store, reopen } = await open();
     await store.transact((tx) => tx.put('server', ['s'], server('s')));

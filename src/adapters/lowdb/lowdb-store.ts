@@ -30,6 +30,7 @@ import type {
   ValueOf,
   WebhookRecord,
 } from '../../ports.ts';
+import { tellWritten } from '../../ports.ts';
 import { EventLog } from './event-log.ts';
 import { type Data, emptyData, emptySessions, type SessionsData } from './data.ts';
 import { Indexes, type RecordChange } from './indexes.ts';
@@ -195,8 +196,8 @@ export class LowdbStore implements Store {
     return run.then(({ result, durable }) => {
       if (!written) return durable.then(() => result);
       durable.then(
-        () => written(),
-        (e: unknown) => written(e),
+        () => tellWritten(written),
+        (e: unknown) => tellWritten(written, e),
       );
       return result;
     });

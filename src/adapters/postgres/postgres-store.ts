@@ -63,6 +63,7 @@ import type {
   ValueOf,
   WebhookRecord,
 } from '../../ports.ts';
+import { tellWritten } from '../../ports.ts';
 import { deepFreeze } from '../frozen.ts';
 import { type ListingContext, listAccounts, listEvents, listUsers } from './listings.ts';
 import { migrate } from './migrations.ts';
@@ -197,7 +198,7 @@ export class PostgresStore implements Store {
       this.running ??= this.drain();
     });
     const written = options?.written;
-    return written ? committed.then((result) => (written(), result)) : committed;
+    return written ? committed.then((result) => (tellWritten(written), result)) : committed;
   }
 
   /** Runs the queue a batch at a time until it is empty. */
