@@ -103,14 +103,14 @@ class Ring {
   private start = 0;
   constructor(private readonly cap: number) {}
 
-  push(e: LogEntry): void {
-    const packed = (e.kind === 'transition' ? 1 : 0) + 2 * (code(e.type) + SPAN * (code(e.from) + SPAN * code(e.to)));
+  push(at: number, kind: LogEntry['kind'], type: string, from: string | undefined, to: string | undefined): void {
+    const packed = (kind === 'transition' ? 1 : 0) + 2 * (code(type) + SPAN * (code(from) + SPAN * code(to)));
     if (this.at.length < this.cap) {
-      this.at.push(e.at);
+      this.at.push(at);
       this.packed.push(packed);
       return;
     }
-    this.at[this.start] = e.at;
+    this.at[this.start] = at;
     this.packed[this.start] = packed;
     this.start = (this.start + 1) % this.cap;
   }
@@ -205,6 +205,8 @@ export class Inspector {
       // Read everything first: what cannot be read records nothing.
       const steps = a.microsteps.map((m) => ({ event: String(m.event).slice(0, 200), to: stateText(m.value), reenters: m.reenters === true }));
       const start = a.created ? '' : stateText(a.before ?? a.value);
+      // (One time for the entries of one applied event: they happened together.)
+      const at = this.now();
       let t = this.byKey.get(a.key);
       if (t) {
         // Most recently changed last.
@@ -217,7 +219,6 @@ export class Inspector {
           const oldest = this.byKey.values().next().value;
           if (oldest) this.drop(oldest);
         }
-        const at = this.now();
         t = {
           id: `a${(++this.counter).toString(36)}`,
           key: a.key,
@@ -233,19 +234,16 @@ export class Inspector {
         this.byKey.set(a.key, t);
         this.byId.set(t.id, t);
         // A session this process had not seen (restored, made by another process, evicted) starts where it was.
-        if (start) this.transition(t, 'unknown', start, false);
+        if (start) this.transition(t, at, 'unknown', start, false);
       }
       // Each event once, before the transitions it caused (a created session: xstate.init first).
       let last: string | undefined;
-      const event = (type: string) => {
-        if (type !== last) this.add(t!, { at: this.now(), kind: 'event', type });
-        last = type;
-      };
       for (const m of steps) {
-        event(m.event);
-        if (m.to !== t.state || m.reenters) this.transition(t, m.event, m.to);
+        if (m.event !== last) this.add(t, at, 'event', m.event);
+        last = m.event;
+        if (m.to !== t.state || m.reenters) this.transition(t, at, m.event, m.to);
       }
-      if (steps.length === 0) event(String(a.type));
+      if (steps.length === 0) this.add(t, at, 'event', String(a.type));
       t.account = a.account;
       t.since = a.since;
       if (a.ended) this.drop(t);
@@ -289,10 +287,10 @@ export class Inspector {
     return () => void this.changeListeners.delete(listener);
   }
 
-  private transition(t: Tracked, type: string, to: string, count = true): void {
+  private transition(t: Tracked, at: number, type: string, to: string, count = true): void {
     const from = t.state;
     t.state = to;
-    this.add(t, { at: this.now(), kind: 'transition', type, ...(from ? { from } : {}), to });
+    this.add(t, at, 'transition', type, from || undefined, to);
     if (count) {
       const dot = to.indexOf('.');
       const state = (dot < 0 ? to : to.slice(0, dot)) || 'unknown';
@@ -300,9 +298,13 @@ export class Inspector {
     }
   }
 
-  private add(t: Tracked, entry: LogEntry): void {
-    t.log.push(entry);
+  /** Logs an entry (made as an object only for the session's watchers: most sessions have none). */
+  private add(t: Tracked, at: number, kind: LogEntry['kind'], type: string, from?: string, to?: string): void {
+    t.log.push(at, kind, type, from, to);
     if (!t.watchers) return;
+    const entry: LogEntry = { at, kind, type };
+    if (from !== undefined) entry.from = from;
+    if (to !== undefined) entry.to = to;
     for (const w of t.watchers) {
       try {
         w.entry(entry, t.state);
