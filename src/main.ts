@@ -140,7 +140,8 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     bootstrap.demoServerId = demo.serverid;
   }
 
-  const now = () => (options.clock ?? { now: Date.now }).now();
+  const clock = options.clock ?? { now: Date.now };
+  const now = () => clock.now();
   const countSession = countSessions(metrics, now);
   registry.accounts.events.on('enrolled', (serverid) => metrics.enrolments.inc({ server: serverid }));
   // The live inspector (/inspect): every session actor's inspection events.
