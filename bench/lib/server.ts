@@ -191,6 +191,9 @@ export class NsProcess {
       '100000000/1',
       '--hello-rate',
       '100000000/1',
+      // and (b)'s 20,000 waiting browsers are one source: §7 lets one hold 256 sockets.
+      '--connections-per-source',
+      '1000000',
       ...(opts.serverFlags ?? []),
     ];
     const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
