@@ -4,6 +4,7 @@
  * asks for, one command at a time: `{id, cmd, args}` → `{id, ok, result | error}`.
  */
 import type { StoredAccount } from '../src/sdk/app.ts';
+import { fromB64url, toB64url } from '../src/wire/base64url.ts';
 import { useNodeCryptoForTweetnacl } from './lib/fast-crypto.ts';
 import { Rest } from './lib/rest.ts';
 import { enrolBurst } from './scenarios/enrol-burst.ts';
@@ -21,10 +22,20 @@ export interface GeneratorContext {
   rest: Rest;
 }
 
+/** Another server the storm may run on (bench/floor-server.ts): its accounts are the NS's, pinned to it. */
+export interface StormTarget {
+  /** http://host:port */
+  url: string;
+  serverid: string;
+  /** its Ed25519 public key, base64url */
+  serverpk: string;
+}
+
 export type Command =
   | { cmd: 'init'; args: { url: string; apikey: string; serverid: string } }
   | { cmd: 'enrol'; args: { n: number; concurrency: number } }
-  | { cmd: 'storm-prepare'; args: { concurrency: number } }
+  | { cmd: 'accounts'; args: { n: number } }
+  | { cmd: 'storm-prepare'; args: { concurrency: number; target?: StormTarget } }
   | { cmd: 'storm-run'; args: { seconds: number; rate?: number } }
   | { cmd: 'storm-release'; args?: undefined }
   | { cmd: 'idle-sessions'; args: { kind: BrowserKind; n: number; concurrency: number } }
@@ -38,9 +49,18 @@ useNodeCryptoForTweetnacl();
 
 let ctx: GeneratorContext | undefined;
 let accounts: StoredAccount[] = [];
-let storm: LoginStorm | undefined;
+/** The storm, and the server it runs on (the NS, or a `StormTarget`). */
+let storm: { ctx: GeneratorContext; run: LoginStorm } | undefined;
 let idle: IdleBrowsers | undefined;
 let push: PushRoundTrip | undefined;
+
+const contextOf = (url: string, apikey: string, serverid: string): GeneratorContext => ({
+  url,
+  apikey,
+  serverid,
+  appUrl: `${url.replace(/^http/, 'ws')}/ns/sigmai`,
+  rest: new Rest(url, apikey),
+});
 
 const need = (): GeneratorContext => {
   if (!ctx) throw new Error('init first');
@@ -51,7 +71,7 @@ async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'init': {
       const { url, apikey, serverid } = c.args;
-      ctx = { url, apikey, serverid, appUrl: `${url.replace(/^http/, 'ws')}/ns/sigmai`, rest: new Rest(url, apikey) };
+      ctx = contextOf(url, apikey, serverid);
       return { pid: process.pid };
     }
     case 'enrol': {
@@ -59,15 +79,28 @@ async function handle(c: Command): Promise<unknown> {
       accounts = accounts.concat(made);
       return result;
     }
-    case 'storm-prepare':
-      storm ??= new LoginStorm(need());
-      await storm.prepare(accounts, c.args.concurrency);
+    case 'accounts':
+      // The first n accounts' ids and public keys (the last 32 bytes of a NaCl secret key).
+      return accounts.slice(0, c.args.n).map((a) => ({ acc: a.acc, pk: toB64url(fromB64url(a.secretKey).subarray(32)) }));
+    case 'storm-prepare': {
+      const { concurrency, target } = c.args;
+      if (storm?.ctx.url !== (target?.url ?? need().url)) {
+        if (storm) {
+          await storm.run.release();
+          if (storm.ctx !== need()) storm.ctx.rest.close();
+        }
+        const ctx = target ? contextOf(target.url, need().apikey, target.serverid) : need();
+        storm = { ctx, run: new LoginStorm(ctx) };
+      }
+      const { appUrl } = storm.ctx;
+      await storm.run.prepare(target ? accounts.map((a) => ({ ...a, serverid: target.serverid, serverpk: target.serverpk, appUrl })) : accounts, concurrency);
       return null;
+    }
     case 'storm-run':
       if (!storm) throw new Error('storm-prepare first');
-      return storm.run(c.args.seconds, c.args.rate);
+      return storm.run.run(c.args.seconds, c.args.rate);
     case 'storm-release':
-      await storm?.release();
+      await storm?.run.release();
       return null;
     case 'idle-sessions':
       idle ??= new IdleBrowsers(need());

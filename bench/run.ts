@@ -27,6 +27,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cryptoBaseline, type CryptoBaseline } from './crypto-baseline.ts';
+import { floorBaseline } from './floor-baseline.ts';
 import { GeneratorProcess } from './lib/generator-client.ts';
 import { machine, machineBusyUs, type Machine } from './lib/machine.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts';
@@ -406,6 +407,15 @@ try {
   // of that on a schedule (the latency of a load the server can carry, not of a queue).
   if (only.has('storm')) {
     results.scenarios.loginStorm = await loginStorm(ns, g1, generators, ['onePhone', 'manyPhones', 'pacedPhones']);
+    // The floor server: the same storm on the login's protocol and nothing else (its own process).
+    log(`floor server (bench/floor-server.ts): 1 phone for ${form.latencySeconds} s, ${form.concurrency} phones for ${form.stormSeconds} s`);
+    const floor = await floorBaseline(g1, rootKey, { concurrency: form.concurrency, seconds: form.stormSeconds, latencySeconds: form.latencySeconds });
+    results.baselines.floor = floor;
+    for (const [label, r] of Object.entries(floor)) {
+      log(
+        `  ${label}: ${round(r.perSecond)} logins/s, proof→LOGIN p50 ${r.latencyMs.p50} ms, ${r.serverCpuUsPerLogin} µs CPU per login (${r.serverCores} cores), ${r.errors} errors`,
+      );
+    }
     // --cluster: every form also at one offered rate, a share of what this closed loop carried.
     if (only.has('cluster')) {
       clusterRate = Number(option('cluster-rate') ?? Math.max(1, Math.round(CLUSTER_RATE_SHARE * results.scenarios.loginStorm.manyPhones.perSecond)));
@@ -918,6 +928,12 @@ if (storm?.manyPhones && storm?.onePhone) {
     latencyP50VsWsRoundTripOnePhone: ratio(storm.onePhone.latencyMs.p50, ws.roundTrip1.latencyMs.p50, 1),
     /** many phones: proof→LOGIN p50 ÷ bare ws round trip p50 (same number of sockets) */
     latencyP50VsWsRoundTripManyPhones: ratio(many.latencyMs.p50, ws.roundTripN.latencyMs.p50, 1),
+    /** completed logins/s ÷ the floor server's (the same storm) */
+    loginsPerSecondVsFloor: ratio(many.perSecond, results.baselines.floor.manyPhones.perSecond, 3),
+    /** server CPU per login ÷ the floor server's (the same storm) */
+    serverCpuPerLoginVsFloor: ratio(many.serverCpuUsPerLogin, results.baselines.floor.manyPhones.serverCpuUsPerLogin, 2),
+    /** one phone: proof→LOGIN p50 ÷ the floor server's */
+    latencyP50VsFloorOnePhone: ratio(storm.onePhone.latencyMs.p50, results.baselines.floor.onePhone.latencyMs.p50, 2),
   };
 }
 results.ok = !failed;

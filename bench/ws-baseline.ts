@@ -7,9 +7,8 @@
  * - connects: `concurrency` lanes each opening a socket, sending one text line, waiting for the
  *   echo and closing (what a browser does before it waits on a session).
  */
-import { spawn } from 'node:child_process';
 import { WebSocket } from 'ws';
-import { procCpuUs, repoRoot } from './lib/server.ts';
+import { procCpuUs, startListening } from './lib/server.ts';
 import { latency, round, sleep, type Latency } from './lib/stats.ts';
 
 export interface WsRun {
@@ -29,28 +28,6 @@ export interface WsBaseline {
   roundTripN: WsRun;
   /** open + one message + close, as many lanes as the storm has phones */
   connectN: WsRun;
-}
-
-async function startEcho(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ws-echo.ts'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const port = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`ws echo server exited (${code})`)));
-  });
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    pid: child.pid!,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 const open = (url: string): Promise<WebSocket> =>
@@ -90,11 +67,12 @@ async function measure(pid: number, concurrency: number, seconds: number, op: (l
 }
 
 export async function wsBaseline(opts: { seconds: number; concurrency: number }): Promise<WsBaseline> {
-  const server = await startEcho();
+  const server = await startListening('bench/ws-echo.ts');
+  const url = server.url.replace(/^http/, 'ws');
   try {
     const payload = new Uint8Array(100);
     const roundTrips = async (concurrency: number) => {
-      const sockets = await Promise.all(Array.from({ length: concurrency }, () => open(server.url)));
+      const sockets = await Promise.all(Array.from({ length: concurrency }, () => open(url)));
       for (const ws of sockets) for (let i = 0; i < 20; i++) await echo(ws, payload); // warm-up
       const run = await measure(server.pid, concurrency, opts.seconds, async (lane) => {
         const t0 = performance.now();
@@ -109,7 +87,7 @@ export async function wsBaseline(opts: { seconds: number; concurrency: number })
     await sleep(100);
     const connectN = await measure(server.pid, opts.concurrency, opts.seconds, async () => {
       const t0 = performance.now();
-      const ws = await open(server.url);
+      const ws = await open(url);
       await echo(ws, 'REGISTER x y');
       const t = performance.now() - t0;
       ws.close();

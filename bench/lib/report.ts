@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CryptoBaseline } from '../crypto-baseline.ts';
+import type { FloorBaseline } from '../floor-baseline.ts';
 import type { WsBaseline } from '../ws-baseline.ts';
 import type { Machine } from './machine.ts';
 import { repoRoot } from './server.ts';
@@ -114,6 +115,7 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
   const m: Machine = r.machine;
   const c: CryptoBaseline = r.baselines.crypto;
   const w: WsBaseline = r.baselines.ws;
+  const f: FloorBaseline | undefined = r.baselines.floor;
   const s = r.scenarios;
   const many = s.loginStorm?.manyPhones;
   const one = s.loginStorm?.onePhone;
@@ -129,14 +131,14 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     row(
       `completed logins/s (${many.concurrency} phones, ${n(many.seconds, 0)} s, ${n(many.logins)} logins, ${many.errors} errors)`,
       n(many.perSecond),
-      `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s`,
-      `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}`,
+      `pure crypto ${n(c.loginCryptoPerSecondPerCore)}/s per core; bare ws ${n(w.roundTripN.perSecond)} round trips/s, ${n(w.connectN.perSecond)} connects/s${f ? `; floor server ${n(f.manyPhones.perSecond)}/s` : ''}`,
+      `${r.ratios.loginsPerSecondVsCryptoBoundCore}; ${r.ratios.loginsPerSecondVsWsRoundTrips}; ${r.ratios.loginsPerSecondVsWsConnects}${f ? `; ${r.ratios.loginsPerSecondVsFloor}` : ''}`,
     );
     row(
       'latency proof → browser LOGIN, p50 / p95 / p99 (1 phone)',
       lat(one.latencyMs),
-      `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms`,
-      `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}`,
+      `bare ws round trip p50 ${n(w.roundTrip1.latencyMs.p50, 3)} ms${f ? `; floor server ${lat(f.onePhone.latencyMs)}` : ''}`,
+      `× ${r.ratios.latencyP50VsWsRoundTripOnePhone}${f ? `; × ${r.ratios.latencyP50VsFloorOnePhone}` : ''}`,
     );
     row(
       `latency proof → browser LOGIN, p50 / p95 / p99 (${many.concurrency} phones)`,
@@ -157,8 +159,8 @@ export function renderTable(r: Record<string, any>, resultsPath: string): string
     row(
       'server CPU per login',
       `${n(many.serverCpuUsPerLogin)} µs`,
-      `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs`,
-      `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}`,
+      `pure crypto ${n(c.loginCryptoUs, 0)} µs; bare ws connect ${n(w.connectN.serverCpuUs, 0)} µs${f ? `; floor server ${n(f.manyPhones.serverCpuUsPerLogin)} µs` : ''}`,
+      `× ${r.ratios.serverCpuPerLoginVsPureCrypto}; × ${r.ratios.serverCpuPerLoginVsWsConnect}${f ? `; × ${r.ratios.serverCpuPerLoginVsFloor}` : ''}`,
     );
     row(
       'CPU during the storm: server / generator / other processes',

@@ -111,6 +111,32 @@ export function fdLimit(pid: number | 'self' = 'self'): number {
   return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
 }
 
+/**
+ * A bench script in a process of its own (`node --import tsx <script> <args>`), once it printed
+ * `listening <port>`: its `http://127.0.0.1:<port>`, pid, and a stop.
+ */
+export async function startListening(script: string, args: string[] = []): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 export interface StartOptions {
   rootKey: string;
   /** Extra node flags, e.g. --cpu-prof. */

@@ -95,6 +95,15 @@ test('(a) login storm: rate, latency proof → LOGIN, server CPU per login, stor
     }
   }
   assert.is(at('scenarios.loginStorm.manyPhones.concurrency'), results.form.concurrency);
+  // The floor server: the same storm (the SDK's phones, the text socket's browsers) with 0 errors.
+  for (const run of ['onePhone', 'manyPhones']) {
+    const p = `baselines.floor.${run}`;
+    assert.is(at(`${p}.errors`), 0, at(`${p}.firstError`));
+    positive(`${p}.logins`, `${p}.perSecond`, `${p}.serverCpuUsPerLogin`);
+    latency(`${p}.latencyMs`);
+  }
+  assert.is(at('baselines.floor.manyPhones.concurrency'), results.form.concurrency);
+  positive('ratios.serverCpuPerLoginVsFloor', 'ratios.loginsPerSecondVsFloor', 'ratios.latencyP50VsFloorOnePhone');
   assert.is(
     at('scenarios.loginStorm.pacedPhones.offeredPerSecond'),
     Math.max(1, Math.round(0.7 * at('scenarios.loginStorm.manyPhones.perSecond'))),
