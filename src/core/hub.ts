@@ -140,7 +140,7 @@ export interface HubOptions {
   /** Every event the hub applied (the live inspector). */
   inspect?: (applied: AppliedEvent) => void;
   clock?: Clock;
-  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 /** How a hub call went. */

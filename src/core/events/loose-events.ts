@@ -9,15 +9,25 @@
  *
  * One per store: `LooseEvents.over(store)` gives the one over a store (made on first use), so the
  * hub, the push service and whoever else share it and its order.
+ *
+ * A write that fails (a full disk, a lost database) wrote nothing: the events it carried go back,
+ * ahead of any since, and are tried again by themselves, after 50 ms, then twice as long after
+ * each failure in a row, up to `MAX_RETRY_MS`. At most `MAX_WAITING` wait: past that the oldest
+ * are dropped, with an error line (a store that never comes back cannot hold the process's memory).
  */
 import type { NewEvent, Store, StoreTx, TransactOptions } from '../../ports.ts';
 import { withTransact } from '../with-transact.ts';
 
 /** How long an event waits for a change to take it before it is written by itself (ms). */
 export const LOOSE_MS = 50;
+/** The longest wait before events whose writes keep failing are tried again (ms). */
+export const MAX_RETRY_MS = 10_000;
+/** Events kept waiting at most (past it, the oldest are dropped). */
+export const MAX_WAITING = 10_000;
 
 interface Log {
   warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
 /** The LooseEvents over each store (as `over` was given it), and over each store it hands out. */
@@ -30,6 +40,10 @@ export class LooseEvents {
   private timer: NodeJS.Timeout | undefined;
   /** The write of events alone under way (for `settled`). */
   private writing: Promise<void> | undefined;
+  /** Writes that failed in a row (0: the last one went through); the next try waits LOOSE_MS × 2^(failures − 1), at most MAX_RETRY_MS. */
+  private failures = 0;
+  /** Events dropped since the last write that went through (past MAX_WAITING). */
+  private dropped = 0;
 
   /** The LooseEvents over `store` (one per store: the one made first, or a new one). */
   static over<S extends Store>(store: S, log?: Log): LooseEvents {
@@ -49,18 +63,34 @@ export class LooseEvents {
     const transact = <R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> => {
       // Taken once: a store may run a change again (PostgreSQL, after a conflict), and only its last run counts.
       let taken: NewEvent[] | undefined;
-      return inner.transact(async (tx) => {
-        taken ??= this.take();
-        for (const e of taken) tx.emit(e);
-        try {
-          return await change(tx);
-        } catch (e) {
-          // A change that is refused writes nothing: its events go back, ahead of any since.
-          this.putBack(taken);
-          taken = [];
-          throw e;
-        }
-      }, options);
+      return inner
+        .transact(async (tx) => {
+          taken ??= this.take();
+          for (const e of taken) tx.emit(e);
+          try {
+            return await change(tx);
+          } catch (e) {
+            // A change that is refused writes nothing: its events go back, ahead of any since.
+            this.putBack(taken);
+            taken = [];
+            throw e;
+          }
+        }, options)
+        .then(
+          (result) => {
+            if (taken !== undefined && taken.length > 0) this.failures = this.dropped = 0;
+            return result;
+          },
+          (err: unknown) => {
+            // Nor does a write that fails: its events go back (or stay, if it failed before taking them), tried again later.
+            if ((taken !== undefined && taken.length > 0) || this.waiting.length > 0) {
+              this.failures++;
+              if (taken !== undefined) this.putBack(taken);
+              this.writeSoon();
+            }
+            throw err;
+          },
+        );
     };
     this.store = withTransact(inner, transact);
   }
@@ -79,9 +109,9 @@ export class LooseEvents {
     return this.settled();
   }
 
-  /** Resolves once the events added so far are written (or their write failed, logged). */
+  /** Resolves once the events added so far are written, or their write failed (logged; they are tried again later). */
   async settled(): Promise<void> {
-    while (this.timer || this.writing) {
+    while ((this.timer && this.failures === 0) || this.writing) {
       if (this.writing) await this.writing;
       else await new Promise((resolve) => setTimeout(resolve, LOOSE_MS));
     }
@@ -99,12 +129,26 @@ export class LooseEvents {
     this.writeSoon();
   }
 
-  /** Writes the waiting events by themselves in LOOSE_MS, unless that is already asked (or a change takes them first). */
+  /** Writes the waiting events by themselves in LOOSE_MS (or the backoff's time after failures), unless that is already asked (or a change takes them first). */
   private writeSoon(): void {
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.write();
-    }, LOOSE_MS);
+    const over = this.waiting.length - MAX_WAITING;
+    if (over > 0) {
+      const dropped = this.waiting.splice(0, over);
+      // One line when the dropping starts; the count goes on in each failed write's line.
+      if (this.dropped === 0)
+        this.log?.error({ code: 'STORAGE_UNAVAILABLE', first: dropped[0]!.id, failures: this.failures }, 'events dropped: too many wait for a store that keeps failing');
+      this.dropped += over;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.write();
+      },
+      this.failures === 0 ? LOOSE_MS : Math.min(MAX_RETRY_MS, LOOSE_MS * 2 ** (this.failures - 1)),
+    );
+    // A store that keeps failing does not keep the process from ending.
+    if (this.failures > 0) this.timer.unref();
   }
 
   private write(): void {
@@ -112,7 +156,7 @@ export class LooseEvents {
     const count = this.waiting.length;
     const run: Promise<void> = this.store
       .transact(() => undefined)
-      .catch((err: unknown) => this.log?.warn({ err, events: count }, 'could not write events'))
+      .catch((err: unknown) => this.log?.warn({ err, events: count, ...(this.dropped > 0 ? { dropped: this.dropped } : {}) }, 'could not write events'))
       .finally(() => {
         if (this.writing === run) this.writing = undefined;
       });

@@ -49,7 +49,7 @@ export interface PushDeps {
   gateway?: string;
   /** Hands a push to a gateway (src/transports/push-gateway.ts); without it, pushes to offline phones are undelivered. */
   deliver?: (gateway: string, push: GatewayPush) => Promise<boolean>;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Between processes: the Bus, the sets of the Sessions port, the shared counts, this process's id. */
   bus: Bus;
   sessions: Pick<Sessions, 'addMember' | 'removeMember' | 'members' | 'onLost'>;

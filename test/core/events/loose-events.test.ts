@@ -2,7 +2,8 @@
  * Events with no record to write (src/core/events/loose-events.ts): they wait for the next change
  * made through the store, whoever makes it, and go in it first (so the order holds); a change
  * that is refused gives them back, a change run again has them in its last run; with no change they are written by themselves, together; a
- * failed write is logged, not thrown; one LooseEvents per store.
+ * failed write is logged, not thrown, and gives its events back, tried again less and less often; at most MAX_WAITING wait; one
+ * LooseEvents per store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LowdbStore } from '../../../src/adapters/lowdb/lowdb-store.ts';
-import { LOOSE_MS, LooseEvents } from '../../../src/core/events/loose-events.ts';
+import { LOOSE_MS, LooseEvents, MAX_WAITING } from '../../../src/core/events/loose-events.ts';
 import { newEvent } from '../../../src/core/events/new-event.ts';
 import { server } from '../../ports/store.contract.ts';
 import type { NewEvent, StoreTx } from '../../../src/ports.ts';
@@ -119,15 +120,88 @@ test('one LooseEvents per store: over the store or over the store it hands out, 
   await store.close();
 });
 
+/** A store over `store` whose writes fail while `broken.now`, counting its tries. */
+const breakable = (store: LowdbStore) => {
+  const broken = { now: true, tries: 0 };
+  const failing = Object.assign(Object.create(store) as LowdbStore, {
+    transact: <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
+      broken.tries++;
+      return broken.now ? Promise.reject(new Error('disk full')) : store.transact(change);
+    },
+  });
+  return { failing, broken };
+};
+const quiet = { warn: () => undefined, error: () => undefined };
+
 test('a write that fails is logged, and nothing throws', async () => {
   const store = await open();
   const warned: string[] = [];
-  const failing = Object.assign(Object.create(store) as LowdbStore, { transact: () => Promise.reject(new Error('disk full')) });
-  const loose = LooseEvents.over(failing, { warn: (_o, msg) => void warned.push(msg) });
+  const { failing } = breakable(store);
+  const loose = LooseEvents.over(failing, { ...quiet, warn: (_o, msg) => void warned.push(msg) });
   loose.add(scan(1));
   await loose.flush();
   assert.equal(warned, ['could not write events']);
   await store.close();
+});
+
+test('a write that fails gives its events back: tried again by themselves, then first in the next change, once', async () => {
+  const store = await open();
+  await store.transact((tx) => tx.put('server', [S], server(S)));
+  const { failing, broken } = breakable(store);
+  const loose = LooseEvents.over(failing, quiet);
+  loose.add(scan(1));
+  await loose.flush();
+  assert.equal(await typesOf(store), [], 'nothing written while the disk is full');
+  // Tried again by themselves (LOOSE_MS after one failure), once the store works again.
+  broken.now = false;
+  for (let waited = 0; waited < 2_000 && (await typesOf(store)).length === 0; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(await typesOf(store), ['session.scanned session/1'], 'written by the retry');
+  // A change that fails takes them and gives them back too: they go first in the next one.
+  broken.now = true;
+  loose.add(scan(2));
+  await loose.store.transact((tx) => tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/2' }, 2_000))).catch(() => undefined);
+  broken.now = false;
+  await loose.store.transact((tx) => tx.emit(newEvent('com.nextauth.session.login', S, { subject: 'session/3' }, 3_000)));
+  await loose.settled();
+  assert.equal(await typesOf(store), ['session.scanned session/1', 'session.scanned session/2', 'session.login session/3'], 'in order, each once');
+  await store.close();
+});
+
+test('a store that keeps failing is tried less and less often (the wait doubles), and does not hold the process', async () => {
+  const store = await open();
+  const { failing, broken } = breakable(store);
+  const loose = LooseEvents.over(failing, quiet);
+  loose.add(scan(1));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  // Every LOOSE_MS, a second would be 20 tries; doubling from LOOSE_MS, at most 5 (at 50, 100, 200, 400 and 800 ms).
+  assert.ok(broken.tries >= 2 && broken.tries <= 5, `${broken.tries} tries in a second`);
+  await loose.settled(); // does not wait for the next try
+  await store.close();
+});
+
+test(`at most ${MAX_WAITING} events wait for a store that keeps failing: the oldest are dropped, with an error line`, async () => {
+  const written: string[] = [];
+  let fail = true;
+  const store = {
+    transact: async <R>(change: (tx: StoreTx) => R | Promise<R>): Promise<R> => {
+      const emitted: string[] = [];
+      const result = await change({ emit: (e: NewEvent) => void emitted.push(e.subject!) } as unknown as StoreTx);
+      if (fail) throw new Error('disk full');
+      written.push(...emitted);
+      return result;
+    },
+  } as unknown as LowdbStore;
+  const errors: Array<Record<string, unknown>> = [];
+  const loose = LooseEvents.over(store, { ...quiet, error: (o) => void errors.push(o as Record<string, unknown>) });
+  const events = Array.from({ length: MAX_WAITING + 5 }, (_, n) => scan(n));
+  for (const e of events) loose.add(e);
+  assert.is(errors.length, 1, 'one error line');
+  assert.is(errors[0]!.first, events[0]!.id, 'naming the first event dropped');
+  fail = false;
+  await loose.flush();
+  assert.is(written.length, MAX_WAITING);
+  assert.is(written[0], 'session/5', 'the oldest went first');
+  assert.is(written.at(-1), `session/${MAX_WAITING + 4}`);
 });
 
 test.run();
