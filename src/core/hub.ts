@@ -173,8 +173,6 @@ const accountSet = (serverid: string, account: number) => `account:${serverid}:$
 const presenceOf = (peer: string) => `peer:${peer}`;
 /** Sessions a connection is known to have said hello to (for `detach`), the oldest forgotten first. */
 const MAX_PEER_KEYS = 64;
-/** How long an expired session is remembered, so a late scan hears SESSION_EXPIRED. */
-const EXPIRED_MEMORY_MS = 3600_000;
 /** The deadline that forgets an expired session, and the one a restored session expires by. */
 const FORGET = 'forget';
 const EXPIRE = 'expire';
@@ -394,8 +392,11 @@ export class SessionHub {
     let stored: StoredSession;
     if (ended) {
       for (const name in timers) cancelled.push(name);
-      stored = { snapshot: null, since: now, timers: { [FORGET]: now + EXPIRED_MEMORY_MS } };
-      added.push({ key, name: FORGET, at: now + EXPIRED_MEMORY_MS });
+      // Remembered for the idle limit, so a late scan hears SESSION_EXPIRED; memory then follows the
+      // login rate over one limit (a fixed hour held a million at 300 logins/s), as live sessions do.
+      const forget = now + this.opts.limits.idle;
+      stored = { snapshot: null, since: now, timers: { [FORGET]: forget } };
+      added.push({ key, name: FORGET, at: forget });
     } else {
       stored = { snapshot: this.pack(next.value, next.context), since, timers };
     }

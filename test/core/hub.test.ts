@@ -29,8 +29,8 @@ const H2 = hsid(2);
 const keyOf = (serverid: string, h: string) => `${serverid}:${h}`;
 
 const limits: SessionLimits = { challenge: 60_000, idle: 15 * 60_000, session: 12 * 3600_000, handshakes: 4, handshakesPerSource: 2 };
-/** How long the hub remembers an expired session (src/core/hub.ts, EXPIRED_MEMORY_MS). */
-const HOUR = 3600_000;
+/** How long the hub remembers an expired session (src/core/hub.ts, FORGET): the idle limit. */
+const MEMORY = limits.idle;
 /** XState's ids of the machine's `after` timers (the deadline names). */
 const IDLE_WAITING = 'xstate.after.idle.session.waiting';
 
@@ -250,7 +250,7 @@ test('open() and status() restart nothing; setContext() and provoke() restart th
 
 // ---- the tombstone ------------------------------------------------------------------------------
 
-test('an expired session leaves a tombstone (SESSION_EXPIRED) that is forgotten after an hour (UNKNOWN_SESSION)', async () => {
+test('an expired session leaves a tombstone (SESSION_EXPIRED) that is forgotten after the idle limit (UNKNOWN_SESSION)', async () => {
   const { hub, sessions, peer, advance } = makeHub();
   const a = peer('A');
   await hub.open(S1, H1);
@@ -263,8 +263,8 @@ test('an expired session leaves a tombstone (SESSION_EXPIRED) that is forgotten 
   assert.equal(a.calls, [['refused', 'SESSION_EXPIRED']]);
   assert.ok(sessions.store.entries.has(keyOf(S1, H1)), 'the tombstone is a stored value');
 
-  await advance(HOUR - 1);
-  assert.ok(await hub.wasExpired(S1, H1), 'remembered for an hour');
+  await advance(MEMORY - 1);
+  assert.ok(await hub.wasExpired(S1, H1), 'remembered for the idle limit');
   await advance(1);
   assert.not.ok(await hub.wasExpired(S1, H1));
   assert.not.ok(sessions.store.entries.has(keyOf(S1, H1)), 'forgotten: nothing stored');
@@ -277,12 +277,12 @@ test('an expired session leaves a tombstone (SESSION_EXPIRED) that is forgotten 
 test('a session made again over its tombstone lives its own life (the old forget deadline does not remove it)', async () => {
   const { hub, sessions, peer, advance } = makeHub();
   await hub.open(S1, H1);
-  await advance(limits.idle); // expired at idle: forgotten at idle + 1h
-  await advance(HOUR - limits.idle);
-  await hub.open(S1, H1); // made again at 1h
+  await advance(limits.idle); // expired at idle: forgotten at idle + MEMORY
+  await advance(MEMORY - limits.idle);
+  await hub.open(S1, H1); // made again at MEMORY, over the tombstone
   assert.not.ok(await hub.wasExpired(S1, H1));
   await advance(limits.idle - 60_000);
-  await hub.show(S1, H1); // kept alive past idle + 1h
+  await hub.show(S1, H1); // kept alive past idle + MEMORY
   assert.is(sessions.store.deadlines.size, 2, 'the old forget deadline is still due');
   await advance(60_000);
   assert.is(sessions.store.deadlines.size, 1, 'it came…');
@@ -565,7 +565,7 @@ test('hub.size returns to zero after every session expires', async () => {
     'the account index is empty',
   );
   for (const [key, entry] of sessions.store.entries) assert.is(JSON.parse(entry.text).snapshot, null, key);
-  await advance(HOUR);
+  await advance(MEMORY);
   assert.is(sessions.store.entries.size, 0);
   assert.is(sessions.store.deadlines.size, 0);
 });
@@ -1043,7 +1043,7 @@ test('a session at rest costs no timer: 1,000 logged-in sessions leave one clock
   await advance(limits.idle);
   assert.is(hub.size, 0);
   assert.is(pendingTimers(clock), 1, 'asleep until the tombstones are forgotten');
-  await advance(HOUR);
+  await advance(MEMORY);
   assert.is(pendingTimers(clock), 0, 'nothing left to wake for');
   assert.is(sessions.store.deadlines.size, 0);
 });
