@@ -5,6 +5,9 @@
 import path from 'node:path';
 import proxyaddr from '@fastify/proxy-addr';
 
+/** Events the embedded store keeps at most by default: it holds them in memory (about half a KiB each). */
+export const DEFAULT_EVENT_MAX = 100_000;
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Limits {
@@ -78,6 +81,8 @@ export interface Config {
 export interface EventSettings {
   /** ms events are kept for the audit trail (and for webhooks that are behind). */
   retention: number;
+  /** Events kept at most, the oldest removed first (0: no limit). The embedded store holds its events in memory. */
+  max: number;
   /** Webhooks per virtual server. */
   webhooksPerServer: number;
   /** ms a delivery is retried (exponential backoff) before it is given up. */
@@ -143,6 +148,11 @@ export const settings = {
   headersTimeout: { env: 'NEXTAUTH_HEADERS_TIMEOUT_SECONDS', flag: 'headers-timeout-seconds', help: 'seconds a client has to send its request headers (default 10)' },
   requestTimeout: { env: 'NEXTAUTH_REQUEST_TIMEOUT_SECONDS', flag: 'request-timeout-seconds', help: 'seconds a client has to send a whole request (default 30)' },
   eventRetention: { env: 'NEXTAUTH_EVENT_RETENTION_DAYS', flag: 'event-retention-days', help: 'days events are kept for the audit trail (default 90)' },
+  eventMax: {
+    env: 'NEXTAUTH_EVENT_MAX',
+    flag: 'event-max',
+    help: 'events kept at most, the oldest removed first; 0: no limit (default 100000 with the embedded store, which holds them in memory; 0 with PostgreSQL)',
+  },
   webhooksPerServer: { env: 'NEXTAUTH_WEBHOOKS_PER_SERVER', flag: 'webhooks-per-server', help: 'webhooks per virtual server (default 16)' },
   webhookRetry: { env: 'NEXTAUTH_WEBHOOK_RETRY_SECONDS', flag: 'webhook-retry-seconds', help: 'seconds a webhook delivery is retried before it is given up (default 86400)' },
   webhookPrivate: {
@@ -319,6 +329,7 @@ export function loadConfig(flags: ReadonlyMap<string, string> = new Map(), env: 
     },
     events: {
       retention: int('eventRetention', 90, 1, 36500) * 86400_000,
+      max: int('eventMax', cluster ? 0 : DEFAULT_EVENT_MAX, 0, 1_000_000_000),
       webhooksPerServer: int('webhooksPerServer', 16, 0, 1000),
       retryFor: seconds('webhookRetry', 86400),
       privateAddresses: bool('webhookPrivate', false),

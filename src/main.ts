@@ -372,7 +372,8 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   });
   deliveries = delivering;
   delivering.start();
-  stopPruning = pruneEventsEvery(registry.store, config.events.retention, 3600_000, log);
+  // Every minute: the embedded store's events are in memory, and their most (events.max) is what bounds it.
+  stopPruning = pruneEventsEvery(registry.store, config.events.retention, 60_000, log, Date.now, config.events.max);
 
   return { config, url, port, registry, store, hub, push, app, deliveries: delivering, close, bootstrap };
 }

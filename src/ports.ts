@@ -372,8 +372,11 @@ export interface Store extends StoreReads {
   eventsAfter(serverid: string, cursor: string, limit: number): Promise<{ events: EventRecord[]; cursor: string }>;
   /** The cursor at the end of a server's events now (a new webhook starts there). */
   eventsEnd(serverid: string): Promise<string>;
-  /** Removes events older than `before` (ms since epoch), the oldest first, at most `limit`; resolves how many went. */
-  pruneEvents(before: number, limit: number): Promise<number>;
+  /**
+   * Removes events older than `before` (ms since epoch), and with `keep`, those beyond the newest
+   * `keep` (by time; at equal times a few more may go): the oldest first, at most `limit`; resolves how many went.
+   */
+  pruneEvents(before: number, limit: number, keep?: number): Promise<number>;
   /** A server's OIDC records whose `field` is `value` (from an index), with their model and id. */
   oidcBy(serverid: string, field: OidcField, value: string): Promise<Array<{ model: string; id: string; record: OidcRecord }>>;
   /** Removes OIDC records that expired before `before` (ms since epoch), the first to expire first, at most `limit`; resolves how many went. */

@@ -1,7 +1,7 @@
 /**
  * The cluster settings of src/config.ts: neither URL is the embedded store, both a cluster
  * process, one without the other refused naming both variables (no PostgreSQL or Redis needed:
- * only the settings are read).
+ * only the settings are read); and the defaults that depend on it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -72,6 +72,14 @@ test('--workers: 1 by default; more only for a cluster process (the embedded sto
   assert.match(message, 'NEXTAUTH_DATABASE_URL');
   assert.match(message, 'NEXTAUTH_REDIS_URL');
   assert.match(refusal({ NEXTAUTH_WORKERS: '0' }), 'NEXTAUTH_WORKERS');
+});
+
+test('NEXTAUTH_EVENT_MAX: 100,000 on the embedded store (its events are in memory), none on PostgreSQL, or as set', () => {
+  assert.is(load({}).events.max, 100_000);
+  assert.is(load({ NEXTAUTH_DATABASE_URL: DB, NEXTAUTH_REDIS_URL: REDIS }).events.max, 0);
+  assert.is(load({ NEXTAUTH_EVENT_MAX: '0' }).events.max, 0, 'no limit, when asked');
+  assert.is(load({}, { 'event-max': '2500' }).events.max, 2500);
+  assert.match(refusal({ NEXTAUTH_EVENT_MAX: '-1' }), 'NEXTAUTH_EVENT_MAX');
 });
 
 test.run();

@@ -667,6 +667,27 @@ export function storeContract(name: string, factory: StoreFactory): void {
     );
   });
 
+  test('pruneEvents with keep: past the newest `keep`, the oldest go first (whatever their age), at most the limit', async () => {
+    const { store, reopen } = await open();
+    await store.transact((tx) => {
+      for (let i = 0; i < 10; i++) tx.emit(event(`k${i}`, 'com.nextauth.session.login', { time: 100 + i, account: 1 }));
+    });
+    assert.is(await store.pruneEvents(0, 2, 5), 2, 'at most the limit');
+    assert.is(await store.pruneEvents(0, 100, 5), 3);
+    assert.is(await store.pruneEvents(0, 100, 5), 0, 'five are left');
+    const left = ['k9', 'k8', 'k7', 'k6', 'k5'];
+    assert.equal(
+      (await store.listEvents('s', { limit: 100 })).map((e) => e.id),
+      left,
+    );
+    assert.is(await store.pruneEvents(107, 100, 5), 2, 'and the retention still counts');
+    assert.equal(
+      (await (await reopen()).listEvents('s', { limit: 100 })).map((e) => e.id),
+      ['k9', 'k8', 'k7'],
+      'pruned for good',
+    );
+  });
+
   test('webhooks and their deliveries are records: put, patch, delete, listed per server and all together', async () => {
     const { store, reopen } = await open();
     const hook = (serverid: string, id: string): WebhookRecord => ({ id, serverid, url: `http://127.0.0.1/${id}`, types: [], description: '', created: 1, secret: `whsec_${id}` });

@@ -98,10 +98,10 @@ export class EventLog {
     listOf(s.byType, e.type).add(e);
   }
 
-  /** The oldest events (in `seq` order) while older than `before`, at most `limit`; they leave every list. */
-  takeOldest(before: number, limit: number): EventRecord[] {
+  /** The oldest events (in `seq` order) while older than `before` or more than `keep` are left, at most `limit`; they leave every list. */
+  takeOldest(before: number, limit: number, keep = Number.POSITIVE_INFINITY): EventRecord[] {
     const out: EventRecord[] = [];
-    while (out.length < limit && this.all.length > 0 && this.all.at(0).time < before) {
+    while (out.length < limit && this.all.length > 0 && (this.all.at(0).time < before || this.all.length > keep)) {
       const e = this.all.at(0);
       this.all.shift(e);
       const s = this.servers.get(e.serverid)!;

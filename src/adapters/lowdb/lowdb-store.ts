@@ -362,9 +362,9 @@ export class LowdbStore implements Store {
   }
 
   /** Each document loses its own in one line (a change of their own, beside the others). */
-  pruneEvents(before: number, limit: number): Promise<number> {
+  pruneEvents(before: number, limit: number, keep = Number.POSITIVE_INFINITY): Promise<number> {
     const run = this.turn.then(async () => {
-      const gone = this.events.takeOldest(before, limit);
+      const gone = this.events.takeOldest(before, limit, keep);
       const of = (doc: JournalFile<Data> | JournalFile<SessionsData>) => gone.filter((e) => Object.hasOwn(doc.data.events, e.seq)).map((e) => String(e.seq));
       const [inMain, inSessions] = [of(this.main), of(this.sessions)];
       await Promise.all([

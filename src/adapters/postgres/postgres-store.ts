@@ -470,7 +470,12 @@ export class PostgresStore implements Store {
     return `${rows[0]!.xmin}:0`;
   }
 
-  async pruneEvents(before: number, limit: number): Promise<number> {
+  async pruneEvents(before: number, limit: number, keep?: number): Promise<number> {
+    // Past `keep`: the time of the (keep + 1)-th newest, from events_time's end; the events at it and before it go.
+    if (keep !== undefined && Number.isSafeInteger(keep) && keep >= 0) {
+      const { rows } = await this.query<{ time: string }>('SELECT time::text FROM events ORDER BY time DESC OFFSET $1 LIMIT 1', [keep]);
+      if (rows[0]) before = Math.max(before, Number(rows[0].time) + 1);
+    }
     // Events are never updated: a row's place stays its own. From events_time's start.
     return this.pruneBefore('events', 'time', before, limit);
   }

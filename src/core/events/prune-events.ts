@@ -1,6 +1,7 @@
 /**
- * Retention: events older than the retention leave the outbox (and the audit trail), the oldest
- * first, a bounded number per write, at start and then every `everyMs`. Each process of a
+ * Retention: events older than the retention, and with `keep` those past the newest `keep`, leave
+ * the outbox (and the audit trail), the oldest first, a bounded number per write, at start and
+ * then every `everyMs`. Each process of a
  * cluster does it; the deletes of one make the others' find less.
  */
 import type { Logger } from 'pino';
@@ -8,16 +9,16 @@ import type { Store } from '../../ports.ts';
 
 const BATCH = 1000;
 
-export function pruneEventsEvery(store: Store, retentionMs: number, everyMs: number, log?: Logger, now: () => number = Date.now): () => void {
+export function pruneEventsEvery(store: Store, retentionMs: number, everyMs: number, log?: Logger, now: () => number = Date.now, keep = 0): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const run = async () => {
     let gone = 0;
     for (let n = BATCH; n === BATCH && !stopped; ) {
-      n = await store.pruneEvents(now() - retentionMs, BATCH);
+      n = await store.pruneEvents(now() - retentionMs, BATCH, keep > 0 ? keep : undefined);
       gone += n;
     }
-    if (gone > 0) log?.info({ events: gone }, 'events older than the retention removed');
+    if (gone > 0) log?.info({ events: gone }, keep > 0 ? 'events older than the retention, or past the most kept, removed' : 'events older than the retention removed');
   };
   const tick = () => {
     run()

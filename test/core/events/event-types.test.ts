@@ -47,7 +47,7 @@ test('the table of event types is EVENT_TYPES: every type once, none it does not
 
 test('the settings table: each events setting with its flag, and only settings that exist', () => {
   const rows = doc.split('\n').filter((l) => l.startsWith('| `NEXTAUTH_'));
-  const events = [settings.eventRetention, settings.webhooksPerServer, settings.webhookRetry, settings.webhookPrivate];
+  const events = [settings.eventRetention, settings.eventMax, settings.webhooksPerServer, settings.webhookRetry, settings.webhookPrivate];
   for (const s of events) {
     const row = rows.find((r) => r.split('|')[1]!.includes(`\`${s.env}\``));
     assert.ok(row, `${s.env} has a row`);
