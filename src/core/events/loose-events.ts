@@ -63,6 +63,7 @@ export class LooseEvents {
     const transact = <R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> => {
       // Taken once: a store may run a change again (PostgreSQL, after a conflict), and only its last run counts.
       let taken: NewEvent[] | undefined;
+      let refused = false;
       return inner
         .transact(async (tx) => {
           taken ??= this.take();
@@ -71,6 +72,7 @@ export class LooseEvents {
             return await change(tx);
           } catch (e) {
             // A change that is refused writes nothing: its events go back, ahead of any since.
+            refused = true;
             this.putBack(taken);
             taken = [];
             throw e;
@@ -83,10 +85,10 @@ export class LooseEvents {
           },
           (err: unknown) => {
             // Nor does a write that fails: its events go back (or stay, if it failed before taking them), tried again later.
-            if ((taken !== undefined && taken.length > 0) || this.waiting.length > 0) {
+            if (!refused && ((taken !== undefined && taken.length > 0) || this.waiting.length > 0)) {
               this.failures++;
-              if (taken !== undefined) this.putBack(taken);
-              this.writeSoon();
+              if (taken !== undefined && taken.length > 0) this.putBack(taken);
+              else this.writeSoon();
             }
             throw err;
           },

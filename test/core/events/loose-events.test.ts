@@ -133,6 +133,23 @@ const breakable = (store: LowdbStore) => {
 };
 const quiet = { warn: () => undefined, error: () => undefined };
 
+test('a change that is refused is not a store that fails: the events it gave back are written in their window, not later', async () => {
+  const store = await open();
+  await store.transact((tx) => tx.put('server', [S], server(S)));
+  const loose = LooseEvents.over(store, quiet);
+  loose.add(scan(1));
+  await loose.store
+    .transact(() => {
+      throw new Error('refused');
+    })
+    .catch(() => undefined);
+  const started = Date.now();
+  await loose.settled();
+  assert.equal(await typesOf(store), ['session.scanned session/1'], 'written by themselves');
+  assert.ok(Date.now() - started < 10 * LOOSE_MS, 'within their window, no backoff');
+  await store.close();
+});
+
 test('a write that fails is logged, and nothing throws', async () => {
   const store = await open();
   const warned: string[] = [];
