@@ -373,7 +373,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   deliveries = delivering;
   delivering.start();
   // Every minute: the embedded store's events are in memory, and their most (events.max) is what bounds it.
-  stopPruning = pruneEventsEvery(registry.store, config.events.retention, 60_000, log, Date.now, config.events.max);
+  stopPruning = pruneEventsEvery(registry.store, { retentionMs: config.events.retention, keep: config.events.max, everyMs: 60_000 }, log);
 
   return { config, url, port, registry, store, hub, push, app, deliveries: delivering, close, bootstrap };
 }

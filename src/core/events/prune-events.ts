@@ -9,7 +9,16 @@ import type { Store } from '../../ports.ts';
 
 const BATCH = 1000;
 
-export function pruneEventsEvery(store: Store, retentionMs: number, everyMs: number, log?: Logger, now: () => number = Date.now, keep = 0): () => void {
+export interface Pruning {
+  /** ms events are kept */
+  retentionMs: number;
+  /** events kept at most (0: no limit) */
+  keep: number;
+  /** ms between two prunes */
+  everyMs: number;
+}
+
+export function pruneEventsEvery(store: Store, { retentionMs, keep, everyMs }: Pruning, log?: Logger, now: () => number = Date.now): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const run = async () => {

@@ -35,7 +35,7 @@ test('the oldest go past the retention and past the most kept, at start; stopped
     for (let n = 0; n < 22; n++) tx.emit(newEvent('com.nextauth.session.scanned', S, { subject: `session/${n}` }, n < 2 ? now - 100 * DAY : now - 1000 + n));
   });
   const subjects = async () => (await store.listEvents(S, { limit: 100 })).map((e) => e.subject);
-  const stop = pruneEventsEvery(store, 90 * DAY, 60_000, undefined, () => now, 5);
+  const stop = pruneEventsEvery(store, { retentionMs: 90 * DAY, keep: 5, everyMs: 60_000 }, undefined, () => now);
   await until('five left', async () => (await subjects()).length === 5);
   assert.equal(
     await subjects(),
