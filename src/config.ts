@@ -5,7 +5,7 @@
 import path from 'node:path';
 import proxyaddr from '@fastify/proxy-addr';
 
-/** Events the embedded store keeps at most by default: it holds them in memory (about half a KiB each). */
+/** Events the embedded store keeps at most by default: it holds them in memory (about 0.27 KiB each with its indexes: bench/event-memory.ts). */
 export const DEFAULT_EVENT_MAX = 100_000;
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
