@@ -41,7 +41,6 @@ export interface FloorConfig {
 }
 
 interface Session {
-  hsid: Buffer;
   loggedIn: boolean;
   browsers: Set<WebSocket>;
 }
@@ -75,7 +74,7 @@ const server = http.createServer((req, res) => {
   const hsid = deriveHsid(sessionSecret, nonce);
   const id = toB64url(hsid);
   let s = sessions.get(id);
-  if (!s) sessions.set(id, (s = { hsid, loggedIn: false, browsers: new Set() }));
+  if (!s) sessions.set(id, (s = { loggedIn: false, browsers: new Set() }));
   reply(res, 200, { loggedin: s.loggedIn, hsid: id, loginqrdata: toB64(loginQr(srv, hsid, appUrl)), canprovoke: false, state: s.loggedIn ? 'authenticated' : 'waiting' });
 });
 
