@@ -64,6 +64,27 @@ export class LooseEvents {
       // Taken once: a store may run a change again (PostgreSQL, after a conflict), and only its last run counts.
       let taken: NewEvent[] | undefined;
       let refused = false;
+      const carried = () => taken !== undefined && taken.length > 0;
+      const wentThrough = () => {
+        if (carried()) this.failures = this.dropped = 0;
+      };
+      // Nor does a write that fails: its events go back (or stay, if it failed before taking them), tried again later.
+      const failed = () => {
+        if (refused || !(carried() || this.waiting.length > 0)) return;
+        this.failures++;
+        if (carried()) this.putBack(taken!);
+        else this.writeSoon();
+      };
+      // A lazy change resolves before its write: how the write went is told to `written`.
+      const written = options?.written;
+      const lazy: TransactOptions | undefined = written && {
+        ...options,
+        written: (error?: unknown) => {
+          if (error === undefined) wentThrough();
+          else failed();
+          written(error);
+        },
+      };
       return inner
         .transact(async (tx) => {
           taken ??= this.take();
@@ -77,19 +98,14 @@ export class LooseEvents {
             taken = [];
             throw e;
           }
-        }, options)
+        }, lazy ?? options)
         .then(
           (result) => {
-            if (taken !== undefined && taken.length > 0) this.failures = this.dropped = 0;
+            if (!lazy) wentThrough();
             return result;
           },
           (err: unknown) => {
-            // Nor does a write that fails: its events go back (or stay, if it failed before taking them), tried again later.
-            if (!refused && ((taken !== undefined && taken.length > 0) || this.waiting.length > 0)) {
-              this.failures++;
-              if (taken !== undefined && taken.length > 0) this.putBack(taken);
-              else this.writeSoon();
-            }
+            failed();
             throw err;
           },
         );

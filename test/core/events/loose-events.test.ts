@@ -14,7 +14,7 @@ import { LowdbStore } from '../../../src/adapters/lowdb/lowdb-store.ts';
 import { LOOSE_MS, LooseEvents, MAX_WAITING } from '../../../src/core/events/loose-events.ts';
 import { newEvent } from '../../../src/core/events/new-event.ts';
 import { server } from '../../ports/store.contract.ts';
-import type { NewEvent, StoreTx } from '../../../src/ports.ts';
+import type { NewEvent, StoreTx, TransactOptions } from '../../../src/ports.ts';
 
 const dirs: string[] = [];
 const open = () => {
@@ -182,6 +182,41 @@ test('a write that fails gives its events back: tried again by themselves, then 
   await loose.settled();
   assert.equal(await typesOf(store), ['session.scanned session/1', 'session.scanned session/2', 'session.login session/3'], 'in order, each once');
   await store.close();
+});
+
+test("a lazy change (a login's times) whose write fails later gives its events back too: written by the retry, once", async () => {
+  const written: string[] = [];
+  let fail = true;
+  const told: unknown[] = [];
+  const store = {
+    transact: async <R>(change: (tx: StoreTx) => R | Promise<R>, options?: TransactOptions): Promise<R> => {
+      const emitted: string[] = [];
+      const result = await change({ emit: (e: NewEvent) => void emitted.push(e.subject!) } as unknown as StoreTx);
+      const write = () => {
+        if (fail) return new Error('disk full');
+        written.push(...emitted);
+        return undefined;
+      };
+      if (!options?.written) {
+        const error = write();
+        if (error) throw error;
+        return result;
+      }
+      // Lazy: resolved at once, written (or not) a moment later.
+      setTimeout(() => options.written!(write()), 5);
+      return result;
+    },
+  } as unknown as LowdbStore;
+  const loose = LooseEvents.over(store, quiet);
+  loose.add(scan(1));
+  await loose.store.transact(() => undefined, { written: (e) => void told.push(e) });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.is(told.length, 1, 'the change heard its failure');
+  assert.instance(told[0], Error);
+  assert.equal(written, [], 'nothing written yet');
+  fail = false;
+  for (let waited = 0; waited < 2_000 && written.length === 0; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(written, ['session/1'], 'the scan, by the retry, once');
 });
 
 test('a store that keeps failing is tried less and less often (the wait doubles), and does not hold the process', async () => {
