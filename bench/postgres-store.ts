@@ -7,7 +7,9 @@
  *   the account, patch its lastlogin, put the saved session);
  * - listUsers pages at 100,000 users (150,000 accounts): first page, a deep page, sorted by
  *   lastlogin and numberaccounts both ways, a search, an attribute filter; listAccounts pages;
- *   the query plans of a few, to see which index answers.
+ *   the query plans of a few, to see which index answers;
+ * - a pruner's run past `NEXTAUTH_EVENT_MAX`: 250,000 events, the newest 200,000 kept, 1,000
+ *   removed per call until a call removes fewer (src/core/events/prune-events.ts).
  *
  *   node --import tsx bench/postgres-store.ts [postgres://…/test] [--users 100000] [--explain]
  */
@@ -180,6 +182,19 @@ async function main(): Promise<void> {
       for (let i = 0; i < 200; i++) await createUser(store, 'big', `late${i}`);
     });
     console.log(`createUser × 200 at ${USERS} users: ${(createBig / 200).toFixed(2)} ms each`);
+
+    const [EVENTS, KEEP, BATCH] = [250_000, 200_000, 1000];
+    for (let i = 0; i < EVENTS; i += 5000) {
+      await store.transact((tx) => {
+        for (let j = i; j < i + 5000; j++) tx.emit({ id: `ev${j}`, type: 'com.nextauth.session.login', serverid: 'big', time: 1_000_000 + j });
+      });
+    }
+    const [[gone, calls], pruneMs] = await timed(async () => {
+      let [n, total, made] = [BATCH, 0, 0];
+      for (; n === BATCH; made++) total += n = await store.pruneEvents(0, BATCH, KEEP);
+      return [total, made] as const;
+    });
+    console.log(`pruneEvents past the newest ${KEEP} of ${EVENTS} events, ${BATCH} per call: ${gone} removed in ${calls} calls, ${ms(pruneMs)} (${ms(pruneMs / calls)} a call)`);
 
     if (explain) {
       // The statements as listings.ts writes them, with the plan PostgreSQL picks.

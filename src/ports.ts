@@ -375,6 +375,8 @@ export interface Store extends StoreReads {
   /**
    * Removes events older than `before` (ms since epoch), and with `keep`, those beyond the newest
    * `keep` (by time; at equal times a few more may go): the oldest first, at most `limit`; resolves how many went.
+   * A pruner calls again while a whole batch went; until a call takes less, an adapter may keep
+   * cutting where that run started (the newest `keep` then were older: fewer go, never more).
    */
   pruneEvents(before: number, limit: number, keep?: number): Promise<number>;
   /** A server's OIDC records whose `field` is `value` (from an index), with their model and id. */

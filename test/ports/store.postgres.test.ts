@@ -4,7 +4,8 @@
  * process or a restart), then what is its own: migrations raced by several processes at start,
  * a change that throws leaving no row, batches, conflicts between processes, strings PostgreSQL
  * text cannot hold, events read in commit order past transactions of other processes, the audit
- * listing's time ranges, and an unreachable database.
+ * listing's time ranges, pruning past `keep` with one walk to the cut per run, and an unreachable
+ * database.
  */
 import net from 'node:net';
 import pg from 'pg';
@@ -421,6 +422,26 @@ if (url) {
         JSON.stringify(q),
       );
     }
+  });
+
+  test('pruneEvents with keep finds its cut once per run of whole batches (an index walk of `keep` rows), not per batch', async () => {
+    const db = await dbs.fresh();
+    const store = await open(db);
+    const emit = (from: number) =>
+      store.transact((tx) => {
+        for (let i = from; i < from + 10; i++) tx.emit(event(`k${i}`, { time: 100 + i }));
+      });
+    await emit(0);
+    assert.is(await store.pruneEvents(0, 2, 5), 2, 'a whole batch: the run goes on, at the cut it found (time 105)');
+    await emit(10);
+    assert.is(await store.pruneEvents(0, 100, 5), 3, 'the run goes on at its cut: the ten newer events do not move it (a walk per batch would take 13)');
+    assert.is(await store.pruneEvents(0, 100, 5), 10, 'the last call took less than a batch: a new run finds the cut again (time 115)');
+    assert.is(await store.pruneEvents(0, 100, 5), 0);
+    assert.equal(
+      (await store.listEvents('s', { limit: 100 })).map((e) => e.id),
+      ['k19', 'k18', 'k17', 'k16', 'k15'],
+    );
+    assert.is(await store.pruneEvents(0, 100, 4), 1, 'another keep is a run of its own');
   });
 
   test('an unreachable database: transact and reads reject with STORAGE_UNAVAILABLE', async () => {

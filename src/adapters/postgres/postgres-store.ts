@@ -136,6 +136,13 @@ export class PostgresStore implements Store {
   private readonly folding = new Map<string, Promise<void>>();
   /** Per server, the batches that made or deleted its users or accounts since it was last folded. */
   private readonly unfolded = new Map<string, number>();
+  /**
+   * Where `keep` cut the events in the last `pruneEvents`, when that call took a whole batch (the
+   * run goes on). The cut only moves later (events come; those pruned were past it), so an older
+   * one removes only events past `keep` still: the rest of the run keeps it, and the next run,
+   * after a call that found less than a batch, finds it again.
+   */
+  private eventCut: { keep: number; time: number } | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -471,13 +478,20 @@ export class PostgresStore implements Store {
   }
 
   async pruneEvents(before: number, limit: number, keep?: number): Promise<number> {
-    // Past `keep`: the time of the (keep + 1)-th newest, from events_time's end; the events at it and before it go.
-    if (keep !== undefined && Number.isSafeInteger(keep) && keep >= 0) {
+    const keeping = keep !== undefined && Number.isSafeInteger(keep) && keep >= 0;
+    // Past `keep`: the time of the (keep + 1)-th newest, from events_time's end; the events before
+    // it and at it go. Finding it walks `keep` index entries, so it is found once per run of calls
+    // (each after a whole batch went, as a pruner calls), not per batch: see `eventCut`.
+    let cut = keeping && this.eventCut?.keep === keep ? this.eventCut.time : undefined;
+    this.eventCut = undefined;
+    if (keeping && cut === undefined) {
       const { rows } = await this.query<{ time: string }>('SELECT time::text FROM events ORDER BY time DESC OFFSET $1 LIMIT 1', [keep]);
-      if (rows[0]) before = Math.max(before, Number(rows[0].time) + 1);
+      cut = rows[0] ? Number(rows[0].time) + 1 : Number.NEGATIVE_INFINITY;
     }
     // Events are never updated: a row's place stays its own. From events_time's start.
-    return this.pruneBefore('events', 'time', before, limit);
+    const gone = await this.pruneBefore('events', 'time', cut === undefined ? before : Math.max(before, cut), limit);
+    if (keeping && limit > 0 && gone === limit) this.eventCut = { keep, time: cut! };
+    return gone;
   }
 
   /**
