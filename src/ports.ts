@@ -297,7 +297,10 @@ export interface StoreTx extends StoreReads {
   /** Sets fields of an existing record (a field given as undefined is removed); throws when there is none. */
   patch<K extends RecordKind>(kind: K, key: KeyOf<K>, fields: Partial<ValueOf<K>>): void;
   delete<K extends RecordKind>(kind: K, key: KeyOf<K>): void;
-  /** Writes an event with the change (the store gives its `seq`). */
+  /**
+   * Writes an event with the change (the store gives its `seq`). Ids are unique; an event written
+   * again after a write whose answer was lost (a PostgreSQL COMMIT) is left out, not refused.
+   */
   emit(event: NewEvent): void;
 }
 

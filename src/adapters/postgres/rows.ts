@@ -291,10 +291,13 @@ export function eventRow(e: NewEvent): unknown[] {
 /**
  * Inserts many events, one array per column of EVENT_COLUMNS: `seq` given in the order of the
  * arrays (a change's events after those of the change before it), `txid` the transaction's.
+ * An event whose id is stored already is left out: it is the same event written again, after a
+ * COMMIT that went through but whose answer was lost (LooseEvents tries a failed write's events
+ * again), and refusing it would refuse every change that carries it.
  */
 export const insertEventsSql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) SELECT ${EVENT_COLUMNS.join(', ')} FROM unnest(${EVENT_TYPES.map(
   (type, i) => `$${i + 1}::${type}[]`,
-).join(', ')}) WITH ORDINALITY AS e(${EVENT_COLUMNS.join(', ')}, n) ORDER BY n`;
+).join(', ')}) WITH ORDINALITY AS e(${EVENT_COLUMNS.join(', ')}, n) ORDER BY n ON CONFLICT (id) DO NOTHING`;
 
 /**
  * `x` as a bound on a bigint column of integers (time, seq): the least integer at or above it, so
