@@ -45,6 +45,46 @@ if (url) {
   });
   test.after(() => dbs.dropAll());
 
+  /**
+   * A TCP proxy to the database, on 127.0.0.1: the URL through it, `cutAfterCommit()` (the next
+   * COMMIT reaches the database, and its connection is cut when the answer comes back), and
+   * `close()`, which takes the proxy and every connection through it away.
+   */
+  const proxyTo = async (db: URL) => {
+    const sockets = new Set<net.Socket>();
+    let armed = false;
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(db.port || 5432), db.hostname);
+      let cut = false;
+      client.on('data', (d: Buffer) => {
+        if (armed && d.includes('COMMIT')) [armed, cut] = [false, true];
+        upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => (cut ? client.destroy() : client.write(d)));
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        sockets.add(a);
+        a.on('error', () => undefined);
+        a.on('close', () => (sockets.delete(a), b.destroy()));
+      }
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const via = new URL(db);
+    via.hostname = '127.0.0.1';
+    via.port = String((proxy.address() as net.AddressInfo).port);
+    return {
+      url: via.toString(),
+      cutAfterCommit: () => void (armed = true),
+      close: () =>
+        new Promise<void>((r) => {
+          proxy.close(() => r());
+          for (const socket of sockets) socket.destroy();
+        }),
+    };
+  };
+
   /** Rows of a table of the database. */
   const count = async (db: string, table: string): Promise<number> => {
     const c = new pg.Client({ connectionString: db });
@@ -453,34 +493,12 @@ if (url) {
   });
 
   test('a COMMIT whose answer is lost: the loose events tried again are stored once, and the change that carries them goes through', async () => {
-    const db = new URL(await dbs.fresh());
-    // A proxy that, once armed, lets the next COMMIT reach the database and cuts the connection when its answer comes back.
-    let armed = false;
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(Number(db.port || 5432), db.hostname);
-      let cut = false;
-      client.on('data', (d: Buffer) => {
-        if (armed && d.includes('COMMIT')) [armed, cut] = [false, true];
-        upstream.write(d);
-      });
-      upstream.on('data', (d: Buffer) => (cut ? client.destroy() : client.write(d)));
-      for (const [a, b] of [
-        [client, upstream],
-        [upstream, client],
-      ] as const) {
-        a.on('error', () => undefined);
-        a.on('close', () => b.destroy());
-      }
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxy = await proxyTo(new URL(await dbs.fresh()));
     try {
-      const via = new URL(db);
-      via.hostname = '127.0.0.1';
-      via.port = String((proxy.address() as net.AddressInfo).port);
-      const inner = await open(via.toString());
+      const inner = await open(proxy.url);
       const loose = LooseEvents.over(inner);
       loose.add(event('scan'));
-      armed = true;
+      proxy.cutAfterCommit();
       const lost = await loose.store.transact((tx) => tx.put('role', ['r'], { description: 'r', created: 1 })).catch((e: { code?: string }) => e.code);
       assert.is(lost, 'STORAGE_UNAVAILABLE', 'the answer was lost');
       assert.is((await inner.get('role', 'r'))?.description, 'r', 'and yet the change, with the event it took, was committed');
@@ -493,33 +511,16 @@ if (url) {
         'stored once',
       );
     } finally {
-      await new Promise<void>((r) => proxy.close(() => r()));
+      await proxy.close();
     }
   });
 
   test('an unreachable database: transact and reads reject with STORAGE_UNAVAILABLE', async () => {
-    const db = new URL(await dbs.fresh());
     // A proxy to the database that can be taken away.
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(Number(db.port || 5432), db.hostname);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const via = new URL(db);
-    via.hostname = '127.0.0.1';
-    via.port = String((proxy.address() as net.AddressInfo).port);
-    const store = await open(via.toString(), { pool: { connectionTimeoutMillis: 2000 } });
+    const proxy = await proxyTo(new URL(await dbs.fresh()));
+    const store = await open(proxy.url, { pool: { connectionTimeoutMillis: 2000 } });
     await store.transact((tx) => tx.put('role', ['r'], { description: 'r', created: 1 }));
-    await new Promise<void>((r) => {
-      proxy.close(() => r());
-      for (const s of sockets) s.destroy();
-    });
+    await proxy.close();
     const code = (e: unknown) => (e as { code?: string }).code;
     assert.is(code(await store.transact((tx) => tx.put('role', ['q'], { description: 'q', created: 1 })).catch((e) => e)), 'STORAGE_UNAVAILABLE');
     assert.is(code(await store.get('role', 'r').catch((e) => e)), 'STORAGE_UNAVAILABLE');
@@ -527,7 +528,7 @@ if (url) {
     assert.is(code(await store.listEvents('s', { limit: 1 }).catch((e) => e)), 'STORAGE_UNAVAILABLE');
     assert.is(code(await store.eventsAfter('s', '0:0', 1).catch((e) => e)), 'STORAGE_UNAVAILABLE');
     assert.is(code(await store.transact((tx) => tx.emit({ id: 'e', type: 't', serverid: 's', time: 1 })).catch((e) => e)), 'STORAGE_UNAVAILABLE');
-    assert.is(code(await PostgresStore.open(via.toString(), { pool: { connectionTimeoutMillis: 2000 } }).catch((e) => e)), 'STORAGE_UNAVAILABLE');
+    assert.is(code(await PostgresStore.open(proxy.url, { pool: { connectionTimeoutMillis: 2000 } }).catch((e) => e)), 'STORAGE_UNAVAILABLE');
   });
 
   test.run();
